@@ -1,0 +1,34 @@
+//! Links the binary to the LibTorch of the project's virtualenv so that it runs without
+//! LD_LIBRARY_PATH, and keeps libtorch_cuda linked (the linker's --as-needed would drop it,
+//! and then no GPU is ever seen).
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return;
+    }
+    let Some(root) = std::env::var_os("LIBTORCH") else {
+        return;
+    };
+    let root = PathBuf::from(root);
+    let root = root.canonicalize().unwrap_or(root);
+    let lib = root.join("lib");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    if lib.join("libtorch_cuda.so").exists() {
+        println!(
+            "cargo:rustc-link-arg=-Wl,--no-as-needed,-L{},-ltorch_cuda,--as-needed",
+            lib.display()
+        );
+    }
+    let version = std::fs::read_to_string(root.join("version.py"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("__version__"))
+                .and_then(|l| l.split('\'').nth(1).map(str::to_string))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=NESTEVO_BUILD_LIBTORCH_VERSION={version}");
+}

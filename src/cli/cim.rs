@@ -1,0 +1,70 @@
+use super::{cim_mvm, cim_report};
+use crate::arch::{apply_overrides, load_arch, ArchSpec};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum CimCommand {
+    /// Validate an accelerator description (with overrides) and print it with derived figures.
+    Arch(ArchArgs),
+    /// Bit-faithful matrix-vector products of integer weights and inputs on the crossbars.
+    Mvm(cim_mvm::MvmArgs),
+    /// Mapping, latency, throughput, energy and area of a network (or the chip's peak figures).
+    Report(cim_report::ReportArgs),
+}
+
+/// The accelerator description every `cim` command takes.
+#[derive(Args, Clone)]
+pub struct ArchSel {
+    /// Accelerator description (TOML file, or a preset name: isaac, isaac-noflip-9bit, xbar256-1bit).
+    #[arg(long, default_value = "isaac")]
+    pub arch: PathBuf,
+    /// Override a field, e.g. --set adc.bits=6 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl ArchSel {
+    pub fn load(&self) -> anyhow::Result<ArchSpec> {
+        let spec = load_arch(&self.arch)?;
+        Ok(apply_overrides(
+            &spec,
+            &self.sets,
+            &self.arch.display().to_string(),
+        )?)
+    }
+}
+
+#[derive(Args)]
+pub struct ArchArgs {
+    #[command(flatten)]
+    sel: ArchSel,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(c: CimCommand) -> anyhow::Result<()> {
+    match c {
+        CimCommand::Arch(a) => arch(a),
+        CimCommand::Mvm(a) => cim_mvm::run(a),
+        CimCommand::Report(a) => cim_report::run(a),
+    }
+}
+
+fn arch(a: ArchArgs) -> anyhow::Result<()> {
+    let s = a.sel.load()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!("{}", toml::to_string_pretty(&s)?);
+    println!("# derived");
+    println!("# slices per weight      {}", s.slices_per_weight());
+    println!("# cycles per input       {}", s.cycles_per_input());
+    println!("# outputs per crossbar   {}", s.outputs_per_crossbar());
+    println!("# largest column sum     {}", s.max_column_sum());
+    println!("# lossless ADC bits      {}", s.lossless_adc_bits());
+    println!("# crossbars per chip     {}", s.crossbars_per_chip());
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The command line: parsing and calling the library, nothing else.
+
+mod cim;
+mod cim_mvm;
+mod cim_report;
+mod data;
+mod info;
+mod later;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "nestevo",
+    version,
+    about = "NestEvo-CIM: an ISAAC crossbar accelerator simulator and a co-evolution trainer",
+    long_about = "NestEvo-CIM simulates in-memory-computing crossbar accelerators (ISAAC) \
+bit-faithfully, with latency, throughput, energy and area, and trains and co-evolves terminal \
+and global detectors (the NestEvo paper) with LibTorch.\n\n\
+Command groups:\n  \
+info                   versions, compute device, threads\n  \
+cim ...                accelerator simulation: arch specs, bit-faithful MVM, PPA reports\n  \
+data ...               rendered drifting video streams\n  \
+pretrain, eval         training and evaluation of the detectors\n  \
+evolve ...             the co-evolution system (drift, generator, mutual learning, FedAvg, KD)\n  \
+bench ...              benchmarks: GPU versus simulated ISAAC latency"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Versions (nestevo, LibTorch), the device it would use and thread counts.
+    Info(info::InfoArgs),
+    /// Accelerator simulation: arch specs, bit-faithful execution, performance reports.
+    #[command(subcommand)]
+    Cim(cim::CimCommand),
+    /// Data: render drifting video streams with ground truth.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Training: pretrain the global, terminal and pruned detectors.
+    Pretrain(train::PretrainArgs),
+    /// Training: evaluate a checkpoint (mAP@0.5, mAP@0.75, mAP@[.5:.95]).
+    Eval(train::EvalArgs),
+    /// Evolution: drift detection and co-evolution of terminals and the global model.
+    #[command(subcommand)]
+    Evolve(later::EvolveCommand),
+    /// Benchmarks: global-model inference on the GPU/CPU versus the simulated accelerator.
+    #[command(subcommand)]
+    Bench(later::BenchCommand),
+}
+
+/// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Cim(c) => cim::run(c),
+        Command::Data(c) => data::run(c),
+        Command::Pretrain(a) => train::pretrain(a),
+        Command::Eval(a) => train::eval(a),
+        Command::Evolve(c) => later::evolve(c),
+        Command::Bench(c) => later::bench(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The LibTorch trainer (feature `torch`).
+
+pub mod step_check;
