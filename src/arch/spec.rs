@@ -202,15 +202,17 @@ impl ArchSpec {
     pub fn dac_max(&self) -> u32 {
         (1u32 << self.dac.bits) - 1
     }
-    /// Largest sum one column can deliver in one read, in cell steps.
+    /// Largest sum one column can deliver in one read, in cell steps. With flipping the
+    /// unit column (sum of the input slices) goes through the same ADC, so it counts too.
     pub fn max_column_sum(&self) -> u64 {
-        let stored = self.crossbar.rows as u64 * self.cell_max() as u64;
-        let stored = if self.encoding.flip {
-            stored / 2
+        let rows = self.crossbar.rows as u64;
+        let dac = self.dac_max() as u64;
+        let stored = rows * self.cell_max() as u64;
+        if self.encoding.flip {
+            (stored / 2 * dac).max(rows * dac)
         } else {
-            stored
-        };
-        stored * self.dac_max() as u64
+            stored * dac
+        }
     }
     /// Smallest ADC width that never saturates in the exact range.
     pub fn lossless_adc_bits(&self) -> u32 {
