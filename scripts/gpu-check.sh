@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# On a lent GPU machine: run the binary built here (carried as target/release/nestevo) against
+# that machine's own torch 2.11.0, and check that it sees the GPU and trains a few steps on it.
+#   device run: carry ["target/release/nestevo"], command: scripts/gpu-check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lib=${TORCH_LIB:-$(ls -d /opt/torch/.venv/lib/python3*/site-packages/torch/lib | head -n 1)}
+export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+bin=target/release/nestevo
+$bin info
+$bin info --json | grep -q '"device": "cuda' || { echo "gpu-check: no CUDA device seen" >&2; exit 1; }
+$bin info --train-step

@@ -1,0 +1,92 @@
+//! The CLI's contract with users: help lists the command groups, bad input gives one clear
+//! message and a non-zero exit, never a panic trace.
+
+use std::process::Command;
+
+fn nestevo(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nestevo"))
+        .args(args)
+        .output()
+        .expect("run nestevo");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_every_command_group() {
+    let (code, out, _) = nestevo(&["--help"]);
+    assert_eq!(code, 0);
+    for group in ["info", "cim", "data", "pretrain", "eval", "evolve", "bench"] {
+        assert!(out.contains(group), "--help lacks `{group}`:\n{out}");
+    }
+}
+
+#[test]
+fn info_reports_versions_and_device() {
+    let (code, out, err) = nestevo(&["info", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("info --json is JSON");
+    assert_eq!(v["nestevo"], env!("CARGO_PKG_VERSION"));
+    let torch = v["libtorch"].as_str().unwrap();
+    if cfg!(feature = "torch") {
+        assert!(torch.starts_with("2.11.0"), "LibTorch version {torch}");
+    } else {
+        assert_eq!(torch, "built without torch");
+    }
+    assert!(
+        v["device"].as_str().unwrap().starts_with("cpu") || v["cuda_devices"].as_u64() > Some(0)
+    );
+}
+
+#[test]
+fn unknown_command_fails_cleanly() {
+    let (code, _, err) = nestevo(&["frobnicate"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unrecognized subcommand"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn missing_arch_file_names_the_file() {
+    let (code, _, err) = nestevo(&["cim", "arch", "--arch", "no/such/arch.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no/such/arch.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_override_names_the_field_and_what_is_allowed() {
+    let (code, _, err) = nestevo(&["cim", "arch", "--arch", "isaac", "--set", "adc.bits=40"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("adc.bits") && err.contains("40") && err.contains("1..=16"),
+        "{err}"
+    );
+    let (code, _, err) = nestevo(&["cim", "arch", "--set", "adc.bitz=4"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no such key") && err.contains("bits"), "{err}");
+}
+
+#[test]
+fn presets_load_and_derive_their_figures() {
+    let (code, out, err) = nestevo(&["cim", "arch", "--arch", "isaac"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("largest column sum     192"), "{out}");
+    assert!(out.contains("lossless ADC bits      8"), "{out}");
+    let (code, out, _) = nestevo(&[
+        "cim",
+        "arch",
+        "--arch",
+        "isaac",
+        "--set",
+        "encoding.flip=false",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("lossless ADC bits      9"), "{out}");
+}
