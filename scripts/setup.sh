@@ -11,8 +11,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV" >&2
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+if ! "$VENV/bin/python" -W ignore -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION into $VENV (about 4.6 GB, once)" >&2
   "$VENV/bin/pip" install --disable-pip-version-check -q "torch==$TORCH_VERSION"
 fi
-ln -sfn "$("$VENV/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')" "$VENV/libtorch"
+ln -sfn "$("$VENV/bin/python" -W ignore -c 'import os, torch; print(os.path.dirname(torch.__file__))')" "$VENV/libtorch"
