@@ -6,6 +6,7 @@
 pub mod arch;
 pub mod info;
 pub mod model;
+pub mod ppa;
 #[cfg(feature = "torch")]
 pub mod train;
 
