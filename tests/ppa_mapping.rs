@@ -57,7 +57,7 @@ fn isaac_rule_layers_before_a_2x2_pool_get_4x_copies() {
 fn vgg16_spans_chips_and_pays_for_the_links() {
     let a = isaac();
     let m = map_network(&a, &model("vgg16.toml")).unwrap();
-    // One copy of everything: 67,2xx crossbars over 16,128 per chip.
+    // One copy of everything: 67,576 crossbars over 16,128 per chip.
     let one_copy: u64 = m
         .layers
         .iter()
