@@ -77,6 +77,24 @@ fn vgg16_spans_chips_and_pays_for_the_links() {
 }
 
 #[test]
+fn slow_chip_links_set_the_period() {
+    let a = isaac();
+    let slow = apply_overrides(&a, &["chip.ht_link_gb_per_s=0.01".to_string()], "test").unwrap();
+    let r = network_report(&slow, &model("vgg16.toml"), 1).unwrap();
+    let t = &r.timing;
+    assert!(t.links_bound);
+    // 20.9 Mbit over 4 links of 0.08 Gbit/s.
+    assert!((t.ht_ns - r.ht_bits_per_frame as f64 / (4.0 * 0.01 * 8.0)).abs() < 1e-6 * t.ht_ns);
+    assert_eq!(t.period_ns, t.ht_ns);
+    assert!(
+        !network_report(&a, &model("vgg16.toml"), 1)
+            .unwrap()
+            .timing
+            .links_bound
+    );
+}
+
+#[test]
 fn a_smaller_chip_slows_the_bottleneck() {
     let a = isaac();
     let half = apply_overrides(&a, &["chip.tiles=84".to_string()], "test").unwrap();

@@ -240,7 +240,7 @@ pub fn render_network(r: &NetworkReport) -> String {
             format!("{}-{}", l.first_chip, l.last_chip)
         };
         let mark = if i == t.bottleneck {
-            " <- bottleneck"
+            " <- slowest layer"
         } else {
             ""
         };
@@ -289,11 +289,12 @@ pub fn render_network(r: &NetworkReport) -> String {
     );
     let _ = writeln!(s, "timing");
     let _ = writeln!(s, "  crossbar cycle             {:>14.1} ns", t.cycle_ns);
-    let _ = writeln!(
-        s,
-        "  bottleneck                 {:>14}",
-        r.layers[t.bottleneck].name
-    );
+    let stage = if t.links_bound {
+        "chip links"
+    } else {
+        r.layers[t.bottleneck].name.as_str()
+    };
+    let _ = writeln!(s, "  bottleneck                 {:>14}", stage);
     let _ = writeln!(
         s,
         "  period (1 / throughput)    {:>14.2} us",

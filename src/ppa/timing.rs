@@ -28,6 +28,8 @@ pub struct Timing {
     pub bottleneck: usize,
     /// Chip-to-chip transfer time per frame over all HyperTransport links, ns.
     pub ht_ns: f64,
+    /// The chip links, not a layer, set the period.
+    pub links_bound: bool,
     /// Steady-state time between frames: the slowest stage (a layer or the chip links), ns.
     pub period_ns: f64,
     pub frames_per_s: f64,
@@ -64,6 +66,7 @@ pub fn timing(a: &ArchSpec, m: &Mapping, frames: u64) -> Timing {
         layer_ns,
         bottleneck,
         ht_ns,
+        links_bound: ht_ns > slowest,
         period_ns,
         frames_per_s: 1e9 / period_ns,
         latency_ns,
