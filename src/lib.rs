@@ -5,6 +5,8 @@
 
 pub mod arch;
 pub mod info;
+pub mod model;
+pub mod ppa;
 #[cfg(feature = "torch")]
 pub mod train;
 

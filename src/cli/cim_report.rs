@@ -1,13 +1,42 @@
 use super::cim::ArchSel;
+use crate::model::load_model;
+use crate::ppa::{network_report, peak, render_network, render_peak};
 use clap::Args;
+use std::path::PathBuf;
 
-/// Placeholder until the performance-model issue lands.
+/// `nestevo cim report`: a network's mapping, timing, energy and area, or the chip's peak.
 #[derive(Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub sel: ArchSel,
+    /// Network description (TOML, see models/); without it, the chip's peak figures.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Frames to run through the pipeline (for total time and energy).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: u64,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_: ReportArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo cim report` is not built yet")
+pub fn run(a: ReportArgs) -> anyhow::Result<()> {
+    let arch = a.sel.load()?;
+    let Some(path) = &a.model else {
+        let p = peak(&arch);
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&p)?);
+        } else {
+            print!("{}", render_peak(&arch, &p));
+        }
+        return Ok(());
+    };
+    let model = load_model(path)?;
+    let r = network_report(&arch, &model, a.frames)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", render_network(&r));
+    }
+    Ok(())
 }
