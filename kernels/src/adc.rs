@@ -12,36 +12,36 @@ pub enum AdcMode {
 
 /// Integer sums (bit-plane path). Generic so the exact case compiles to a plain `min`.
 pub(crate) trait IntAdc: Sync {
-    fn code(&self, s: u32) -> u32;
-    fn saturated(&self, s: u32) -> bool;
+    fn code(&self, s: u64) -> u64;
+    fn saturated(&self, s: u64) -> bool;
 }
 
 pub(crate) struct ExactAdc {
-    pub max: u32,
+    pub max: u64,
 }
 impl IntAdc for ExactAdc {
     #[inline(always)]
-    fn code(&self, s: u32) -> u32 {
+    fn code(&self, s: u64) -> u64 {
         s.min(self.max)
     }
     #[inline(always)]
-    fn saturated(&self, s: u32) -> bool {
+    fn saturated(&self, s: u64) -> bool {
         s > self.max
     }
 }
 
 pub(crate) struct CalAdc {
     pub inv_lsb: f64,
-    pub max: u32,
+    pub max: u64,
     pub full_scale: f64,
 }
 impl IntAdc for CalAdc {
     #[inline(always)]
-    fn code(&self, s: u32) -> u32 {
-        ((s as f64 * self.inv_lsb + 0.5).floor() as u32).min(self.max)
+    fn code(&self, s: u64) -> u64 {
+        ((s as f64 * self.inv_lsb + 0.5).floor() as u64).min(self.max)
     }
     #[inline(always)]
-    fn saturated(&self, s: u32) -> bool {
+    fn saturated(&self, s: u64) -> bool {
         s as f64 > self.full_scale
     }
 }

@@ -4,12 +4,12 @@
 use crate::adc::{CalAdc, ExactAdc, IntAdc};
 use crate::counts::Counts;
 use crate::inputs::Prepared;
-use crate::program::Programmed;
+use crate::program::{Crossbar, Programmed};
 use crate::AdcMode;
 use rayon::prelude::*;
 
 pub(crate) fn run(p: &Programmed, prep: &Prepared, planes: &[u64]) -> (Vec<i64>, Counts) {
-    let max = p.cfg.max_code();
+    let max = p.cfg.max_code() as u64;
     match p.cfg.adc_mode {
         AdcMode::Exact => run_with(p, prep, planes, &ExactAdc { max }),
         AdcMode::Calibrated { full_scale } => run_with(
@@ -25,7 +25,12 @@ pub(crate) fn run(p: &Programmed, prep: &Prepared, planes: &[u64]) -> (Vec<i64>,
     }
 }
 
-fn run_with<A: IntAdc>(p: &Programmed, prep: &Prepared, planes: &[u64], adc: &A) -> (Vec<i64>, Counts) {
+fn run_with<A: IntAdc>(
+    p: &Programmed,
+    prep: &Prepared,
+    planes: &[u64],
+    adc: &A,
+) -> (Vec<i64>, Counts) {
     let level = simd_level();
     let parts: Vec<_> = p
         .tasks(prep.batch)
@@ -79,7 +84,13 @@ type Task = (usize, usize, usize);
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vl,avx2,popcnt")]
 unsafe fn task_avx512<A: IntAdc>(
-    p: &Programmed, prep: &Prepared, planes: &[u64], adc: &A, t: Task, out: &mut [i64], c: &mut Counts,
+    p: &Programmed,
+    prep: &Prepared,
+    planes: &[u64],
+    adc: &A,
+    t: Task,
+    out: &mut [i64],
+    c: &mut Counts,
 ) {
     task_body(p, prep, planes, adc, t, out, c)
 }
@@ -87,20 +98,38 @@ unsafe fn task_avx512<A: IntAdc>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn task_popcnt<A: IntAdc>(
-    p: &Programmed, prep: &Prepared, planes: &[u64], adc: &A, t: Task, out: &mut [i64], c: &mut Counts,
+    p: &Programmed,
+    prep: &Prepared,
+    planes: &[u64],
+    adc: &A,
+    t: Task,
+    out: &mut [i64],
+    c: &mut Counts,
 ) {
     task_body(p, prep, planes, adc, t, out, c)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn task_avx512<A: IntAdc>(
-    p: &Programmed, prep: &Prepared, planes: &[u64], adc: &A, t: Task, out: &mut [i64], c: &mut Counts,
+    p: &Programmed,
+    prep: &Prepared,
+    planes: &[u64],
+    adc: &A,
+    t: Task,
+    out: &mut [i64],
+    c: &mut Counts,
 ) {
     task_body(p, prep, planes, adc, t, out, c)
 }
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn task_popcnt<A: IntAdc>(
-    p: &Programmed, prep: &Prepared, planes: &[u64], adc: &A, t: Task, out: &mut [i64], c: &mut Counts,
+    p: &Programmed,
+    prep: &Prepared,
+    planes: &[u64],
+    adc: &A,
+    t: Task,
+    out: &mut [i64],
+    c: &mut Counts,
 ) {
     task_body(p, prep, planes, adc, t, out, c)
 }
@@ -124,61 +153,60 @@ fn task_body<A: IntAdc>(
     let flip = cfg.flip;
     let per_tile = cycles * d * words;
     let per_vec = p.row_tiles * per_tile;
-    let mut s_buf = vec![0u32; cfg.cols];
-    let mut acc_buf = vec![0i64; cfg.cols];
+    let mut colacc_buf = vec![0i64; cfg.cols.div_ceil(8) * 8];
+    let mut fu = vec![0i64; cycles];
+    // Digital weight of each cycle as a shift and a negation mask (0 or -1).
+    let cyc: Vec<(u32, i64)> = prep
+        .cycle_weight
+        .iter()
+        .map(|&w| {
+            (
+                w.unsigned_abs().trailing_zeros(),
+                if w < 0 { -1 } else { 0 },
+            )
+        })
+        .collect();
     let mut sat = 0u64;
     let outs = p.xbars[ci].outs;
     for v in v0..v1 {
         let orow = &mut out[(v - v0) * outs..][..outs];
         for t in 0..p.row_tiles {
             let xb = &p.xbars[t * p.col_tiles + ci];
-            let nc = xb.cols;
-            let s = &mut s_buf[..nc];
-            let colacc = &mut acc_buf[..nc];
-            colacc.fill(0);
             let xp = &planes[v * per_vec + t * per_tile..][..per_tile];
-            for b in 0..cycles {
-                let xpb = &xp[b * d * words..][..d * words];
-                s.fill(0);
-                for dd in 0..d {
-                    for j in 0..bpc {
-                        for w in 0..words {
-                            let xw = xpb[dd * words + w];
-                            let pl = &xb.planes[(j * words + w) * nc..][..nc];
-                            let sh = (dd + j) as u32;
-                            for (sc, &pw) in s.iter_mut().zip(pl) {
-                                *sc += (xw & pw).count_ones() << sh;
-                            }
-                        }
-                    }
-                }
-                let fu = if flip {
-                    // The unit column: sum of the applied slices, through the same ADC.
-                    let mut u = 0u32;
+            let colacc = &mut colacc_buf[..xb.cols_pad];
+            // The unit column of every cycle: sum of the applied slices, through the same ADC.
+            if flip {
+                for (b, f) in fu.iter_mut().enumerate() {
+                    let mut u = 0u64;
                     for dd in 0..d {
                         for w in 0..words {
-                            u += xpb[dd * words + w].count_ones() << dd;
+                            u += (xp[(b * d + dd) * words + w].count_ones() as u64) << dd;
                         }
                     }
                     sat += adc.saturated(u) as u64;
-                    cmax * adc.code(u) as i64
-                } else {
-                    0
-                };
-                let wb = prep.cycle_weight[b];
-                let mut sat_b = 0u32;
-                for ((&sc, a), &f) in s.iter().zip(colacc.iter_mut()).zip(&xb.flip) {
-                    let code = adc.code(sc) as i64;
-                    sat_b += adc.saturated(sc) as u32;
-                    *a += wb * (code + f * (fu - 2 * code));
+                    *f = cmax * adc.code(u) as i64;
                 }
-                sat += sat_b as u64;
             }
+            sat += match (d, bpc, words) {
+                (1, 1, 1) => tile8::<A, 1, 1>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 1, 2) => tile8::<A, 1, 2>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 1, 3) => tile8::<A, 1, 3>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 1, 4) => tile8::<A, 1, 4>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 2, 1) => tile8::<A, 2, 1>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 2, 2) => tile8::<A, 2, 2>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 2, 3) => tile8::<A, 2, 3>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 2, 4) => tile8::<A, 2, 4>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 4, 1) => tile8::<A, 4, 1>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 4, 2) => tile8::<A, 4, 2>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 4, 3) => tile8::<A, 4, 3>(xb, xp, &cyc, &fu, adc, colacc),
+                (1, 4, 4) => tile8::<A, 4, 4>(xb, xp, &cyc, &fu, adc, colacc),
+                _ => tile_any(xb, xp, &cyc, &fu, adc, colacc, d, bpc, words),
+            };
             let reads = cycles as u64;
             cnt.crossbar_reads += reads;
             cnt.dac_pulses += xb.rows as u64 * reads;
-            cnt.adc_conversions += (nc as u64 + flip as u64) * reads;
-            cnt.shift_adds += nc as u64 * reads;
+            cnt.adc_conversions += (xb.cols as u64 + flip as u64) * reads;
+            cnt.shift_adds += xb.cols as u64 * reads;
             for (o, y) in orow.iter_mut().enumerate() {
                 let cs = &colacc[o * slices..][..slices];
                 let mut a = 0i64;
@@ -190,4 +218,88 @@ fn task_body<A: IntAdc>(
         }
     }
     cnt.adc_saturations += sat;
+}
+
+/// One crossbar, one input vector, all cycles, 1-bit DACs: eight columns at a time, their
+/// shift-and-add accumulators kept in registers across the cycles. Every column of every cycle
+/// goes through the ADC. Returns the saturated conversions.
+#[inline(always)]
+fn tile8<A: IntAdc, const J: usize, const W: usize>(
+    xb: &Crossbar,
+    xp: &[u64],
+    cyc: &[(u32, i64)],
+    fu: &[i64],
+    adc: &A,
+    colacc: &mut [i64],
+) -> u64 {
+    let np = xb.cols_pad;
+    let mut sat = [0u64; 8];
+    for (c0, out) in (0..np).step_by(8).zip(colacc.chunks_exact_mut(8)) {
+        let mut pl = [[[0u64; 8]; W]; J];
+        for (j, pj) in pl.iter_mut().enumerate() {
+            for (w, pw) in pj.iter_mut().enumerate() {
+                pw.copy_from_slice(&xb.planes[(j * W + w) * np + c0..][..8]);
+            }
+        }
+        let fm: [i64; 8] = xb.flip_mask[c0..c0 + 8].try_into().unwrap();
+        let mut acc = [0i64; 8];
+        for (b, (&(sh, neg), &f)) in cyc.iter().zip(fu).enumerate() {
+            let x: [u64; W] = xp[b * W..b * W + W].try_into().unwrap();
+            let mut s = [0u64; 8];
+            for (j, pj) in pl.iter().enumerate() {
+                for (w, pw) in pj.iter().enumerate() {
+                    for l in 0..8 {
+                        s[l] += ((x[w] & pw[l]).count_ones() as u64) << j;
+                    }
+                }
+            }
+            for l in 0..8 {
+                let code = adc.code(s[l]) as i64;
+                sat[l] += adc.saturated(s[l]) as u64;
+                // A flipped column reports cell_max * U - S'.
+                let val = (code & !fm[l]) | ((f - code) & fm[l]);
+                acc[l] += ((val << sh) ^ neg) - neg;
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+    sat.iter().sum()
+}
+
+/// Any DAC width, bits per cell and row count: the same arithmetic with runtime loop bounds.
+#[allow(clippy::too_many_arguments)]
+fn tile_any<A: IntAdc>(
+    xb: &Crossbar,
+    xp: &[u64],
+    cyc: &[(u32, i64)],
+    fu: &[i64],
+    adc: &A,
+    colacc: &mut [i64],
+    d: usize,
+    bpc: usize,
+    words: usize,
+) -> u64 {
+    let np = xb.cols_pad;
+    let mut sat = 0u64;
+    colacc.fill(0);
+    for (b, (&(sh, neg), &f)) in cyc.iter().zip(fu).enumerate() {
+        for (c, a) in colacc.iter_mut().enumerate() {
+            let mut s = 0u64;
+            for dd in 0..d {
+                for j in 0..bpc {
+                    for w in 0..words {
+                        let x = xp[(b * d + dd) * words + w];
+                        let pw = xb.planes[(j * words + w) * np + c];
+                        s += ((x & pw).count_ones() as u64) << (dd + j);
+                    }
+                }
+            }
+            let code = adc.code(s) as i64;
+            sat += adc.saturated(s) as u64;
+            let fm = xb.flip_mask[c];
+            let val = (code & !fm) | ((f - code) & fm);
+            *a += ((val << sh) ^ neg) - neg;
+        }
+    }
+    sat
 }

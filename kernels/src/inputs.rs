@@ -51,7 +51,11 @@ pub(crate) fn prepare(
             "input [{}, {}] = {v} is outside the {} {bits}-bit range {lo}..={hi}",
             i / k.max(1),
             i % k.max(1),
-            if mode == InputMode::Signed { "signed" } else { "unsigned" }
+            if mode == InputMode::Signed {
+                "signed"
+            } else {
+                "unsigned"
+            }
         ));
     }
     let cycles = cfg.cycles();

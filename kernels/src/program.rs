@@ -18,11 +18,15 @@ pub(crate) struct Crossbar {
     pub outs: usize,
     /// Used data columns (outs * slices); the unit column is extra.
     pub cols: usize,
-    /// 1 where the column stores `cell_max - c`.
-    pub flip: Vec<i64>,
+    /// Data columns rounded up to a multiple of 8 (the bit-plane kernels work 8 columns at a time).
+    pub cols_pad: usize,
+    /// 0 or -1 (all ones) per padded column: the flip flags as a select mask.
+    pub flip_mask: Vec<i64>,
+    /// The flip flags as 0.0 / 1.0 (analogue path).
+    pub flip_f: Vec<f32>,
     /// Stored levels, [row][col].
     pub levels: Vec<u8>,
-    /// Per cell bit j and row word w, the rows whose cell has bit j set: [(j*words + w)*cols + c].
+    /// Per cell bit j and row word w, the rows whose cell has bit j set: [(j*words + w)*cols_pad + c].
     pub planes: Vec<u64>,
     /// Conductances in uS, [row][cols + 1]; the last column is the unit column (level 1).
     pub cond: Vec<f32>,
@@ -101,18 +105,23 @@ impl Programmed {
                         if 2 * sum > nr as u64 * cmax as u64 {
                             *f = 1;
                             for r in 0..nr {
-                                levels[r * cols + col] = (cmax - levels[r * cols + col] as u32) as u8;
+                                levels[r * cols + col] =
+                                    (cmax - levels[r * cols + col] as u32) as u8;
                             }
                         }
                     }
                 }
-                let mut planes = vec![0u64; bpc as usize * words * cols];
+                let cols_pad = cols.div_ceil(8) * 8;
+                let mut flip_mask: Vec<i64> = flip.iter().map(|f| -f).collect();
+                flip_mask.resize(cols_pad, 0);
+                let mut planes = vec![0u64; bpc as usize * words * cols_pad];
                 for r in 0..nr {
                     let (wd, bit) = (r / 64, r % 64);
                     for col in 0..cols {
                         let l = levels[r * cols + col];
                         for j in 0..bpc as usize {
-                            planes[(j * words + wd) * cols + col] |= (((l >> j) & 1) as u64) << bit;
+                            planes[(j * words + wd) * cols_pad + col] |=
+                                (((l >> j) & 1) as u64) << bit;
                         }
                     }
                 }
@@ -122,7 +131,9 @@ impl Programmed {
                     rows: nr,
                     outs,
                     cols,
-                    flip,
+                    cols_pad,
+                    flip_mask,
+                    flip_f: flip.iter().map(|&f| f as f32).collect(),
                     levels,
                     planes,
                     cond: Vec::new(),

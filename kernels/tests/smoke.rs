@@ -19,7 +19,9 @@ fn isaac() -> XbarConfig {
 }
 
 fn lcg(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *seed >> 33
 }
 
@@ -39,7 +41,9 @@ fn reference(w: &[i64], x: &[i64], b: usize, k: usize, n: usize) -> Vec<i64> {
 fn isaac_exact_and_analogue_match_integer_product() {
     let (b, k, n) = (5, 300, 37);
     let mut s = 7u64;
-    let w: Vec<i64> = (0..k * n).map(|_| lcg(&mut s) as i64 % 65536 - 32768).collect();
+    let w: Vec<i64> = (0..k * n)
+        .map(|_| lcg(&mut s) as i64 % 65536 - 32768)
+        .collect();
     for mode in [InputMode::Unsigned, InputMode::Signed] {
         let x: Vec<i64> = (0..b * k)
             .map(|_| match mode {
