@@ -20,7 +20,7 @@ impl QuantMatrix {
     /// passed to the crossbars.
     pub fn new(spec: &ArchSpec, w: ArrayView2<f32>, noise: &NoiseSpec) -> Result<Self> {
         noise.check()?;
-        let mut w = w.to_owned();
+        let mut w = w.as_standard_layout().into_owned();
         let mut prog_noise = *noise;
         if noise.mode == NoiseMode::Weight {
             perturb_f32(w.as_slice_mut().expect("owned"), noise.mu, noise.seed);

@@ -66,6 +66,11 @@ impl CimMatrix {
         self.prog.crossbars()
     }
 
+    /// The programmed crossbars (levels, conductances), for inspection.
+    pub fn programmed(&self) -> &Programmed {
+        &self.prog
+    }
+
     /// The integer products of a batch (B x K) after bias removal, before any scaling.
     pub fn mvm(&self, x: ArrayView2<i64>, signed: bool) -> Result<(Array2<i64>, LayerStats)> {
         let (b, k) = x.dim();
