@@ -1,9 +1,9 @@
 //! The arithmetic contract (SPEC 3.2): exact when the ADC is wide enough, and otherwise equal to
 //! a plain per-column model of the saturating hardware.
 
+use ndarray::Array2;
 use nestevo::arch::{apply_overrides, preset, ArchSpec};
 use nestevo::cim::{CimMatrix, NoiseSpec};
-use ndarray::Array2;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,7 +51,12 @@ fn exact_product(w: &Array2<i64>, x: &Array2<i64>) -> Array2<i64> {
 
 /// A straightforward model of the hardware, one column at a time (SPEC 3.2 steps 2-7),
 /// written independently of the kernels: exact ADC range, 1-bit DACs.
-fn per_column_model(spec: &ArchSpec, w: &Array2<i64>, x: &Array2<i64>, signed: bool) -> Array2<i64> {
+fn per_column_model(
+    spec: &ArchSpec,
+    w: &Array2<i64>,
+    x: &Array2<i64>,
+    signed: bool,
+) -> Array2<i64> {
     assert_eq!(spec.dac.bits, 1);
     let (k, n) = w.dim();
     let b = x.nrows();
@@ -85,7 +90,11 @@ fn per_column_model(spec: &ArchSpec, w: &Array2<i64>, x: &Array2<i64>, signed: b
                             .map(|(a, c)| a * if flip { cmax - c } else { *c })
                             .sum();
                         let code = sum.min(maxc);
-                        let val = if flip { cmax * u.min(maxc) - code } else { code };
+                        let val = if flip {
+                            cmax * u.min(maxc) - code
+                        } else {
+                            code
+                        };
                         let sign = if signed && bit == ib - 1 { -1 } else { 1 };
                         acc += sign * (val << bit) << (s as u32 * bpc);
                     }
@@ -98,7 +107,12 @@ fn per_column_model(spec: &ArchSpec, w: &Array2<i64>, x: &Array2<i64>, signed: b
     y
 }
 
-fn run(spec: &ArchSpec, w: &Array2<i64>, x: &Array2<i64>, signed: bool) -> (Array2<i64>, nestevo::cim::LayerStats) {
+fn run(
+    spec: &ArchSpec,
+    w: &Array2<i64>,
+    x: &Array2<i64>,
+    signed: bool,
+) -> (Array2<i64>, nestevo::cim::LayerStats) {
     CimMatrix::program(spec, w.view(), &NoiseSpec::default())
         .unwrap()
         .mvm(x.view(), signed)
@@ -183,7 +197,11 @@ fn flip_off_8_bits_saturates_on_large_weights_as_modelled() {
     let spec = spec_with(&["encoding.flip=false".into()]);
     let (w, x) = random_matrices(&spec, (2, 256, 20), false, 9, true);
     let (y, st) = run(&spec, &w, &x, false);
-    assert_ne!(y, exact_product(&w, &x), "large weights must saturate an 8-bit ADC without flipping");
+    assert_ne!(
+        y,
+        exact_product(&w, &x),
+        "large weights must saturate an 8-bit ADC without flipping"
+    );
     assert!(st.adc_saturations > 0);
     assert_eq!(y, per_column_model(&spec, &w, &x, false));
     // The same chip with a 9-bit ADC is exact again.
@@ -195,7 +213,10 @@ fn flip_off_8_bits_saturates_on_large_weights_as_modelled() {
 fn wider_dacs_and_calibrated_adc() {
     // 2-bit DACs (8 cycles), signed inputs fed offset-binary: exact with a lossless ADC.
     let s0 = spec_with(&["dac.bits=2".into()]);
-    let spec = spec_with(&["dac.bits=2".into(), format!("adc.bits={}", s0.lossless_adc_bits())]);
+    let spec = spec_with(&[
+        "dac.bits=2".into(),
+        format!("adc.bits={}", s0.lossless_adc_bits()),
+    ]);
     for signed in [false, true] {
         let (w, x) = random_matrices(&spec, (3, 300, 30), signed, 4, false);
         let (y, st) = run(&spec, &w, &x, signed);
@@ -219,7 +240,10 @@ fn wider_dacs_and_calibrated_adc() {
     assert_eq!(st8.adc_saturations + st5.adc_saturations, 0);
     let (e8, e5) = (rel_err(&y8), rel_err(&y5));
     assert!(e8 > 0.0 && e8 < 0.1, "8-bit calibrated ADC error {e8}");
-    assert!(e5 > e8 && e5 < 1.0, "5-bit calibrated ADC error {e5} (8-bit {e8})");
+    assert!(
+        e5 > e8 && e5 < 1.0,
+        "5-bit calibrated ADC error {e5} (8-bit {e8})"
+    );
 }
 
 #[test]
@@ -236,7 +260,10 @@ fn event_counts_follow_the_definitions() {
     assert_eq!(st.dac_pulses, 300 * ct * cycles * b as u64);
     // Used data columns: 37 outputs x 8 slices per row tile, plus one unit column per crossbar.
     let data_cols = rt * 37 * 8;
-    assert_eq!(st.adc_conversions, (data_cols + rt * ct) * cycles * b as u64);
+    assert_eq!(
+        st.adc_conversions,
+        (data_cols + rt * ct) * cycles * b as u64
+    );
     assert_eq!(st.shift_adds, data_cols * cycles * b as u64);
     assert_eq!(st.vectors, b as u64);
     assert_eq!(st.macs, (b * k * n) as u64);
@@ -250,12 +277,23 @@ fn event_counts_follow_the_definitions() {
 fn bad_shapes_and_ranges_are_refused() {
     let spec = preset("isaac").unwrap();
     let w = Array2::from_elem((10, 3), 40000i64);
-    let e = CimMatrix::program(&spec, w.view(), &NoiseSpec::default()).err().unwrap();
-    assert!(e.to_string().contains("40000") && e.to_string().contains("-32768..=32767"), "{e}");
+    let e = CimMatrix::program(&spec, w.view(), &NoiseSpec::default())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains("40000") && e.to_string().contains("-32768..=32767"),
+        "{e}"
+    );
     let w = Array2::from_elem((10, 3), 1i64);
     let m = CimMatrix::program(&spec, w.view(), &NoiseSpec::default()).unwrap();
-    let e = m.mvm(Array2::from_elem((2, 9), 1i64).view(), false).err().unwrap();
+    let e = m
+        .mvm(Array2::from_elem((2, 9), 1i64).view(), false)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("K = 10"), "{e}");
-    let e = m.mvm(Array2::from_elem((2, 10), -1i64).view(), false).err().unwrap();
+    let e = m
+        .mvm(Array2::from_elem((2, 10), -1i64).view(), false)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("unsigned"), "{e}");
 }

@@ -1,11 +1,11 @@
 //! Float layers through quantisation and crossbars agree with plain float arithmetic to within
 //! 16-bit quantisation error; the digital layers compute what they say.
 
+use ndarray::{array, Array1, Array2, Array4};
 use nestevo::arch::preset;
 use nestevo::cim::conv::im2col;
 use nestevo::cim::digital::{add, avg_pool2d, concat_channels, max_pool2d, relu, upsample_nearest};
 use nestevo::cim::{fold_batch_norm, CimConv2d, CimLinear, Conv2dShape, NoiseSpec};
-use ndarray::{array, Array1, Array2, Array4};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -60,19 +60,35 @@ fn linear_matches_float() {
 fn conv_with_stride_padding_dilation_groups_matches_float() {
     let spec = preset("isaac").unwrap();
     let mut r = ChaCha8Rng::seed_from_u64(2);
-    let shape = Conv2dShape { stride: (2, 1), padding: (1, 2), dilation: (1, 2), groups: 2 };
+    let shape = Conv2dShape {
+        stride: (2, 1),
+        padding: (1, 2),
+        dilation: (1, 2),
+        groups: 2,
+    };
     let w = Array4::from_shape_fn((6, 2, 3, 3), |_| r.gen_range(-0.5f32..0.5));
     let b = Array1::from_shape_fn(6, |_| r.gen_range(-1f32..1.0));
     // Non-negative inputs (after a ReLU): unsigned codes.
     let x = Array4::from_shape_fn((2, 4, 9, 8), |_| r.gen_range(0f32..1.0));
-    let mut c = CimConv2d::new(&spec, w.view(), Some(b.clone()), shape, &NoiseSpec::default()).unwrap();
+    let mut c = CimConv2d::new(
+        &spec,
+        w.view(),
+        Some(b.clone()),
+        shape,
+        &NoiseSpec::default(),
+    )
+    .unwrap();
     let (y, st) = c.forward(x.view()).unwrap();
     let want = conv_ref(&x, &w, &b, &shape);
     assert_eq!(y.dim(), want.dim());
     let e = rel_err(y.as_slice().unwrap(), want.as_slice().unwrap());
     assert!(e < 1e-3, "relative error {e}");
     let (ho, wo) = (want.dim().2, want.dim().3);
-    assert_eq!(st.vectors, (2 * 2 * ho * wo) as u64, "one vector per output position per group");
+    assert_eq!(
+        st.vectors,
+        (2 * 2 * ho * wo) as u64,
+        "one vector per output position per group"
+    );
     assert_eq!(st.crossbars, 2, "one crossbar per group");
     // im2col of a 1x1 kernel is a reshape.
     let cols = im2col(x.view(), 0, 4, (1, 1), &Conv2dShape::default(), (9, 8));
@@ -86,7 +102,12 @@ fn batch_norm_folds_into_the_conv() {
     let mut w = Array4::from_shape_fn((3, 2, 3, 3), |_| r.gen_range(-0.5f32..0.5));
     let mut b = Array1::from_shape_fn(3, |_| r.gen_range(-1f32..1.0));
     let x = Array4::from_shape_fn((1, 2, 5, 5), |_| r.gen_range(-1f32..1.0));
-    let (g, be, m, v) = (array![1.5f32, 0.5, 2.0], array![0.1f32, -0.2, 0.3], array![0.2f32, -0.1, 0.0], array![0.5f32, 2.0, 1.0]);
+    let (g, be, m, v) = (
+        array![1.5f32, 0.5, 2.0],
+        array![0.1f32, -0.2, 0.3],
+        array![0.2f32, -0.1, 0.0],
+        array![0.5f32, 2.0, 1.0],
+    );
     let plain = conv_ref(&x, &w, &b, &shape);
     let mut bn = plain.clone();
     for o in 0..3 {

@@ -1,10 +1,10 @@
 //! Conductance noise (SPEC 3.3): the spread is mu * (max - min), values stay clipped to the
 //! range, and every draw is reproducible from its seed (and independent of the thread count).
 
+use ndarray::Array2;
 use nestevo::arch::preset;
 use nestevo::cim::noise::{perturb_f32, perturb_i64};
 use nestevo::cim::{CimMatrix, NoiseMode, NoiseSpec};
-use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -17,7 +17,12 @@ fn mats(k: usize, n: usize, b: usize, seed: u64) -> (Array2<i64>, Array2<i64>) {
 }
 
 fn noise(mode: NoiseMode, mu: f64, seed: u64) -> NoiseSpec {
-    NoiseSpec { mode, mu, read_mu: 0.0, seed }
+    NoiseSpec {
+        mode,
+        mu,
+        read_mu: 0.0,
+        seed,
+    }
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -53,12 +58,20 @@ fn cell_noise_spread_and_clipping() {
     let n = res.len() as f64;
     assert!(mean.abs() < 4.0 * sigma / n.sqrt(), "mean {mean}");
     // The sample sd of n normals is within a few percent of sigma for n in the thousands.
-    assert!((sd / sigma - 1.0).abs() < 4.0 / (2.0 * n).sqrt(), "sd {sd} vs sigma {sigma}");
+    assert!(
+        (sd / sigma - 1.0).abs() < 4.0 / (2.0 * n).sqrt(),
+        "sd {sd} vs sigma {sigma}"
+    );
     // Strong noise: every conductance stays in [g_min, g_max], and many sit on the bounds.
     let m = CimMatrix::program(&spec, w.view(), &noise(NoiseMode::Cell, 0.3, 7)).unwrap();
     let (g, _) = m.programmed().conductances(0);
     assert!(g.iter().all(|&x| (gmin as f32..=gmax as f32).contains(&x)));
-    assert!(g.iter().filter(|&&x| x == gmin as f32 || x == gmax as f32).count() > 1000);
+    assert!(
+        g.iter()
+            .filter(|&&x| x == gmin as f32 || x == gmax as f32)
+            .count()
+            > 1000
+    );
 }
 
 #[test]
@@ -73,7 +86,10 @@ fn weight_noise_spread_and_clipping() {
     let v: Vec<f64> = w[2..].iter().map(|&x| x as f64).collect();
     let (mean, sd) = mean_sd(&v);
     let sigma = mu * 2.0;
-    assert!(mean.abs() < 4.0 * sigma / (v.len() as f64).sqrt(), "mean {mean}");
+    assert!(
+        mean.abs() < 4.0 * sigma / (v.len() as f64).sqrt(),
+        "mean {mean}"
+    );
     assert!((sd / sigma - 1.0).abs() < 0.03, "sd {sd} vs {sigma}");
     // Integers: rounded, clipped to the matrix's own [min, max].
     let mut wi: Vec<i64> = (0..10000).map(|i| (i % 201) - 100).collect();
@@ -109,19 +125,35 @@ fn seeds_reproduce_and_differ() {
 fn read_noise_is_seeded_and_thread_count_free() {
     let spec = preset("isaac").unwrap();
     let (w, x) = mats(200, 20, 4, 5);
-    let spec_n = NoiseSpec { mode: NoiseMode::Cell, mu: 0.01, read_mu: 0.01, seed: 9 };
+    let spec_n = NoiseSpec {
+        mode: NoiseMode::Cell,
+        mu: 0.01,
+        read_mu: 0.01,
+        seed: 9,
+    };
     let m = CimMatrix::program(&spec, w.view(), &spec_n).unwrap();
     let (a, _) = m.mvm(x.view(), false).unwrap();
     let (b, _) = m.mvm(x.view(), false).unwrap();
     assert_eq!(a, b);
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     let c = one.install(|| {
-        CimMatrix::program(&spec, w.view(), &spec_n).unwrap().mvm(x.view(), false).unwrap().0
+        CimMatrix::program(&spec, w.view(), &spec_n)
+            .unwrap()
+            .mvm(x.view(), false)
+            .unwrap()
+            .0
     });
     assert_eq!(a, c);
     let mut other = spec_n;
     other.seed = 10;
-    let d = CimMatrix::program(&spec, w.view(), &other).unwrap().mvm(x.view(), false).unwrap().0;
+    let d = CimMatrix::program(&spec, w.view(), &other)
+        .unwrap()
+        .mvm(x.view(), false)
+        .unwrap()
+        .0;
     assert_ne!(a, d);
 }
 
@@ -129,6 +161,8 @@ fn read_noise_is_seeded_and_thread_count_free() {
 fn bad_noise_is_refused() {
     let spec = preset("isaac").unwrap();
     let (w, _) = mats(10, 2, 1, 1);
-    let e = CimMatrix::program(&spec, w.view(), &noise(NoiseMode::Cell, -0.1, 1)).err().unwrap();
+    let e = CimMatrix::program(&spec, w.view(), &noise(NoiseMode::Cell, -0.1, 1))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("mu"), "{e}");
 }

@@ -69,7 +69,6 @@ fn main() {
     }
 }
 
-#[allow(dead_code)]
 fn gemm_ms() -> f64 {
     let (m, k, n) = (256usize, 1024usize, 1024usize);
     let a = vec![0.5f32; m * k];

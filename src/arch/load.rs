@@ -66,7 +66,10 @@ fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> ArchError {
     if let Some(span) = e.span() {
         let start = span.start.min(text.len());
         let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line_end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
+        let line_end = text[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(text.len());
         let line_no = text[..start].matches('\n').count() + 1;
         let line = &text[line_start..line_end];
         if let Some((key, value)) = line.split_once('=') {

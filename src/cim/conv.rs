@@ -42,7 +42,11 @@ impl Conv2dShape {
             span(w, self.padding.1, self.dilation.1, kw, self.stride.1),
         ) {
             (Some(a), Some(b)) => Ok((a, b)),
-            _ => bail!("a {kh}x{kw} kernel (dilation {:?}, padding {:?}) does not fit a {h}x{w} input", self.dilation, self.padding),
+            _ => bail!(
+                "a {kh}x{kw} kernel (dilation {:?}, padding {:?}) does not fit a {h}x{w} input",
+                self.dilation,
+                self.padding
+            ),
         }
     }
 }
@@ -58,9 +62,18 @@ pub fn fold_batch_norm(
     eps: f32,
 ) -> Result<()> {
     let cout = weight.dim().0;
-    for (name, a) in [("bias", &*bias), ("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)] {
+    for (name, a) in [
+        ("bias", &*bias),
+        ("gamma", gamma),
+        ("beta", beta),
+        ("mean", mean),
+        ("var", var),
+    ] {
         if a.len() != cout {
-            bail!("batch-norm {name} has {} values, the convolution has {cout} output channels", a.len());
+            bail!(
+                "batch-norm {name} has {} values, the convolution has {cout} output channels",
+                a.len()
+            );
         }
     }
     for o in 0..cout {
@@ -89,11 +102,14 @@ pub fn im2col(
                 let mut row = cols.row_mut((n * ho + oy) * wo + ox);
                 for c in 0..cin_g {
                     for i in 0..kh {
-                        let y = (oy * sh.stride.0 + i * sh.dilation.0) as isize - sh.padding.0 as isize;
+                        let y =
+                            (oy * sh.stride.0 + i * sh.dilation.0) as isize - sh.padding.0 as isize;
                         for j in 0..kw {
-                            let xx = (ox * sh.stride.1 + j * sh.dilation.1) as isize - sh.padding.1 as isize;
+                            let xx = (ox * sh.stride.1 + j * sh.dilation.1) as isize
+                                - sh.padding.1 as isize;
                             if y >= 0 && xx >= 0 && (y as usize) < h && (xx as usize) < w {
-                                row[(c * kh + i) * kw + j] = x[[n, g * cin_g + c, y as usize, xx as usize]];
+                                row[(c * kh + i) * kw + j] =
+                                    x[[n, g * cin_g + c, y as usize, xx as usize]];
                             }
                         }
                     }
@@ -129,12 +145,22 @@ impl CimConv2d {
         if g == 0 || cout % g != 0 || cout == 0 || cin_g == 0 || kh == 0 || kw == 0 {
             bail!("convolution weight [{cout}, {cin_g}, {kh}, {kw}] with {g} groups: Cout must be a positive multiple of groups and every dimension > 0");
         }
-        if [shape.stride.0, shape.stride.1, shape.dilation.0, shape.dilation.1].contains(&0) {
+        if [
+            shape.stride.0,
+            shape.stride.1,
+            shape.dilation.0,
+            shape.dilation.1,
+        ]
+        .contains(&0)
+        {
             bail!("convolution stride and dilation must be >= 1, got {shape:?}");
         }
         let bias = bias.unwrap_or_else(|| Array1::zeros(cout));
         if bias.len() != cout {
-            bail!("convolution bias has {} values, expected Cout = {cout}", bias.len());
+            bail!(
+                "convolution bias has {} values, expected Cout = {cout}",
+                bias.len()
+            );
         }
         let cout_g = cout / g;
         let mut groups = Vec::with_capacity(g);
@@ -171,7 +197,10 @@ impl CimConv2d {
     pub fn forward(&mut self, x: ArrayView4<f32>) -> Result<(Array4<f32>, LayerStats)> {
         let (b, c, h, w) = x.dim();
         if c != self.cin {
-            bail!("convolution input has {c} channels, the layer takes {}", self.cin);
+            bail!(
+                "convolution input has {c} channels, the layer takes {}",
+                self.cin
+            );
         }
         let (ho, wo) = self.shape.output(h, w, self.kernel.0, self.kernel.1)?;
         if self.act.is_none() {

@@ -33,7 +33,10 @@ fn pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize, max: bool) -> R
         let mut acc = if max { f32::NEG_INFINITY } else { 0.0 };
         for i in 0..k {
             for j in 0..k {
-                let (yy, xx) = ((oy * stride + i) as isize - pad as isize, (ox * stride + j) as isize - pad as isize);
+                let (yy, xx) = (
+                    (oy * stride + i) as isize - pad as isize,
+                    (ox * stride + j) as isize - pad as isize,
+                );
                 if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
                     let v = x[[n, ch, yy as usize, xx as usize]];
                     acc = if max { acc.max(v) } else { acc + v };
@@ -48,7 +51,11 @@ fn pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize, max: bool) -> R
 /// Element-wise sum of two tensors of the same shape (residual connections).
 pub fn add(a: ArrayView4<f32>, b: ArrayView4<f32>) -> Result<Array4<f32>> {
     if a.dim() != b.dim() {
-        bail!("residual add of shapes {:?} and {:?}: they must be equal", a.dim(), b.dim());
+        bail!(
+            "residual add of shapes {:?} and {:?}: they must be equal",
+            a.dim(),
+            b.dim()
+        );
     }
     Ok(&a + &b)
 }
@@ -59,9 +66,10 @@ pub fn upsample_nearest(x: ArrayView4<f32>, factor: usize) -> Result<Array4<f32>
         bail!("upsampling factor must be >= 1");
     }
     let (b, c, h, w) = x.dim();
-    Ok(Array4::from_shape_fn((b, c, h * factor, w * factor), |(n, ch, y, xx)| {
-        x[[n, ch, y / factor, xx / factor]]
-    }))
+    Ok(Array4::from_shape_fn(
+        (b, c, h * factor, w * factor),
+        |(n, ch, y, xx)| x[[n, ch, y / factor, xx / factor]],
+    ))
 }
 
 /// Concatenation along channels; batch and spatial sizes must agree.
@@ -73,7 +81,11 @@ pub fn concat_channels(xs: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
     for x in xs {
         let (b2, _, h2, w2) = x.dim();
         if (b2, h2, w2) != (b, h, w) {
-            bail!("concatenation of {:?} with {:?}: batch, height and width must agree", first.dim(), x.dim());
+            bail!(
+                "concatenation of {:?} with {:?}: batch, height and width must agree",
+                first.dim(),
+                x.dim()
+            );
         }
     }
     Ok(concatenate(Axis(1), xs)?)

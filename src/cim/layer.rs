@@ -65,7 +65,10 @@ impl CimLinear {
         let (out, _) = weight.dim();
         let bias = bias.unwrap_or_else(|| Array1::zeros(out));
         if bias.len() != out {
-            bail!("linear bias has {} values, the weight has {out} outputs", bias.len());
+            bail!(
+                "linear bias has {} values, the weight has {out} outputs",
+                bias.len()
+            );
         }
         Ok(CimLinear {
             qm: QuantMatrix::new(spec, weight.t(), noise)?,
@@ -89,7 +92,10 @@ impl CimLinear {
     pub fn forward(&mut self, x: ArrayView2<f32>) -> Result<(Array2<f32>, LayerStats)> {
         let (_, k) = x.dim();
         if k != self.qm.shape().0 {
-            bail!("linear input has {k} features, the layer takes {}", self.qm.shape().0);
+            bail!(
+                "linear input has {k} features, the layer takes {}",
+                self.qm.shape().0
+            );
         }
         if self.act.is_none() {
             self.calibrate(x);

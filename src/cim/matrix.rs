@@ -47,7 +47,11 @@ impl CimMatrix {
             perturb_i64(&mut flat, noise.mu, noise.seed);
         }
         let mut prog = Programmed::new(&xbar_config(spec), &flat, k, n)?;
-        let cell_mu = if noise.mode == NoiseMode::Cell { noise.mu } else { 0.0 };
+        let cell_mu = if noise.mode == NoiseMode::Cell {
+            noise.mu
+        } else {
+            0.0
+        };
         if noise.mode == NoiseMode::Cell || noise.read_mu > 0.0 {
             prog = prog.program_conductances(cell_mu, noise.seed)?;
         }

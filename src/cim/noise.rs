@@ -79,5 +79,7 @@ pub fn perturb_i64(w: &mut [i64], mu: f64, seed: u64) {
 }
 
 fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
-    it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
+    it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    })
 }

@@ -46,7 +46,10 @@ pub struct MvmArgs {
 pub fn run(a: MvmArgs) -> Result<()> {
     let spec = a.sel.load()?;
     if a.noise == NoiseMode::None && a.mu != 0.0 {
-        bail!("--mu {} given with --noise none: choose --noise weight or --noise cell", a.mu);
+        bail!(
+            "--mu {} given with --noise none: choose --noise weight or --noise cell",
+            a.mu
+        );
     }
     let noise = NoiseSpec {
         mode: a.noise,
@@ -72,7 +75,8 @@ pub fn run(a: MvmArgs) -> Result<()> {
         .mvm(x.view(), a.signed_inputs)
         .with_context(|| format!("{}", a.inputs.display()))?;
     let t2 = Instant::now();
-    let f = std::fs::File::create(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let f = std::fs::File::create(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     y.write_npy(std::io::BufWriter::new(f))
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     let (prog_s, run_s) = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64());
@@ -110,12 +114,18 @@ fn print_table(arch: &str, (b, k, n): (usize, usize, usize), s: &LayerStats, run
     );
     println!("| shift-and-adds | {} operations |", s.shift_adds);
     println!("| MACs | {} MACs |", s.macs);
-    println!("| run time | {:.3} s ({:.3e} simulated MAC/s) |", run_s, s.macs as f64 / run_s.max(1e-12));
+    println!(
+        "| run time | {:.3} s ({:.3e} simulated MAC/s) |",
+        run_s,
+        s.macs as f64 / run_s.max(1e-12)
+    );
 }
 
 /// A 2-D integer .npy of any integer dtype, as i64.
 fn read_int_npy(path: &Path) -> Result<Array2<i64>> {
-    fn try_read<T: ndarray_npy::ReadableElement + Copy + Into<i128>>(p: &Path) -> Result<Array2<i64>, String> {
+    fn try_read<T: ndarray_npy::ReadableElement + Copy + Into<i128>>(
+        p: &Path,
+    ) -> Result<Array2<i64>, String> {
         let f = std::fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
         let a = Array2::<T>::read_npy(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
         a.iter()
