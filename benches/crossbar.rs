@@ -19,6 +19,9 @@ fn bench(c: &mut Criterion) {
     let w = Array2::from_shape_fn((K, N), |_| r.gen_range(-32768i64..32768));
     let x = Array2::from_shape_fn((B, K), |_| r.gen_range(0i64..65536));
     let (wf, xf) = (w.mapv(|v| v as f32), x.mapv(|v| v as f32));
+    // Large weights and inputs: without flipping their column sums overflow an 8-bit ADC.
+    let w_big = Array2::from_shape_fn((K, N), |_| r.gen_range(16384i64..32768));
+    let x_big = Array2::from_shape_fn((B, K), |_| r.gen_range(32768i64..65536));
     let isaac = preset("isaac").unwrap();
     let noflip = apply_overrides(&isaac, &["encoding.flip=false".into()], "isaac").unwrap();
     let none = NoiseSpec::default();
@@ -44,10 +47,16 @@ fn bench(c: &mut Criterion) {
                 .collect::<Vec<_>>()
         })
     });
-    for (name, spec, noise) in [
-        ("isaac_exact", &isaac, &none),
-        ("isaac_noflip_8bit_saturating", &noflip, &none),
-        ("isaac_cell_noise", &isaac, &cell),
+    for (name, spec, noise, w, x) in [
+        ("isaac_exact", &isaac, &none, &w, &x),
+        (
+            "isaac_noflip_8bit_saturating",
+            &noflip,
+            &none,
+            &w_big,
+            &x_big,
+        ),
+        ("isaac_cell_noise", &isaac, &cell, &w, &x),
     ] {
         let m = CimMatrix::program(spec, w.view(), noise).unwrap();
         let (_, st) = m.mvm(x.view(), false).unwrap();

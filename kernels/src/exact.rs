@@ -154,18 +154,12 @@ fn task_body<A: IntAdc>(
     let per_tile = cycles * d * words;
     let per_vec = p.row_tiles * per_tile;
     let mut colacc_buf = vec![0i64; cfg.cols.div_ceil(8) * 8];
-    let mut fu = vec![0i64; cycles];
-    // Digital weight of each cycle as a shift and a negation mask (0 or -1).
-    let cyc: Vec<(u32, i64)> = prep
-        .cycle_weight
-        .iter()
-        .map(|&w| {
-            (
-                w.unsigned_abs().trailing_zeros(),
-                if w < 0 { -1 } else { 0 },
-            )
-        })
-        .collect();
+    // The top cycle's sign: -1 for the MSB of two's complement inputs.
+    let top_neg: i64 = if prep.cycle_weight[cycles - 1] < 0 {
+        -1
+    } else {
+        0
+    };
     let mut sat = 0u64;
     let outs = p.xbars[ci].outs;
     for v in v0..v1 {
@@ -174,9 +168,12 @@ fn task_body<A: IntAdc>(
             let xb = &p.xbars[t * p.col_tiles + ci];
             let xp = &planes[v * per_vec + t * per_tile..][..per_tile];
             let colacc = &mut colacc_buf[..xb.cols_pad];
-            // The unit column of every cycle: sum of the applied slices, through the same ADC.
+            // The unit column of every cycle, through the same ADC. A flipped column's value is
+            // cell_max * code(U_b) - code(S'_b); shift-and-add is linear, so its sum over the
+            // cycles is F - sum_b w_b code(S'_b) with F = sum_b w_b cell_max code(U_b).
+            let mut f_sum = 0i64;
             if flip {
-                for (b, f) in fu.iter_mut().enumerate() {
+                for (b, &w) in prep.cycle_weight.iter().enumerate() {
                     let mut u = 0u64;
                     for dd in 0..d {
                         for w in 0..words {
@@ -184,23 +181,24 @@ fn task_body<A: IntAdc>(
                         }
                     }
                     sat += adc.saturated(u) as u64;
-                    *f = cmax * adc.code(u) as i64;
+                    f_sum += w * cmax * adc.code(u) as i64;
                 }
             }
+            let dsh = d as u32;
             sat += match (d, bpc, words) {
-                (1, 1, 1) => tile8::<A, 1, 1>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 1, 2) => tile8::<A, 1, 2>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 1, 3) => tile8::<A, 1, 3>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 1, 4) => tile8::<A, 1, 4>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 2, 1) => tile8::<A, 2, 1>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 2, 2) => tile8::<A, 2, 2>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 2, 3) => tile8::<A, 2, 3>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 2, 4) => tile8::<A, 2, 4>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 4, 1) => tile8::<A, 4, 1>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 4, 2) => tile8::<A, 4, 2>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 4, 3) => tile8::<A, 4, 3>(xb, xp, &cyc, &fu, adc, colacc),
-                (1, 4, 4) => tile8::<A, 4, 4>(xb, xp, &cyc, &fu, adc, colacc),
-                _ => tile_any(xb, xp, &cyc, &fu, adc, colacc, d, bpc, words),
+                (1, 1, 1) => tile8::<A, 1, 1>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 1, 2) => tile8::<A, 1, 2>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 1, 3) => tile8::<A, 1, 3>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 1, 4) => tile8::<A, 1, 4>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 2, 1) => tile8::<A, 2, 1>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 2, 2) => tile8::<A, 2, 2>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 2, 3) => tile8::<A, 2, 3>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 2, 4) => tile8::<A, 2, 4>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 4, 1) => tile8::<A, 4, 1>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 4, 2) => tile8::<A, 4, 2>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 4, 3) => tile8::<A, 4, 3>(xb, xp, cycles, top_neg, adc, colacc),
+                (1, 4, 4) => tile8::<A, 4, 4>(xb, xp, cycles, top_neg, adc, colacc),
+                _ => tile_any(xb, xp, &prep.cycle_weight, adc, colacc, (dsh, bpc, words)),
             };
             let reads = cycles as u64;
             cnt.crossbar_reads += reads;
@@ -209,9 +207,11 @@ fn task_body<A: IntAdc>(
             cnt.shift_adds += xb.cols as u64 * reads;
             for (o, y) in orow.iter_mut().enumerate() {
                 let cs = &colacc[o * slices..][..slices];
+                let fm = &xb.flip_mask[o * slices..][..slices];
                 let mut a = 0i64;
-                for (k, &x) in cs.iter().enumerate() {
-                    a += x << (k * bpc);
+                for (k, (&x, &m)) in cs.iter().zip(fm).enumerate() {
+                    let val = if m != 0 { f_sum - x } else { x };
+                    a += val << (k * bpc);
                 }
                 *y += a;
             }
@@ -221,14 +221,15 @@ fn task_body<A: IntAdc>(
 }
 
 /// One crossbar, one input vector, all cycles, 1-bit DACs: eight columns at a time, their
-/// shift-and-add accumulators kept in registers across the cycles. Every column of every cycle
-/// goes through the ADC. Returns the saturated conversions.
+/// shift-and-add accumulators kept in registers across the cycles (Horner order, from the top
+/// cycle down). Every column of every cycle goes through the ADC. Leaves sum_b w_b code_b per
+/// column in `colacc`; returns the saturated conversions.
 #[inline(always)]
 fn tile8<A: IntAdc, const J: usize, const W: usize>(
     xb: &Crossbar,
     xp: &[u64],
-    cyc: &[(u32, i64)],
-    fu: &[i64],
+    cycles: usize,
+    top_neg: i64,
     adc: &A,
     colacc: &mut [i64],
 ) -> u64 {
@@ -241,24 +242,14 @@ fn tile8<A: IntAdc, const J: usize, const W: usize>(
                 pw.copy_from_slice(&xb.planes[(j * W + w) * np + c0..][..8]);
             }
         }
-        let fm: [i64; 8] = xb.flip_mask[c0..c0 + 8].try_into().unwrap();
-        let mut acc = [0i64; 8];
-        for (b, (&(sh, neg), &f)) in cyc.iter().zip(fu).enumerate() {
-            let x: [u64; W] = xp[b * W..b * W + W].try_into().unwrap();
-            let mut s = [0u64; 8];
-            for (j, pj) in pl.iter().enumerate() {
-                for (w, pw) in pj.iter().enumerate() {
-                    for l in 0..8 {
-                        s[l] += ((x[w] & pw[l]).count_ones() as u64) << j;
-                    }
-                }
-            }
+        let mut acc = codes8::<A, J, W>(&pl, &xp[(cycles - 1) * W..][..W], adc, &mut sat);
+        for a in acc.iter_mut() {
+            *a = (*a ^ top_neg) - top_neg;
+        }
+        for b in (0..cycles - 1).rev() {
+            let c = codes8::<A, J, W>(&pl, &xp[b * W..][..W], adc, &mut sat);
             for l in 0..8 {
-                let code = adc.code(s[l]) as i64;
-                sat[l] += adc.saturated(s[l]) as u64;
-                // A flipped column reports cell_max * U - S'.
-                let val = (code & !fm[l]) | ((f - code) & fm[l]);
-                acc[l] += ((val << sh) ^ neg) - neg;
+                acc[l] = (acc[l] << 1) + c[l];
             }
         }
         out.copy_from_slice(&acc);
@@ -266,23 +257,44 @@ fn tile8<A: IntAdc, const J: usize, const W: usize>(
     sat.iter().sum()
 }
 
+/// ADC codes of eight columns in one cycle: S = sum_j 2^j popcount(x & plane_j), clamped.
+#[inline(always)]
+fn codes8<A: IntAdc, const J: usize, const W: usize>(
+    pl: &[[[u64; 8]; W]; J],
+    x: &[u64],
+    adc: &A,
+    sat: &mut [u64; 8],
+) -> [i64; 8] {
+    let mut s = [0u64; 8];
+    for (j, pj) in pl.iter().enumerate() {
+        for (w, pw) in pj.iter().enumerate() {
+            for l in 0..8 {
+                s[l] += ((x[w] & pw[l]).count_ones() as u64) << j;
+            }
+        }
+    }
+    let mut c = [0i64; 8];
+    for l in 0..8 {
+        c[l] = adc.code(s[l]) as i64;
+        sat[l] += adc.saturated(s[l]) as u64;
+    }
+    c
+}
+
 /// Any DAC width, bits per cell and row count: the same arithmetic with runtime loop bounds.
-#[allow(clippy::too_many_arguments)]
 fn tile_any<A: IntAdc>(
     xb: &Crossbar,
     xp: &[u64],
-    cyc: &[(u32, i64)],
-    fu: &[i64],
+    cycle_weight: &[i64],
     adc: &A,
     colacc: &mut [i64],
-    d: usize,
-    bpc: usize,
-    words: usize,
+    (d, bpc, words): (u32, usize, usize),
 ) -> u64 {
     let np = xb.cols_pad;
+    let d = d as usize;
     let mut sat = 0u64;
     colacc.fill(0);
-    for (b, (&(sh, neg), &f)) in cyc.iter().zip(fu).enumerate() {
+    for (b, &wb) in cycle_weight.iter().enumerate() {
         for (c, a) in colacc.iter_mut().enumerate() {
             let mut s = 0u64;
             for dd in 0..d {
@@ -294,11 +306,8 @@ fn tile_any<A: IntAdc>(
                     }
                 }
             }
-            let code = adc.code(s) as i64;
             sat += adc.saturated(s) as u64;
-            let fm = xb.flip_mask[c];
-            let val = (code & !fm) | ((f - code) & fm);
-            *a += ((val << sh) ^ neg) - neg;
+            *a += wb * adc.code(s) as i64;
         }
     }
     sat
