@@ -4,6 +4,7 @@
 //! mapper and the trainer; `train` (feature `torch`) never reaches into the simulator's internals.
 
 pub mod arch;
+pub mod cim;
 pub mod info;
 pub mod model;
 pub mod ppa;

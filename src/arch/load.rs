@@ -55,19 +55,41 @@ pub fn load_arch(path: &Path) -> Result<ArchSpec, ArchError> {
 
 /// Parses and validates TOML text; `source` names it in errors.
 pub fn parse_arch(text: &str, source: &str) -> Result<ArchSpec, ArchError> {
-    let spec: ArchSpec = toml::from_str(text).map_err(|e| toml_error(source, &e))?;
+    let spec: ArchSpec = toml::from_str(text).map_err(|e| toml_error(source, text, &e))?;
     validate(&spec, source)?;
     Ok(spec)
 }
 
-fn toml_error(source: &str, e: &toml::de::Error) -> ArchError {
-    // toml's message already names the key and the line; keep it on one line.
+fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> ArchError {
     let msg = e.message().trim().to_string();
-    let at = e
-        .span()
-        .map(|s| format!(" (at byte {})", s.start))
-        .unwrap_or_default();
-    ArchError::new(source, "", "", format!("{msg}{at}"))
+    // A wrongly typed value: name its `section.key` and value from the line the span points at.
+    if let Some(span) = e.span() {
+        let start = span.start.min(text.len());
+        let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_end = text[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(text.len());
+        let line_no = text[..start].matches('\n').count() + 1;
+        let line = &text[line_start..line_end];
+        if let Some((key, value)) = line.split_once('=') {
+            let section = text[..line_start]
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix('[').and_then(|r| r.split(']').next()))
+                .map(|s| format!("{}.", s.trim()))
+                .unwrap_or_default();
+            let value = value.split('#').next().unwrap_or("").trim();
+            return ArchError::new(
+                source,
+                format!("{section}{}", key.trim()),
+                value,
+                format!("{msg} (line {line_no})"),
+            );
+        }
+        return ArchError::new(source, "", "", format!("{msg} (line {line_no})"));
+    }
+    ArchError::new(source, "", "", msg)
 }
 
 /// Applies `section.key=value` overrides in order, then validates the result.

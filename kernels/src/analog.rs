@@ -1,0 +1,209 @@
+//! The analogue path: column currents as float products of input slice levels with per-cell
+//! conductances (one small GEMM per crossbar and task), the g_min offset removed, then the ADC.
+
+use crate::adc::{float_adc, FloatAdc};
+use crate::config::KernelError;
+use crate::counts::Counts;
+use crate::inputs::Prepared;
+use crate::program::{Programmed, ReadNoise};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+
+/// What every task shares.
+struct Ctx<'a> {
+    p: &'a Programmed,
+    prep: &'a Prepared,
+    levels: &'a [f32],
+    /// Per (vector, tile, cycle): sum of applied levels and of their squares.
+    sums: Vec<(f32, f32)>,
+    adc: FloatAdc,
+    gmin: f32,
+    inv_step: f32,
+    read: Option<ReadNoise>,
+    /// Read noise of one cell in cell steps: mu * (g_max - g_min) / step = mu * cell_max.
+    read_sd: f32,
+}
+
+pub(crate) fn run(
+    p: &Programmed,
+    prep: &Prepared,
+    levels: &[f32],
+    read: Option<ReadNoise>,
+) -> Result<(Vec<i64>, Counts), KernelError> {
+    let cfg = &p.cfg;
+    let (k, cycles, rows) = (p.k, cfg.cycles(), cfg.rows);
+    let tiles = p.row_tiles;
+    let mut sums = vec![(0f32, 0f32); prep.batch * tiles * cycles];
+    sums.par_chunks_mut(tiles * cycles)
+        .enumerate()
+        .for_each(|(v, out)| {
+            for b in 0..cycles {
+                let row = &levels[(v * cycles + b) * k..][..k];
+                for t in 0..tiles {
+                    let seg = &row[t * rows..k.min((t + 1) * rows)];
+                    out[t * cycles + b] = seg
+                        .iter()
+                        .fold((0f32, 0f32), |(s, q), &x| (s + x, q + x * x));
+                }
+            }
+        });
+    let ctx = Ctx {
+        p,
+        prep,
+        levels,
+        sums,
+        adc: float_adc(cfg.adc_mode, cfg.max_code()),
+        gmin: cfg.g_min as f32,
+        inv_step: (cfg.cell_max() as f64 / (cfg.g_max - cfg.g_min)) as f32,
+        read,
+        read_sd: read
+            .map(|r| (r.mu * cfg.cell_max() as f64) as f32)
+            .unwrap_or(0.0),
+    };
+    let fast = fast_cpu();
+    let parts: Vec<_> = p
+        .tasks(prep.batch)
+        .into_par_iter()
+        .map(|task| {
+            let outs = p.xbars[task.0].outs;
+            let mut block = vec![0i64; (task.2 - task.1) * outs];
+            let mut cnt = Counts::default();
+            if fast {
+                // SAFETY: called only when the CPU reports AVX2 and FMA.
+                unsafe { task_fast(&ctx, task, &mut block, &mut cnt) }
+            } else {
+                task_body(&ctx, task, &mut block, &mut cnt)
+            }
+            (task, block, cnt)
+        })
+        .collect();
+    Ok(p.gather(prep.batch, parts))
+}
+
+fn fast_cpu() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn task_fast(ctx: &Ctx, task: (usize, usize, usize), block: &mut [i64], cnt: &mut Counts) {
+    task_body(ctx, task, block, cnt)
+}
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn task_fast(ctx: &Ctx, task: (usize, usize, usize), block: &mut [i64], cnt: &mut Counts) {
+    task_body(ctx, task, block, cnt)
+}
+
+/// One column tile for vectors v0..v1: per row tile one GEMM [vectors*cycles, rows] x
+/// [rows, cols+1], then per read: offset removal, read noise, ADC, flip, shift-and-add.
+#[inline(always)]
+fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], cnt: &mut Counts) {
+    let p = ctx.p;
+    let cfg = &p.cfg;
+    let (k, cycles, tiles) = (p.k, cfg.cycles(), p.row_tiles);
+    let (cmax, flip) = (cfg.cell_max() as f32, cfg.flip);
+    let (bpc, slices) = (cfg.bits_per_cell as usize, cfg.slices());
+    let adc = ctx.adc;
+    let outs = p.xbars[ci].outs;
+    let m = (v1 - v0) * cycles;
+    let mut cur = vec![0f32; m * (cfg.cols + 1)];
+    // Shift-and-add in f64: codes times powers of two stay exact far below 2^53.
+    let mut colacc = vec![0f64; cfg.cols];
+    let mut noise = vec![0f32; cfg.cols + 1];
+    let mut sat = 0u64;
+    for t in 0..tiles {
+        let xb = &p.xbars[t * p.col_tiles + ci];
+        let (nc, cw) = (xb.cols, xb.cols + 1);
+        // SAFETY: pointers and strides describe in-bounds row-major blocks: levels rows
+        // v0*cycles.. (stride K) from column row0, cond [rows][cw], cur [m][cw].
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                xb.rows,
+                cw,
+                1.0,
+                ctx.levels.as_ptr().add(v0 * cycles * k + xb.row0),
+                k as isize,
+                1,
+                xb.cond.as_ptr(),
+                cw as isize,
+                1,
+                0.0,
+                cur.as_mut_ptr(),
+                cw as isize,
+                1,
+            );
+        }
+        for v in v0..v1 {
+            let ca = &mut colacc[..nc];
+            ca.fill(0.0);
+            // Read noise of crossbar i, vector v: its own stream, whatever the thread count.
+            let mut rng = ctx.read.map(|r| {
+                let mut g = ChaCha8Rng::seed_from_u64(r.seed);
+                g.set_stream(((xb.index as u64) << 32) | v as u64);
+                g
+            });
+            for b in 0..cycles {
+                let row = &cur[((v - v0) * cycles + b) * cw..][..cw];
+                let (xs, xq) = ctx.sums[(v * tiles + t) * cycles + b];
+                let off = ctx.gmin * xs;
+                let nz = &mut noise[..cw];
+                if let Some(g) = rng.as_mut() {
+                    let sd = ctx.read_sd * xq.sqrt();
+                    for z in nz.iter_mut() {
+                        let e: f32 = StandardNormal.sample(g);
+                        *z = sd * e;
+                    }
+                }
+                let steps = |c: usize| (row[c] - off) * ctx.inv_step + nz[c];
+                let fu = if flip {
+                    let u = steps(nc);
+                    sat += (u > adc.sat_above) as u64;
+                    cmax * adc.code(u)
+                } else {
+                    0.0
+                };
+                let wb = ctx.prep.cycle_weight[b] as f64;
+                let mut sat_b = 0u32;
+                for (((&i, &z), a), &f) in row[..nc]
+                    .iter()
+                    .zip(&nz[..nc])
+                    .zip(ca.iter_mut())
+                    .zip(&xb.flip_f)
+                {
+                    let s = (i - off) * ctx.inv_step + z;
+                    sat_b += (s > adc.sat_above) as u32;
+                    let code = adc.code(s);
+                    // A flipped column reports cell_max * U - S'.
+                    let val = code + f * (fu - 2.0 * code);
+                    *a += wb * val as f64;
+                }
+                sat += sat_b as u64;
+            }
+            let orow = &mut block[(v - v0) * outs..][..outs];
+            for (o, y) in orow.iter_mut().enumerate() {
+                let cs = &ca[o * slices..][..slices];
+                *y += cs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &x)| (x as i64) << (k * bpc))
+                    .sum::<i64>();
+            }
+        }
+        let reads = ((v1 - v0) * cycles) as u64;
+        cnt.crossbar_reads += reads;
+        cnt.dac_pulses += xb.rows as u64 * reads;
+        cnt.adc_conversions += (nc as u64 + flip as u64) * reads;
+        cnt.shift_adds += nc as u64 * reads;
+    }
+    cnt.adc_saturations = sat;
+}

@@ -1,0 +1,91 @@
+//! The arithmetic knobs of one crossbar, independent of how they were described.
+
+use crate::adc::AdcMode;
+use std::fmt;
+
+/// Everything the arithmetic depends on. `nestevo::cim` builds this from an `ArchSpec`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XbarConfig {
+    pub rows: usize,
+    pub cols: usize,
+    pub bits_per_cell: u32,
+    pub weight_bits: u32,
+    pub input_bits: u32,
+    pub dac_bits: u32,
+    pub adc_bits: u32,
+    pub adc_mode: AdcMode,
+    /// Store `cell_max - c` in columns whose stored sum exceeds half their full scale.
+    pub flip: bool,
+    /// Conductance of level 0 and of the top level, uS (analogue path only).
+    pub g_min: f64,
+    pub g_max: f64,
+}
+
+/// A kernel-level refusal (bad shape, value out of range, inconsistent knobs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelError(pub String);
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for KernelError {}
+
+pub(crate) fn fail<T>(msg: impl Into<String>) -> Result<T, KernelError> {
+    Err(KernelError(msg.into()))
+}
+
+impl XbarConfig {
+    pub fn slices(&self) -> usize {
+        (self.weight_bits / self.bits_per_cell) as usize
+    }
+    pub fn cycles(&self) -> usize {
+        self.input_bits.div_ceil(self.dac_bits) as usize
+    }
+    pub fn cell_max(&self) -> u32 {
+        (1u32 << self.bits_per_cell) - 1
+    }
+    pub fn dac_max(&self) -> u32 {
+        (1u32 << self.dac_bits) - 1
+    }
+    pub fn max_code(&self) -> u32 {
+        ((1u64 << self.adc_bits) - 1) as u32
+    }
+    /// Outputs one crossbar's columns hold (all slices of a weight share a row).
+    pub fn outputs_per_xbar(&self) -> usize {
+        self.cols / self.slices()
+    }
+    pub fn words(&self) -> usize {
+        self.rows.div_ceil(64)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), KernelError> {
+        let ok = self.rows > 0
+            && self.cols > 0
+            && (1..=8).contains(&self.bits_per_cell)
+            && (2..=16).contains(&self.weight_bits)
+            && (1..=16).contains(&self.input_bits)
+            && (1..=8).contains(&self.dac_bits)
+            && self.dac_bits <= self.input_bits
+            && self.input_bits % self.dac_bits == 0
+            && (1..=16).contains(&self.adc_bits)
+            && self.weight_bits % self.bits_per_cell == 0
+            && self.cols >= self.slices();
+        if !ok {
+            return fail(format!("inconsistent crossbar configuration: {self:?}"));
+        }
+        if let AdcMode::Calibrated { full_scale } = self.adc_mode {
+            if !(full_scale.is_finite() && full_scale > 0.0) {
+                return fail(format!("ADC full scale must be > 0, got {full_scale}"));
+            }
+        }
+        if !(self.g_min.is_finite() && self.g_max.is_finite() && self.g_max > self.g_min) {
+            return fail(format!(
+                "conductance range must have g_max > g_min, got {}..{}",
+                self.g_min, self.g_max
+            ));
+        }
+        Ok(())
+    }
+}

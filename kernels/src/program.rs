@@ -1,0 +1,286 @@
+//! A K x N integer weight matrix programmed onto crossbars: bias, slice, flip, bit-planes and
+//! (for the analogue path) conductances with optional cell noise.
+
+use crate::adc;
+use crate::config::{fail, KernelError, XbarConfig};
+use crate::counts::Counts;
+use crate::inputs::{self, InputMode};
+use crate::{analog, exact};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+/// One programmed crossbar: rows [row0, row0+rows) of K, outputs [out0, out0+outs) of N.
+pub(crate) struct Crossbar {
+    pub index: usize,
+    pub row0: usize,
+    pub rows: usize,
+    pub outs: usize,
+    /// Used data columns (outs * slices); the unit column is extra.
+    pub cols: usize,
+    /// Data columns rounded up to a multiple of 8 (the bit-plane kernels work 8 columns at a time).
+    pub cols_pad: usize,
+    /// 0 or -1 (all ones) per padded column: the flip flags as a select mask.
+    pub flip_mask: Vec<i64>,
+    /// The flip flags as 0.0 / 1.0 (analogue path).
+    pub flip_f: Vec<f32>,
+    /// Stored levels, [row][col].
+    pub levels: Vec<u8>,
+    /// Per cell bit j and row word w, the rows whose cell has bit j set: [(j*words + w)*cols_pad + c].
+    pub planes: Vec<u64>,
+    /// Conductances in uS, [row][cols + 1]; the last column is the unit column (level 1).
+    pub cond: Vec<f32>,
+}
+
+/// Per-read noise on the analogue path: each cell's conductance gets fresh N(0, (mu*(g_max -
+/// g_min))^2) in every read; drawn as its exact column total N(0, sigma^2 * sum_r v_r^2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadNoise {
+    pub mu: f64,
+    pub seed: u64,
+}
+
+/// A layer's weights on its crossbars, ready to run.
+pub struct Programmed {
+    pub(crate) cfg: XbarConfig,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    pub(crate) row_tiles: usize,
+    pub(crate) col_tiles: usize,
+    pub(crate) xbars: Vec<Crossbar>,
+    /// Sum over K of each output's signed weights (offset-binary inputs need it).
+    pub(crate) wsum: Vec<i64>,
+    pub(crate) analog: bool,
+}
+
+impl Programmed {
+    /// Programs `w` (row-major K x N, signed `weight_bits` integers) onto crossbars.
+    pub fn new(cfg: &XbarConfig, w: &[i64], k: usize, n: usize) -> Result<Self, KernelError> {
+        cfg.check()?;
+        if k == 0 || n == 0 || w.len() != k * n {
+            return fail(format!(
+                "weights hold {} values, expected K {k} x N {n} = {} (both > 0)",
+                w.len(),
+                k * n
+            ));
+        }
+        let bits = cfg.weight_bits;
+        let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+        if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| **v < lo || **v > hi) {
+            return fail(format!(
+                "weight [{}, {}] = {v} is outside the signed {bits}-bit range {lo}..={hi}",
+                i / n,
+                i % n
+            ));
+        }
+        let (rows, slices, bpc) = (cfg.rows, cfg.slices(), cfg.bits_per_cell);
+        let opx = cfg.outputs_per_xbar();
+        let row_tiles = k.div_ceil(rows);
+        let col_tiles = n.div_ceil(opx);
+        let cmax = cfg.cell_max();
+        let bias = 1i64 << (bits - 1);
+        let words = cfg.words();
+        let mut xbars = Vec::with_capacity(row_tiles * col_tiles);
+        for t in 0..row_tiles {
+            for c in 0..col_tiles {
+                let (row0, out0) = (t * rows, c * opx);
+                let nr = rows.min(k - row0);
+                let outs = opx.min(n - out0);
+                let cols = outs * slices;
+                let mut levels = vec![0u8; nr * cols];
+                for r in 0..nr {
+                    for o in 0..outs {
+                        let u = (w[(row0 + r) * n + out0 + o] + bias) as u64;
+                        for s in 0..slices {
+                            levels[r * cols + o * slices + s] =
+                                ((u >> (s as u32 * bpc)) & cmax as u64) as u8;
+                        }
+                    }
+                }
+                let mut flip = vec![0i64; cols];
+                if cfg.flip {
+                    for (col, f) in flip.iter_mut().enumerate() {
+                        let sum: u64 = (0..nr).map(|r| levels[r * cols + col] as u64).sum();
+                        // Flip when the stored sum exceeds half the full scale of the used rows.
+                        if 2 * sum > nr as u64 * cmax as u64 {
+                            *f = 1;
+                            for r in 0..nr {
+                                levels[r * cols + col] =
+                                    (cmax - levels[r * cols + col] as u32) as u8;
+                            }
+                        }
+                    }
+                }
+                let cols_pad = cols.div_ceil(8) * 8;
+                let mut flip_mask: Vec<i64> = flip.iter().map(|f| -f).collect();
+                flip_mask.resize(cols_pad, 0);
+                let mut planes = vec![0u64; bpc as usize * words * cols_pad];
+                for r in 0..nr {
+                    let (wd, bit) = (r / 64, r % 64);
+                    for col in 0..cols {
+                        let l = levels[r * cols + col];
+                        for j in 0..bpc as usize {
+                            planes[(j * words + wd) * cols_pad + col] |=
+                                (((l >> j) & 1) as u64) << bit;
+                        }
+                    }
+                }
+                xbars.push(Crossbar {
+                    index: xbars.len(),
+                    row0,
+                    rows: nr,
+                    outs,
+                    cols,
+                    cols_pad,
+                    flip_mask,
+                    flip_f: flip.iter().map(|&f| f as f32).collect(),
+                    levels,
+                    planes,
+                    cond: Vec::new(),
+                });
+            }
+        }
+        let wsum = (0..n).map(|o| (0..k).map(|r| w[r * n + o]).sum()).collect();
+        Ok(Programmed {
+            cfg: cfg.clone(),
+            k,
+            n,
+            row_tiles,
+            col_tiles,
+            xbars,
+            wsum,
+            analog: false,
+        })
+    }
+
+    /// Switches to the analogue path: every cell (and the unit column's cells, level 1) gets a
+    /// conductance g_min + level * step, plus N(0, (mu*(g_max - g_min))^2) drawn once, clipped
+    /// to [g_min, g_max]. Crossbar i draws from ChaCha8(seed, stream i): thread-count free.
+    pub fn program_conductances(mut self, mu: f64, seed: u64) -> Result<Self, KernelError> {
+        if !(mu.is_finite() && mu >= 0.0) {
+            return fail(format!("noise coefficient mu must be >= 0, got {mu}"));
+        }
+        let (gmin, gmax) = (self.cfg.g_min, self.cfg.g_max);
+        let step = (gmax - gmin) / self.cfg.cell_max() as f64;
+        let normal = Normal::new(0.0, mu * (gmax - gmin)).expect("finite sigma");
+        for xb in &mut self.xbars {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(xb.index as u64);
+            let cw = xb.cols + 1;
+            xb.cond = vec![0f32; xb.rows * cw];
+            for r in 0..xb.rows {
+                for col in 0..cw {
+                    let level = if col < xb.cols {
+                        xb.levels[r * xb.cols + col] as f64
+                    } else {
+                        1.0
+                    };
+                    let mut g = gmin + level * step;
+                    if mu > 0.0 {
+                        g = (g + normal.sample(&mut rng)).clamp(gmin, gmax);
+                    }
+                    xb.cond[r * cw + col] = g as f32;
+                }
+            }
+        }
+        self.analog = true;
+        Ok(self)
+    }
+
+    pub fn crossbars(&self) -> usize {
+        self.xbars.len()
+    }
+    pub fn config(&self) -> &XbarConfig {
+        &self.cfg
+    }
+    pub fn shape(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+
+    /// Conductances of crossbar `i` in uS, [row][data cols + unit column] (empty when exact).
+    pub fn conductances(&self, i: usize) -> (&[f32], usize) {
+        let xb = &self.xbars[i];
+        (&xb.cond, xb.cols + 1)
+    }
+    /// Stored levels of crossbar `i`, [row][data col], after flipping.
+    pub fn levels(&self, i: usize) -> (&[u8], usize) {
+        let xb = &self.xbars[i];
+        (&xb.levels, xb.cols)
+    }
+
+    /// Runs `batch` input vectors (row-major batch x K). Returns y_int (batch x N, after bias
+    /// removal, before any scaling) and the event counts of the run.
+    pub fn run(
+        &self,
+        x: &[i64],
+        batch: usize,
+        mode: InputMode,
+        read: Option<ReadNoise>,
+    ) -> Result<(Vec<i64>, Counts), KernelError> {
+        let prep = inputs::prepare(&self.cfg, x, batch, self.k, mode)?;
+        if read.is_some() && !self.analog {
+            return fail("read noise needs the analogue path: program conductances first");
+        }
+        let (mut acc, mut counts) = if self.analog {
+            let lv = inputs::input_levels(&self.cfg, &prep, self.k);
+            analog::run(self, &prep, &lv, read)?
+        } else {
+            let planes = inputs::input_planes(&self.cfg, &prep, self.k);
+            exact::run(self, &prep, &planes)
+        };
+        let lsb = adc::lsb(self.cfg.adc_mode, self.cfg.max_code());
+        let bias = 1i64 << (self.cfg.weight_bits - 1);
+        for (v, row) in acc.chunks_mut(self.n).enumerate() {
+            for (o, y) in row.iter_mut().enumerate() {
+                let steps = if lsb == 1.0 {
+                    *y
+                } else {
+                    (*y as f64 * lsb).round() as i64
+                };
+                *y = steps - bias * prep.applied_sum[v] - prep.offset * self.wsum[o];
+            }
+        }
+        counts.crossbars = self.xbars.len() as u64;
+        counts.vectors = batch as u64;
+        counts.macs = (self.k * self.n * batch) as u64;
+        Ok((acc, counts))
+    }
+
+    /// Work units (column tile, first vector, last vector) for the parallel loops.
+    pub(crate) fn tasks(&self, batch: usize) -> Vec<(usize, usize, usize)> {
+        let threads = rayon::current_num_threads().max(1);
+        // Enough tasks to balance, each long enough to reuse its crossbars' planes.
+        let want = threads * 8;
+        let chunks = want.div_ceil(self.col_tiles).clamp(1, batch.max(1));
+        let per = batch.div_ceil(chunks).max(1);
+        let mut t = Vec::new();
+        for ci in 0..self.col_tiles {
+            let mut v0 = 0;
+            while v0 < batch {
+                t.push((ci, v0, (v0 + per).min(batch)));
+                v0 += per;
+            }
+        }
+        t
+    }
+
+    /// Scatters per-task blocks [v1-v0][outs of tile ci] into a batch x N matrix.
+    pub(crate) fn gather(
+        &self,
+        batch: usize,
+        parts: Vec<((usize, usize, usize), Vec<i64>, Counts)>,
+    ) -> (Vec<i64>, Counts) {
+        let mut acc = vec![0i64; batch * self.n];
+        let mut counts = Counts::default();
+        let opx = self.cfg.outputs_per_xbar();
+        for ((ci, v0, v1), block, c) in parts {
+            let out0 = ci * opx;
+            let outs = opx.min(self.n - out0);
+            for v in v0..v1 {
+                acc[v * self.n + out0..][..outs].copy_from_slice(&block[(v - v0) * outs..][..outs]);
+            }
+            counts += c;
+        }
+        (acc, counts)
+    }
+}

@@ -1,0 +1,19 @@
+//! The bit-faithful crossbar simulator: integer matrices on crossbars (`matrix`), float layers
+//! through per-layer quantisation (`layer`, `conv`, `quant`), the digital layers a CNN needs
+//! (`digital`), conductance noise (`noise`) and the event counts of a run (`stats`).
+//! The arithmetic itself lives in the `nestevo-kernels` crate.
+
+pub mod conv;
+pub mod digital;
+pub mod layer;
+pub mod matrix;
+pub mod noise;
+pub mod quant;
+pub mod stats;
+
+pub use conv::{fold_batch_norm, CimConv2d, Conv2dShape};
+pub use layer::CimLinear;
+pub use matrix::{xbar_config, CimMatrix};
+pub use noise::{NoiseMode, NoiseSpec};
+pub use quant::{ActQuant, WeightQuant};
+pub use stats::LayerStats;

@@ -1,0 +1,85 @@
+//! Conductance noise (SPEC 3.3, paper Eq. 18-20): sigma = mu * (max - min), a Normal draw around
+//! each value, clipped back into [min, max]. Drawn once at programming, from a seed.
+
+use anyhow::{bail, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseMode {
+    /// Noiseless: the exact bit-plane path.
+    None,
+    /// Eq. 18-20 on the layer's weights before quantisation and programming (the paper's model).
+    Weight,
+    /// Eq. 18-20 on every cell's conductance within [g_min, g_max] (the physical model).
+    Cell,
+}
+
+/// Which noise, how strong, from which seed. `read_mu` > 0 adds fresh per-read cell noise of
+/// sigma = read_mu * (g_max - g_min) on every read (analogue path).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NoiseSpec {
+    pub mode: NoiseMode,
+    pub mu: f64,
+    pub read_mu: f64,
+    pub seed: u64,
+}
+
+impl Default for NoiseSpec {
+    fn default() -> Self {
+        NoiseSpec {
+            mode: NoiseMode::None,
+            mu: 0.0,
+            read_mu: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+impl NoiseSpec {
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [("mu", self.mu), ("read mu", self.read_mu)] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                bail!("noise {name} = {v}: allowed 0 <= mu <= 1 (a fraction of the value range)");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Eq. 18-20 on float weights, in place; the range is the slice's own [min, max].
+pub fn perturb_f32(w: &mut [f32], mu: f64, seed: u64) {
+    let (lo, hi) = min_max(w.iter().map(|&x| x as f64));
+    let sigma = mu * (hi - lo);
+    if sigma <= 0.0 {
+        return;
+    }
+    let normal = Normal::new(0.0, sigma).expect("finite sigma");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for x in w.iter_mut() {
+        *x = (*x as f64 + normal.sample(&mut rng)).clamp(lo, hi) as f32;
+    }
+}
+
+/// Eq. 18-20 on integer weights, rounded back to integers within [min, max].
+pub fn perturb_i64(w: &mut [i64], mu: f64, seed: u64) {
+    let (lo, hi) = min_max(w.iter().map(|&x| x as f64));
+    let sigma = mu * (hi - lo);
+    if sigma <= 0.0 {
+        return;
+    }
+    let normal = Normal::new(0.0, sigma).expect("finite sigma");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for x in w.iter_mut() {
+        *x = (*x as f64 + normal.sample(&mut rng)).clamp(lo, hi).round() as i64;
+    }
+}
+
+fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
+    it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    })
+}

@@ -1,0 +1,67 @@
+//! Per-layer quantisation between floats and the crossbars' integers (SPEC 3.2 steps 1 and 8).
+//! Weights: symmetric max-abs scale, s_w = max|w| / (2^(bits-1) - 1). Activations: calibrated
+//! on sample inputs; non-negative samples give an unsigned code (s_x = max / (2^bits - 1)),
+//! otherwise two's complement (s_x = max|x| / (2^(bits-1) - 1)). Rounding is to nearest.
+
+use ndarray::{Array2, ArrayView2};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WeightQuant {
+    pub scale: f32,
+    pub bits: u32,
+}
+
+impl WeightQuant {
+    pub fn max_abs(w: &[f32], bits: u32) -> Self {
+        let m = w.iter().fold(0f32, |a, &x| a.max(x.abs()));
+        let q = ((1i64 << (bits - 1)) - 1) as f32;
+        WeightQuant {
+            scale: if m > 0.0 { m / q } else { 1.0 },
+            bits,
+        }
+    }
+    pub fn quantize(&self, w: ArrayView2<f32>) -> Array2<i64> {
+        let (lo, hi) = (-(1i64 << (self.bits - 1)), (1i64 << (self.bits - 1)) - 1);
+        w.mapv(|x| ((x / self.scale).round() as i64).clamp(lo, hi))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ActQuant {
+    pub scale: f32,
+    pub bits: u32,
+    pub signed: bool,
+}
+
+impl ActQuant {
+    /// Calibrates on sample activations (any shape, flattened).
+    pub fn calibrate(samples: &[f32], bits: u32) -> Self {
+        let (mn, mx) = samples
+            .iter()
+            .fold((0f32, 0f32), |(a, b), &x| (a.min(x), b.max(x)));
+        let signed = mn < 0.0;
+        let (m, q) = if signed {
+            (mx.max(-mn), ((1i64 << (bits - 1)) - 1) as f32)
+        } else {
+            (mx, ((1i64 << bits) - 1) as f32)
+        };
+        ActQuant {
+            scale: if m > 0.0 { m / q } else { 1.0 },
+            bits,
+            signed,
+        }
+    }
+    pub fn range(&self) -> (i64, i64) {
+        if self.signed {
+            (-(1i64 << (self.bits - 1)), (1i64 << (self.bits - 1)) - 1)
+        } else {
+            (0, (1i64 << self.bits) - 1)
+        }
+    }
+    /// Values outside the calibrated range clamp to it.
+    pub fn quantize(&self, x: ArrayView2<f32>) -> Array2<i64> {
+        let (lo, hi) = self.range();
+        x.mapv(|v| ((v / self.scale).round() as i64).clamp(lo, hi))
+    }
+}

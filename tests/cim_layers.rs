@@ -1,0 +1,145 @@
+//! Float layers through quantisation and crossbars agree with plain float arithmetic to within
+//! 16-bit quantisation error; the digital layers compute what they say.
+
+use ndarray::{array, Array1, Array2, Array4};
+use nestevo::arch::preset;
+use nestevo::cim::conv::im2col;
+use nestevo::cim::digital::{add, avg_pool2d, concat_channels, max_pool2d, relu, upsample_nearest};
+use nestevo::cim::{fold_batch_norm, CimConv2d, CimLinear, Conv2dShape, NoiseSpec};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    let num: f32 = a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum();
+    num / b.iter().map(|x| x.abs()).sum::<f32>()
+}
+
+/// Plain float convolution, for reference.
+fn conv_ref(x: &Array4<f32>, w: &Array4<f32>, b: &Array1<f32>, s: &Conv2dShape) -> Array4<f32> {
+    let (n, _, h, wd) = x.dim();
+    let (cout, cin_g, kh, kw) = w.dim();
+    let (ho, wo) = s.output(h, wd, kh, kw).unwrap();
+    let cout_g = cout / s.groups;
+    Array4::from_shape_fn((n, cout, ho, wo), |(bi, o, oy, ox)| {
+        let g = o / cout_g;
+        let mut acc = b[o];
+        for c in 0..cin_g {
+            for i in 0..kh {
+                for j in 0..kw {
+                    let y = (oy * s.stride.0 + i * s.dilation.0) as isize - s.padding.0 as isize;
+                    let xx = (ox * s.stride.1 + j * s.dilation.1) as isize - s.padding.1 as isize;
+                    if y >= 0 && xx >= 0 && (y as usize) < h && (xx as usize) < wd {
+                        acc += w[[o, c, i, j]] * x[[bi, g * cin_g + c, y as usize, xx as usize]];
+                    }
+                }
+            }
+        }
+        acc
+    })
+}
+
+#[test]
+fn linear_matches_float() {
+    let spec = preset("isaac").unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(1);
+    let w = Array2::from_shape_fn((30, 200), |_| r.gen_range(-0.5f32..0.5));
+    let b = Array1::from_shape_fn(30, |_| r.gen_range(-1f32..1.0));
+    let x = Array2::from_shape_fn((4, 200), |_| r.gen_range(-2f32..2.0));
+    let mut l = CimLinear::new(&spec, w.view(), Some(b.clone()), &NoiseSpec::default()).unwrap();
+    l.calibrate(x.view());
+    assert!(l.act_quant().unwrap().signed);
+    let (y, st) = l.forward(x.view()).unwrap();
+    let want = x.dot(&w.t()) + &b;
+    let e = rel_err(y.as_slice().unwrap(), want.as_slice().unwrap());
+    assert!(e < 1e-3, "relative error {e}");
+    assert_eq!(st.crossbars, 2 * 2);
+    assert!(l.forward(Array2::zeros((1, 199)).view()).is_err());
+}
+
+#[test]
+fn conv_with_stride_padding_dilation_groups_matches_float() {
+    let spec = preset("isaac").unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(2);
+    let shape = Conv2dShape {
+        stride: (2, 1),
+        padding: (1, 2),
+        dilation: (1, 2),
+        groups: 2,
+    };
+    let w = Array4::from_shape_fn((6, 2, 3, 3), |_| r.gen_range(-0.5f32..0.5));
+    let b = Array1::from_shape_fn(6, |_| r.gen_range(-1f32..1.0));
+    // Non-negative inputs (after a ReLU): unsigned codes.
+    let x = Array4::from_shape_fn((2, 4, 9, 8), |_| r.gen_range(0f32..1.0));
+    let mut c = CimConv2d::new(
+        &spec,
+        w.view(),
+        Some(b.clone()),
+        shape,
+        &NoiseSpec::default(),
+    )
+    .unwrap();
+    let (y, st) = c.forward(x.view()).unwrap();
+    let want = conv_ref(&x, &w, &b, &shape);
+    assert_eq!(y.dim(), want.dim());
+    let e = rel_err(y.as_slice().unwrap(), want.as_slice().unwrap());
+    assert!(e < 1e-3, "relative error {e}");
+    let (ho, wo) = (want.dim().2, want.dim().3);
+    assert_eq!(
+        st.vectors,
+        (2 * 2 * ho * wo) as u64,
+        "one vector per output position per group"
+    );
+    assert_eq!(st.crossbars, 2, "one crossbar per group");
+    // im2col of a 1x1 kernel is a reshape.
+    let cols = im2col(x.view(), 0, 4, (1, 1), &Conv2dShape::default(), (9, 8));
+    assert_eq!(cols[[9, 3]], x[[0, 3, 1, 1]]);
+}
+
+#[test]
+fn batch_norm_folds_into_the_conv() {
+    let mut r = ChaCha8Rng::seed_from_u64(3);
+    let shape = Conv2dShape::default();
+    let mut w = Array4::from_shape_fn((3, 2, 3, 3), |_| r.gen_range(-0.5f32..0.5));
+    let mut b = Array1::from_shape_fn(3, |_| r.gen_range(-1f32..1.0));
+    let x = Array4::from_shape_fn((1, 2, 5, 5), |_| r.gen_range(-1f32..1.0));
+    let (g, be, m, v) = (
+        array![1.5f32, 0.5, 2.0],
+        array![0.1f32, -0.2, 0.3],
+        array![0.2f32, -0.1, 0.0],
+        array![0.5f32, 2.0, 1.0],
+    );
+    let plain = conv_ref(&x, &w, &b, &shape);
+    let mut bn = plain.clone();
+    for o in 0..3 {
+        bn.slice_mut(ndarray::s![.., o, .., ..])
+            .mapv_inplace(|y| g[o] * (y - m[o]) / (v[o] + 1e-5).sqrt() + be[o]);
+    }
+    fold_batch_norm(&mut w, &mut b, &g, &be, &m, &v, 1e-5).unwrap();
+    let folded = conv_ref(&x, &w, &b, &shape);
+    assert!(rel_err(folded.as_slice().unwrap(), bn.as_slice().unwrap()) < 1e-5);
+    assert!(fold_batch_norm(&mut w, &mut b, &array![1.0f32], &be, &m, &v, 1e-5).is_err());
+}
+
+#[test]
+fn digital_layers() {
+    let x = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, y, x)| (y * 4 + x) as f32 - 5.0);
+    let mut rl = x.clone();
+    relu(&mut rl);
+    assert_eq!(rl[[0, 0, 0, 0]], 0.0);
+    assert_eq!(rl[[0, 0, 3, 3]], 10.0);
+    let mp = max_pool2d(x.view(), 2, 2, 0).unwrap();
+    assert_eq!(mp.into_raw_vec_and_offset().0, vec![0.0, 2.0, 8.0, 10.0]);
+    let ap = avg_pool2d(x.view(), 2, 2, 0).unwrap();
+    assert_eq!(ap.into_raw_vec_and_offset().0, vec![-2.5, -0.5, 5.5, 7.5]);
+    let up = upsample_nearest(x.view(), 2).unwrap();
+    assert_eq!(up.dim(), (1, 1, 8, 8));
+    assert_eq!(up[[0, 0, 7, 6]], x[[0, 0, 3, 3]]);
+    let cat = concat_channels(&[x.view(), rl.view()]).unwrap();
+    assert_eq!(cat.dim(), (1, 2, 4, 4));
+    assert_eq!(cat[[0, 1, 3, 3]], 10.0);
+    let s = add(x.view(), rl.view()).unwrap();
+    assert_eq!(s[[0, 0, 3, 3]], 20.0);
+    assert!(add(x.view(), up.view()).is_err());
+    assert!(concat_channels(&[x.view(), up.view()]).is_err());
+    assert!(max_pool2d(x.view(), 5, 1, 0).is_err());
+}
