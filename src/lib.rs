@@ -5,6 +5,8 @@
 
 pub mod arch;
 pub mod cim;
+pub mod data;
+pub mod eval;
 pub mod info;
 pub mod model;
 pub mod ppa;
