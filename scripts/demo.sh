@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
-# The README's run command: all set-up, a release build, then the main demo.
+# The README's run command: all set-up, a release build, then the main demo. Results go to
+# out/demo (NESTEVO_DEMO_OUT overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release
 bin=target/release/nestevo
 out=${NESTEVO_DEMO_OUT:-out/demo}
-mkdir -p "$out"
+mkdir -p "$out/mvm"
+step() { printf '\n== %s\n' "$*"; }
+
+step "1. What this binary sees"
 $bin info
+
+step "2. ISAAC-CE: peak figures of the chip (Table I)"
+$bin cim report --arch isaac
+
+step "3. Bit-faithful crossbar MVM: a 256x64 layer, 16 input vectors (16-bit weights and inputs)"
+python3 scripts/npy.py random 256 64 16 "$out/mvm"
+mvm() { $bin cim mvm --weights "$out/mvm/W.npy" --inputs "$out/mvm/X.npy" --out "$out/mvm/Y.npy" "$@" --json \
+          | grep -E '"(adc_saturations|adc_saturation_rate|crossbars|simulated_macs_per_second)"'
+        python3 scripts/npy.py compare "$out/mvm/W.npy" "$out/mvm/X.npy" "$out/mvm/Y.npy"; }
+echo "-- ISAAC (8-bit ADC, column flipping): exact"
+mvm --arch isaac
+echo "-- flipping off, same 8-bit ADC: columns of large weights saturate"
+mvm --arch isaac --set encoding.flip=false
+echo "-- flipping off with a 9-bit ADC: exact again"
+mvm --arch isaac-noflip-9bit
+echo "-- ISAAC with cell-level conductance noise, mu = 0.01"
+mvm --arch isaac --noise cell --mu 0.01 --seed 1
+
+step "4. ResNet-18 mapped onto ISAAC-CE: per-layer report for 1200 frames"
+$bin cim report --arch isaac --model models/resnet18.toml --frames 1200 | tee "$out/resnet18-isaac.txt"
+
+step "5. Drifting video streams: 16 frames of each, and contact sheets"
+for s in source A D E; do
+  $bin data render --stream "$s" --frames 16 --out "$out/stream-$s" >/dev/null
+  $bin data sheet --stream "$s" --out "$out/sheet-$s.png"
+done
+echo "frames and COCO labels in $out/stream-*/, contact sheets in $out/sheet-*.png"
