@@ -227,6 +227,10 @@ impl CimConv2d {
                 }
             }
         }
+        // The groups work side by side on their own crossbars, like copies: a frame's input
+        // vectors are its output positions, not that times the groups (the performance model
+        // counts them the same way).
+        stats.vectors = (b * ho * wo) as u64;
         Ok((y, stats))
     }
 }
