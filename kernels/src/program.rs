@@ -40,6 +40,9 @@ pub struct ReadNoise {
     pub seed: u64,
 }
 
+/// A work unit's (column tile, first vector, last vector), its output block and its counts.
+pub(crate) type TaskResult = ((usize, usize, usize), Vec<i64>, Counts);
+
 /// A layer's weights on its crossbars, ready to run.
 pub struct Programmed {
     pub(crate) cfg: XbarConfig,
@@ -265,11 +268,7 @@ impl Programmed {
     }
 
     /// Scatters per-task blocks [v1-v0][outs of tile ci] into a batch x N matrix.
-    pub(crate) fn gather(
-        &self,
-        batch: usize,
-        parts: Vec<((usize, usize, usize), Vec<i64>, Counts)>,
-    ) -> (Vec<i64>, Counts) {
+    pub(crate) fn gather(&self, batch: usize, parts: Vec<TaskResult>) -> (Vec<i64>, Counts) {
         let mut acc = vec![0i64; batch * self.n];
         let mut counts = Counts::default();
         let opx = self.cfg.outputs_per_xbar();
