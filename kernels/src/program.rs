@@ -250,12 +250,13 @@ impl Programmed {
     }
 
     /// Work units (column tile, first vector, last vector) for the parallel loops.
-    pub(crate) fn tasks(&self, batch: usize) -> Vec<(usize, usize, usize)> {
+    /// At most `max_per` vectors per unit.
+    pub(crate) fn tasks(&self, batch: usize, max_per: usize) -> Vec<(usize, usize, usize)> {
         let threads = rayon::current_num_threads().max(1);
         // Enough tasks to balance, each long enough to reuse its crossbars' planes.
         let want = threads * 8;
         let chunks = want.div_ceil(self.col_tiles).clamp(1, batch.max(1));
-        let per = batch.div_ceil(chunks).max(1);
+        let per = batch.div_ceil(chunks).clamp(1, max_per.max(1));
         let mut t = Vec::new();
         for ci in 0..self.col_tiles {
             let mut v0 = 0;
