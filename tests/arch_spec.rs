@@ -14,7 +14,7 @@ fn load_with(from: &str, to: &str) -> String {
     assert!(text.contains(from), "{from}");
     let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     f.write_all(text.replacen(from, to, 1).as_bytes()).unwrap();
-    let e = load_arch(f.path()).err().expect("must fail");
+    let e = load_arch(f.path()).expect_err("must fail");
     let msg = e.to_string();
     assert!(
         msg.contains(&f.path().display().to_string()),

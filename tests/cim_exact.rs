@@ -75,7 +75,7 @@ fn per_column_model(
                 let r1 = (r0 + rows).min(k);
                 for s in 0..slices {
                     let cell: Vec<i64> = (r0..r1)
-                        .map(|r| ((w[[r, o]] + bias) >> (s as u32 * bpc)) & cmax)
+                        .map(|r| ((w[[r, o]] + bias) >> (s * bpc)) & cmax)
                         .collect();
                     let flip = spec.encoding.flip
                         && 2 * cell.iter().sum::<i64>() > (r1 - r0) as i64 * cmax;
@@ -96,7 +96,7 @@ fn per_column_model(
                             code
                         };
                         let sign = if signed && bit == ib - 1 { -1 } else { 1 };
-                        acc += sign * (val << bit) << (s as u32 * bpc);
+                        acc += (sign * (val << bit)) << (s * bpc);
                     }
                 }
             }

@@ -166,3 +166,33 @@ fn bad_noise_is_refused() {
         .unwrap();
     assert!(e.to_string().contains("mu"), "{e}");
 }
+
+#[test]
+fn analogue_path_without_noise_equals_exact_path() {
+    // Zero cell noise runs the conductance path; it must reproduce the bit-plane path, saturated
+    // codes and counts included.
+    let isaac = preset("isaac").unwrap();
+    let noflip =
+        nestevo::arch::apply_overrides(&isaac, &["encoding.flip=false".into()], "t").unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(8);
+    let w_big = Array2::from_shape_fn((300, 24), |_| r.gen_range(16384i64..32768));
+    let x_big = Array2::from_shape_fn((3, 300), |_| r.gen_range(32768i64..65536));
+    let x_signed = Array2::from_shape_fn((3, 300), |_| r.gen_range(-32768i64..32768));
+    for (spec, w, x, signed) in [
+        (&isaac, &w_big, &x_signed, true),
+        (&noflip, &w_big, &x_big, false),
+        (&noflip, &w_big, &x_signed, true),
+    ] {
+        let exact = CimMatrix::program(spec, w.view(), &NoiseSpec::default()).unwrap();
+        let analog = CimMatrix::program(spec, w.view(), &noise(NoiseMode::Cell, 0.0, 1)).unwrap();
+        let (ye, se) = exact.mvm(x.view(), signed).unwrap();
+        let (ya, sa) = analog.mvm(x.view(), signed).unwrap();
+        assert_eq!(ye, ya);
+        assert_eq!(se, sa);
+    }
+    let (_, s) = CimMatrix::program(&noflip, w_big.view(), &NoiseSpec::default())
+        .unwrap()
+        .mvm(x_big.view(), false)
+        .unwrap();
+    assert!(s.adc_saturations > 0, "the flip-off case must saturate");
+}

@@ -68,9 +68,9 @@ impl XbarConfig {
             && (1..=16).contains(&self.input_bits)
             && (1..=8).contains(&self.dac_bits)
             && self.dac_bits <= self.input_bits
-            && self.input_bits % self.dac_bits == 0
+            && self.input_bits.is_multiple_of(self.dac_bits)
             && (1..=16).contains(&self.adc_bits)
-            && self.weight_bits % self.bits_per_cell == 0
+            && self.weight_bits.is_multiple_of(self.bits_per_cell)
             && self.cols >= self.slices();
         if !ok {
             return fail(format!("inconsistent crossbar configuration: {self:?}"));

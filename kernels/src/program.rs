@@ -40,6 +40,9 @@ pub struct ReadNoise {
     pub seed: u64,
 }
 
+/// A work unit's (column tile, first vector, last vector), its output block and its counts.
+pub(crate) type TaskResult = ((usize, usize, usize), Vec<i64>, Counts);
+
 /// A layer's weights on its crossbars, ready to run.
 pub struct Programmed {
     pub(crate) cfg: XbarConfig,
@@ -247,12 +250,13 @@ impl Programmed {
     }
 
     /// Work units (column tile, first vector, last vector) for the parallel loops.
-    pub(crate) fn tasks(&self, batch: usize) -> Vec<(usize, usize, usize)> {
+    /// At most `max_per` vectors per unit.
+    pub(crate) fn tasks(&self, batch: usize, max_per: usize) -> Vec<(usize, usize, usize)> {
         let threads = rayon::current_num_threads().max(1);
         // Enough tasks to balance, each long enough to reuse its crossbars' planes.
         let want = threads * 8;
         let chunks = want.div_ceil(self.col_tiles).clamp(1, batch.max(1));
-        let per = batch.div_ceil(chunks).max(1);
+        let per = batch.div_ceil(chunks).clamp(1, max_per.max(1));
         let mut t = Vec::new();
         for ci in 0..self.col_tiles {
             let mut v0 = 0;
@@ -265,11 +269,7 @@ impl Programmed {
     }
 
     /// Scatters per-task blocks [v1-v0][outs of tile ci] into a batch x N matrix.
-    pub(crate) fn gather(
-        &self,
-        batch: usize,
-        parts: Vec<((usize, usize, usize), Vec<i64>, Counts)>,
-    ) -> (Vec<i64>, Counts) {
+    pub(crate) fn gather(&self, batch: usize, parts: Vec<TaskResult>) -> (Vec<i64>, Counts) {
         let mut acc = vec![0i64; batch * self.n];
         let mut counts = Counts::default();
         let opx = self.cfg.outputs_per_xbar();

@@ -91,7 +91,7 @@ impl CimMatrix {
         let read = (self.noise.read_mu > 0.0).then_some(ReadNoise {
             mu: self.noise.read_mu,
             // A stream apart from the programming noise of the same seed.
-            seed: self.noise.seed ^ 0x5EED_0F_4EAD,
+            seed: self.noise.seed ^ 0x005E_ED0F_4EAD,
         });
         let (y, c) = self.prog.run(&flat, b, mode, read)?;
         Ok((Array2::from_shape_vec((b, n), y)?, c.into()))
