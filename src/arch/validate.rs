@@ -19,7 +19,7 @@ pub(super) fn validate(s: &ArchSpec, file: &str) -> Result<(), ArchError> {
     in_range("data.input_bits", s.data.input_bits, 1, 16)?;
     in_range("dac.bits", s.dac.bits, 1, 8)?;
     in_range("adc.bits", s.adc.bits, 1, 16)?;
-    if s.data.weight_bits % s.crossbar.bits_per_cell != 0 {
+    if !s.data.weight_bits.is_multiple_of(s.crossbar.bits_per_cell) {
         return err(
             "data.weight_bits",
             &s.data.weight_bits,
@@ -46,7 +46,7 @@ pub(super) fn validate(s: &ArchSpec, file: &str) -> Result<(), ArchError> {
             &format!("must not exceed data.input_bits = {}", s.data.input_bits),
         );
     }
-    if s.data.input_bits % s.dac.bits != 0 {
+    if !s.data.input_bits.is_multiple_of(s.dac.bits) {
         return err(
             "dac.bits",
             &s.dac.bits,
