@@ -94,6 +94,6 @@ impl CimMatrix {
             seed: self.noise.seed ^ 0x005E_ED0F_4EAD,
         });
         let (y, c) = self.prog.run(&flat, b, mode, read)?;
-        Ok((Array2::from_shape_vec((b, n), y)?, c.into()))
+        Ok((Array2::from_shape_vec((b, n), y)?, c))
     }
 }
