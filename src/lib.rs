@@ -5,6 +5,7 @@
 
 pub mod arch;
 pub mod info;
+pub mod model;
 #[cfg(feature = "torch")]
 pub mod train;
 

@@ -1,0 +1,158 @@
+//! Bad descriptions fail with the file, the layer, the field and what is allowed.
+
+use nestevo::model::{load_model, parse_model, ModelError};
+use std::path::Path;
+
+const HEAD: &str = "name = \"t\"\ninput = [3, 8, 8]\n";
+
+fn err(body: &str) -> ModelError {
+    parse_model(&format!("{HEAD}{body}"), "t.toml").expect_err("should be refused")
+}
+
+fn check(body: &str, layer: &str, field: &str, says: &str) {
+    let e = err(body);
+    assert_eq!(e.file, "t.toml");
+    assert_eq!((e.layer.as_str(), e.field.as_str()), (layer, field), "{e}");
+    assert!(e.to_string().contains(says), "`{e}` should say `{says}`");
+}
+
+#[test]
+fn unknown_op() {
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"softmax\"\n",
+        "a",
+        "op",
+        "allowed: conv, linear",
+    );
+}
+
+#[test]
+fn unknown_input_and_forward_reference() {
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"relu\"\ninputs = [\"nope\"]\n",
+        "a",
+        "inputs",
+        "unknown input `nope`",
+    );
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"relu\"\ninputs = [\"b\"]\n[[layers]]\nname = \"b\"\nop = \"relu\"\n",
+        "a",
+        "inputs",
+        "earlier layers",
+    );
+}
+
+#[test]
+fn add_and_concat_shape_mismatch() {
+    let convs = "[[layers]]\nname = \"a\"\nop = \"conv\"\nout_channels = 4\nkernel = 1\n\
+                 [[layers]]\nname = \"b\"\nop = \"conv\"\ninputs = [\"input\"]\nout_channels = 5\nkernel = 1\nstride = 2\n";
+    check(
+        &format!("{convs}[[layers]]\nname = \"s\"\nop = \"add\"\ninputs = [\"a\", \"b\"]\n"),
+        "s",
+        "inputs",
+        "one shape",
+    );
+    check(
+        &format!("{convs}[[layers]]\nname = \"c\"\nop = \"concat\"\ninputs = [\"a\", \"b\"]\n"),
+        "c",
+        "inputs",
+        "H x W",
+    );
+    check(
+        &format!("{convs}[[layers]]\nname = \"s\"\nop = \"add\"\n"),
+        "s",
+        "inputs",
+        "at least 2 inputs",
+    );
+}
+
+#[test]
+fn kernel_larger_than_input() {
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"conv\"\nout_channels = 4\nkernel = 9\n",
+        "a",
+        "kernel",
+        "larger than the padded input 8x8",
+    );
+    check(
+        "[[layers]]\nname = \"p\"\nop = \"maxpool\"\nkernel = 10\n",
+        "p",
+        "kernel",
+        "larger",
+    );
+}
+
+#[test]
+fn zero_and_missing_fields() {
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"conv\"\nout_channels = 4\nkernel = 3\nstride = 0\n",
+        "a",
+        "stride",
+        "at least 1",
+    );
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"conv\"\nkernel = 3\n",
+        "a",
+        "out_channels",
+        "required",
+    );
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"linear\"\n",
+        "a",
+        "out_features",
+        "required",
+    );
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"relu\"\nkernel = 3\n",
+        "a",
+        "kernel",
+        "not a field of op `relu`",
+    );
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"conv\"\nout_channels = 4\nkernel = 1\ngroups = 2\n",
+        "a",
+        "groups",
+        "must divide",
+    );
+}
+
+#[test]
+fn names_and_outputs() {
+    check(
+        "[[layers]]\nname = \"a\"\nop = \"relu\"\n[[layers]]\nname = \"a\"\nop = \"relu\"\n",
+        "a",
+        "name",
+        "unique",
+    );
+    check(
+        "[[layers]]\nname = \"input\"\nop = \"relu\"\n",
+        "input",
+        "name",
+        "not allowed",
+    );
+    check(
+        "outputs = [\"zz\"]\n[[layers]]\nname = \"a\"\nop = \"relu\"\n",
+        "",
+        "outputs",
+        "unknown layer `zz`",
+    );
+    let e = parse_model(
+        "name = \"t\"\ninput = [0, 8, 8]\n[[layers]]\nname = \"a\"\nop = \"relu\"\n",
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "input");
+}
+
+#[test]
+fn malformed_toml_and_missing_file() {
+    let e = parse_model("name = \"t\"\ninput = [3, 8]\n", "t.toml").unwrap_err();
+    assert!(e.to_string().starts_with("t.toml: "), "{e}");
+    let e = err("[[layers]]\nname = \"a\"\nop = \"relu\"\nkernal = 3\n");
+    assert!(e.to_string().contains("kernal"), "{e}");
+    let e = load_model(Path::new("/no/such/model.toml")).unwrap_err();
+    assert!(
+        e.to_string().contains("/no/such/model.toml") && e.to_string().contains("cannot read"),
+        "{e}"
+    );
+}
