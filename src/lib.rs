@@ -4,6 +4,7 @@
 //! mapper and the trainer; `train` (feature `torch`) never reaches into the simulator's internals.
 
 pub mod arch;
+pub mod data;
 pub mod info;
 pub mod model;
 #[cfg(feature = "torch")]

@@ -1,0 +1,241 @@
+//! PNG frames with COCO-style labels on disk: exporting a stream and reading a user's folder.
+
+use super::coco::{coco_ground_truth, CocoGroundTruth, CocoImage};
+use super::{Frame, GtBox, Stream, CLASSES};
+use anyhow::{bail, ensure, Context, Result};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+
+/// The labels file that `export_frames` writes and `read_frames_dir` reads.
+pub const ANNOTATIONS: &str = "annotations.json";
+
+/// Writes 8-bit RGB as PNG.
+pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
+    ensure!(
+        rgb.len() == width * height * 3,
+        "{}: RGB buffer is not {width}x{height}x3",
+        path.display()
+    );
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut enc = png::Encoder::new(BufWriter::new(f), width as u32, height as u32);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc
+        .write_header()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    w.write_image_data(rgb)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    w.finish()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads any PNG (grey, RGBA, palette, 16-bit) as 8-bit RGB: `(width, height, rgb)`.
+pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut dec = png::Decoder::new(BufReader::new(f));
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec
+        .read_info()
+        .with_context(|| format!("{} is not a readable PNG", path.display()))?;
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader
+        .next_frame(&mut buf)
+        .with_context(|| format!("{} is not a readable PNG", path.display()))?;
+    let (w, h) = (info.width as usize, info.height as usize);
+    let px = &buf[..info.buffer_size()];
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => px.to_vec(),
+        png::ColorType::Rgba => px
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        png::ColorType::Grayscale => px.iter().flat_map(|&g| [g, g, g]).collect(),
+        png::ColorType::GrayscaleAlpha => px
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+        png::ColorType::Indexed => bail!("{}: palette PNG was not expanded", path.display()),
+    };
+    Ok((w, h, rgb))
+}
+
+/// What `export_frames` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportSummary {
+    pub frames: usize,
+    pub boxes: usize,
+    /// Boxes per class, in `CLASSES` order.
+    pub boxes_per_class: Vec<usize>,
+    /// Box heights in pixels: smallest, median, largest.
+    pub box_height_px: [f32; 3],
+    pub seconds: f64,
+}
+
+/// File name of frame `i` in an exported folder.
+pub fn frame_file_name(i: u64) -> String {
+    format!("frame_{i:06}.png")
+}
+
+/// Renders frames `start..start+n` of a stream into `dir` as PNGs plus `annotations.json`.
+pub fn export_frames(stream: &Stream, start: u64, n: u64, dir: &Path) -> Result<ExportSummary> {
+    let t0 = std::time::Instant::now();
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let images: Vec<(CocoImage, Vec<GtBox>)> = (start..start + n)
+        .into_par_iter()
+        .map(|i| {
+            let f = stream.frame(i);
+            let name = frame_file_name(i);
+            write_png(&dir.join(&name), f.width, f.height, &f.rgb)?;
+            let img = CocoImage {
+                id: i,
+                file_name: name,
+                width: f.width,
+                height: f.height,
+            };
+            Ok((img, f.boxes))
+        })
+        .collect::<Result<_>>()?;
+    let gt = coco_ground_truth(&images);
+    let path = dir.join(ANNOTATIONS);
+    let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    serde_json::to_writer(BufWriter::new(f), &gt)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+
+    let mut per_class = vec![0; CLASSES.len()];
+    let mut heights: Vec<f32> = Vec::new();
+    for (_, bs) in &images {
+        for b in bs {
+            per_class[b.class] += 1;
+            heights.push(b.height());
+        }
+    }
+    heights.sort_by(f32::total_cmp);
+    let q = |p: f32| {
+        heights
+            .get(((heights.len().saturating_sub(1)) as f32 * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(ExportSummary {
+        frames: images.len(),
+        boxes: heights.len(),
+        boxes_per_class: per_class,
+        box_height_px: [q(0.0), q(0.5), q(1.0)],
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Reads a folder of PNG frames as a stream. With `annotations.json` (COCO style) the frames are
+/// its images in id order, with their boxes; without it, every `*.png` in name order, unlabelled,
+/// numbered from 0 and timed at an assumed 30 fps.
+pub fn read_frames_dir(dir: &Path) -> Result<Vec<Frame>> {
+    ensure!(dir.is_dir(), "{} is not a folder of frames", dir.display());
+    let ann = dir.join(ANNOTATIONS);
+    if ann.exists() {
+        return read_labelled(dir, &ann);
+    }
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .collect();
+    names.sort();
+    ensure!(!names.is_empty(), "{} holds no .png frames", dir.display());
+    names
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (width, height, rgb) = read_png(p)?;
+            Ok(Frame {
+                width,
+                height,
+                rgb,
+                boxes: Vec::new(),
+                index: i as u64,
+                time_s: i as f64 / 30.0,
+            })
+        })
+        .collect()
+}
+
+fn read_labelled(dir: &Path, ann: &Path) -> Result<Vec<Frame>> {
+    let where_ = ann.display();
+    let f = File::open(ann).with_context(|| format!("cannot open {where_}"))?;
+    let gt: CocoGroundTruth = serde_json::from_reader(BufReader::new(f)).with_context(|| {
+        format!("{where_}: not COCO-style ground truth (needs images, annotations, categories)")
+    })?;
+    // Categories map to our classes by name, so foreign id numbering still works.
+    let mut cat = HashMap::new();
+    for c in &gt.categories {
+        let Some(k) = CLASSES.iter().position(|n| *n == c.name) else {
+            bail!(
+                "{where_}: categories: unknown class `{}` (allowed: {})",
+                c.name,
+                CLASSES.join(", ")
+            );
+        };
+        cat.insert(c.id, k);
+    }
+    let mut boxes: HashMap<u64, Vec<GtBox>> = HashMap::new();
+    let ids: std::collections::HashSet<u64> = gt.images.iter().map(|i| i.id).collect();
+    for a in &gt.annotations {
+        let Some(&class) = cat.get(&a.category_id) else {
+            bail!(
+                "{where_}: annotation {}: category_id {} is not among the categories",
+                a.id,
+                a.category_id
+            );
+        };
+        ensure!(
+            ids.contains(&a.image_id),
+            "{where_}: annotation {}: image_id {} is not among the images",
+            a.id,
+            a.image_id
+        );
+        let [x, y, w, h] = a.bbox;
+        ensure!(
+            [x, y, w, h].iter().all(|v| v.is_finite()) && w >= 0.0 && h >= 0.0,
+            "{where_}: annotation {}: bbox {:?} must be finite [x, y, width >= 0, height >= 0]",
+            a.id,
+            a.bbox
+        );
+        boxes.entry(a.image_id).or_default().push(GtBox {
+            class,
+            x0: x,
+            y0: y,
+            x1: x + w,
+            y1: y + h,
+        });
+    }
+    let mut images = gt.images.clone();
+    images.sort_by_key(|i| i.id);
+    images
+        .par_iter()
+        .enumerate()
+        .map(|(pos, img)| {
+            let p = dir.join(&img.file_name);
+            let (width, height, rgb) =
+                read_png(&p).with_context(|| format!("{where_}: image {}", img.id))?;
+            ensure!(
+                width == img.width && height == img.height,
+                "{}: is {width}x{height} pixels but {where_} says {}x{}",
+                p.display(),
+                img.width,
+                img.height
+            );
+            Ok(Frame {
+                width,
+                height,
+                rgb,
+                boxes: boxes.get(&img.id).cloned().unwrap_or_default(),
+                index: img.id,
+                time_s: pos as f64 / 30.0,
+            })
+        })
+        .collect()
+}

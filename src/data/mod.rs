@@ -1,0 +1,58 @@
+//! Rendered drifting video streams with ground truth, and reading a user's frames.
+//!
+//! Real driving video cannot be downloaded here, so the project renders its own: a deterministic
+//! function of (stream, seed, frame index), cheap enough to render on the fly while training.
+//! See `docs/data.md` for the look of each stream and the rendering speed.
+
+mod coco;
+mod draw;
+mod io;
+mod scene;
+mod sheet;
+mod stream;
+
+pub use coco::{coco_ground_truth, CocoAnnotation, CocoCategory, CocoGroundTruth, CocoImage};
+pub use io::{
+    export_frames, frame_file_name, read_frames_dir, read_png, write_png, ExportSummary,
+    ANNOTATIONS,
+};
+pub use sheet::contact_sheet;
+pub use stream::{Domain, Stream, StreamId, StreamSpec};
+
+/// Object classes, in the order of the class index everywhere (COCO category id = index + 1).
+pub const CLASSES: [&str; 4] = ["person", "car", "bicycle", "dog"];
+
+/// A ground-truth box in pixels: `x0 <= x1`, `y0 <= y1`, the box spans `[x0, x1) x [y0, y1)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GtBox {
+    pub class: usize,
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl GtBox {
+    pub fn width(&self) -> f32 {
+        self.x1 - self.x0
+    }
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0
+    }
+    pub fn area(&self) -> f32 {
+        self.width().max(0.0) * self.height().max(0.0)
+    }
+}
+
+/// One video frame: 8-bit RGB, row-major `H*W*3`, with its ground truth (empty when unlabelled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+    pub boxes: Vec<GtBox>,
+    /// Frame number within its stream (or the image id of a folder's COCO labels).
+    pub index: u64,
+    /// Seconds since the stream started.
+    pub time_s: f64,
+}

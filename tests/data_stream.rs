@@ -1,0 +1,144 @@
+//! The rendered streams: determinism, shared scenes, sane boxes, real differences between domains.
+
+use nestevo::data::{Stream, StreamId, CLASSES};
+
+#[test]
+fn frames_are_a_pure_function_of_seed_and_index() {
+    let s = Stream::new(StreamId::A, 7);
+    let (a, b) = (s.frame(123), Stream::new(StreamId::A, 7).frame(123));
+    assert_eq!(a, b);
+    assert_ne!(s.frame(123).rgb, Stream::new(StreamId::A, 8).frame(123).rgb);
+    assert_eq!((a.width, a.height, a.rgb.len()), (96, 96, 96 * 96 * 3));
+}
+
+#[test]
+fn c_is_a_at_a_third_of_the_rate_and_b_at_two_thirds() {
+    let a = Stream::new(StreamId::A, 3);
+    let b = Stream::new(StreamId::B, 3);
+    let c = Stream::new(StreamId::C, 3);
+    for i in [0u64, 1, 17, 1000] {
+        let fa = a.frame(3 * i);
+        let fc = c.frame(i);
+        assert_eq!(fa.rgb, fc.rgb, "C frame {i} vs A frame {}", 3 * i);
+        assert_eq!(fa.boxes, fc.boxes);
+        assert_eq!(
+            b.frame(2 * i).rgb,
+            fa.rgb,
+            "B frame {} vs A frame {}",
+            2 * i,
+            3 * i
+        );
+    }
+    assert_eq!((a.fps(), b.fps(), c.fps()), (30.0, 20.0, 10.0));
+    assert_eq!(c.frame(10).time_s, 1.0);
+}
+
+#[test]
+fn stream_names_parse_case_insensitively() {
+    assert_eq!("source".parse::<StreamId>().unwrap(), StreamId::Source);
+    assert_eq!("e".parse::<StreamId>().unwrap(), StreamId::E);
+    let err = "F".parse::<StreamId>().unwrap_err().to_string();
+    assert!(err.contains("allowed are source, A, B, C, D, E"), "{err}");
+}
+
+#[test]
+fn boxes_lie_in_the_frame_and_cover_all_classes_and_sizes() {
+    for id in StreamId::ALL {
+        let s = Stream::new(id, 1);
+        let mut per_class = [0usize; CLASSES.len()];
+        let (mut small, mut large) = (0, 0);
+        for i in 0..300u64 {
+            let f = s.frame(i * 37);
+            for b in &f.boxes {
+                assert!(b.class < CLASSES.len());
+                let inside = b.x0 >= 0.0 && b.y0 >= 0.0 && b.x1 <= 96.0 && b.y1 <= 96.0;
+                assert!(inside, "{id} frame {}: {b:?}", i * 37);
+                assert!(b.width() >= 2.0 && b.height() >= 2.0);
+                per_class[b.class] += 1;
+                let side = b.width().max(b.height());
+                small += (side <= 10.0) as usize;
+                large += (side >= 30.0) as usize;
+            }
+        }
+        assert!(
+            per_class.iter().all(|&n| n >= 20),
+            "{id}: boxes per class {per_class:?}"
+        );
+        assert!(
+            small >= 30 && large >= 30,
+            "{id}: {small} small and {large} large boxes"
+        );
+    }
+}
+
+#[test]
+fn consecutive_frames_are_correlated_and_distant_ones_are_not() {
+    let s = Stream::new(StreamId::A, 2);
+    let diff = |i: u64, j: u64| {
+        let (a, b) = (s.frame(i), s.frame(j));
+        let sum: f64 = a
+            .rgb
+            .iter()
+            .zip(&b.rgb)
+            .map(|(x, y)| (*x as f64 - *y as f64).abs())
+            .sum();
+        sum / a.rgb.len() as f64
+    };
+    let near = diff(500, 501);
+    let far = diff(500, 500 + 30 * 60);
+    assert!(
+        near * 3.0 < far,
+        "mean |diff|: next frame {near:.2}, a minute later {far:.2}"
+    );
+    // Objects persist: most boxes of frame i have a box of the same class nearby in frame i+1.
+    let (a, b) = (s.frame(900), s.frame(901));
+    let kept = a.boxes.iter().filter(|x| {
+        b.boxes
+            .iter()
+            .any(|y| y.class == x.class && (y.x0 - x.x0).abs() < 3.0 && (y.y0 - x.y0).abs() < 3.0)
+    });
+    assert!(kept.count() * 2 >= a.boxes.len());
+}
+
+fn mean_luma(id: StreamId) -> f64 {
+    let s = Stream::new(id, 0);
+    let (mut sum, mut n) = (0.0, 0.0);
+    for i in 0..20u64 {
+        for p in s.frame(i * 101).rgb.chunks_exact(3) {
+            sum += 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
+            n += 1.0;
+        }
+    }
+    sum / n
+}
+
+#[test]
+fn night_is_dark_and_rural_is_greener_than_campus() {
+    let (day, night) = (mean_luma(StreamId::A), mean_luma(StreamId::E));
+    assert!(
+        night < 0.5 * day,
+        "mean luma: day {day:.1}, night {night:.1}"
+    );
+    // The rural ground is fields: its lower half is mostly green-yellow, the campus's grey.
+    let lower_green = |id: StreamId| {
+        let f = Stream::new(id, 0).frame(10);
+        let lower = &f.rgb[f.rgb.len() / 2..];
+        let green = lower
+            .chunks_exact(3)
+            .filter(|p| p[1] as i32 > p[2] as i32 + 30)
+            .count();
+        green as f64 / (lower.len() / 3) as f64
+    };
+    let (campus, rural) = (lower_green(StreamId::A), lower_green(StreamId::D));
+    assert!(
+        rural > campus + 0.3,
+        "green share of the lower half: campus {campus:.2}, rural {rural:.2}"
+    );
+}
+
+#[test]
+fn other_sizes_scale_the_scene() {
+    let f = Stream::new(StreamId::A, 0).with_size(160, 120).frame(40);
+    assert_eq!((f.width, f.height, f.rgb.len()), (160, 120, 160 * 120 * 3));
+    assert!(f.boxes.iter().all(|b| b.x1 <= 160.0 && b.y1 <= 120.0));
+}
