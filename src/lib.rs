@@ -5,6 +5,7 @@
 
 pub mod arch;
 pub mod data;
+pub mod eval;
 pub mod info;
 pub mod model;
 #[cfg(feature = "torch")]

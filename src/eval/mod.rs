@@ -1,0 +1,20 @@
+//! Detection metrics: mAP@0.5, mAP@0.75 and mAP@[.5:.95] by the COCO conventions, VOC AP beside,
+//! and the COCO results format so any COCO tool can check the figures.
+
+mod map;
+mod results;
+
+pub use map::{average_precision, evaluate, iou, ApKind, MapReport, IOU_THRESHOLDS, MAX_DETS};
+pub use results::{coco_results, read_coco_results, CocoResult};
+
+/// One detection in pixels, `x0 <= x1`, `y0 <= y1`, on image `image_id` (the frame index).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    pub image_id: u64,
+    pub class: usize,
+    pub score: f32,
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
