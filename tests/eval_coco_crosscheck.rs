@@ -11,7 +11,9 @@ use rand_chacha::ChaCha8Rng;
 /// pycocotools' `stats[0]` (AP .50:.95), `stats[1]` (AP .50), `stats[2]` (AP .75).
 const PYCOCOTOOLS: [f64; 3] = [0.2932281196955888, 0.6091138201740343, 0.2184508204545238];
 
-fn case() -> (Vec<(u64, Vec<GtBox>)>, Vec<Detection>, Vec<CocoImage>) {
+type Case = (Vec<(u64, Vec<GtBox>)>, Vec<Detection>, Vec<CocoImage>);
+
+fn case() -> Case {
     let s = Stream::new(StreamId::A, 11);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let (mut gt, mut dets, mut images) = (Vec::new(), Vec::new(), Vec::new());
