@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Training step time of the same detector, same batch, same machine, in the same run: tch
 # (the nestevo binary) against PyTorch (Python). Prints both JSON lines and the ratio.
-# Usage: benches/train_speed.sh [MODEL.toml] [STEPS] [BATCH] [cpu|cuda]
+# Usage: benches/train_speed.sh [MODEL.toml] [STEPS] [BATCH] [cpu|cuda] [THREADS]
+# THREADS (default: LibTorch's own choice) is set for both through OMP_NUM_THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-models/terminal.toml}; steps=${2:-30}; batch=${3:-32}; dev=${4:-cpu}
+if [ -n "${5:-}" ]; then export OMP_NUM_THREADS=$5; fi
 bin=${NESTEVO_BIN:-target/release/nestevo}
 py=${PYTHON:-.venv/bin/python}
 cpu_flag=$([ "$dev" = cpu ] && echo --cpu || true)

@@ -101,7 +101,7 @@ fn pruning_keeps_the_largest_l1_filters() {
     let base = terminal();
     // Make filter 5 of `stem` tiny: it must be among those removed.
     let vars = base.vs.variables();
-    tch::no_grad(|| vars["stem.weight"].get(5).fill_(1e-6));
+    let _ = tch::no_grad(|| vars["stem.weight"].get(5).fill_(1e-6));
     let m = prune(&base, 0.3, "M1").unwrap();
     let kept = m.vs.variables()["stem.weight"].copy();
     let orig = vars["stem.weight"].copy();
@@ -217,7 +217,7 @@ fn targets_and_decoding_agree_on_a_hand_made_box() {
     assert_eq!(t.wh.double_value(&[0, 0, 0]), 6.0);
     assert_eq!(t.off.double_value(&[0, 0, 1]), 0.5);
     // A network output that equals the targets decodes back to the box.
-    let logit = |p: &Tensor| (p.clamp(1e-6, 1.0 - 1e-6) / (1.0 - p.clamp(1e-6, 1.0 - 1e-6))).log();
+    let logit = |p: &Tensor| p.logit(1e-6);
     let wh = Tensor::zeros([1, 2, 24, 24], (Kind::Float, Device::Cpu));
     let off = Tensor::zeros([1, 2, 24, 24], (Kind::Float, Device::Cpu));
     let _ = wh.get(0).get(0).get(9).get(8).fill_(6.0);
@@ -255,7 +255,7 @@ fn targets_and_decoding_agree_on_a_hand_made_box() {
 fn a_nan_loss_stops_training_naming_model_and_step() {
     let mut m = terminal();
     let vars = m.vs.variables();
-    tch::no_grad(|| vars["hm.bias"].shallow_clone().fill_(f64::NAN));
+    let _ = tch::no_grad(|| vars["hm.bias"].shallow_clone().fill_(f64::NAN));
     let mut pool = FramePool::new(nestevo::data::StreamId::Source, 1);
     let cfg = trainer::TrainConfig {
         steps: 3,
@@ -281,4 +281,41 @@ fn a_nan_loss_stops_training_naming_model_and_step() {
         s.contains("terminal") && s.contains("step 0") && s.contains("NaN"),
         "{s}"
     );
+}
+
+#[test]
+fn pseudo_label_and_distillation_objectives_train() {
+    let teacher = terminal();
+    let mut student = prune(&teacher, 0.5, "student").unwrap();
+    let cfg = trainer::TrainConfig {
+        steps: 3,
+        batch: 4,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        warmup: 1,
+        seed: 0,
+        checkpoint_dir: None,
+        checkpoint_every: 0,
+        start_step: 0,
+        progress: false,
+    };
+    let mut pool = FramePool::new(nestevo::data::StreamId::A, 2);
+    // An untrained teacher scores about 0.1 everywhere: a threshold of 0.05 yields many boxes.
+    let x = Tensor::rand([2, 3, 96, 96], (Kind::Float, Device::Cpu));
+    let boxes = trainer::pseudo_labels(&teacher, &x, 0.05).unwrap();
+    assert_eq!(boxes.len(), 2);
+    assert!(boxes.iter().all(|b| !b.is_empty() && b.len() <= 50));
+    for objective in [
+        trainer::Objective::Pseudo {
+            teacher: &teacher,
+            min_score: 0.05,
+        },
+        trainer::Objective::Distill {
+            teacher: &teacher,
+            gt_weight: 0.0,
+        },
+    ] {
+        let r = trainer::train(&mut student, &mut |n| pool.sample(n), &objective, &cfg).unwrap();
+        assert!(r.first_loss.is_finite() && r.last_loss.is_finite() && r.steps == 3);
+    }
 }

@@ -4,6 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 pub struct PretrainArgs {
     /// `smoke`: tiny models and few steps (an end-to-end check); `default`: the pretrain table.
     #[arg(long, default_value = "default", value_parser = ["smoke", "default"])]
@@ -50,6 +51,7 @@ pub struct PretrainArgs {
 }
 
 #[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 #[cfg_attr(feature = "torch", command(group = clap::ArgGroup::new("frames_from").required(true).args(["stream", "frames"])))]
 pub struct EvalArgs {
     /// Checkpoint NAME.safetensors (NAME.toml must lie beside it).

@@ -11,6 +11,7 @@ const W_WH: f64 = 0.1;
 const W_OFF: f64 = 1.0;
 
 /// The detector's three heads for one batch.
+#[derive(Debug)]
 pub struct HeadOut {
     /// [B, classes, h, w] logits.
     pub hm: Tensor,

@@ -17,7 +17,7 @@ use tch::Device;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
-    /// Half-width models, a few dozen steps: an end-to-end check that runs in CI.
+    /// Half-width models, a few hundred small batches: an end-to-end check that runs in CI.
     Smoke,
     /// The models of `models/`, trained for the pretrain table.
     Default,
@@ -30,6 +30,7 @@ pub struct PresetConfig {
     pub batch: usize,
     pub global_steps: usize,
     pub base_steps: usize,
+    /// Fine-tuning steps of M1; M2 and M3 (more channels lost) get 1.5x and 2x.
     pub finetune_steps: usize,
     pub lr: f64,
     pub finetune_lr: f64,
@@ -42,9 +43,9 @@ impl Preset {
             Preset::Smoke => PresetConfig {
                 width: 0.5,
                 batch: 16,
-                global_steps: 60,
-                base_steps: 60,
-                finetune_steps: 10,
+                global_steps: 200,
+                base_steps: 200,
+                finetune_steps: 20,
                 lr: 4e-3,
                 finetune_lr: 1e-3,
                 eval_frames: 48,
@@ -52,11 +53,11 @@ impl Preset {
             Preset::Default => PresetConfig {
                 width: 1.0,
                 batch: 32,
-                global_steps: 1400,
-                base_steps: 1100,
-                finetune_steps: 250,
+                global_steps: 650,
+                base_steps: 750,
+                finetune_steps: 300,
                 lr: 3e-3,
-                finetune_lr: 1e-3,
+                finetune_lr: 1.5e-3,
                 eval_frames: 200,
             },
         }
