@@ -19,6 +19,9 @@ fn smoke_preset_learns_and_resumes() {
         overrides: Default::default(),
     };
     let r = run(&opts).unwrap();
+    for m in &r.rows {
+        eprintln!("{m:?}");
+    }
     let names: Vec<&str> = r.rows.iter().map(|m| m.model.as_str()).collect();
     assert_eq!(names, ["global", "terminal", "M1", "M2", "M3"]);
     for m in &r.rows {

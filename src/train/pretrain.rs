@@ -17,7 +17,7 @@ use tch::Device;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
-    /// Half-width models, a few hundred small batches: an end-to-end check that runs in CI.
+    /// Three-quarter-width models, a few hundred small batches: an end-to-end check that runs in CI.
     Smoke,
     /// The models of `models/`, trained for the pretrain table.
     Default,
@@ -30,7 +30,7 @@ pub struct PresetConfig {
     pub batch: usize,
     pub global_steps: usize,
     pub base_steps: usize,
-    /// Fine-tuning steps of M1; M2 and M3 (more channels lost) get 1.5x and 2x.
+    /// Fine-tuning steps of each pruned model.
     pub finetune_steps: usize,
     pub lr: f64,
     pub finetune_lr: f64,
@@ -41,11 +41,11 @@ impl Preset {
     pub fn config(self) -> PresetConfig {
         match self {
             Preset::Smoke => PresetConfig {
-                width: 0.5,
+                width: 0.75,
                 batch: 16,
                 global_steps: 200,
-                base_steps: 200,
-                finetune_steps: 20,
+                base_steps: 300,
+                finetune_steps: 60,
                 lr: 4e-3,
                 finetune_lr: 1e-3,
                 eval_frames: 48,
