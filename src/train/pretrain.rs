@@ -243,7 +243,11 @@ fn run_one(
     }
     let untrained = evaluate_frames(model, &sets.source)?.0.map50;
     let report = if start_step < steps {
-        let mut pool = FramePool::new(StreamId::Source, seed);
+        // A resumed run draws frames it has not seen rather than replaying the first ones.
+        let mut pool = FramePool::new(
+            StreamId::Source,
+            seed.wrapping_add(start_step as u64 * 1_000_003),
+        );
         let objective = match teacher {
             Some(t) => Objective::Distill {
                 teacher: t,
