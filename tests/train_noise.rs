@@ -42,7 +42,7 @@ fn clipping_holds_and_noise_is_redrawn() {
         (a - b).abs().max().double_value(&[]) > 0.1,
         "the second forward reused the draw"
     );
-    assert_eq!(WeightNoise::new(0.0).unwrap().apply(&w).equal(&w), true);
+    assert!(WeightNoise::new(0.0).unwrap().apply(&w).equal(&w));
     assert!(WeightNoise::new(-0.1).is_err() && WeightNoise::new(f64::NAN).is_err());
 }
 

@@ -93,7 +93,7 @@ impl Detector {
             );
         }
         ensure!(
-            desc.input[1] % hm_shape[1] == 0
+            desc.input[1].is_multiple_of(hm_shape[1])
                 && desc.input[1] / hm_shape[1] == desc.input[2] / hm_shape[2],
             "model description {src}: the heat-map grid {}x{} must divide the input {}x{} evenly",
             hm_shape[1],
