@@ -159,7 +159,7 @@ fn sheet(a: SheetArgs) -> Result<()> {
     }
     write_png(&a.out, w, h, &rgb)?;
     println!(
-        "wrote {} ({w}x{h} px): stream {}, {} frames, one every {step} frames ({:.1} s)",
+        "wrote {} ({w}x{h} px): stream {}, {} frames, one every {step} frames ({:.3} s)",
         a.out.display(),
         stream.id(),
         frames.len(),

@@ -8,7 +8,7 @@ use super::{GtBox, CLASSES};
 use std::f32::consts::TAU;
 
 /// Object slots: at most this many objects in a frame.
-const SLOTS: u64 = 9;
+const SLOTS: u64 = 10;
 /// Seconds a source-domain clip keeps its layout and palette.
 const SOURCE_CLIP_S: f64 = 6.0;
 
@@ -277,7 +277,14 @@ impl Scene {
             let moving = r.f() < 0.8;
             let dir = if r.f() < 0.5 { -1.0 } else { 1.0 };
             let v = if moving { speed * scale * dir } else { 0.0 };
-            let x0 = look_cam(look, t0) + r.range(-0.1, 1.1) * aspect;
+            // Half of the moving objects walk or drive in from the edge of the view; the rest
+            // (and parked ones) appear in it, as people do from doors and side streets.
+            let half = base_h * scale;
+            let x0 = if moving && r.f() < 0.5 {
+                look.cam(t0) + if dir > 0.0 { -half } else { aspect + half }
+            } else {
+                look.cam(t0) + r.range(-0.1, 1.1) * aspect
+            };
             let colors = object_colors(class, &mut r);
             objs.push(Obj {
                 class,
@@ -321,10 +328,6 @@ impl Scene {
         let rgb = finish(&cv, light, look.tint, noise, mix64(self.seed ^ t.to_bits()));
         (rgb, boxes)
     }
-}
-
-fn look_cam(look: &Look, t: f64) -> f32 {
-    look.cam(t)
 }
 
 fn object_colors(class: usize, r: &mut Rng) -> [Rgb; 3] {
