@@ -142,3 +142,54 @@ fn other_sizes_scale_the_scene() {
     assert_eq!((f.width, f.height, f.rgb.len()), (160, 120, 160 * 120 * 3));
     assert!(f.boxes.iter().all(|b| b.x1 <= 160.0 && b.y1 <= 120.0));
 }
+
+#[test]
+fn conditions_drift_within_a_stream_over_minutes() {
+    let s = Stream::new(StreamId::A, 0);
+    let at = |min: f64| s.drift((min * 60.0 * s.fps()) as u64);
+    let lights: Vec<f32> = (0..12).map(|k| at(k as f64 * 0.5).light).collect();
+    let (lo, hi) = lights
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(hi / lo > 1.2, "light over 6 minutes: {lights:?}");
+    let mix_change = (0..12)
+        .map(|k| {
+            let (a, b) = (at(0.0).class_mix, at(k as f64 * 0.5).class_mix);
+            a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>()
+        })
+        .fold(0.0f32, f32::max);
+    assert!(
+        mix_change > 0.2,
+        "largest change in class mix: {mix_change}"
+    );
+    // The counted objects follow the mix: compare the boxes of two 2-minute windows whose mixes
+    // differ most in one class.
+    let count = |from: f64, class: usize| {
+        (0..400u64)
+            .map(|k| s.frame(((from * 60.0 + k as f64 * 0.3) * 30.0) as u64))
+            .map(|f| f.boxes.iter().filter(|b| b.class == class).count())
+            .sum::<usize>() as f64
+    };
+    let (m0, m1) = (at(1.0).class_mix, at(4.0).class_mix);
+    let c = (0..CLASSES.len())
+        .max_by(|&a, &b| (m0[a] - m1[a]).abs().total_cmp(&(m0[b] - m1[b]).abs()))
+        .unwrap();
+    let (n0, n1) = (count(0.0, c), count(3.0, c));
+    assert_eq!(
+        m0[c] > m1[c],
+        n0 > n1,
+        "class {c}: mix {} -> {}, boxes {n0} -> {n1}",
+        m0[c],
+        m1[c]
+    );
+    // Night is darker than day throughout.
+    let e = Stream::new(StreamId::E, 0);
+    for k in 0..20 {
+        let (day, night) = (s.drift(k * 1500).light, e.drift(k * 1500).light);
+        assert!(
+            night < 0.5 && day > 0.65,
+            "light at frame {}: day {day}, night {night}",
+            k * 1500
+        );
+    }
+}

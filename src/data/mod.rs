@@ -44,6 +44,19 @@ impl GtBox {
     }
 }
 
+/// A stream's slowly drifting conditions at one moment (periods of 2.5 to 6 minutes).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Drift {
+    /// Overall light gain (1 = nominal day; about 0.35 at night).
+    pub light: f32,
+    /// Probability that a clutter site (tree, lamp, bench, fence...) is occupied.
+    pub clutter: f32,
+    /// Probability that an object slot holds an object.
+    pub density: f32,
+    /// Probability of each class for a new object, in `CLASSES` order.
+    pub class_mix: [f32; 4],
+}
+
 /// One video frame: 8-bit RGB, row-major `H*W*3`, with its ground truth (empty when unlabelled).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {

@@ -4,7 +4,7 @@
 
 use super::draw::{mix, shade, Canvas, Rgb};
 use super::stream::Domain;
-use super::{GtBox, CLASSES};
+use super::{Drift, GtBox, CLASSES};
 use std::f32::consts::TAU;
 
 /// Object slots: at most this many objects in a frame.
@@ -240,6 +240,18 @@ impl Scene {
             clutter: 0.35 + 0.25 * s(180.0, 1),
             density: 0.6 + 0.2 * s(150.0, 2),
             class_w,
+        }
+    }
+
+    /// The drift state at time t (ground truth for drift detection).
+    pub fn drift(&self, t: f64) -> Drift {
+        let c = self.conditions(t);
+        let total: f32 = c.class_w.iter().sum();
+        Drift {
+            light: self.look_at(t).light * c.light,
+            clutter: c.clutter,
+            density: c.density,
+            class_mix: c.class_w.map(|w| w / total),
         }
     }
 

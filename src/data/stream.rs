@@ -1,7 +1,7 @@
 //! The streams of the paper (A-E) and the pretraining source domain, as seeded specs.
 
 use super::scene;
-use super::Frame;
+use super::{Drift, Frame};
 use anyhow::bail;
 use std::fmt;
 use std::str::FromStr;
@@ -171,6 +171,11 @@ impl Stream {
         } else {
             i as f64 / self.spec.fps
         }
+    }
+
+    /// The slowly drifting conditions at frame `i`.
+    pub fn drift(&self, i: u64) -> Drift {
+        self.scene.drift(self.time_s(i))
     }
 
     /// Frame `i`: a pure function of (spec, i), a fraction of a millisecond at 96x96.
