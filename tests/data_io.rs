@@ -125,6 +125,12 @@ fn bad_folders_give_clear_errors() {
     assert!(e.contains("bbox") && e.contains("width >= 0"), "{e}");
 
     let mut j: serde_json::Value = serde_json::from_str(&good).unwrap();
+    j["annotations"][0]["image_id"] = 77.into();
+    fs::write(&ann, j.to_string()).unwrap();
+    let e = err(d);
+    assert!(e.contains("image_id 77 is not among the images"), "{e}");
+
+    let mut j: serde_json::Value = serde_json::from_str(&good).unwrap();
     j["images"][0]["width"] = 64.into();
     fs::write(&ann, j.to_string()).unwrap();
     let e = err(d);
