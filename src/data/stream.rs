@@ -141,6 +141,7 @@ impl Stream {
     }
 
     /// Renders at another size; the scene scales with the frame (object sizes are relative).
+    /// Panics below 8x8 pixels (callers validate user input first, as `nestevo data` does).
     pub fn with_size(mut self, width: usize, height: usize) -> Self {
         assert!(
             width >= 8 && height >= 8,
