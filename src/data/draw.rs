@@ -175,3 +175,8 @@ pub(crate) fn mix(a: Rgb, b: Rgb, t: f32) -> Rgb {
         a[2] + (b[2] - a[2]) * t,
     ]
 }
+
+/// A colour from 8-bit components.
+pub(crate) fn rgb(r: u8, g: u8, b: u8) -> Rgb {
+    [r as f32 / 255.0, g as f32 / 255.0, b as f32 / 255.0]
+}

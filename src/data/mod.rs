@@ -4,9 +4,12 @@
 //! function of (stream, seed, frame index), cheap enough to render on the fly while training.
 //! See `docs/data.md` for the look of each stream and the rendering speed.
 
+mod backdrop;
 mod coco;
 mod draw;
 mod io;
+mod objects;
+mod rng;
 mod scene;
 mod sheet;
 mod stream;
