@@ -5,7 +5,14 @@ mod map;
 mod results;
 
 pub use map::{average_precision, evaluate, iou, ApKind, MapReport, IOU_THRESHOLDS, MAX_DETS};
-pub use results::{coco_results, read_coco_results, CocoResult};
+pub use results::{coco_results, read_coco_results, write_coco_results, CocoResult};
+
+use crate::data::{Frame, GtBox};
+
+/// The ground truth of frames in the form `evaluate` takes (image id = frame index).
+pub fn ground_truth(frames: &[Frame]) -> Vec<(u64, Vec<GtBox>)> {
+    frames.iter().map(|f| (f.index, f.boxes.clone())).collect()
+}
 
 /// One detection in pixels, `x0 <= x1`, `y0 <= y1`, on image `image_id` (the frame index).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -28,6 +28,14 @@ pub fn coco_results(dets: &[Detection]) -> Vec<CocoResult> {
         .collect()
 }
 
+/// Writes detections as a COCO results file.
+pub fn write_coco_results(path: &Path, dets: &[Detection]) -> Result<()> {
+    let f =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    serde_json::to_writer(std::io::BufWriter::new(f), &coco_results(dets))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Reads a COCO results file back into detections, checking every entry.
 pub fn read_coco_results(path: &Path) -> Result<Vec<Detection>> {
     let text =
