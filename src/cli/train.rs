@@ -201,9 +201,7 @@ mod with_torch {
         anyhow::ensure!(!frames.is_empty(), "no frames to score in {source}");
         let (r, dets) = evaluate::evaluate_frames(&model, &frames)?;
         if let Some(p) = &a.predictions_out {
-            let results = crate::eval::coco_results(&dets);
-            std::fs::write(p, serde_json::to_string(&results)?)
-                .with_context(|| format!("writing {}", p.display()))?;
+            crate::eval::write_coco_results(p, &dets)?;
         }
         let per_class: serde_json::Map<_, _> = CLASSES
             .iter()

@@ -2,8 +2,8 @@
 
 use super::decode::{decode, DecodeConfig};
 use super::detector::Detector;
-use crate::data::{Frame, GtBox};
-use crate::eval::{evaluate, Detection, MapReport};
+use crate::data::Frame;
+use crate::eval::{evaluate, ground_truth, Detection, MapReport};
 use anyhow::{ensure, Result};
 
 /// Detections on `frames` (image id = frame index), in batches of `batch`.
@@ -37,6 +37,5 @@ pub fn predict(model: &Detector, frames: &[Frame], batch: usize) -> Result<Vec<D
 /// mAP of `model` on labelled `frames`.
 pub fn evaluate_frames(model: &Detector, frames: &[Frame]) -> Result<(MapReport, Vec<Detection>)> {
     let dets = predict(model, frames, 64)?;
-    let gt: Vec<(u64, Vec<GtBox>)> = frames.iter().map(|f| (f.index, f.boxes.clone())).collect();
-    Ok((evaluate(&gt, &dets), dets))
+    Ok((evaluate(&ground_truth(frames), &dets), dets))
 }
