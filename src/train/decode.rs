@@ -1,0 +1,95 @@
+//! Heat-map to boxes: 3x3 max-pool peak extraction (CenterNet's NMS), top-K, then size and
+//! offset read at each peak.
+
+use super::loss::HeadOut;
+use crate::eval::Detection;
+use tch::{Kind, Tensor};
+
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeConfig {
+    /// Peaks kept per frame before the score threshold.
+    pub top_k: i64,
+    /// Peaks below this score are dropped (low, so that mAP sees the whole PR curve).
+    pub min_score: f32,
+    /// Input pixels per output cell.
+    pub stride: f32,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        Self {
+            top_k: 50,
+            min_score: 0.01,
+            stride: 4.0,
+        }
+    }
+}
+
+/// Decodes a batch; `image_ids[b]` names frame b; boxes are clipped to the input size.
+pub fn decode(
+    out: &HeadOut,
+    image_ids: &[u64],
+    input_hw: (usize, usize),
+    cfg: &DecodeConfig,
+) -> Vec<Detection> {
+    let _guard = tch::no_grad_guard();
+    let prob = out.hm.sigmoid();
+    let (b, c, h, w) = prob.size4().expect("heat-map is [B, C, h, w]");
+    let hmax = prob.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+    let peaks = &prob * prob.eq_tensor(&hmax).to_kind(Kind::Float);
+    let k = cfg.top_k.min(c * h * w);
+    let (scores, idx) = peaks.reshape([b, -1]).topk(k, 1, true, true);
+    let cls = idx.divide_scalar_mode(h * w, "floor");
+    let pix = idx.remainder(h * w);
+    let gather = |m: &Tensor| {
+        let flat = m.reshape([b, 2, h * w]);
+        flat.gather(2, &pix.unsqueeze(1).expand([b, 2, k], false), false)
+    };
+    let (wh, off) = (gather(&out.wh), gather(&out.off));
+    let to_vec_f = |t: &Tensor| {
+        Vec::<f32>::try_from(
+            t.to_device(tch::Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous()
+                .reshape(-1),
+        )
+        .expect("f32")
+    };
+    let to_vec_i = |t: &Tensor| {
+        Vec::<i64>::try_from(t.to_device(tch::Device::Cpu).contiguous().reshape(-1)).expect("i64")
+    };
+    let (scores, cls, pix, wh, off) = (
+        to_vec_f(&scores),
+        to_vec_i(&cls),
+        to_vec_i(&pix),
+        to_vec_f(&wh),
+        to_vec_f(&off),
+    );
+    let (ih, iw) = (input_hw.0 as f32, input_hw.1 as f32);
+    let mut dets = Vec::new();
+    for bi in 0..b as usize {
+        for j in 0..k as usize {
+            let s = scores[bi * k as usize + j];
+            if s < cfg.min_score {
+                break; // sorted descending
+            }
+            let p = pix[bi * k as usize + j];
+            let (gx, gy) = ((p % w) as f32, (p / w) as f32);
+            let at = |t: &[f32], ch: usize| t[(bi * 2 + ch) * k as usize + j];
+            let cx = (gx + at(&off, 0)) * cfg.stride;
+            let cy = (gy + at(&off, 1)) * cfg.stride;
+            let bw = at(&wh, 0).max(0.0) * cfg.stride;
+            let bh = at(&wh, 1).max(0.0) * cfg.stride;
+            dets.push(Detection {
+                image_id: image_ids[bi],
+                class: cls[bi * k as usize + j] as usize,
+                score: s,
+                x0: (cx - bw / 2.0).clamp(0.0, iw),
+                y0: (cy - bh / 2.0).clamp(0.0, ih),
+                x1: (cx + bw / 2.0).clamp(0.0, iw),
+                y1: (cy + bh / 2.0).clamp(0.0, ih),
+            });
+        }
+    }
+    dets
+}

@@ -1,0 +1,41 @@
+//! Running a detector over frames and scoring it with the project's mAP.
+
+use super::decode::{decode, DecodeConfig};
+use super::detector::Detector;
+use crate::data::Frame;
+use crate::eval::{evaluate, ground_truth, Detection, MapReport};
+use anyhow::{ensure, Result};
+
+/// Detections on `frames` (image id = frame index), in batches of `batch`.
+pub fn predict(model: &Detector, frames: &[Frame], batch: usize) -> Result<Vec<Detection>> {
+    let [_, h, w] = model.input_chw();
+    let cfg = DecodeConfig {
+        stride: model.stride,
+        ..Default::default()
+    };
+    let _guard = tch::no_grad_guard();
+    let mut dets = Vec::new();
+    for chunk in frames.chunks(batch.max(1)) {
+        for f in chunk {
+            ensure!(
+                f.width == w && f.height == h,
+                "model {}: frame {} is {}x{}, the model takes {w}x{h}",
+                model.desc.name,
+                f.index,
+                f.width,
+                f.height
+            );
+        }
+        let rgb: Vec<&[u8]> = chunk.iter().map(|f| f.rgb.as_slice()).collect();
+        let out = model.forward(&model.batch_from_rgb(&rgb), false)?;
+        let ids: Vec<u64> = chunk.iter().map(|f| f.index).collect();
+        dets.extend(decode(&out, &ids, (h, w), &cfg));
+    }
+    Ok(dets)
+}
+
+/// mAP of `model` on labelled `frames`.
+pub fn evaluate_frames(model: &Detector, frames: &[Frame]) -> Result<(MapReport, Vec<Detection>)> {
+    let dets = predict(model, frames, 64)?;
+    Ok((evaluate(&ground_truth(frames), &dets), dets))
+}
