@@ -39,3 +39,12 @@ for s in source A D E; do
   $bin data sheet --stream "$s" --out "$out/sheet-$s.png"
 done
 echo "frames and COCO labels in $out/stream-*/, contact sheets in $out/sheet-*.png"
+
+step "6. Detectors: pretrain the global, terminal and pruned models (smoke preset), then score drift"
+$bin pretrain --preset smoke --out "$out/pretrain-smoke"
+for s in source D E; do
+  printf '%-7s' "$s"
+  $bin eval --checkpoint "$out/pretrain-smoke/global.safetensors" --stream "$s" --frames-count 100 --json \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("global mAP@0.5 %.3f  mAP@0.75 %.3f  mAP@[.5:.95] %.3f" % (r["map50"], r["map75"], r["map"]))'
+done
+echo "the full table: nestevo pretrain --preset default (about 5 to 10 minutes on 2 cores; docs/training.md)"

@@ -72,6 +72,9 @@ pub struct EvalArgs {
     /// Eq. 18-20 weight noise coefficient applied in the forward pass.
     #[arg(long)]
     noise_mu: Option<f64>,
+    /// Seed of the noise draws (LibTorch's generator), so a noisy evaluation repeats exactly.
+    #[arg(long, default_value_t = 0)]
+    noise_seed: u64,
     /// Write the detections in the COCO results format.
     #[arg(long)]
     predictions_out: Option<PathBuf>,
@@ -184,6 +187,7 @@ mod with_torch {
         if let Some(mu) = a.noise_mu {
             model.noise = Some(WeightNoise::new(mu).context("--noise-mu")?);
         }
+        tch::manual_seed(a.noise_seed as i64);
         let (frames, source): (Vec<Frame>, String) = match (&a.stream, &a.frames) {
             (Some(s), _) => {
                 let id: StreamId = s

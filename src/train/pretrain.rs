@@ -55,7 +55,7 @@ impl Preset {
                 batch: 32,
                 global_steps: 650,
                 base_steps: 750,
-                finetune_steps: 300,
+                finetune_steps: 600,
                 lr: 3e-3,
                 finetune_lr: 1.5e-3,
                 eval_frames: 200,
