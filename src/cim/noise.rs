@@ -52,21 +52,23 @@ impl NoiseSpec {
 
 /// Eq. 18-20 on float weights, in place; the range is the slice's own [min, max].
 pub fn perturb_f32(w: &mut [f32], mu: f64, seed: u64) {
-    let (lo, hi) = min_max(w.iter().map(|&x| x as f64));
-    let sigma = mu * (hi - lo);
-    if sigma <= 0.0 {
-        return;
-    }
-    let normal = Normal::new(0.0, sigma).expect("finite sigma");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for x in w.iter_mut() {
-        *x = (*x as f64 + normal.sample(&mut rng)).clamp(lo, hi) as f32;
-    }
+    perturb(w, mu, seed, |x| x as f64, |v| v as f32);
 }
 
 /// Eq. 18-20 on integer weights, rounded back to integers within [min, max].
 pub fn perturb_i64(w: &mut [i64], mu: f64, seed: u64) {
-    let (lo, hi) = min_max(w.iter().map(|&x| x as f64));
+    perturb(w, mu, seed, |x| x as f64, |v| v.round() as i64);
+}
+
+/// The one law behind both: sigma = mu * (max - min), a seeded Normal draw, clipped.
+fn perturb<T: Copy>(
+    w: &mut [T],
+    mu: f64,
+    seed: u64,
+    to: impl Fn(T) -> f64,
+    from: impl Fn(f64) -> T,
+) {
+    let (lo, hi) = min_max(w.iter().map(|&x| to(x)));
     let sigma = mu * (hi - lo);
     if sigma <= 0.0 {
         return;
@@ -74,7 +76,7 @@ pub fn perturb_i64(w: &mut [i64], mu: f64, seed: u64) {
     let normal = Normal::new(0.0, sigma).expect("finite sigma");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for x in w.iter_mut() {
-        *x = (*x as f64 + normal.sample(&mut rng)).clamp(lo, hi).round() as i64;
+        *x = from((to(*x) + normal.sample(&mut rng)).clamp(lo, hi));
     }
 }
 
