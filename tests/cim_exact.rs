@@ -134,7 +134,8 @@ proptest! {
         signed in any::<bool>(),
         k in 1usize..=1000,
         n in 1usize..=300,
-        b in 1usize..=3,
+        // 16 vectors or more run the bit-sliced kernel, fewer the popcount one.
+        b in prop::sample::select(vec![1usize, 3, 40]),
         seed in any::<u64>(),
     ) {
         let slices = wbits / bpc;
@@ -164,13 +165,14 @@ proptest! {
         big in any::<bool>(),
         k in 1usize..=300,
         n in 1usize..=40,
+        b in prop::sample::select(vec![2usize, 35]),
         seed in any::<u64>(),
     ) {
         let spec = spec_with(&[
             format!("crossbar.rows={rows}"), format!("crossbar.bits_per_cell={bpc}"),
             format!("adc.bits={adc_bits}"), format!("encoding.flip={flip}"),
         ]);
-        let (w, x) = random_matrices(&spec, (2, k, n), signed, seed, big);
+        let (w, x) = random_matrices(&spec, (b, k, n), signed, seed, big);
         let (y, _) = run(&spec, &w, &x, signed);
         prop_assert_eq!(y, per_column_model(&spec, &w, &x, signed));
     }

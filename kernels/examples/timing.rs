@@ -1,23 +1,14 @@
-//! Rough timing of one 1024x1024 layer on 256 vectors (the criterion bench is the reference).
-use nestevo_kernels::{AdcMode, InputMode, Programmed, XbarConfig};
+//! Timing of one 1024x1024 layer on 256 vectors against sgemm of the same shape, interleaved
+//! round by round and reported as the fastest and the median round (this machine's speed drifts
+//! by 2x between seconds; the criterion bench is the reference).
+//!   RAYON_NUM_THREADS=1 cargo run --release -p nestevo-kernels --example timing [flip|noflip] [ROUNDS]
+use nestevo_kernels::{AdcMode, ExactKernel, InputMode, Programmed, XbarConfig};
 use std::time::Instant;
 
-fn cpu_ms() -> f64 {
-    let mut ts = [0i64; 2];
-    // utime + stime in 10 ms ticks: CPU time, which a loaded machine does not inflate.
-    if let Ok(s) = std::fs::read_to_string("/proc/self/stat") {
-        let f: Vec<&str> = s.split_whitespace().collect();
-        ts[0] = f[13].parse().unwrap_or(0);
-        ts[1] = f[14].parse().unwrap_or(0);
-    }
-    (ts[0] + ts[1]) as f64 * 10.0
-}
-
 fn main() {
-    let flip = std::env::args()
-        .nth(1)
-        .map(|a| a != "noflip")
-        .unwrap_or(true);
+    let args: Vec<String> = std::env::args().collect();
+    let flip = args.get(1).map(|a| a != "noflip").unwrap_or(true);
+    let rounds: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(9);
     let cfg = XbarConfig {
         rows: 128,
         cols: 128,
@@ -41,31 +32,56 @@ fn main() {
     };
     let w: Vec<i64> = (0..k * n).map(|_| r() % 65536 - 32768).collect();
     let x: Vec<i64> = (0..b * k).map(|_| r() % 65536).collect();
-    let c0 = cpu_ms();
-    for _ in 0..20 {
-        gemm_ms();
-    }
-    println!("sgemm: {:.1} ms cpu each", (cpu_ms() - c0) / 20.0);
     let p = Programmed::new(&cfg, &w, k, n).unwrap();
-    for _ in 0..3 {
-        let (t, c0) = (Instant::now(), cpu_ms());
-        let (_, c) = p.run(&x, b, InputMode::Unsigned, None).unwrap();
+    let pop = Programmed::new(&cfg, &w, k, n)
+        .unwrap()
+        .with_exact_kernel(ExactKernel::Popcount);
+    let bits = p.with_exact_kernel(ExactKernel::BitSliced);
+    // Warm-up (the bit-sliced kernel builds its row lists on first use).
+    let (y1, c1) = pop.run(&x, b, InputMode::Unsigned, None).unwrap();
+    let (y2, c2) = bits.run(&x, b, InputMode::Unsigned, None).unwrap();
+    assert!(y1 == y2 && c1 == c2);
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    let mut t: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds {
+        t[0].push(gemm_ms());
+        t[1].push(time(&mut || {
+            drop(pop.run(&x, b, InputMode::Unsigned, None))
+        }));
+        t[2].push(time(&mut || {
+            drop(bits.run(&x, b, InputMode::Unsigned, None))
+        }));
+    }
+    let stat = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        (v[0], v[v.len() / 2])
+    };
+    let (g, gm) = stat(&mut t[0]);
+    println!(
+        "flip={flip}, {rounds} rounds, saturated conversions {}",
+        c1.adc_saturations
+    );
+    println!("sgemm      min {g:7.1} ms  median {gm:7.1} ms");
+    let [_, tp, tb] = &mut t;
+    for (name, v) in [("popcount", tp), ("bitsliced", tb)] {
+        let (m, md) = stat(v);
         println!(
-            "exact flip={flip}: {:.1} ms wall, {:.0} ms cpu, sat {}",
-            t.elapsed().as_secs_f64() * 1e3,
-            cpu_ms() - c0,
-            c.adc_saturations
+            "{name:10} min {m:7.1} ms  median {md:7.1} ms  ({:.1}x sgemm by min, {:.1}x by median)",
+            m / g,
+            md / gm
         );
     }
-    let p = p.program_conductances(0.01, 3).unwrap();
-    for _ in 0..2 {
-        let (t, c0) = (Instant::now(), cpu_ms());
-        p.run(&x, b, InputMode::Unsigned, None).unwrap();
-        println!(
-            "analog: {:.1} ms wall, {:.0} ms cpu",
-            t.elapsed().as_secs_f64() * 1e3,
-            cpu_ms() - c0
-        );
+    if args.get(3).map(|a| a == "analog").unwrap_or(false) {
+        let p = Programmed::new(&cfg, &w, k, n)
+            .unwrap()
+            .program_conductances(0.01, 3)
+            .unwrap();
+        let ms = time(&mut || drop(p.run(&x, b, InputMode::Unsigned, None)));
+        println!("analog     {ms:7.1} ms");
     }
 }
 

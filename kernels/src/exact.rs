@@ -54,17 +54,32 @@ fn run_with<A: IntAdc>(
     p.gather(prep.batch, parts)
 }
 
-#[derive(Clone, Copy)]
-enum Simd {
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Simd {
     Avx512,
     Popcnt,
     Plain,
 }
 
-fn simd_level() -> Simd {
+/// The widest instruction set the CPU has, or a narrower one named by `NESTEVO_SIMD`
+/// (`plain`, `avx2`): the portable code paths are tested on machines that have AVX-512.
+pub(crate) fn simd_level() -> Simd {
+    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let best = detect();
+        match std::env::var("NESTEVO_SIMD").as_deref() {
+            Ok("plain") => Simd::Plain,
+            Ok("avx2") if !matches!(best, Simd::Plain) => Simd::Popcnt,
+            _ => best,
+        }
+    })
+}
+
+fn detect() -> Simd {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512dq")
             && is_x86_feature_detected!("avx512vpopcntdq")
             && is_x86_feature_detected!("avx512bw")
             && is_x86_feature_detected!("avx512vl")

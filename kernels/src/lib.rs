@@ -6,6 +6,7 @@
 
 mod adc;
 mod analog;
+mod bitslice;
 mod config;
 mod counts;
 mod exact;
@@ -16,4 +17,4 @@ pub use adc::AdcMode;
 pub use config::{KernelError, XbarConfig};
 pub use counts::Counts;
 pub use inputs::InputMode;
-pub use program::{Programmed, ReadNoise};
+pub use program::{ExactKernel, Programmed, ReadNoise};

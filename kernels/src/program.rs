@@ -5,10 +5,11 @@ use crate::adc;
 use crate::config::{fail, KernelError, XbarConfig};
 use crate::counts::Counts;
 use crate::inputs::{self, InputMode};
-use crate::{analog, exact};
+use crate::{analog, bitslice, exact};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use std::sync::OnceLock;
 
 /// One programmed crossbar: rows [row0, row0+rows) of K, outputs [out0, out0+outs) of N.
 pub(crate) struct Crossbar {
@@ -30,6 +31,74 @@ pub(crate) struct Crossbar {
     pub planes: Vec<u64>,
     /// Conductances in uS, [row][cols + 1]; the last column is the unit column (level 1).
     pub cond: Vec<f32>,
+    /// Row lists for the bit-sliced path, built on its first use.
+    pub lists: OnceLock<RowLists>,
+}
+
+/// Per column and cell bit j, the rows whose cell has bit j set; every list is padded to a
+/// multiple of 8 with the index `rows` (a zero input row), as the bit-sliced counter wants.
+pub(crate) struct RowLists {
+    idx: Vec<u16>,
+    /// Start of list (col * bits_per_cell + j) in `idx`; one more at the end.
+    off: Vec<u32>,
+    /// All rows, padded the same way (the unit column).
+    pub all: Vec<u16>,
+}
+
+impl RowLists {
+    fn new(xb: &Crossbar, bpc: usize) -> Self {
+        let pad = |v: &mut Vec<u16>| {
+            while !v.len().is_multiple_of(8) {
+                v.push(xb.rows as u16);
+            }
+        };
+        // Row words as programmed (the full crossbar height, also for a partial row tile).
+        let words = xb.planes.len() / (bpc * xb.cols_pad);
+        let mut idx = Vec::new();
+        let mut off = vec![0u32];
+        for col in 0..xb.cols {
+            for j in 0..bpc {
+                for w in 0..words {
+                    let mut m = xb.planes[(j * words + w) * xb.cols_pad + col];
+                    while m != 0 {
+                        idx.push((w * 64 + m.trailing_zeros() as usize) as u16);
+                        m &= m - 1;
+                    }
+                }
+                pad(&mut idx);
+                off.push(idx.len() as u32);
+            }
+        }
+        let mut all: Vec<u16> = (0..xb.rows as u16).collect();
+        pad(&mut all);
+        // The bit-sliced kernel indexes its input rows with these unchecked.
+        assert!(idx.iter().chain(&all).all(|&i| i as usize <= xb.rows));
+        RowLists { idx, off, all }
+    }
+    #[inline(always)]
+    pub fn with_bit(&self, col: usize, j: usize, bpc: usize) -> &[u16] {
+        let i = col * bpc + j;
+        &self.idx[self.off[i] as usize..self.off[i + 1] as usize]
+    }
+}
+
+impl Crossbar {
+    pub(crate) fn row_lists(&self, bpc: usize) -> &RowLists {
+        self.lists.get_or_init(|| RowLists::new(self, bpc))
+    }
+}
+
+/// Which noiseless kernel runs: both are exact and count the same events; they differ in speed
+/// (`Auto` takes the bit-sliced one where it applies and the batch is large enough).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExactKernel {
+    #[default]
+    Auto,
+    /// Popcounts of input bit-planes against cell bit-planes, one vector at a time.
+    Popcount,
+    /// 32 vectors x 16 cycles per word, Harley-Seal vertical counts (1-bit DACs and the
+    /// exact-range ADC only; other configurations fall back to `Popcount`).
+    BitSliced,
 }
 
 /// Per-read noise on the analogue path: each cell's conductance gets fresh N(0, (mu*(g_max -
@@ -54,6 +123,7 @@ pub struct Programmed {
     /// Sum over K of each output's signed weights (offset-binary inputs need it).
     pub(crate) wsum: Vec<i64>,
     pub(crate) analog: bool,
+    pub(crate) kernel: ExactKernel,
 }
 
 impl Programmed {
@@ -140,6 +210,7 @@ impl Programmed {
                     levels,
                     planes,
                     cond: Vec::new(),
+                    lists: OnceLock::new(),
                 });
             }
         }
@@ -153,6 +224,7 @@ impl Programmed {
             xbars,
             wsum,
             analog: false,
+            kernel: ExactKernel::Auto,
         })
     }
 
@@ -188,6 +260,12 @@ impl Programmed {
         }
         self.analog = true;
         Ok(self)
+    }
+
+    /// Chooses the noiseless kernel (tests compare them; `Auto` is the fast choice).
+    pub fn with_exact_kernel(mut self, kernel: ExactKernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     pub fn crossbars(&self) -> usize {
@@ -227,6 +305,9 @@ impl Programmed {
         let (mut acc, mut counts) = if self.analog {
             let lv = inputs::input_levels(&self.cfg, &prep, self.k);
             analog::run(self, &prep, &lv, read)?
+        } else if self.bit_sliced(batch) {
+            let xt = bitslice::transpose(self, &prep);
+            bitslice::run(self, &prep, &xt)
         } else {
             let planes = inputs::input_planes(&self.cfg, &prep, self.k);
             exact::run(self, &prep, &planes)
@@ -247,6 +328,34 @@ impl Programmed {
         counts.vectors = batch as u64;
         counts.macs = (self.k * self.n * batch) as u64;
         Ok((acc, counts))
+    }
+
+    fn bit_sliced(&self, batch: usize) -> bool {
+        bitslice::supports(self)
+            && match self.kernel {
+                ExactKernel::Popcount => false,
+                ExactKernel::BitSliced => true,
+                // Below about 12 vectors a half-empty block of 32 costs more than it saves.
+                ExactKernel::Auto => batch >= 16,
+            }
+    }
+
+    /// Work units whose first vector is a multiple of `align` (the bit-sliced blocks).
+    pub(crate) fn tasks_aligned(&self, batch: usize, align: usize) -> Vec<(usize, usize, usize)> {
+        let threads = rayon::current_num_threads().max(1);
+        let want = threads * 8;
+        let blocks = batch.div_ceil(align).max(1);
+        let chunks = want.div_ceil(self.col_tiles).clamp(1, blocks);
+        let per = blocks.div_ceil(chunks) * align;
+        let mut t = Vec::new();
+        for ci in 0..self.col_tiles {
+            let mut v0 = 0;
+            while v0 < batch {
+                t.push((ci, v0, (v0 + per).min(batch)));
+                v0 += per;
+            }
+        }
+        t
     }
 
     /// Work units (column tile, first vector, last vector) for the parallel loops.

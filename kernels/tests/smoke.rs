@@ -1,41 +1,9 @@
 //! Quick checks of the kernels on their own: exact equality with the integer product.
 
-use nestevo_kernels::{AdcMode, InputMode, Programmed, XbarConfig};
+mod common;
 
-fn isaac() -> XbarConfig {
-    XbarConfig {
-        rows: 128,
-        cols: 128,
-        bits_per_cell: 2,
-        weight_bits: 16,
-        input_bits: 16,
-        dac_bits: 1,
-        adc_bits: 8,
-        adc_mode: AdcMode::Exact,
-        flip: true,
-        g_min: 1.0,
-        g_max: 100.0,
-    }
-}
-
-fn lcg(seed: &mut u64) -> u64 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    *seed >> 33
-}
-
-fn reference(w: &[i64], x: &[i64], b: usize, k: usize, n: usize) -> Vec<i64> {
-    let mut y = vec![0i64; b * n];
-    for v in 0..b {
-        for r in 0..k {
-            for o in 0..n {
-                y[v * n + o] += x[v * k + r] * w[r * n + o];
-            }
-        }
-    }
-    y
-}
+use common::{isaac, lcg, reference};
+use nestevo_kernels::{InputMode, Programmed};
 
 #[test]
 fn isaac_exact_and_analogue_match_integer_product() {
@@ -62,4 +30,9 @@ fn isaac_exact_and_analogue_match_integer_product() {
         assert_eq!(y2, want);
         assert_eq!(c, c2);
     }
+}
+
+#[test]
+fn bit_sliced_kernel_equals_popcount_kernel() {
+    common::compare_kernels();
 }
