@@ -1,11 +1,13 @@
 //! The analogue path: column currents as float products of input slice levels with per-cell
-//! conductances (one small GEMM per crossbar and task), the g_min offset removed, then the ADC.
+//! conductances, the g_min offset removed, then the ADC. With 1-bit DACs a read's currents are
+//! the sum of the conductance rows whose input bit is on, added row by row in ascending order
+//! (the same f32 result on every CPU); wider DACs take one small GEMM per crossbar and task.
 
 use crate::adc::{float_adc, FloatAdc};
 use crate::config::KernelError;
 use crate::counts::Counts;
 use crate::inputs::Prepared;
-use crate::program::{Programmed, ReadNoise};
+use crate::program::{Crossbar, Programmed, ReadNoise, Strip};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -16,6 +18,8 @@ struct Ctx<'a> {
     p: &'a Programmed,
     prep: &'a Prepared,
     levels: &'a [f32],
+    /// Input bit-planes (1-bit DACs only), as the exact path uses them.
+    planes: Option<&'a [u64]>,
     /// Per (vector, tile, cycle): sum of applied levels and of their squares.
     sums: Vec<(f32, f32)>,
     adc: FloatAdc,
@@ -30,22 +34,30 @@ pub(crate) fn run(
     p: &Programmed,
     prep: &Prepared,
     levels: &[f32],
+    planes: Option<&[u64]>,
     read: Option<ReadNoise>,
 ) -> Result<(Vec<i64>, Counts), KernelError> {
     let cfg = &p.cfg;
     let (k, cycles, rows) = (p.k, cfg.cycles(), cfg.rows);
     let tiles = p.row_tiles;
     let mut sums = vec![(0f32, 0f32); prep.batch * tiles * cycles];
+    let words = cfg.words();
     sums.par_chunks_mut(tiles * cycles)
         .enumerate()
         .for_each(|(v, out)| {
             for b in 0..cycles {
-                let row = &levels[(v * cycles + b) * k..][..k];
                 for t in 0..tiles {
-                    let seg = &row[t * rows..k.min((t + 1) * rows)];
-                    out[t * cycles + b] = seg
-                        .iter()
-                        .fold((0f32, 0f32), |(s, q), &x| (s + x, q + x * x));
+                    out[t * cycles + b] = if let Some(pl) = planes {
+                        // Levels 0/1: the sum and the sum of squares are the count of ones.
+                        let m = &pl[((v * tiles + t) * cycles + b) * words..][..words];
+                        let n = m.iter().map(|w| w.count_ones()).sum::<u32>() as f32;
+                        (n, n)
+                    } else {
+                        let row = &levels[(v * cycles + b) * k..][..k];
+                        let seg = &row[t * rows..k.min((t + 1) * rows)];
+                        seg.iter()
+                            .fold((0f32, 0f32), |(s, q), &x| (s + x, q + x * x))
+                    };
                 }
             }
         });
@@ -53,6 +65,7 @@ pub(crate) fn run(
         p,
         prep,
         levels,
+        planes,
         sums,
         adc: float_adc(cfg.adc_mode, cfg.max_code()),
         gmin: cfg.g_min as f32,
@@ -124,25 +137,36 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
     for t in 0..tiles {
         let xb = &p.xbars[t * p.col_tiles + ci];
         let (nc, cw) = (xb.cols, xb.cols + 1);
-        // SAFETY: pointers and strides describe in-bounds row-major blocks: levels rows
-        // v0*cycles.. (stride K) from column row0, cond [rows][cw], cur [m][cw].
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                xb.rows,
-                cw,
-                1.0,
-                ctx.levels.as_ptr().add(v0 * cycles * k + xb.row0),
-                k as isize,
-                1,
-                xb.cond.as_ptr(),
-                cw as isize,
-                1,
-                0.0,
-                cur.as_mut_ptr(),
-                cw as isize,
-                1,
+        if let Some(planes) = ctx.planes {
+            add_rows(
+                planes,
+                (xb, cfg.words()),
+                (t, tiles),
+                (v0, v1),
+                cycles,
+                &mut cur,
             );
+        } else {
+            // SAFETY: pointers and strides describe in-bounds row-major blocks: levels rows
+            // v0*cycles.. (stride K) from column row0, cond [rows][cw], cur [m][cw].
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    xb.rows,
+                    cw,
+                    1.0,
+                    ctx.levels.as_ptr().add(v0 * cycles * k + xb.row0),
+                    k as isize,
+                    1,
+                    xb.cond.as_ptr(),
+                    cw as isize,
+                    1,
+                    0.0,
+                    cur.as_mut_ptr(),
+                    cw as isize,
+                    1,
+                );
+            }
         }
         for v in v0..v1 {
             let ca = &mut colacc[..nc];
@@ -213,4 +237,110 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
         cnt.shift_adds += nc as u64 * reads;
     }
     cnt.adc_saturations = sat;
+}
+
+/// 1-bit DACs: each read's column currents, the sum over the rows whose input bit is on of
+/// their conductance rows. The rows on are taken in ascending order into four partial sums in
+/// turn (so four adds are in flight), combined as (p0 + p1) + (p2 + p3); every code path keeps
+/// that order, so all give the same f32 numbers. `planes` is laid out as
+/// `inputs::input_planes` makes it.
+#[inline(always)]
+fn add_rows(
+    planes: &[u64],
+    (xb, words): (&Crossbar, usize),
+    (t, tiles): (usize, usize),
+    (v0, v1): (usize, usize),
+    cycles: usize,
+    cur: &mut [f32],
+) {
+    let cw = xb.cols + 1;
+    let rows = xb.rows;
+    let avx512 = matches!(crate::exact::simd_level(), crate::exact::Simd::Avx512);
+    // Reads in blocks, their row lists made once; then 32 columns at a time over the block,
+    // so that the crossbar's 32-column strip of conductances stays in L1.
+    const BLOCK: usize = 64;
+    let mut lists = vec![0u16; BLOCK * rows];
+    let mut lens = [0usize; BLOCK];
+    let reads: Vec<(usize, usize)> = (v0..v1)
+        .flat_map(|v| (0..cycles).map(move |b| (v, b)))
+        .collect();
+    for (bi, block) in reads.chunks(BLOCK).enumerate() {
+        for (j, &(v, b)) in block.iter().enumerate() {
+            let m = &planes[((v * tiles + t) * cycles + b) * words..][..words];
+            let l = &mut lists[j * rows..][..rows];
+            let mut n = 0;
+            for (w, &mw) in m.iter().enumerate() {
+                let mut bits = mw;
+                while bits != 0 {
+                    l[n] = (w * 64 + bits.trailing_zeros() as usize) as u16;
+                    n += 1;
+                    bits &= bits - 1;
+                }
+            }
+            lens[j] = n;
+        }
+        let out0 = bi * BLOCK * cw;
+        for c0 in (0..cw).step_by(32) {
+            let n = (cw - c0).min(32);
+            for j in 0..block.len() {
+                let l = &lists[j * rows..][..lens[j]];
+                let o = &mut cur[out0 + j * cw + c0..][..n];
+                let st = &xb.strips[(c0 / 32) * rows..][..rows];
+                #[cfg(target_arch = "x86_64")]
+                if avx512 {
+                    // SAFETY: the CPU reported AVX-512F; every listed row is below xb.rows,
+                    // the length of `st`.
+                    unsafe { strip_avx512(l, st, o) };
+                    continue;
+                }
+                let _ = avx512;
+                strip(l, st, o);
+            }
+        }
+    }
+}
+
+/// The first out.len() columns of a strip, over the listed rows, summed in `add_rows`' order.
+fn strip(list: &[u16], st: &[Strip], out: &mut [f32]) {
+    let mut p = [[0f32; 32]; 4];
+    for (i, &r) in list.iter().enumerate() {
+        for (a, &x) in p[i % 4].iter_mut().zip(&st[r as usize].0) {
+            *a += x;
+        }
+    }
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = (p[0][c] + p[1][c]) + (p[2][c] + p[3][c]);
+    }
+}
+
+/// `strip` with the 32 columns' four partial sums in eight registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn strip_avx512(list: &[u16], st: &[Strip], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(list.iter().all(|&r| (r as usize) < st.len()));
+    let n = out.len();
+    let base = st.as_ptr() as *const f32;
+    // Strips are 64-byte aligned, 32 floats a row.
+    let ld = |r: u16, h: usize| _mm512_load_ps(base.add(r as usize * 32 + 16 * h));
+    let z = _mm512_setzero_ps();
+    let mut p = [[z; 2]; 4];
+    let mut quads = list.chunks_exact(4);
+    for q in &mut quads {
+        for (pi, &r) in p.iter_mut().zip(q) {
+            pi[0] = _mm512_add_ps(pi[0], ld(r, 0));
+            pi[1] = _mm512_add_ps(pi[1], ld(r, 1));
+        }
+    }
+    for (pi, &r) in p.iter_mut().zip(quads.remainder()) {
+        pi[0] = _mm512_add_ps(pi[0], ld(r, 0));
+        pi[1] = _mm512_add_ps(pi[1], ld(r, 1));
+    }
+    let o = out.as_mut_ptr();
+    let [p0, p1, p2, p3] = p;
+    for (h, ((a, b), (c, d))) in p0.iter().zip(&p1).zip(p2.iter().zip(&p3)).enumerate() {
+        let s = _mm512_add_ps(_mm512_add_ps(*a, *b), _mm512_add_ps(*c, *d));
+        let m = (n.saturating_sub(16 * h)).min(16);
+        _mm512_mask_storeu_ps(o.add(16 * h), ((1u32 << m) - 1) as u16, s);
+    }
 }

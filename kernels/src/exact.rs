@@ -64,15 +64,14 @@ pub(crate) enum Simd {
 /// The widest instruction set the CPU has, or a narrower one named by `NESTEVO_SIMD`
 /// (`plain`, `avx2`): the portable code paths are tested on machines that have AVX-512.
 pub(crate) fn simd_level() -> Simd {
-    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        let best = detect();
-        match std::env::var("NESTEVO_SIMD").as_deref() {
-            Ok("plain") => Simd::Plain,
-            Ok("avx2") if !matches!(best, Simd::Plain) => Simd::Popcnt,
-            _ => best,
-        }
-    })
+    static BEST: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    let best = *BEST.get_or_init(detect);
+    // Read on every call (once per matrix-vector product), so a test can switch paths.
+    match std::env::var("NESTEVO_SIMD").as_deref() {
+        Ok("plain") => Simd::Plain,
+        Ok("avx2") if !matches!(best, Simd::Plain) => Simd::Popcnt,
+        _ => best,
+    }
 }
 
 fn detect() -> Simd {

@@ -31,6 +31,9 @@ pub(crate) struct Crossbar {
     pub planes: Vec<u64>,
     /// Conductances in uS, [row][cols + 1]; the last column is the unit column (level 1).
     pub cond: Vec<f32>,
+    /// The same conductances in strips of 32 columns (the last zero-padded), each strip's rows
+    /// one aligned 128-byte line pair: [strip][row]. What the 1-bit-DAC analogue kernel reads.
+    pub strips: Vec<Strip>,
     /// Row lists for the bit-sliced path, built on its first use.
     pub lists: OnceLock<RowLists>,
 }
@@ -100,6 +103,11 @@ pub enum ExactKernel {
     /// exact-range ADC only; other configurations fall back to `Popcount`).
     BitSliced,
 }
+
+/// 32 conductances of one row, 64-byte aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Strip(pub [f32; 32]);
 
 /// Per-read noise on the analogue path: each cell's conductance gets fresh N(0, (mu*(g_max -
 /// g_min))^2) in every read; drawn as its exact column total N(0, sigma^2 * sum_r v_r^2).
@@ -210,6 +218,7 @@ impl Programmed {
                     levels,
                     planes,
                     cond: Vec::new(),
+                    strips: Vec::new(),
                     lists: OnceLock::new(),
                 });
             }
@@ -255,6 +264,13 @@ impl Programmed {
                         g = (g + normal.sample(&mut rng)).clamp(gmin, gmax);
                     }
                     xb.cond[r * cw + col] = g as f32;
+                }
+            }
+            let ns = cw.div_ceil(32);
+            xb.strips = vec![Strip([0.0; 32]); ns * xb.rows];
+            for r in 0..xb.rows {
+                for (col, &g) in xb.cond[r * cw..][..cw].iter().enumerate() {
+                    xb.strips[(col / 32) * xb.rows + r].0[col % 32] = g;
                 }
             }
         }
@@ -303,8 +319,14 @@ impl Programmed {
             return fail("read noise needs the analogue path: program conductances first");
         }
         let (mut acc, mut counts) = if self.analog {
-            let lv = inputs::input_levels(&self.cfg, &prep, self.k);
-            analog::run(self, &prep, &lv, read)?
+            // 1-bit DACs add conductance rows by input bit; wider DACs multiply by levels.
+            if self.cfg.dac_bits == 1 {
+                let planes = inputs::input_planes(&self.cfg, &prep, self.k);
+                analog::run(self, &prep, &[], Some(&planes), read)?
+            } else {
+                let lv = inputs::input_levels(&self.cfg, &prep, self.k);
+                analog::run(self, &prep, &lv, None, read)?
+            }
         } else if self.bit_sliced(batch) {
             let xt = bitslice::transpose(self, &prep);
             bitslice::run(self, &prep, &xt)
