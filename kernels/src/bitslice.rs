@@ -55,6 +55,7 @@ trait Word: Copy {
     fn xor(self, o: Self) -> Self;
     fn and(self, o: Self) -> Self;
     fn or(self, o: Self) -> Self;
+    fn not(self) -> Self;
     /// (carry, sum) of a + b + c.
     fn csa(a: Self, b: Self, c: Self) -> (Self, Self);
     fn ones(self) -> u64;
@@ -110,6 +111,10 @@ impl Word for V {
     #[inline(always)]
     fn or(self, o: V) -> V {
         V(std::array::from_fn(|i| self.0[i] | o.0[i]))
+    }
+    #[inline(always)]
+    fn not(self) -> V {
+        V(std::array::from_fn(|i| !self.0[i]))
     }
     #[inline(always)]
     fn csa(a: V, b: V, c: V) -> (V, V) {
@@ -176,6 +181,10 @@ mod zmm {
         #[inline(always)]
         fn or(self, o: Z) -> Z {
             Z(unsafe { _mm512_or_si512(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn not(self) -> Z {
+            Z(unsafe { _mm512_ternarylogic_epi64::<0x55>(self.0, self.0, self.0) })
         }
         #[inline(always)]
         fn csa(a: Z, b: Z, c: Z) -> (Z, Z) {
@@ -399,11 +408,15 @@ fn task_body<W: Word, const BPC: usize, const P: usize>(a: Args, (out, cnt): Out
             let xb = &p.xbars[t * p.col_tiles + ci];
             let x = &xt[(blk * p.row_tiles + t) * (rows + 1)..][..rows + 1];
             let rl = xb.row_lists(BPC);
-            // The unit column: every row holds level 1, read through the same ADC.
+            // The count over all rows: the unit column's sum (every row holds level 1, read
+            // through the same ADC), and what complemented row lists are subtracted from.
+            let mut u = [W::zero(); P];
+            if cfg.flip || rl.any_comp {
+                count_into::<W, P, 0>(x, &rl.all, &mut u);
+            }
             let mut f = W::y_zero();
             if cfg.flip {
-                let mut st = [W::zero(); P];
-                count_into::<W, P, 0>(x, &rl.all, &mut st);
+                let mut st = u;
                 let nc = adc(&mut st, adc_bits, &mut sat);
                 W::shift_add(&st[..nc], cycles, signed, 0, false, &mut f);
             }
@@ -416,13 +429,13 @@ fn task_body<W: Word, const BPC: usize, const P: usize>(a: Args, (out, cnt): Out
                     let mut st = [W::zero(); P];
                     // Cell bit j counts at weight 2^j; constant bases keep `st` in registers.
                     let list = |j| rl.with_bit(col, j, BPC);
-                    count_into::<W, P, 0>(x, list(0), &mut st);
+                    add_bit::<W, P, 0>(x, list(0), &u, &mut st);
                     if BPC > 1 {
-                        count_into::<W, P, 1>(x, list(1), &mut st);
+                        add_bit::<W, P, 1>(x, list(1), &u, &mut st);
                     }
                     if BPC > 2 {
-                        count_into::<W, P, 2>(x, list(2), &mut st);
-                        count_into::<W, P, 3>(x, list(3), &mut st);
+                        add_bit::<W, P, 2>(x, list(2), &u, &mut st);
+                        add_bit::<W, P, 3>(x, list(3), &u, &mut st);
                     }
                     let nc = adc(&mut st, adc_bits, &mut sat);
                     let shift = (s * BPC) as u32;
@@ -450,6 +463,37 @@ fn task_body<W: Word, const BPC: usize, const P: usize>(a: Args, (out, cnt): Out
         }
     }
     cnt.adc_saturations += sat;
+}
+
+/// st += 2^J * (count of the rows whose cell has bit J set): counted directly, or as the count
+/// over all rows `u` minus that of the complement list.
+#[inline(always)]
+fn add_bit<W: Word, const P: usize, const J: usize>(
+    x: &[V],
+    (list, comp): (&[u16], bool),
+    u: &[W; P],
+    st: &mut [W; P],
+) {
+    if !comp {
+        return count_into::<W, P, J>(x, list, st);
+    }
+    let mut c = [W::zero(); P];
+    count_into::<W, P, 0>(x, list, &mut c);
+    // d = u - c = u + !c + 1, then st += d << J; both ripple-carry, bit-sliced.
+    let ones = W::zero().not();
+    let mut borrow = ones;
+    let mut d = [W::zero(); P];
+    for k in 0..P {
+        let (cy, s) = W::csa(u[k], c[k].not(), borrow);
+        d[k] = s;
+        borrow = cy;
+    }
+    let mut carry = W::zero();
+    for k in J..P {
+        let (cy, s) = W::csa(st[k], d[k - J], carry);
+        st[k] = s;
+        carry = cy;
+    }
 }
 
 /// Adds the rows listed in `list` (padded to a multiple of 8 with the zero row), at weight

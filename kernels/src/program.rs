@@ -38,12 +38,18 @@ pub(crate) struct Crossbar {
     pub lists: OnceLock<RowLists>,
 }
 
-/// Per column and cell bit j, the rows whose cell has bit j set; every list is padded to a
-/// multiple of 8 with the index `rows` (a zero input row), as the bit-sliced counter wants.
+/// Per column and cell bit j, the rows whose cell has bit j set, or, when those are more than
+/// half the rows, the rows whose cell has it clear (the count is then all rows' count minus
+/// theirs: no list is longer than half the crossbar). Every list is padded to a multiple of 8
+/// with the index `rows` (a zero input row), as the bit-sliced counter wants.
 pub(crate) struct RowLists {
     idx: Vec<u16>,
     /// Start of list (col * bits_per_cell + j) in `idx`; one more at the end.
     off: Vec<u32>,
+    /// Whether list (col * bits_per_cell + j) holds the complement.
+    comp: Vec<bool>,
+    /// Whether any list does.
+    pub any_comp: bool,
     /// All rows, padded the same way (the unit column).
     pub all: Vec<u16>,
 }
@@ -59,10 +65,20 @@ impl RowLists {
         let words = xb.planes.len() / (bpc * xb.cols_pad);
         let mut idx = Vec::new();
         let mut off = vec![0u32];
+        let mut comp = Vec::new();
         for col in 0..xb.cols {
             for j in 0..bpc {
+                let plane = |w: usize| xb.planes[(j * words + w) * xb.cols_pad + col];
+                let set: usize = (0..words).map(|w| plane(w).count_ones() as usize).sum();
+                let flip = 2 * set > xb.rows;
                 for w in 0..words {
-                    let mut m = xb.planes[(j * words + w) * xb.cols_pad + col];
+                    let mut m = plane(w);
+                    if flip {
+                        // Rows of this word that exist, minus those set.
+                        let n = xb.rows.saturating_sub(w * 64).min(64);
+                        let valid = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+                        m = !m & valid;
+                    }
                     while m != 0 {
                         idx.push((w * 64 + m.trailing_zeros() as usize) as u16);
                         m &= m - 1;
@@ -70,18 +86,30 @@ impl RowLists {
                 }
                 pad(&mut idx);
                 off.push(idx.len() as u32);
+                comp.push(flip);
             }
         }
+        let any_comp = comp.iter().any(|&c| c);
         let mut all: Vec<u16> = (0..xb.rows as u16).collect();
         pad(&mut all);
         // The bit-sliced kernel indexes its input rows with these unchecked.
         assert!(idx.iter().chain(&all).all(|&i| i as usize <= xb.rows));
-        RowLists { idx, off, all }
+        RowLists {
+            idx,
+            off,
+            comp,
+            any_comp,
+            all,
+        }
     }
+    /// The list of (col, j) and whether it is the complement.
     #[inline(always)]
-    pub fn with_bit(&self, col: usize, j: usize, bpc: usize) -> &[u16] {
+    pub fn with_bit(&self, col: usize, j: usize, bpc: usize) -> (&[u16], bool) {
         let i = col * bpc + j;
-        &self.idx[self.off[i] as usize..self.off[i + 1] as usize]
+        (
+            &self.idx[self.off[i] as usize..self.off[i + 1] as usize],
+            self.comp[i],
+        )
     }
 }
 
