@@ -1,4 +1,4 @@
-use super::{cim_mvm, cim_report};
+use super::{cim_mvm, cim_report, cim_run};
 use crate::arch::{apply_overrides, load_arch, ArchSpec};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -11,6 +11,8 @@ pub enum CimCommand {
     Mvm(cim_mvm::MvmArgs),
     /// Mapping, latency, throughput, energy and area of a network (or the chip's peak figures).
     Report(cim_report::ReportArgs),
+    /// A trained detector on a stream, float and bit-faithfully on the crossbars (mAP, counts).
+    Run(cim_run::RunArgs),
 }
 
 /// The accelerator description every `cim` command takes.
@@ -49,6 +51,7 @@ pub fn run(c: CimCommand) -> anyhow::Result<()> {
         CimCommand::Arch(a) => arch(a),
         CimCommand::Mvm(a) => cim_mvm::run(a),
         CimCommand::Report(a) => cim_report::run(a),
+        CimCommand::Run(a) => cim_run::run(a),
     }
 }
 

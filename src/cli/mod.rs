@@ -3,6 +3,7 @@
 mod cim;
 mod cim_mvm;
 mod cim_report;
+mod cim_run;
 mod data;
 mod info;
 mod later;

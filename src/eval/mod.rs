@@ -1,6 +1,7 @@
 //! Detection metrics: mAP@0.5, mAP@0.75 and mAP@[.5:.95] by the COCO conventions, VOC AP beside,
 //! and the COCO results format so any COCO tool can check the figures.
 
+pub mod decode;
 mod map;
 mod results;
 
