@@ -679,9 +679,9 @@ mod torch_side {
         tch::no_grad(|| {
             for (name, mut v) in model.vs.variables() {
                 if name.ends_with("running_mean") || name.ends_with("bias") {
-                    let _ = v.copy_(&(Tensor::rand(v.size(), (Kind::Float, Device::Cpu)) - 0.5));
+                    v.copy_(&(Tensor::rand(v.size(), (Kind::Float, Device::Cpu)) - 0.5));
                 } else if name.ends_with("running_var") {
-                    let _ = v.copy_(&(Tensor::rand(v.size(), (Kind::Float, Device::Cpu)) + 0.5));
+                    v.copy_(&(Tensor::rand(v.size(), (Kind::Float, Device::Cpu)) + 0.5));
                 }
             }
         });
