@@ -78,7 +78,7 @@ pub(crate) fn run(
     let fast = fast_cpu();
     let parts: Vec<_> = p
         // Column currents of one task: at most about 1 Mi floats.
-        .tasks(prep.batch, (1 << 20) / ((cfg.cols + 1) * cycles))
+        .tasks(prep.batch, (1 << 20) / ((cfg.cols + 1) * cycles), 1)
         .into_par_iter()
         .map(|task| {
             let outs = p.xbars[task.0].outs;

@@ -328,7 +328,7 @@ pub(crate) fn run(p: &Programmed, prep: &Prepared, xt: &[V]) -> (Vec<i64>, Count
     let need = planes_needed(p);
     let bpc = p.cfg.bits_per_cell;
     let parts: Vec<_> = p
-        .tasks_aligned(prep.batch, LANES)
+        .tasks(prep.batch, usize::MAX, LANES)
         .into_par_iter()
         .map(|task| {
             let (ci, v0, v1) = task;

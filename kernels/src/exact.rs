@@ -33,7 +33,7 @@ fn run_with<A: IntAdc>(
 ) -> (Vec<i64>, Counts) {
     let level = simd_level();
     let parts: Vec<_> = p
-        .tasks(prep.batch, usize::MAX)
+        .tasks(prep.batch, usize::MAX, 1)
         .into_par_iter()
         .map(|task| {
             let (ci, v0, v1) = task;

@@ -390,32 +390,22 @@ impl Programmed {
             }
     }
 
-    /// Work units whose first vector is a multiple of `align` (the bit-sliced blocks).
-    pub(crate) fn tasks_aligned(&self, batch: usize, align: usize) -> Vec<(usize, usize, usize)> {
-        let threads = rayon::current_num_threads().max(1);
-        let want = threads * 8;
-        let blocks = batch.div_ceil(align).max(1);
-        let chunks = want.div_ceil(self.col_tiles).clamp(1, blocks);
-        let per = blocks.div_ceil(chunks) * align;
-        let mut t = Vec::new();
-        for ci in 0..self.col_tiles {
-            let mut v0 = 0;
-            while v0 < batch {
-                t.push((ci, v0, (v0 + per).min(batch)));
-                v0 += per;
-            }
-        }
-        t
-    }
-
-    /// Work units (column tile, first vector, last vector) for the parallel loops.
-    /// At most `max_per` vectors per unit.
-    pub(crate) fn tasks(&self, batch: usize, max_per: usize) -> Vec<(usize, usize, usize)> {
+    /// Work units (column tile, first vector, last vector) for the parallel loops: at most
+    /// `max_per` vectors each (rounded down to, but at least, `align`), and every first vector
+    /// a multiple of `align` (the bit-sliced kernel's blocks of 32).
+    pub(crate) fn tasks(
+        &self,
+        batch: usize,
+        max_per: usize,
+        align: usize,
+    ) -> Vec<(usize, usize, usize)> {
         let threads = rayon::current_num_threads().max(1);
         // Enough tasks to balance, each long enough to reuse its crossbars' planes.
         let want = threads * 8;
-        let chunks = want.div_ceil(self.col_tiles).clamp(1, batch.max(1));
-        let per = batch.div_ceil(chunks).clamp(1, max_per.max(1));
+        let blocks = batch.div_ceil(align).max(1);
+        let chunks = want.div_ceil(self.col_tiles).clamp(1, blocks);
+        let cap = (max_per / align).max(1) * align;
+        let per = (blocks.div_ceil(chunks) * align).min(cap);
         let mut t = Vec::new();
         for ci in 0..self.col_tiles {
             let mut v0 = 0;

@@ -1,5 +1,6 @@
 use super::{cim_mvm, cim_report, cim_run};
 use crate::arch::{apply_overrides, load_arch, ArchSpec};
+use crate::cim::{NoiseMode, NoiseSpec};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -24,6 +25,22 @@ pub struct ArchSel {
     /// Override a field, e.g. --set adc.bits=6 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+}
+
+/// The noise flags of the `cim` commands as a validated spec; `--mu` without a noise mode is
+/// refused rather than silently ignored.
+pub fn noise_spec(mode: NoiseMode, mu: f64, read_mu: f64, seed: u64) -> anyhow::Result<NoiseSpec> {
+    if mode == NoiseMode::None && mu != 0.0 {
+        anyhow::bail!("--mu {mu} given with --noise none: choose --noise weight or --noise cell");
+    }
+    let noise = NoiseSpec {
+        mode,
+        mu,
+        read_mu,
+        seed,
+    };
+    noise.check()?;
+    Ok(noise)
 }
 
 impl ArchSel {

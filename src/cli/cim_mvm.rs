@@ -1,7 +1,7 @@
 //! `nestevo cim mvm`: integer matrix products on the simulated crossbars, from and to .npy.
 
 use super::cim::ArchSel;
-use crate::cim::{CimMatrix, LayerStats, NoiseMode, NoiseSpec};
+use crate::cim::{CimMatrix, LayerStats, NoiseMode};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use ndarray::Array2;
@@ -45,18 +45,7 @@ pub struct MvmArgs {
 
 pub fn run(a: MvmArgs) -> Result<()> {
     let spec = a.sel.load()?;
-    if a.noise == NoiseMode::None && a.mu != 0.0 {
-        bail!(
-            "--mu {} given with --noise none: choose --noise weight or --noise cell",
-            a.mu
-        );
-    }
-    let noise = NoiseSpec {
-        mode: a.noise,
-        mu: a.mu,
-        read_mu: a.read_mu,
-        seed: a.seed,
-    };
+    let noise = super::cim::noise_spec(a.noise, a.mu, a.read_mu, a.seed)?;
     let w = read_int_npy(&a.weights)?;
     let x = read_int_npy(&a.inputs)?;
     let ((k, n), (b, kx)) = (w.dim(), x.dim());

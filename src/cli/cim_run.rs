@@ -2,9 +2,9 @@
 
 use super::cim::ArchSel;
 use crate::cim::network::run::{load_checkpoint, render, run_detector, RunConfig, EVAL_SEED};
-use crate::cim::{NoiseMode, NoiseSpec};
+use crate::cim::NoiseMode;
 use crate::data::StreamId;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -50,19 +50,7 @@ pub struct RunArgs {
 
 pub fn run(a: RunArgs) -> Result<()> {
     let spec = a.sel.load()?;
-    if a.noise == NoiseMode::None && a.mu != 0.0 {
-        bail!(
-            "--mu {} given with --noise none: choose --noise weight or --noise cell",
-            a.mu
-        );
-    }
-    let noise = NoiseSpec {
-        mode: a.noise,
-        mu: a.mu,
-        read_mu: 0.0,
-        seed: a.noise_seed,
-    };
-    noise.check()?;
+    let noise = super::cim::noise_spec(a.noise, a.mu, 0.0, a.noise_seed)?;
     let (desc, tensors) = load_checkpoint(&a.checkpoint, a.model.as_deref())?;
     let cfg = RunConfig {
         stream: a.stream,

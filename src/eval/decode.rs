@@ -38,12 +38,12 @@ impl Heads {
     }
 }
 
-/// The trainer's `DecodeConfig`, without torch.
+/// How heat-maps become boxes; the trainer's tch decoder takes the same.
 #[derive(Debug, Clone, Copy)]
 pub struct DecodeConfig {
     /// Peaks kept per frame before the score threshold.
     pub top_k: usize,
-    /// Peaks below this score are dropped.
+    /// Peaks below this score are dropped (low, so that mAP sees the whole PR curve).
     pub min_score: f32,
     /// Input pixels per output cell.
     pub stride: f32,

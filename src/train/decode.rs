@@ -5,25 +5,8 @@ use super::loss::HeadOut;
 use crate::eval::Detection;
 use tch::{Kind, Tensor};
 
-#[derive(Debug, Clone, Copy)]
-pub struct DecodeConfig {
-    /// Peaks kept per frame before the score threshold.
-    pub top_k: i64,
-    /// Peaks below this score are dropped (low, so that mAP sees the whole PR curve).
-    pub min_score: f32,
-    /// Input pixels per output cell.
-    pub stride: f32,
-}
-
-impl Default for DecodeConfig {
-    fn default() -> Self {
-        Self {
-            top_k: 50,
-            min_score: 0.01,
-            stride: 4.0,
-        }
-    }
-}
+/// The same knobs as the simulator's decoder: one definition for both.
+pub use crate::eval::decode::DecodeConfig;
 
 /// Decodes a batch; `image_ids[b]` names frame b; boxes are clipped to the input size.
 pub fn decode(
@@ -37,7 +20,7 @@ pub fn decode(
     let (b, c, h, w) = prob.size4().expect("heat-map is [B, C, h, w]");
     let hmax = prob.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
     let peaks = &prob * prob.eq_tensor(&hmax).to_kind(Kind::Float);
-    let k = cfg.top_k.min(c * h * w);
+    let k = (cfg.top_k as i64).min(c * h * w);
     let (scores, idx) = peaks.reshape([b, -1]).topk(k, 1, true, true);
     let cls = idx.divide_scalar_mode(h * w, "floor");
     let pix = idx.remainder(h * w);
