@@ -20,6 +20,8 @@ struct Ctx<'a> {
     levels: &'a [f32],
     /// Input bit-planes (1-bit DACs only), as the exact path uses them.
     planes: Option<&'a [u64]>,
+    /// Whether the strip sums may use AVX-512 (decided once per product).
+    avx512: bool,
     /// Per (vector, tile, cycle): sum of applied levels and of their squares.
     sums: Vec<(f32, f32)>,
     adc: FloatAdc,
@@ -66,6 +68,7 @@ pub(crate) fn run(
         prep,
         levels,
         planes,
+        avx512: matches!(crate::exact::simd_level(), crate::exact::Simd::Avx512),
         sums,
         adc: float_adc(cfg.adc_mode, cfg.max_code()),
         gmin: cfg.g_min as f32,
@@ -143,7 +146,7 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
                 (xb, cfg.words()),
                 (t, tiles),
                 (v0, v1),
-                cycles,
+                (cycles, ctx.avx512),
                 &mut cur,
             );
         } else {
@@ -250,12 +253,11 @@ fn add_rows(
     (xb, words): (&Crossbar, usize),
     (t, tiles): (usize, usize),
     (v0, v1): (usize, usize),
-    cycles: usize,
+    (cycles, avx512): (usize, bool),
     cur: &mut [f32],
 ) {
     let cw = xb.cols + 1;
     let rows = xb.rows;
-    let avx512 = matches!(crate::exact::simd_level(), crate::exact::Simd::Avx512);
     // Reads in blocks, their row lists made once; then 32 columns at a time over the block,
     // so that the crossbar's 32-column strip of conductances stays in L1.
     const BLOCK: usize = 64;

@@ -294,6 +294,10 @@ impl Programmed {
                     xb.cond[r * cw + col] = g as f32;
                 }
             }
+            // Only the 1-bit-DAC path reads strips; wider DACs multiply `cond` by levels.
+            if self.cfg.dac_bits != 1 {
+                continue;
+            }
             let ns = cw.div_ceil(32);
             xb.strips = vec![Strip([0.0; 32]); ns * xb.rows];
             for r in 0..xb.rows {

@@ -95,9 +95,32 @@ impl PartialEq for ModelDesc {
     }
 }
 
+/// Where a layer reads from: the network's input or an earlier layer (by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Src {
+    Input,
+    Layer(usize),
+}
+
 impl ModelDesc {
     /// Index of a layer by name.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.layers.iter().position(|l| l.name == name)
+    }
+
+    /// Each layer's inputs as indices, for the executors (trainer, crossbar runner).
+    pub fn sources(&self) -> Vec<Vec<Src>> {
+        self.layers
+            .iter()
+            .map(|l| {
+                l.inputs
+                    .iter()
+                    .map(|n| match n.as_str() {
+                        "input" => Src::Input,
+                        n => Src::Layer(self.index_of(n).expect("inputs are resolved by parse")),
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }

@@ -10,7 +10,7 @@ mod parse;
 mod shape;
 mod write;
 
-pub use desc::{LayerDesc, ModelDesc, Op};
+pub use desc::{LayerDesc, ModelDesc, Op, Src};
 pub use error::ModelError;
 pub use parse::{load_model, parse_model};
 pub use shape::LayerMatrix;

@@ -4,7 +4,7 @@
 
 use super::loss::HeadOut;
 use super::noise::WeightNoise;
-use crate::model::{ModelDesc, Op};
+use crate::model::{ModelDesc, Op, Src};
 use anyhow::{bail, ensure, Context, Result};
 use tch::{nn, nn::ModuleT, Device, Tensor};
 
@@ -33,13 +33,6 @@ enum Layer {
     Upsample(i64),
     Concat,
     Flatten,
-}
-
-/// Where a layer reads from: the frame or an earlier layer.
-#[derive(Clone, Copy)]
-enum Src {
-    Input,
-    Layer(usize),
 }
 
 pub struct Detector {
@@ -105,18 +98,7 @@ impl Detector {
         let root = vs.root();
         let mut layers = Vec::with_capacity(desc.layers.len());
         let mut inputs = Vec::with_capacity(desc.layers.len());
-        for (i, l) in desc.layers.iter().enumerate() {
-            let ins: Vec<Src> = l
-                .inputs
-                .iter()
-                .map(|n| {
-                    if n == "input" {
-                        Src::Input
-                    } else {
-                        Src::Layer(desc.index_of(n).expect("resolved by parse"))
-                    }
-                })
-                .collect();
+        for ((i, l), ins) in desc.layers.iter().enumerate().zip(desc.sources()) {
             let in_c = match ins.first() {
                 Some(Src::Input) | None => desc.input[0],
                 Some(Src::Layer(j)) => shapes[*j][0],

@@ -17,17 +17,10 @@ use super::noise::NoiseSpec;
 use super::stats::LayerStats;
 use crate::arch::ArchSpec;
 use crate::data::Frame;
-use crate::model::{ModelDesc, Op};
+use crate::model::{ModelDesc, Op, Src};
 use anyhow::{bail, ensure, Context, Result};
 use ndarray::{Array1, Array2, Array4, ArrayView4, Ix1, Ix2, Ix4};
 use serde::Serialize;
-
-/// Where a layer reads from: the frame or an earlier layer.
-#[derive(Clone, Copy)]
-enum Src {
-    Input,
-    Layer(usize),
-}
 
 enum Node {
     Conv {
@@ -105,19 +98,7 @@ impl CimNetwork {
         let shapes = desc
             .shapes()
             .with_context(|| format!("model description {src}"))?;
-        let srcs: Vec<Vec<Src>> = desc
-            .layers
-            .iter()
-            .map(|l| {
-                l.inputs
-                    .iter()
-                    .map(|n| match n.as_str() {
-                        "input" => Src::Input,
-                        n => Src::Layer(desc.index_of(n).expect("resolved by parse")),
-                    })
-                    .collect()
-            })
-            .collect();
+        let srcs = desc.sources();
         let in_shape = |i: usize| match srcs[i].first() {
             Some(Src::Layer(j)) => shapes[*j],
             _ => desc.input,
