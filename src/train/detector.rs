@@ -224,6 +224,33 @@ impl Detector {
 
     /// Runs the network on [B, C, H, W] frames in [0, 1].
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<HeadOut> {
+        Ok(self.run(x, train, None)?.0)
+    }
+
+    /// The heads and the output of layer `keep` (an index into the description's layers),
+    /// e.g. the features the drift statistic pools (`evolve::drift`).
+    pub fn forward_features(
+        &self,
+        x: &Tensor,
+        train: bool,
+        keep: usize,
+    ) -> Result<(HeadOut, Tensor)> {
+        ensure!(
+            keep < self.layers.len(),
+            "model {}: no layer {keep} (it has {})",
+            self.desc.name,
+            self.layers.len()
+        );
+        let (heads, kept) = self.run(x, train, Some(keep))?;
+        Ok((heads, kept.expect("kept layer")))
+    }
+
+    fn run(
+        &self,
+        x: &Tensor,
+        train: bool,
+        keep: Option<usize>,
+    ) -> Result<(HeadOut, Option<Tensor>)> {
         let [c, h, w] = self.desc.input;
         let size = x.size();
         if size.len() != 4 || size[1..] != [c as i64, h as i64, w as i64] {
@@ -278,11 +305,14 @@ impl Detector {
             outs.push(Some(y));
         }
         let take = |i: usize| outs[i].as_ref().expect("head").shallow_clone();
-        Ok(HeadOut {
-            hm: take(self.heads[0]),
-            wh: take(self.heads[1]),
-            off: take(self.heads[2]),
-        })
+        Ok((
+            HeadOut {
+                hm: take(self.heads[0]),
+                wh: take(self.heads[1]),
+                off: take(self.heads[2]),
+            },
+            keep.map(take),
+        ))
     }
 
     /// Frames (RGB u8, H*W*3 each) to a [B, 3, H, W] float batch on the model's device.
