@@ -5,8 +5,10 @@
 
 pub mod arch;
 pub mod cim;
+pub mod couple;
 pub mod data;
 pub mod eval;
+pub mod evolve;
 pub mod info;
 pub mod model;
 pub mod ppa;

@@ -3,19 +3,9 @@
 use clap::Subcommand;
 
 #[derive(Subcommand)]
-pub enum EvolveCommand {
-    /// Run the evolution loop over the terminals' streams (not built yet).
-    Run,
-}
-
-#[derive(Subcommand)]
 pub enum BenchCommand {
     /// Global-model inference on N frames: GPU/CPU (LibTorch) versus simulated ISAAC (not built yet).
     GpuVsCim,
-}
-
-pub fn evolve(_: EvolveCommand) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo evolve` is not built yet: the evolution system comes after the trainer")
 }
 
 pub fn bench(_: BenchCommand) -> anyhow::Result<()> {

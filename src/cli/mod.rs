@@ -5,6 +5,7 @@ mod cim_mvm;
 mod cim_report;
 mod cim_run;
 mod data;
+mod evolve;
 mod info;
 mod later;
 mod train;
@@ -49,7 +50,7 @@ enum Command {
     Eval(train::EvalArgs),
     /// Evolution: drift detection and co-evolution of terminals and the global model.
     #[command(subcommand)]
-    Evolve(later::EvolveCommand),
+    Evolve(evolve::EvolveCommand),
     /// Benchmarks: global-model inference on the GPU/CPU versus the simulated accelerator.
     #[command(subcommand)]
     Bench(later::BenchCommand),
@@ -64,7 +65,7 @@ pub fn main() -> ExitCode {
         Command::Data(c) => data::run(c),
         Command::Pretrain(a) => train::pretrain(a),
         Command::Eval(a) => train::eval(a),
-        Command::Evolve(c) => later::evolve(c),
+        Command::Evolve(c) => evolve::run(c),
         Command::Bench(c) => later::bench(c),
     };
     match result {

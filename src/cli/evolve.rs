@@ -1,0 +1,289 @@
+//! `nestevo evolve ...`: the window loop (distillation only so far), the experiment file, the
+//! teacher margin, the drift statistics of the global model's training data.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum EvolveCommand {
+    /// Run the evolution loop over the terminals' streams (built: --method always-kd).
+    Run(RunArgs),
+    /// Validate an experiment (a preset or a file, with --set overrides) and print it as TOML.
+    Check(CheckArgs),
+    /// The teacher margin: every shipped model on held-out frames of every stream, mAP@0.5
+    /// with 95 % bootstrap intervals.
+    Margin(MarginArgs),
+    /// Drift statistics (Eq. 11) of the global model on its training data, written beside
+    /// its checkpoint as NAME.drift.json.
+    TrainStats(TrainStatsArgs),
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
+pub struct RunArgs {
+    /// A compiled-in experiment: smoke, demo or paper.
+    #[arg(long)]
+    preset: Option<String>,
+    /// An experiment file in TOML.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a field: key=value; repeatable.
+    #[arg(long = "set")]
+    sets: Vec<String>,
+    /// nestevo, a1, a2, a3, a4, always-kd or always-coevolve (only always-kd is built).
+    #[arg(long, default_value = "always-kd")]
+    method: String,
+    /// Output folder: summary.json, windows.json/csv, rounds/, final/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue an interrupted run in --out from its last finished window.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long)]
+    cpu: bool,
+    /// CPU threads for LibTorch (default: one per core).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
+pub struct CheckArgs {
+    /// A compiled-in experiment: smoke, demo or paper.
+    #[arg(long)]
+    preset: Option<String>,
+    /// An experiment file in TOML.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a field: key=value (e.g. mutual.alpha=0.3, terminals.1.stream=E); repeatable.
+    #[arg(long = "set")]
+    sets: Vec<String>,
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct MarginArgs {
+    /// Folder of the checkpoints (NAME.safetensors with NAME.toml beside).
+    #[arg(long, default_value = "models/pretrained")]
+    models: PathBuf,
+    /// The teacher first, then the terminal models.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "global,terminal,M1,M2,M3"
+    )]
+    names: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "source,A,B,C,D,E")]
+    streams: Vec<String>,
+    /// Held-out stream seeds per stream.
+    #[arg(long, default_value_t = 8)]
+    seeds: usize,
+    /// Frames per seed, spread evenly over --span-s seconds.
+    #[arg(long, default_value_t = 75)]
+    per_seed: usize,
+    #[arg(long, default_value_t = 600.0)]
+    span_s: f64,
+    /// Bootstrap resamples for the 95 % intervals.
+    #[arg(long, default_value_t = 1000)]
+    resamples: usize,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+    #[arg(long)]
+    cpu: bool,
+    /// CPU threads for LibTorch (default: one per core).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct TrainStatsArgs {
+    /// The global checkpoint NAME.safetensors; NAME.drift.json is written beside it.
+    #[arg(long, default_value = "models/pretrained/global.safetensors")]
+    model: PathBuf,
+    /// The layer whose features are pooled per pseudo box.
+    #[arg(long, default_value = "head_relu")]
+    layer: String,
+    /// Source-domain frames to label (drawn like training batches).
+    #[arg(long, default_value_t = 2000)]
+    frames: usize,
+    /// Pseudo boxes are detections at or above this score.
+    #[arg(long, default_value_t = 0.3)]
+    min_score: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    cpu: bool,
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
+    match c {
+        EvolveCommand::Run(a) => run_loop(a),
+        EvolveCommand::Check(a) => check(a),
+        EvolveCommand::Margin(a) => margin(a),
+        EvolveCommand::TrainStats(a) => train_stats(a),
+    }
+}
+
+fn experiment(
+    preset: &Option<String>,
+    file: &Option<PathBuf>,
+    sets: &[String],
+) -> anyhow::Result<crate::evolve::config::Experiment> {
+    use crate::evolve::config;
+    let (e, source) = match (preset, file) {
+        (Some(p), _) => (config::preset(p)?, format!("preset `{p}`")),
+        (None, Some(f)) => (config::load_experiment(f)?, f.display().to_string()),
+        (None, None) => anyhow::bail!("give --preset P or --config FILE"),
+    };
+    Ok(config::apply_overrides(&e, sets, &source)?)
+}
+
+fn check(a: CheckArgs) -> anyhow::Result<()> {
+    print!("{}", experiment(&a.preset, &a.config, &a.sets)?.to_toml());
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+fn run_loop(_: RunArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`nestevo evolve run` needs the `torch` feature (this binary was built without it)"
+    )
+}
+
+#[cfg(feature = "torch")]
+fn run_loop(_: RunArgs) -> anyhow::Result<()> {
+    anyhow::bail!("`nestevo evolve run` is not built yet: the window loop of issue 10 comes after its foundations")
+}
+
+#[cfg(feature = "torch")]
+fn device(cpu: bool, threads: Option<i32>) -> anyhow::Result<tch::Device> {
+    if let Some(t) = threads {
+        anyhow::ensure!(t > 0, "--threads must be at least 1, got {t}");
+        tch::set_num_threads(t);
+    }
+    Ok(if cpu {
+        tch::Device::Cpu
+    } else {
+        tch::Device::cuda_if_available()
+    })
+}
+
+#[cfg(feature = "torch")]
+fn margin(a: MarginArgs) -> anyhow::Result<()> {
+    use crate::data::StreamId;
+    use crate::evolve::margin;
+    let streams = a
+        .streams
+        .iter()
+        .map(|s| s.parse::<StreamId>())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(
+        a.seeds > 0 && a.per_seed > 0 && a.span_s > 0.0,
+        "--seeds, --per-seed and --span-s must be positive"
+    );
+    let o = margin::MarginOptions {
+        models_dir: a.models.clone(),
+        models: a.names.clone(),
+        streams,
+        seeds: a.seeds,
+        per_seed: a.per_seed,
+        span_s: a.span_s,
+        resamples: a.resamples,
+        device: device(a.cpu, a.threads)?,
+    };
+    let r = margin::run(&o)?;
+    println!(
+        "mAP@0.5 [95 % bootstrap interval, {} resamples over frames] on {} held-out frames per stream \
+         ({} seeds x {} frames spread over {} s)",
+        r.resamples,
+        r.seeds * r.per_seed,
+        r.seeds,
+        r.per_seed,
+        r.span_s
+    );
+    print!("| model | params |");
+    for s in &r.streams {
+        print!(" {s} |");
+    }
+    println!();
+    print!("|---|---:|");
+    for _ in &r.streams {
+        print!("---:|");
+    }
+    println!();
+    for (m, p) in r.models.iter().zip(&r.params) {
+        print!("| {m} | {p} |");
+        for s in &r.streams {
+            let c = r.cell(m, s).expect("scored");
+            print!(" {:.3} [{:.3}, {:.3}] |", c.map50, c.lo, c.hi);
+        }
+        println!();
+    }
+    for (s, ok) in &r.teacher_above {
+        println!(
+            "stream {s}: teacher {} every terminal model (intervals {})",
+            if *ok { "above" } else { "NOT clearly above" },
+            if *ok { "separate" } else { "overlap" }
+        );
+    }
+    for (m, s, ok) in &r.drops {
+        if !ok {
+            println!("model {m}: no clear drop from source to {s}");
+        }
+    }
+    println!(
+        "every model drops on D and E: {}; {:.1} s",
+        r.drops.iter().all(|d| d.2),
+        r.seconds
+    );
+    if let Some(p) = &a.json_out {
+        std::fs::write(p, serde_json::to_string_pretty(&r)?)?;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
+    use crate::couple::label::{LabelRequest, Labeller};
+    use crate::data::{StreamId, CLASSES};
+    use crate::evolve::labeller::{feature_stats, TorchLabeller};
+    use crate::train::{checkpoint, frames::FramePool};
+    let (model, _) = checkpoint::load(&a.model, device(a.cpu, a.threads)?)?;
+    let lab = TorchLabeller::new(&model);
+    let req = LabelRequest {
+        min_score: a.min_score,
+        feature_layer: Some(a.layer.clone()),
+    };
+    let mut pool = FramePool::new(StreamId::Source, a.seed);
+    let mut stats = None;
+    let mut left = a.frames;
+    while left > 0 {
+        let n = left.min(256);
+        left -= n;
+        let labels = lab.label(&pool.sample(n), &req)?;
+        let s = feature_stats(&labels, CLASSES.len())?;
+        stats = Some(match stats {
+            None => s,
+            Some(acc) => crate::evolve::drift::merge(&acc, &s)?,
+        });
+    }
+    let stats = stats.ok_or_else(|| anyhow::anyhow!("--frames must be at least 1"))?;
+    let out = a.model.with_extension("drift.json");
+    stats.save(&out)?;
+    println!(
+        "{} pseudo boxes (score >= {}) on {} source frames, layer {} ({} features): per class {:?}; written to {}",
+        stats.boxes(),
+        a.min_score,
+        a.frames,
+        a.layer,
+        stats.dim,
+        stats.classes.iter().map(|c| c.count).collect::<Vec<_>>(),
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! The co-evolution system (SPEC section 4, the paper's sections 4-5, issue 10).
+//!
+//! Built so far: the experiment file (`config`), the drift statistic of Eq. 11-13 (`drift`),
+//! FedAvg weighted by frame counts (`fedavg`), the life-cycle performance of Eq. 6-8 (`lcp`),
+//! and, with LibTorch, the Eq. 14-15 mutual-learning losses (`mutual`), the label-conditioned
+//! generator (`generator`), the global model behind the labelling interface (`labeller`) and
+//! the teacher-margin table (`margin`). `heldout` is a stand-in for the house's held-out
+//! frame rule. The window loop (distillation, co-evolution, baselines) is not built yet.
+//! See `docs/evolution.md`.
+
+pub mod config;
+pub mod drift;
+pub mod error;
+pub mod fedavg;
+pub mod heldout;
+pub mod lcp;
+
+#[cfg(feature = "torch")]
+pub mod generator;
+#[cfg(feature = "torch")]
+pub mod labeller;
+#[cfg(feature = "torch")]
+pub mod margin;
+#[cfg(feature = "torch")]
+pub mod mutual;
+
+pub use error::{ConfigError, EvolveError};

@@ -1,0 +1,166 @@
+//! The experiment file: presets validate, overrides apply, and a bad file gives one clear
+//! error naming file, field, value and what is allowed, for each kind of field.
+
+use nestevo::evolve::config::{apply_overrides, parse_experiment, preset, PRESETS};
+
+fn smoke_text() -> String {
+    PRESETS
+        .iter()
+        .find(|p| p.0 == "smoke")
+        .unwrap()
+        .1
+        .to_string()
+}
+
+/// `text` with the first line starting with `key =` replaced by `key = value`.
+fn with(text: &str, key: &str, value: &str) -> String {
+    let mut done = false;
+    text.lines()
+        .map(|l| {
+            if !done && l.trim_start().starts_with(&format!("{key} =")) {
+                done = true;
+                format!("{key} = {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn err_of(text: &str) -> String {
+    parse_experiment(text, "exp.toml").unwrap_err().to_string()
+}
+
+fn assert_names(e: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(e.contains(p), "error `{e}` lacks `{p}`");
+    }
+}
+
+/// Every compiled-in preset parses and validates; the paper preset has three terminals on
+/// three different streams including D and E.
+#[test]
+fn presets_validate() {
+    for (name, _) in PRESETS {
+        preset(name).unwrap();
+    }
+    let p = preset("paper").unwrap();
+    let streams: Vec<&str> = p.terminals.iter().map(|t| t.stream.as_str()).collect();
+    assert_eq!(streams.len(), 3);
+    assert!(streams.contains(&"D") && streams.contains(&"E"));
+    let err = preset("nope").unwrap_err().to_string();
+    assert_names(&err, &["nope", "smoke", "demo", "paper"]);
+}
+
+/// An unknown key is refused, at the top level, in a section and in a terminal.
+#[test]
+fn unknown_keys_are_refused() {
+    let t = smoke_text();
+    let e = err_of(&t.replacen("seed = 0", "seed = 0\ncolour = 3", 1));
+    assert_names(&e, &["exp.toml", "colour", "unknown field"]);
+    let e = err_of(&t.replacen("gamma = 2.0", "gamma = 2.0\ngama = 1.0", 1));
+    assert_names(&e, &["exp.toml", "drift.gama", "unknown field"]);
+    let e = err_of(&t.replacen("stream_seed = 102", "stream_seed = 102\nfps = 5", 1));
+    assert_names(&e, &["exp.toml", "terminals[1].fps", "unknown field"]);
+}
+
+/// A value of the wrong type names the field, the value and the line.
+#[test]
+fn wrong_types_are_named() {
+    let e = err_of(&with(&smoke_text(), "steps", "\"ten\""));
+    assert_names(&e, &["exp.toml", "distill.steps", "\"ten\"", "line"]);
+    let e = err_of(&with(&smoke_text(), "alpha", "true"));
+    assert_names(&e, &["mutual.alpha", "true"]);
+}
+
+/// Out-of-range numbers, per kind: a weight in [0, 1], a positive count, a positive
+/// duration, a learning rate, the noise coefficient, epsilon and the budget.
+#[test]
+fn out_of_range_values_are_named() {
+    let t = smoke_text();
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("alpha", "1.5", &["mutual.alpha", "1.5", "[0, 1]"]),
+        ("count", "0", &["windows.count", "0", "at least 1"]),
+        ("t_total_s", "-2.0", &["windows.t_total_s", "-2", "> 0"]),
+        ("lr", "0.0", &["distill.lr", "0", "learning rate"]),
+        ("mu", "0.9", &["mutual.mu", "0.9", "[0, 0.5]"]),
+        (
+            "epsilon",
+            "5",
+            &["drift.epsilon", "5", "number of terminals (2)"],
+        ),
+        (
+            "d_max",
+            "4",
+            &["windows.d_max", "4", "min_upload x terminals"],
+        ),
+        ("min_score", "1.5", &["global.min_score", "1.5", "(0, 1)"]),
+        ("latency_ms", "-1.0", &["link.latency_ms", "-1", ">= 0"]),
+    ];
+    for (key, value, parts) in cases {
+        let e = err_of(&with(&t, key, value));
+        assert_names(&e, &[&["exp.toml"][..], parts].concat());
+    }
+    // A window too short for its uploads and scoring frames names the terminal.
+    let e = err_of(&with(&t, "t_total_s", "1.0"));
+    assert_names(&e, &["windows.t_total_s", "rural", "30 fps", "30 frames"]);
+}
+
+/// Terminal fields: a stream that is not a terminal stream, a duplicate id, a model that is
+/// not a checkpoint, and no terminals at all.
+#[test]
+fn bad_terminals_are_named() {
+    let t = smoke_text();
+    let e = err_of(&t.replacen("stream = \"E\"", "stream = \"Z\"", 1));
+    assert_names(&e, &["terminals[1].stream", "\"Z\"", "A, B, C, D or E"]);
+    let e = err_of(&t.replacen("stream = \"D\"", "stream = \"source\"", 1));
+    assert_names(&e, &["terminals[0].stream", "\"source\""]);
+    let e = err_of(&t.replacen("id = \"night\"", "id = \"rural\"", 1));
+    assert_names(&e, &["terminals[1].id", "unique"]);
+    let e = err_of(&t.replacen("M3.safetensors", "M3.pt", 1));
+    assert_names(&e, &["terminals[1].model", "M3.pt", "NAME.safetensors"]);
+    let cut = t.find("[[terminals]]").unwrap();
+    let end = t.find("[windows]").unwrap();
+    let none =
+        format!("{}{}", &t[..cut], &t[end..]).replacen("seed = 0", "seed = 0\nterminals = []", 1);
+    let e = err_of(&none);
+    assert_names(&e, &["terminals", "at least one"]);
+}
+
+/// `--set` changes a field of a section or of one terminal and validates the result; an
+/// unknown key, a bad index and a badly typed value are refused with the keys allowed.
+#[test]
+fn overrides_apply_and_are_checked() {
+    let p = preset("smoke").unwrap();
+    let sets = vec![
+        "mutual.alpha=0.25".to_string(),
+        "terminals.1.stream=C".to_string(),
+        "windows.count=3".to_string(),
+    ];
+    let q = apply_overrides(&p, &sets, "preset `smoke`").unwrap();
+    assert_eq!(q.mutual.alpha, 0.25);
+    assert_eq!(q.terminals[1].stream, "C");
+    assert_eq!(q.windows.count, 3);
+    let e = apply_overrides(&p, &["mutual.gamma=1".into()], "preset `smoke`")
+        .unwrap_err()
+        .to_string();
+    assert_names(
+        &e,
+        &["--set mutual.gamma=1", "no such key", "alpha, batch, beta"],
+    );
+    let e = apply_overrides(&p, &["terminals.5.stream=A".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["terminals", "list of 2", "0 to 1"]);
+    let e = apply_overrides(&p, &["windows.count=many".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["windows.count", "many", "integer"]);
+    let e = apply_overrides(&p, &["mutual.beta=2.0".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["mutual.beta", "2", "[0, 1]"]);
+    // The TOML it prints reads back to the same experiment.
+    assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
+}
