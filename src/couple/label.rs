@@ -80,6 +80,15 @@ pub enum LabelError {
     Fault(String),
 }
 
+impl crate::error::Kinded for LabelError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            LabelError::BadInput(_) => crate::error::ErrorKind::BadInput,
+            LabelError::Fault(_) => crate::error::ErrorKind::Fault,
+        }
+    }
+}
+
 /// Labels frames with a trained global model.
 pub trait Labeller {
     /// The labelling model and where it runs, for reports (e.g. `global on Cpu`).

@@ -111,11 +111,8 @@ impl FeatureStats {
 
     /// Writes the statistics as JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string(self).map_err(|e| EvolveError::Train(e.into()))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| EvolveError::BadInput(format!("writing {}: {e}", path.display())))
+        let text = serde_json::to_string(self).map_err(|e| EvolveError::Fault(e.to_string()))?;
+        Ok(crate::error::write_atomic(path, text.as_bytes())?)
     }
 
     pub fn load(path: &Path) -> Result<Self> {

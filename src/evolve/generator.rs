@@ -239,9 +239,7 @@ pub fn train_generator(
         .reshape([heads.len() as i64, c as i64])
         .to_device(dev);
     tch::manual_seed(cfg.seed as i64);
-    let mut opt = nn::Adam::default()
-        .build(&g.vs, cfg.lr)
-        .map_err(|e| EvolveError::Train(e.into()))?;
+    let mut opt = nn::Adam::default().build(&g.vs, cfg.lr)?;
     let mut losses = Vec::with_capacity(cfg.steps);
     for step in 0..cfg.steps {
         let y = draw_labels(&prior, cfg.batch, dev);
@@ -259,7 +257,7 @@ pub fn train_generator(
         }
         let v = loss.double_value(&[]);
         if !v.is_finite() {
-            return Err(EvolveError::Train(anyhow::anyhow!(
+            return Err(EvolveError::Fault(format!(
                 "generator: the loss is {v} at step {step}; training stopped"
             )));
         }

@@ -89,7 +89,7 @@ impl Labeller for TorchLabeller<'_> {
             }
             let rgb: Vec<&[u8]> = chunk.iter().map(|f| f.rgb.as_slice()).collect();
             let x = m.batch_from_rgb(&rgb);
-            let fault = |e: anyhow::Error| LabelError::Fault(format!("{e:#}"));
+            let fault = |e: crate::train::TrainError| LabelError::Fault(e.to_string());
             let (heads, feats) = match layer {
                 Some((i, _)) => {
                     let (h, f) = m.forward_features(&x, false, i).map_err(fault)?;

@@ -6,8 +6,9 @@
 //! bound on source).
 
 use super::error::Result;
-use super::heldout::{heldout_frames, map50_ci, MapCi};
 use crate::data::StreamId;
+use crate::eval::heldout::HeldOut;
+use crate::eval::{evaluate_with_ci, ground_truth};
 use crate::train::{checkpoint, evaluate::predict};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -18,11 +19,17 @@ pub struct MarginOptions {
     /// The teacher first, then the terminal models.
     pub models: Vec<String>,
     pub streams: Vec<StreamId>,
-    pub seeds: usize,
-    pub per_seed: usize,
-    pub span_s: f64,
-    pub resamples: usize,
+    /// Held-out frames per stream (`eval::heldout`: one every 2 s of the evaluation seed).
+    pub frames: usize,
     pub device: tch::Device,
+}
+
+/// mAP@0.5 and its 95 % bootstrap interval (`eval::ci`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MapCi {
+    pub map50: f64,
+    pub lo: f64,
+    pub hi: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,10 +45,8 @@ pub struct MarginReport {
     pub models: Vec<String>,
     pub params: Vec<i64>,
     pub streams: Vec<String>,
-    pub seeds: usize,
-    pub per_seed: usize,
-    pub span_s: f64,
-    pub resamples: usize,
+    /// The held-out set of each stream, in words.
+    pub frames: Vec<String>,
     pub cells: Vec<MarginCell>,
     /// Streams on which the teacher's interval lies above every terminal's.
     pub teacher_above: Vec<(String, bool)>,
@@ -67,14 +72,24 @@ pub fn run(o: &MarginOptions) -> Result<MarginReport> {
         models.push(checkpoint::load(&path, o.device)?.0);
     }
     let mut cells = Vec::new();
+    let mut sets = Vec::new();
     for &s in &o.streams {
-        let frames = heldout_frames(s, o.seeds, o.per_seed, o.span_s);
+        let set = HeldOut::new(s, o.frames);
+        let [_, h, w] = models[0].input_chw();
+        let frames = set.render(w, h)?;
+        sets.push(set.describe());
+        let gt = ground_truth(&frames);
         for m in &models {
-            let dets = predict(m, &frames, 64)?;
+            let r = evaluate_with_ci(&gt, &predict(m, &frames, 64)?);
+            let ci = r.ci95.expect("asked for").map50;
             cells.push(MarginCell {
                 model: m.desc.name.clone(),
                 stream: s.name().to_string(),
-                ci: map50_ci(&frames, &dets, o.resamples, 0),
+                ci: MapCi {
+                    map50: r.map50,
+                    lo: ci.lo,
+                    hi: ci.hi,
+                },
             });
         }
     }
@@ -83,10 +98,7 @@ pub fn run(o: &MarginOptions) -> Result<MarginReport> {
         models: names.clone(),
         params: models.iter().map(|m| m.params()).collect(),
         streams: o.streams.iter().map(|s| s.name().to_string()).collect(),
-        seeds: o.seeds,
-        per_seed: o.per_seed,
-        span_s: o.span_s,
-        resamples: o.resamples,
+        frames: sets,
         cells,
         teacher_above: Vec::new(),
         drops: Vec::new(),

@@ -4,17 +4,19 @@
 //! FedAvg weighted by frame counts (`fedavg`), the life-cycle performance of Eq. 6-8 (`lcp`),
 //! and, with LibTorch, the Eq. 14-15 mutual-learning losses (`mutual`), the label-conditioned
 //! generator (`generator`), the global model behind the labelling interface (`labeller`) and
-//! the teacher-margin table (`margin`). `heldout` is a stand-in for the house's held-out
-//! frame rule. The window loop (distillation, co-evolution, baselines) is not built yet.
+//! the teacher-margin table (`margin`, on the house's held-out rule `eval::heldout`), and
+//! the window loop with distillation only (`distill`, `run`). Co-evolution (Algorithm 2) and
+//! the baselines are not built yet.
 //! See `docs/evolution.md`.
 
 pub mod config;
 pub mod drift;
 pub mod error;
 pub mod fedavg;
-pub mod heldout;
 pub mod lcp;
 
+#[cfg(feature = "torch")]
+pub mod distill;
 #[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
@@ -23,5 +25,7 @@ pub mod labeller;
 pub mod margin;
 #[cfg(feature = "torch")]
 pub mod mutual;
+#[cfg(feature = "torch")]
+pub mod run;
 
 pub use error::{ConfigError, EvolveError};
