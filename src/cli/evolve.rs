@@ -106,6 +106,10 @@ pub struct TrainStatsArgs {
     min_score: f32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Then print delta_i (Eq. 11) of this many held-out frames of each stream against the
+    /// statistics, to choose gamma.
+    #[arg(long)]
+    probe: Option<usize>,
     #[arg(long)]
     cpu: bool,
     #[arg(long)]
@@ -328,5 +332,16 @@ fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
         stats.classes.iter().map(|c| c.count).collect::<Vec<_>>(),
         out.display()
     );
+    if let Some(n) = a.probe {
+        println!("| stream | frames | pseudo boxes | delta_i |\n|---|---:|---:|---:|");
+        for id in StreamId::ALL {
+            let set = crate::eval::HeldOut::new(id, n);
+            let [_, h, w] = model.input_chw();
+            let labels = lab.label(&set.render(w, h)?, &req)?;
+            let s = feature_stats(&labels, CLASSES.len())?;
+            let d = crate::evolve::drift::delta(&stats, &s)?;
+            println!("| {} | {n} | {} | {:.2} |", id.name(), s.boxes(), d.delta);
+        }
+    }
     Ok(())
 }
