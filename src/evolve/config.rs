@@ -40,7 +40,7 @@ pub struct GlobalSpec {
     /// Checkpoint `NAME.safetensors` (its `NAME.toml` beside it).
     pub model: String,
     /// Pseudo boxes are the global model's detections at or above this score.
-    pub min_score: f32,
+    pub min_score: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

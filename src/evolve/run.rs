@@ -181,7 +181,7 @@ fn training_stats(global: &Detector, e: &Experiment, out: &Path) -> Result<Featu
     }
     let lab = TorchLabeller::new(global);
     let req = LabelRequest {
-        min_score: e.global.min_score,
+        min_score: e.global.min_score as f32,
         feature_layer: Some(e.drift.layer.clone()),
     };
     let mut pool = FramePool::new(StreamId::Source, e.seed);
@@ -240,7 +240,7 @@ pub fn run(o: &RunOptions) -> Result<Summary> {
     bar.set_position((state.windows_done * e.terminals.len()) as u64);
     let lab = TorchLabeller::new(&global);
     let req = LabelRequest {
-        min_score: e.global.min_score,
+        min_score: e.global.min_score as f32,
         feature_layer: Some(e.drift.layer.clone()),
     };
     for w in state.windows_done..e.windows.count {
