@@ -1,7 +1,8 @@
 //! PNG frames with COCO-style labels on disk: exporting a stream and reading a user's folder.
 
 use super::coco::{coco_ground_truth, CocoGroundTruth, CocoImage};
-use super::{Frame, GtBox, Stream, CLASSES};
+use super::stream::Stream;
+use super::{Frame, GtBox, CLASSES};
 use anyhow::{bail, ensure, Context, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
