@@ -6,11 +6,15 @@
 pub mod arch;
 pub mod cim;
 pub mod data;
+pub mod engines;
 pub mod eval;
 pub mod info;
 pub mod model;
 pub mod ppa;
 #[cfg(feature = "torch")]
 pub mod train;
+/// The crossbars' arithmetic on LibTorch tensors (a second `cim` engine).
+#[cfg(feature = "torch")]
+pub mod xbar_torch;
 
 pub mod cli;

@@ -3,6 +3,7 @@
 //! (`digital`), conductance noise (`noise`) and the event counts of a run (`stats`).
 //! The arithmetic itself lives in the `nestevo-kernels` crate.
 
+pub mod backend;
 pub mod conv;
 pub mod digital;
 pub mod layer;
@@ -12,6 +13,7 @@ pub mod noise;
 pub mod quant;
 pub mod stats;
 
+pub use backend::{Backend, BackendError, CellNoise, XbarEngine, XbarMatrix};
 pub use conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 pub use layer::CimLinear;
 pub use matrix::{xbar_config, CimMatrix};

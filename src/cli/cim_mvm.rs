@@ -2,6 +2,7 @@
 
 use super::cim::ArchSel;
 use crate::cim::{CimMatrix, LayerStats, NoiseMode};
+use crate::engines::EngineKind;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use ndarray::Array2;
@@ -38,6 +39,9 @@ pub struct MvmArgs {
     /// Seed of every noise draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Engine of the crossbars: the CPU kernels, or LibTorch tensors (CUDA when present).
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: EngineKind,
     /// Print the statistics as JSON.
     #[arg(long)]
     pub json: bool,
@@ -56,8 +60,9 @@ pub fn run(a: MvmArgs) -> Result<()> {
             a.weights.display()
         );
     }
+    let backend = a.backend.backend()?;
     let t0 = Instant::now();
-    let m = CimMatrix::program(&spec, w.view(), &noise)
+    let m = CimMatrix::program_on(&backend, &spec, w.view(), &noise)
         .with_context(|| format!("{}", a.weights.display()))?;
     let t1 = Instant::now();
     let (y, stats) = m
@@ -75,6 +80,8 @@ pub fn run(a: MvmArgs) -> Result<()> {
             "batch": b, "k": k, "n": n,
             "signed_inputs": a.signed_inputs,
             "noise": noise,
+            "backend": a.backend,
+            "device": a.backend.device(),
             "stats": stats,
             "adc_saturation_rate": stats.saturation_rate(),
             "program_seconds": prog_s,

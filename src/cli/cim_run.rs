@@ -4,6 +4,7 @@ use super::cim::ArchSel;
 use crate::cim::network::run::{load_checkpoint, render, run_detector, RunConfig, EVAL_SEED};
 use crate::cim::NoiseMode;
 use crate::data::StreamId;
+use crate::engines::EngineKind;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub struct RunArgs {
     /// Seed of the noise draws (layer l draws from noise-seed + l * 2^16).
     #[arg(long, default_value_t = 0)]
     pub noise_seed: u64,
+    /// Engine of the crossbars: the CPU kernels, or LibTorch tensors (CUDA when present).
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: EngineKind,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -58,6 +62,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         calib_frames: a.calib_frames,
         seed: a.seed,
         noise,
+        backend: a.backend.backend()?,
     };
     let r = run_detector(&desc, &tensors, &spec, &cfg)?;
     let json = serde_json::to_string_pretty(&r)?;

@@ -3,7 +3,7 @@
 
 use super::{batch_from_frames, merge_runs, total, CimNetwork, LayerRun, Tensors};
 use crate::arch::ArchSpec;
-use crate::cim::{LayerStats, NoiseSpec};
+use crate::cim::{Backend, LayerStats, NoiseSpec};
 use crate::data::{Frame, Stream, StreamId};
 use crate::eval::decode::{decode, DecodeConfig, Heads};
 use crate::eval::{evaluate, ground_truth, Detection, MapReport};
@@ -53,6 +53,8 @@ pub struct RunConfig {
     pub calib_frames: usize,
     pub seed: u64,
     pub noise: NoiseSpec,
+    /// Engine of the crossbars.
+    pub backend: Backend,
 }
 
 /// Largest |float - crossbar| of each head over all frames.
@@ -72,6 +74,8 @@ pub struct RunReport {
     pub calib_frames: usize,
     pub seed: u64,
     pub noise: NoiseSpec,
+    /// Engine of the crossbars (`cpu` or `torch`).
+    pub backend: String,
     pub folded_batch_norms: usize,
     pub float: MapReport,
     pub cim: MapReport,
@@ -115,7 +119,7 @@ pub fn run_detector(
     ensure!(cfg.frames >= 1, "--frames must be at least 1");
     ensure!(cfg.calib_frames >= 1, "--calib-frames must be at least 1");
     let t0 = Instant::now();
-    let mut net = CimNetwork::new(desc, tensors, spec, &cfg.noise)
+    let mut net = CimNetwork::new_on(desc, tensors, spec, &cfg.noise, &cfg.backend)
         .with_context(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
     let t1 = Instant::now();
     let calib = stream_frames(
@@ -163,6 +167,7 @@ pub fn run_detector(
         calib_frames: cfg.calib_frames,
         seed: cfg.seed,
         noise: cfg.noise,
+        backend: cfg.backend.name().to_string(),
         folded_batch_norms: net.folded_layers().len(),
         float: evaluate(&gt, &dets_f),
         cim: evaluate(&gt, &dets_c),
