@@ -65,7 +65,10 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
         seed: 1,
     };
     let macs = (b * K * N) as f64;
-    println!("\n### ISAAC layer {K}x{K}, batch {b} ({:.3e} MACs per run), torch device {dev:?}\n", macs);
+    println!(
+        "\n### ISAAC layer {K}x{K}, batch {b} ({:.3e} MACs per run), torch device {dev:?}\n",
+        macs
+    );
     println!("| case | time | simulated MAC/s | vs plain product on its device |");
     println!("|---|---|---|---|");
     let (wf, xf) = (w.mapv(|v| v as f32), x.mapv(|v| v as f32));
@@ -97,7 +100,11 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
         let mt = CimMatrix::program_on(&torch, &spec, w.view(), noise).unwrap();
         let prog_t = t0.elapsed().as_secs_f64();
         let tt = time(reps, || mt.mvm(x.view(), false).unwrap());
-        row(&format!("torch engine, {name} (programming {prog_t:.2} s)"), tt, plain_dev);
+        row(
+            &format!("torch engine, {name} (programming {prog_t:.2} s)"),
+            tt,
+            plain_dev,
+        );
         if with_cpu {
             let mc = CimMatrix::program_on(&Backend::cpu(), &spec, w.view(), noise).unwrap();
             let tc = time(reps, || mc.mvm(x.view(), false).unwrap());
@@ -139,12 +146,18 @@ fn random_tensors(desc: &ModelDesc, seed: u64) -> Tensors {
                 ..
             } => {
                 let a = (6.0 / (inp[0] / groups * kernel[0] * kernel[1]) as f32).sqrt();
-                t.insert(&format!("{n}.weight"), u(&[*o, inp[0] / groups, kernel[0], kernel[1]], -a, a));
+                t.insert(
+                    &format!("{n}.weight"),
+                    u(&[*o, inp[0] / groups, kernel[0], kernel[1]], -a, a),
+                );
                 if *bias {
                     t.insert(&format!("{n}.bias"), u(&[*o], -0.1, 0.1));
                 }
             }
-            Op::Linear { out_features: o, bias } => {
+            Op::Linear {
+                out_features: o,
+                bias,
+            } => {
                 let k: usize = inp.iter().product();
                 let a = (3.0 / k as f32).sqrt();
                 t.insert(&format!("{n}.weight"), u(&[*o, k], -a, a));
@@ -224,7 +237,10 @@ fn network(frames: usize, per: usize, with_cpu: bool, dev: Device) {
         }
         if outs.len() == 2 {
             let same = outs[0].iter().zip(&outs[1]).all(|(a, b)| a == b);
-            println!("| (check: first batch's heads {} between the engines) | | | |", if same { "equal" } else { "differ" });
+            println!(
+                "| (check: first batch's heads {} between the engines) | | | |",
+                if same { "equal" } else { "differ" }
+            );
         }
         outs.clear();
     }
@@ -247,6 +263,11 @@ fn main() {
         layer(env("XBAR_BATCH", 256), reps, with_cpu, dev);
     }
     if part == "all" || part == "network" {
-        network(env("XBAR_FRAMES", 16), env("XBAR_FRAME_BATCH", 8), with_cpu, dev);
+        network(
+            env("XBAR_FRAMES", 16),
+            env("XBAR_FRAME_BATCH", 8),
+            with_cpu,
+            dev,
+        );
     }
 }

@@ -8,7 +8,9 @@ use std::process::Command;
 /// Runs `cim mvm` on the same files with `backend`; (success, stdout, stderr).
 fn mvm(d: &std::path::Path, backend: &str, out: &str) -> (bool, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_nestevo"))
-        .args(["cim", "mvm", "--arch", "isaac", "--noise", "cell", "--mu", "0.0"])
+        .args([
+            "cim", "mvm", "--arch", "isaac", "--noise", "cell", "--mu", "0.0",
+        ])
         .arg("--weights")
         .arg(d.join("w.npy"))
         .arg("--inputs")
@@ -27,7 +29,9 @@ fn mvm(d: &std::path::Path, backend: &str, out: &str) -> (bool, String, String) 
 
 fn files() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    let w = Array2::from_shape_fn((300, 40), |(r, c)| ((r * 37 + c * 101) % 65536) as i64 - 32768);
+    let w = Array2::from_shape_fn((300, 40), |(r, c)| {
+        ((r * 37 + c * 101) % 65536) as i64 - 32768
+    });
     let x = Array2::from_shape_fn((5, 300), |(v, r)| ((v * 7919 + r * 104729) % 65536) as i64);
     write_npy(d.path().join("w.npy"), &w).unwrap();
     write_npy(d.path().join("x.npy"), &x).unwrap();
@@ -46,10 +50,15 @@ fn torch_backend_writes_the_kernels_product() {
     let yc: Array2<i64> = read_npy(d.path().join("yc.npy")).unwrap();
     let yt: Array2<i64> = read_npy(d.path().join("yt.npy")).unwrap();
     assert_eq!(yc, yt);
-    let (jc, jt): (serde_json::Value, serde_json::Value) =
-        (serde_json::from_str(&cpu).unwrap(), serde_json::from_str(&tor).unwrap());
+    let (jc, jt): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&cpu).unwrap(),
+        serde_json::from_str(&tor).unwrap(),
+    );
     assert_eq!(jc["stats"], jt["stats"]);
-    assert_eq!((jc["backend"].as_str(), jt["backend"].as_str()), (Some("cpu"), Some("torch")));
+    assert_eq!(
+        (jc["backend"].as_str(), jt["backend"].as_str()),
+        (Some("cpu"), Some("torch"))
+    );
 }
 
 /// Without LibTorch, `--backend torch` fails naming the missing feature and the way out.
@@ -59,6 +68,9 @@ fn torch_backend_is_refused_without_libtorch() {
     let d = files();
     let (ok, _, err) = mvm(d.path(), "torch", "y.npy");
     assert!(!ok);
-    assert!(err.contains("no LibTorch") && err.contains("--backend cpu"), "{err}");
+    assert!(
+        err.contains("no LibTorch") && err.contains("--backend cpu"),
+        "{err}"
+    );
     assert!(!d.path().join("y.npy").exists());
 }

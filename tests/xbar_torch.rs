@@ -126,7 +126,11 @@ proptest! {
 fn refuses_what_the_kernels_refuse() {
     let c = isaac();
     let e = torch();
-    let err = e.program(&c, &[1 << 15], 1, 1, None).err().unwrap().to_string();
+    let err = e
+        .program(&c, &[1 << 15], 1, 1, None)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("outside the signed 16-bit range"), "{err}");
     let bad = XbarConfig {
         bits_per_cell: 3,
@@ -134,10 +138,18 @@ fn refuses_what_the_kernels_refuse() {
     };
     assert!(e.program(&bad, &[0], 1, 1, None).is_err());
     let m = e.program(&c, &[5, -3], 2, 1, None).unwrap();
-    let err = m.run(&[-1, 0], 1, InputMode::Unsigned, None).unwrap_err().to_string();
+    let err = m
+        .run(&[-1, 0], 1, InputMode::Unsigned, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("input [0, 0] = -1 is outside"), "{err}");
     let err = m
-        .run(&[1, 0], 1, InputMode::Unsigned, Some(ReadNoise { mu: 0.1, seed: 1 }))
+        .run(
+            &[1, 0],
+            1,
+            InputMode::Unsigned,
+            Some(ReadNoise { mu: 0.1, seed: 1 }),
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("read noise needs the analogue path"), "{err}");
@@ -206,7 +218,10 @@ fn cell_noise_matches_kernels_draws() {
         yt.len()
     );
     let (st, se) = (ct.adc_saturations as f64, ce.adc_saturations as f64);
-    assert!((st - se).abs() <= 0.01 * se.max(100.0), "saturations {st} vs {se}");
+    assert!(
+        (st - se).abs() <= 0.01 * se.max(100.0),
+        "saturations {st} vs {se}"
+    );
     // And the noise is really there: far from the exact product.
     let exact = Programmed::new(&c, &w, k, n).unwrap();
     let (y0, _) = exact.run(&x, b, InputMode::Unsigned, None).unwrap();
@@ -264,7 +279,10 @@ fn read_noise_has_the_kernels_law() {
     assert!(se > 0.0 && st > 0.0, "read noise changed nothing");
     let nn = ee.len() as f64;
     // Means within 4 standard errors of their difference; deviations within 10 %.
-    assert!((me - mt).abs() < 4.0 * (se * se / nn + st * st / nn).sqrt(), "means {me} vs {mt}");
+    assert!(
+        (me - mt).abs() < 4.0 * (se * se / nn + st * st / nn).sqrt(),
+        "means {me} vs {mt}"
+    );
     assert!((se / st - 1.0).abs() < 0.1, "sd {se} vs {st}");
     let d = ks(ee, et);
     let crit = 1.95 * (2.0 / nn).sqrt();

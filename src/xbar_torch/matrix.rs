@@ -3,9 +3,7 @@
 
 use super::{engine_err, TorchEngine};
 use crate::cim::{BackendError, CellNoise, XbarMatrix};
-use nestevo_kernels::{
-    AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig,
-};
+use nestevo_kernels::{AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
 use std::sync::Mutex;
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -22,6 +20,9 @@ struct State {
     lut: Option<Tensor>,
     /// 2^(s*bits_per_cell), i64 [slices].
     slice_w: Tensor,
+    /// The largest sum any conversion of the exact path can see: max over data columns of the
+    /// stored column sum times dac_max, and, with flipping, used rows times dac_max.
+    max_sum: i64,
 }
 
 /// A matrix programmed on the LibTorch engine.
@@ -170,6 +171,7 @@ impl TorchMatrix {
                 col_tile: Tensor::new(),
                 lut: None,
                 slice_w: Tensor::new(),
+                max_sum: 0,
             }),
         };
         let st = m.build(w, cpu.as_ref()).map_err(engine_err)?;
@@ -217,6 +219,14 @@ impl TorchMatrix {
         let levels = lv
             .f_rsub_scalar(cmax)?
             .f_where_self(&flip.f_logical_and(&row_used)?, &lv)?;
+        let dmax = cfg.dac_max() as i64;
+        let col_max = levels
+            .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Int64)?
+            .f_max()?
+            .f_to_device(Device::Cpu)?
+            .f_int64_value(&[])?;
+        let unit_max = if cfg.flip { rows.min(k) as i64 } else { 0 };
+        let max_sum = col_max.max(unit_max) * dmax;
         let cells = match cpu {
             None => levels.f_to_kind(Kind::Float)?.f_contiguous()?,
             Some(p) => {
@@ -262,13 +272,22 @@ impl TorchMatrix {
             col_tile: Tensor::f_from_slice(&col_tile)?.f_to_device(dev)?,
             lut,
             slice_w: Tensor::f_from_slice(&slice_w)?.f_to_device(dev)?,
+            max_sum,
         })
     }
 
     /// Vectors per chunk: the working set of one (see the module doc) within the budget.
     pub fn chunk(&self, batch: usize) -> usize {
-        let ncols = self.n * self.cfg.slices() + if self.analog { self.col_tiles } else { 0 };
-        let per_vec = self.row_tiles * (ncols * 32 + self.cfg.rows * 12);
+        let (ns, rows, cyc) = (self.n * self.cfg.slices(), self.cfg.rows, self.cfg.cycles());
+        let per_vec = self.row_tiles
+            * if self.analog {
+                // Cycle by cycle: f32 currents, steps, noise, codes; i64 copies, accumulators.
+                (ns + self.col_tiles) * 48 + rows * 12
+            } else {
+                // All cycles at once: f32 sums and codes (i64 indices of the calibrated
+                // table); then the i64 accumulator, its copies and the flip fold.
+                cyc * (ns * 16 + rows * 12) + ns * 32
+            };
         (self.memory / per_vec.max(1)).clamp(1, batch.max(1))
     }
 
@@ -277,21 +296,93 @@ impl TorchMatrix {
         self.device
     }
 
-    /// y [bv, N] before the host tail, and the saturated conversions, of `bv` vectors.
-    fn run_chunk(
+    /// The exact path of one chunk: every cycle's column sums in one batched product
+    /// [T, cycles*bv, R] x [T, R, N*slices], the ADC on every sum (its clamp and saturation
+    /// count skipped only where `max_sum` proves no conversion can leave the range), and the
+    /// shift-and-add over the cycles. Returns the i64 per-column accumulator [T, bv, N*slices],
+    /// the unit column's F [T, bv, 1] and the saturations.
+    fn exact_cycles(
         &self,
         st: &State,
-        applied: &[i64],
+        xa: &Tensor,
+        bv: usize,
+        cycle_weight: &[i64],
+    ) -> Result<(Tensor, Tensor, Tensor), TchError> {
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (t, c) = (self.row_tiles as i64, self.col_tiles as i64);
+        let ns = (self.n * cfg.slices()) as i64;
+        let (rows, bvi, cyc) = (cfg.rows as i64, bv as i64, cycle_weight.len() as i64);
+        let max = cfg.max_code() as f64;
+        // Saturation threshold for integer sums: S > max, or S > FS i.e. S > floor(FS).
+        let thr = match cfg.adc_mode {
+            AdcMode::Exact => max,
+            AdcMode::Calibrated { full_scale } => full_scale.floor().min((1u64 << 24) as f64),
+        };
+        let may_sat = st.max_sum as f64 > thr;
+        let code = |s: Tensor| -> Result<Tensor, TchError> {
+            match &st.lut {
+                None if !may_sat => Ok(s),
+                None => s.f_clamp_max(max),
+                Some(l) => l.f_take(&s.f_to_kind(Kind::Int64)?),
+            }
+        };
+        // Codes are at most the top code, and (exact range) at most the largest sum.
+        let vmax = match st.lut {
+            Some(_) => max,
+            None => max.min(st.max_sum as f64),
+        };
+        let shifts = Tensor::f_arange(cyc, (Kind::Int64, dev))?
+            .f_mul_scalar(cfg.dac_bits as i64)?
+            .f_reshape([1, cyc, 1, 1])?;
+        // [T, cycles * bv, R]: the levels every cycle applies.
+        let x = xa
+            .f_unsqueeze(1)?
+            .f_bitwise_right_shift(&shifts)?
+            .f_bitwise_and(cfg.dac_max() as i64)?
+            .f_to_kind(Kind::Float)?
+            .f_reshape([t, cyc * bvi, rows])?;
+        let s = x.f_bmm(&st.cells)?;
+        let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
+        if may_sat {
+            sat = sat.f_add(&s.f_gt(thr)?.f_sum(Kind::Int64)?)?;
+        }
+        let codes = code(s)?.f_reshape([t, cyc, bvi * ns])?;
+        let acc = cycle_sum(&codes, cycle_weight, vmax)?.f_reshape([t, bvi, ns])?;
+        let fsum = if cfg.flip {
+            let u = x.f_sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)?;
+            if may_sat {
+                // Every column tile's crossbar converts the same unit-column sum.
+                let n_over = u.f_gt(thr)?.f_sum(Kind::Int64)?.f_mul_scalar(c)?;
+                sat = sat.f_add(&n_over)?;
+            }
+            let uc = code(u)?.f_reshape([t, cyc, bvi])?;
+            cycle_sum(&uc, cycle_weight, vmax)?
+                .f_mul_scalar(cfg.cell_max() as i64)?
+                .f_reshape([t, bvi, 1])?
+        } else {
+            Tensor::f_zeros([t, bvi, 1], (Kind::Int64, dev))?
+        };
+        Ok((acc, fsum, sat))
+    }
+
+    /// The analogue path of one chunk, cycle by cycle: currents as f32 products of the input
+    /// levels with the conductances, g_min offset removed, read noise, the kernels' `FloatAdc`.
+    /// Returns the accumulator [T, bv, N*slices], the unit columns' F [T, bv, C] and the
+    /// saturations.
+    fn analog_cycles(
+        &self,
+        st: &State,
+        xa: &Tensor,
         bv: usize,
         cycle_weight: &[i64],
         read_sd: Option<f32>,
-    ) -> Result<(Vec<i64>, u64), TchError> {
+    ) -> Result<(Tensor, Tensor, Tensor), TchError> {
         let cfg = &self.cfg;
         let dev = self.device;
-        let (k, n, t, c) = (self.k, self.n, self.row_tiles, self.col_tiles);
-        let (rows, slices) = (cfg.rows, cfg.slices());
-        let ns = n * slices;
-        let (ti, bvi, nsi) = (t as i64, bv as i64, ns as i64);
+        let (ti, bvi) = (self.row_tiles as i64, bv as i64);
+        let nsi = (self.n * cfg.slices()) as i64;
+        let units = self.col_tiles as i64;
         let (d, dmax, cmax) = (
             cfg.dac_bits as i64,
             cfg.dac_max() as i64,
@@ -299,30 +390,10 @@ impl TorchMatrix {
         );
         let max = cfg.max_code() as f64;
         let flip = cfg.flip;
-        // [T, bv, R] applied patterns, rows past K zero.
-        let xa = Tensor::f_from_slice(applied)?
-            .f_reshape([bvi, k as i64])?
-            .f_to_device(dev)?
-            .f_constant_pad_nd([0, (t * rows - k) as i64])?
-            .f_reshape([bvi, ti, rows as i64])?
-            .f_permute([1, 0, 2])?
-            .f_contiguous()?;
-        let units = if self.analog { c as i64 } else { 1 };
         let mut acc = Tensor::f_zeros([ti, bvi, nsi], (Kind::Int64, dev))?;
         let mut fsum = Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?;
         let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
         let row_sum = |x: &Tensor| x.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
-        // Saturation threshold for integer sums (exact path): S > max, or S > floor(FS).
-        let thr = match cfg.adc_mode {
-            AdcMode::Exact => max,
-            AdcMode::Calibrated { full_scale } => full_scale.floor().min((1u64 << 24) as f64),
-        };
-        let int_code = |s: &Tensor| -> Result<Tensor, TchError> {
-            match &st.lut {
-                None => s.f_clamp_max(max),
-                Some(l) => l.f_take(&s.f_to_kind(Kind::Int64)?),
-            }
-        };
         // The analogue ADC (`FloatAdc`): f32 scalars exactly as the kernels round them.
         let (inv_lsb, sat_above) = match cfg.adc_mode {
             AdcMode::Exact => (1f32, max as f32 + 0.5),
@@ -336,47 +407,63 @@ impl TorchMatrix {
                 .f_bitwise_right_shift_tensor_scalar(b as i64 * d)?
                 .f_bitwise_and(dmax)?
                 .f_to_kind(Kind::Float)?;
-            let (codes, ucodes) = if self.analog {
-                let cur = xb.f_bmm(&st.cells)?;
-                let off = row_sum(&xb)?.f_mul_scalar(gmin as f64)?;
-                let mut steps = cur.f_sub(&off)?.f_mul_scalar(inv_step as f64)?;
-                if let Some(sd) = read_sd {
-                    let sd = row_sum(&xb.f_square()?)?.f_sqrt()?.f_mul_scalar(sd as f64)?;
-                    let z = Tensor::f_randn([ti, bvi, nsi + units], (Kind::Float, dev))?;
-                    steps = steps.f_add(&z.f_mul(&sd)?)?;
-                }
-                let code = steps
-                    .f_mul_scalar(inv_lsb as f64)?
-                    .f_add_scalar(0.5)?
-                    .f_floor()?
-                    .f_clamp(0.0, max)?;
-                let over = steps.f_gt(sat_above as f64)?;
-                sat = sat.f_add(&count(over.f_narrow(2, 0, nsi)?)?)?;
-                let ucode = if flip {
-                    sat = sat.f_add(&count(over.f_narrow(2, nsi, units)?)?)?;
-                    Some(code.f_narrow(2, nsi, units)?)
-                } else {
-                    None
-                };
-                (code.f_narrow(2, 0, nsi)?, ucode)
-            } else {
-                let s = xb.f_bmm(&st.cells)?;
-                sat = sat.f_add(&count(s.f_gt(thr)?)?)?;
-                let ucode = if flip {
-                    let u = row_sum(&xb)?;
-                    // Every column tile's crossbar converts the same unit-column sum.
-                    sat = sat.f_add(&count(u.f_gt(thr)?)?.f_mul_scalar(c as i64)?)?;
-                    Some(int_code(&u)?)
-                } else {
-                    None
-                };
-                (int_code(&s)?, ucode)
-            };
+            let cur = xb.f_bmm(&st.cells)?;
+            let off = row_sum(&xb)?.f_mul_scalar(gmin as f64)?;
+            let mut steps = cur.f_sub(&off)?.f_mul_scalar(inv_step as f64)?;
+            if let Some(sd) = read_sd {
+                let sd = row_sum(&xb.f_square()?)?
+                    .f_sqrt()?
+                    .f_mul_scalar(sd as f64)?;
+                let z = Tensor::f_randn([ti, bvi, nsi + units], (Kind::Float, dev))?;
+                steps = steps.f_add(&z.f_mul(&sd)?)?;
+            }
+            let code = steps
+                .f_mul_scalar(inv_lsb as f64)?
+                .f_add_scalar(0.5)?
+                .f_floor()?
+                .f_clamp(0.0, max)?;
+            let over = steps.f_gt(sat_above as f64)?;
+            sat = sat.f_add(&count(over.f_narrow(2, 0, nsi)?)?)?;
+            let codes = code.f_narrow(2, 0, nsi)?;
             acc = acc.f_add(&codes.f_to_kind(Kind::Int64)?.f_mul_scalar(wb)?)?;
-            if let Some(u) = ucodes {
+            if flip {
+                sat = sat.f_add(&count(over.f_narrow(2, nsi, units)?)?)?;
+                let u = code.f_narrow(2, nsi, units)?;
                 fsum = fsum.f_add(&u.f_to_kind(Kind::Int64)?.f_mul_scalar(wb * cmax)?)?;
             }
         }
+        Ok((acc, fsum, sat))
+    }
+
+    /// y [bv, N] before the host tail, and the saturated conversions, of `bv` vectors.
+    fn run_chunk(
+        &self,
+        st: &State,
+        applied: &[i64],
+        bv: usize,
+        cycle_weight: &[i64],
+        read_sd: Option<f32>,
+    ) -> Result<(Vec<i64>, u64), TchError> {
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (k, n, t) = (self.k, self.n, self.row_tiles);
+        let (rows, slices) = (cfg.rows, cfg.slices());
+        let ns = n * slices;
+        let (ti, bvi, nsi) = (t as i64, bv as i64, ns as i64);
+        let flip = cfg.flip;
+        // [T, bv, R] applied patterns, rows past K zero.
+        let xa = Tensor::f_from_slice(applied)?
+            .f_reshape([bvi, k as i64])?
+            .f_to_device(dev)?
+            .f_constant_pad_nd([0, (t * rows - k) as i64])?
+            .f_reshape([bvi, ti, rows as i64])?
+            .f_permute([1, 0, 2])?
+            .f_contiguous()?;
+        let (mut acc, fsum, sat) = if self.analog {
+            self.analog_cycles(st, &xa, bv, cycle_weight, read_sd)?
+        } else {
+            self.exact_cycles(st, &xa, bv, cycle_weight)?
+        };
         if flip {
             // A flipped column reports cell_max * code(U) - code(S'); summed over the cycles
             // that is F - A.
@@ -399,6 +486,43 @@ impl TorchMatrix {
         let s = sat.f_to_device(Device::Cpu)?.f_int64_value(&[0])?;
         Ok((out, s as u64))
     }
+}
+
+/// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as i64 [T, 1, M]. The
+/// cycles go in groups whose weights relative to the group's first, times vmax, sum below
+/// 2^24: each group is one f32 product with its relative weights, every partial sum an
+/// integer below 2^24 (exact in any order), then scaled in i64.
+fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, TchError> {
+    let dev = codes.device();
+    let mut acc: Option<Tensor> = None;
+    let mut b0 = 0;
+    while b0 < cycle_weight.len() {
+        let base = cycle_weight[b0].abs();
+        let mut b1 = b0 + 1;
+        let rel = |b: usize| (cycle_weight[b].abs() / base) as f64;
+        let mut bound = rel(b0) * vmax;
+        while b1 < cycle_weight.len() && bound + rel(b1) * vmax < (1u64 << 24) as f64 {
+            bound += rel(b1) * vmax;
+            b1 += 1;
+        }
+        let w: Vec<f32> = cycle_weight[b0..b1]
+            .iter()
+            .map(|&w| (w / base) as f32)
+            .collect();
+        let w = Tensor::f_from_slice(&w)?
+            .f_to_device(dev)?
+            .f_reshape([1, (b1 - b0) as i64])?;
+        let part = w
+            .f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?
+            .f_to_kind(Kind::Int64)?
+            .f_mul_scalar(base)?;
+        acc = Some(match acc {
+            None => part,
+            Some(a) => a.f_add(&part)?,
+        });
+        b0 = b1;
+    }
+    Ok(acc.expect("at least one cycle"))
 }
 
 /// Read-noise draws use LibTorch's global generator: one seeded run at a time.

@@ -12,14 +12,16 @@
 //! n_t exceeds n_t * cell_max, as the kernels decide it.
 //!
 //! A run (`run`) feeds the inputs bit-serially: cycle b applies level
-//! x_b = (x_applied >> b*dac_bits) & dac_max per row. For every row tile, one batched product
-//! S_b = X_b L_t gives every column's sum of that cycle; the unit column's sum is
-//! U_b = sum_r x_b[r]. The ADC turns each into a code and counts saturations, the codes are
-//! shifted and added over the cycles (sign_b 2^(b*dac_bits)), a flipped column's total is
-//! F - A with F = sum_b w_b cell_max code(U_b), slices are merged with 2^(s*bpc), row tiles
-//! summed, and the weight bias (and the offset of offset-binary signed inputs) removed on the
-//! host in i64, exactly as the kernels do it (calibrated ADC: the merged total times the LSB,
-//! rounded once).
+//! x_b = (x_applied >> b*dac_bits) & dac_max per row. The exact path takes every cycle of a
+//! chunk at once: one batched product per row tile, [cycles * B, R] x L_t, gives every
+//! column's sum S_b of every cycle; the unit column's sum is U_b = sum_r x_b[r]. The ADC turns
+//! each sum into a code and counts saturations (its clamp and count are skipped only where the
+//! programmed column sums prove that no sum can exceed the range: the ADC is then the
+//! identity). The codes are shifted and added over the cycles (sign_b 2^(b*dac_bits)), a
+//! flipped column's total is F - A with F = sum_b w_b cell_max code(U_b), slices are merged
+//! with 2^(s*bpc), row tiles summed, and the weight bias (and the offset of offset-binary
+//! signed inputs) removed on the host in i64, exactly as the kernels do it (calibrated ADC:
+//! the merged total times the LSB, rounded once). The analogue path goes cycle by cycle.
 //!
 //! # Why it is exact (dtypes)
 //! - S_b and U_b: f32 batched products of integer operands (levels <= 15, input levels <= 15,
@@ -32,7 +34,10 @@
 //!   table computed on the host in f64 with the kernels' formula floor(S * max/FS + 0.5)
 //!   (clamped), indexed by S, so codes equal the kernels' bit for bit. A conversion saturates
 //!   when S > max (exact) or S > FS, i.e. S > floor(FS) for integer S (calibrated).
-//! - Shift-and-add, flip, slice merge and tile sums in i64 (below 2^50 for 16-bit data).
+//! - Shift-and-add over the cycles: f32 products of the codes with the cycle weights, in
+//!   groups of cycles whose relative weights times the largest code sum below 2^24 (one group
+//!   for ISAAC: 255 * (2^16 - 1) < 2^24), so every partial sum is an exact integer; the groups
+//!   are then scaled and added in i64. Flip, slice merge and tile sums in i64 (below 2^50).
 //!
 //! # Noise (the analogue path)
 //! - Weight-level noise is applied by `cim` before programming: the same for every engine.
@@ -43,14 +48,16 @@
 //!   where a column's value lies within f32 rounding (about 1e-5 cell steps) of a code
 //!   boundary: outputs agree with the CPU backend's except at such rare conversions.
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
-//!   the read seed (under a lock: reproducible run to run on one device), with the kernels'
+//!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
+//!   LibTorch's global generator, tch having no private ones), with the kernels'
 //!   law (a column total N(0, (mu*cell_max)^2 * sum_r x_b[r]^2) cell steps per read). Equal to
 //!   the CPU backend's only in distribution; `tests/xbar_torch.rs` tests the same law.
 //!
 //! # Memory
-//! A batch is cut into chunks of B_c vectors so that one chunk's working set, about
-//! T * B_c * (N*slices + C) * 32 bytes (the f32 sums, codes, their i64 copies, the i64
-//! accumulator) plus the inputs, stays within the engine's budget (`TorchEngine::memory`,
+//! A batch is cut into chunks of B_c vectors so that one chunk's working set, at most about
+//! T * B_c * (N*slices + C) * 48 bytes (per cell of a cycle: the f32 sums and codes, their
+//! i64 copies, the old and new i64 accumulator, and the analogue path's noise) plus the
+//! inputs (12 bytes per row), stays within the engine's budget (`TorchEngine::memory`,
 //! default 2 GiB on CUDA, 512 MiB on the CPU). The programmed levels stay resident
 //! (T * R * N * slices * 4 bytes; 34 MB for a 1024 x 1024 ISAAC layer).
 
