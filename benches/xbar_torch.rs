@@ -11,11 +11,11 @@
 
 use ndarray::{Array2, ArrayD, IxDyn};
 use nestevo::arch::preset;
-use nestevo::cim::network::batch_from_frames;
-use nestevo::cim::network::run::stream_frames;
-use nestevo::cim::{Backend, CimMatrix, CimNetwork, NoiseMode, NoiseSpec, Tensors};
+use nestevo::cim::{Backend, CimMatrix, CimNetwork, NoiseMode, NoiseSpec};
+use nestevo::couple::batch_from_frames;
 use nestevo::data::StreamId;
-use nestevo::model::{load_model, ModelDesc, Op};
+use nestevo::eval::HeldOut;
+use nestevo::model::{load_model, ModelDesc, Op, Tensors};
 use nestevo::xbar_torch::TorchEngine;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -113,10 +113,10 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
             let (yt, st) = mt.mvm(x.view(), false).unwrap();
             let diff = yc.iter().zip(&yt).filter(|(a, b)| a != b).count();
             println!(
-                "| (check: {diff} of {} outputs differ; counts {}; torch {:.1}x faster than the kernels) | | | |",
+                "| (check: {diff} of {} outputs differ; counts {}; torch/kernels time {:.1}) | | | |",
                 yc.len(),
                 if sc == st { "equal" } else { "DIFFER" },
-                tc / tt
+                tt / tc
             );
         }
     }
@@ -125,17 +125,12 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
 /// Random tensors for every layer (Kaiming-uniform convs, batch-norms near identity).
 fn random_tensors(desc: &ModelDesc, seed: u64) -> Tensors {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let shapes = desc.shapes().unwrap();
-    let srcs = desc.sources();
     let mut t = Tensors::default();
     let mut u = |shape: &[usize], lo: f32, hi: f32| {
         ArrayD::from_shape_fn(IxDyn(shape), |_| rng.gen_range(lo..hi))
     };
-    for (i, l) in desc.layers.iter().enumerate() {
-        let inp = match srcs[i].first() {
-            Some(nestevo::model::Src::Layer(j)) => shapes[*j],
-            _ => desc.input,
-        };
+    for step in desc.walk().unwrap() {
+        let (l, inp) = (step.layer, step.input());
         let n = &l.name;
         match &l.op {
             Op::Conv {
@@ -189,12 +184,14 @@ fn network(frames: usize, per: usize, with_cpu: bool, dev: Device) {
     let desc = load_model(&path).unwrap();
     let t = random_tensors(&desc, 3);
     let spec = preset("isaac").unwrap();
-    let fr = stream_frames(StreamId::Source, 0xE7A1, frames, desc.input).unwrap();
-    let calib = stream_frames(StreamId::Source, 0xE7A2, 4, desc.input).unwrap();
-    let cx = batch_from_frames(&calib, desc.input).unwrap();
+    let [_, h, w] = desc.input;
+    let held = HeldOut::new(StreamId::Source, frames);
+    let fr = held.render(w, h).unwrap();
+    let calib = held.calibration(4).render(w, h).unwrap();
+    let cx = batch_from_frames(&calib, &desc.name, desc.input).unwrap();
     let batches: Vec<_> = fr
         .chunks(per.max(1))
-        .map(|c| batch_from_frames(c, desc.input).unwrap())
+        .map(|c| batch_from_frames(c, &desc.name, desc.input).unwrap())
         .collect();
     println!(
         "\n### global detector (random weights), {frames} frames, {per} per forward, torch device {dev:?}\n"

@@ -23,7 +23,7 @@ impl EngineKind {
             #[cfg(feature = "torch")]
             EngineKind::Torch => Ok(crate::xbar_torch::TorchEngine::auto().backend()),
             #[cfg(not(feature = "torch"))]
-            EngineKind::Torch => Err(BackendError::Engine {
+            EngineKind::Torch => Err(BackendError::Unavailable {
                 backend: "torch",
                 msg: "this build has no LibTorch (built with --no-default-features); \
                       rebuild with the default feature `torch`, or use --backend cpu"

@@ -290,21 +290,16 @@ fn read_noise_has_the_kernels_law() {
 }
 
 /// Random tensors for every layer of `desc`, named as the trainer names them.
-fn random_tensors(desc: &nestevo::model::ModelDesc, seed: u64) -> nestevo::cim::Tensors {
+fn random_tensors(desc: &nestevo::model::ModelDesc, seed: u64) -> nestevo::model::Tensors {
     use ndarray::{ArrayD, IxDyn};
-    use nestevo::model::{Op, Src};
+    use nestevo::model::Op;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let shapes = desc.shapes().unwrap();
-    let srcs = desc.sources();
-    let mut t = nestevo::cim::Tensors::default();
+    let mut t = nestevo::model::Tensors::default();
     let mut u = |shape: &[usize], lo: f32, hi: f32| {
         ArrayD::from_shape_fn(IxDyn(shape), |_| rng.gen_range(lo..hi))
     };
-    for (i, l) in desc.layers.iter().enumerate() {
-        let inp = match srcs[i].first() {
-            Some(Src::Layer(j)) => shapes[*j],
-            _ => desc.input,
-        };
+    for step in desc.walk().unwrap() {
+        let (l, inp) = (step.layer, step.input());
         let n = &l.name;
         match &l.op {
             Op::Conv {
@@ -349,15 +344,18 @@ fn random_tensors(desc: &nestevo::model::ModelDesc, seed: u64) -> nestevo::cim::
 /// heads, bit for bit, and the same per-layer counts as on the CPU kernels.
 #[test]
 fn network_on_torch_equals_kernels() {
-    use nestevo::cim::network::batch_from_frames;
-    use nestevo::cim::network::run::stream_frames;
     use nestevo::cim::{Backend, CimNetwork, NoiseSpec};
+    use nestevo::couple::batch_from_frames;
+    use nestevo::eval::HeldOut;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/terminal.toml");
     let desc = nestevo::model::load_model(std::path::Path::new(path)).unwrap();
     let t = random_tensors(&desc, 4);
     let spec = nestevo::arch::preset("isaac").unwrap();
-    let frames = stream_frames(nestevo::data::StreamId::D, 3, 2, desc.input).unwrap();
-    let x = batch_from_frames(&frames, desc.input).unwrap();
+    let [_, h, w] = desc.input;
+    let frames = HeldOut::new(nestevo::data::StreamId::D, 2)
+        .render(w, h)
+        .unwrap();
+    let x = batch_from_frames(&frames, &desc.name, desc.input).unwrap();
     let run = |be: &Backend| {
         let mut net = CimNetwork::new_on(&desc, &t, &spec, &NoiseSpec::default(), be).unwrap();
         net.calibrate(x.view()).unwrap();

@@ -4,6 +4,8 @@
 //! Another engine (the LibTorch one in `crate::xbar_torch`, feature `torch`) implements the
 //! same two calls; `cim` itself only sees this interface, never the engine behind it.
 
+use super::CimError;
+use crate::error::{ErrorKind, Kinded};
 use nestevo_kernels::{Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
 use std::fmt;
 use std::sync::Arc;
@@ -14,9 +16,31 @@ pub enum BackendError {
     /// Bad shape, value out of range or inconsistent knobs (the kernels' own checks).
     #[error(transparent)]
     Kernel(#[from] KernelError),
-    /// The engine itself failed (e.g. a LibTorch error, or the engine is not in this build).
+    /// The engine itself failed (e.g. a LibTorch error).
     #[error("backend {backend}: {msg}")]
     Engine { backend: &'static str, msg: String },
+    /// The engine asked for is not in this build.
+    #[error("backend {backend}: {msg}")]
+    Unavailable { backend: &'static str, msg: String },
+}
+
+impl Kinded for BackendError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            BackendError::Engine { .. } => ErrorKind::Fault,
+            _ => ErrorKind::BadInput,
+        }
+    }
+}
+
+impl From<BackendError> for CimError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Kernel(k) => CimError::Kernel(k),
+            BackendError::Unavailable { .. } => CimError::Invalid(e.to_string()),
+            BackendError::Engine { .. } => CimError::Internal(e.to_string()),
+        }
+    }
 }
 
 /// Programming noise of the analogue path: each cell's conductance gets N(0, (mu*(g_max -

@@ -1,5 +1,8 @@
 //! The command line: parsing and calling the library, nothing else.
 
+mod args;
+mod backend_arg;
+mod bench;
 mod cim;
 mod cim_mvm;
 mod cim_report;
@@ -52,7 +55,7 @@ enum Command {
     Evolve(later::EvolveCommand),
     /// Benchmarks: global-model inference on the GPU/CPU versus the simulated accelerator.
     #[command(subcommand)]
-    Bench(later::BenchCommand),
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
@@ -65,7 +68,7 @@ pub fn main() -> ExitCode {
         Command::Pretrain(a) => train::pretrain(a),
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => later::evolve(c),
-        Command::Bench(c) => later::bench(c),
+        Command::Bench(c) => bench::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
