@@ -2,7 +2,9 @@
 //! counts; a build without LibTorch refuses `torch` with one clear message.
 
 use ndarray::Array2;
-use ndarray_npy::{read_npy, write_npy};
+#[cfg(feature = "torch")]
+use ndarray_npy::read_npy;
+use ndarray_npy::write_npy;
 use std::process::Command;
 
 /// Runs `cim mvm` on the same files with `backend`; (success, stdout, stderr).

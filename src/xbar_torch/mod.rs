@@ -54,11 +54,12 @@
 //!   the CPU backend's only in distribution; `tests/xbar_torch.rs` tests the same law.
 //!
 //! # Memory
-//! A batch is cut into chunks of B_c vectors so that one chunk's working set, at most about
-//! T * B_c * (N*slices + C) * 48 bytes (per cell of a cycle: the f32 sums and codes, their
-//! i64 copies, the old and new i64 accumulator, and the analogue path's noise) plus the
-//! inputs (12 bytes per row), stays within the engine's budget (`TorchEngine::memory`,
-//! default 2 GiB on CUDA, 512 MiB on the CPU). The programmed levels stay resident
+//! A batch is cut into chunks of B_c vectors so that one chunk's working set, estimated from
+//! the shapes (`TorchMatrix::chunk`: on the exact path, which takes all cycles at once, about
+//! T * (cycles * (N*slices * 16 + R * 12) + N*slices * 32) bytes per vector; on the analogue
+//! path, cycle by cycle, T * ((N*slices + C) * 48 + R * 12)), stays within the engine's budget
+//! (`TorchEngine::memory`, default 2 GiB on CUDA, 512 MiB on the CPU). The programmed levels
+//! stay resident
 //! (T * R * N * slices * 4 bytes; 34 MB for a 1024 x 1024 ISAAC layer).
 
 mod matrix;
