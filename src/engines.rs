@@ -5,7 +5,7 @@
 use crate::cim::{Backend, BackendError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     /// The CPU kernels (`nestevo-kernels`).
@@ -13,6 +13,22 @@ pub enum EngineKind {
     Cpu,
     /// LibTorch tensors: CUDA device 0 when present, else the CPU (needs the `torch` feature).
     Torch,
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = crate::error::Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(EngineKind::Cpu),
+            "torch" => Ok(EngineKind::Torch),
+            _ => Err(crate::error::Invalid::new(
+                "",
+                "backend",
+                s,
+                "allowed: cpu, torch",
+            )),
+        }
+    }
 }
 
 impl EngineKind {

@@ -1,7 +1,7 @@
 //! `nestevo cim mvm`: integer matrix products on the simulated crossbars, from and to .npy.
 
+use super::args::BackendArg;
 use super::args::{ArchSel, NoiseArgs};
-use super::backend_arg::BackendArg;
 use crate::cim::stats::counts_table;
 use crate::cim::CimMatrix;
 use crate::data::npy::{read_int_matrix, write_int_matrix};

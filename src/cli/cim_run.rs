@@ -1,7 +1,7 @@
 //! `nestevo cim run`: a trained detector on a stream, float and bit-faithfully on crossbars.
 
+use super::args::BackendArg;
 use super::args::{ArchSel, HeldOutArgs, NoiseArgs};
-use super::backend_arg::BackendArg;
 use crate::couple::{load_checkpoint, render, run_detector, RunConfig};
 use crate::data::StreamId;
 use crate::error::write_atomic;

@@ -1,7 +1,6 @@
 //! The command line: parsing and calling the library, nothing else.
 
 mod args;
-mod backend_arg;
 mod bench;
 mod cim;
 mod cim_mvm;
