@@ -13,12 +13,19 @@ use std::path::{Path, PathBuf};
 pub struct RunArgs {
     #[command(flatten)]
     pub sel: ArchSel,
-    /// Weights saved by the trainer: DIR/NAME.safetensors.
-    #[arg(long)]
-    pub checkpoint: PathBuf,
-    /// Model description (default: NAME.toml beside the checkpoint).
+    /// Weights saved by the trainer: DIR/NAME.safetensors (not needed for an .onnx --model).
+    #[arg(long, required_unless_present = "inputs")]
+    pub checkpoint: Option<PathBuf>,
+    /// Model description (default: NAME.toml beside the checkpoint), or an .onnx file.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Any network, not a detector: float32 .npy inputs [batch, ...] in the network's input
+    /// layout; then --out is a folder for float.npy, cim.npy and report.json.
+    #[arg(long, requires = "model")]
+    pub inputs: Option<PathBuf>,
+    /// With --inputs: calibration inputs (default: the inputs themselves).
+    #[arg(long, requires = "inputs")]
+    pub calib: Option<PathBuf>,
     /// Stream the frames come from: source, A, B, C, D or E.
     #[arg(long, default_value = "source")]
     pub stream: StreamId,
@@ -43,7 +50,7 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Also write the JSON report to this file (atomically).
+    /// Also write the JSON report to this file (atomically); with --inputs, the output folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -51,7 +58,14 @@ pub struct RunArgs {
 pub fn run(a: RunArgs) -> Result<()> {
     let spec = a.sel.load()?;
     let noise = super::cim::noise_spec(a.noise, a.mu, 0.0, a.noise_seed)?;
-    let (desc, tensors) = load_checkpoint(&a.checkpoint, a.model.as_deref())?;
+    if a.inputs.is_some() {
+        return super::cim_generic::run(a, spec, noise);
+    }
+    let checkpoint = a
+        .checkpoint
+        .as_deref()
+        .context("--checkpoint is required")?;
+    let (desc, tensors) = load_checkpoint(checkpoint, a.model.as_deref())?;
     let cfg = RunConfig {
         stream: a.stream,
         frames: a.frames,
@@ -73,7 +87,7 @@ pub fn run(a: RunArgs) -> Result<()> {
 }
 
 /// Writes beside the target, then renames, so a reader never sees half a file.
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("--out {}: not a file name", path.display()))?;

@@ -1,12 +1,14 @@
 //! The command line: parsing and calling the library, nothing else.
 
 mod cim;
+mod cim_generic;
 mod cim_mvm;
 mod cim_report;
 mod cim_run;
 mod data;
 mod info;
 mod later;
+mod model;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,9 @@ enum Command {
     /// Accelerator simulation: arch specs, bit-faithful execution, performance reports.
     #[command(subcommand)]
     Cim(cim::CimCommand),
+    /// Model descriptions: import an ONNX network.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Data: render drifting video streams with ground truth.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -62,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Cim(c) => cim::run(c),
         Command::Data(c) => data::run(c),
+        Command::Model(c) => model::run(c),
         Command::Pretrain(a) => train::pretrain(a),
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => later::evolve(c),

@@ -191,7 +191,7 @@ fn attach_digital_ops(model: &ModelDesc, shapes: &[[usize; 3]], layers: &mut [La
         let [c, h, w] = shapes[i];
         let out = (c * h * w) as u64;
         let ops = match &l.op {
-            Op::Relu => out,
+            Op::Relu | Op::Relu6 => out,
             Op::MaxPool { kernel, .. } | Op::AvgPool { kernel, .. } => {
                 out * (kernel * kernel) as u64
             }
