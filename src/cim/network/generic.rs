@@ -79,7 +79,8 @@ pub fn output_layout(desc: &ModelDesc, output: &str, y: &Array4<f32>) -> ArrayD<
     } else {
         vec![b, c, h, w]
     };
-    y.clone()
+    y.as_standard_layout()
+        .into_owned()
         .into_shape_with_order(IxDyn(&shape))
         .expect("contiguous")
 }
