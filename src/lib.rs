@@ -10,6 +10,7 @@ pub mod eval;
 pub mod info;
 pub mod model;
 pub mod ppa;
+pub mod sweep;
 #[cfg(feature = "torch")]
 pub mod train;
 

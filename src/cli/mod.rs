@@ -9,6 +9,7 @@ mod data;
 mod info;
 mod later;
 mod model;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
     /// Model descriptions: import an ONNX network.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Design sweeps: a grid of accelerator knobs through the performance model (shards, merge).
+    Sweep(sweep::SweepArgs),
     /// Data: render drifting video streams with ground truth.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Cim(c) => cim::run(c),
         Command::Data(c) => data::run(c),
         Command::Model(c) => model::run(c),
+        Command::Sweep(a) => sweep::run(a),
         Command::Pretrain(a) => train::pretrain(a),
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => later::evolve(c),

@@ -1,0 +1,50 @@
+//! Design sweeps: every point of a grid of accelerator knobs (`--set` overrides of one arch
+//! description), each validated by `arch` (an invalid combination is a row with its reason),
+//! each valid one mapped by `ppa` for every model: energy per frame, latency, period, area.
+//! Rows go to a CSV in point order, appended a chunk at a time, so a killed sweep resumes
+//! after its last finished point; the Pareto front (lowest energy, latency and area, and
+//! bit-faithful error where measured) goes to a CSV and a PNG.
+//!
+//! Sharding: shard I of N takes the points i with i mod N == I; `merge` interleaves the
+//! shards' rows back into point order, byte for byte the CSV of the unsharded run, so a
+//! cluster's job array (one task per shard) needs no scheduler from this project.
+//!
+//! Speed: the network's structure (shapes, matrices, digital work) is computed once per model,
+//! and the events of each layer depend only on the crossbar knobs (rows, columns, cell bits,
+//! weight and input bits, DAC bits, flipping), so points that differ only in other knobs
+//! share one mapping computation (see `perf`). Points run in parallel (rayon) chunk by chunk.
+
+mod csv;
+mod grid;
+mod pareto;
+mod perf;
+mod plot;
+mod run;
+
+pub use grid::{Axis, Grid, Shard};
+pub use pareto::pareto_front;
+pub use run::{merge, run_sweep, Meta, SweepConfig, SweepOutcome};
+
+/// A bad sweep request or a sweep file that cannot be resumed or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("--grid {grid}: {message}")]
+    Grid { grid: String, message: String },
+    #[error("--shard {shard}: {message}")]
+    Shard { shard: String, message: String },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error(transparent)]
+    Arch(#[from] crate::arch::ArchError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+}
+
+impl SweepError {
+    pub(crate) fn file(file: &std::path::Path, message: impl Into<String>) -> Self {
+        SweepError::File {
+            file: file.display().to_string(),
+            message: message.into(),
+        }
+    }
+}
