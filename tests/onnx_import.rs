@@ -29,7 +29,13 @@ fn network(imp: &Imported) -> CimNetwork {
         source: "onnx".into(),
         map: imp.weights.clone().into_iter().collect(),
     };
-    CimNetwork::new(&imp.desc, &t, &preset("isaac").unwrap(), &NoiseSpec::default()).unwrap()
+    CimNetwork::new(
+        &imp.desc,
+        &t,
+        &preset("isaac").unwrap(),
+        &NoiseSpec::default(),
+    )
+    .unwrap()
 }
 
 /// max |a - b| / max |b|.
@@ -55,12 +61,21 @@ fn check(model: &str, x: &str, refs: &[&str]) {
         let c = output_layout(&imp.desc, name, &cim[k]);
         let reference = npy(r);
         let e = rel(&f, &reference);
-        assert!(e <= 1e-4, "{model} output {name}: float vs onnxruntime {e:e} relative");
+        assert!(
+            e <= 1e-4,
+            "{model} output {name}: float vs onnxruntime {e:e} relative"
+        );
         // 16-bit symmetric quantisation: each layer's error is ~2^-15 of its range; a few layers
         // stay well under 2^-10, and far from zero difference the run would not be bit-faithful.
         let q = rel(&c, &f);
-        assert!(q <= 2f32.powi(-10), "{model} output {name}: crossbars vs float {q:e} relative");
-        assert!(q > 0.0, "{model} output {name}: no quantisation error at all");
+        assert!(
+            q <= 2f32.powi(-10),
+            "{model} output {name}: crossbars vs float {q:e} relative"
+        );
+        assert!(
+            q > 0.0,
+            "{model} output {name}: no quantisation error at all"
+        );
     }
 }
 
@@ -93,7 +108,13 @@ fn import_maps_ops_one_to_one() {
     );
     assert!(matches!(
         imp.desc.layers[4].op,
-        Op::Conv { dilation: 2, groups: 2, padding: 2, bias: false, .. }
+        Op::Conv {
+            dilation: 2,
+            groups: 2,
+            padding: 2,
+            bias: false,
+            ..
+        }
     ));
     assert_eq!(imp.desc.outputs, ["up_concat", "head_fc"]);
     // BN epsilon 1e-3 in the file: var' = var + 1e-3 - 1e-5.
@@ -105,9 +126,15 @@ fn import_maps_ops_one_to_one() {
         ops,
         [
             &Op::Flatten,
-            &Op::Linear { out_features: 16, bias: true },
+            &Op::Linear {
+                out_features: 16,
+                bias: true
+            },
             &Op::Relu,
-            &Op::Linear { out_features: 4, bias: true }
+            &Op::Linear {
+                out_features: 4,
+                bias: true
+            }
         ]
     );
 }
@@ -163,7 +190,10 @@ fn cim_run_inputs_writes_outputs_and_report() {
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("report.json")).unwrap())
             .unwrap();
-    let max = f.iter().zip(&c).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let max = f
+        .iter()
+        .zip(&c)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     let reported = j["outputs"][0]["max_abs_diff"].as_f64().unwrap() as f32;
     assert!((reported - max).abs() <= 1e-9, "{reported} vs {max}");
     assert_eq!(j["layers"].as_array().unwrap().len(), 2);
@@ -196,12 +226,17 @@ fn dynamic_weight_names_the_node() {
 #[test]
 fn truncated_files_are_refused() {
     let bytes = std::fs::read(data("cnn.onnx")).unwrap();
-    for cut in [0, 1, 10, 100, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+    for cut in [
+        0,
+        1,
+        10,
+        100,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
         let e = import_onnx_bytes(&bytes[..cut], "cut.onnx", "cut").unwrap_err();
-        assert!(
-            matches!(e, OnnxError::Decode { .. }),
-            "cut at {cut}: {e}"
-        );
+        assert!(matches!(e, OnnxError::Decode { .. }), "cut at {cut}: {e}");
         let m = message(e);
         assert!(m.contains("cut.onnx") && m.contains("truncated"), "{m}");
     }

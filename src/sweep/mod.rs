@@ -17,10 +17,11 @@
 mod csv;
 mod grid;
 mod pareto;
-mod perf;
+pub mod perf;
 mod plot;
 mod run;
 
+pub use csv::Row;
 pub use grid::{Axis, Grid, Shard};
 pub use pareto::pareto_front;
 pub use run::{merge, run_sweep, Meta, SweepConfig, SweepOutcome};
