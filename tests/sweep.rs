@@ -29,6 +29,7 @@ fn config(shard: Shard) -> SweepConfig {
         shard,
         chunk: 5,
         progress: false,
+        accuracy: None,
     }
 }
 
@@ -256,4 +257,57 @@ fn pareto_front_keeps_exactly_the_non_dominated_points() {
         row(7, "b", 9.0, 9.0, 9.0), // the only point of model b
     ];
     assert_eq!(pareto_front(&rows), [0, 1, 3, 4, 5, 7]);
+}
+
+/// With frames, each valid point carries its bit-faithful error: small at a lossless ADC,
+/// large where a narrow ADC saturates, and the same on a second run (seeded).
+#[test]
+fn accuracy_points_measure_the_bit_faithful_error() {
+    use ndarray::{ArrayD, Axis};
+    use nestevo::cim::network::generic::{as_frames, load_network};
+    use nestevo::cim::NoiseSpec;
+    use nestevo::sweep::Accuracy;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx");
+    let (desc, t) = load_network(&dir.join("cnn.onnx"), None).unwrap();
+    let x: ArrayD<f32> = ndarray_npy::read_npy(dir.join("cnn_x.npy")).unwrap();
+    let x = as_frames(x, desc.input, "x").unwrap();
+    let x = x.slice_axis(Axis(0), (0..2).into()).to_owned();
+    let arch = preset("isaac").unwrap();
+    let cfg = || SweepConfig {
+        accuracy: Some(
+            Accuracy::new(
+                x.clone(),
+                x.clone(),
+                NoiseSpec::default(),
+                &[(desc.clone(), t.clone())],
+                &arch,
+                "test".into(),
+            )
+            .unwrap(),
+        ),
+        arch: arch.clone(),
+        arch_source: "isaac".into(),
+        grid: Grid::parse(&["adc.bits=4,8".into()]).unwrap(),
+        models: vec![desc.clone()],
+        shard: Shard::WHOLE,
+        chunk: 1,
+        progress: false,
+    };
+    let d = tempfile::tempdir().unwrap();
+    run_sweep(&cfg(), &d.path().join("a.csv")).unwrap();
+    run_sweep(&cfg(), &d.path().join("b.csv")).unwrap();
+    let text = read(&d.path().join("a.csv"));
+    assert_eq!(text, read(&d.path().join("b.csv")));
+    let err: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(11).unwrap().parse().unwrap())
+        .collect();
+    assert!(err[1] < 1e-3, "8-bit ADC: {}", err[1]);
+    assert!(
+        err[0] > 10.0 * err[1],
+        "4-bit ADC: {} vs {}",
+        err[0],
+        err[1]
+    );
 }

@@ -2,10 +2,15 @@
 //! `nestevo sweep merge` for the shards of one.
 
 use super::cim::ArchSel;
+use crate::cim::network::generic::{as_frames, load_network};
+use crate::cim::NoiseMode;
 use crate::model::load_model;
+use crate::sweep::Accuracy;
 use crate::sweep::{merge, run_sweep, Grid, Shard, SweepConfig, SweepOutcome};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use ndarray::{ArrayD, Axis};
+use ndarray_npy::read_npy;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -55,6 +60,23 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also measure each valid point's bit-faithful error on these float32 frames [batch, ...]
+    /// (ONNX models only: they carry their weights).
+    #[arg(long, value_name = "X.npy")]
+    pub accuracy_inputs: Option<PathBuf>,
+    /// Frames of --accuracy-inputs to run (the first N; default all).
+    #[arg(long, requires = "accuracy_inputs")]
+    pub accuracy_frames: Option<usize>,
+    /// Calibration frames for the accuracy runs (default: the frames themselves).
+    #[arg(long, requires = "accuracy_inputs")]
+    pub calib: Option<PathBuf>,
+    /// Conductance noise of the accuracy runs.
+    #[arg(long, value_enum, default_value = "none")]
+    pub noise: NoiseMode,
+    #[arg(long, default_value_t = 0.0)]
+    pub mu: f64,
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
     /// Points between two appends to the CSV.
     #[arg(long, default_value_t = 4096, hide = true)]
     pub chunk: usize,
@@ -95,8 +117,14 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let r = a.run;
     let out = r.out.clone().context("--out results.csv is required")?;
     anyhow::ensure!(!r.models.is_empty(), "give at least one --model");
+    let arch = r.sel.load()?;
+    let accuracy = match &r.accuracy_inputs {
+        None => None,
+        Some(x) => Some(accuracy(&r, x, &arch)?),
+    };
     let cfg = SweepConfig {
-        arch: r.sel.load()?,
+        accuracy,
+        arch,
         arch_source: r.sel.arch.display().to_string(),
         grid: Grid::parse(&r.grid)?,
         models: r
@@ -113,4 +141,51 @@ pub fn run(a: SweepArgs) -> Result<()> {
         .build()?;
     let o = pool.install(|| run_sweep(&cfg, &out))?;
     print(&o, r.json)
+}
+
+fn frames(p: &std::path::Path, chw: [usize; 3], n: Option<usize>) -> Result<ndarray::Array4<f32>> {
+    let x: ArrayD<f32> =
+        read_npy(p).with_context(|| format!("{}: expected a float32 .npy file", p.display()))?;
+    let x = as_frames(x, chw, &p.display().to_string())?;
+    let n = n.unwrap_or(x.dim().0);
+    anyhow::ensure!(
+        n >= 1 && n <= x.dim().0,
+        "--accuracy-frames {n}: {} holds {} frames",
+        p.display(),
+        x.dim().0
+    );
+    Ok(x.slice_axis(Axis(0), (0..n).into()).to_owned())
+}
+
+fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &crate::arch::ArchSpec) -> Result<Accuracy> {
+    let noise = super::cim::noise_spec(r.noise, r.mu, 0.0, r.noise_seed)?;
+    let mut models = Vec::new();
+    for m in &r.models {
+        anyhow::ensure!(
+            crate::model::onnx::is_onnx(m),
+            "--accuracy-inputs needs networks with weights: give .onnx models ({} is not)",
+            m.display()
+        );
+        models.push(load_network(m, None)?);
+    }
+    let chw = models[0].0.input;
+    let f = frames(x, chw, r.accuracy_frames)?;
+    let calib = match &r.calib {
+        Some(c) => frames(c, chw, None)?,
+        None => f.clone(),
+    };
+    let bytes = |p: &std::path::Path| std::fs::read(p).map(|b| b.len()).unwrap_or(0);
+    let id = format!(
+        "frames {} of {} ({} bytes); calib {}; noise {:?} mu {} seed {}",
+        f.dim().0,
+        x.display(),
+        bytes(x),
+        r.calib
+            .as_ref()
+            .map_or("the frames".into(), |c| c.display().to_string()),
+        noise.mode,
+        noise.mu,
+        noise.seed
+    );
+    Accuracy::new(f, calib, noise, &models, arch, id)
 }

@@ -14,6 +14,7 @@
 //! weight and input bits, DAC bits, flipping), so points that differ only in other knobs
 //! share one mapping computation (see `perf`). Points run in parallel (rayon) chunk by chunk.
 
+mod accuracy;
 mod csv;
 mod grid;
 mod pareto;
@@ -21,6 +22,7 @@ pub mod perf;
 mod plot;
 mod run;
 
+pub use accuracy::Accuracy;
 pub use csv::Row;
 pub use grid::{Axis, Grid, Shard};
 pub use pareto::pareto_front;

@@ -1,6 +1,7 @@
 //! Running a sweep (or one shard of it) into a CSV, resuming one that was cut short, merging
 //! shards, and writing the Pareto front beside the results.
 
+use super::accuracy::Accuracy;
 use super::csv::{header, Row};
 use super::grid::{Grid, Shard};
 use super::pareto::pareto_front;
@@ -27,6 +28,8 @@ pub struct SweepConfig {
     /// Points evaluated (in parallel) between two appends to the CSV.
     pub chunk: usize,
     pub progress: bool,
+    /// Bit-faithful runs per valid point (models with weights only), when asked.
+    pub accuracy: Option<Accuracy>,
 }
 
 /// The sweep's identity, beside its CSV (`OUT.meta.json`): a resume or a merge goes on only
@@ -42,6 +45,8 @@ pub struct Meta {
     pub models: Vec<String>,
     pub points: u64,
     pub shard: String,
+    /// The frames, calibration and noise of the accuracy runs ("" without them).
+    pub accuracy: String,
 }
 
 const FORMAT: &str = "nestevo-sweep 1";
@@ -69,6 +74,10 @@ impl Meta {
                 .collect(),
             points: cfg.grid.len(),
             shard: format!("{}/{}", cfg.shard.index, cfg.shard.count),
+            accuracy: cfg
+                .accuracy
+                .as_ref()
+                .map_or(String::new(), |a| a.id.clone()),
         }
     }
 
@@ -143,8 +152,18 @@ fn eval_point(cfg: &SweepConfig, p: u64) -> Vec<Row> {
         Ok(spec) => cfg
             .models
             .iter()
-            .map(|m| match metrics(&spec, m) {
-                Ok(x) => row(&m.name, "ok", Some(x), String::new()),
+            .enumerate()
+            .map(|(k, m)| match metrics(&spec, m) {
+                Ok(x) => match &cfg.accuracy {
+                    None => row(&m.name, "ok", Some(x), String::new()),
+                    Some(acc) => match acc.error(k, m, &spec) {
+                        Ok(err) => Row {
+                            error_rel: Some(err),
+                            ..row(&m.name, "ok", Some(x), String::new())
+                        },
+                        Err(e) => row(&m.name, "error", None, format!("{e:#}")),
+                    },
+                },
                 Err(e) => row(&m.name, "error", None, e.to_string()),
             })
             .collect(),
