@@ -13,7 +13,7 @@ cpu_flag=$([ "$dev" = cpu ] && echo --cpu || true)
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # Alternate the two twice so that a change in the machine's load hits both alike.
 for round in 1 2; do
-  rs=$("$bin" pretrain --bench-steps "$steps" --bench-model "$model" --bench-batch "$batch" $cpu_flag)
+  rs=$("$bin" bench train-step --steps "$steps" --model "$model" --batch "$batch" $cpu_flag)
   pt=$("$py" benches/train_speed.py --model "$model" --steps "$steps" --batch "$batch" --device "$dev")
   echo "$rs"; echo "$pt"
   python3 - "$rs" "$pt" <<'PY'

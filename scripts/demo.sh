@@ -28,7 +28,7 @@ mvm --arch isaac --set encoding.flip=false
 echo "-- flipping off with a 9-bit ADC: exact again"
 mvm --arch isaac-noflip-9bit
 echo "-- ISAAC with cell-level conductance noise, mu = 0.01"
-mvm --arch isaac --noise cell --mu 0.01 --seed 1
+mvm --arch isaac --noise cell --mu 0.01 --noise-seed 1
 
 step "4. ResNet-18 mapped onto ISAAC-CE: per-layer report for 1200 frames"
 $bin cim report --arch isaac --model models/resnet18.toml --frames 1200 | tee "$out/resnet18-isaac.txt"
@@ -44,7 +44,7 @@ step "6. Detectors: pretrain the global, terminal and pruned models (smoke prese
 $bin pretrain --preset smoke --out "$out/pretrain-smoke"
 for s in source D E; do
   printf '%-7s' "$s"
-  $bin eval --checkpoint "$out/pretrain-smoke/global.safetensors" --stream "$s" --frames-count 100 --json \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("global mAP@0.5 %.3f  mAP@0.75 %.3f  mAP@[.5:.95] %.3f" % (r["map50"], r["map75"], r["map"]))'
+  $bin eval --checkpoint "$out/pretrain-smoke/global.safetensors" --stream "$s" --frames 100 --json \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); c=r["ci95"]["map50"]; print("global mAP@0.5 %.3f [95%% CI %.3f, %.3f]  mAP@0.75 %.3f  mAP@[.5:.95] %.3f" % (r["map50"], c["lo"], c["hi"], r["map75"], r["map"]))'
 done
 echo "the full table: nestevo pretrain --preset default (about 5 to 10 minutes on 2 cores; docs/training.md)"

@@ -1,11 +1,17 @@
 //! NestEvo-CIM: an ISAAC crossbar accelerator simulator and a co-evolution trainer.
 //!
-//! Dependencies point one way: `kernels` <- `arch` <- `cim` <- `ppa`; `model` is shared by the
-//! mapper and the trainer; `train` (feature `torch`) never reaches into the simulator's internals.
+//! Arrows (a module uses what it points to; docs/architecture.md has the whole map and
+//! `tests/architecture.rs` checks it): the simulator is `cim` -> `kernels`, `arch`, `model` and
+//! `ppa` -> `arch`, `model` (`ppa` predicts what `cim` counts without using it); `eval` ->
+//! `data`; `couple` (trained networks on the chip) -> the simulator, `data`, `eval`; `train`
+//! (feature `torch`) -> `model`, `data`, `eval`; `cli` -> everything, and nothing uses `cli`.
+//! The simulator never uses `data`, `eval`, `train`, `couple` or `cli`.
 
 pub mod arch;
 pub mod cim;
+pub mod couple;
 pub mod data;
+pub mod error;
 pub mod eval;
 pub mod info;
 pub mod model;

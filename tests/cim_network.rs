@@ -4,10 +4,11 @@
 
 use ndarray::{Array1, Array4, ArrayD, ArrayView4, IxDyn};
 use nestevo::arch::{apply_overrides, preset, ArchSpec};
-use nestevo::cim::network::run::load_checkpoint;
-use nestevo::cim::network::{CimNetwork, Tensors};
+use nestevo::cim::CimNetwork;
 use nestevo::cim::{Conv2dShape, NoiseMode, NoiseSpec};
+use nestevo::couple::load_checkpoint;
 use nestevo::eval::decode::{decode, DecodeConfig, Heads};
+use nestevo::model::Tensors;
 use nestevo::model::{parse_model, ModelDesc, Op};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -647,9 +648,9 @@ fn cli_refuses_bad_input_clearly() {
 #[cfg(feature = "torch")]
 mod torch_side {
     use super::*;
-    use nestevo::cim::network::batch_from_frames;
-    use nestevo::cim::network::run::stream_frames;
+    use nestevo::couple::batch_from_frames;
     use nestevo::data::StreamId;
+    use nestevo::eval::HeldOut;
     use nestevo::train::{checkpoint, decode as tdecode, detector::Detector, loss::HeadOut};
     use tch::{Device, Kind, Tensor};
 
@@ -690,8 +691,12 @@ mod torch_side {
         let (d2, t) = load_checkpoint(&w, None).unwrap();
         let net =
             CimNetwork::new(&d2, &t, &preset("isaac").unwrap(), &NoiseSpec::default()).unwrap();
-        let frames = stream_frames(StreamId::Source, 9, 3, desc.input).unwrap();
-        let x = batch_from_frames(&frames, desc.input).unwrap();
+        let frames = HeldOut::new(StreamId::Source, 3)
+            .with_seed(9)
+            .unwrap()
+            .render(96, 96)
+            .unwrap();
+        let x = batch_from_frames(&frames, &desc.name, desc.input).unwrap();
         let rgb: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
         let xt = model.batch_from_rgb(&rgb);
         assert!(

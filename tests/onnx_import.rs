@@ -6,10 +6,10 @@
 use ndarray::{Array4, ArrayD};
 use ndarray_npy::read_npy;
 use nestevo::arch::preset;
-use nestevo::cim::network::generic::{as_frames, output_layout};
-use nestevo::cim::network::{CimNetwork, Tensors};
-use nestevo::cim::NoiseSpec;
+use nestevo::cim::{CimNetwork, NoiseSpec};
+use nestevo::couple::generic::{as_frames, output_layout};
 use nestevo::model::onnx::{import_onnx, import_onnx_bytes, Imported, OnnxError};
+use nestevo::model::Tensors;
 use nestevo::model::{load_model, Op};
 use std::path::{Path, PathBuf};
 use std::process::Command;

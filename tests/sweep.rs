@@ -264,8 +264,9 @@ fn pareto_front_keeps_exactly_the_non_dominated_points() {
 #[test]
 fn accuracy_points_measure_the_bit_faithful_error() {
     use ndarray::{ArrayD, Axis};
-    use nestevo::cim::network::generic::{as_frames, load_network};
     use nestevo::cim::NoiseSpec;
+    use nestevo::couple::generic::as_frames;
+    use nestevo::model::onnx::load_network;
     use nestevo::sweep::Accuracy;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx");
     let (desc, t) = load_network(&dir.join("cnn.onnx"), None).unwrap();

@@ -42,3 +42,10 @@ impl fmt::Display for ArchError {
 }
 
 impl std::error::Error for ArchError {}
+
+impl crate::error::Kinded for ArchError {
+    /// An accelerator description that does not validate is always the caller's to correct.
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::BadInput
+    }
+}

@@ -2,12 +2,13 @@
 //! K = Cin/groups * kh * kw values (order: channel, kernel row, kernel column); each group is
 //! its own K x Cout/groups matrix. Batch-norm is folded into the weights and bias first.
 
+use super::error::Result;
 use super::layer::QuantMatrix;
 use super::noise::NoiseSpec;
 use super::quant::ActQuant;
 use super::stats::LayerStats;
 use crate::arch::ArchSpec;
-use anyhow::{bail, Result};
+use crate::invalid;
 use ndarray::{s, Array1, Array2, Array4, ArrayView4};
 
 /// Stride, padding (zeros), dilation and groups, as (rows, columns) where two apply.
@@ -42,7 +43,7 @@ impl Conv2dShape {
             span(w, self.padding.1, self.dilation.1, kw, self.stride.1),
         ) {
             (Some(a), Some(b)) => Ok((a, b)),
-            _ => bail!(
+            _ => invalid!(
                 "a {kh}x{kw} kernel (dilation {:?}, padding {:?}) does not fit a {h}x{w} input",
                 self.dilation,
                 self.padding
@@ -70,7 +71,7 @@ pub fn fold_batch_norm(
         ("var", var),
     ] {
         if a.len() != cout {
-            bail!(
+            invalid!(
                 "batch-norm {name} has {} values, the convolution has {cout} output channels",
                 a.len()
             );
@@ -143,7 +144,7 @@ impl CimConv2d {
         let (cout, cin_g, kh, kw) = weight.dim();
         let g = shape.groups;
         if g == 0 || cout % g != 0 || cout == 0 || cin_g == 0 || kh == 0 || kw == 0 {
-            bail!("convolution weight [{cout}, {cin_g}, {kh}, {kw}] with {g} groups: Cout must be a positive multiple of groups and every dimension > 0");
+            invalid!("convolution weight [{cout}, {cin_g}, {kh}, {kw}] with {g} groups: Cout must be a positive multiple of groups and every dimension > 0");
         }
         if [
             shape.stride.0,
@@ -153,11 +154,11 @@ impl CimConv2d {
         ]
         .contains(&0)
         {
-            bail!("convolution stride and dilation must be >= 1, got {shape:?}");
+            invalid!("convolution stride and dilation must be >= 1, got {shape:?}");
         }
         let bias = bias.unwrap_or_else(|| Array1::zeros(cout));
         if bias.len() != cout {
-            bail!(
+            invalid!(
                 "convolution bias has {} values, expected Cout = {cout}",
                 bias.len()
             );
@@ -197,7 +198,7 @@ impl CimConv2d {
     pub fn forward(&mut self, x: ArrayView4<f32>) -> Result<(Array4<f32>, LayerStats)> {
         let (b, c, h, w) = x.dim();
         if c != self.cin {
-            bail!(
+            invalid!(
                 "convolution input has {c} channels, the layer takes {}",
                 self.cin
             );

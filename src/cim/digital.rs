@@ -1,7 +1,8 @@
 //! The digital layers between crossbar layers, on NCHW float tensors (the tile's ReLU/sigmoid,
 //! max-pool and adders run in digital logic; they need no crossbar).
 
-use anyhow::{bail, Result};
+use super::error::Result;
+use crate::invalid;
 use ndarray::{concatenate, s, Array4, ArrayView4, Axis};
 
 pub fn relu(x: &mut Array4<f32>) {
@@ -10,7 +11,7 @@ pub fn relu(x: &mut Array4<f32>) {
 
 fn pooled(n: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
     if k == 0 || stride == 0 || n + 2 * pad < k {
-        bail!("pooling window {k} (stride {stride}, padding {pad}) does not fit a side of {n}");
+        invalid!("pooling window {k} (stride {stride}, padding {pad}) does not fit a side of {n}");
     }
     Ok((n + 2 * pad - k) / stride + 1)
 }
@@ -51,7 +52,7 @@ fn pool(x: ArrayView4<f32>, k: usize, stride: usize, pad: usize, max: bool) -> R
 /// Element-wise sum of two tensors of the same shape (residual connections).
 pub fn add(a: ArrayView4<f32>, b: ArrayView4<f32>) -> Result<Array4<f32>> {
     if a.dim() != b.dim() {
-        bail!(
+        invalid!(
             "residual add of shapes {:?} and {:?}: they must be equal",
             a.dim(),
             b.dim()
@@ -63,7 +64,7 @@ pub fn add(a: ArrayView4<f32>, b: ArrayView4<f32>) -> Result<Array4<f32>> {
 /// Nearest-neighbour upsampling by an integer factor.
 pub fn upsample_nearest(x: ArrayView4<f32>, factor: usize) -> Result<Array4<f32>> {
     if factor == 0 {
-        bail!("upsampling factor must be >= 1");
+        invalid!("upsampling factor must be >= 1");
     }
     let (b, c, h, w) = x.dim();
     Ok(Array4::from_shape_fn(
@@ -75,13 +76,13 @@ pub fn upsample_nearest(x: ArrayView4<f32>, factor: usize) -> Result<Array4<f32>
 /// Concatenation along channels; batch and spatial sizes must agree.
 pub fn concat_channels(xs: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
     let Some(first) = xs.first() else {
-        bail!("concatenation of no tensors");
+        invalid!("concatenation of no tensors");
     };
     let (b, _, h, w) = first.dim();
     for x in xs {
         let (b2, _, h2, w2) = x.dim();
         if (b2, h2, w2) != (b, h, w) {
-            bail!(
+            invalid!(
                 "concatenation of {:?} with {:?}: batch, height and width must agree",
                 first.dim(),
                 x.dim()

@@ -1,12 +1,13 @@
 //! Float layers on crossbars: quantise (SPEC 3.2 step 1), run the integer matrix, rescale
 //! (step 8: y = s_w * s_x * y_int + bias).
 
+use super::error::Result;
 use super::matrix::CimMatrix;
 use super::noise::{perturb_f32, NoiseMode, NoiseSpec};
 use super::quant::{ActQuant, WeightQuant};
 use super::stats::LayerStats;
 use crate::arch::ArchSpec;
-use anyhow::{bail, Result};
+use crate::invalid;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 /// A float K x N weight matrix, quantised and programmed.
@@ -27,7 +28,7 @@ impl QuantMatrix {
             prog_noise.mode = NoiseMode::None;
         }
         if w.iter().any(|x| !x.is_finite()) {
-            bail!("weights hold a non-finite value");
+            invalid!("weights hold a non-finite value");
         }
         let wq = WeightQuant::max_abs(w.as_slice().expect("owned"), spec.data.weight_bits);
         let mat = CimMatrix::program(spec, wq.quantize(w.view()).view(), &prog_noise)?;
@@ -65,7 +66,7 @@ impl CimLinear {
         let (out, _) = weight.dim();
         let bias = bias.unwrap_or_else(|| Array1::zeros(out));
         if bias.len() != out {
-            bail!(
+            invalid!(
                 "linear bias has {} values, the weight has {out} outputs",
                 bias.len()
             );
@@ -92,7 +93,7 @@ impl CimLinear {
     pub fn forward(&mut self, x: ArrayView2<f32>) -> Result<(Array2<f32>, LayerStats)> {
         let (_, k) = x.dim();
         if k != self.qm.shape().0 {
-            bail!(
+            invalid!(
                 "linear input has {k} features, the layer takes {}",
                 self.qm.shape().0
             );

@@ -1,9 +1,10 @@
 //! An integer K x N matrix on an accelerator's crossbars: programming (with noise) and runs.
 
+use super::error::Result;
 use super::noise::{perturb_i64, NoiseMode, NoiseSpec};
 use super::stats::LayerStats;
 use crate::arch::{AdcRange, ArchSpec};
-use anyhow::{bail, Result};
+use crate::invalid;
 use ndarray::{Array2, ArrayView2};
 use nestevo_kernels::{AdcMode, InputMode, Programmed, ReadNoise, XbarConfig};
 
@@ -80,7 +81,7 @@ impl CimMatrix {
         let (b, k) = x.dim();
         let (kk, n) = self.shape();
         if k != kk {
-            bail!("inputs have {k} columns but the weights have K = {kk} rows");
+            invalid!("inputs have {k} columns but the weights have K = {kk} rows");
         }
         let flat: Vec<i64> = x.iter().copied().collect();
         let mode = if signed {

@@ -1,13 +1,15 @@
 //! Conductance noise (SPEC 3.3, paper Eq. 18-20): sigma = mu * (max - min), a Normal draw around
 //! each value, clipped back into [min, max]. Drawn once at programming, from a seed.
 
-use anyhow::{bail, Result};
+use super::error::Result;
+use crate::error::Invalid;
+use crate::invalid;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoiseMode {
     /// Noiseless: the exact bit-plane path.
@@ -16,6 +18,34 @@ pub enum NoiseMode {
     Weight,
     /// Eq. 18-20 on every cell's conductance within [g_min, g_max] (the physical model).
     Cell,
+}
+
+impl NoiseMode {
+    pub const ALL: [NoiseMode; 3] = [NoiseMode::None, NoiseMode::Weight, NoiseMode::Cell];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NoiseMode::None => "none",
+            NoiseMode::Weight => "weight",
+            NoiseMode::Cell => "cell",
+        }
+    }
+}
+
+impl std::str::FromStr for NoiseMode {
+    type Err = Invalid;
+    fn from_str(s: &str) -> std::result::Result<Self, Invalid> {
+        NoiseMode::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Invalid::new("", "noise", s, "allowed: none, weight, cell"))
+    }
+}
+
+impl std::fmt::Display for NoiseMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Which noise, how strong, from which seed. `read_mu` > 0 adds fresh per-read cell noise of
@@ -39,14 +69,42 @@ impl Default for NoiseSpec {
     }
 }
 
+/// The one bound on a noise coefficient, for the simulator and the trainer alike: sigma is a
+/// fraction of the value range (Eq. 19), so 0 <= mu <= 1.
+pub fn check_mu(name: &str, mu: f64) -> Result<(), Invalid> {
+    if mu.is_finite() && (0.0..=1.0).contains(&mu) {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "",
+            format!("noise {name}"),
+            mu,
+            "allowed 0 <= mu <= 1 (a fraction of the value range)",
+        ))
+    }
+}
+
 impl NoiseSpec {
     pub fn check(&self) -> Result<()> {
-        for (name, v) in [("mu", self.mu), ("read mu", self.read_mu)] {
-            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-                bail!("noise {name} = {v}: allowed 0 <= mu <= 1 (a fraction of the value range)");
-            }
-        }
+        check_mu("mu", self.mu)?;
+        check_mu("read mu", self.read_mu)?;
         Ok(())
+    }
+
+    /// The noise flags of a command as a validated spec; a coefficient without a noise mode is
+    /// refused rather than silently ignored.
+    pub fn from_flags(mode: NoiseMode, mu: f64, read_mu: f64, seed: u64) -> Result<Self> {
+        if mode == NoiseMode::None && mu != 0.0 {
+            invalid!("--mu {mu} given with --noise none: choose --noise weight or --noise cell");
+        }
+        let noise = NoiseSpec {
+            mode,
+            mu,
+            read_mu,
+            seed,
+        };
+        noise.check()?;
+        Ok(noise)
     }
 }
 

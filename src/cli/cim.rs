@@ -1,8 +1,6 @@
+use super::args::ArchSel;
 use super::{cim_mvm, cim_report, cim_run};
-use crate::arch::{apply_overrides, load_arch, ArchSpec};
-use crate::cim::{NoiseMode, NoiseSpec};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum CimCommand {
@@ -14,44 +12,6 @@ pub enum CimCommand {
     Report(cim_report::ReportArgs),
     /// A trained detector on a stream, float and bit-faithfully on the crossbars (mAP, counts).
     Run(cim_run::RunArgs),
-}
-
-/// The accelerator description every `cim` command takes.
-#[derive(Args, Clone)]
-pub struct ArchSel {
-    /// Accelerator description (TOML file, or a preset name: isaac, isaac-noflip-9bit, xbar256-1bit).
-    #[arg(long, default_value = "isaac")]
-    pub arch: PathBuf,
-    /// Override a field, e.g. --set adc.bits=6 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-}
-
-/// The noise flags of the `cim` commands as a validated spec; `--mu` without a noise mode is
-/// refused rather than silently ignored.
-pub fn noise_spec(mode: NoiseMode, mu: f64, read_mu: f64, seed: u64) -> anyhow::Result<NoiseSpec> {
-    if mode == NoiseMode::None && mu != 0.0 {
-        anyhow::bail!("--mu {mu} given with --noise none: choose --noise weight or --noise cell");
-    }
-    let noise = NoiseSpec {
-        mode,
-        mu,
-        read_mu,
-        seed,
-    };
-    noise.check()?;
-    Ok(noise)
-}
-
-impl ArchSel {
-    pub fn load(&self) -> anyhow::Result<ArchSpec> {
-        let spec = load_arch(&self.arch)?;
-        Ok(apply_overrides(
-            &spec,
-            &self.sets,
-            &self.arch.display().to_string(),
-        )?)
-    }
 }
 
 #[derive(Args)]

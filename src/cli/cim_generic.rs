@@ -1,11 +1,11 @@
 //! `nestevo cim run --model NET --inputs X.npy --out DIR`: any network on given inputs.
 
-use super::cim_run::{write_atomic, RunArgs};
+use super::cim_run::RunArgs;
 use crate::arch::ArchSpec;
-use crate::cim::network::generic::{
-    as_frames, load_network, output_layout, render_generic, run_generic,
-};
 use crate::cim::NoiseSpec;
+use crate::couple::generic::{as_frames, output_layout, render_generic, run_generic};
+use crate::error::write_atomic;
+use crate::model::onnx::load_network;
 use anyhow::{Context, Result};
 use ndarray::ArrayD;
 use ndarray_npy::{read_npy, write_npy};
@@ -58,7 +58,7 @@ pub fn run(a: RunArgs, spec: ArchSpec, noise: NoiseSpec) -> Result<()> {
         }
     }
     let json = serde_json::to_string_pretty(&r.report)?;
-    write_atomic(&out.join("report.json"), &json)?;
+    write_atomic(&out.join("report.json"), json.as_bytes())?;
     if a.json {
         println!("{json}");
     } else {

@@ -1,12 +1,12 @@
 //! `nestevo cim mvm`: integer matrix products on the simulated crossbars, from and to .npy.
 
-use super::cim::ArchSel;
-use crate::cim::{CimMatrix, LayerStats, NoiseMode};
-use anyhow::{anyhow, bail, Context, Result};
+use super::args::{ArchSel, NoiseArgs};
+use crate::cim::stats::counts_table;
+use crate::cim::CimMatrix;
+use crate::data::npy::{read_int_matrix, write_int_matrix};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use ndarray::Array2;
-use ndarray_npy::{ReadNpyExt, WriteNpyExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Bit-faithful matrix-vector products: Y = X W on the accelerator's crossbars.
@@ -26,18 +26,11 @@ pub struct MvmArgs {
     /// Inputs are two's complement.
     #[arg(long)]
     pub signed_inputs: bool,
-    /// Conductance noise model.
-    #[arg(long, value_enum, default_value = "none")]
-    pub noise: NoiseMode,
-    /// Noise coefficient mu: sigma = mu * (max - min) of the weights (weight) or conductances (cell).
-    #[arg(long, default_value_t = 0.0)]
-    pub mu: f64,
+    #[command(flatten)]
+    pub noise: NoiseArgs,
     /// Per-read cell noise coefficient (fresh every read; analogue path).
     #[arg(long, default_value_t = 0.0)]
     pub read_mu: f64,
-    /// Seed of every noise draw.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Print the statistics as JSON.
     #[arg(long)]
     pub json: bool,
@@ -45,9 +38,9 @@ pub struct MvmArgs {
 
 pub fn run(a: MvmArgs) -> Result<()> {
     let spec = a.sel.load()?;
-    let noise = super::cim::noise_spec(a.noise, a.mu, a.read_mu, a.seed)?;
-    let w = read_int_npy(&a.weights)?;
-    let x = read_int_npy(&a.inputs)?;
+    let noise = a.noise.spec(a.read_mu)?;
+    let w = read_int_matrix(&a.weights)?;
+    let x = read_int_matrix(&a.inputs)?;
     let ((k, n), (b, kx)) = (w.dim(), x.dim());
     if kx != k {
         bail!(
@@ -64,10 +57,7 @@ pub fn run(a: MvmArgs) -> Result<()> {
         .mvm(x.view(), a.signed_inputs)
         .with_context(|| format!("{}", a.inputs.display()))?;
     let t2 = Instant::now();
-    let f = std::fs::File::create(&a.out)
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
-    y.write_npy(std::io::BufWriter::new(f))
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    write_int_matrix(&a.out, &y)?;
     let (prog_s, run_s) = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64());
     if a.json {
         let j = serde_json::json!({
@@ -83,71 +73,8 @@ pub fn run(a: MvmArgs) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&j)?);
     } else {
-        print_table(&spec.name, (b, k, n), &stats, run_s);
+        print!("{}", counts_table(&spec.name, (b, k, n), &stats, run_s));
         println!("wrote {} (int64, shape [{b}, {n}])", a.out.display());
     }
     Ok(())
-}
-
-fn print_table(arch: &str, (b, k, n): (usize, usize, usize), s: &LayerStats, run_s: f64) {
-    println!("arch {arch}: B {b} x K {k} -> N {n}");
-    println!("| quantity | value |\n|---|---|");
-    println!("| crossbars | {} crossbars |", s.crossbars);
-    println!("| crossbar reads | {} reads |", s.crossbar_reads);
-    println!("| DAC pulses | {} pulses |", s.dac_pulses);
-    println!("| ADC conversions | {} conversions |", s.adc_conversions);
-    println!(
-        "| ADC saturations | {} conversions ({:.4} %) |",
-        s.adc_saturations,
-        100.0 * s.saturation_rate()
-    );
-    println!("| shift-and-adds | {} operations |", s.shift_adds);
-    println!("| MACs | {} MACs |", s.macs);
-    println!(
-        "| run time | {:.3} s ({:.3e} simulated MAC/s) |",
-        run_s,
-        s.macs as f64 / run_s.max(1e-12)
-    );
-}
-
-/// A 2-D integer .npy of any integer dtype, as i64.
-fn read_int_npy(path: &Path) -> Result<Array2<i64>> {
-    fn try_read<T: ndarray_npy::ReadableElement + Copy + Into<i128>>(
-        p: &Path,
-    ) -> Result<Array2<i64>, String> {
-        let f = std::fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
-        let a = Array2::<T>::read_npy(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
-        a.iter()
-            .map(|&v| i64::try_from(v.into()).map_err(|_| "a value does not fit int64".to_string()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(|v| Array2::from_shape_vec(a.dim(), v).expect("same shape"))
-    }
-    type Reader = fn(&Path) -> Result<Array2<i64>, String>;
-    let readers: [Reader; 8] = [
-        try_read::<i64>,
-        try_read::<i32>,
-        try_read::<i16>,
-        try_read::<i8>,
-        try_read::<u8>,
-        try_read::<u16>,
-        try_read::<u32>,
-        try_read::<u64>,
-    ];
-    let mut first_err = None;
-    for read in readers {
-        match read(path) {
-            Ok(a) => return Ok(a),
-            Err(e) => {
-                if e.starts_with("cannot open") {
-                    return Err(anyhow!("{}: {e}", path.display()));
-                }
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    Err(anyhow!(
-        "{}: not a 2-D integer .npy ({}); allowed: a 2-D array of int8..int64 or uint8..uint64",
-        path.display(),
-        first_err.unwrap_or_default()
-    ))
 }

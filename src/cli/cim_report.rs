@@ -1,4 +1,4 @@
-use super::cim::ArchSel;
+use super::args::ArchSel;
 use crate::model::load_model;
 use crate::ppa::{network_report, peak, render_network, render_peak};
 use clap::Args;

@@ -1,8 +1,8 @@
+use crate::data::speed::{check_size, render_speed};
 use crate::data::{contact_sheet, export_frames, write_png, Stream, StreamId, CLASSES};
 use anyhow::{ensure, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[derive(Subcommand)]
 pub enum DataCommand {
@@ -30,11 +30,7 @@ pub struct StreamSel {
 
 impl StreamSel {
     fn open(&self) -> Result<Stream> {
-        ensure!(
-            (16..=4096).contains(&self.size),
-            "--size {}: allowed are 16 to 4096 pixels",
-            self.size
-        );
+        check_size(self.size)?;
         Ok(Stream::new(self.stream, self.seed).with_size(self.size, self.size))
     }
 }
@@ -169,27 +165,7 @@ fn sheet(a: SheetArgs) -> Result<()> {
 }
 
 fn speed(a: SpeedArgs) -> Result<()> {
-    ensure!(a.frames > 0, "--frames must be at least 1");
-    ensure!(
-        (16..=4096).contains(&a.size),
-        "--size {}: allowed are 16 to 4096 pixels",
-        a.size
-    );
-    let mut rows = Vec::new();
-    for id in StreamId::ALL {
-        let s = Stream::new(id, 0).with_size(a.size, a.size);
-        let t0 = Instant::now();
-        let mut boxes = 0usize;
-        for i in 0..a.frames {
-            // Frames spread over the first hour, as a trainer samples them.
-            boxes += s.frame((i * 7919) % 108_000).boxes.len();
-        }
-        let dt = t0.elapsed().as_secs_f64();
-        rows.push(serde_json::json!({
-            "stream": id.name(), "frames": a.frames, "seconds": dt,
-            "frames_per_s": a.frames as f64 / dt, "boxes_per_frame": boxes as f64 / a.frames as f64,
-        }));
-    }
+    let rows = render_speed(a.frames, a.size)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -202,9 +178,7 @@ fn speed(a: SpeedArgs) -> Result<()> {
     for r in &rows {
         println!(
             "{:<8} {:>12.0} {:>14.2}",
-            r["stream"].as_str().unwrap_or(""),
-            r["frames_per_s"].as_f64().unwrap_or(0.0),
-            r["boxes_per_frame"].as_f64().unwrap_or(0.0)
+            r.stream, r.frames_per_s, r.boxes_per_frame
         );
     }
     Ok(())

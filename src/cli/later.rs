@@ -1,4 +1,4 @@
-//! Command groups whose issues are not built yet. They are listed so `--help` shows the
+//! The command group whose issue is not built yet. They are listed so `--help` shows the
 //! system's shape; running one says so plainly and exits non-zero.
 use clap::Subcommand;
 
@@ -8,18 +8,6 @@ pub enum EvolveCommand {
     Run,
 }
 
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Global-model inference on N frames: GPU/CPU (LibTorch) versus simulated ISAAC (not built yet).
-    GpuVsCim,
-}
-
 pub fn evolve(_: EvolveCommand) -> anyhow::Result<()> {
     anyhow::bail!("`nestevo evolve` is not built yet: the evolution system comes after the trainer")
-}
-
-pub fn bench(_: BenchCommand) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo bench` is not built yet: it needs the trainer and the performance model"
-    )
 }

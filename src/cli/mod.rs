@@ -1,5 +1,7 @@
 //! The command line: parsing and calling the library, nothing else.
 
+mod args;
+mod bench;
 mod cim;
 mod cim_generic;
 mod cim_mvm;
@@ -60,7 +62,7 @@ enum Command {
     Evolve(later::EvolveCommand),
     /// Benchmarks: global-model inference on the GPU/CPU versus the simulated accelerator.
     #[command(subcommand)]
-    Bench(later::BenchCommand),
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
@@ -75,7 +77,7 @@ pub fn main() -> ExitCode {
         Command::Pretrain(a) => train::pretrain(a),
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => later::evolve(c),
-        Command::Bench(c) => later::bench(c),
+        Command::Bench(c) => bench::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,10 @@
 //! `nestevo sweep`: a grid of accelerator designs through the performance model, and
 //! `nestevo sweep merge` for the shards of one.
 
-use super::cim::ArchSel;
-use crate::cim::network::generic::{as_frames, load_network};
-use crate::cim::NoiseMode;
+use super::args::{ArchSel, NoiseArgs};
+use crate::couple::generic::as_frames;
 use crate::model::load_model;
+use crate::model::onnx::load_network;
 use crate::sweep::Accuracy;
 use crate::sweep::{merge, run_sweep, Grid, Shard, SweepConfig, SweepOutcome};
 use anyhow::{Context, Result};
@@ -71,12 +71,8 @@ pub struct RunArgs {
     #[arg(long, requires = "accuracy_inputs")]
     pub calib: Option<PathBuf>,
     /// Conductance noise of the accuracy runs.
-    #[arg(long, value_enum, default_value = "none")]
-    pub noise: NoiseMode,
-    #[arg(long, default_value_t = 0.0)]
-    pub mu: f64,
-    #[arg(long, default_value_t = 0)]
-    pub noise_seed: u64,
+    #[command(flatten)]
+    pub noise: NoiseArgs,
     /// Points between two appends to the CSV.
     #[arg(long, default_value_t = 4096, hide = true)]
     pub chunk: usize,
@@ -158,7 +154,7 @@ fn frames(p: &std::path::Path, chw: [usize; 3], n: Option<usize>) -> Result<ndar
 }
 
 fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &crate::arch::ArchSpec) -> Result<Accuracy> {
-    let noise = super::cim::noise_spec(r.noise, r.mu, 0.0, r.noise_seed)?;
+    let noise = r.noise.spec(0.0)?;
     let mut models = Vec::new();
     for m in &r.models {
         anyhow::ensure!(
@@ -187,5 +183,5 @@ fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &crate::arch::ArchSpec) -> R
         noise.mu,
         noise.seed
     );
-    Accuracy::new(f, calib, noise, &models, arch, id)
+    Ok(Accuracy::new(f, calib, noise, &models, arch, id)?)
 }

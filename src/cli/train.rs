@@ -1,5 +1,6 @@
 //! `nestevo pretrain` and `nestevo eval`.
 
+use super::args::{HeldOutArgs, NoiseArgs};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -41,49 +42,53 @@ pub struct PretrainArgs {
     /// Held-out frames per stream for the table.
     #[arg(long)]
     eval_frames: Option<usize>,
-    /// Training-speed benchmark instead: time this many steps of --bench-model (see benches/).
-    #[arg(long, hide = true)]
-    bench_steps: Option<usize>,
-    #[arg(long, hide = true, default_value = "models/terminal.toml")]
-    bench_model: PathBuf,
-    #[arg(long, hide = true, default_value_t = 32)]
-    bench_batch: usize,
 }
 
 #[derive(Args)]
 #[cfg_attr(not(feature = "torch"), allow(dead_code))]
-#[cfg_attr(feature = "torch", command(group = clap::ArgGroup::new("frames_from").required(true).args(["stream", "frames"])))]
+#[cfg_attr(feature = "torch", command(group = clap::ArgGroup::new("frames_from").required(true).args(["stream", "frames_dir"])))]
 pub struct EvalArgs {
     /// Checkpoint NAME.safetensors (NAME.toml must lie beside it).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// A rendered stream: source, A, B, C, D or E (the frames `nestevo data render` writes).
+    /// Held-out frames of a rendered stream (default 300, one every 2 s of stream time).
+    #[command(flatten)]
+    frames: HeldOutArgs,
+    /// A folder of PNG frames with COCO-style labels (instead of --stream).
     #[arg(long)]
-    stream: Option<String>,
-    /// A folder of PNG frames with COCO-style labels.
-    #[arg(long)]
-    frames: Option<PathBuf>,
-    /// Frames of --stream to score (frame 0 onwards).
-    #[arg(long, default_value_t = 200)]
-    frames_count: usize,
-    /// Stream seed (the same as `nestevo data render`'s).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Eq. 18-20 weight noise coefficient applied in the forward pass.
-    #[arg(long)]
-    noise_mu: Option<f64>,
-    /// Seed of the noise draws (LibTorch's generator), so a noisy evaluation repeats exactly.
-    #[arg(long, default_value_t = 0)]
-    noise_seed: u64,
+    frames_dir: Option<PathBuf>,
+    /// The trainer's fast Eq. 18-20 weight noise in the forward pass (--noise weight --mu MU).
+    #[command(flatten)]
+    noise: NoiseArgs,
     /// Write the detections in the COCO results format.
     #[arg(long)]
     predictions_out: Option<PathBuf>,
-    /// Print JSON (map50, map75, map, per-class AP50).
+    /// Print JSON (map50, map75, map, per-class AP50, 95 % intervals).
     #[arg(long)]
     json: bool,
     #[arg(long)]
     cpu: bool,
     /// CPU threads for LibTorch (default: one per core).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+/// `nestevo bench train-step`: ms per training step of a detector (benches/train_speed.sh).
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct TrainStepArgs {
+    /// Model description of the detector.
+    #[arg(long, default_value = "models/terminal.toml")]
+    model: PathBuf,
+    /// Timed steps (after warm-up).
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    cpu: bool,
     #[arg(long)]
     threads: Option<i32>,
 }
@@ -98,13 +103,23 @@ pub fn eval(_: EvalArgs) -> anyhow::Result<()> {
     anyhow::bail!("`nestevo eval` needs the `torch` feature (this binary was built without it)")
 }
 
+#[cfg(not(feature = "torch"))]
+pub fn train_step(_: TrainStepArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`nestevo bench train-step` needs the `torch` feature (this binary was built without it)"
+    )
+}
+
 #[cfg(feature = "torch")]
-pub use with_torch::{eval, pretrain};
+pub use with_torch::{eval, pretrain, train_step};
 
 #[cfg(feature = "torch")]
 mod with_torch {
-    use super::{EvalArgs, PretrainArgs};
-    use crate::data::{read_frames_dir, Frame, Stream, StreamId, CLASSES};
+    use super::super::args::set_threads;
+    use super::{EvalArgs, PretrainArgs, TrainStepArgs};
+    use crate::cim::NoiseMode;
+    use crate::data::{read_frames_dir, Frame, CLASSES};
+    use crate::eval::{heldout::DEFAULT_FRAMES, with_ci};
     use crate::train::{bench, checkpoint, evaluate, noise::WeightNoise, pretrain};
     use anyhow::{Context, Result};
     use serde_json::json;
@@ -118,21 +133,8 @@ mod with_torch {
         }
     }
 
-    fn set_threads(t: Option<i32>) -> Result<()> {
-        if let Some(t) = t {
-            anyhow::ensure!(t > 0, "--threads must be at least 1, got {t}");
-            tch::set_num_threads(t);
-        }
-        Ok(())
-    }
-
     pub fn pretrain(a: PretrainArgs) -> Result<()> {
         set_threads(a.threads)?;
-        if let Some(steps) = a.bench_steps {
-            let r = bench::run(&a.bench_model, steps, a.bench_batch, device(a.cpu), a.seed)?;
-            println!("{}", serde_json::to_string(&r)?);
-            return Ok(());
-        }
         std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
         let opts = pretrain::PretrainOptions {
             preset: if a.preset == "smoke" {
@@ -159,7 +161,7 @@ mod with_torch {
             return Ok(());
         }
         println!(
-            "pretrain preset {} on {} ({} threads), mAP@0.5 on {} held-out frames per stream",
+            "pretrain preset {} on {} ({} threads), mAP@0.5 [95 % bootstrap interval] on {} held-out frames per stream (one every 2 s)",
             r.preset, r.device, r.threads, r.eval_frames_per_stream
         );
         println!(
@@ -167,10 +169,12 @@ mod with_torch {
         );
         println!("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
         for m in &r.rows {
+            let ci = |v: f64, k: usize| with_ci(v, m.map50_ci95[k]);
             println!(
-                "| {:6} | {:>6} | {:>5} | {:>9.1} | {:>8.1} | {:.3} -> {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                "| {:6} | {:>6} | {:>5} | {:>9.1} | {:>8.1} | {:.3} -> {:.3} | {:.3} | {} | {:.3} | {} | {} | {} |",
                 m.model, m.params, m.steps, m.train_s, m.frames_per_s, m.first_loss, m.last_loss,
-                m.untrained_map50, m.map50_source, m.map_source, m.map50_a, m.map50_d, m.map50_e
+                m.untrained_map50, ci(m.map50_source, 0), m.map_source, ci(m.map50_a, 1),
+                ci(m.map50_d, 2), ci(m.map50_e, 3)
             );
         }
         println!(
@@ -184,23 +188,24 @@ mod with_torch {
     pub fn eval(a: EvalArgs) -> Result<()> {
         set_threads(a.threads)?;
         let (mut model, _) = checkpoint::load(&a.checkpoint, device(a.cpu))?;
-        if let Some(mu) = a.noise_mu {
-            model.noise = Some(WeightNoise::new(mu).context("--noise-mu")?);
+        anyhow::ensure!(
+            a.noise.noise != NoiseMode::Cell,
+            "--noise cell: the trainer models weight-level noise only; allowed here: none, weight \
+             (cell-level noise is simulated by `nestevo cim run`)"
+        );
+        let noise = a.noise.spec(0.0)?;
+        if noise.mode == NoiseMode::Weight {
+            model.noise = Some(WeightNoise::new(noise.mu)?);
         }
-        tch::manual_seed(a.noise_seed as i64);
-        let (frames, source): (Vec<Frame>, String) = match (&a.stream, &a.frames) {
-            (Some(s), _) => {
-                let id: StreamId = s
-                    .parse()
-                    .with_context(|| format!("--stream {s}: allowed are source, A, B, C, D, E"))?;
-                let st = Stream::new(id, a.seed);
-                (
-                    (0..a.frames_count as u64).map(|i| st.frame(i)).collect(),
-                    format!("stream {s} (seed {}, {} frames)", a.seed, a.frames_count),
-                )
+        tch::manual_seed(noise.seed as i64);
+        let [_, h, w] = model.desc.input;
+        let (frames, source): (Vec<Frame>, String) = match (&a.frames.stream, &a.frames_dir) {
+            (Some(id), _) => {
+                let set = a.frames.held_out(*id, DEFAULT_FRAMES)?;
+                (set.render(w, h)?, set.describe())
             }
             (None, Some(dir)) => (read_frames_dir(dir)?, format!("folder {}", dir.display())),
-            (None, None) => anyhow::bail!("give --stream S or --frames DIR"),
+            (None, None) => anyhow::bail!("give --stream S or --frames-dir DIR"),
         };
         anyhow::ensure!(!frames.is_empty(), "no frames to score in {source}");
         let (r, dets) = evaluate::evaluate_frames(&model, &frames)?;
@@ -214,20 +219,23 @@ mod with_torch {
             .collect();
         if a.json {
             let j = json!({"checkpoint": a.checkpoint, "model": model.desc.name, "frames": frames.len(),
-                "source": source, "noise_mu": a.noise_mu.unwrap_or(0.0),
+                "source": source, "noise": noise.mode, "mu": noise.mu,
                 "map50": r.map50, "map75": r.map75, "map": r.map, "map50_voc": r.map50_voc,
+                "ci95": r.ci95,
                 "per_class_ap50": per_class, "gt_boxes": r.gt_boxes, "detections": r.detections});
             println!("{}", serde_json::to_string_pretty(&j)?);
         } else {
             println!(
                 "model {} on {source}, weight noise mu = {}",
-                model.desc.name,
-                a.noise_mu.unwrap_or(0.0)
+                model.desc.name, noise.mu
             );
-            println!("| metric | value |\n|---|---:|");
+            println!("| metric | value [95 % bootstrap interval over frames] |\n|---|---:|");
+            let ci = r.ci95;
             println!(
-                "| mAP@0.5 | {:.4} |\n| mAP@0.75 | {:.4} |\n| mAP@[.5:.95] | {:.4} |",
-                r.map50, r.map75, r.map
+                "| mAP@0.5 | {} |\n| mAP@0.75 | {} |\n| mAP@[.5:.95] | {} |",
+                with_ci(r.map50, ci.map(|c| c.map50)),
+                with_ci(r.map75, ci.map(|c| c.map75)),
+                with_ci(r.map, ci.map(|c| c.map))
             );
             for (c, v) in CLASSES.iter().zip(&r.ap50_per_class) {
                 match v {
@@ -236,6 +244,13 @@ mod with_torch {
                 }
             }
         }
+        Ok(())
+    }
+
+    pub fn train_step(a: TrainStepArgs) -> Result<()> {
+        set_threads(a.threads)?;
+        let r = bench::run(&a.model, a.steps, a.batch, device(a.cpu), a.seed)?;
+        println!("{}", serde_json::to_string(&r)?);
         Ok(())
     }
 }

@@ -1,8 +1,11 @@
 //! PNG frames with COCO-style labels on disk: exporting a stream and reading a user's folder.
 
 use super::coco::{coco_ground_truth, CocoGroundTruth, CocoImage};
+use super::error::Result;
+use super::DataError;
 use super::{Frame, GtBox, Stream, CLASSES};
-use anyhow::{bail, ensure, Context, Result};
+use crate::error::{Context, IoError};
+use crate::{check, invalid};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
@@ -14,37 +17,33 @@ pub const ANNOTATIONS: &str = "annotations.json";
 
 /// Writes 8-bit RGB as PNG.
 pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
-    ensure!(
+    check!(
         rgb.len() == width * height * 3,
         "{}: RGB buffer is not {width}x{height}x3",
         path.display()
     );
-    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let f = File::create(path).map_err(|e| IoError::new(path, "create", e))?;
     let mut enc = png::Encoder::new(BufWriter::new(f), width as u32, height as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc
-        .write_header()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    w.write_image_data(rgb)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    w.finish()
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let fail = |e: png::EncodingError| IoError::new(path, "write", std::io::Error::other(e));
+    let mut w = enc.write_header().map_err(fail)?;
+    w.write_image_data(rgb).map_err(fail)?;
+    w.finish().map_err(fail)?;
     Ok(())
 }
 
 /// Reads any PNG (grey, RGBA, palette, 16-bit) as 8-bit RGB: `(width, height, rgb)`.
 pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let f = File::open(path).map_err(|e| IoError::new(path, "open", e))?;
     let mut dec = png::Decoder::new(BufReader::new(f));
     dec.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = dec
-        .read_info()
-        .with_context(|| format!("{} is not a readable PNG", path.display()))?;
+    let corrupt = |e: png::DecodingError| {
+        DataError::Invalid(format!("{} is not a readable PNG: {e}", path.display()))
+    };
+    let mut reader = dec.read_info().map_err(corrupt)?;
     let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader
-        .next_frame(&mut buf)
-        .with_context(|| format!("{} is not a readable PNG", path.display()))?;
+    let info = reader.next_frame(&mut buf).map_err(corrupt)?;
     let (w, h) = (info.width as usize, info.height as usize);
     let px = &buf[..info.buffer_size()];
     let rgb = match info.color_type {
@@ -58,7 +57,7 @@ pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
             .chunks_exact(2)
             .flat_map(|p| [p[0], p[0], p[0]])
             .collect(),
-        png::ColorType::Indexed => bail!("{}: palette PNG was not expanded", path.display()),
+        png::ColorType::Indexed => invalid!("{}: palette PNG was not expanded", path.display()),
     };
     Ok((w, h, rgb))
 }
@@ -83,8 +82,7 @@ pub fn frame_file_name(i: u64) -> String {
 /// Renders frames `start..start+n` of a stream into `dir` as PNGs plus `annotations.json`.
 pub fn export_frames(stream: &Stream, start: u64, n: u64, dir: &Path) -> Result<ExportSummary> {
     let t0 = std::time::Instant::now();
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| IoError::new(dir, "create folder", e))?;
     let images: Vec<(CocoImage, Vec<GtBox>)> = (start..start + n)
         .into_par_iter()
         .map(|i| {
@@ -102,9 +100,8 @@ pub fn export_frames(stream: &Stream, start: u64, n: u64, dir: &Path) -> Result<
         .collect::<Result<_>>()?;
     let gt = coco_ground_truth(&images);
     let path = dir.join(ANNOTATIONS);
-    let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    serde_json::to_writer(BufWriter::new(f), &gt)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let json = serde_json::to_vec(&gt).expect("ground truth always serialises");
+    crate::error::write_atomic(&path, &json)?;
 
     let mut per_class = vec![0; CLASSES.len()];
     let mut heights: Vec<f32> = Vec::new();
@@ -134,18 +131,18 @@ pub fn export_frames(stream: &Stream, start: u64, n: u64, dir: &Path) -> Result<
 /// its images in id order, with their boxes; without it, every `*.png` in name order, unlabelled,
 /// numbered from 0 and timed at an assumed 30 fps.
 pub fn read_frames_dir(dir: &Path) -> Result<Vec<Frame>> {
-    ensure!(dir.is_dir(), "{} is not a folder of frames", dir.display());
+    check!(dir.is_dir(), "{} is not a folder of frames", dir.display());
     let ann = dir.join(ANNOTATIONS);
     if ann.exists() {
         return read_labelled(dir, &ann);
     }
     let mut names: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
+        .map_err(|e| IoError::new(dir, "list", e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
         .collect();
     names.sort();
-    ensure!(!names.is_empty(), "{} holds no .png frames", dir.display());
+    check!(!names.is_empty(), "{} holds no .png frames", dir.display());
     names
         .par_iter()
         .enumerate()
@@ -165,15 +162,17 @@ pub fn read_frames_dir(dir: &Path) -> Result<Vec<Frame>> {
 
 fn read_labelled(dir: &Path, ann: &Path) -> Result<Vec<Frame>> {
     let where_ = ann.display();
-    let f = File::open(ann).with_context(|| format!("cannot open {where_}"))?;
-    let gt: CocoGroundTruth = serde_json::from_reader(BufReader::new(f)).with_context(|| {
-        format!("{where_}: not COCO-style ground truth (needs images, annotations, categories)")
+    let f = File::open(ann).map_err(|e| IoError::new(ann, "open", e))?;
+    let gt: CocoGroundTruth = serde_json::from_reader(BufReader::new(f)).map_err(|e| {
+        DataError::Invalid(format!(
+            "{where_}: not COCO-style ground truth (needs images, annotations, categories): {e}"
+        ))
     })?;
     // Categories map to our classes by name, so foreign id numbering still works.
     let mut cat = HashMap::new();
     for c in &gt.categories {
         let Some(k) = CLASSES.iter().position(|n| *n == c.name) else {
-            bail!(
+            invalid!(
                 "{where_}: categories: unknown class `{}` (allowed: {})",
                 c.name,
                 CLASSES.join(", ")
@@ -185,20 +184,20 @@ fn read_labelled(dir: &Path, ann: &Path) -> Result<Vec<Frame>> {
     let ids: std::collections::HashSet<u64> = gt.images.iter().map(|i| i.id).collect();
     for a in &gt.annotations {
         let Some(&class) = cat.get(&a.category_id) else {
-            bail!(
+            invalid!(
                 "{where_}: annotation {}: category_id {} is not among the categories",
                 a.id,
                 a.category_id
             );
         };
-        ensure!(
+        check!(
             ids.contains(&a.image_id),
             "{where_}: annotation {}: image_id {} is not among the images",
             a.id,
             a.image_id
         );
         let [x, y, w, h] = a.bbox;
-        ensure!(
+        check!(
             [x, y, w, h].iter().all(|v| v.is_finite()) && w >= 0.0 && h >= 0.0,
             "{where_}: annotation {}: bbox {:?} must be finite [x, y, width >= 0, height >= 0]",
             a.id,
@@ -220,8 +219,8 @@ fn read_labelled(dir: &Path, ann: &Path) -> Result<Vec<Frame>> {
         .map(|(pos, img)| {
             let p = dir.join(&img.file_name);
             let (width, height, rgb) =
-                read_png(&p).with_context(|| format!("{where_}: image {}", img.id))?;
-            ensure!(
+                read_png(&p).ctx(|| format!("{where_}: image {}", img.id))?;
+            check!(
                 width == img.width && height == img.height,
                 "{}: is {width}x{height} pixels but {where_} says {}x{}",
                 p.display(),

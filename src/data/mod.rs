@@ -7,14 +7,18 @@
 mod backdrop;
 mod coco;
 mod draw;
+mod error;
 mod io;
+pub mod npy;
 mod objects;
 mod rng;
 mod scene;
 mod sheet;
+pub mod speed;
 mod stream;
 
 pub use coco::{coco_ground_truth, CocoAnnotation, CocoCategory, CocoGroundTruth, CocoImage};
+pub use error::DataError;
 pub use io::{
     export_frames, frame_file_name, read_frames_dir, read_png, write_png, ExportSummary,
     ANNOTATIONS,
@@ -71,4 +75,23 @@ pub struct Frame {
     pub index: u64,
     /// Seconds since the stream started.
     pub time_s: f64,
+}
+
+impl Frame {
+    /// Whether the frame fits a model's `[C, H, W]` input; the one frame-size check of the
+    /// project (the trainer, the crossbar runner and the evaluators all call it).
+    pub fn check_size(&self, model: &str, [c, h, w]: [usize; 3]) -> Result<(), DataError> {
+        crate::check!(
+            c == 3,
+            "model {model} takes {c} input channels; frames are RGB (3)"
+        );
+        crate::check!(
+            self.width == w && self.height == h && self.rgb.len() == h * w * 3,
+            "model {model}: frame {} is {}x{}, the model takes {w}x{h}",
+            self.index,
+            self.width,
+            self.height
+        );
+        Ok(())
+    }
 }

@@ -2,7 +2,6 @@
 
 use super::scene;
 use super::{Drift, Frame};
-use anyhow::bail;
 use std::fmt;
 use std::str::FromStr;
 
@@ -74,14 +73,14 @@ impl fmt::Display for StreamId {
 }
 
 impl FromStr for StreamId {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    type Err = super::DataError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         for id in StreamId::ALL {
             if id.name().eq_ignore_ascii_case(s) {
                 return Ok(id);
             }
         }
-        bail!("unknown stream `{s}`: allowed are source, A, B, C, D, E")
+        crate::invalid!("unknown stream `{s}`: allowed are source, A, B, C, D, E")
     }
 }
 

@@ -2,8 +2,8 @@
 //! sigmoid, 3x3 peak suppression (a cell survives only if it equals its 3x3 maximum), the
 //! top-K peaks per frame over all classes, then size and offset read at each peak.
 
-use super::Detection;
-use anyhow::{ensure, Result};
+use super::{Detection, EvalError};
+use crate::error::Invalid;
 use ndarray::{Array4, ArrayView4};
 
 /// The three CenterNet heads, [B, classes, h, w], [B, 2, h, w] (width, height in cells) and
@@ -17,22 +17,30 @@ pub struct Heads {
 
 impl Heads {
     /// From a network's outputs in the order heat-map, size, offset; shapes are checked.
-    pub fn from_outputs(mut outs: Vec<Array4<f32>>) -> Result<Self> {
-        ensure!(
-            outs.len() == 3,
-            "a detector has 3 outputs (heat-map, size, offset), got {}",
-            outs.len()
-        );
+    pub fn from_outputs(mut outs: Vec<Array4<f32>>) -> Result<Self, EvalError> {
+        if outs.len() != 3 {
+            return Err(Invalid::new(
+                "",
+                "outputs",
+                outs.len(),
+                "a detector has 3 outputs (heat-map, size, offset)",
+            )
+            .into());
+        }
         let off = outs.pop().expect("3");
         let wh = outs.pop().expect("3");
         let hm = outs.pop().expect("3");
         let (b, _, h, w) = hm.dim();
         for (name, t) in [("size", &wh), ("offset", &off)] {
-            ensure!(
-                t.dim() == (b, 2, h, w),
-                "{name} head has shape {:?}, expected [{b}, 2, {h}, {w}] beside the heat-map",
-                t.dim()
-            );
+            if t.dim() != (b, 2, h, w) {
+                return Err(Invalid::new(
+                    "",
+                    format!("{name} head"),
+                    format!("{:?}", t.dim()),
+                    format!("expected [{b}, 2, {h}, {w}] beside the heat-map"),
+                )
+                .into());
+            }
         }
         Ok(Heads { hm, wh, off })
     }
@@ -82,6 +90,40 @@ fn peaks(prob: ArrayView4<f32>) -> Array4<f32> {
     })
 }
 
+/// A heat-map peak with the size and offset read at its cell, in cells.
+#[derive(Debug, Clone, Copy)]
+pub struct Peak {
+    pub image_id: u64,
+    pub class: usize,
+    pub score: f32,
+    /// (x, y) of the cell.
+    pub cell: (usize, usize),
+    /// (x, y) offset of the centre within the cell.
+    pub offset: (f32, f32),
+    /// (width, height); negative sizes count as 0.
+    pub size: (f32, f32),
+}
+
+impl Peak {
+    /// The box in input pixels (`stride` pixels per cell), clipped to the input `(h, w)`. The one
+    /// place both decoders (this one and the trainer's) build boxes.
+    pub fn to_box(&self, stride: f32, (ih, iw): (f32, f32)) -> Detection {
+        let cx = (self.cell.0 as f32 + self.offset.0) * stride;
+        let cy = (self.cell.1 as f32 + self.offset.1) * stride;
+        let bw = self.size.0.max(0.0) * stride;
+        let bh = self.size.1.max(0.0) * stride;
+        Detection {
+            image_id: self.image_id,
+            class: self.class,
+            score: self.score,
+            x0: (cx - bw / 2.0).clamp(0.0, iw),
+            y0: (cy - bh / 2.0).clamp(0.0, ih),
+            x1: (cx + bw / 2.0).clamp(0.0, iw),
+            y1: (cy + bh / 2.0).clamp(0.0, ih),
+        }
+    }
+}
+
 /// Decodes a batch; `image_ids[b]` names frame b; boxes are clipped to the input size.
 /// Equal scores keep the lower flat index first.
 pub fn decode(
@@ -89,13 +131,17 @@ pub fn decode(
     image_ids: &[u64],
     input_hw: (usize, usize),
     cfg: &DecodeConfig,
-) -> Result<Vec<Detection>> {
+) -> Result<Vec<Detection>, EvalError> {
     let (b, c, h, w) = heads.hm.dim();
-    ensure!(
-        image_ids.len() == b,
-        "{} image ids for a batch of {b} frames",
-        image_ids.len()
-    );
+    if image_ids.len() != b {
+        return Err(Invalid::new(
+            "",
+            "image ids",
+            image_ids.len(),
+            format!("one per frame of the batch ({b})"),
+        )
+        .into());
+    }
     let prob = heads.hm.mapv(sigmoid);
     let pk = peaks(prob.view());
     let (ih, iw) = (input_hw.0 as f32, input_hw.1 as f32);
@@ -111,19 +157,15 @@ pub fn decode(
             }
             let (cls, pix) = (idx / (h * w), idx % (h * w));
             let (gy, gx) = (pix / w, pix % w);
-            let cx = (gx as f32 + heads.off[[bi, 0, gy, gx]]) * cfg.stride;
-            let cy = (gy as f32 + heads.off[[bi, 1, gy, gx]]) * cfg.stride;
-            let bw = heads.wh[[bi, 0, gy, gx]].max(0.0) * cfg.stride;
-            let bh = heads.wh[[bi, 1, gy, gx]].max(0.0) * cfg.stride;
-            dets.push(Detection {
+            let peak = Peak {
                 image_id: id,
                 class: cls,
                 score: s,
-                x0: (cx - bw / 2.0).clamp(0.0, iw),
-                y0: (cy - bh / 2.0).clamp(0.0, ih),
-                x1: (cx + bw / 2.0).clamp(0.0, iw),
-                y1: (cy + bh / 2.0).clamp(0.0, ih),
-            });
+                cell: (gx, gy),
+                offset: (heads.off[[bi, 0, gy, gx]], heads.off[[bi, 1, gy, gx]]),
+                size: (heads.wh[[bi, 0, gy, gx]], heads.wh[[bi, 1, gy, gx]]),
+            };
+            dets.push(peak.to_box(cfg.stride, (ih, iw)));
         }
     }
     Ok(dets)

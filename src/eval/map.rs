@@ -1,6 +1,7 @@
 //! Mean average precision as pycocotools computes it (`COCOeval`, bbox, area range all,
 //! 100 detections per image and class), plus the Pascal VOC (2010+) all-points AP at IoU 0.5.
 
+use super::ci::MapCi;
 use super::Detection;
 use crate::data::{GtBox, CLASSES};
 use serde::Serialize;
@@ -50,6 +51,8 @@ pub struct MapReport {
     pub images: usize,
     pub gt_boxes: usize,
     pub detections: usize,
+    /// 95 % bootstrap intervals of the means, when asked for (`evaluate_with_ci`).
+    pub ci95: Option<MapCi>,
 }
 
 /// Intersection over union of two boxes `[x0, y0, x1, y1]` (continuous pixels, COCO's area).
@@ -159,81 +162,140 @@ fn coco_match(dets: &[&Detection], gts: &[&GtBox], t: f64) -> Vec<bool> {
 /// Evaluates detections against ground truth per image. Detections on images absent from `gt`
 /// count as images without objects (all false positives).
 pub fn evaluate(gt: &[(u64, Vec<GtBox>)], dets: &[Detection]) -> MapReport {
-    let nc = CLASSES.len();
-    // image -> (class -> gts, class -> dets), images in ascending id as COCOeval orders them.
-    type PerClass<'a, T> = Vec<Vec<&'a T>>;
-    let mut images: BTreeMap<u64, (PerClass<GtBox>, PerClass<Detection>)> = BTreeMap::new();
-    let empty = || (vec![Vec::new(); nc], vec![Vec::new(); nc]);
-    for (id, boxes) in gt {
-        let e = images.entry(*id).or_insert_with(empty);
-        for b in boxes.iter().filter(|b| b.class < nc) {
-            e.0[b.class].push(b);
-        }
-    }
-    for d in dets.iter().filter(|d| d.class < nc) {
-        images.entry(d.image_id).or_insert_with(empty).1[d.class].push(d);
-    }
-    let mut n_gt = vec![0usize; nc];
-    for (g, _) in images.values() {
-        for c in 0..nc {
-            n_gt[c] += g[c].len();
-        }
-    }
+    Matched::new(gt, dets).report(None)
+}
 
-    let mut ap = vec![[0.0f64; 10]; nc];
-    let mut voc = vec![0.0f64; nc];
-    for c in 0..nc {
-        if n_gt[c] == 0 {
-            continue;
-        }
-        // Per image: the best MAX_DETS detections, then all images' detections by score.
-        let mut per_t: Vec<Vec<(f32, bool)>> = vec![Vec::new(); 10];
-        let mut voc_dets: Vec<(f32, bool)> = Vec::new();
-        for (g, d) in images.values() {
-            let mut ds = d[c].clone();
-            by_score(&mut ds);
-            let all = ds.clone();
-            ds.truncate(MAX_DETS);
-            for (k, &t) in IOU_THRESHOLDS.iter().enumerate() {
-                let tp = coco_match(&ds, &g[c], t);
-                per_t[k].extend(ds.iter().zip(tp).map(|(d, m)| (d.score, m)));
+/// Per image and class, the matching outcome of its detections (score and true-positive flag
+/// at every COCO threshold and by VOC) and its ground-truth count. Matching never looks across
+/// images, so a bootstrap resample of images only re-weights these rows.
+pub(super) struct Matched {
+    /// image (ascending id, as COCOeval orders them) -> class -> outcome.
+    images: Vec<Vec<ImageClass>>,
+    gt_images: usize,
+    detections: usize,
+}
+
+#[derive(Default, Clone)]
+struct ImageClass {
+    n_gt: usize,
+    /// The best MAX_DETS detections by score: (score, tp at each IoU threshold).
+    coco: Vec<(f32, [bool; 10])>,
+    /// Every detection by score: (score, tp by VOC's rule).
+    voc: Vec<(f32, bool)>,
+}
+
+impl Matched {
+    pub(super) fn new(gt: &[(u64, Vec<GtBox>)], dets: &[Detection]) -> Self {
+        let nc = CLASSES.len();
+        type PerClass<'a, T> = Vec<Vec<&'a T>>;
+        let mut images: BTreeMap<u64, (PerClass<GtBox>, PerClass<Detection>)> = BTreeMap::new();
+        let empty = || (vec![Vec::new(); nc], vec![Vec::new(); nc]);
+        for (id, boxes) in gt {
+            let e = images.entry(*id).or_insert_with(empty);
+            for b in boxes.iter().filter(|b| b.class < nc) {
+                e.0[b.class].push(b);
             }
-            voc_dets.extend(
-                all.iter()
-                    .zip(voc_match(&all, &g[c]))
-                    .map(|(d, m)| (d.score, m)),
-            );
         }
-        for (k, v) in per_t.iter_mut().enumerate() {
-            v.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let flags: Vec<bool> = v.iter().map(|x| x.1).collect();
-            ap[c][k] = average_precision(ApKind::Coco101, &flags, n_gt[c]);
+        for d in dets.iter().filter(|d| d.class < nc) {
+            images.entry(d.image_id).or_insert_with(empty).1[d.class].push(d);
         }
-        voc_dets.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let flags: Vec<bool> = voc_dets.iter().map(|x| x.1).collect();
-        voc[c] = average_precision(ApKind::VocAllPoints, &flags, n_gt[c]);
+        let images = images
+            .values()
+            .map(|(g, d)| {
+                (0..nc)
+                    .map(|c| {
+                        let mut ds = d[c].clone();
+                        by_score(&mut ds);
+                        let voc = ds
+                            .iter()
+                            .zip(voc_match(&ds, &g[c]))
+                            .map(|(d, m)| (d.score, m))
+                            .collect();
+                        ds.truncate(MAX_DETS);
+                        let mut coco: Vec<(f32, [bool; 10])> =
+                            ds.iter().map(|d| (d.score, [false; 10])).collect();
+                        for (k, &t) in IOU_THRESHOLDS.iter().enumerate() {
+                            for (row, m) in coco.iter_mut().zip(coco_match(&ds, &g[c], t)) {
+                                row.1[k] = m;
+                            }
+                        }
+                        ImageClass {
+                            n_gt: g[c].len(),
+                            coco,
+                            voc,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Matched {
+            images,
+            gt_images: gt.len(),
+            detections: dets.len(),
+        }
     }
 
-    let with_gt: Vec<usize> = (0..nc).filter(|&c| n_gt[c] > 0).collect();
-    let mean = |f: &dyn Fn(usize) -> f64| {
-        if with_gt.is_empty() {
-            0.0
-        } else {
-            with_gt.iter().map(|&c| f(c)).sum::<f64>() / with_gt.len() as f64
+    pub(super) fn images(&self) -> usize {
+        self.images.len()
+    }
+
+    /// The figures with image `i` counted `weights[i]` times (all once when `None`).
+    pub(super) fn report(&self, weights: Option<&[u32]>) -> MapReport {
+        let nc = CLASSES.len();
+        let w = |i: usize| weights.map_or(1, |w| w[i]) as usize;
+        let mut n_gt = vec![0usize; nc];
+        for (i, img) in self.images.iter().enumerate() {
+            for c in 0..nc {
+                n_gt[c] += w(i) * img[c].n_gt;
+            }
         }
-    };
-    let ap_all = |c: usize| ap[c].iter().sum::<f64>() / 10.0;
-    let some = |c: usize, v: f64| (n_gt[c] > 0).then_some(v);
-    MapReport {
-        map50: mean(&|c| ap[c][0]),
-        map75: mean(&|c| ap[c][5]),
-        map: mean(&ap_all),
-        map50_voc: mean(&|c| voc[c]),
-        ap50_per_class: (0..nc).map(|c| some(c, ap[c][0])).collect(),
-        ap_per_class: (0..nc).map(|c| some(c, ap_all(c))).collect(),
-        images: gt.len(),
-        gt_boxes: n_gt.iter().sum(),
-        detections: dets.len(),
+        let mut ap = vec![[0.0f64; 10]; nc];
+        let mut voc = vec![0.0f64; nc];
+        for c in 0..nc {
+            if n_gt[c] == 0 {
+                continue;
+            }
+            let mut coco: Vec<(f32, [bool; 10])> = Vec::new();
+            let mut voc_dets: Vec<(f32, bool)> = Vec::new();
+            for (i, img) in self.images.iter().enumerate() {
+                for _ in 0..w(i) {
+                    coco.extend_from_slice(&img[c].coco);
+                    voc_dets.extend_from_slice(&img[c].voc);
+                }
+            }
+            // Stable sorts: equal scores keep image order, as numpy's mergesort does.
+            coco.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (k, a) in ap[c].iter_mut().enumerate() {
+                let flags: Vec<bool> = coco.iter().map(|x| x.1[k]).collect();
+                *a = average_precision(ApKind::Coco101, &flags, n_gt[c]);
+            }
+            voc_dets.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let flags: Vec<bool> = voc_dets.iter().map(|x| x.1).collect();
+            voc[c] = average_precision(ApKind::VocAllPoints, &flags, n_gt[c]);
+        }
+
+        let with_gt: Vec<usize> = (0..nc).filter(|&c| n_gt[c] > 0).collect();
+        let mean = |f: &dyn Fn(usize) -> f64| {
+            if with_gt.is_empty() {
+                0.0
+            } else {
+                with_gt.iter().map(|&c| f(c)).sum::<f64>() / with_gt.len() as f64
+            }
+        };
+        let ap_all = |c: usize| ap[c].iter().sum::<f64>() / 10.0;
+        let some = |c: usize, v: f64| (n_gt[c] > 0).then_some(v);
+        MapReport {
+            map50: mean(&|c| ap[c][0]),
+            map75: mean(&|c| ap[c][5]),
+            map: mean(&ap_all),
+            map50_voc: mean(&|c| voc[c]),
+            ap50_per_class: (0..nc).map(|c| some(c, ap[c][0])).collect(),
+            ap_per_class: (0..nc).map(|c| some(c, ap_all(c))).collect(),
+            images: self.gt_images,
+            gt_boxes: n_gt.iter().sum(),
+            detections: self.detections,
+            ci95: None,
+        }
     }
 }
 

@@ -1,10 +1,16 @@
 //! Detection metrics: mAP@0.5, mAP@0.75 and mAP@[.5:.95] by the COCO conventions, VOC AP beside,
 //! and the COCO results format so any COCO tool can check the figures.
 
+mod ci;
 pub mod decode;
+mod error;
+pub mod heldout;
 mod map;
 mod results;
 
+pub use ci::{evaluate_with_ci, with_ci, Interval, MapCi, RESAMPLES};
+pub use error::EvalError;
+pub use heldout::HeldOut;
 pub use map::{average_precision, evaluate, iou, ApKind, MapReport, IOU_THRESHOLDS, MAX_DETS};
 pub use results::{coco_results, read_coco_results, write_coco_results, CocoResult};
 

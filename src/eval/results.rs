@@ -1,8 +1,8 @@
 //! The COCO results format (`[{image_id, category_id, bbox, score}]`).
 
-use super::Detection;
+use super::{Detection, EvalError};
 use crate::data::CLASSES;
-use anyhow::{ensure, Context, Result};
+use crate::error::{write_atomic, Invalid, IoError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -29,43 +29,47 @@ pub fn coco_results(dets: &[Detection]) -> Vec<CocoResult> {
 }
 
 /// Writes detections as a COCO results file.
-pub fn write_coco_results(path: &Path, dets: &[Detection]) -> Result<()> {
-    let f =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    serde_json::to_writer(std::io::BufWriter::new(f), &coco_results(dets))
-        .with_context(|| format!("cannot write {}", path.display()))
+pub fn write_coco_results(path: &Path, dets: &[Detection]) -> Result<(), EvalError> {
+    let json = serde_json::to_vec(&coco_results(dets)).expect("detections always serialise");
+    Ok(write_atomic(path, &json)?)
 }
 
 /// Reads a COCO results file back into detections, checking every entry.
-pub fn read_coco_results(path: &Path) -> Result<Vec<Detection>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let rs: Vec<CocoResult> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: not a COCO results list [{{image_id, category_id, bbox, score}}]",
-            path.display()
+pub fn read_coco_results(path: &Path) -> Result<Vec<Detection>, EvalError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| IoError::new(path, "read", e))?;
+    let rs: Vec<CocoResult> = serde_json::from_str(&text).map_err(|e| {
+        Invalid::new(
+            &file,
+            "",
+            e,
+            "expected a COCO results list [{image_id, category_id, bbox, score}]",
         )
     })?;
     rs.iter()
         .enumerate()
         .map(|(i, r)| {
             let ok_cat = (1..=CLASSES.len() as u64).contains(&r.category_id);
-            ensure!(
-                ok_cat,
-                "{}: entry {i}: category_id {} (allowed 1 to {})",
-                path.display(),
-                r.category_id,
-                CLASSES.len()
-            );
+            if !ok_cat {
+                return Err(Invalid::new(
+                    &file,
+                    format!("entry {i}"),
+                    format!("category_id {}", r.category_id),
+                    format!("allowed 1 to {}", CLASSES.len()),
+                )
+                .into());
+            }
             let [x, y, w, h] = r.bbox;
             let ok = [x, y, w, h, r.score].iter().all(|v| v.is_finite()) && w >= 0.0 && h >= 0.0;
-            ensure!(
-                ok,
-                "{}: entry {i}: bbox {:?} / score {} must be finite with width, height >= 0",
-                path.display(),
-                r.bbox,
-                r.score
-            );
+            if !ok {
+                return Err(Invalid::new(
+                    &file,
+                    format!("entry {i}"),
+                    format!("bbox {:?} / score {}", r.bbox, r.score),
+                    "must be finite with width, height >= 0",
+                )
+                .into());
+            }
             Ok(Detection {
                 image_id: r.image_id,
                 class: (r.category_id - 1) as usize,

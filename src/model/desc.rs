@@ -110,20 +110,4 @@ impl ModelDesc {
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.layers.iter().position(|l| l.name == name)
     }
-
-    /// Each layer's inputs as indices, for the executors (trainer, crossbar runner).
-    pub fn sources(&self) -> Vec<Vec<Src>> {
-        self.layers
-            .iter()
-            .map(|l| {
-                l.inputs
-                    .iter()
-                    .map(|n| match n.as_str() {
-                        "input" => Src::Input,
-                        n => Src::Layer(self.index_of(n).expect("inputs are resolved by parse")),
-                    })
-                    .collect()
-            })
-            .collect()
-    }
 }

@@ -40,3 +40,10 @@ impl fmt::Display for ModelError {
 }
 
 impl std::error::Error for ModelError {}
+
+impl crate::error::Kinded for ModelError {
+    /// A description or checkpoint that does not fit is always the caller's to correct.
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::BadInput
+    }
+}

@@ -9,9 +9,13 @@ mod error;
 pub mod onnx;
 mod parse;
 mod shape;
+mod tensors;
+mod walk;
 mod write;
 
 pub use desc::{LayerDesc, ModelDesc, Op, Src};
 pub use error::ModelError;
 pub use parse::{load_model, parse_model};
 pub use shape::LayerMatrix;
+pub use tensors::Tensors;
+pub use walk::Step;

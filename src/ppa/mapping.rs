@@ -11,7 +11,7 @@
 
 use super::events::{matrix_events, MatrixEvents};
 use crate::arch::ArchSpec;
-use crate::model::{ModelDesc, ModelError, Op};
+use crate::model::{ModelDesc, ModelError, Op, Step};
 use serde::Serialize;
 
 /// One conv/linear layer as placed.
@@ -73,7 +73,7 @@ impl Mapping {
 
 /// Maps every conv/linear layer of `model` onto as few chips of `arch` as hold it.
 pub fn map_network(a: &ArchSpec, model: &ModelDesc) -> Result<Mapping, ModelError> {
-    let shapes = model.shapes()?;
+    let steps = model.walk()?;
     let mats = model.matrices()?;
     if mats.is_empty() {
         return Err(ModelError::new(
@@ -90,11 +90,7 @@ pub fn map_network(a: &ArchSpec, model: &ModelDesc) -> Result<Mapping, ModelErro
         let ev = matrix_events(a, m.k as u64, m.n as u64, m.vectors as u64);
         let g = m.groups as u64;
         let xpc = ev.crossbars * g;
-        let first = &model.layers[m.layer].inputs[0];
-        let [c, h, w] = match first.as_str() {
-            "input" => model.input,
-            name => shapes[model.index_of(name).expect("resolved")],
-        };
+        let [c, h, w] = steps[m.layer].input();
         let cells = (m.k * m.n * m.groups) as f64 * a.slices_per_weight() as f64;
         layers.push(LayerMap {
             layer: m.layer,
@@ -121,7 +117,7 @@ pub fn map_network(a: &ArchSpec, model: &ModelDesc) -> Result<Mapping, ModelErro
             },
         });
     }
-    attach_digital_ops(model, &shapes, &mut layers);
+    attach_digital_ops(&steps, &mut layers);
 
     let need = |t: u64| -> u64 {
         layers
@@ -181,14 +177,15 @@ fn scale(e: &MatrixEvents, g: u64) -> MatrixEvents {
 
 /// Charges each pooling/ReLU/add/global-pool layer's element operations to the conv/linear
 /// layer before it in the list (whose tile runs them); bn is folded, the rest move no data.
-fn attach_digital_ops(model: &ModelDesc, shapes: &[[usize; 3]], layers: &mut [LayerMap]) {
+fn attach_digital_ops(steps: &[Step<'_>], layers: &mut [LayerMap]) {
     let mut owner = 0usize;
-    for (i, l) in model.layers.iter().enumerate() {
+    for step in steps {
+        let (i, l) = (step.index, step.layer);
         if let Some(j) = layers.iter().position(|m| m.layer == i) {
             owner = j;
             continue;
         }
-        let [c, h, w] = shapes[i];
+        let [c, h, w] = step.out;
         let out = (c * h * w) as u64;
         let ops = match &l.op {
             Op::Relu | Op::Relu6 => out,
@@ -196,12 +193,7 @@ fn attach_digital_ops(model: &ModelDesc, shapes: &[[usize; 3]], layers: &mut [La
                 out * (kernel * kernel) as u64
             }
             Op::Add => out * (l.inputs.len() as u64 - 1),
-            Op::GlobalAvgPool => {
-                let src = model
-                    .index_of(&l.inputs[0])
-                    .map_or(model.input, |s| shapes[s]);
-                (src[0] * src[1] * src[2]) as u64
-            }
+            Op::GlobalAvgPool => step.input().iter().product::<usize>() as u64,
             _ => 0,
         };
         layers[owner].digital_ops += ops;

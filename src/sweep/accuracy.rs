@@ -7,9 +7,8 @@
 //! the data and evaluation code, which the simulator side (this module) must not import.
 
 use crate::arch::ArchSpec;
-use crate::cim::network::{CimNetwork, Tensors};
-use crate::cim::NoiseSpec;
-use crate::model::ModelDesc;
+use crate::cim::{CimError, CimNetwork, NoiseSpec};
+use crate::model::{ModelDesc, Tensors};
 use ndarray::{Array4, ArrayView4};
 
 /// Frames and weights for the bit-faithful runs of every model of a sweep.
@@ -32,7 +31,7 @@ impl Accuracy {
         models: &[(ModelDesc, Tensors)],
         arch: &ArchSpec,
         id: String,
-    ) -> anyhow::Result<Accuracy> {
+    ) -> Result<Accuracy, CimError> {
         let mut out = Vec::new();
         for (d, t) in models {
             let net = CimNetwork::new(d, t, arch, &noise)?;
@@ -49,7 +48,7 @@ impl Accuracy {
     }
 
     /// The bit-faithful error of model `k` on `spec`.
-    pub fn error(&self, k: usize, desc: &ModelDesc, spec: &ArchSpec) -> anyhow::Result<f64> {
+    pub fn error(&self, k: usize, desc: &ModelDesc, spec: &ArchSpec) -> Result<f64, CimError> {
         let (t, reference) = &self.models[k];
         let mut net = CimNetwork::new(desc, t, spec, &self.noise)?;
         net.calibrate(self.calib.view())?;

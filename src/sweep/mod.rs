@@ -43,6 +43,17 @@ pub enum SweepError {
     Model(#[from] crate::model::ModelError),
 }
 
+impl crate::error::Kinded for SweepError {
+    /// Grids, shards and files that do not fit are the caller's to correct.
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            SweepError::Arch(e) => e.kind(),
+            SweepError::Model(e) => e.kind(),
+            _ => crate::error::ErrorKind::BadInput,
+        }
+    }
+}
+
 impl SweepError {
     pub(crate) fn file(file: &std::path::Path, message: impl Into<String>) -> Self {
         SweepError::File {

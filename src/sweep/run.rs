@@ -468,17 +468,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepOutcome, SweepError>
     Ok(o)
 }
 
-/// Beside the target (its folder made if need be), then renamed.
+/// Atomically (`error::write_atomic`), its folder made if need be.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| SweepError::file(path, "not a file name"))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| SweepError::file(path, format!("cannot create its folder: {e}")))?;
     }
-    let tmp = path.with_file_name(format!(".tmp-{}", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| SweepError::file(path, format!("cannot write: {e}")))
+    crate::error::write_atomic(path, bytes).map_err(|e| SweepError::file(path, e.to_string()))
 }

@@ -3,11 +3,12 @@
 //! timed, exactly what `benches/train_speed.py` times.
 
 use super::detector::Detector;
+use super::error::Result;
 use super::frames::FramePool;
 use super::loss::{build_targets, detection_loss};
+use crate::check;
 use crate::data::{GtBox, StreamId, CLASSES};
 use crate::model::load_model;
-use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -34,7 +35,7 @@ pub fn run(
     device: Device,
     seed: u64,
 ) -> Result<BenchReport> {
-    anyhow::ensure!(
+    check!(
         steps > 0 && batch > 0,
         "benchmark needs steps > 0 and batch > 0"
     );

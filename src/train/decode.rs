@@ -2,6 +2,7 @@
 //! offset read at each peak.
 
 use super::loss::HeadOut;
+use crate::eval::decode::Peak;
 use crate::eval::Detection;
 use tch::{Kind, Tensor};
 
@@ -57,21 +58,16 @@ pub fn decode(
                 break; // sorted descending
             }
             let p = pix[bi * k as usize + j];
-            let (gx, gy) = ((p % w) as f32, (p / w) as f32);
             let at = |t: &[f32], ch: usize| t[(bi * 2 + ch) * k as usize + j];
-            let cx = (gx + at(&off, 0)) * cfg.stride;
-            let cy = (gy + at(&off, 1)) * cfg.stride;
-            let bw = at(&wh, 0).max(0.0) * cfg.stride;
-            let bh = at(&wh, 1).max(0.0) * cfg.stride;
-            dets.push(Detection {
+            let peak = Peak {
                 image_id: image_ids[bi],
                 class: cls[bi * k as usize + j] as usize,
                 score: s,
-                x0: (cx - bw / 2.0).clamp(0.0, iw),
-                y0: (cy - bh / 2.0).clamp(0.0, ih),
-                x1: (cx + bw / 2.0).clamp(0.0, iw),
-                y1: (cy + bh / 2.0).clamp(0.0, ih),
-            });
+                cell: ((p % w) as usize, (p / w) as usize),
+                offset: (at(&off, 0), at(&off, 1)),
+                size: (at(&wh, 0), at(&wh, 1)),
+            };
+            dets.push(peak.to_box(cfg.stride, (ih, iw)));
         }
     }
     dets

@@ -2,10 +2,12 @@
 //! description's crossbar-mappable ops, so the same file drives the trainer and the mapper.
 //! The last three outputs are CenterNet's heads: class heat-map, box size, centre offset.
 
+use super::error::{Result, TrainError};
 use super::loss::HeadOut;
 use super::noise::WeightNoise;
+use crate::error::Context;
 use crate::model::{ModelDesc, Op, Src};
-use anyhow::{bail, ensure, Context, Result};
+use crate::{check, invalid};
 use tch::{nn, nn::ModuleT, Device, Tensor};
 
 /// Heat-map bias so that the initial score is 0.1 (CenterNet): keeps the focal loss stable.
@@ -53,24 +55,28 @@ impl Detector {
     /// Builds the network of `desc` with fresh weights on `device`.
     pub fn new(desc: &ModelDesc, classes: usize, device: Device) -> Result<Self> {
         let src = &desc.source;
-        let shapes = desc
-            .shapes()
-            .with_context(|| format!("model description {src}"))?;
-        ensure!(
+        let steps = desc
+            .walk()
+            .map_err(TrainError::from)
+            .ctx(|| format!("model description {src}"))?;
+        let shapes: Vec<[usize; 3]> = steps.iter().map(|s| s.out).collect();
+        check!(
             desc.outputs.len() == 3,
             "model description {src}: field `outputs` must name 3 head layers (heat-map, size, offset), got {:?}",
             desc.outputs
         );
         let mut heads = [0; 3];
         for (k, (name, want)) in desc.outputs.iter().zip([classes, 2, 2]).enumerate() {
-            let i = desc.index_of(name).with_context(|| {
-                format!("model description {src}: output `{name}` is not a layer")
+            let i = desc.index_of(name).ok_or_else(|| {
+                TrainError::Invalid(format!(
+                    "model description {src}: output `{name}` is not a layer"
+                ))
             })?;
-            ensure!(
+            check!(
                 matches!(desc.layers[i].op, Op::Conv { .. }),
                 "model description {src}: output `{name}` must be a conv layer (a detector head)"
             );
-            ensure!(
+            check!(
                 shapes[i][0] == want,
                 "model description {src}: head `{name}` has {} channels, the detector needs {want} ({})",
                 shapes[i][0],
@@ -80,13 +86,13 @@ impl Detector {
         }
         let hm_shape = shapes[heads[0]];
         for &h in &heads[1..] {
-            ensure!(
+            check!(
                 shapes[h][1..] == hm_shape[1..],
                 "model description {src}: heads {:?} must share one output grid",
                 desc.outputs
             );
         }
-        ensure!(
+        check!(
             desc.input[1].is_multiple_of(hm_shape[1])
                 && desc.input[1] / hm_shape[1] == desc.input[2] / hm_shape[2],
             "model description {src}: the heat-map grid {}x{} must divide the input {}x{} evenly",
@@ -99,15 +105,10 @@ impl Detector {
         let root = vs.root();
         let mut layers = Vec::with_capacity(desc.layers.len());
         let mut inputs = Vec::with_capacity(desc.layers.len());
-        for ((i, l), ins) in desc.layers.iter().enumerate().zip(desc.sources()) {
-            let in_c = match ins.first() {
-                Some(Src::Input) | None => desc.input[0],
-                Some(Src::Layer(j)) => shapes[*j][0],
-            } as i64;
-            let in_numel = match ins.first() {
-                Some(Src::Input) | None => desc.input.iter().product::<usize>(),
-                Some(Src::Layer(j)) => shapes[*j].iter().product::<usize>(),
-            } as i64;
+        for step in &steps {
+            let (i, l, ins) = (step.index, step.layer, step.inputs.clone());
+            let in_c = step.input()[0] as i64;
+            let in_numel = step.input().iter().product::<usize>() as i64;
             let p = &root / l.name.as_str();
             let layer = match &l.op {
                 Op::Conv {
@@ -229,7 +230,7 @@ impl Detector {
         let [c, h, w] = self.desc.input;
         let size = x.size();
         if size.len() != 4 || size[1..] != [c as i64, h as i64, w as i64] {
-            bail!(
+            invalid!(
                 "model {}: input of shape {size:?} does not match the description's [B, {c}, {h}, {w}]",
                 self.desc.name
             );

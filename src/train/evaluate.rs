@@ -2,9 +2,9 @@
 
 use super::decode::{decode, DecodeConfig};
 use super::detector::Detector;
+use super::error::Result;
 use crate::data::Frame;
-use crate::eval::{evaluate, ground_truth, Detection, MapReport};
-use anyhow::{ensure, Result};
+use crate::eval::{evaluate_with_ci, ground_truth, Detection, MapReport};
 
 /// Detections on `frames` (image id = frame index), in batches of `batch`.
 pub fn predict(model: &Detector, frames: &[Frame], batch: usize) -> Result<Vec<Detection>> {
@@ -17,14 +17,7 @@ pub fn predict(model: &Detector, frames: &[Frame], batch: usize) -> Result<Vec<D
     let mut dets = Vec::new();
     for chunk in frames.chunks(batch.max(1)) {
         for f in chunk {
-            ensure!(
-                f.width == w && f.height == h,
-                "model {}: frame {} is {}x{}, the model takes {w}x{h}",
-                model.desc.name,
-                f.index,
-                f.width,
-                f.height
-            );
+            f.check_size(&model.desc.name, model.desc.input)?;
         }
         let rgb: Vec<&[u8]> = chunk.iter().map(|f| f.rgb.as_slice()).collect();
         let out = model.forward(&model.batch_from_rgb(&rgb), false)?;
@@ -34,8 +27,8 @@ pub fn predict(model: &Detector, frames: &[Frame], batch: usize) -> Result<Vec<D
     Ok(dets)
 }
 
-/// mAP of `model` on labelled `frames`.
+/// mAP of `model` on labelled `frames`, with its 95 % bootstrap interval over frames.
 pub fn evaluate_frames(model: &Detector, frames: &[Frame]) -> Result<(MapReport, Vec<Detection>)> {
     let dets = predict(model, frames, 64)?;
-    Ok((evaluate(&ground_truth(frames), &dets), dets))
+    Ok((evaluate_with_ci(&ground_truth(frames), &dets), dets))
 }

@@ -2,6 +2,7 @@
 //! batch is fresh and the pool is effectively unbounded; mirrored half of the time.
 
 use crate::data::{Frame, GtBox, Stream, StreamId};
+use crate::eval::HeldOut;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -63,9 +64,12 @@ pub fn mirror(mut f: Frame) -> Frame {
     f
 }
 
-/// `n` evaluation frames of a stream: one seed outside the training range, spaced so that
-/// they are not near-duplicates.
+/// `n` held-out frames of a stream at 96x96, by the project's one rule (`eval::heldout`).
 pub fn eval_frames(id: StreamId, n: usize) -> Vec<Frame> {
-    let s = Stream::new(id, 0xE7A1);
-    (0..n as u64).map(|i| s.frame(i * 5)).collect()
+    if n == 0 {
+        return Vec::new();
+    }
+    HeldOut::new(id, n)
+        .render(96, 96)
+        .expect("96x96 frames of a valid set")
 }

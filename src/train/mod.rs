@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod decode;
 pub mod detector;
+mod error;
 pub mod evaluate;
 pub mod frames;
 pub mod loss;
@@ -14,3 +15,5 @@ pub mod pretrain;
 pub mod prune;
 pub mod step_check;
 pub mod trainer;
+
+pub use error::{without_backtrace, TrainError};

@@ -12,11 +12,9 @@ pub struct WeightNoise {
 }
 
 impl WeightNoise {
-    pub fn new(mu: f64) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            mu.is_finite() && mu >= 0.0,
-            "noise coefficient mu must be a finite number >= 0, got {mu}"
-        );
+    /// Refuses a coefficient outside the one bound of the project (`cim::noise::check_mu`).
+    pub fn new(mu: f64) -> Result<Self, super::TrainError> {
+        crate::cim::noise::check_mu("mu", mu)?;
         Ok(Self { mu })
     }
 

@@ -7,27 +7,31 @@
 //! only shifts indices. Heads keep their channels (classes, box size, offset).
 
 use super::detector::Detector;
+use super::error::{Result, TrainError};
+use crate::check;
+use crate::error::Context;
 use crate::model::{ModelDesc, Op};
-use anyhow::{ensure, Context, Result};
 use std::collections::HashSet;
 use tch::{Kind, Tensor};
 
 /// Returns a new detector named `name` with `ratio` (0..1) of each prunable conv's output
 /// channels removed, weights copied from `model`.
 pub fn prune(model: &Detector, ratio: f64, name: &str) -> Result<Detector> {
-    ensure!(
+    check!(
         (0.0..1.0).contains(&ratio),
         "pruning ratio must be in [0, 1), got {ratio}"
     );
     let desc = &model.desc;
     let shapes = desc
         .shapes()
-        .with_context(|| format!("model description {}", desc.source))?;
+        .map_err(TrainError::from)
+        .ctx(|| format!("model description {}", desc.source))?;
     let fixed = fixed_convs(desc);
     let vars = model.vs.variables();
     let var = |layer: &str, what: &str| {
-        vars.get(&format!("{layer}.{what}"))
-            .with_context(|| format!("model {}: no variable {layer}.{what}", desc.name))
+        vars.get(&format!("{layer}.{what}")).ok_or_else(|| {
+            TrainError::Invalid(format!("model {}: no variable {layer}.{what}", desc.name))
+        })
     };
     let in_channels = |l: usize| -> Vec<i64> {
         match desc.layers[l].inputs.first().map(String::as_str) {
@@ -98,7 +102,12 @@ pub fn prune(model: &Detector, ratio: f64, name: &str) -> Result<Detector> {
         let copy = |what: &str, value: Tensor| -> Result<()> {
             let mut dst = new_vars
                 .get(&format!("{}.{what}", l.name))
-                .with_context(|| format!("pruned model {name}: no variable {}.{what}", l.name))?
+                .ok_or_else(|| {
+                    TrainError::Invalid(format!(
+                        "pruned model {name}: no variable {}.{what}",
+                        l.name
+                    ))
+                })?
                 .shallow_clone();
             dst.copy_(&value);
             Ok(())

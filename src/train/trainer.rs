@@ -4,9 +4,10 @@
 use super::checkpoint::{self, TrainState};
 use super::decode::{decode, DecodeConfig};
 use super::detector::Detector;
+use super::error::{Result, TrainError};
 use super::loss::{build_targets, detection_loss, distill_loss};
+use crate::check;
 use crate::data::{Frame, GtBox};
-use anyhow::{bail, ensure, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -70,7 +71,7 @@ pub fn train(
     objective: &Objective,
     cfg: &TrainConfig,
 ) -> Result<TrainReport> {
-    ensure!(
+    check!(
         cfg.batch > 0 && cfg.steps > 0,
         "training needs steps > 0 and batch > 0"
     );
@@ -89,12 +90,12 @@ pub fn train(
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix:>8} [{bar:30}] {pos}/{len} steps {msg} ({elapsed}, eta {eta})",
-        )?
+        )
+        .expect("a fixed template")
         .progress_chars("=> "),
     );
     bar.set_prefix(name.clone());
     bar.set_position(cfg.start_step as u64);
-    let [_, h, w] = model.input_chw();
     let grid = model.grid();
     let start = Instant::now();
     let mut losses = Vec::with_capacity(cfg.steps);
@@ -103,13 +104,7 @@ pub fn train(
         opt.set_lr(lr_at(step, cfg.steps, cfg.warmup, cfg.lr));
         let frames = next_batch(cfg.batch);
         for f in &frames {
-            ensure!(
-                f.width == w && f.height == h,
-                "model {name}: frame {} is {}x{}, the model takes {w}x{h}",
-                f.index,
-                f.width,
-                f.height
-            );
+            f.check_size(&name, model.desc.input)?;
         }
         let rgb: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
         let x = model.batch_from_rgb(&rgb);
@@ -141,7 +136,7 @@ pub fn train(
         let v = loss.double_value(&[]);
         if !v.is_finite() {
             bar.abandon();
-            bail!("model {name}: the loss is {v} at step {step}; training stopped (lower the learning rate or check the data)");
+            return Err(TrainError::Diverged(format!("model {name}: the loss is {v} at step {step}; training stopped (lower the learning rate or check the data)")));
         }
         opt.backward_step(&loss);
         losses.push(v);

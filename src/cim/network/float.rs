@@ -3,7 +3,8 @@
 //! not folded, so the reference is the trained network as the trainer runs it.
 
 use crate::cim::conv::{im2col, Conv2dShape};
-use anyhow::{bail, Result};
+use crate::cim::error::Result;
+use crate::invalid;
 use ndarray::{s, Array1, Array2, Array4, ArrayView4, Axis};
 
 /// PyTorch's `BatchNorm2d` default epsilon, which the trainer uses.
@@ -42,7 +43,7 @@ pub fn conv2d(
     let (cout, cin_g, kh, kw) = w.dim();
     let g = sh.groups;
     if cin != cin_g * g {
-        bail!("convolution input has {cin} channels, the weight takes {cin_g} x {g} groups");
+        invalid!("convolution input has {cin} channels, the weight takes {cin_g} x {g} groups");
     }
     let (ho, wo) = sh.output(h, wd, kh, kw)?;
     let cout_g = cout / g;
@@ -73,7 +74,7 @@ pub fn conv2d(
 pub fn linear(x: ArrayView4<f32>, w: &Array2<f32>, b: Option<&Array1<f32>>) -> Result<Array4<f32>> {
     let flat = flatten2(x);
     if flat.dim().1 != w.dim().1 {
-        bail!(
+        invalid!(
             "linear input has {} features, the weight takes {}",
             flat.dim().1,
             w.dim().1

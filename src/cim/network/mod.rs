@@ -5,21 +5,17 @@
 //! graph (batch-norm unfolded, as the trainer's eval mode), which the crossbar run is judged by.
 
 pub mod float;
-pub mod generic;
-pub mod run;
-pub mod tensors;
 
 use self::float::BatchNorm;
-pub use self::tensors::Tensors;
 use super::conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 use super::digital;
+use super::error::{CimError, Result};
 use super::layer::CimLinear;
 use super::noise::NoiseSpec;
 use super::stats::LayerStats;
 use crate::arch::ArchSpec;
-use crate::data::Frame;
-use crate::model::{ModelDesc, Op, Src};
-use anyhow::{bail, ensure, Context, Result};
+use crate::error::Context;
+use crate::model::{ModelDesc, Op, Src, Tensors};
 use ndarray::{Array1, Array2, Array4, ArrayView4, Ix1, Ix2, Ix4};
 use serde::Serialize;
 
@@ -64,28 +60,6 @@ pub struct CimNetwork {
     calibrated: bool,
 }
 
-/// Frames (RGB u8, H*W*3 each) to a [B, 3, H, W] batch in [0, 1], as the trainer's input.
-pub fn batch_from_frames(frames: &[Frame], chw: [usize; 3]) -> Result<Array4<f32>> {
-    let [c, h, w] = chw;
-    ensure!(
-        c == 3,
-        "the model takes {c} input channels; frames are RGB (3)"
-    );
-    for f in frames {
-        ensure!(
-            f.width == w && f.height == h && f.rgb.len() == h * w * 3,
-            "frame {} is {}x{}, the model takes {w}x{h}",
-            f.index,
-            f.width,
-            f.height
-        );
-    }
-    Ok(Array4::from_shape_fn(
-        (frames.len(), c, h, w),
-        |(n, ch, y, x)| frames[n].rgb[(y * w + x) * 3 + ch] as f32 / 255.0,
-    ))
-}
-
 fn dyn_to<D: ndarray::Dimension>(a: &ndarray::ArrayD<f32>) -> Array<D> {
     a.clone().into_dimensionality::<D>().expect("shape checked")
 }
@@ -97,14 +71,12 @@ impl CimNetwork {
     /// the crossbars. Layer l's noise is drawn from `noise.seed + l * 2^16`.
     pub fn new(desc: &ModelDesc, t: &Tensors, spec: &ArchSpec, noise: &NoiseSpec) -> Result<Self> {
         let src = &desc.source;
-        let shapes = desc
-            .shapes()
-            .with_context(|| format!("model description {src}"))?;
-        let srcs = desc.sources();
-        let in_shape = |i: usize| match srcs[i].first() {
-            Some(Src::Layer(j)) => shapes[*j],
-            _ => desc.input,
-        };
+        let steps = desc
+            .walk()
+            .map_err(CimError::from)
+            .ctx(|| format!("model description {src}"))?;
+        let srcs: Vec<Vec<Src>> = steps.iter().map(|s| s.inputs.clone()).collect();
+        let in_shape = |i: usize| steps[i].input();
         // How many layers (and network outputs) read each layer: a conv is folded only into
         // a batch-norm that is its sole reader.
         let mut readers = vec![0usize; desc.layers.len()];
@@ -184,12 +156,10 @@ impl CimNetwork {
                             &bn.var,
                             float::BN_EPS,
                         )
-                        .with_context(|| {
-                            format!("layer `{name}`: folding `{}`", desc.layers[k].name)
-                        })?;
+                        .ctx(|| format!("layer `{name}`: folding `{}`", desc.layers[k].name))?;
                     }
                     let cim = CimConv2d::new(spec, wf.view(), Some(bf), shape, &nz)
-                        .with_context(|| format!("layer `{name}` onto crossbars"))?;
+                        .ctx(|| format!("layer `{name}` onto crossbars"))?;
                     Node::Conv { w, b, shape, cim }
                 }
                 Op::Linear {
@@ -203,7 +173,7 @@ impl CimNetwork {
                         false => None,
                     };
                     let cim = CimLinear::new(spec, w.view(), b.clone(), &nz)
-                        .with_context(|| format!("layer `{name}` onto crossbars"))?;
+                        .ctx(|| format!("layer `{name}` onto crossbars"))?;
                     Node::Linear { w, b, cim }
                 }
                 Op::BatchNorm => Node::Bn(bn_of(i)?),
@@ -250,7 +220,7 @@ impl CimNetwork {
     fn check_input(&self, x: &ArrayView4<f32>) -> Result<()> {
         let [c, h, w] = self.desc.input;
         let (_, xc, xh, xw) = x.dim();
-        ensure!(
+        crate::check!(
             (xc, xh, xw) == (c, h, w),
             "model {}: input of shape {:?} does not match the description's [B, {c}, {h}, {w}]",
             self.desc.name,
@@ -321,7 +291,7 @@ impl CimNetwork {
     /// The network's outputs computed on the crossbars, and each crossbar layer's counts.
     pub fn forward_cim(&mut self, x: ArrayView4<f32>) -> Result<(Vec<Array4<f32>>, Vec<LayerRun>)> {
         self.check_input(&x)?;
-        ensure!(
+        crate::check!(
             self.calibrated,
             "model {}: calibrate the activation scales on sample frames before a crossbar run",
             self.desc.name
@@ -339,7 +309,7 @@ impl CimNetwork {
                 Node::Conv { cim, .. } => {
                     let (y, st) = cim
                         .forward(a)
-                        .with_context(|| format!("layer `{name}` on crossbars"))?;
+                        .ctx(|| format!("layer `{name}` on crossbars"))?;
                     runs.push(LayerRun {
                         layer: name.clone(),
                         stats: st,
@@ -349,7 +319,7 @@ impl CimNetwork {
                 Node::Linear { cim, .. } => {
                     let (y, st) = cim
                         .forward(float::flatten2(a).view())
-                        .with_context(|| format!("layer `{name}` on crossbars"))?;
+                        .ctx(|| format!("layer `{name}` on crossbars"))?;
                     runs.push(LayerRun {
                         layer: name.clone(),
                         stats: st,
@@ -358,8 +328,9 @@ impl CimNetwork {
                 }
                 Node::Bn(_) if self.folded[i] => a.to_owned(),
                 Node::Bn(bn) => bn.apply(a),
-                node => digital_op(node, a, &self.srcs[i], &get)
-                    .with_context(|| format!("layer `{name}`"))?,
+                node => {
+                    digital_op(node, a, &self.srcs[i], &get).ctx(|| format!("layer `{name}`"))?
+                }
             };
             outs.push(y);
         }
@@ -385,7 +356,9 @@ fn digital_op<'a>(
         Node::Concat => digital::concat_channels(&srcs.iter().map(get).collect::<Vec<_>>())?,
         Node::Flatten => float::to4(float::flatten2(a)),
         Node::Conv { .. } | Node::Linear { .. } | Node::Bn(_) => {
-            bail!("internal: a matrix or batch-norm layer reached the digital path")
+            return Err(CimError::Internal(
+                "a matrix or batch-norm layer reached the digital path".into(),
+            ))
         }
     })
 }

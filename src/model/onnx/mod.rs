@@ -15,10 +15,10 @@
 mod convert;
 mod proto;
 
-use super::{parse_model, ModelDesc, ModelError};
+use super::{load_model, parse_model, ModelDesc, ModelError, Tensors};
+use crate::error::{write_atomic, ErrorKind, Kinded};
 use ndarray::ArrayD;
 use onnx_protobuf::{Message, ModelProto};
-use safetensors::tensor::{Dtype, TensorView};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +64,17 @@ pub enum OnnxError {
     Model(#[from] ModelError),
     #[error("{file}: cannot write: {message}")]
     Write { file: String, message: String },
+}
+
+impl Kinded for OnnxError {
+    /// A file that is missing, cut short or holds what the importer cannot map is the
+    /// caller's to correct; failing to write the result is a fault.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            OnnxError::Write { .. } => ErrorKind::Fault,
+            _ => ErrorKind::BadInput,
+        }
+    }
 }
 
 impl From<OnnxError> for ModelError {
@@ -140,6 +151,14 @@ pub fn import_onnx_bytes(bytes: &[u8], file: &str, stem: &str) -> Result<Importe
 }
 
 impl Imported {
+    /// The weights as the runner reads them.
+    pub fn tensors(&self) -> Tensors {
+        Tensors {
+            source: PathBuf::from(&self.desc.source),
+            map: self.weights.clone(),
+        }
+    }
+
     /// Writes `DIR/NAME.toml` and `DIR/NAME.safetensors` (NAME: the description's name),
     /// each atomically; returns their paths.
     pub fn write(&self, dir: &Path) -> Result<(PathBuf, PathBuf), OnnxError> {
@@ -155,37 +174,43 @@ impl Imported {
             self.desc.source
         );
         write_atomic(&toml_path, (header + &self.desc.to_toml()).as_bytes())
-            .map_err(|e| werr(&toml_path, e))?;
-        let bufs: Vec<(&str, Vec<usize>, Vec<u8>)> = self
-            .weights
-            .iter()
-            .map(|(n, a)| {
-                let bytes = a.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (n.as_str(), a.shape().to_vec(), bytes)
-            })
-            .collect();
-        let views = bufs
-            .iter()
-            .map(|(n, s, b)| {
-                TensorView::new(Dtype::F32, s.clone(), b)
-                    .map(|v| (*n, v))
-                    .map_err(|e| format!("tensor `{n}`: {e:?}"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| werr(&st_path, e))?;
-        let bytes =
-            safetensors::serialize(views, &None).map_err(|e| werr(&st_path, format!("{e:?}")))?;
-        write_atomic(&st_path, &bytes).map_err(|e| werr(&st_path, e))?;
+            .map_err(|e| werr(&toml_path, e.to_string()))?;
+        self.tensors()
+            .write(&st_path)
+            .map_err(|e| werr(&st_path, e.to_string()))?;
         Ok((toml_path, st_path))
     }
 }
 
-/// Beside the target, then renamed: a reader never sees half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let name = path.file_name().ok_or("not a file name")?;
-    let tmp = path.with_file_name(format!(".tmp-{}", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+/// A network and its weights: an `.onnx` file (weights inside), or a description with a
+/// safetensors file of the runner's tensor names.
+pub fn load_network(
+    model: &Path,
+    weights: Option<&Path>,
+) -> Result<(ModelDesc, Tensors), ModelError> {
+    let shown = model.display().to_string();
+    if is_onnx(model) {
+        if weights.is_some() {
+            return Err(ModelError::new(
+                shown,
+                "",
+                "",
+                "an ONNX file carries its weights; give no separate weights file",
+            ));
+        }
+        let imp = import_onnx(model)?;
+        let t = imp.tensors();
+        return Ok((imp.desc, t));
+    }
+    let Some(w) = weights else {
+        return Err(ModelError::new(
+            shown,
+            "",
+            "",
+            "a description needs its weights (a .safetensors checkpoint)",
+        ));
+    };
+    Ok((load_model(model)?, Tensors::read(w)?))
 }
 
 /// Whether a `--model` path names an ONNX file (by its extension).

@@ -5,66 +5,43 @@
 //! digital and static energy, which the simulator does not count) and the pipeline time of
 //! the mapped network for that many frames.
 
-use super::{merge_runs, total, CimNetwork, LayerRun, Tensors};
+use super::CoupleError;
 use crate::arch::ArchSpec;
-use crate::cim::{LayerStats, NoiseSpec};
-use crate::model::onnx::{import_onnx, is_onnx};
-use crate::model::{load_model, ModelDesc, Op};
+use crate::cim::network::{merge_runs, total, LayerRun};
+use crate::cim::{CimNetwork, LayerStats, NoiseSpec};
+use crate::error::Context;
+use crate::model::{ModelDesc, Op, Tensors};
 use crate::ppa::{network_report, EventEnergies};
-use anyhow::{ensure, Context, Result};
 use ndarray::{Array4, ArrayD, ArrayView4, Axis, IxDyn};
 use serde::Serialize;
-use std::path::Path;
 use std::time::Instant;
+
+type Result<T, E = CoupleError> = std::result::Result<T, E>;
 
 /// Frames per forward: bounds the memory of im2col and the bit planes.
 const BATCH: usize = 8;
-
-/// A network and its weights: an `.onnx` file (weights inside), or a description with a
-/// safetensors file of the runner's tensor names.
-pub fn load_network(model: &Path, weights: Option<&Path>) -> Result<(ModelDesc, Tensors)> {
-    if is_onnx(model) {
-        ensure!(
-            weights.is_none(),
-            "--model {}: an ONNX file carries its weights; drop --checkpoint",
-            model.display()
-        );
-        let imp = import_onnx(model)?;
-        let t = Tensors {
-            source: model.to_path_buf(),
-            map: imp.weights.into_iter().collect(),
-        };
-        return Ok((imp.desc, t));
-    }
-    let w = weights.with_context(|| {
-        format!(
-            "--model {}: a description needs its weights (--checkpoint W.safetensors)",
-            model.display()
-        )
-    })?;
-    Ok((load_model(model)?, Tensors::read(w)?))
-}
 
 /// `x` of shape [B, ...] with C*H*W values per frame as [B, C, H, W] (so [B, F] inputs feed
 /// a network whose description input is [F, 1, 1]).
 pub fn as_frames(x: ArrayD<f32>, chw: [usize; 3], what: &str) -> Result<Array4<f32>> {
     let per: usize = chw.iter().product();
     let shape = x.shape().to_vec();
-    ensure!(
+    crate::check!(
         shape.len() >= 2 && shape[1..].iter().product::<usize>() == per && shape[0] >= 1,
         "{what}: shape {shape:?}; the network takes [batch, {}, {}, {}] ({per} values per frame)",
         chw[0],
         chw[1],
         chw[2]
     );
-    ensure!(
+    crate::check!(
         x.iter().all(|v| v.is_finite()),
         "{what}: holds a non-finite value"
     );
     let b = shape[0];
     Ok(x.as_standard_layout()
         .into_owned()
-        .into_shape_with_order((b, chw[0], chw[1], chw[2]))?)
+        .into_shape_with_order((b, chw[0], chw[1], chw[2]))
+        .expect("sizes checked"))
 }
 
 /// An output as the network's own layout: [B, n] after a linear or flatten layer (as ONNX
@@ -164,7 +141,7 @@ pub fn run_generic(
 ) -> Result<GenericRun> {
     let t0 = Instant::now();
     let mut net = CimNetwork::new(desc, tensors, spec, noise)
-        .with_context(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
+        .ctx(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
     let t1 = Instant::now();
     net.calibrate(calib)?;
     let t2 = Instant::now();
@@ -190,7 +167,7 @@ pub fn run_generic(
     }
     let cat = |parts: Vec<Array4<f32>>| -> Result<Array4<f32>> {
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        Ok(ndarray::concatenate(Axis(0), &views)?)
+        Ok(ndarray::concatenate(Axis(0), &views).expect("batches of one network agree"))
     };
     let float: Vec<Array4<f32>> = float.into_iter().map(cat).collect::<Result<_>>()?;
     let cim: Vec<Array4<f32>> = cim.into_iter().map(cat).collect::<Result<_>>()?;

@@ -1,57 +1,28 @@
 //! A trained detector on a stream, float and on crossbars side by side: the figures of
 //! `nestevo cim run` (mAP@0.5 both ways, head differences, event counts, wall time).
 
-use super::{batch_from_frames, merge_runs, total, CimNetwork, LayerRun, Tensors};
+use super::{batch_from_frames, CoupleError};
 use crate::arch::ArchSpec;
-use crate::cim::{LayerStats, NoiseSpec};
-use crate::data::{Frame, Stream, StreamId};
+use crate::cim::network::{merge_runs, total, LayerRun};
+use crate::cim::{CimNetwork, LayerStats, NoiseSpec};
+use crate::error::Context;
 use crate::eval::decode::{decode, DecodeConfig, Heads};
-use crate::eval::{evaluate, ground_truth, Detection, MapReport};
-use crate::model::{load_model, ModelDesc};
-use anyhow::{ensure, Context, Result};
+use crate::eval::{evaluate_with_ci, ground_truth, with_ci, Detection, HeldOut, MapReport};
+use crate::model::{ModelDesc, Tensors};
 use ndarray::Array4;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// The trainer's evaluation seed (`train::frames::eval_frames`): its frames are never trained on.
-pub const EVAL_SEED: u64 = 0xE7A1;
 
 /// Frames per forward: bounds the memory of im2col and the bit planes.
 const BATCH: usize = 8;
 
-/// Reads `NAME.safetensors` and its description (`model`, or `NAME.toml` beside it).
-pub fn load_checkpoint(weights: &Path, model: Option<&Path>) -> Result<(ModelDesc, Tensors)> {
-    ensure!(
-        weights.extension().is_some_and(|e| e == "safetensors"),
-        "checkpoint {}: expected a NAME.safetensors file",
-        weights.display()
-    );
-    ensure!(
-        weights.is_file(),
-        "checkpoint {}: no such file",
-        weights.display()
-    );
-    let desc_path: PathBuf =
-        model.map_or_else(|| weights.with_extension("toml"), Path::to_path_buf);
-    ensure!(
-        desc_path.is_file(),
-        "checkpoint {}: its model description {} is missing (give one with --model)",
-        weights.display(),
-        desc_path.display()
-    );
-    Ok((load_model(&desc_path)?, Tensors::read(weights)?))
-}
-
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub stream: StreamId,
-    /// Evaluated frames: frame 5i of the stream with seed `seed`, i < frames.
-    pub frames: usize,
-    /// Calibration frames: frame 5i of the same stream with seed `seed + 1` (never evaluated).
+    /// The scored frames (the held-out rule, `eval::heldout`).
+    pub frames: HeldOut,
+    /// Calibration frames: the same rule on the next seed (never scored).
     pub calib_frames: usize,
-    pub seed: u64,
     pub noise: NoiseSpec,
 }
 
@@ -71,6 +42,8 @@ pub struct RunReport {
     pub frames: usize,
     pub calib_frames: usize,
     pub seed: u64,
+    /// The scored frames in words (the held-out rule).
+    pub frame_rule: String,
     pub noise: NoiseSpec,
     pub folded_batch_norms: usize,
     pub float: MapReport,
@@ -85,21 +58,6 @@ pub struct RunReport {
     pub cim_seconds: f64,
 }
 
-/// `n` frames of stream `id` (seed `seed`, frames 0, 5, 10, ...) at the model's size.
-pub fn stream_frames(
-    id: StreamId,
-    seed: u64,
-    n: usize,
-    [_, h, w]: [usize; 3],
-) -> Result<Vec<Frame>> {
-    ensure!(
-        h >= 8 && w >= 8,
-        "the model's input {w}x{h} is below the renderer's 8x8 pixels"
-    );
-    let s = Stream::new(id, seed).with_size(w, h);
-    Ok((0..n as u64).map(|i| s.frame(i * 5)).collect())
-}
-
 fn max_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
@@ -111,34 +69,31 @@ pub fn run_detector(
     tensors: &Tensors,
     spec: &ArchSpec,
     cfg: &RunConfig,
-) -> Result<RunReport> {
-    ensure!(cfg.frames >= 1, "--frames must be at least 1");
-    ensure!(cfg.calib_frames >= 1, "--calib-frames must be at least 1");
+) -> Result<RunReport, CoupleError> {
+    crate::check!(cfg.frames.frames >= 1, "--frames must be at least 1");
+    crate::check!(cfg.calib_frames >= 1, "--calib-frames must be at least 1");
     let t0 = Instant::now();
     let mut net = CimNetwork::new(desc, tensors, spec, &cfg.noise)
-        .with_context(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
+        .map_err(CoupleError::from)
+        .ctx(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
     let t1 = Instant::now();
-    let calib = stream_frames(
-        cfg.stream,
-        cfg.seed.wrapping_add(1),
-        cfg.calib_frames,
-        desc.input,
-    )?;
-    net.calibrate(batch_from_frames(&calib, desc.input)?.view())?;
+    let [_, h, w] = desc.input;
+    let calib = cfg.frames.calibration(cfg.calib_frames).render(w, h)?;
+    net.calibrate(batch_from_frames(&calib, &desc.name, desc.input)?.view())?;
     let t2 = Instant::now();
-    let frames = stream_frames(cfg.stream, cfg.seed, cfg.frames, desc.input)?;
+    let frames = cfg.frames.render(w, h)?;
     let (mut dets_f, mut dets_c) = (Vec::<Detection>::new(), Vec::<Detection>::new());
     let mut diff = HeadDiff::default();
     let mut runs = Vec::new();
     let (mut float_s, mut cim_s) = (0.0, 0.0);
-    let [_, h, w] = desc.input;
     let mut dcfg = DecodeConfig::default();
     for chunk in frames.chunks(BATCH) {
-        let x = batch_from_frames(chunk, desc.input)?;
+        let x = batch_from_frames(chunk, &desc.name, desc.input)?;
         let ids: Vec<u64> = chunk.iter().map(|f| f.index).collect();
         let ta = Instant::now();
         let hf = Heads::from_outputs(net.forward_float(x.view())?)
-            .with_context(|| format!("model {}", desc.source))?;
+            .map_err(CoupleError::from)
+            .ctx(|| format!("model {}", desc.source))?;
         let tb = Instant::now();
         let (outs, r) = net.forward_cim(x.view())?;
         let hc = Heads::from_outputs(outs)?;
@@ -158,14 +113,15 @@ pub fn run_detector(
     Ok(RunReport {
         arch: spec.name.clone(),
         model: desc.name.clone(),
-        stream: cfg.stream.name().to_string(),
-        frames: cfg.frames,
+        stream: cfg.frames.stream.name().to_string(),
+        frames: cfg.frames.frames,
         calib_frames: cfg.calib_frames,
-        seed: cfg.seed,
+        seed: cfg.frames.seed,
+        frame_rule: cfg.frames.describe(),
         noise: cfg.noise,
         folded_batch_norms: net.folded_layers().len(),
-        float: evaluate(&gt, &dets_f),
-        cim: evaluate(&gt, &dets_c),
+        float: evaluate_with_ci(&gt, &dets_f),
+        cim: evaluate_with_ci(&gt, &dets_c),
         max_abs_diff: diff,
         layers: runs,
         total: tot,
@@ -181,12 +137,20 @@ pub fn run_detector(
 pub fn render(r: &RunReport) -> String {
     let n = &r.noise;
     let mut s = format!(
-        "model {} on {} | stream {} | {} frames (calibrated on {}) | seed {} | noise {:?} mu {} seed {}\n\n",
-        r.model, r.arch, r.stream, r.frames, r.calib_frames, r.seed, n.mode, n.mu, n.seed
+        "model {} on {} | {} (calibrated on {} frames of the next seed) | noise {:?} mu {} seed {}\n\n",
+        r.model, r.arch, r.frame_rule, r.calib_frames, n.mode, n.mu, n.seed
     );
     s += "| quantity | float | crossbars |\n|---|---|---|\n";
-    s += &format!("| mAP@0.5 | {:.4} | {:.4} |\n", r.float.map50, r.cim.map50);
-    s += &format!("| mAP@[.5:.95] | {:.4} | {:.4} |\n", r.float.map, r.cim.map);
+    s += &format!(
+        "| mAP@0.5 (95 % CI) | {} | {} |\n",
+        with_ci(r.float.map50, r.float.ci95.map(|c| c.map50)),
+        with_ci(r.cim.map50, r.cim.ci95.map(|c| c.map50))
+    );
+    s += &format!(
+        "| mAP@[.5:.95] (95 % CI) | {} | {} |\n",
+        with_ci(r.float.map, r.float.ci95.map(|c| c.map)),
+        with_ci(r.cim.map, r.cim.ci95.map(|c| c.map))
+    );
     s += &format!(
         "| detections | {} | {} |\n",
         r.float.detections, r.cim.detections

@@ -1,7 +1,7 @@
 //! A checkpoint's tensors read without LibTorch: the trainer saves a `VarStore` as safetensors
 //! (`layer.weight`, `layer_bn.running_mean`, ...), which this reads as named f32 arrays.
 
-use anyhow::{bail, Context, Result};
+use super::ModelError;
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -17,33 +17,29 @@ pub struct Tensors {
 
 impl Tensors {
     /// Reads every tensor of a safetensors file; any dtype but F32 is refused by name.
-    pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("checkpoint {}: cannot read", path.display()))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "checkpoint {}: not a safetensors file ({e:?})",
-                path.display()
-            )
-        })?;
+    pub fn read(path: &Path) -> Result<Self, ModelError> {
+        let file = format!("checkpoint {}", path.display());
+        let err = |field: &str, msg: String| ModelError::new(&file, "", field, msg);
+        let bytes = std::fs::read(path).map_err(|e| err("", format!("cannot read: {e}")))?;
+        let st = SafeTensors::deserialize(&bytes)
+            .map_err(|e| err("", format!("not a safetensors file ({e:?})")))?;
         let mut map = BTreeMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
-                bail!(
-                    "checkpoint {}: tensor `{name}` is {:?}; allowed: F32",
-                    path.display(),
-                    view.dtype()
-                );
+                return Err(err(
+                    "",
+                    format!("tensor `{name}` is {:?}; allowed: F32", view.dtype()),
+                ));
             }
             let vals: Vec<f32> = view
                 .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
-            let a = ArrayD::from_shape_vec(IxDyn(view.shape()), vals).with_context(|| {
-                format!(
-                    "checkpoint {}: tensor `{name}`: data size does not match its shape",
-                    path.display()
+            let a = ArrayD::from_shape_vec(IxDyn(view.shape()), vals).map_err(|_| {
+                err(
+                    "",
+                    format!("tensor `{name}`: data size does not match its shape"),
                 )
             })?;
             map.insert(name, a);
@@ -55,7 +51,8 @@ impl Tensors {
     }
 
     /// Writes the tensors as a safetensors file (F32, little-endian), as the trainer does.
-    pub fn write(&self, path: &Path) -> Result<()> {
+    pub fn write(&self, path: &Path) -> Result<(), ModelError> {
+        let err = |msg: String| ModelError::new(path.display().to_string(), "", "", msg);
         let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .map
             .iter()
@@ -68,31 +65,28 @@ impl Tensors {
             .iter()
             .map(|(n, s, b)| Ok((n.as_str(), TensorView::new(Dtype::F32, s.clone(), b)?)))
             .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
-            .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
-        safetensors::serialize_to_file(views, &None, path)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e:?}", path.display()))
+            .map_err(|e| err(format!("{e:?}")))?;
+        let bytes = safetensors::serialize(views, &None).map_err(|e| err(format!("{e:?}")))?;
+        crate::error::write_atomic(path, &bytes).map_err(|e| err(e.to_string()))
     }
 
     /// The tensor `name`, which must have exactly `shape`.
-    pub fn get(&self, name: &str, shape: &[usize]) -> Result<&ArrayD<f32>> {
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<&ArrayD<f32>, ModelError> {
+        let file = format!("checkpoint {}", self.source.display());
+        let err = |msg: String| ModelError::new(&file, "", "", msg);
         let Some(a) = self.map.get(name) else {
-            bail!(
-                "checkpoint {}: tensor `{name}` is missing (expected shape {shape:?})",
-                self.source.display()
-            );
+            return Err(err(format!(
+                "tensor `{name}` is missing (expected shape {shape:?})"
+            )));
         };
         if a.shape() != shape {
-            bail!(
-                "checkpoint {}: tensor `{name}` has shape {:?}, expected {shape:?}",
-                self.source.display(),
+            return Err(err(format!(
+                "tensor `{name}` has shape {:?}, expected {shape:?}",
                 a.shape()
-            );
+            )));
         }
         if a.iter().any(|v| !v.is_finite()) {
-            bail!(
-                "checkpoint {}: tensor `{name}` holds a non-finite value",
-                self.source.display()
-            );
+            return Err(err(format!("tensor `{name}` holds a non-finite value")));
         }
         Ok(a)
     }

@@ -1,0 +1,60 @@
+use crate::arch::ArchError;
+use crate::cim::CimError;
+use crate::data::DataError;
+use crate::error::{Contextual, ErrorKind, IoError, Kinded, Message};
+use crate::eval::EvalError;
+use crate::model::ModelError;
+
+/// Errors of running a trained network on the chip: each part's own error, kept whole.
+#[derive(Debug, thiserror::Error)]
+pub enum CoupleError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Cim(#[from] CimError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("{context}: {inner}")]
+    Context {
+        context: String,
+        inner: Box<CoupleError>,
+    },
+}
+
+impl Kinded for CoupleError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CoupleError::Invalid(_) => ErrorKind::BadInput,
+            CoupleError::Arch(e) => e.kind(),
+            CoupleError::Model(e) => e.kind(),
+            CoupleError::Cim(e) => e.kind(),
+            CoupleError::Data(e) => e.kind(),
+            CoupleError::Eval(e) => e.kind(),
+            CoupleError::Io(e) => e.kind(),
+            CoupleError::Context { inner, .. } => inner.kind(),
+        }
+    }
+}
+
+impl Contextual for CoupleError {
+    fn wrap(self, context: String) -> Self {
+        CoupleError::Context {
+            context,
+            inner: Box::new(self),
+        }
+    }
+}
+
+impl From<Message> for CoupleError {
+    fn from(m: Message) -> Self {
+        CoupleError::Invalid(m.0)
+    }
+}

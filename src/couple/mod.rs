@@ -1,0 +1,19 @@
+//! Coupling: trained networks run on the simulated chip. A checkpoint (the trainer's
+//! safetensors and its model description) is programmed onto an accelerator's crossbars
+//! (`cim::CimNetwork`), fed with a stream's frames, and judged as the trainer's models are
+//! judged (decoded boxes, mAP on the held-out frame rule) next to its own float reference.
+//!
+//! The simulator (`kernels`, `arch`, `cim`, `ppa`, `model`) knows nothing of streams, metrics or
+//! training; this module is where they meet. The coming GPU-versus-CIM benchmark, the noise
+//! sweeps and the evolution loop's labeller on the simulated chip live here too.
+
+pub mod checkpoint;
+pub mod detector;
+mod error;
+pub mod frames;
+pub mod generic;
+
+pub use checkpoint::load_checkpoint;
+pub use detector::{render, run_detector, HeadDiff, RunConfig, RunReport};
+pub use error::CoupleError;
+pub use frames::batch_from_frames;
