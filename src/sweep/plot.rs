@@ -45,8 +45,8 @@ pub fn plot(path: &Path, title: &str, rows: &[Row], front: &[usize]) -> Result<(
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_desc("energy per frame (uJ)")
-        .y_desc("latency (us)")
+        .x_desc("energy per frame (microjoules)")
+        .y_desc("latency (microseconds)")
         .draw()
         .map_err(e)?;
     chart

@@ -368,7 +368,7 @@ impl Ctx<'_> {
                 let ints = s.ints.clone().unwrap_or_default();
                 let ok = match ints.as_slice() {
                     [b, feat] => {
-                        let batch_ok = matches!(*b, -1 | 0 | 1);
+                        let batch_ok = (-1..=1).contains(b);
                         let feat_ok = *feat == f as i64 || (*feat == -1 && *b != -1);
                         batch_ok && feat_ok
                     }

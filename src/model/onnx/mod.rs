@@ -120,7 +120,7 @@ pub fn import_onnx(path: &Path) -> Result<Imported, OnnxError> {
     import_onnx_bytes(&bytes, &file, &stem)
 }
 
-/// Converts ONNX bytes; `file` names them in errors, `stem` names a graph without a name.
+/// Converts ONNX bytes; `file` names them in errors, `stem` (the file's stem) names the network.
 pub fn import_onnx_bytes(bytes: &[u8], file: &str, stem: &str) -> Result<Imported, OnnxError> {
     let decode = |detail: String| OnnxError::Decode {
         file: file.to_string(),
@@ -139,11 +139,8 @@ pub fn import_onnx_bytes(bytes: &[u8], file: &str, stem: &str) -> Result<Importe
     if graph.node.is_empty() || graph.output.is_empty() {
         return Err(decode("its graph has no nodes or no outputs".into()));
     }
-    let name = if graph.name.is_empty() {
-        stem
-    } else {
-        &graph.name
-    };
+    // The file's name is the user's; exporters name graphs generically (`main_graph`).
+    let name = if stem.is_empty() { &graph.name } else { stem };
     let (desc, weights) = convert::convert(graph, file, &convert::sanitize(name))?;
     // Through the TOML reader: what is imported is exactly what a description file loads as.
     let desc = parse_model(&desc.to_toml(), file)?;
