@@ -241,3 +241,40 @@ fn truncated_files_are_refused() {
         assert!(m.contains("cut.onnx") && m.contains("truncated"), "{m}");
     }
 }
+
+/// Several outputs give one float/cim pair each, named after the output layer; inputs of the
+/// wrong shape are refused naming the file, the shape and what the network takes.
+#[test]
+fn cim_run_inputs_names_outputs_and_refuses_bad_shapes() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |x: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_nestevo"))
+            .args(["cim", "run", "--model"])
+            .arg(data("cnn.onnx"))
+            .arg("--inputs")
+            .arg(x)
+            .arg("--out")
+            .arg(d.path())
+            .output()
+            .unwrap()
+    };
+    let o = run(&data("cnn_x.npy"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "float_up_concat.npy",
+        "cim_up_concat.npy",
+        "float_head_fc.npy",
+        "cim_head_fc.npy",
+    ] {
+        assert!(d.path().join(f).is_file(), "{f}");
+    }
+    let logits: ArrayD<f32> = read_npy(d.path().join("float_head_fc.npy")).unwrap();
+    assert!(rel(&logits, &npy("cnn_logits.npy")) <= 1e-4);
+    let o = run(&data("mlp_x.npy"));
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("mlp_x.npy") && e.contains("[3, 2, 4, 4]") && e.contains("[batch, 3, 16, 16]"),
+        "{e}"
+    );
+}
