@@ -240,7 +240,7 @@ fn pareto_front_keeps_exactly_the_non_dominated_points() {
             area_mm2: a,
             average_power_w: 1.0,
         }),
-        error_rel: None,
+        score: None,
         reason: String::new(),
     };
     let mut invalid = row(6, "a", 0.1, 0.1, 0.1);
@@ -256,7 +256,12 @@ fn pareto_front_keeps_exactly_the_non_dominated_points() {
         invalid,
         row(7, "b", 9.0, 9.0, 9.0), // the only point of model b
     ];
-    assert_eq!(pareto_front(&rows), [0, 1, 3, 4, 5, 7]);
+    assert_eq!(pareto_front(&rows, false), [0, 1, 3, 4, 5, 7]);
+    // A score that is better higher: the point with the best score joins the front.
+    let mut rows = rows;
+    rows[2].score = Some(1.0);
+    assert_eq!(pareto_front(&rows, true), [0, 1, 2, 3, 4, 5, 7]);
+    assert_eq!(pareto_front(&rows, false), [0, 1, 3, 4, 5, 7]);
 }
 
 /// With frames, each valid point carries its bit-faithful error: small at a lossless ADC,
@@ -275,7 +280,7 @@ fn accuracy_points_measure_the_bit_faithful_error() {
     let x = x.slice_axis(Axis(0), (0..2).into()).to_owned();
     let arch = preset("isaac").unwrap();
     let cfg = || SweepConfig {
-        accuracy: Some(
+        accuracy: Some(Box::new(
             Accuracy::new(
                 x.clone(),
                 x.clone(),
@@ -285,7 +290,7 @@ fn accuracy_points_measure_the_bit_faithful_error() {
                 "test".into(),
             )
             .unwrap(),
-        ),
+        )),
         arch: arch.clone(),
         arch_source: "isaac".into(),
         grid: Grid::parse(&["adc.bits=4,8".into()]).unwrap(),
@@ -310,5 +315,97 @@ fn accuracy_points_measure_the_bit_faithful_error() {
         "4-bit ADC: {} vs {}",
         err[0],
         err[1]
+    );
+}
+
+/// A detector's crossbar mAP@0.5 plugs in as the score (couple's `DetectorScore`): every valid
+/// point gets a score in [0, 1], and the metadata says higher is better.
+#[test]
+fn detector_map_scores_each_point() {
+    use nestevo::cim::NoiseSpec;
+    use nestevo::couple::sweep_score::DetectorScore;
+    use nestevo::couple::RunConfig;
+    use nestevo::data::StreamId;
+    use nestevo::eval::HeldOut;
+    use nestevo::model::{Op, Tensors};
+    let desc = load_model(&model("terminal.toml")).unwrap();
+    // Seeded weights of the right shapes (the mAP of an untrained detector is near 0; the
+    // point here is the plumbing and the direction).
+    let shapes = desc.shapes().unwrap();
+    let mut t = Tensors::default();
+    let mut k = 0u32;
+    let mut fill = |shape: &[usize], scale: f32| {
+        ndarray::ArrayD::from_shape_fn(shape, |_| {
+            k = k.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            scale * ((k >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+        })
+    };
+    for l in &desc.layers {
+        let inp = match l.inputs[0].as_str() {
+            "input" => desc.input,
+            n => shapes[desc.index_of(n).unwrap()],
+        };
+        let n = &l.name;
+        match &l.op {
+            Op::Conv {
+                out_channels: o,
+                kernel,
+                groups,
+                ..
+            } => {
+                t.insert(
+                    &format!("{n}.weight"),
+                    fill(&[*o, inp[0] / groups, kernel[0], kernel[1]], 0.4),
+                );
+                t.insert(&format!("{n}.bias"), fill(&[*o], 0.2));
+            }
+            Op::BatchNorm => {
+                for p in ["weight", "bias", "running_mean"] {
+                    t.insert(&format!("{n}.{p}"), fill(&[inp[0]], 0.2));
+                }
+                t.insert(
+                    &format!("{n}.running_var"),
+                    ndarray::ArrayD::ones(vec![inp[0]]),
+                );
+            }
+            Op::Linear { .. } => panic!("terminal.toml has no linear layer"),
+            _ => {}
+        }
+    }
+    let score = DetectorScore {
+        tensors: vec![t],
+        cfg: RunConfig {
+            frames: HeldOut::new(StreamId::Source, 2),
+            calib_frames: 1,
+            noise: NoiseSpec::default(),
+        },
+    };
+    let cfg = SweepConfig {
+        arch: preset("isaac").unwrap(),
+        arch_source: "isaac".into(),
+        grid: Grid::parse(&["dac.bits=1,3".into()]).unwrap(),
+        models: vec![desc],
+        shard: Shard::WHOLE,
+        chunk: 2,
+        progress: false,
+        accuracy: Some(Box::new(score)),
+    };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("r.csv");
+    run_sweep(&cfg, &out).unwrap();
+    let text = read(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows[0][3], "ok");
+    let s: f64 = rows[0][11].parse().unwrap();
+    assert!((0.0..=1.0).contains(&s), "{s}");
+    assert_eq!(rows[1][3], "invalid");
+    let meta = read(&d.path().join("r.csv.meta.json"));
+    assert!(
+        meta.contains("\"higher_is_better\": true") && meta.contains("map50: crossbar mAP@0.5"),
+        "{meta}"
     );
 }

@@ -64,9 +64,17 @@ pub struct RunArgs {
     /// (ONNX models only: they carry their weights).
     #[arg(long, value_name = "X.npy")]
     pub accuracy_inputs: Option<PathBuf>,
-    /// Frames of --accuracy-inputs to run (the first N; default all).
-    #[arg(long, requires = "accuracy_inputs")]
+    /// Frames of --accuracy-inputs to run (the first N; default all). Without
+    /// --accuracy-inputs: score each model, a trained detector (MODEL.toml with its
+    /// MODEL.safetensors beside it), by its crossbar mAP@0.5 on N held-out frames of --stream.
+    #[arg(long)]
     pub accuracy_frames: Option<usize>,
+    /// The stream of the detector's held-out frames (with --accuracy-frames alone).
+    #[arg(long, default_value = "source")]
+    pub stream: crate::data::StreamId,
+    /// Calibration frames of the detector runs (the held-out rule on the next seed).
+    #[arg(long, default_value_t = 4)]
+    pub calib_frames: usize,
     /// Calibration frames for the accuracy runs (default: the frames themselves).
     #[arg(long, requires = "accuracy_inputs")]
     pub calib: Option<PathBuf>,
@@ -114,10 +122,12 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let out = r.out.clone().context("--out results.csv is required")?;
     anyhow::ensure!(!r.models.is_empty(), "give at least one --model");
     let arch = r.sel.load()?;
-    let accuracy = match &r.accuracy_inputs {
-        None => None,
-        Some(x) => Some(accuracy(&r, x, &arch)?),
-    };
+    let accuracy: Option<Box<dyn crate::sweep::Score>> =
+        match (&r.accuracy_inputs, r.accuracy_frames) {
+            (Some(x), _) => Some(Box::new(accuracy(&r, x, &arch)?)),
+            (None, Some(n)) => Some(Box::new(detector_score(&r, n)?)),
+            (None, None) => None,
+        };
     let cfg = SweepConfig {
         accuracy,
         arch,
@@ -184,4 +194,27 @@ fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &crate::arch::ArchSpec) -> R
         noise.seed
     );
     Ok(Accuracy::new(f, calib, noise, &models, arch, id)?)
+}
+
+fn detector_score(r: &RunArgs, n: usize) -> Result<crate::couple::sweep_score::DetectorScore> {
+    let mut tensors = Vec::new();
+    for m in &r.models {
+        let w = m.with_extension("safetensors");
+        let (_, t) = crate::couple::load_checkpoint(&w, Some(m)).with_context(|| {
+            format!(
+                "--accuracy-frames scores trained detectors: {} needs its weights {} beside it",
+                m.display(),
+                w.display()
+            )
+        })?;
+        tensors.push(t);
+    }
+    Ok(crate::couple::sweep_score::DetectorScore {
+        tensors,
+        cfg: crate::couple::RunConfig {
+            frames: crate::eval::HeldOut::new(r.stream, n),
+            calib_frames: r.calib_frames,
+            noise: r.noise.spec(0.0)?,
+        },
+    })
 }

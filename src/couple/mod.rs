@@ -12,6 +12,7 @@ pub mod detector;
 mod error;
 pub mod frames;
 pub mod generic;
+pub mod sweep_score;
 
 pub use checkpoint::load_checkpoint;
 pub use detector::{render, run_detector, HeadDiff, RunConfig, RunReport};

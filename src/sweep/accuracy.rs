@@ -11,6 +11,20 @@ use crate::cim::{CimError, CimNetwork, NoiseSpec};
 use crate::model::{ModelDesc, Tensors};
 use ndarray::{Array4, ArrayView4};
 
+/// An accuracy measure of one (design, model) pair, computed by whoever can: the bit-faithful
+/// error below, or a detector's mAP in `couple` (which this module may not import, so it
+/// plugs in through this trait).
+pub trait Score: Send + Sync {
+    /// What the score is, e.g. `error_rel` or `map50`.
+    fn metric(&self) -> &str;
+    /// Whether a higher score is a better design (mAP) or a worse one (an error).
+    fn higher_is_better(&self) -> bool;
+    /// The frames, calibration and noise in words, for the sweep's metadata.
+    fn id(&self) -> String;
+    /// The score of model `k` (the sweep's order) on `spec`; an error becomes the row's reason.
+    fn score(&self, k: usize, desc: &ModelDesc, spec: &ArchSpec) -> Result<f64, String>;
+}
+
 /// Frames and weights for the bit-faithful runs of every model of a sweep.
 pub struct Accuracy {
     pub frames: Array4<f32>,
@@ -58,6 +72,21 @@ impl Accuracy {
             .zip(reference)
             .map(|(c, f)| relative(c.view(), f.view()))
             .fold(0.0, f64::max))
+    }
+}
+
+impl Score for Accuracy {
+    fn metric(&self) -> &str {
+        "error_rel"
+    }
+    fn higher_is_better(&self) -> bool {
+        false
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn score(&self, k: usize, desc: &ModelDesc, spec: &ArchSpec) -> Result<f64, String> {
+        self.error(k, desc, spec).map_err(|e| e.to_string())
     }
 }
 

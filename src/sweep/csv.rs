@@ -14,7 +14,7 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "period_us",
     "area_mm2",
     "average_power_w",
-    "error_rel",
+    "score",
     "reason",
 ];
 
@@ -27,8 +27,8 @@ pub struct Row {
     /// `ok`, `invalid` (the arch rejected the point) or `error` (the model did not map).
     pub status: String,
     pub metrics: Option<Metrics>,
-    /// Bit-faithful error (max |cim - float| / max |float| over the outputs), when measured.
-    pub error_rel: Option<f64>,
+    /// The accuracy score of the point (the sweep's metadata names it), when measured.
+    pub score: Option<f64>,
     pub reason: String,
 }
 
@@ -69,7 +69,7 @@ impl Row {
             }
             None => f.extend(std::iter::repeat_n(String::new(), 7)),
         }
-        f.push(self.error_rel.map(|v| v.to_string()).unwrap_or_default());
+        f.push(self.score.map(|v| v.to_string()).unwrap_or_default());
         f.push(quote(&self.reason.replace(['\n', '\r'], " ")));
         f.join(",") + "\n"
     }
@@ -101,7 +101,7 @@ impl Row {
             model: m[0].clone(),
             status: m[1].clone(),
             metrics,
-            error_rel: if m[9].is_empty() {
+            score: if m[9].is_empty() {
                 None
             } else {
                 Some(num(&m[9])?)

@@ -22,7 +22,7 @@ pub mod perf;
 mod plot;
 mod run;
 
-pub use accuracy::Accuracy;
+pub use accuracy::{Accuracy, Score};
 pub use csv::Row;
 pub use grid::{Axis, Grid, Shard};
 pub use pareto::pareto_front;

@@ -1,16 +1,18 @@
 //! The Pareto front of a sweep, per model: the valid points no other point of the same model
-//! beats on every objective (energy per frame, latency, area, and the bit-faithful error
-//! where measured; all minimised) while being strictly better on one.
+//! beats on every objective (energy per frame, latency and area, minimised, and the accuracy
+//! score where measured: an error minimised, an mAP maximised) while being strictly better on
+//! one.
 
 use super::csv::Row;
 
-fn objectives(r: &Row) -> Option<[f64; 4]> {
+fn objectives(r: &Row, higher_is_better: bool) -> Option<[f64; 4]> {
     let m = r.metrics.as_ref()?;
+    let s = r.score.unwrap_or(0.0);
     Some([
         m.energy_per_frame_uj,
         m.latency_us,
         m.area_mm2,
-        r.error_rel.unwrap_or(0.0),
+        if higher_is_better { -s } else { s },
     ])
 }
 
@@ -20,7 +22,7 @@ fn dominates(a: &[f64; 4], b: &[f64; 4]) -> bool {
 
 /// Indices into `rows` of the front, in row order. Sorted by the objectives first, a point
 /// can only be dominated by one before it, so each is checked against the front so far.
-pub fn pareto_front(rows: &[Row]) -> Vec<usize> {
+pub fn pareto_front(rows: &[Row], higher_is_better: bool) -> Vec<usize> {
     let mut front: Vec<usize> = Vec::new();
     let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
     models.sort_unstable();
@@ -30,7 +32,7 @@ pub fn pareto_front(rows: &[Row]) -> Vec<usize> {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.model == model && r.status == "ok")
-            .filter_map(|(i, r)| objectives(r).map(|o| (i, o)))
+            .filter_map(|(i, r)| objectives(r, higher_is_better).map(|o| (i, o)))
             .collect();
         idx.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("finite").then(a.0.cmp(&b.0)));
         let mut kept: Vec<(usize, [f64; 4])> = Vec::new();

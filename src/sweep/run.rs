@@ -1,7 +1,7 @@
 //! Running a sweep (or one shard of it) into a CSV, resuming one that was cut short, merging
 //! shards, and writing the Pareto front beside the results.
 
-use super::accuracy::Accuracy;
+use super::accuracy::Score;
 use super::csv::{header, Row};
 use super::grid::{Grid, Shard};
 use super::pareto::pareto_front;
@@ -28,8 +28,8 @@ pub struct SweepConfig {
     /// Points evaluated (in parallel) between two appends to the CSV.
     pub chunk: usize,
     pub progress: bool,
-    /// Bit-faithful runs per valid point (models with weights only), when asked.
-    pub accuracy: Option<Accuracy>,
+    /// An accuracy score per valid point (bit-faithful error, detector mAP), when asked.
+    pub accuracy: Option<Box<dyn Score>>,
 }
 
 /// The sweep's identity, beside its CSV (`OUT.meta.json`): a resume or a merge goes on only
@@ -45,8 +45,11 @@ pub struct Meta {
     pub models: Vec<String>,
     pub points: u64,
     pub shard: String,
-    /// The frames, calibration and noise of the accuracy runs ("" without them).
+    /// The score (`metric: frames, calibration, noise`; "" without one).
     pub accuracy: String,
+    /// Whether the score is better higher (mAP) or lower (an error).
+    #[serde(default)]
+    pub higher_is_better: bool,
 }
 
 const FORMAT: &str = "nestevo-sweep 1";
@@ -77,7 +80,8 @@ impl Meta {
             accuracy: cfg
                 .accuracy
                 .as_ref()
-                .map_or(String::new(), |a| a.id.clone()),
+                .map_or(String::new(), |a| format!("{}: {}", a.metric(), a.id())),
+            higher_is_better: cfg.accuracy.as_ref().is_some_and(|a| a.higher_is_better()),
         }
     }
 
@@ -140,7 +144,7 @@ fn eval_point(cfg: &SweepConfig, p: u64) -> Vec<Row> {
         model: model.to_string(),
         status: status.to_string(),
         metrics: m,
-        error_rel: None,
+        score: None,
         reason,
     };
     match apply_overrides(&cfg.arch, &cfg.grid.sets(p), &cfg.arch_source) {
@@ -156,12 +160,12 @@ fn eval_point(cfg: &SweepConfig, p: u64) -> Vec<Row> {
             .map(|(k, m)| match metrics(&spec, m) {
                 Ok(x) => match &cfg.accuracy {
                     None => row(&m.name, "ok", Some(x), String::new()),
-                    Some(acc) => match acc.error(k, m, &spec) {
+                    Some(acc) => match acc.score(k, m, &spec) {
                         Ok(err) => Row {
-                            error_rel: Some(err),
+                            score: Some(err),
                             ..row(&m.name, "ok", Some(x), String::new())
                         },
-                        Err(e) => row(&m.name, "error", None, format!("{e:#}")),
+                        Err(e) => row(&m.name, "error", None, e),
                     },
                 },
                 Err(e) => row(&m.name, "error", None, e.to_string()),
@@ -297,7 +301,12 @@ pub fn run_sweep(cfg: &SweepConfig, out: &Path) -> Result<SweepOutcome, SweepErr
     }
     bar.finish_and_clear();
     drop(file);
-    let mut o = finish(out, &keys(&cfg.grid), &cfg.arch_source)?;
+    let mut o = finish(
+        out,
+        &keys(&cfg.grid),
+        &cfg.arch_source,
+        meta.higher_is_better,
+    )?;
     o.points = total;
     o.resumed = resumed;
     o.evaluated = total - resumed;
@@ -306,7 +315,12 @@ pub fn run_sweep(cfg: &SweepConfig, out: &Path) -> Result<SweepOutcome, SweepErr
 }
 
 /// Reads the results back and writes the Pareto front CSV and its plot.
-fn finish(out: &Path, keys: &[String], arch: &str) -> Result<SweepOutcome, SweepError> {
+fn finish(
+    out: &Path,
+    keys: &[String],
+    arch: &str,
+    higher_is_better: bool,
+) -> Result<SweepOutcome, SweepError> {
     let text = std::fs::read_to_string(out)
         .map_err(|e| SweepError::file(out, format!("cannot read: {e}")))?;
     let head = header(keys);
@@ -318,7 +332,7 @@ fn finish(out: &Path, keys: &[String], arch: &str) -> Result<SweepOutcome, Sweep
                 .ok_or_else(|| SweepError::file(out, format!("line {}: not a sweep row", i + 2)))
         })
         .collect::<Result<_, _>>()?;
-    let front = pareto_front(&rows);
+    let front = pareto_front(&rows, higher_is_better);
     let mut pcsv = head.clone();
     for &i in &front {
         pcsv += &rows[i].line();
@@ -334,7 +348,7 @@ fn finish(out: &Path, keys: &[String], arch: &str) -> Result<SweepOutcome, Sweep
         "{arch}: {} valid of {} rows; front over energy, latency, area{}",
         rows.iter().filter(|r| r.status == "ok").count(),
         rows.len(),
-        if rows.iter().any(|r| r.error_rel.is_some()) {
+        if rows.iter().any(|r| r.score.is_some()) {
             ", error"
         } else {
             ""
@@ -462,7 +476,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepOutcome, SweepError>
     )?;
     write_atomic(out, text.as_bytes())?;
     let arch = m0.arch.clone();
-    let mut o = finish(out, &keys, &arch)?;
+    let mut o = finish(out, &keys, &arch, m0.higher_is_better)?;
     o.points = m0.points;
     o.seconds = t0.elapsed().as_secs_f64();
     Ok(o)
