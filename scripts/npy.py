@@ -4,10 +4,27 @@
   npy.py random K N B OUTDIR [--seed S]  -> OUTDIR/W.npy (int64 [K,N], signed 16-bit; the
                                             first column of large weights), OUTDIR/X.npy
                                             (int64 [B,K], unsigned 16-bit;
-                                            every other vector near full scale)
+                                            every other vector near full scale); OUTDIR is
+                                            created when missing
   npy.py compare W.npy X.npy Y.npy        -> prints how Y differs from the exact product X @ W
+
+Bad arguments and unreadable or unwritable files end in one line on stderr and exit status 1.
 """
-import ast, random, struct, sys
+import ast, os, random, struct, sys
+
+
+def fail(msg):
+    sys.exit(f"npy.py: {msg}")
+
+
+def count(name, text):
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        fail(f"{name} must be a whole number >= 1, got {text!r}")
+    return v
 
 
 def write(path, rows, shape):
@@ -21,8 +38,11 @@ def write(path, rows, shape):
 
 
 def read(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        fail(f"cannot read {path}: {e.strerror}")
     hlen = struct.unpack("<H", data[8:10])[0]
     meta = ast.literal_eval(data[10:10 + hlen].decode())
     assert meta["descr"] == "<i8" and not meta["fortran_order"], meta
@@ -32,18 +52,27 @@ def read(path):
 
 
 def main(argv):
-    if argv[0] == "random":
-        k, n, b, out = int(argv[1]), int(argv[2]), int(argv[3]), argv[4]
-        rng = random.Random(int(argv[6]) if len(argv) > 6 else 0)
+    if argv[:1] == ["random"] and len(argv) in (5, 7) and argv[5:6] in ([], ["--seed"]):
+        k, n, b, out = count("K", argv[1]), count("N", argv[2]), count("B", argv[3]), argv[4]
+        try:
+            seed = int(argv[6]) if len(argv) > 6 else 0
+        except ValueError:
+            fail(f"--seed must be an integer, got {argv[6]!r}")
+        rng = random.Random(seed)
         w = [[rng.randint(-2**15, 2**15 - 1) for _ in range(n)] for _ in range(k)]
         for r in w:  # one column of weights near the top of the range: its high slices hold 3s
             r[0] = rng.randint(2**15 - 2**10, 2**15 - 1)
         # half the vectors random, half near full scale (most input bits set, as bright pixels)
         x = [[rng.randint(2**16 - 2**12 if i % 2 else 0, 2**16 - 1) for _ in range(k)]
              for i in range(b)]
-        write(f"{out}/W.npy", w, (k, n))
-        write(f"{out}/X.npy", x, (b, k))
-    elif argv[0] == "compare":
+        try:
+            os.makedirs(out, exist_ok=True)
+            write(os.path.join(out, "W.npy"), w, (k, n))
+            write(os.path.join(out, "X.npy"), x, (b, k))
+        except OSError as e:
+            fail(f"cannot write into output folder {out}: {e.strerror}"
+                 + (f" ({e.filename})" if e.filename and e.filename != out else ""))
+    elif argv[:1] == ["compare"] and len(argv) == 4:
         w, x, y = read(argv[1]), read(argv[2]), read(argv[3])
         k, n = len(w), len(w[0])
         worst, wrong = 0, 0

@@ -47,22 +47,28 @@ impl Invalid {
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts: Vec<String> = Vec::new();
         if !self.file.is_empty() {
-            parts.push(self.file.clone());
+            write!(f, "{}: ", self.file)?;
         }
         match (self.field.is_empty(), self.value.is_empty()) {
-            (false, false) => parts.push(format!("`{}` = {}", self.field, self.value)),
-            (false, true) => parts.push(format!("`{}`", self.field)),
-            (true, false) => parts.push(self.value.clone()),
-            (true, true) => {}
+            (true, _) => write!(f, "{}", self.allowed),
+            (false, true) => write!(f, "field `{}`: {}", self.field, self.allowed),
+            (false, false) => write!(
+                f,
+                "field `{}` = {}: {}",
+                self.field, self.value, self.allowed
+            ),
         }
-        parts.push(self.allowed.clone());
-        f.write_str(&parts.join(": "))
     }
 }
 
 impl std::error::Error for Invalid {}
+
+impl Kinded for Invalid {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::BadInput
+    }
+}
 
 /// An I/O failure on a named path (a fault unless the path itself was the bad input). Its
 /// message already holds the cause, so it reports no `source()` (a chain would repeat it).
@@ -148,3 +154,25 @@ macro_rules! check {
         }
     };
 }
+
+/// The `Contextual` and `From<Message>` impls of a module error whose enum has the variants
+/// `Invalid(String)` and `Context { context: String, inner: Box<Self> }`.
+macro_rules! module_error {
+    ($t:ident) => {
+        impl $crate::error::Contextual for $t {
+            fn wrap(self, context: String) -> Self {
+                $t::Context {
+                    context,
+                    inner: Box::new(self),
+                }
+            }
+        }
+
+        impl From<$crate::error::Message> for $t {
+            fn from(m: $crate::error::Message) -> Self {
+                $t::Invalid(m.0)
+            }
+        }
+    };
+}
+pub(crate) use module_error;

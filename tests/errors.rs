@@ -51,8 +51,10 @@ fn cim_errors_say_their_kind() {
     let m = CimMatrix::program(&spec, w.view(), &NoiseSpec::default()).unwrap();
     let x = ndarray::Array2::<i64>::zeros((1, 3));
     bad(m.mvm(x.view(), false).unwrap_err(), &["3 columns", "K = 4"]);
-    let mut n = NoiseSpec::default();
-    n.mu = 2.0;
+    let n = NoiseSpec {
+        mu: 2.0,
+        ..Default::default()
+    };
     bad(
         CimMatrix::program(&spec, w.view(), &n).err().unwrap(),
         &["mu", "2", "0 <= mu <= 1"],

@@ -8,6 +8,7 @@ use crate::config::KernelError;
 use crate::counts::Counts;
 use crate::inputs::Prepared;
 use crate::program::{Crossbar, Programmed, ReadNoise, Strip};
+use crate::simd::Simd;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -20,7 +21,7 @@ struct Ctx<'a> {
     levels: &'a [f32],
     /// Input bit-planes (1-bit DACs only), as the exact path uses them.
     planes: Option<&'a [u64]>,
-    /// Whether the strip sums may use AVX-512 (decided once per product).
+    /// Whether the strip sums may use AVX-512 (the product's `Simd` tier).
     avx512: bool,
     /// Per (vector, tile, cycle): sum of applied levels and of their squares.
     sums: Vec<(f32, f32)>,
@@ -38,6 +39,7 @@ pub(crate) fn run(
     levels: &[f32],
     planes: Option<&[u64]>,
     read: Option<ReadNoise>,
+    simd: Simd,
 ) -> Result<(Vec<i64>, Counts), KernelError> {
     let cfg = &p.cfg;
     let (k, cycles, rows) = (p.k, cfg.cycles(), cfg.rows);
@@ -68,7 +70,7 @@ pub(crate) fn run(
         prep,
         levels,
         planes,
-        avx512: matches!(crate::exact::simd_level(), crate::exact::Simd::Avx512),
+        avx512: simd == Simd::Avx512,
         sums,
         adc: float_adc(cfg.adc_mode, cfg.max_code()),
         gmin: cfg.g_min as f32,
@@ -78,7 +80,7 @@ pub(crate) fn run(
             .map(|r| (r.mu * cfg.cell_max() as f64) as f32)
             .unwrap_or(0.0),
     };
-    let fast = fast_cpu();
+    let fast = simd >= Simd::Avx2;
     let parts: Vec<_> = p
         // Column currents of one task: at most about 1 Mi floats.
         .tasks(prep.batch, (1 << 20) / ((cfg.cols + 1) * cycles), 1)
@@ -88,7 +90,8 @@ pub(crate) fn run(
             let mut block = vec![0i64; (task.2 - task.1) * outs];
             let mut cnt = Counts::default();
             if fast {
-                // SAFETY: called only when the CPU reports AVX2 and FMA.
+                // SAFETY: `simd::decide` names Avx2 or above only when the CPU reports AVX2, FMA
+                // and F16C.
                 unsafe { task_fast(&ctx, task, &mut block, &mut cnt) }
             } else {
                 task_body(&ctx, task, &mut block, &mut cnt)
@@ -97,17 +100,6 @@ pub(crate) fn run(
         })
         .collect();
     Ok(p.gather(prep.batch, parts))
-}
-
-fn fast_cpu() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -290,7 +282,7 @@ fn add_rows(
                 let st = &xb.strips[(c0 / 32) * rows..][..rows];
                 #[cfg(target_arch = "x86_64")]
                 if avx512 {
-                    // SAFETY: the CPU reported AVX-512F; every listed row is below xb.rows,
+                    // SAFETY: the tier is Avx512, so the CPU reported AVX-512F; every listed row is below xb.rows,
                     // the length of `st`.
                     unsafe { strip_avx512(l, st, o) };
                     continue;

@@ -11,6 +11,7 @@
 use crate::counts::Counts;
 use crate::inputs::Prepared;
 use crate::program::Programmed;
+use crate::simd::Simd;
 use rayon::prelude::*;
 
 /// Vectors per block: 16-bit lanes of a 512-bit word.
@@ -285,7 +286,7 @@ mod zmm {
 pub(crate) fn supports(p: &Programmed) -> bool {
     let c = &p.cfg;
     c.dac_bits == 1
-        && matches!(c.adc_mode, crate::AdcMode::Exact)
+        && matches!(c.adc_mode, crate::adc::AdcMode::Exact)
         && c.input_bits <= 16
         && matches!(c.bits_per_cell, 1 | 2 | 4)
         && c.rows < u16::MAX as usize
@@ -322,8 +323,8 @@ pub(crate) fn transpose(p: &Programmed, prep: &Prepared) -> Vec<V> {
     xt
 }
 
-pub(crate) fn run(p: &Programmed, prep: &Prepared, xt: &[V]) -> (Vec<i64>, Counts) {
-    let avx512 = matches!(crate::exact::simd_level(), crate::exact::Simd::Avx512);
+pub(crate) fn run(p: &Programmed, prep: &Prepared, xt: &[V], simd: Simd) -> (Vec<i64>, Counts) {
+    let avx512 = simd == Simd::Avx512;
     let signed = prep.cycle_weight[p.cfg.cycles() - 1] < 0;
     let need = planes_needed(p);
     let bpc = p.cfg.bits_per_cell;
@@ -346,7 +347,7 @@ pub(crate) fn run(p: &Programmed, prep: &Prepared, xt: &[V]) -> (Vec<i64>, Count
                 ($bpc:literal, $p:literal) => {{
                     #[cfg(target_arch = "x86_64")]
                     if avx512 {
-                        // SAFETY: the CPU reported AVX-512 F, DQ, BW, VL and VPOPCNTDQ.
+                        // SAFETY: the tier is Avx512: the CPU reported AVX-512 F, DQ, BW, VL, VPOPCNTDQ.
                         unsafe { task_avx512::<$bpc, $p>(a, out) }
                         return (task, block, c);
                     }

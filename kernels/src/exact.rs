@@ -1,17 +1,22 @@
 //! The noiseless path: column sums as popcounts of input bit-planes against cell bit-planes,
 //! S = sum_{d,j} 2^(d+j) popcount(x_d & cell_j), then the ADC on every column of every read.
 
-use crate::adc::{CalAdc, ExactAdc, IntAdc};
+use crate::adc::{AdcMode, CalAdc, ExactAdc, IntAdc};
 use crate::counts::Counts;
 use crate::inputs::Prepared;
 use crate::program::{Crossbar, Programmed};
-use crate::AdcMode;
+use crate::simd::Simd;
 use rayon::prelude::*;
 
-pub(crate) fn run(p: &Programmed, prep: &Prepared, planes: &[u64]) -> (Vec<i64>, Counts) {
+pub(crate) fn run(
+    p: &Programmed,
+    prep: &Prepared,
+    planes: &[u64],
+    simd: Simd,
+) -> (Vec<i64>, Counts) {
     let max = p.cfg.max_code() as u64;
     match p.cfg.adc_mode {
-        AdcMode::Exact => run_with(p, prep, planes, &ExactAdc { max }),
+        AdcMode::Exact => run_with(p, prep, planes, &ExactAdc { max }, simd),
         AdcMode::Calibrated { full_scale } => run_with(
             p,
             prep,
@@ -21,6 +26,7 @@ pub(crate) fn run(p: &Programmed, prep: &Prepared, planes: &[u64]) -> (Vec<i64>,
                 max,
                 full_scale,
             },
+            simd,
         ),
     }
 }
@@ -30,8 +36,8 @@ fn run_with<A: IntAdc>(
     prep: &Prepared,
     planes: &[u64],
     adc: &A,
+    simd: Simd,
 ) -> (Vec<i64>, Counts) {
-    let level = simd_level();
     let parts: Vec<_> = p
         .tasks(prep.batch, usize::MAX, 1)
         .into_par_iter()
@@ -40,11 +46,11 @@ fn run_with<A: IntAdc>(
             let outs = p.xbars[ci].outs;
             let mut block = vec![0i64; (v1 - v0) * outs];
             let mut c = Counts::default();
-            // SAFETY: each variant is only called when the CPU reports its features.
+            // SAFETY: `simd::decide` names a tier only when the CPU reports all its features.
             unsafe {
-                match level {
+                match simd {
                     Simd::Avx512 => task_avx512(p, prep, planes, adc, task, &mut block, &mut c),
-                    Simd::Popcnt => task_popcnt(p, prep, planes, adc, task, &mut block, &mut c),
+                    Simd::Avx2 => task_avx2(p, prep, planes, adc, task, &mut block, &mut c),
                     Simd::Plain => task_body(p, prep, planes, adc, task, &mut block, &mut c),
                 }
             }
@@ -52,45 +58,6 @@ fn run_with<A: IntAdc>(
         })
         .collect();
     p.gather(prep.batch, parts)
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Simd {
-    Avx512,
-    Popcnt,
-    Plain,
-}
-
-/// The widest instruction set the CPU has, or a narrower one named by `NESTEVO_SIMD`
-/// (`plain`, `avx2`): the portable code paths are tested on machines that have AVX-512.
-pub(crate) fn simd_level() -> Simd {
-    static BEST: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-    let best = *BEST.get_or_init(detect);
-    // Read on every call (once per matrix-vector product), so a test can switch paths.
-    match std::env::var("NESTEVO_SIMD").as_deref() {
-        Ok("plain") => Simd::Plain,
-        Ok("avx2") if !matches!(best, Simd::Plain) => Simd::Popcnt,
-        _ => best,
-    }
-}
-
-fn detect() -> Simd {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512dq")
-            && is_x86_feature_detected!("avx512vpopcntdq")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("popcnt")
-        {
-            return Simd::Avx512;
-        }
-        if is_x86_feature_detected!("popcnt") && is_x86_feature_detected!("avx2") {
-            return Simd::Popcnt;
-        }
-    }
-    Simd::Plain
 }
 
 type Task = (usize, usize, usize);
@@ -111,7 +78,7 @@ unsafe fn task_avx512<A: IntAdc>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn task_popcnt<A: IntAdc>(
+unsafe fn task_avx2<A: IntAdc>(
     p: &Programmed,
     prep: &Prepared,
     planes: &[u64],
@@ -136,7 +103,7 @@ unsafe fn task_avx512<A: IntAdc>(
     task_body(p, prep, planes, adc, t, out, c)
 }
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn task_popcnt<A: IntAdc>(
+unsafe fn task_avx2<A: IntAdc>(
     p: &Programmed,
     prep: &Prepared,
     planes: &[u64],

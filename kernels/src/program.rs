@@ -1,11 +1,14 @@
 //! A K x N integer weight matrix programmed onto crossbars: bias, slice, flip, bit-planes and
-//! (for the analogue path) conductances with optional cell noise.
+//! (for the analogue path) conductances with optional cell noise; and the split of a product
+//! into parallel work units and the gathering of their results, which every path shares.
+//!
+//! Weight w (signed, weight_bits) is stored as u = w + 2^(weight_bits-1) in slices of
+//! bits_per_cell, slice s = (u >> s*bits_per_cell) & cell_max; with flipping, a column whose
+//! stored sum exceeds half of rows * cell_max stores cell_max - level instead.
 
-use crate::adc;
 use crate::config::{fail, KernelError, XbarConfig};
 use crate::counts::Counts;
-use crate::inputs::{self, InputMode};
-use crate::{analog, bitslice, exact};
+use crate::simd;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -166,6 +169,8 @@ impl Programmed {
     /// Programs `w` (row-major K x N, signed `weight_bits` integers) onto crossbars.
     pub fn new(cfg: &XbarConfig, w: &[i64], k: usize, n: usize) -> Result<Self, KernelError> {
         cfg.check()?;
+        // A bad NESTEVO_SIMD is refused here, before any work; each product decides its tier.
+        simd::decide()?;
         if k == 0 || n == 0 || w.len() != k * n {
             return fail(format!(
                 "weights hold {} values, expected K {k} x N {n} = {} (both > 0)",
@@ -335,63 +340,6 @@ impl Programmed {
     pub fn levels(&self, i: usize) -> (&[u8], usize) {
         let xb = &self.xbars[i];
         (&xb.levels, xb.cols)
-    }
-
-    /// Runs `batch` input vectors (row-major batch x K). Returns y_int (batch x N, after bias
-    /// removal, before any scaling) and the event counts of the run.
-    pub fn run(
-        &self,
-        x: &[i64],
-        batch: usize,
-        mode: InputMode,
-        read: Option<ReadNoise>,
-    ) -> Result<(Vec<i64>, Counts), KernelError> {
-        let prep = inputs::prepare(&self.cfg, x, batch, self.k, mode)?;
-        if read.is_some() && !self.analog {
-            return fail("read noise needs the analogue path: program conductances first");
-        }
-        let (mut acc, mut counts) = if self.analog {
-            // 1-bit DACs add conductance rows by input bit; wider DACs multiply by levels.
-            if self.cfg.dac_bits == 1 {
-                let planes = inputs::input_planes(&self.cfg, &prep, self.k);
-                analog::run(self, &prep, &[], Some(&planes), read)?
-            } else {
-                let lv = inputs::input_levels(&self.cfg, &prep, self.k);
-                analog::run(self, &prep, &lv, None, read)?
-            }
-        } else if self.bit_sliced(batch) {
-            let xt = bitslice::transpose(self, &prep);
-            bitslice::run(self, &prep, &xt)
-        } else {
-            let planes = inputs::input_planes(&self.cfg, &prep, self.k);
-            exact::run(self, &prep, &planes)
-        };
-        let lsb = adc::lsb(self.cfg.adc_mode, self.cfg.max_code());
-        let bias = 1i64 << (self.cfg.weight_bits - 1);
-        for (v, row) in acc.chunks_mut(self.n).enumerate() {
-            for (o, y) in row.iter_mut().enumerate() {
-                let steps = if lsb == 1.0 {
-                    *y
-                } else {
-                    (*y as f64 * lsb).round() as i64
-                };
-                *y = steps - bias * prep.applied_sum[v] - prep.offset * self.wsum[o];
-            }
-        }
-        counts.crossbars = self.xbars.len() as u64;
-        counts.vectors = batch as u64;
-        counts.macs = (self.k * self.n * batch) as u64;
-        Ok((acc, counts))
-    }
-
-    fn bit_sliced(&self, batch: usize) -> bool {
-        bitslice::supports(self)
-            && match self.kernel {
-                ExactKernel::Popcount => false,
-                ExactKernel::BitSliced => true,
-                // Below about 12 vectors a half-empty block of 32 costs more than it saves.
-                ExactKernel::Auto => batch >= 16,
-            }
     }
 
     /// Work units (column tile, first vector, last vector) for the parallel loops: at most

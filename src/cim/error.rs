@@ -1,4 +1,4 @@
-use crate::error::{Contextual, ErrorKind, Invalid, Kinded, Message};
+use crate::error::{ErrorKind, Invalid, Kinded};
 use crate::model::ModelError;
 use nestevo_kernels::KernelError;
 
@@ -36,25 +36,12 @@ impl Kinded for CimError {
     }
 }
 
-impl Contextual for CimError {
-    fn wrap(self, context: String) -> Self {
-        CimError::Context {
-            context,
-            inner: Box::new(self),
-        }
-    }
-}
+crate::error::module_error!(CimError);
+
+pub type Result<T, E = CimError> = std::result::Result<T, E>;
 
 impl From<ndarray::ShapeError> for CimError {
     fn from(e: ndarray::ShapeError) -> Self {
         CimError::Internal(format!("array shape: {e}"))
     }
 }
-
-impl From<Message> for CimError {
-    fn from(m: Message) -> Self {
-        CimError::Invalid(m.0)
-    }
-}
-
-pub type Result<T, E = CimError> = std::result::Result<T, E>;

@@ -51,11 +51,11 @@ pub fn run(a: MvmArgs) -> Result<()> {
     }
     let t0 = Instant::now();
     let m = CimMatrix::program(&spec, w.view(), &noise)
-        .with_context(|| format!("{}", a.weights.display()))?;
+        .with_context(|| format!("programming {}", a.weights.display()))?;
     let t1 = Instant::now();
     let (y, stats) = m
         .mvm(x.view(), a.signed_inputs)
-        .with_context(|| format!("{}", a.inputs.display()))?;
+        .with_context(|| format!("multiplying {}", a.inputs.display()))?;
     let t2 = Instant::now();
     write_int_matrix(&a.out, &y)?;
     let (prog_s, run_s) = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64());

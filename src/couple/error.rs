@@ -1,7 +1,7 @@
 use crate::arch::ArchError;
 use crate::cim::CimError;
 use crate::data::DataError;
-use crate::error::{Contextual, ErrorKind, IoError, Kinded, Message};
+use crate::error::{ErrorKind, IoError, Kinded};
 use crate::eval::EvalError;
 use crate::model::ModelError;
 
@@ -44,17 +44,4 @@ impl Kinded for CoupleError {
     }
 }
 
-impl Contextual for CoupleError {
-    fn wrap(self, context: String) -> Self {
-        CoupleError::Context {
-            context,
-            inner: Box::new(self),
-        }
-    }
-}
-
-impl From<Message> for CoupleError {
-    fn from(m: Message) -> Self {
-        CoupleError::Invalid(m.0)
-    }
-}
+crate::error::module_error!(CoupleError);

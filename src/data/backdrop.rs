@@ -1,8 +1,8 @@
 //! The static part of a frame: sky, skyline (buildings or hills), ground, road and clutter.
 
 use super::draw::{mix, rgb, shade, Canvas, Rgb};
+use super::look::Look;
 use super::rng::Rng;
-use super::scene::Look;
 
 /// Sky, buildings or hills, and the ground with its road, drawn column by column.
 pub(super) fn background(cv: &mut Canvas, look: &Look, cam_px: f32, seed: u64) {

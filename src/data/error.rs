@@ -1,4 +1,4 @@
-use crate::error::{Contextual, ErrorKind, Invalid, IoError, Kinded, Message};
+use crate::error::{ErrorKind, Invalid, IoError, Kinded};
 
 /// Errors of the data module: a corrupt or inconsistent frame, folder or labels file (bad
 /// input), and I/O.
@@ -27,19 +27,6 @@ impl Kinded for DataError {
     }
 }
 
-impl Contextual for DataError {
-    fn wrap(self, context: String) -> Self {
-        DataError::Context {
-            context,
-            inner: Box::new(self),
-        }
-    }
-}
-
-impl From<Message> for DataError {
-    fn from(m: Message) -> Self {
-        DataError::Invalid(m.0)
-    }
-}
+crate::error::module_error!(DataError);
 
 pub type Result<T, E = DataError> = std::result::Result<T, E>;

@@ -1,9 +1,9 @@
 //! PNG frames with COCO-style labels on disk: exporting a stream and reading a user's folder.
 
 use super::coco::{coco_ground_truth, CocoGroundTruth, CocoImage};
-use super::error::Result;
-use super::DataError;
-use super::{Frame, GtBox, Stream, CLASSES};
+use super::error::{DataError, Result};
+use super::stream::Stream;
+use super::{Frame, GtBox, CLASSES};
 use crate::error::{Context, IoError};
 use crate::{check, invalid};
 use rayon::prelude::*;

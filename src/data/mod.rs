@@ -3,12 +3,17 @@
 //! Real driving video cannot be downloaded here, so the project renders its own: a deterministic
 //! function of (stream, seed, frame index), cheap enough to render on the fly while training.
 //! See `docs/data.md` for the look of each stream and the rendering speed.
+//!
+//! Inside, every arrow points down this list (each file imports only files above it, and the
+//! shared types defined here: `CLASSES`, `GtBox`, `Drift`, `Frame`): error, rng, draw; look;
+//! backdrop, objects; scene (also `Domain`); stream; coco, sheet, npy; io, speed.
 
 mod backdrop;
 mod coco;
 mod draw;
 mod error;
 mod io;
+mod look;
 pub mod npy;
 mod objects;
 mod rng;
@@ -23,8 +28,9 @@ pub use io::{
     export_frames, frame_file_name, read_frames_dir, read_png, write_png, ExportSummary,
     ANNOTATIONS,
 };
+pub use scene::Domain;
 pub use sheet::contact_sheet;
-pub use stream::{Domain, Stream, StreamId, StreamSpec};
+pub use stream::{Stream, StreamId, StreamSpec};
 
 /// Object classes, in the order of the class index everywhere (COCO category id = index + 1).
 pub const CLASSES: [&str; 4] = ["person", "car", "bicycle", "dog"];

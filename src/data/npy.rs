@@ -1,6 +1,6 @@
 //! Integer matrices in NumPy's .npy format, as `nestevo cim mvm` reads and writes them.
 
-use super::DataError;
+use super::error::DataError;
 use crate::error::IoError;
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};

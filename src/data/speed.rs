@@ -1,6 +1,7 @@
 //! How fast the renderer draws each stream, on one thread.
 
-use super::{DataError, Stream, StreamId};
+use super::error::DataError;
+use super::stream::{Stream, StreamId};
 use serde::Serialize;
 use std::time::Instant;
 

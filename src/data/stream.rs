@@ -1,6 +1,6 @@
 //! The streams of the paper (A-E) and the pretraining source domain, as seeded specs.
 
-use super::scene;
+use super::scene::{self, Domain};
 use super::{Drift, Frame};
 use std::fmt;
 use std::str::FromStr;
@@ -82,19 +82,6 @@ impl FromStr for StreamId {
         }
         crate::invalid!("unknown stream `{s}`: allowed are source, A, B, C, D, E")
     }
-}
-
-/// What a stream looks like; streams of one domain differ only in seed and frame rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Domain {
-    /// Campus-like daytime scenes whose layout and palette change every few seconds.
-    Source,
-    /// One campus scene by day.
-    CampusDay,
-    /// Fields, trees and a dirt road by day, another palette and object mix.
-    RuralDay,
-    /// A campus scene at night: dark, noisy, lamps, lit windows and headlights.
-    CampusNight,
 }
 
 /// Everything that fixes a stream's frames.

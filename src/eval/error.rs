@@ -1,4 +1,4 @@
-use crate::error::{ErrorKind, Invalid, IoError, Kinded, Message};
+use crate::error::{ErrorKind, Invalid, IoError, Kinded};
 
 /// Errors of evaluation: bad frames, heads or results files, and I/O.
 #[derive(Debug, thiserror::Error)]
@@ -9,19 +9,21 @@ pub enum EvalError {
     Field(#[from] Invalid),
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error("{context}: {inner}")]
+    Context {
+        context: String,
+        inner: Box<EvalError>,
+    },
 }
 
 impl Kinded for EvalError {
     fn kind(&self) -> ErrorKind {
         match self {
             EvalError::Io(e) => e.kind(),
+            EvalError::Context { inner, .. } => inner.kind(),
             _ => ErrorKind::BadInput,
         }
     }
 }
 
-impl From<Message> for EvalError {
-    fn from(m: Message) -> Self {
-        EvalError::Invalid(m.0)
-    }
-}
+crate::error::module_error!(EvalError);

@@ -80,22 +80,3 @@ pub struct LayerEvents {
     /// Element operations of pooling, ReLU, residual add and global pooling in the tile.
     pub digital_ops: u64,
 }
-
-/// All per-frame events of a placed layer. Inputs are read from eDRAM and sent over the bus
-/// once per vector (no window reuse is modelled); outputs are requantised to input_bits and
-/// written to the consumer's eDRAM over the on-chip network.
-pub fn layer_events(a: &ArchSpec, l: &super::mapping::LayerMap) -> LayerEvents {
-    let bits = a.data.input_bits as u64;
-    let inputs = l.groups * l.k * l.vectors;
-    let outputs = l.groups * l.n * l.vectors;
-    let row_tiles = l.k.div_ceil(a.crossbar.rows as u64);
-    LayerEvents {
-        matrix: l.events,
-        edram_read_bits: inputs * bits,
-        edram_write_bits: outputs * bits,
-        bus_bits: inputs * bits,
-        router_bits: outputs * bits,
-        tile_shift_adds: (row_tiles - 1) * outputs,
-        digital_ops: l.digital_ops,
-    }
-}

@@ -9,7 +9,7 @@
 //! layer, so a network too large for one chip spans chips (never reprograms) and pays for it
 //! in HyperTransport traffic, extra area and static power.
 
-use super::events::{matrix_events, MatrixEvents};
+use super::events::{matrix_events, LayerEvents, MatrixEvents};
 use crate::arch::ArchSpec;
 use crate::model::{ModelDesc, ModelError, Op, Step};
 use serde::Serialize;
@@ -44,6 +44,25 @@ pub struct LayerMap {
     pub digital_ops: u64,
     /// Crossbar events of one copy set per frame (all groups).
     pub events: MatrixEvents,
+}
+
+/// All per-frame events of a placed layer. Inputs are read from eDRAM and sent over the bus
+/// once per vector (no window reuse is modelled); outputs are requantised to input_bits and
+/// written to the consumer's eDRAM over the on-chip network.
+pub fn layer_events(a: &ArchSpec, l: &LayerMap) -> LayerEvents {
+    let bits = a.data.input_bits as u64;
+    let inputs = l.groups * l.k * l.vectors;
+    let outputs = l.groups * l.n * l.vectors;
+    let row_tiles = l.k.div_ceil(a.crossbar.rows as u64);
+    LayerEvents {
+        matrix: l.events,
+        edram_read_bits: inputs * bits,
+        edram_write_bits: outputs * bits,
+        bus_bits: inputs * bits,
+        router_bits: outputs * bits,
+        tile_shift_adds: (row_tiles - 1) * outputs,
+        digital_ops: l.digital_ops,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,6 +1,9 @@
 //! The accelerator performance model: a network's mapping onto crossbar chips, its timing,
 //! event counts, energy and area, from closed-form counts (no per-cell simulation, so a whole
 //! network maps and reports in milliseconds). Formulas and assumptions: docs/performance-model.md.
+//!
+//! Inside, every arrow points down this list (each file imports only files above it):
+//! components, events; mapping; timing, energy; peak; report.
 
 pub mod components;
 pub mod energy;

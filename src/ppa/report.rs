@@ -2,8 +2,8 @@
 
 use super::components::components;
 use super::energy::{EnergyBreakdown, EventEnergies};
-use super::events::{layer_events, LayerEvents};
-use super::mapping::{map_network, Mapping};
+use super::events::LayerEvents;
+use super::mapping::{layer_events, map_network, Mapping};
 use super::peak::{peak, Peak};
 use super::timing::{timing, Timing};
 use crate::arch::ArchSpec;

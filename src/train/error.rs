@@ -1,5 +1,5 @@
 use crate::data::DataError;
-use crate::error::{Contextual, ErrorKind, Invalid, IoError, Kinded, Message};
+use crate::error::{ErrorKind, Invalid, IoError, Kinded};
 use crate::eval::EvalError;
 use crate::model::ModelError;
 
@@ -48,20 +48,7 @@ impl Kinded for TrainError {
     }
 }
 
-impl Contextual for TrainError {
-    fn wrap(self, context: String) -> Self {
-        TrainError::Context {
-            context,
-            inner: Box::new(self),
-        }
-    }
-}
-
-impl From<Message> for TrainError {
-    fn from(m: Message) -> Self {
-        TrainError::Invalid(m.0)
-    }
-}
+crate::error::module_error!(TrainError);
 
 impl From<tch::TchError> for TrainError {
     fn from(e: tch::TchError) -> Self {

@@ -12,7 +12,7 @@ pub struct StepCheck {
     pub ms_per_step: f64,
 }
 
-pub fn run(steps: usize) -> anyhow::Result<StepCheck> {
+pub fn run(steps: usize) -> Result<StepCheck, super::TrainError> {
     tch::manual_seed(0);
     let device = Device::cuda_if_available();
     let vs = nn::VarStore::new(device);
