@@ -11,6 +11,7 @@ pub mod arch;
 pub mod cim;
 pub mod couple;
 pub mod data;
+pub mod engines;
 pub mod error;
 pub mod eval;
 pub mod info;
@@ -19,5 +20,8 @@ pub mod ppa;
 pub mod sweep;
 #[cfg(feature = "torch")]
 pub mod train;
+/// The crossbars' arithmetic on LibTorch tensors (a second `cim` engine).
+#[cfg(feature = "torch")]
+pub mod xbar_torch;
 
 pub mod cli;

@@ -159,3 +159,22 @@ fn no_library_module_imports_the_cli() {
     }
     assert!(all.is_empty(), "{}", all.join("\n"));
 }
+
+/// The LibTorch crossbar engine (`xbar_torch`) sits beside the simulator: it imports none of
+/// data, eval, train, couple, evolve, sched, serve or cli, and no simulator module imports it
+/// (or `engines`, the one place that names both engines).
+#[test]
+fn the_torch_engine_stays_beside_the_simulator() {
+    let mut all = violations(&Path::new(SRC).join("xbar_torch"), &NOT_FOR_THE_SIMULATOR);
+    for m in SIMULATOR {
+        all.extend(violations(
+            &Path::new(SRC).join(m),
+            &["xbar_torch", "engines"],
+        ));
+    }
+    assert!(
+        all.is_empty(),
+        "arrows pointing the wrong way:\n{}",
+        all.join("\n")
+    );
+}

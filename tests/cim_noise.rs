@@ -39,7 +39,7 @@ fn cell_noise_spread_and_clipping() {
     let (w, _) = mats(128, 16, 1, 1);
     let mu = 0.02;
     let m = CimMatrix::program(&spec, w.view(), &noise(NoiseMode::Cell, mu, 7)).unwrap();
-    let p = m.programmed();
+    let p = m.programmed().unwrap();
     let (lv, nc) = p.levels(0);
     let (g, cw) = p.conductances(0);
     // Levels 1 and 2 sit > 6 sigma from the clipping bounds: their residuals are plain normals.
@@ -64,7 +64,7 @@ fn cell_noise_spread_and_clipping() {
     );
     // Strong noise: every conductance stays in [g_min, g_max], and many sit on the bounds.
     let m = CimMatrix::program(&spec, w.view(), &noise(NoiseMode::Cell, 0.3, 7)).unwrap();
-    let (g, _) = m.programmed().conductances(0);
+    let (g, _) = m.programmed().unwrap().conductances(0);
     assert!(g.iter().all(|&x| (gmin as f32..=gmax as f32).contains(&x)));
     assert!(
         g.iter()

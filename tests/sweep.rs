@@ -378,6 +378,7 @@ fn detector_map_scores_each_point() {
             frames: HeldOut::new(StreamId::Source, 2),
             calib_frames: 1,
             noise: NoiseSpec::default(),
+            backend: Default::default(),
         },
     };
     let cfg = SweepConfig {

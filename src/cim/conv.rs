@@ -2,6 +2,7 @@
 //! K = Cin/groups * kh * kw values (order: channel, kernel row, kernel column); each group is
 //! its own K x Cout/groups matrix. Batch-norm is folded into the weights and bias first.
 
+use super::backend::Backend;
 use super::error::Result;
 use super::layer::QuantMatrix;
 use super::noise::NoiseSpec;
@@ -141,6 +142,18 @@ impl CimConv2d {
         shape: Conv2dShape,
         noise: &NoiseSpec,
     ) -> Result<Self> {
+        Self::new_on(spec, weight, bias, shape, noise, &Backend::cpu())
+    }
+
+    /// `new` on the engine `backend`.
+    pub fn new_on(
+        spec: &ArchSpec,
+        weight: ArrayView4<f32>,
+        bias: Option<Array1<f32>>,
+        shape: Conv2dShape,
+        noise: &NoiseSpec,
+        backend: &Backend,
+    ) -> Result<Self> {
         let (cout, cin_g, kh, kw) = weight.dim();
         let g = shape.groups;
         if g == 0 || cout % g != 0 || cout == 0 || cin_g == 0 || kh == 0 || kw == 0 {
@@ -175,7 +188,7 @@ impl CimConv2d {
             // Each group draws its own noise.
             let mut nz = *noise;
             nz.seed = noise.seed.wrapping_add(gi as u64);
-            groups.push(QuantMatrix::new(spec, m.view(), &nz)?);
+            groups.push(QuantMatrix::new_on(spec, m.view(), &nz, backend)?);
         }
         Ok(CimConv2d {
             shape,

@@ -1,6 +1,7 @@
 //! Float layers on crossbars: quantise (SPEC 3.2 step 1), run the integer matrix, rescale
 //! (step 8: y = s_w * s_x * y_int + bias).
 
+use super::backend::Backend;
 use super::error::Result;
 use super::matrix::CimMatrix;
 use super::noise::{perturb_f32, NoiseMode, NoiseSpec};
@@ -20,6 +21,16 @@ impl QuantMatrix {
     /// Weight noise is Eq. 18-20 on the float weights before quantisation; cell noise is
     /// passed to the crossbars.
     pub fn new(spec: &ArchSpec, w: ArrayView2<f32>, noise: &NoiseSpec) -> Result<Self> {
+        Self::new_on(spec, w, noise, &Backend::cpu())
+    }
+
+    /// `new` on the engine `backend`.
+    pub fn new_on(
+        spec: &ArchSpec,
+        w: ArrayView2<f32>,
+        noise: &NoiseSpec,
+        backend: &Backend,
+    ) -> Result<Self> {
         noise.check()?;
         let mut w = w.as_standard_layout().into_owned();
         let mut prog_noise = *noise;
@@ -31,7 +42,7 @@ impl QuantMatrix {
             invalid!("weights hold a non-finite value");
         }
         let wq = WeightQuant::max_abs(w.as_slice().expect("owned"), spec.data.weight_bits);
-        let mat = CimMatrix::program(spec, wq.quantize(w.view()).view(), &prog_noise)?;
+        let mat = CimMatrix::program_on(backend, spec, wq.quantize(w.view()).view(), &prog_noise)?;
         Ok(QuantMatrix { wq, mat })
     }
 
@@ -63,6 +74,17 @@ impl CimLinear {
         bias: Option<Array1<f32>>,
         noise: &NoiseSpec,
     ) -> Result<Self> {
+        Self::new_on(spec, weight, bias, noise, &Backend::cpu())
+    }
+
+    /// `new` on the engine `backend`.
+    pub fn new_on(
+        spec: &ArchSpec,
+        weight: ArrayView2<f32>,
+        bias: Option<Array1<f32>>,
+        noise: &NoiseSpec,
+        backend: &Backend,
+    ) -> Result<Self> {
         let (out, _) = weight.dim();
         let bias = bias.unwrap_or_else(|| Array1::zeros(out));
         if bias.len() != out {
@@ -72,7 +94,7 @@ impl CimLinear {
             );
         }
         Ok(CimLinear {
-            qm: QuantMatrix::new(spec, weight.t(), noise)?,
+            qm: QuantMatrix::new_on(spec, weight.t(), noise, backend)?,
             bias,
             act: None,
             input_bits: spec.data.input_bits,

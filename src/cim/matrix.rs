@@ -1,5 +1,6 @@
 //! An integer K x N matrix on an accelerator's crossbars: programming (with noise) and runs.
 
+use super::backend::{Backend, CellNoise, XbarMatrix};
 use super::error::Result;
 use super::noise::{perturb_i64, NoiseMode, NoiseSpec};
 use super::stats::LayerStats;
@@ -33,7 +34,7 @@ pub fn xbar_config(spec: &ArchSpec) -> XbarConfig {
 
 /// A programmed matrix and the noise it was programmed with.
 pub struct CimMatrix {
-    prog: Programmed,
+    prog: Box<dyn XbarMatrix>,
     noise: NoiseSpec,
 }
 
@@ -41,21 +42,34 @@ impl CimMatrix {
     /// Programs `w` (K x N signed integers in the weight range). Weight noise perturbs the
     /// integers before programming; cell noise perturbs the conductances.
     pub fn program(spec: &ArchSpec, w: ArrayView2<i64>, noise: &NoiseSpec) -> Result<Self> {
+        Self::program_on(&Backend::cpu(), spec, w, noise)
+    }
+
+    /// `program` on the engine `backend`.
+    pub fn program_on(
+        backend: &Backend,
+        spec: &ArchSpec,
+        w: ArrayView2<i64>,
+        noise: &NoiseSpec,
+    ) -> Result<Self> {
         noise.check()?;
         let (k, n) = w.dim();
         let mut flat: Vec<i64> = w.iter().copied().collect();
         if noise.mode == NoiseMode::Weight {
             perturb_i64(&mut flat, noise.mu, noise.seed);
         }
-        let mut prog = Programmed::new(&xbar_config(spec), &flat, k, n)?;
         let cell_mu = if noise.mode == NoiseMode::Cell {
             noise.mu
         } else {
             0.0
         };
-        if noise.mode == NoiseMode::Cell || noise.read_mu > 0.0 {
-            prog = prog.program_conductances(cell_mu, noise.seed)?;
-        }
+        let cells = (noise.mode == NoiseMode::Cell || noise.read_mu > 0.0).then_some(CellNoise {
+            mu: cell_mu,
+            seed: noise.seed,
+        });
+        let prog = backend
+            .engine()
+            .program(&xbar_config(spec), &flat, k, n, cells)?;
         Ok(CimMatrix {
             prog,
             noise: *noise,
@@ -71,9 +85,10 @@ impl CimMatrix {
         self.prog.crossbars()
     }
 
-    /// The programmed crossbars (levels, conductances), for inspection.
-    pub fn programmed(&self) -> &Programmed {
-        &self.prog
+    /// The programmed crossbars (levels, conductances), for inspection; `None` when another
+    /// engine than the CPU kernels holds them.
+    pub fn programmed(&self) -> Option<&Programmed> {
+        self.prog.kernel()
     }
 
     /// The integer products of a batch (B x K) after bias removal, before any scaling.

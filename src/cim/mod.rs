@@ -4,6 +4,7 @@
 //! The arithmetic itself lives in the `nestevo-kernels` crate. The simulator knows nothing of
 //! streams, metrics or training: running a trained detector on a stream is `couple`'s job.
 
+pub mod backend;
 pub mod conv;
 pub mod digital;
 mod error;
@@ -14,6 +15,7 @@ pub mod noise;
 pub mod quant;
 pub mod stats;
 
+pub use backend::{Backend, BackendError, CellNoise, XbarEngine, XbarMatrix};
 pub use conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 pub use error::CimError;
 pub use layer::CimLinear;

@@ -2,8 +2,9 @@
 //! everywhere: `--arch/--set`, the noise flags, the held-out frames, `--threads`.
 
 use crate::arch::{apply_overrides, load_arch, ArchSpec};
-use crate::cim::{NoiseMode, NoiseSpec};
+use crate::cim::{Backend, NoiseMode, NoiseSpec};
 use crate::data::StreamId;
+use crate::engines::EngineKind;
 use crate::eval::heldout::{HeldOut, EVAL_SEED};
 use clap::Args;
 use std::path::PathBuf;
@@ -74,6 +75,21 @@ impl HeldOutArgs {
     /// The set, with `frames` as the count when `--frames` is not given.
     pub fn held_out(&self, stream: StreamId, frames: usize) -> anyhow::Result<HeldOut> {
         Ok(HeldOut::new(stream, self.frames.unwrap_or(frames)).with_seed(self.seed)?)
+    }
+}
+
+/// `--backend cpu|torch`: the engine of the crossbars, for every command that runs them.
+#[derive(Args, Clone)]
+pub struct BackendArg {
+    /// Engine of the crossbars: the CPU kernels, or LibTorch tensors (CUDA when present, else
+    /// the CPU); both compute the same products and counts. Allowed: cpu, torch.
+    #[arg(long, default_value = "cpu")]
+    pub backend: EngineKind,
+}
+
+impl BackendArg {
+    pub fn get(&self) -> anyhow::Result<Backend> {
+        Ok(self.backend.backend()?)
     }
 }
 

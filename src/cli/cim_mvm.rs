@@ -1,5 +1,6 @@
 //! `nestevo cim mvm`: integer matrix products on the simulated crossbars, from and to .npy.
 
+use super::args::BackendArg;
 use super::args::{ArchSel, NoiseArgs};
 use crate::cim::stats::counts_table;
 use crate::cim::CimMatrix;
@@ -31,6 +32,8 @@ pub struct MvmArgs {
     /// Per-read cell noise coefficient (fresh every read; analogue path).
     #[arg(long, default_value_t = 0.0)]
     pub read_mu: f64,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Print the statistics as JSON.
     #[arg(long)]
     pub json: bool,
@@ -49,8 +52,9 @@ pub fn run(a: MvmArgs) -> Result<()> {
             a.weights.display()
         );
     }
+    let backend = a.backend.get()?;
     let t0 = Instant::now();
-    let m = CimMatrix::program(&spec, w.view(), &noise)
+    let m = CimMatrix::program_on(&backend, &spec, w.view(), &noise)
         .with_context(|| format!("programming {}", a.weights.display()))?;
     let t1 = Instant::now();
     let (y, stats) = m
@@ -65,6 +69,8 @@ pub fn run(a: MvmArgs) -> Result<()> {
             "batch": b, "k": k, "n": n,
             "signed_inputs": a.signed_inputs,
             "noise": noise,
+            "backend": a.backend.backend,
+            "device": a.backend.backend.device(),
             "stats": stats,
             "adc_saturation_rate": stats.saturation_rate(),
             "program_seconds": prog_s,

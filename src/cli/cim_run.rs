@@ -1,5 +1,6 @@
 //! `nestevo cim run`: a trained detector on a stream, float and bit-faithfully on crossbars.
 
+use super::args::BackendArg;
 use super::args::{ArchSel, HeldOutArgs, NoiseArgs};
 use crate::couple::{load_checkpoint, render, run_detector, RunConfig};
 use crate::data::StreamId;
@@ -34,6 +35,8 @@ pub struct RunArgs {
     pub calib_frames: usize,
     #[command(flatten)]
     pub noise: NoiseArgs,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +56,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         frames: a.frames.held_out(stream, 16)?,
         calib_frames: a.calib_frames,
         noise: a.noise.spec(0.0)?,
+        backend: a.backend.get()?,
     };
     let checkpoint = a
         .checkpoint

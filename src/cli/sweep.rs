@@ -1,7 +1,7 @@
 //! `nestevo sweep`: a grid of accelerator designs through the performance model, and
 //! `nestevo sweep merge` for the shards of one.
 
-use super::args::{ArchSel, NoiseArgs};
+use super::args::{ArchSel, BackendArg, NoiseArgs};
 use crate::couple::generic::as_frames;
 use crate::model::load_model;
 use crate::model::onnx::load_network;
@@ -81,6 +81,9 @@ pub struct RunArgs {
     /// Conductance noise of the accuracy runs.
     #[command(flatten)]
     pub noise: NoiseArgs,
+    /// Engine of the detector runs' crossbars (with --accuracy-frames alone).
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Points between two appends to the CSV.
     #[arg(long, default_value_t = 4096, hide = true)]
     pub chunk: usize,
@@ -215,6 +218,7 @@ fn detector_score(r: &RunArgs, n: usize) -> Result<crate::couple::sweep_score::D
             frames: crate::eval::HeldOut::new(r.stream, n),
             calib_frames: r.calib_frames,
             noise: r.noise.spec(0.0)?,
+            backend: r.backend.get()?,
         },
     })
 }

@@ -4,7 +4,7 @@
 use super::{batch_from_frames, CoupleError};
 use crate::arch::ArchSpec;
 use crate::cim::network::{merge_runs, total, LayerRun};
-use crate::cim::{CimNetwork, LayerStats, NoiseSpec};
+use crate::cim::{Backend, CimNetwork, LayerStats, NoiseSpec};
 use crate::error::Context;
 use crate::eval::decode::{decode, DecodeConfig, Heads};
 use crate::eval::{evaluate_with_ci, ground_truth, with_ci, Detection, HeldOut, MapReport};
@@ -24,6 +24,8 @@ pub struct RunConfig {
     /// Calibration frames: the same rule on the next seed (never scored).
     pub calib_frames: usize,
     pub noise: NoiseSpec,
+    /// Engine of the crossbars.
+    pub backend: Backend,
 }
 
 /// Largest |float - crossbar| of each head over all frames.
@@ -45,6 +47,8 @@ pub struct RunReport {
     /// The scored frames in words (the held-out rule).
     pub frame_rule: String,
     pub noise: NoiseSpec,
+    /// Engine of the crossbars (`cpu` or `torch`).
+    pub backend: String,
     pub folded_batch_norms: usize,
     pub float: MapReport,
     pub cim: MapReport,
@@ -73,7 +77,7 @@ pub fn run_detector(
     crate::check!(cfg.frames.frames >= 1, "--frames must be at least 1");
     crate::check!(cfg.calib_frames >= 1, "--calib-frames must be at least 1");
     let t0 = Instant::now();
-    let mut net = CimNetwork::new(desc, tensors, spec, &cfg.noise)
+    let mut net = CimNetwork::new_on(desc, tensors, spec, &cfg.noise, &cfg.backend)
         .map_err(CoupleError::from)
         .ctx(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
     let t1 = Instant::now();
@@ -119,6 +123,7 @@ pub fn run_detector(
         seed: cfg.frames.seed,
         frame_rule: cfg.frames.describe(),
         noise: cfg.noise,
+        backend: cfg.backend.name().to_string(),
         folded_batch_norms: net.folded_layers().len(),
         float: evaluate_with_ci(&gt, &dets_f),
         cim: evaluate_with_ci(&gt, &dets_c),

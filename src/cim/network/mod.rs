@@ -7,6 +7,7 @@
 pub mod float;
 
 use self::float::BatchNorm;
+use super::backend::Backend;
 use super::conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 use super::digital;
 use super::error::{CimError, Result};
@@ -70,6 +71,17 @@ impl CimNetwork {
     /// `conv.bias`, `bn.weight`, `bn.bias`, `bn.running_mean`, `bn.running_var`) and programs
     /// the crossbars. Layer l's noise is drawn from `noise.seed + l * 2^16`.
     pub fn new(desc: &ModelDesc, t: &Tensors, spec: &ArchSpec, noise: &NoiseSpec) -> Result<Self> {
+        Self::new_on(desc, t, spec, noise, &Backend::cpu())
+    }
+
+    /// `new` with every crossbar layer programmed on the engine `backend`.
+    pub fn new_on(
+        desc: &ModelDesc,
+        t: &Tensors,
+        spec: &ArchSpec,
+        noise: &NoiseSpec,
+        backend: &Backend,
+    ) -> Result<Self> {
         let src = &desc.source;
         let steps = desc
             .walk()
@@ -158,7 +170,7 @@ impl CimNetwork {
                         )
                         .ctx(|| format!("layer `{name}`: folding `{}`", desc.layers[k].name))?;
                     }
-                    let cim = CimConv2d::new(spec, wf.view(), Some(bf), shape, &nz)
+                    let cim = CimConv2d::new_on(spec, wf.view(), Some(bf), shape, &nz, backend)
                         .ctx(|| format!("layer `{name}` onto crossbars"))?;
                     Node::Conv { w, b, shape, cim }
                 }
@@ -172,7 +184,7 @@ impl CimNetwork {
                         true => Some(dyn_to::<Ix1>(t.get(&format!("{name}.bias"), &[*o])?)),
                         false => None,
                     };
-                    let cim = CimLinear::new(spec, w.view(), b.clone(), &nz)
+                    let cim = CimLinear::new_on(spec, w.view(), b.clone(), &nz, backend)
                         .ctx(|| format!("layer `{name}` onto crossbars"))?;
                     Node::Linear { w, b, cim }
                 }
