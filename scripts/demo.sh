@@ -40,11 +40,15 @@ for s in source A D E; do
 done
 echo "frames and COCO labels in $out/stream-*/, contact sheets in $out/sheet-*.png"
 
-step "6. Detectors: pretrain the global, terminal and pruned models (smoke preset), then score drift"
-$bin pretrain --preset smoke --out "$out/pretrain-smoke"
-for s in source D E; do
-  printf '%-7s' "$s"
-  $bin eval --checkpoint "$out/pretrain-smoke/global.safetensors" --stream "$s" --frames 100 --json \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); c=r["ci95"]["map50"]; print("global mAP@0.5 %.3f [95%% CI %.3f, %.3f]  mAP@0.75 %.3f  mAP@[.5:.95] %.3f" % (r["map50"], c["lo"], c["hi"], r["map75"], r["map"]))'
-done
-echo "the full table: nestevo pretrain --preset default (about 5 to 10 minutes on 2 cores; docs/training.md)"
+step "6. The shipped detectors (models/pretrained): the teacher margin on held-out frames"
+echo "global model against the terminal models, mAP@0.5 [95 % bootstrap interval], 100 frames per stream, one every 2 s"
+$bin evolve margin --models models/pretrained --streams source,D,E --frames 100 --json-out "$out/margin.json"
+
+step "7. The global model on the simulated ISAAC chip: float against bit-faithful crossbars"
+$bin cim run --arch isaac --checkpoint models/pretrained/global.safetensors --stream D --frames 16 --calib-frames 4 \
+  --out "$out/global-on-isaac-D.json"
+
+step "8. The evolution loop (distillation only so far; co-evolution is not built yet): smoke preset"
+$bin evolve run --preset smoke --out "$out/evolve-smoke"
+echo "per-window figures in $out/evolve-smoke/windows.csv; docs/evolution.md says what is built"
+echo "retrain the shipped checkpoints: nestevo pretrain --preset default --seed 0 (docs/training.md)"

@@ -12,7 +12,7 @@ const KERNELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels");
 const NOT_FOR_THE_SIMULATOR: [&str; 8] = [
     "data", "eval", "train", "couple", "evolve", "sched", "serve", "cli",
 ];
-const SIMULATOR: [&str; 4] = ["arch", "cim", "ppa", "model"];
+const SIMULATOR: [&str; 5] = ["arch", "cim", "ppa", "model", "sweep"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

@@ -3,12 +3,15 @@
 mod args;
 mod bench;
 mod cim;
+mod cim_generic;
 mod cim_mvm;
 mod cim_report;
 mod cim_run;
 mod data;
 mod evolve;
 mod info;
+mod model;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +45,11 @@ enum Command {
     /// Accelerator simulation: arch specs, bit-faithful execution, performance reports.
     #[command(subcommand)]
     Cim(cim::CimCommand),
+    /// Model descriptions: import an ONNX network.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Design sweeps: a grid of accelerator knobs through the performance model (shards, merge).
+    Sweep(sweep::SweepArgs),
     /// Data: render drifting video streams with ground truth.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -64,6 +72,8 @@ pub fn main() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Cim(c) => cim::run(c),
         Command::Data(c) => data::run(c),
+        Command::Model(c) => model::run(c),
+        Command::Sweep(a) => sweep::run(a),
         Command::Pretrain(a) => train::pretrain(a),
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => evolve::run(c),

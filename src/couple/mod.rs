@@ -12,7 +12,9 @@ pub mod checkpoint;
 pub mod detector;
 mod error;
 pub mod frames;
+pub mod generic;
 pub mod label;
+pub mod sweep_score;
 
 pub use checkpoint::load_checkpoint;
 pub use detector::{render, run_detector, HeadDiff, RunConfig, RunReport};

@@ -41,6 +41,8 @@ pub enum Op {
     /// Folded into the conv/linear before it when mapped; affine (gamma, beta) parameters.
     BatchNorm,
     Relu,
+    /// min(max(x, 0), 6) (ONNX `Clip(0, 6)`).
+    Relu6,
     MaxPool {
         kernel: usize,
         stride: usize,
@@ -70,6 +72,7 @@ impl Op {
             Op::Linear { .. } => "linear",
             Op::BatchNorm => "bn",
             Op::Relu => "relu",
+            Op::Relu6 => "relu6",
             Op::MaxPool { .. } => "maxpool",
             Op::AvgPool { .. } => "avgpool",
             Op::GlobalAvgPool => "gap",

@@ -6,6 +6,7 @@
 
 mod desc;
 mod error;
+pub mod onnx;
 mod parse;
 mod shape;
 mod tensors;

@@ -52,10 +52,15 @@ pub(super) struct RawLayer {
     pub scale: Option<usize>,
 }
 
-const OPS: &str = "conv, linear, bn, relu, maxpool, avgpool, gap, add, upsample, concat, flatten";
+const OPS: &str =
+    "conv, linear, bn, relu, relu6, maxpool, avgpool, gap, add, upsample, concat, flatten";
 
 /// Reads and checks a model description file.
+/// An `.onnx` path is imported (`onnx::import_onnx`) and its description returned.
 pub fn load_model(path: &Path) -> Result<ModelDesc, ModelError> {
+    if super::onnx::is_onnx(path) {
+        return Ok(super::onnx::import_onnx(path)?.desc);
+    }
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ModelError::new(
@@ -207,7 +212,7 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "linear" => &["out_features", "bias"],
         "maxpool" | "avgpool" => &["kernel", "stride", "padding"],
         "upsample" => &["scale"],
-        "bn" | "relu" | "gap" | "add" | "concat" | "flatten" => &[],
+        "bn" | "relu" | "relu6" | "gap" | "add" | "concat" | "flatten" => &[],
         other => return Err(err("op", format!("unknown op `{other}`; allowed: {OPS}"))),
     };
     for (field, is) in present {
@@ -295,6 +300,7 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         },
         "bn" => Op::BatchNorm,
         "relu" => Op::Relu,
+        "relu6" => Op::Relu6,
         "gap" => Op::GlobalAvgPool,
         "add" => Op::Add,
         "concat" => Op::Concat,

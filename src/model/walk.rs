@@ -92,7 +92,7 @@ impl ModelDesc {
                     }
                 }
                 Op::Linear { out_features, .. } => [*out_features, 1, 1],
-                Op::BatchNorm | Op::Relu => [c, h, w],
+                Op::BatchNorm | Op::Relu | Op::Relu6 => [c, h, w],
                 Op::MaxPool {
                     kernel,
                     stride,

@@ -207,7 +207,7 @@ fn attach_digital_ops(steps: &[Step<'_>], layers: &mut [LayerMap]) {
         let [c, h, w] = step.out;
         let out = (c * h * w) as u64;
         let ops = match &l.op {
-            Op::Relu => out,
+            Op::Relu | Op::Relu6 => out,
             Op::MaxPool { kernel, .. } | Op::AvgPool { kernel, .. } => {
                 out * (kernel * kernel) as u64
             }

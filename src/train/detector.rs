@@ -28,6 +28,7 @@ enum Layer {
     },
     Bn(nn::BatchNorm),
     Relu,
+    Relu6,
     MaxPool([i64; 3]),
     AvgPool([i64; 3]),
     Gap,
@@ -172,6 +173,7 @@ impl Detector {
                 }
                 Op::BatchNorm => Layer::Bn(nn::batch_norm2d(&p, in_c, Default::default())),
                 Op::Relu => Layer::Relu,
+                Op::Relu6 => Layer::Relu6,
                 Op::MaxPool {
                     kernel,
                     stride,
@@ -290,6 +292,7 @@ impl Detector {
                 Layer::Linear { w, b } => a.flatten(1, -1).linear(&noisy(w), b.as_ref()),
                 Layer::Bn(bn) => bn.forward_t(a, train),
                 Layer::Relu => a.relu(),
+                Layer::Relu6 => a.clamp(0.0, 6.0),
                 Layer::MaxPool([k, s, p]) => a.max_pool2d([*k; 2], [*s; 2], [*p; 2], [1, 1], false),
                 Layer::AvgPool([k, s, p]) => {
                     a.avg_pool2d([*k; 2], [*s; 2], [*p; 2], false, true, None::<i64>)

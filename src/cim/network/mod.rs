@@ -34,6 +34,7 @@ enum Node {
     },
     Bn(BatchNorm),
     Relu,
+    Relu6,
     MaxPool([usize; 3]),
     AvgPool([usize; 3]),
     Gap,
@@ -189,6 +190,7 @@ impl CimNetwork {
                 }
                 Op::BatchNorm => Node::Bn(bn_of(i)?),
                 Op::Relu => Node::Relu,
+                Op::Relu6 => Node::Relu6,
                 Op::MaxPool {
                     kernel,
                     stride,
@@ -357,6 +359,7 @@ fn digital_op<'a>(
 ) -> Result<Array4<f32>> {
     Ok(match node {
         Node::Relu => a.mapv(|v| v.max(0.0)),
+        Node::Relu6 => a.mapv(|v| v.clamp(0.0, 6.0)),
         Node::MaxPool([k, s, p]) => digital::max_pool2d(a, *k, *s, *p)?,
         Node::AvgPool([k, s, p]) => digital::avg_pool2d(a, *k, *s, *p)?,
         Node::Gap => float::global_avg_pool(a),
