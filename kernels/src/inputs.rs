@@ -14,8 +14,9 @@ pub enum InputMode {
     Signed,
 }
 
-/// Inputs ready for the crossbars.
-pub(crate) struct Prepared {
+/// Inputs ready for the crossbars (every engine prepares them here, so the range check and the
+/// encoding exist once).
+pub struct Prepared {
     pub batch: usize,
     /// Bit patterns driven by the DACs, [batch][K].
     pub applied: Vec<u32>,
@@ -27,7 +28,8 @@ pub(crate) struct Prepared {
     pub offset: i64,
 }
 
-pub(crate) fn prepare(
+/// Checks a B x K batch against the input range of `mode` and encodes it for the DACs.
+pub fn prepare(
     cfg: &XbarConfig,
     x: &[i64],
     batch: usize,

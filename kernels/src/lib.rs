@@ -24,7 +24,7 @@ mod config;
 mod counts;
 mod dispatch;
 mod exact;
-mod inputs;
+pub mod inputs;
 mod program;
 mod simd;
 

@@ -52,6 +52,8 @@ fn kfail<T>(msg: String) -> Result<T, BackendError> {
     Err(BackendError::Kernel(KernelError(msg)))
 }
 
+/// The kernels' own range check and encoding (`nestevo_kernels::inputs::prepare`), with the
+/// applied patterns widened for the tensors.
 fn prepare(
     cfg: &XbarConfig,
     x: &[i64],
@@ -59,57 +61,12 @@ fn prepare(
     k: usize,
     mode: InputMode,
 ) -> Result<Prepared, BackendError> {
-    if x.len() != batch * k {
-        return kfail(format!(
-            "inputs hold {} values, expected batch {batch} x K {k} = {}",
-            x.len(),
-            batch * k
-        ));
-    }
-    let bits = cfg.input_bits;
-    let (lo, hi) = match mode {
-        InputMode::Unsigned => (0i64, (1i64 << bits) - 1),
-        InputMode::Signed => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
-    };
-    if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| **v < lo || **v > hi) {
-        let kind = if mode == InputMode::Signed {
-            "signed"
-        } else {
-            "unsigned"
-        };
-        return kfail(format!(
-            "input [{}, {}] = {v} is outside the {kind} {bits}-bit range {lo}..={hi}",
-            i / k.max(1),
-            i % k.max(1),
-        ));
-    }
-    let (cycles, d) = (cfg.cycles(), cfg.dac_bits);
-    let two_comp = mode == InputMode::Signed && d == 1;
-    let offset = if mode == InputMode::Signed && d > 1 {
-        1i64 << (bits - 1)
-    } else {
-        0
-    };
-    let mask = (1i64 << bits) - 1;
-    let cycle_weight = (0..cycles)
-        .map(|b| {
-            let w = 1i64 << (b as u32 * d);
-            if two_comp && b == cycles - 1 {
-                -w
-            } else {
-                w
-            }
-        })
-        .collect();
+    let p = nestevo_kernels::inputs::prepare(cfg, x, batch, k, mode)?;
     Ok(Prepared {
-        applied: x.iter().map(|&v| (v + offset) & mask).collect(),
-        cycle_weight,
-        applied_sum: x
-            .chunks(k.max(1))
-            .take(batch)
-            .map(|row| row.iter().map(|&v| v + offset).sum())
-            .collect(),
-        offset,
+        applied: p.applied.iter().map(|&a| i64::from(a)).collect(),
+        cycle_weight: p.cycle_weight,
+        applied_sum: p.applied_sum,
+        offset: p.offset,
     })
 }
 
