@@ -446,6 +446,8 @@ impl Edge {
                             beta: e.mutual.beta,
                             mu: e.mutual.mu,
                             samples: e.generator.samples,
+                            labels: e.mutual.labels,
+                            peak_threshold: e.global.min_score,
                             seed: seed_of(e.seed, w, k, 4),
                             context: format!("window {w}, terminal {}", uploads[j].terminal),
                         },
