@@ -20,6 +20,8 @@ pub mod distill;
 #[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
+pub mod jobs;
+#[cfg(feature = "torch")]
 pub mod labeller;
 #[cfg(feature = "torch")]
 pub mod margin;
