@@ -108,21 +108,65 @@ proptest! {
 /// A serial FIFO run of three jobs that arrive together: each waits for the ones before it.
 #[test]
 fn fifo_runs_jobs_in_arrival_order_one_at_a_time() {
-    let jobs = vec![job(0, 10.0, 4.0, 0.0, 1.0), job(1, 10.0, 1.0, 0.5, 1.0), job(2, 10.0, 2.0, 1.0, 1.0)];
-    let (t, _) = simulate(Policy::Fifo, &jobs, &Device { budget_mb: 100.0, util: 1.0 }, 0).unwrap();
+    let jobs = vec![
+        job(0, 10.0, 4.0, 0.0, 1.0),
+        job(1, 10.0, 1.0, 0.5, 1.0),
+        job(2, 10.0, 2.0, 1.0, 1.0),
+    ];
+    let (t, _) = simulate(
+        Policy::Fifo,
+        &jobs,
+        &Device {
+            budget_mb: 100.0,
+            util: 1.0,
+        },
+        0,
+    )
+    .unwrap();
     let ends: Vec<f64> = t.iter().map(|t| t.end_s).collect();
     assert_eq!(ends, vec![4.0, 5.0, 7.0]);
-    let (t, _) = simulate(Policy::Spf, &jobs, &Device { budget_mb: 100.0, util: 1.0 }, 0).unwrap();
-    assert_eq!(t.iter().map(|t| t.end_s).collect::<Vec<_>>(), vec![4.0, 5.0, 7.0], "j1 and j2 came after j0 started");
+    let (t, _) = simulate(
+        Policy::Spf,
+        &jobs,
+        &Device {
+            budget_mb: 100.0,
+            util: 1.0,
+        },
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        t.iter().map(|t| t.end_s).collect::<Vec<_>>(),
+        vec![4.0, 5.0, 7.0],
+        "j1 and j2 came after j0 started"
+    );
 }
 
 /// Processor sharing: two equal jobs together at util 0.5 run at full speed, at util 1 at half.
 #[test]
 fn concurrent_jobs_share_the_device_by_util() {
     let jobs = vec![job(0, 10.0, 2.0, 0.0, 1.0), job(1, 10.0, 2.0, 0.0, 1.0)];
-    let (t, _) = simulate(Policy::Knapsack, &jobs, &Device { budget_mb: 100.0, util: 0.5 }, 0).unwrap();
+    let (t, _) = simulate(
+        Policy::Knapsack,
+        &jobs,
+        &Device {
+            budget_mb: 100.0,
+            util: 0.5,
+        },
+        0,
+    )
+    .unwrap();
     assert!(t.iter().all(|t| (t.end_s - 2.0).abs() < 1e-9), "{t:?}");
-    let (t, _) = simulate(Policy::Knapsack, &jobs, &Device { budget_mb: 100.0, util: 1.0 }, 0).unwrap();
+    let (t, _) = simulate(
+        Policy::Knapsack,
+        &jobs,
+        &Device {
+            budget_mb: 100.0,
+            util: 1.0,
+        },
+        0,
+    )
+    .unwrap();
     assert!(t.iter().all(|t| (t.end_s - 4.0).abs() < 1e-9), "{t:?}");
 }
 
@@ -154,7 +198,11 @@ fn predictor_fits_synthetic_runs() {
                     batch: [1.0, 2.0, 4.0, 8.0][rng.gen_range(0..4)],
                 };
                 let s = 2e-9 * w.macs_per_frame * w.batch * w.steps * (1.0 + kind.index() as f64);
-                Sample { kind, work: w, seconds: s }
+                Sample {
+                    kind,
+                    work: w,
+                    seconds: s,
+                }
             })
             .collect()
     };
@@ -180,11 +228,25 @@ fn predictor_file_with_wrong_shape_is_refused() {
     let train: Vec<Sample> = (1..20)
         .map(|k| Sample {
             kind: JobKind::Other,
-            work: Work { params: 1e4, macs_per_frame: 1e6 * k as f64, act_per_frame: 1e4, frames: 8.0, steps: 5.0, batch: 2.0 },
+            work: Work {
+                params: 1e4,
+                macs_per_frame: 1e6 * k as f64,
+                act_per_frame: 1e4,
+                frames: 8.0,
+                steps: 5.0,
+                batch: 2.0,
+            },
             seconds: 0.01 * k as f64,
         })
         .collect();
-    let mut m = Mlp::fit(&train, &FitConfig { epochs: 10, ..Default::default() }).unwrap();
+    let mut m = Mlp::fit(
+        &train,
+        &FitConfig {
+            epochs: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     m.w2.pop();
     m.save(&p).unwrap();
     let e = Mlp::load(&p).unwrap_err();
@@ -198,14 +260,24 @@ fn bad_jobs_files_name_file_and_field() {
     let e = parse_jobs(r#"[{"id":"a","memory_mb":-5,"seconds":1}]"#, "jobs.json").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BadInput);
     let s = e.to_string();
-    assert!(s.contains("jobs.json") && s.contains("memory_mb") && s.contains("-5"), "{s}");
-    let s = parse_jobs(r#"[{"id":"a","memory_mb":5}]"#, "j.json").unwrap_err().to_string();
-    assert!(s.contains("j.json") && s.contains("seconds"), "{s}");
-    let s = parse_jobs(r#"[{"id":"a","memory_mb":5,"seconds":1},{"id":"a","memory_mb":5,"seconds":1}]"#, "j.json")
+    assert!(
+        s.contains("jobs.json") && s.contains("memory_mb") && s.contains("-5"),
+        "{s}"
+    );
+    let s = parse_jobs(r#"[{"id":"a","memory_mb":5}]"#, "j.json")
         .unwrap_err()
         .to_string();
+    assert!(s.contains("j.json") && s.contains("seconds"), "{s}");
+    let s = parse_jobs(
+        r#"[{"id":"a","memory_mb":5,"seconds":1},{"id":"a","memory_mb":5,"seconds":1}]"#,
+        "j.json",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(s.contains("[1].id") && s.contains("unique"), "{s}");
-    let s = parse_jobs(r#"[{"id":"a","memory":5,"seconds":1}]"#, "j.json").unwrap_err().to_string();
+    let s = parse_jobs(r#"[{"id":"a","memory":5,"seconds":1}]"#, "j.json")
+        .unwrap_err()
+        .to_string();
     assert!(s.contains("j.json") && s.contains("memory"), "{s}");
 }
 
@@ -218,7 +290,10 @@ fn zero_budget_and_oversized_job_are_refused() {
     assert!(e.to_string().contains("memory_mb"), "{e}");
     let e = plan(Policy::Knapsack, &jobs, 400.0, 0).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BadInput);
-    assert!(e.to_string().contains("`j0`") && e.to_string().contains("over the budget"), "{e}");
+    assert!(
+        e.to_string().contains("`j0`") && e.to_string().contains("over the budget"),
+        "{e}"
+    );
 }
 
 /// The scheduler's core never names LibTorch, the evolution system, the trainer or the service.
@@ -229,7 +304,13 @@ fn sched_core_has_no_libtorch_and_no_evolve() {
         let p = e.unwrap().path();
         let text = std::fs::read_to_string(&p).unwrap();
         for l in text.lines().map(|l| l.split("//").next().unwrap_or("")) {
-            for bad in ["tch::", "crate::evolve", "crate::serve", "crate::train", "crate::couple"] {
+            for bad in [
+                "tch::",
+                "crate::evolve",
+                "crate::serve",
+                "crate::train",
+                "crate::couple",
+            ] {
                 assert!(!l.contains(bad), "{} names {bad}: {l}", p.display());
             }
         }
@@ -237,8 +318,15 @@ fn sched_core_has_no_libtorch_and_no_evolve() {
 }
 
 fn nestevo(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_nestevo")).args(args).output().unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    let o = Command::new(env!("CARGO_BIN_EXE_nestevo"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
 }
 
 /// `sched plan --json` prints `chosen`, `value` and `memory_mb`: the knapsack picks the two
@@ -261,15 +349,68 @@ fn plan_command_prints_the_choice() {
     assert_eq!(v["chosen"], serde_json::json!(["a", "b"]));
     assert!((v["value"].as_f64().unwrap() - 1.5).abs() < 1e-12);
     assert_eq!(v["memory_mb"].as_f64().unwrap(), 600.0);
-    let (ok, out, _) = nestevo(&["sched", "plan", "--jobs", f, "--memory-mb", "700", "--policy", "fifo", "--json"]);
+    let (ok, out, _) = nestevo(&[
+        "sched",
+        "plan",
+        "--jobs",
+        f,
+        "--memory-mb",
+        "700",
+        "--policy",
+        "fifo",
+        "--json",
+    ]);
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["chosen"], serde_json::json!(["long"]));
-    let (ok, _, err) = nestevo(&["sched", "plan", "--jobs", f, "--memory-mb", "700", "--policy", "lifo"]);
-    assert!(!ok && err.contains("policy") && err.contains("lifo") && err.contains("knapsack"), "{err}");
+    let (ok, _, err) = nestevo(&[
+        "sched",
+        "plan",
+        "--jobs",
+        f,
+        "--memory-mb",
+        "700",
+        "--policy",
+        "lifo",
+    ]);
+    assert!(
+        !ok && err.contains("policy") && err.contains("lifo") && err.contains("knapsack"),
+        "{err}"
+    );
     let (ok, _, err) = nestevo(&["sched", "plan", "--jobs", f, "--memory-mb", "0"]);
-    assert!(!ok && err.contains("memory_mb") && err.contains("above 0"), "{err}");
+    assert!(
+        !ok && err.contains("memory_mb") && err.contains("above 0"),
+        "{err}"
+    );
     std::fs::write(&p, r#"[{"id":"x","memory_mb":-1,"seconds":1}]"#).unwrap();
     let (ok, _, err) = nestevo(&["sched", "plan", "--jobs", f, "--memory-mb", "700"]);
-    assert!(!ok && err.contains("jobs.json") && err.contains("memory_mb"), "{err}");
+    assert!(
+        !ok && err.contains("jobs.json") && err.contains("memory_mb"),
+        "{err}"
+    );
+}
+
+/// A terminal's t_w + t_r spans its first arrival to its last end; t_r is the union of its
+/// jobs' run intervals.
+#[test]
+fn terminal_times_split_wait_and_training() {
+    use nestevo::sched::{terminal_times, JobTimes};
+    let jt = |id: &str, a: f64, s: f64, e: f64| JobTimes {
+        id: id.into(),
+        terminal: "A".into(),
+        arrival_s: a,
+        start_s: s,
+        end_s: e,
+        memory_mb: 1.0,
+    };
+    let t = terminal_times(&[
+        jt("x", 0.0, 1.0, 3.0),
+        jt("y", 0.0, 2.0, 4.0),
+        jt("z", 0.0, 6.0, 7.0),
+    ]);
+    assert_eq!(t.len(), 1);
+    assert!(
+        (t[0].t_r - 4.0).abs() < 1e-12 && (t[0].t_w - 3.0).abs() < 1e-12,
+        "{t:?}"
+    );
 }

@@ -57,7 +57,10 @@ impl ModelArgs {
             mem.workspace_mb = m.workspace_mb;
         }
         if let Some(w) = self.workspace_mb {
-            anyhow::ensure!(w.is_finite() && w >= 0.0, "--workspace-mb {w}: allowed is 0 or more");
+            anyhow::ensure!(
+                w.is_finite() && w >= 0.0,
+                "--workspace-mb {w}: allowed is 0 or more"
+            );
             mem.workspace_mb = w;
         }
         let time = mlp.map(|m| {
@@ -118,6 +121,10 @@ pub struct SimulateArgs {
     /// Share of the device one job uses alone (processor-sharing model, see docs/scheduler.md).
     #[arg(long, default_value_t = 0.5)]
     util: f64,
+    /// Predicted times are divided by this (a job alone on the device runs this much faster
+    /// than the single-thread runs the predictor learnt, e.g. with all the CPU's cores).
+    #[arg(long, default_value_t = 1.0)]
+    speedup: f64,
     /// Folder of the shipped model descriptions (terminal, M1, M2, M3, global).
     #[arg(long, default_value = "models/pretrained")]
     model_dir: PathBuf,
@@ -140,8 +147,12 @@ pub struct FitArgs {
     /// Predictor file to write.
     #[arg(long, default_value = DEFAULT_PREDICTOR)]
     out: PathBuf,
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = 3000)]
     epochs: usize,
+    /// Learn the runs' CPU time instead of their wall time (on a shared machine the wall
+    /// time holds the other processes' load).
+    #[arg(long)]
+    cpu_time: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long)]
@@ -177,7 +188,9 @@ pub fn sized_jobs(path: &Path, models: &ModelArgs) -> anyhow::Result<Vec<crate::
                     j.id
                 );
             }
-            TimeModel::Baseline(Baseline { seconds_per_mac: 0.0 })
+            TimeModel::Baseline(Baseline {
+                seconds_per_mac: 0.0,
+            })
         }
     };
     Ok(size(&jobs, &mem, &time))
@@ -210,7 +223,15 @@ fn run_policies(
     jobs: &[crate::sched::Sized],
     dev: &Device,
     seed: u64,
-) -> anyhow::Result<Vec<(Policy, f64, Vec<(String, f64)>, f64, Vec<crate::sched::JobTimes>)>> {
+) -> anyhow::Result<
+    Vec<(
+        Policy,
+        f64,
+        Vec<(String, f64)>,
+        f64,
+        Vec<crate::sched::JobTimes>,
+    )>,
+> {
     let mut out = Vec::new();
     for p in Policy::ALL {
         let (times, peak) = simulate(p, jobs, dev, seed)?;
@@ -227,6 +248,11 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
         (0.0..=1.0).contains(&a.p_coevolve),
         "--p-coevolve {}: allowed is 0 to 1",
         a.p_coevolve
+    );
+    anyhow::ensure!(
+        a.speedup.is_finite() && a.speedup > 0.0,
+        "--speedup {}: allowed is above 0",
+        a.speedup
     );
     let (mem, time) = a.models.load()?;
     let time = time.with_context(|| {
@@ -248,20 +274,36 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
     if let Some(o) = &a.out {
         std::fs::create_dir_all(o).with_context(|| format!("{}: cannot create", o.display()))?;
     }
-    let counts: Vec<usize> = if a.sweep { vec![4, 16, 64, 256, 1024] } else { vec![a.terminals] };
+    let counts: Vec<usize> = if a.sweep {
+        vec![4, 16, 64, 256, 1024]
+    } else {
+        vec![a.terminals]
+    };
     let mut table = Vec::new();
     let mut summary = serde_json::Map::new();
+    let sized = |s: &Scenario| {
+        let mut j = size(&evolutions(&models, s), &mem, &time);
+        for x in &mut j {
+            x.seconds /= a.speedup;
+        }
+        j
+    };
     for &n in &counts {
-        let jobs = size(&evolutions(&models, &scenario(n)), &mem, &time);
+        let jobs = sized(&scenario(n));
         let res = run_policies(&jobs, &dev, a.seed)?;
-        let b2 = res.iter().find(|r| r.0 == Policy::Fifo).map(|r| r.1).expect("fifo");
+        let b2 = res
+            .iter()
+            .find(|r| r.0 == Policy::Fifo)
+            .map(|r| r.1)
+            .expect("fifo");
         if !a.json {
             println!(
-                "{n} terminals x {} evolutions ({} jobs), {:.0} MB, util {}: mean latency (s)",
+                "{n} terminals x {} evolutions ({} jobs), {:.0} MB, util {}, speedup {}: mean latency (s)",
                 a.evolutions,
                 jobs.len(),
                 a.memory_mb,
-                a.util
+                a.util,
+                a.speedup
             );
         }
         let mut row = serde_json::Map::new();
@@ -282,21 +324,70 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                     "vs_fifo_pct": 100.0 * (all / b2 - 1.0)}),
             );
             if let (Some(o), false) = (&a.out, a.sweep) {
-                let mut csv = String::from("id,terminal,arrival_s,start_s,end_s,wait_s,latency_s,memory_mb\n");
+                let mut csv = String::from(
+                    "id,terminal,arrival_s,start_s,end_s,wait_s,latency_s,memory_mb\n",
+                );
                 for t in times {
                     csv += &format!(
                         "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.1}\n",
-                        t.id, t.terminal, t.arrival_s, t.start_s, t.end_s, t.wait_s(), t.latency_s(), t.memory_mb
+                        t.id,
+                        t.terminal,
+                        t.arrival_s,
+                        t.start_s,
+                        t.end_s,
+                        t.wait_s(),
+                        t.latency_s(),
+                        t.memory_mb
                     );
                 }
-                crate::error::write_atomic(&o.join(format!("times-{}.csv", p.name())), csv.as_bytes())?;
+                crate::error::write_atomic(
+                    &o.join(format!("times-{}.csv", p.name())),
+                    csv.as_bytes(),
+                )?;
             }
+        }
+        if let (Some(o), false) = (&a.out, a.sweep) {
+            let mut groups: Vec<String> = res[0].2.iter().map(|t| t.0.clone()).collect();
+            groups.push("all".into());
+            let series: Vec<(String, Vec<f64>)> = res
+                .iter()
+                .map(|r| {
+                    (
+                        r.0.name().to_string(),
+                        r.2.iter().map(|t| t.1).chain([r.1]).collect(),
+                    )
+                })
+                .collect();
+            let mut csv = String::from("terminal");
+            for s in &series {
+                csv += &format!(",{}", s.0);
+            }
+            csv += "\n";
+            for (g, name) in groups.iter().enumerate() {
+                csv += name;
+                for s in &series {
+                    csv += &format!(",{:.3}", s.1[g]);
+                }
+                csv += "\n";
+            }
+            crate::error::write_atomic(&o.join("per-terminal.csv"), csv.as_bytes())?;
+            let png = o.join("latency.png");
+            crate::sched::plot::plot_bars(
+                &png,
+                &format!("Mean evolution latency per terminal ({n} terminals x {} evolutions, discrete-event)", a.evolutions),
+                &groups,
+                &series,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: cannot draw: {e}", png.display()))?;
         }
         summary.insert(n.to_string(), serde_json::Value::Object(row));
     }
     if a.sweep {
         // The planner's own time with 1024 waiting jobs on an idle device.
-        let jobs = size(&evolutions(&models, &Scenario { evolutions: 1, ..scenario(1024) }), &mem, &time);
+        let jobs = sized(&Scenario {
+            evolutions: 1,
+            ..scenario(1024)
+        });
         let t0 = std::time::Instant::now();
         let reps = 5;
         for _ in 0..reps {
@@ -305,7 +396,10 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
         let ms = t0.elapsed().as_secs_f64() * 1e3 / reps as f64;
         summary.insert("planner_ms_1024_jobs".into(), serde_json::json!(ms));
         if !a.json {
-            println!("knapsack planner over 1024 waiting jobs, {:.0} MB: {ms:.2} ms", a.memory_mb);
+            println!(
+                "knapsack planner over 1024 waiting jobs, {:.0} MB: {ms:.2} ms",
+                a.memory_mb
+            );
         }
     }
     if let Some(o) = &a.out {
@@ -324,7 +418,11 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                 .map(|p| {
                     (
                         p.name().to_string(),
-                        table.iter().filter(|r| r.1 == *p).map(|r| (r.0 as f64, r.2)).collect(),
+                        table
+                            .iter()
+                            .filter(|r| r.1 == *p)
+                            .map(|r| (r.0 as f64, r.2))
+                            .collect(),
                     )
                 })
                 .collect();
@@ -333,7 +431,9 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                 "Mean evolution latency against terminals (discrete-event, predicted times)",
                 &series,
             )
-            .map_err(|e| anyhow::anyhow!("{}: cannot draw: {e}", o.join("scaling.png").display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!("{}: cannot draw: {e}", o.join("scaling.png").display())
+            })?;
         }
     }
     if a.json {
@@ -346,8 +446,12 @@ fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
     use crate::sched::profile::{fit_workspace, read_runs, report, split};
     let runs = read_runs(&a.profile)?;
     let (train, held) = split(&runs);
-    anyhow::ensure!(!held.is_empty(), "{}: too few runs to hold any out", a.profile.display());
-    let samples: Vec<_> = train.iter().map(|r| r.sample()).collect();
+    anyhow::ensure!(
+        !held.is_empty(),
+        "{}: too few runs to hold any out",
+        a.profile.display()
+    );
+    let samples: Vec<_> = train.iter().map(|r| r.sample(a.cpu_time)).collect();
     let cfg = FitConfig {
         epochs: a.epochs,
         seed: a.seed,
@@ -355,7 +459,7 @@ fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
     };
     let mut mlp = Mlp::fit(&samples, &cfg)?;
     mlp.workspace_mb = fit_workspace(&train);
-    let rep = report(&mlp, &held, mlp.workspace_mb);
+    let rep = report(&mlp, &held, mlp.workspace_mb, a.cpu_time);
     if let Some(d) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
     }
@@ -366,15 +470,27 @@ fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rep)?);
     } else {
         println!(
-            "trained on {} runs, {} held out: MLP MAPE {:.1} % (worst {:.1} %), baseline MAPE {:.1} % (worst {:.1} %)",
-            rep.trained_on, rep.held_out, rep.mlp.mape_pct, rep.mlp.worst_pct, rep.baseline.mape_pct, rep.baseline.worst_pct
+            "{} time, trained on {} runs, {} held out: MLP MAPE {:.1} % (worst {:.1} %), baseline MAPE {:.1} % (worst {:.1} %)",
+            rep.time, rep.trained_on, rep.held_out, rep.mlp.mape_pct, rep.mlp.worst_pct, rep.baseline.mape_pct, rep.baseline.worst_pct
         );
         for (k, e) in &rep.time_per_kind {
-            println!("  time   {:<9} MAPE {:>6.1} % worst {:>6.1} % ({} runs)", k.name(), e.mape_pct, e.worst_pct, e.runs);
+            println!(
+                "  time   {:<9} MAPE {:>6.1} % worst {:>6.1} % ({} runs)",
+                k.name(),
+                e.mape_pct,
+                e.worst_pct,
+                e.runs
+            );
         }
         println!("memory model, workspace {:.1} MB:", rep.workspace_mb);
         for (k, e) in &rep.memory {
-            println!("  memory {:<9} MAPE {:>6.1} % worst {:>6.1} % ({} runs)", k.name(), e.mape_pct, e.worst_pct, e.runs);
+            println!(
+                "  memory {:<9} MAPE {:>6.1} % worst {:>6.1} % ({} runs)",
+                k.name(),
+                e.mape_pct,
+                e.worst_pct,
+                e.runs
+            );
         }
         println!("wrote {} and {}", a.out.display(), rep_path.display());
     }

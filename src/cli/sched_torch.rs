@@ -81,10 +81,12 @@ fn done_ids(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
     if !path.exists() {
         return Ok(Default::default());
     }
-    Ok(crate::sched::profile::read_runs(path.parent().expect("file in a folder"))?
-        .into_iter()
-        .map(|r| r.id)
-        .collect())
+    Ok(
+        crate::sched::profile::read_runs(path.parent().expect("file in a folder"))?
+            .into_iter()
+            .map(|r| r.id)
+            .collect(),
+    )
 }
 
 /// The run specs: kinds, model variants (width-scaled base models), frames, batch and steps.
@@ -108,7 +110,11 @@ fn specs(a: &ProfileArgs, vdir: &Path) -> anyhow::Result<Vec<Job>> {
             v.name = format!("{base}-w{}", (wf * 100.0) as usize);
             crate::error::write_atomic(&variant, v.to_toml().as_bytes())?;
         }
-        let heads = if kind == JobKind::Generator { rng.gen_range(1..=4) } else { 1 };
+        let heads = if kind == JobKind::Generator {
+            rng.gen_range(1..=4)
+        } else {
+            1
+        };
         let models: Vec<PathBuf> = vec![variant; heads];
         let frames = rng.gen_range(8..=64usize);
         let batch = [1usize, 2, 4, 8, 16][rng.gen_range(0..5)];
@@ -142,7 +148,11 @@ fn specs(a: &ProfileArgs, vdir: &Path) -> anyhow::Result<Vec<Job>> {
 
 pub fn profile(a: ProfileArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.runs > 0, "--runs 0: allowed is 1 or more");
-    anyhow::ensure!(a.threads > 0, "--threads {}: allowed is 1 or more", a.threads);
+    anyhow::ensure!(
+        a.threads > 0,
+        "--threads {}: allowed is 1 or more",
+        a.threads
+    );
     let vdir = a.out.join("models");
     std::fs::create_dir_all(&vdir).with_context(|| format!("{}: cannot create", vdir.display()))?;
     let runs_path = a.out.join("runs.jsonl");
@@ -155,7 +165,12 @@ pub fn profile(a: ProfileArgs) -> anyhow::Result<()> {
         .open(&runs_path)
         .with_context(|| format!("{}: cannot open", runs_path.display()))?;
     let todo: Vec<&Job> = jobs.iter().filter(|j| !done.contains(&j.id)).collect();
-    eprintln!("{} runs ({} already in {})", jobs.len(), done.len(), runs_path.display());
+    eprintln!(
+        "{} runs ({} already in {})",
+        jobs.len(),
+        done.len(),
+        runs_path.display()
+    );
     let bar = indicatif::ProgressBar::new(todo.len() as u64);
     for (k, j) in todo.iter().enumerate() {
         // One process per run, so that each resident-set peak is its own; glibc returns
@@ -164,7 +179,12 @@ pub fn profile(a: ProfileArgs) -> anyhow::Result<()> {
             .args(["sched", "profile-one", "--job", &serde_json::to_string(j)?])
             .arg("--teacher")
             .arg(&a.teacher)
-            .args(["--threads", &a.threads.to_string(), "--seed", &(a.seed + k as u64).to_string()])
+            .args([
+                "--threads",
+                &a.threads.to_string(),
+                "--seed",
+                &(a.seed + k as u64).to_string(),
+            ])
             .env("MALLOC_MMAP_THRESHOLD_", "65536")
             .output()?;
         anyhow::ensure!(
@@ -195,6 +215,7 @@ pub fn profile_one(a: ProfileOneArgs) -> anyhow::Result<()> {
         work: job.work.expect("described"),
         threads: a.threads as usize,
         seconds: r.seconds,
+        cpu_seconds: r.cpu_seconds,
         peak_mb: r.peak_mb,
     };
     println!("{}", serde_json::to_string(&run)?);
@@ -262,7 +283,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 *served.entry(sized[j].terminal.clone()).or_default() += sized[j].seconds;
                 running.insert(j, sized[j].memory_mb);
                 let threads = (a.cores / n_after as i32).max(1);
-                let (tx, job, teacher, seed) = (tx.clone(), jobs[j].clone(), teacher.clone(), a.seed + j as u64);
+                let (tx, job, teacher, seed) = (
+                    tx.clone(),
+                    jobs[j].clone(),
+                    teacher.clone(),
+                    a.seed + j as u64,
+                );
                 std::thread::spawn(move || {
                     tch::set_num_threads(threads);
                     let r = run_job(&job, &teacher, seed, tch::Device::Cpu)
@@ -289,10 +315,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let sampled = sampler.join().map_err(|_| anyhow::anyhow!("the memory sampler panicked"))?;
+    let sampled = sampler
+        .join()
+        .map_err(|_| anyhow::anyhow!("the memory sampler panicked"))?;
     let hwm = rss_mb().map(|r| r.1).unwrap_or(0.0);
     let measured_peak = (hwm.max(sampled) - rss0).max(0.0);
-    let lat: Vec<f64> = (0..jobs.len()).map(|j| end[j] - sized[j].arrival_s).collect();
+    let lat: Vec<f64> = (0..jobs.len())
+        .map(|j| end[j] - sized[j].arrival_s)
+        .collect();
     let mean = lat.iter().sum::<f64>() / lat.len() as f64;
     let summary = serde_json::json!({
         "policy": policy.name(), "jobs": jobs.len(), "cores": a.cores,
@@ -307,10 +337,19 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         for j in 0..jobs.len() {
             csv += &format!(
                 "{},{},{:.3},{:.3},{:.3},{:.3},{:.1}\n",
-                sized[j].id, sized[j].terminal, sized[j].arrival_s, start[j], end[j], sized[j].seconds, sized[j].memory_mb
+                sized[j].id,
+                sized[j].terminal,
+                sized[j].arrival_s,
+                start[j],
+                end[j],
+                sized[j].seconds,
+                sized[j].memory_mb
             );
         }
-        crate::error::write_atomic(&o.join(format!("run-{}.csv", policy.name())), csv.as_bytes())?;
+        crate::error::write_atomic(
+            &o.join(format!("run-{}.csv", policy.name())),
+            csv.as_bytes(),
+        )?;
         crate::error::write_atomic(
             &o.join(format!("run-{}.json", policy.name())),
             serde_json::to_string_pretty(&summary)?.as_bytes(),

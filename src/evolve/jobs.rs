@@ -38,6 +38,9 @@ pub const GEN_HIDDEN: usize = 64;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunOutcome {
     pub seconds: f64,
+    /// CPU time of the process's threads over the job (s), from /proc/self/task/*/schedstat;
+    /// on a shared machine it varies far less than the wall time. 0 where /proc is missing.
+    pub cpu_seconds: f64,
     /// Resident-set growth over the job (MB); 0 where /proc is missing.
     pub peak_mb: f64,
 }
@@ -81,7 +84,13 @@ pub fn generator_work(latent: usize, heads: usize, steps: usize, batch: usize) -
 }
 
 /// The work of a job training `models` (descriptions) on `frames`, or of a generator job.
-pub fn job_work(kind: JobKind, models: &[&Path], frames: usize, steps: usize, batch: usize) -> Result<Work> {
+pub fn job_work(
+    kind: JobKind,
+    models: &[&Path],
+    frames: usize,
+    steps: usize,
+    batch: usize,
+) -> Result<Work> {
     match kind {
         JobKind::Generator => {
             let d = load_model(models[0]).map_err(|e| EvolveError::BadInput(e.to_string()))?;
@@ -129,10 +138,16 @@ fn soft_labels(teacher: &Detector, frames: &[Frame]) -> Result<Vec<Labelled>> {
 /// Runs `job` for real; `teacher` is the global checkpoint distillation follows.
 pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<RunOutcome> {
     let w = job.work.ok_or_else(|| {
-        EvolveError::BadInput(format!("job `{}`: a real run needs a described job (models, frames, steps, batch)", job.id))
+        EvolveError::BadInput(format!(
+            "job `{}`: a real run needs a described job (models, frames, steps, batch)",
+            job.id
+        ))
     })?;
     if job.models.is_empty() {
-        return Err(EvolveError::BadInput(format!("job `{}`: a real run needs `models`", job.id)));
+        return Err(EvolveError::BadInput(format!(
+            "job `{}`: a real run needs `models`",
+            job.id
+        )));
     }
     let descs = job
         .models
@@ -190,7 +205,9 @@ pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<R
             let heads = dets.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
             let latent = heads[0].latent_dim();
             let mut g = Generator::new(GEN_NOISE, GEN_HIDDEN, latent, CLASSES.len(), device);
-            let counts: Vec<Vec<usize>> = (0..heads.len()).map(|k| (0..CLASSES.len()).map(|c| 5 + (k + c) % 7).collect()).collect();
+            let counts: Vec<Vec<usize>> = (0..heads.len())
+                .map(|k| (0..CLASSES.len()).map(|c| 5 + (k + c) % 7).collect())
+                .collect();
             let cfg = GenConfig {
                 steps,
                 batch: batch.max(2),
@@ -211,17 +228,46 @@ pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<R
 
 use rand::SeedableRng;
 
-fn start_measure() -> Option<f64> {
-    let before = rss_mb().map(|r| r.0);
-    reset_peak();
-    before
+/// CPU time (s) of all this process's threads so far.
+pub fn cpu_seconds() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("schedstat")).ok())
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .sum::<f64>()
+        / 1e9
 }
 
-fn end_measure(before: Option<f64>, t0: Instant) -> RunOutcome {
+struct Before {
+    rss: Option<f64>,
+    cpu: f64,
+}
+
+fn start_measure() -> Before {
+    let rss = rss_mb().map(|r| r.0);
+    reset_peak();
+    Before {
+        rss,
+        cpu: cpu_seconds(),
+    }
+}
+
+fn end_measure(before: Before, t0: Instant) -> RunOutcome {
     let seconds = t0.elapsed().as_secs_f64();
-    let peak_mb = match (before, rss_mb()) {
+    let cpu_seconds = (cpu_seconds() - before.cpu).max(0.0);
+    let peak_mb = match (before.rss, rss_mb()) {
         (Some(b), Some((_, hwm))) => (hwm - b).max(0.0),
         _ => 0.0,
     };
-    RunOutcome { seconds, peak_mb }
+    RunOutcome {
+        seconds,
+        cpu_seconds,
+        peak_mb,
+    }
 }

@@ -76,7 +76,12 @@ pub struct Work {
 
 impl Work {
     /// The work of training `models` (description files) together.
-    pub fn of_models(paths: &[impl AsRef<Path>], frames: f64, steps: f64, batch: f64) -> Result<Work> {
+    pub fn of_models(
+        paths: &[impl AsRef<Path>],
+        frames: f64,
+        steps: f64,
+        batch: f64,
+    ) -> Result<Work> {
         let (mut params, mut macs, mut act) = (0.0, 0.0, 0.0);
         for p in paths {
             let d = load_model(p.as_ref())?;
@@ -194,7 +199,13 @@ impl JobSpec {
         };
         let arrival_s = match self.arrival_s {
             Some(a) if !(a.is_finite() && a >= 0.0) => {
-                return Err(Invalid::new(file, f("arrival_s"), a, "an arrival time of 0 s or later").into())
+                return Err(Invalid::new(
+                    file,
+                    f("arrival_s"),
+                    a,
+                    "an arrival time of 0 s or later",
+                )
+                .into())
             }
             Some(a) => a,
             None => 0.0,
@@ -204,18 +215,35 @@ impl JobSpec {
             let n = |name: &str, v: Option<f64>| -> Result<f64> {
                 match v {
                     Some(v) => positive(file, &f(name), v, "a count above 0"),
-                    None => Err(Invalid::new(file, f(name), "", "needed when a job is described by its models or parameters").into()),
+                    None => Err(Invalid::new(
+                        file,
+                        f(name),
+                        "",
+                        "needed when a job is described by its models or parameters",
+                    )
+                    .into()),
                 }
             };
-            let (frames, steps, batch) = (n("frames", self.frames)?, n("steps", self.steps)?, n("batch", self.batch)?);
+            let (frames, steps, batch) = (
+                n("frames", self.frames)?,
+                n("steps", self.steps)?,
+                n("batch", self.batch)?,
+            );
             if !self.models.is_empty() {
-                if self.params.is_some() || self.macs_per_frame.is_some() || self.act_per_frame.is_some() {
+                if self.params.is_some()
+                    || self.macs_per_frame.is_some()
+                    || self.act_per_frame.is_some()
+                {
                     return Err(Invalid::new(file, f("params"), "", "give either `models` or `params`/`macs_per_frame`/`act_per_frame`, not both").into());
                 }
-                Some(Work::of_models(&self.models, frames, steps, batch).map_err(|e| SchedError::Context {
-                    context: format!("{file}: {}", f("models")),
-                    inner: Box::new(e),
-                })?)
+                Some(
+                    Work::of_models(&self.models, frames, steps, batch).map_err(|e| {
+                        SchedError::Context {
+                            context: format!("{file}: {}", f("models")),
+                            inner: Box::new(e),
+                        }
+                    })?,
+                )
             } else {
                 Some(Work {
                     params: n("params", self.params)?,
@@ -275,7 +303,9 @@ pub fn parse_jobs(text: &str, file: &str) -> Result<Vec<Job>> {
     for (k, s) in specs.iter().enumerate() {
         let j = s.resolve(file, k)?;
         if !seen.insert(j.id.clone()) {
-            return Err(Invalid::new(file, format!("[{k}].id"), &j.id, "job ids must be unique").into());
+            return Err(
+                Invalid::new(file, format!("[{k}].id"), &j.id, "job ids must be unique").into(),
+            );
         }
         jobs.push(j);
     }

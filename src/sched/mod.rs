@@ -12,7 +12,8 @@
 //!
 //! The API for the evolution loop: `size` the jobs, then `plan(policy, &jobs, budget, seed)`
 //! for one decision or `simulate(policy, &jobs, &Device, seed)` for every job's start and end
-//! (its `t_w = start - arrival`, `t_r = end - start`). See docs/scheduler.md.
+//! (its `t_w = start - arrival`, `t_r = end - start`), and `terminal_times` for each
+//! terminal's `t_w` and `t_r` of Eq. 6-8 over its jobs. See docs/scheduler.md.
 
 pub mod error;
 pub mod job;
@@ -29,5 +30,5 @@ pub use job::{load_jobs, parse_jobs, Job, JobKind, Sized, Work};
 pub use memory::{MemoryBreakdown, MemoryModel};
 pub use policy::{plan, Plan, Policy};
 pub use predict::{Baseline, Mlp, TimeModel};
-pub use sim::{mean_latency, simulate, Device, JobTimes};
+pub use sim::{mean_latency, simulate, terminal_times, Device, JobTimes, TerminalTimes};
 pub use workload::size;

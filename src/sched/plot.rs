@@ -13,8 +13,16 @@ const COLOURS: [RGBColor; 5] = [
 ];
 
 /// `series`: (policy, [(terminals, mean latency s)]).
-pub fn plot_scaling(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<(), String> {
-    let pts: Vec<(f64, f64)> = series.iter().flat_map(|s| s.1.iter().copied()).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
+pub fn plot_scaling(
+    path: &Path,
+    title: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<(), String> {
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+        .collect();
     if pts.is_empty() {
         return Err("no point to plot".into());
     }
@@ -56,6 +64,73 @@ pub fn plot_scaling(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// Fig. 12: grouped bars, mean latency per terminal (groups) and policy (bars); the last
+/// group is the mean over all jobs.
+pub fn plot_bars(
+    path: &Path,
+    title: &str,
+    groups: &[String],
+    series: &[(String, Vec<f64>)],
+) -> Result<(), String> {
+    let ymax = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .fold(0.0f64, f64::max)
+        * 1.15;
+    if !(ymax > 0.0) || groups.is_empty() {
+        return Err("no bar to plot".into());
+    }
+    let ng = groups.len();
+    let ns = series.len().max(1);
+    let root = BitMapBackend::new(path, (1100, 600)).into_drawing_area();
+    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..ng as f64, 0.0..ymax)
+        .map_err(e)?;
+    let labels = groups.to_vec();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(ng * 2 + 1)
+        .x_label_formatter(&|x| {
+            let k = x.floor() as usize;
+            if (x - k as f64 - 0.5).abs() < 0.26 && k < labels.len() {
+                labels[k].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("mean evolution latency, wait + training (s)")
+        .draw()
+        .map_err(e)?;
+    let w = 0.8 / ns as f64;
+    for (k, (name, vals)) in series.iter().enumerate() {
+        let c = COLOURS[k % COLOURS.len()];
+        chart
+            .draw_series(vals.iter().enumerate().map(|(g, &v)| {
+                let x0 = g as f64 + 0.1 + k as f64 * w;
+                Rectangle::new([(x0, 0.0), (x0 + w * 0.9, v)], c.filled())
+            }))
+            .map_err(e)?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()

@@ -120,7 +120,13 @@ pub fn validate(jobs: &[Sized], budget_mb: f64) -> Result<Units> {
             )));
         }
         if !(j.seconds.is_finite() && j.seconds > 0.0) {
-            return Err(Invalid::new("", format!("job `{}`.seconds", j.id), j.seconds, "a time above 0 s").into());
+            return Err(Invalid::new(
+                "",
+                format!("job `{}`.seconds", j.id),
+                j.seconds,
+                "a time above 0 s",
+            )
+            .into());
         }
     }
     Ok(u)
@@ -216,7 +222,7 @@ pub fn choose(policy: Policy, s: &State<'_>, units: Units, rng: &mut ChaCha8Rng)
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub policy: Policy,
-    /// Ids of the jobs started, in the jobs' order.
+    /// Ids of the jobs started, in arrival order (ties in the file's order).
     pub chosen: Vec<String>,
     /// Sum of alpha / t_r of the chosen jobs (1/s).
     pub value: f64,

@@ -22,17 +22,30 @@ pub struct ProfileRun {
     pub threads: usize,
     /// Wall time of the training (s), model built and data ready before the clock starts.
     pub seconds: f64,
+    /// CPU time of the run's threads (s): what the run costs without other processes on
+    /// the cores (the machine the profile ran on was shared).
+    #[serde(default)]
+    pub cpu_seconds: f64,
     /// The process's resident-set growth over the job (MB): peak RSS during the job (VmHWM,
     /// reset through /proc/self/clear_refs before it) minus the RSS before the models were built.
     pub peak_mb: f64,
 }
 
 impl ProfileRun {
-    pub fn sample(&self) -> Sample {
+    /// The run as a training sample of the predictor: its wall time, or (`cpu`) its CPU time.
+    pub fn sample(&self, cpu: bool) -> Sample {
         Sample {
             kind: self.kind,
             work: self.work,
-            seconds: self.seconds,
+            seconds: self.time(cpu),
+        }
+    }
+
+    pub fn time(&self, cpu: bool) -> f64 {
+        if cpu {
+            self.cpu_seconds
+        } else {
+            self.seconds
         }
     }
 }
@@ -45,7 +58,11 @@ pub fn read_runs(dir: &Path) -> Result<Vec<ProfileRun>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(k, l)| {
             serde_json::from_str(l).map_err(|e| {
-                SchedError::Invalid(format!("{}: line {}: not a profiled run: {e}", path.display(), k + 1))
+                SchedError::Invalid(format!(
+                    "{}: line {}: not a profiled run: {e}",
+                    path.display(),
+                    k + 1
+                ))
             })
         })
         .collect()
@@ -75,6 +92,8 @@ pub struct Errors {
 /// How well the predictor, the baseline and the memory model do on the held-out runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct FitReport {
+    /// "wall" or "cpu": which time the predictor learnt.
+    pub time: &'static str,
     pub trained_on: usize,
     pub held_out: usize,
     pub mlp: Errors,
@@ -103,7 +122,10 @@ pub fn fit_workspace(runs: &[&ProfileRun]) -> f64 {
         workspace_mb: 0.0,
         ..Default::default()
     };
-    let mut r: Vec<f64> = runs.iter().map(|p| p.peak_mb - m0.estimate(&p.work).total_mb).collect();
+    let mut r: Vec<f64> = runs
+        .iter()
+        .map(|p| p.peak_mb - m0.estimate(&p.work).total_mb)
+        .collect();
     if r.is_empty() {
         return 0.0;
     }
@@ -111,9 +133,10 @@ pub fn fit_workspace(runs: &[&ProfileRun]) -> f64 {
     r[r.len() / 2].max(0.0)
 }
 
-/// Scores `mlp` (and its baseline) and the memory model with `workspace_mb` on `held`.
-pub fn report(mlp: &Mlp, held: &[&ProfileRun], workspace_mb: f64) -> FitReport {
-    let truth: Vec<f64> = held.iter().map(|r| r.seconds).collect();
+/// Scores `mlp` (and its baseline) on `held`'s wall (or CPU) times, and the memory model with
+/// `workspace_mb` on their measured peaks.
+pub fn report(mlp: &Mlp, held: &[&ProfileRun], workspace_mb: f64, cpu: bool) -> FitReport {
+    let truth: Vec<f64> = held.iter().map(|r| r.time(cpu)).collect();
     let p: Vec<f64> = held.iter().map(|r| mlp.predict(r.kind, &r.work)).collect();
     let b: Vec<f64> = held.iter().map(|r| mlp.baseline.predict(&r.work)).collect();
     let mem = MemoryModel {
@@ -131,10 +154,11 @@ pub fn report(mlp: &Mlp, held: &[&ProfileRun], workspace_mb: f64) -> FitReport {
         let peak: Vec<f64> = of.iter().map(|r| r.peak_mb.max(1e-3)).collect();
         memory.push((k, errors(&est, &peak)));
         let tp: Vec<f64> = of.iter().map(|r| mlp.predict(r.kind, &r.work)).collect();
-        let tt: Vec<f64> = of.iter().map(|r| r.seconds).collect();
+        let tt: Vec<f64> = of.iter().map(|r| r.time(cpu)).collect();
         time_per_kind.push((k, errors(&tp, &tt)));
     }
     FitReport {
+        time: if cpu { "cpu" } else { "wall" },
         trained_on: mlp.trained_on,
         held_out: held.len(),
         mlp: errors(&p, &truth),

@@ -47,14 +47,24 @@ impl JobTimes {
 
 /// Runs `jobs` under `policy`; times in the jobs' order. Also returns the peak of the running
 /// jobs' memory (MB), which never exceeds the budget.
-pub fn simulate(policy: Policy, jobs: &[Sized], dev: &Device, seed: u64) -> Result<(Vec<JobTimes>, f64)> {
+pub fn simulate(
+    policy: Policy,
+    jobs: &[Sized],
+    dev: &Device,
+    seed: u64,
+) -> Result<(Vec<JobTimes>, f64)> {
     if !(dev.util > 0.0 && dev.util <= 1.0) {
         return Err(Invalid::new("", "util", dev.util, "a share of the device in (0, 1]").into());
     }
     let units = validate(jobs, dev.budget_mb)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut pending: Vec<usize> = (0..jobs.len()).collect();
-    pending.sort_by(|&a, &b| jobs[a].arrival_s.total_cmp(&jobs[b].arrival_s).then(a.cmp(&b)));
+    pending.sort_by(|&a, &b| {
+        jobs[a]
+            .arrival_s
+            .total_cmp(&jobs[b].arrival_s)
+            .then(a.cmp(&b))
+    });
     let mut pending = std::collections::VecDeque::from(pending);
     let mut waiting: Vec<usize> = Vec::new();
     // (job, remaining solo seconds)
@@ -109,7 +119,9 @@ pub fn simulate(policy: Policy, jobs: &[Sized], dev: &Device, seed: u64) -> Resu
         }
         let rate = 1.0 / (running.len() as f64 * dev.util).max(1.0);
         let to_finish = running.iter().map(|r| r.1).fold(f64::INFINITY, f64::min) / rate;
-        let to_arrive = pending.front().map_or(f64::INFINITY, |&j| jobs[j].arrival_s - t);
+        let to_arrive = pending
+            .front()
+            .map_or(f64::INFINITY, |&j| jobs[j].arrival_s - t);
         let dt = to_finish.min(to_arrive).max(0.0);
         t += dt;
         for r in running.iter_mut() {
@@ -151,5 +163,48 @@ pub fn mean_latency(times: &[JobTimes]) -> (f64, Vec<(String, f64)>) {
         e.1 += 1;
     }
     let all = times.iter().map(JobTimes::latency_s).sum::<f64>() / times.len().max(1) as f64;
-    (all, per.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect())
+    (
+        all,
+        per.into_iter()
+            .map(|(k, (s, n))| (k, s / n as f64))
+            .collect(),
+    )
+}
+
+/// A terminal's evolution in the terms of Eq. 6-8: its new model is ready when its last job
+/// ends, so `t_w + t_r = last end - first arrival`; `t_r` is the time any of its jobs was
+/// training (the union of their run intervals), `t_w` the rest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TerminalTimes {
+    pub terminal: String,
+    pub t_w: f64,
+    pub t_r: f64,
+}
+
+/// Per terminal (sorted by name), from one window's job times.
+pub fn terminal_times(times: &[JobTimes]) -> Vec<TerminalTimes> {
+    let mut by: std::collections::BTreeMap<&str, Vec<&JobTimes>> = Default::default();
+    for t in times {
+        by.entry(&t.terminal).or_default().push(t);
+    }
+    by.into_iter()
+        .map(|(term, mut v)| {
+            v.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+            let first = v.iter().map(|t| t.arrival_s).fold(f64::INFINITY, f64::min);
+            let last = v.iter().map(|t| t.end_s).fold(f64::NEG_INFINITY, f64::max);
+            let (mut busy, mut cur) = (0.0, f64::NEG_INFINITY);
+            for t in &v {
+                let s = t.start_s.max(cur);
+                if t.end_s > s {
+                    busy += t.end_s - s;
+                }
+                cur = cur.max(t.end_s);
+            }
+            TerminalTimes {
+                terminal: term.to_string(),
+                t_w: (last - first - busy).max(0.0),
+                t_r: busy,
+            }
+        })
+        .collect()
 }
