@@ -218,20 +218,21 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Per policy: mean latency over all and per terminal, peak memory, and the run's times.
+/// One policy's simulation: mean latency over all and per terminal, peak memory, the times.
+type PolicyRun = (
+    Policy,
+    f64,
+    Vec<(String, f64)>,
+    f64,
+    Vec<crate::sched::JobTimes>,
+);
+
+/// Every policy's simulation of `jobs`.
 fn run_policies(
     jobs: &[crate::sched::Sized],
     dev: &Device,
     seed: u64,
-) -> anyhow::Result<
-    Vec<(
-        Policy,
-        f64,
-        Vec<(String, f64)>,
-        f64,
-        Vec<crate::sched::JobTimes>,
-    )>,
-> {
+) -> anyhow::Result<Vec<PolicyRun>> {
     let mut out = Vec::new();
     for p in Policy::ALL {
         let (times, peak) = simulate(p, jobs, dev, seed)?;

@@ -1,7 +1,7 @@
 //! `nestevo sched profile | profile-one | run`: the scheduler's real runs (LibTorch).
 
 use super::sched::{sized_jobs, ModelArgs};
-use crate::evolve::jobs::{job_work, reset_peak, rss_mb, run_job};
+use crate::evolve::jobs::{job_work, prepare, reset_peak, rss_mb, run_job, train};
 use crate::sched::policy::{choose, validate, Policy, State};
 use crate::sched::profile::ProfileRun;
 use crate::sched::{load_jobs, Job, JobKind};
@@ -225,6 +225,15 @@ pub fn profile_one(a: ProfileOneArgs) -> anyhow::Result<()> {
 /// Real concurrent training: the policy decides on every arrival and finish, each started
 /// job trains in its own thread with `cores / running` LibTorch threads.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    // glibc returns freed blocks of 64 KiB or more at once only when told before the process
+    // starts; without it the resident set keeps freed memory and the peak means less.
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        let st = std::process::Command::new(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env("MALLOC_MMAP_THRESHOLD_", "65536")
+            .status()?;
+        std::process::exit(st.code().unwrap_or(1));
+    }
     let policy: Policy = a.policy.parse()?;
     anyhow::ensure!(a.cores > 0, "--cores {}: allowed is 1 or more", a.cores);
     let jobs: Vec<Job> = load_jobs(&a.jobs)?;
@@ -238,6 +247,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut running: HashMap<usize, f64> = HashMap::new();
     let mut served: HashMap<String, f64> = HashMap::new();
     let (tx, rx) = std::sync::mpsc::channel::<(usize, anyhow::Result<f64>)>();
+    // Every job's frames (and teacher labels) are made before the clock and the memory
+    // baseline: the runs measure training alone.
+    let prepared = jobs
+        .iter()
+        .enumerate()
+        .map(|(j, job)| {
+            prepare(job, &a.teacher, a.seed + j as u64, tch::Device::Cpu)
+                .map(std::sync::Arc::new)
+                .with_context(|| format!("job `{}`", job.id))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let rss0 = rss_mb().map(|r| r.0).unwrap_or(0.0);
     reset_peak();
     // A sampler of the resident set, for the peak of every moment (VmHWM gives the same peak).
@@ -259,7 +279,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let (mut start, mut end) = (vec![f64::NAN; jobs.len()], vec![f64::NAN; jobs.len()]);
     let mut used = 0.0f64;
     let mut planned_peak = 0.0f64;
-    let teacher = a.teacher.clone();
     while !(pending.is_empty() && waiting.is_empty() && running.is_empty()) {
         let now = t0.elapsed().as_secs_f64();
         while pending.front().is_some_and(|&j| sized[j].arrival_s <= now) {
@@ -283,15 +302,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 *served.entry(sized[j].terminal.clone()).or_default() += sized[j].seconds;
                 running.insert(j, sized[j].memory_mb);
                 let threads = (a.cores / n_after as i32).max(1);
-                let (tx, job, teacher, seed) = (
+                let (tx, job, prep, seed) = (
                     tx.clone(),
                     jobs[j].clone(),
-                    teacher.clone(),
+                    prepared[j].clone(),
                     a.seed + j as u64,
                 );
                 std::thread::spawn(move || {
                     tch::set_num_threads(threads);
-                    let r = run_job(&job, &teacher, seed, tch::Device::Cpu)
+                    let r = train(&job, &prep, seed, tch::Device::Cpu)
                         .map(|o| o.seconds)
                         .map_err(anyhow::Error::from);
                     let _ = tx.send((j, r));

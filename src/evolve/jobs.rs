@@ -135,8 +135,17 @@ fn soft_labels(teacher: &Detector, frames: &[Frame]) -> Result<Vec<Labelled>> {
     Ok(out)
 }
 
-/// Runs `job` for real; `teacher` is the global checkpoint distillation follows.
-pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<RunOutcome> {
+/// A job's data, made before its clock starts: its frames and, for distillation, the
+/// teacher's soft outputs on them (in the evolution loop the global model labels an upload
+/// once, outside the training jobs).
+pub struct Prepared {
+    descs: Vec<ModelDesc>,
+    frames: Vec<Frame>,
+    labels: Vec<Labelled>,
+}
+
+/// Loads the job's descriptions and renders (and, for distillation, labels) its frames.
+pub fn prepare(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<Prepared> {
     let w = job.work.ok_or_else(|| {
         EvolveError::BadInput(format!(
             "job `{}`: a real run needs a described job (models, frames, steps, batch)",
@@ -155,15 +164,37 @@ pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<R
         .map(|m| load_model(Path::new(m)))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| EvolveError::BadInput(e.to_string()))?;
-    let (steps, batch, nframes) = (w.steps as usize, w.batch as usize, w.frames as usize);
+    let (frames, labels) = match job.kind {
+        JobKind::Distill => {
+            let frames = frames_of(w.frames as usize, seed);
+            let (t, _) = crate::train::checkpoint::load(teacher, device)?;
+            let labels = soft_labels(&t, &frames)?;
+            (frames, labels)
+        }
+        JobKind::Other => (frames_of(w.frames as usize, seed), Vec::new()),
+        _ => (Vec::new(), Vec::new()),
+    };
+    Ok(Prepared {
+        descs,
+        frames,
+        labels,
+    })
+}
+
+/// Runs `job` for real: `prepare`, then `train`.
+pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<RunOutcome> {
+    let p = prepare(job, teacher, seed, device)?;
+    train(job, &p, seed, device)
+}
+
+/// Trains a prepared job, timing and measuring the training alone (models built inside).
+pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOutcome> {
+    let w = job.work.expect("prepared");
+    let (descs, frames, labels) = (&p.descs, &p.frames, &p.labels);
+    let (steps, batch) = (w.steps as usize, w.batch as usize);
     tch::manual_seed(seed as i64);
     match job.kind {
         JobKind::Distill => {
-            let frames = frames_of(nframes, seed);
-            let labels = {
-                let (t, _) = crate::train::checkpoint::load(teacher, device)?;
-                soft_labels(&t, &frames)?
-            };
             let before = start_measure();
             let mut student = Detector::new(&descs[0], CLASSES.len(), device)?;
             let cfg = DistillConfig {
@@ -174,11 +205,10 @@ pub fn run_job(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<R
                 context: format!("job {}", job.id),
             };
             let t0 = Instant::now();
-            distill(&mut student, &frames, &labels, &cfg)?;
+            distill(&mut student, frames, labels, &cfg)?;
             Ok(end_measure(before, t0))
         }
         JobKind::Other => {
-            let frames = frames_of(nframes, seed);
             let before = start_measure();
             let model = Detector::new(&descs[0], CLASSES.len(), device)?;
             let mut opt = tch::nn::AdamW::default().build(&model.vs, 1e-3)?;

@@ -85,7 +85,7 @@ pub fn plot_bars(
         .flat_map(|s| s.1.iter().copied())
         .fold(0.0f64, f64::max)
         * 1.15;
-    if !(ymax > 0.0) || groups.is_empty() {
+    if ymax.is_nan() || ymax <= 0.0 || groups.is_empty() {
         return Err("no bar to plot".into());
     }
     let ng = groups.len();

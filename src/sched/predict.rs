@@ -320,7 +320,7 @@ impl Mlp {
         }
         if m.x_mean.len() != FEATURES
             || m.x_std.len() != FEATURES
-            || m.x_std.iter().any(|s| !(*s > 0.0))
+            || m.x_std.iter().any(|s| s.is_nan() || *s <= 0.0)
         {
             return Err(Invalid::new(
                 &file,
@@ -330,7 +330,7 @@ impl Mlp {
             )
             .into());
         }
-        if !(m.y_std > 0.0) || !m.y_mean.is_finite() {
+        if m.y_std.is_nan() || m.y_std <= 0.0 || !m.y_mean.is_finite() {
             return Err(Invalid::new(&file, "y_std", m.y_std, "a deviation above 0").into());
         }
         m.net(&file)?;
