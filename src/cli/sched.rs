@@ -115,6 +115,12 @@ pub struct SimulateArgs {
     /// Share of evolutions that are mutual-learning pairs (the rest distillations).
     #[arg(long, default_value_t = 0.5)]
     p_coevolve: f64,
+    /// Multiplies every job's steps (a shorter workload for `sched run`).
+    #[arg(long, default_value_t = 1.0)]
+    step_scale: f64,
+    /// Also write the workload (for --terminals) as a jobs file here, for `sched run`.
+    #[arg(long)]
+    write_jobs: Option<PathBuf>,
     /// Device memory (MB).
     #[arg(long, default_value_t = 4096.0)]
     memory_mb: f64,
@@ -270,8 +276,18 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
         window_s: a.window_s,
         jitter_s: a.jitter_s,
         p_coevolve: a.p_coevolve,
+        step_scale: a.step_scale,
         seed: a.seed,
     };
+    anyhow::ensure!(
+        a.step_scale.is_finite() && a.step_scale > 0.0,
+        "--step-scale {}: allowed is above 0",
+        a.step_scale
+    );
+    if let Some(f) = &a.write_jobs {
+        let text = crate::sched::workload::jobs_file(&evolutions(&models, &scenario(a.terminals)));
+        crate::error::write_atomic(f, text.as_bytes())?;
+    }
     if let Some(o) = &a.out {
         std::fs::create_dir_all(o).with_context(|| format!("{}: cannot create", o.display()))?;
     }

@@ -43,26 +43,29 @@ pub struct Scenario {
     pub window_s: f64,
     pub jitter_s: f64,
     pub p_coevolve: f64,
+    /// Multiplies every job's steps (a shorter workload for real runs).
+    pub step_scale: f64,
     pub seed: u64,
 }
 
 /// Per-frame work (params, MACs, activations) of the shipped models, read once.
 pub struct Models {
-    terminals: Vec<(String, Work)>,
-    global: Work,
+    terminals: Vec<(String, Work, String)>,
+    global: (Work, String),
 }
 
 impl Models {
     /// Reads `dir`/{terminal,M1,M2,M3,global}.toml (models/pretrained/).
     pub fn load(dir: &Path) -> Result<Models> {
-        let one = |n: &str| Work::of_models(&[dir.join(format!("{n}.toml"))], 1.0, 1.0, 1.0);
+        let path = |n: &str| dir.join(format!("{n}.toml"));
+        let one = |n: &str| Work::of_models(&[path(n)], 1.0, 1.0, 1.0);
         let mut terminals = Vec::new();
         for n in ["terminal", "M1", "M2", "M3"] {
-            terminals.push((n.to_string(), one(n)?));
+            terminals.push((n.to_string(), one(n)?, path(n).display().to_string()));
         }
         Ok(Models {
             terminals,
-            global: one("global")?,
+            global: (one("global")?, path("global").display().to_string()),
         })
     }
 }
@@ -72,15 +75,15 @@ pub fn evolutions(models: &Models, s: &Scenario) -> Vec<Job> {
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
     let mut jobs = Vec::with_capacity(s.terminals * s.evolutions);
     for i in 0..s.terminals {
-        let (mname, m) = &models.terminals[i % models.terminals.len()];
+        let (mname, m, mpath) = &models.terminals[i % models.terminals.len()];
         for e in 0..s.evolutions {
             let frames = rng.gen_range(16..=128) as f64;
             let batch = [4.0, 8.0, 16.0][rng.gen_range(0..3)];
             let epochs = rng.gen_range(2..=6) as f64;
-            let steps = (epochs * frames / batch).ceil();
+            let steps = (epochs * frames / batch * s.step_scale).ceil().max(1.0);
             let mutual = rng.gen_bool(s.p_coevolve);
-            let (kind, base) = if mutual {
-                let g = &models.global;
+            let (kind, base, paths) = if mutual {
+                let (g, gpath) = &models.global;
                 (
                     JobKind::Mutual,
                     Work {
@@ -89,16 +92,17 @@ pub fn evolutions(models: &Models, s: &Scenario) -> Vec<Job> {
                         act_per_frame: m.act_per_frame + g.act_per_frame,
                         ..*m
                     },
+                    vec![mpath.clone(), gpath.clone()],
                 )
             } else {
-                (JobKind::Distill, *m)
+                (JobKind::Distill, *m, vec![mpath.clone()])
             };
             let arrival_s = e as f64 * s.window_s + rng.gen_range(0.0..=s.jitter_s.max(0.0));
             jobs.push(Job {
                 id: format!("t{i}-e{e}-{}", kind.name()),
                 kind,
                 terminal: format!("t{i}-{mname}"),
-                models: Vec::new(),
+                models: paths,
                 work: Some(Work {
                     frames,
                     steps,
@@ -113,4 +117,18 @@ pub fn evolutions(models: &Models, s: &Scenario) -> Vec<Job> {
         }
     }
     jobs
+}
+
+/// `jobs` as a jobs file (the form `load_jobs` reads: described by their models).
+pub fn jobs_file(jobs: &[Job]) -> String {
+    let specs: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|j| {
+            let w = j.work.expect("described");
+            serde_json::json!({"id": j.id, "kind": j.kind, "terminal": j.terminal,
+                "models": j.models, "frames": w.frames, "steps": w.steps, "batch": w.batch,
+                "alpha": j.alpha, "arrival_s": j.arrival_s})
+        })
+        .collect();
+    serde_json::to_string_pretty(&specs).expect("plain values")
 }
