@@ -30,6 +30,9 @@ pub struct ProfileArgs {
     max_macs: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Profile only this kind (ids then start with the kind's name).
+    #[arg(long)]
+    kind: Option<JobKind>,
     /// The teacher of distillation runs.
     #[arg(long, default_value = "models/pretrained/global.safetensors")]
     teacher: PathBuf,
@@ -101,6 +104,7 @@ fn specs(a: &ProfileArgs, vdir: &Path) -> anyhow::Result<Vec<Job>> {
             5..=7 => JobKind::Other,
             _ => JobKind::Generator,
         };
+        let kind = a.kind.unwrap_or(kind);
         let base = bases[rng.gen_range(0..bases.len())];
         let wf = widths[rng.gen_range(0..widths.len())];
         let variant = vdir.join(format!("{base}-w{}.toml", (wf * 100.0) as usize));
@@ -115,7 +119,10 @@ fn specs(a: &ProfileArgs, vdir: &Path) -> anyhow::Result<Vec<Job>> {
         } else {
             1
         };
-        let models: Vec<PathBuf> = vec![variant; heads];
+        let mut models: Vec<PathBuf> = vec![variant; heads];
+        if kind == JobKind::Mutual {
+            models.push(a.model_dir.join("global.toml"));
+        }
         let frames = rng.gen_range(8..=64usize);
         let batch = [1usize, 2, 4, 8, 16][rng.gen_range(0..5)];
         let mut steps = rng.gen_range(3..=40usize);
@@ -132,7 +139,10 @@ fn specs(a: &ProfileArgs, vdir: &Path) -> anyhow::Result<Vec<Job>> {
             work = job_work(kind, &refs, frames, steps, batch)?;
         }
         out.push(Job {
-            id: format!("run{k:04}"),
+            id: match a.kind {
+                Some(kd) => format!("{}{k:04}", kd.name()),
+                None => format!("run{k:04}"),
+            },
             kind,
             terminal: "profile".into(),
             models: models.iter().map(|p| p.display().to_string()).collect(),

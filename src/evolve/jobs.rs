@@ -8,12 +8,16 @@
 //!   (noise 16, hidden 64, batch = the job's batch);
 //! - `other`: plain detector training steps (detection loss on the frames' ground truth,
 //!   AdamW), as `nestevo bench train-step` times;
-//! - `mutual`: waits for the mutual-learning pair training (`coevolve`) to land; refused.
+//! - `mutual`: `coevolve::train_pair` of the job's two models (terminal, then a
+//!   global-architecture intermediate) on the frames, following the teacher's soft outputs,
+//!   Eq. 14-15 with a = 0.5, b = 0.8 and noise mu = 0.02 (the smoke preset's), no generator.
 //!
 //! Memory is measured on Linux as the process's resident-set growth over the job: the
 //! resident set before the job's models are built (`VmRSS`), the peak reset just after
 //! (`/proc/self/clear_refs` = 5), and `VmHWM` at the end; growth = `VmHWM - VmRSS_before`.
 
+use super::coevolve::{train_pair, PairConfig};
+use super::config::PairLabels;
 use super::distill::{distill, DistillConfig};
 use super::error::{EvolveError, Result};
 use super::generator::{train_generator, GenConfig, Generator, Head};
@@ -165,7 +169,14 @@ pub fn prepare(job: &Job, teacher: &Path, seed: u64, device: Device) -> Result<P
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| EvolveError::BadInput(e.to_string()))?;
     let (frames, labels) = match job.kind {
-        JobKind::Distill => {
+        JobKind::Distill | JobKind::Mutual => {
+            if job.kind == JobKind::Mutual && descs.len() != 2 {
+                return Err(EvolveError::BadInput(format!(
+                    "job `{}`: a mutual-learning job trains two models (terminal, intermediate), got {}",
+                    job.id,
+                    descs.len()
+                )));
+            }
             let frames = frames_of(w.frames as usize, seed);
             let (t, _) = crate::train::checkpoint::load(teacher, device)?;
             let labels = soft_labels(&t, &frames)?;
@@ -201,6 +212,8 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
                 steps,
                 batch,
                 lr: 1e-3,
+                // The value distillation used before it became an experiment setting.
+                peak_threshold: 0.3,
                 seed,
                 context: format!("job {}", job.id),
             };
@@ -249,10 +262,28 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
             train_generator(&mut g, &heads, &counts, &cfg)?;
             Ok(end_measure(before, t0))
         }
-        JobKind::Mutual => Err(EvolveError::BadInput(format!(
-            "job `{}`: mutual-learning jobs run once the pair training (evolve::coevolve) lands",
-            job.id
-        ))),
+        JobKind::Mutual => {
+            let before = start_measure();
+            let mut local = Detector::new(&descs[0], CLASSES.len(), device)?;
+            let mut mid = Detector::new(&descs[1], CLASSES.len(), device)?;
+            let cfg = PairConfig {
+                steps,
+                batch,
+                lr: 1e-3,
+                alpha: 0.5,
+                beta: 0.8,
+                mu: 0.02,
+                samples: 0,
+                labels: PairLabels::Soft,
+                freeze_mid_bn: false,
+                peak_threshold: 0.3,
+                seed,
+                context: format!("job {}", job.id),
+            };
+            let t0 = Instant::now();
+            train_pair(&mut local, &mut mid, frames, labels, None, &cfg)?;
+            Ok(end_measure(before, t0))
+        }
     }
 }
 
