@@ -147,9 +147,9 @@ pub struct SimulateArgs {
 
 #[derive(Args)]
 pub struct FitArgs {
-    /// Folder with runs.jsonl (`nestevo sched profile`).
-    #[arg(long)]
-    profile: PathBuf,
+    /// Folder with runs.jsonl (`nestevo sched profile`); repeat to pool several.
+    #[arg(long, required = true)]
+    profile: Vec<PathBuf>,
     /// Predictor file to write.
     #[arg(long, default_value = DEFAULT_PREDICTOR)]
     out: PathBuf,
@@ -461,12 +461,15 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
 
 fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
     use crate::sched::profile::{fit_workspace, read_runs, report, split};
-    let runs = read_runs(&a.profile)?;
+    let mut runs = Vec::new();
+    for d in &a.profile {
+        runs.extend(read_runs(d)?);
+    }
     let (train, held) = split(&runs);
     anyhow::ensure!(
         !held.is_empty(),
-        "{}: too few runs to hold any out",
-        a.profile.display()
+        "{} runs: too few to hold any out",
+        runs.len()
     );
     let samples: Vec<_> = train.iter().map(|r| r.sample(a.cpu_time)).collect();
     let cfg = FitConfig {
