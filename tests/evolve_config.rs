@@ -171,14 +171,23 @@ fn overrides_apply_and_are_checked() {
 fn mutual_label_kind_defaults_and_is_checked() {
     use nestevo::evolve::config::PairLabels;
     let p = preset("smoke").unwrap();
-    assert_eq!((p.mutual.labels, p.mutual.freeze_bn), (PairLabels::Soft, true));
+    assert_eq!(
+        (p.mutual.labels, p.mutual.freeze_bn),
+        (PairLabels::Soft, true)
+    );
     let q = apply_overrides(
         &p,
-        &["mutual.labels=boxes".into(), "mutual.freeze_bn=false".into()],
+        &[
+            "mutual.labels=boxes".into(),
+            "mutual.freeze_bn=false".into(),
+        ],
         "p",
     )
     .unwrap();
-    assert_eq!((q.mutual.labels, q.mutual.freeze_bn), (PairLabels::Boxes, false));
+    assert_eq!(
+        (q.mutual.labels, q.mutual.freeze_bn),
+        (PairLabels::Boxes, false)
+    );
     let e = apply_overrides(&p, &["mutual.labels=hard".into()], "p")
         .unwrap_err()
         .to_string();

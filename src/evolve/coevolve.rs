@@ -200,7 +200,7 @@ pub fn train_pair(
                     let y = super::generator::draw_labels(prior, cfg.samples, x.device());
                     let z = tch::no_grad(|| g.sample(&y, false).1);
                     let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
-                    l_mid = l_mid + ce * cfg.beta;
+                    l_mid += ce * cfg.beta;
                 }
             }
             let (vl, vm) = (

@@ -382,10 +382,10 @@ impl Edge {
             Action::CoEvolve { generator } => {
                 let gname = self.global.desc.name.clone();
                 let mut mids = Vec::with_capacity(n);
-                for j in 0..n {
+                for u in &uploads {
                     mids.push(copy_model(
                         &self.global,
-                        &format!("{gname}-mid-{}", uploads[j].terminal),
+                        &format!("{gname}-mid-{}", u.terminal),
                     )?);
                 }
                 let counts: Vec<Vec<usize>> = labels
