@@ -18,6 +18,9 @@ pub mod evolve;
 pub mod info;
 pub mod model;
 pub mod ppa;
+/// The edge server as an HTTP service (issue 14): never imported by `evolve`.
+#[cfg(feature = "torch")]
+pub mod serve;
 pub mod sweep;
 #[cfg(feature = "torch")]
 pub mod train;
