@@ -21,6 +21,9 @@ pub struct DistillConfig {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
+    /// Teacher heat-map peaks at or above this probability are the focal loss's positives
+    /// (the pseudo-box threshold of the experiment).
+    pub peak_threshold: f64,
     pub seed: u64,
     /// Where this job runs, for error messages (e.g. "window 2, terminal night").
     pub context: String,
@@ -105,7 +108,7 @@ pub fn distill(
                 out.hm.size()
             )));
         }
-        let loss = distill_loss(&out, &teacher, 0.3);
+        let loss = distill_loss(&out, &teacher, cfg.peak_threshold);
         let v = loss.to_kind(Kind::Double).double_value(&[]);
         if !v.is_finite() {
             return Err(EvolveError::Fault(format!(

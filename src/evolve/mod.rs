@@ -14,9 +14,19 @@ pub mod drift;
 pub mod error;
 pub mod fedavg;
 pub mod lcp;
+pub mod method;
+pub mod uploads;
 
 #[cfg(feature = "torch")]
+pub mod adapt;
+#[cfg(feature = "torch")]
+pub mod coevolve;
+#[cfg(feature = "torch")]
+pub mod compare;
+#[cfg(feature = "torch")]
 pub mod distill;
+#[cfg(feature = "torch")]
+pub mod edge;
 #[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
@@ -25,6 +35,8 @@ pub mod labeller;
 pub mod margin;
 #[cfg(feature = "torch")]
 pub mod mutual;
+#[cfg(feature = "torch")]
+pub mod plot;
 #[cfg(feature = "torch")]
 pub mod run;
 
