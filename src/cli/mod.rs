@@ -11,7 +11,9 @@ mod data;
 mod evolve;
 mod info;
 mod model;
+mod serve;
 mod sweep;
+mod terminal;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -31,7 +33,8 @@ cim ...                accelerator simulation: arch specs, bit-faithful MVM, PPA
 data ...               rendered drifting video streams\n  \
 pretrain, eval         training and evaluation of the detectors\n  \
 evolve ...             the co-evolution system (drift, generator, mutual learning, FedAvg, KD)\n  \
-bench ...              benchmarks: GPU versus simulated ISAAC latency"
+bench ...              benchmarks: GPU versus simulated ISAAC latency\n  \
+serve, terminal        the edge server as an HTTP service, and a terminal that plays against it"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -63,6 +66,12 @@ enum Command {
     /// Benchmarks: global-model inference on the GPU/CPU versus the simulated accelerator.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The edge server as an HTTP service: terminals upload frames and fetch evolved models.
+    Serve(serve::ServeArgs),
+    /// A terminal against `nestevo serve`: plays its stream, uploads, evolves, scores.
+    Terminal(terminal::TerminalArgs),
+    /// Load test of `nestevo serve`: concurrent terminals uploading PNG frames.
+    ServeLoad(serve::LoadArgs),
 }
 
 /// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
@@ -78,6 +87,9 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => evolve::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Serve(a) => serve::serve(a),
+        Command::Terminal(a) => terminal::run(a),
+        Command::ServeLoad(a) => serve::load(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -115,13 +115,17 @@ impl Client {
                         .and_then(|v| v.parse::<u64>().ok())
                         .map_or(backoff, |s| Duration::from_secs(s).min(Duration::from_secs(10)));
                     last = "503 Service Unavailable".into();
-                    std::thread::sleep(wait);
+                    if attempt + 1 < self.max_attempts {
+                        std::thread::sleep(wait);
+                    }
                     continue;
                 }
                 Err(ureq::Error::Status(_, resp)) => resp,
                 Err(ureq::Error::Transport(t)) => {
                     last = t.to_string();
-                    std::thread::sleep(backoff);
+                    if attempt + 1 < self.max_attempts {
+                        std::thread::sleep(backoff);
+                    }
                     continue;
                 }
             };

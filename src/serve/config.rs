@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub struct ServeConfig {
     /// A preset (smoke, demo, paper) or the path of an experiment file.
     pub experiment: String,
-    /// The evolution method (as `nestevo evolve run --method`).
+    /// The evolution method (as `nestevo evolve run --method`; default nestevo).
     #[serde(default = "default_method")]
     pub method: String,
     /// File holding the admin token (registration); relative to the config file's folder.
@@ -42,7 +42,7 @@ pub struct ServeConfig {
 }
 
 fn default_method() -> String {
-    "always-kd".into()
+    "nestevo".into()
 }
 fn default_models() -> PathBuf {
     PathBuf::from("models/pretrained")

@@ -11,14 +11,14 @@
 
 pub mod client;
 pub mod config;
-//TMP pub mod edge_evolver;
+pub mod edge_evolver;
 pub mod error;
 pub mod http;
 pub mod load;
 pub mod metrics;
 pub mod service;
 pub mod store;
-//TMP pub mod terminal;
+pub mod terminal;
 pub mod worker;
 
 pub use config::ServeConfig;

@@ -92,7 +92,7 @@ fn read_frames(svc: &Service, r: &EvolutionRow) -> Result<Vec<Frame>> {
     picked
         .into_iter()
         .map(|(id, time_s, path)| {
-            let (width, height, rgb) = crate::data::io::read_png(Path::new(&path))
+            let (width, height, rgb) = crate::data::read_png(Path::new(&path))
                 .map_err(|e| ServeError::Fault(format!("stored frame {id}: {e}")))?;
             Ok(Frame {
                 width,
