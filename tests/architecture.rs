@@ -184,5 +184,9 @@ fn the_torch_engine_stays_beside_the_simulator() {
 #[test]
 fn evolve_never_imports_serve() {
     let v = violations(&Path::new(SRC).join("evolve"), &["serve"]);
-    assert!(v.is_empty(), "arrows pointing the wrong way:\n{}", v.join("\n"));
+    assert!(
+        v.is_empty(),
+        "arrows pointing the wrong way:\n{}",
+        v.join("\n")
+    );
 }

@@ -97,12 +97,19 @@ fn sigkill_during_evolution_then_restart_completes() {
     s.wait().unwrap();
     let mut s = server(dir.path(), port);
     up(&base);
-    let done = c.wait_evolution(e.request_id, Duration::from_secs(300)).unwrap();
+    let done = c
+        .wait_evolution(e.request_id, Duration::from_secs(300))
+        .unwrap();
     assert_eq!(done.state, "done", "{done:?}");
     assert_eq!((done.version, done.frames, done.runs), (Some(1), 16, 2));
-    assert_eq!(c.evolve("rural", Some("w0")).unwrap().request_id, e.request_id);
+    assert_eq!(
+        c.evolve("rural", Some("w0")).unwrap().request_id,
+        e.request_id
+    );
     assert_eq!(c.health().unwrap().frames_stored, 16);
-    let frames = std::fs::read_dir(dir.path().join("state/frames/rural")).unwrap().count();
+    let frames = std::fs::read_dir(dir.path().join("state/frames/rural"))
+        .unwrap()
+        .count();
     assert_eq!(frames, ids.len(), "every acknowledged frame is on disk");
     let (tag, killed) = c.model("rural", None).unwrap().unwrap();
     assert_eq!(tag, "\"v1\"");
@@ -116,11 +123,16 @@ fn sigkill_during_evolution_then_restart_completes() {
     let mut s2 = server(dir2.path(), port2);
     let (c2, _) = prepare(&up(&base2));
     let e2 = c2.evolve("rural", None).unwrap();
-    let d2 = c2.wait_evolution(e2.request_id, Duration::from_secs(300)).unwrap();
+    let d2 = c2
+        .wait_evolution(e2.request_id, Duration::from_secs(300))
+        .unwrap();
     assert_eq!((d2.state.as_str(), d2.runs), ("done", 1));
     let (_, clean) = c2.model("rural", None).unwrap().unwrap();
     assert!(killed != std::fs::read("models/pretrained/M2.safetensors").unwrap());
-    assert!(killed == clean, "the rerun after SIGKILL made another model");
+    assert!(
+        killed == clean,
+        "the rerun after SIGKILL made another model"
+    );
     s2.kill().unwrap();
     s2.wait().unwrap();
 }
@@ -136,9 +148,19 @@ fn terminal_plays_one_window() {
     up(&base);
     let work = dir.path().join("term");
     let out = Command::new(BIN)
-        .args(["terminal", "--server", &base, "--id", "night", "--stream", "E"])
+        .args([
+            "terminal", "--server", &base, "--id", "night", "--stream", "E",
+        ])
         .args(["--stream-seed", "102", "--model", "M3", "--seconds", "20"])
-        .args(["--eval-frames", "16", "--cpu", "--threads", "1", "--slot", "1"])
+        .args([
+            "--eval-frames",
+            "16",
+            "--cpu",
+            "--threads",
+            "1",
+            "--slot",
+            "1",
+        ])
         .arg("--token-file")
         .arg(dir.path().join("night.json"))
         .arg("--register-with")
@@ -147,17 +169,30 @@ fn terminal_plays_one_window() {
         .arg(&work)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("log.json")).unwrap()).unwrap();
     let w = &log[0];
-    assert_eq!((w["state"].as_str(), w["version_after"].as_u64()), (Some("done"), Some(1)));
+    assert_eq!(
+        (w["state"].as_str(), w["version_after"].as_u64()),
+        (Some("done"), Some(1))
+    );
     assert_eq!(w["uploaded"], 16);
     for k in ["map50_before", "map50_after"] {
         let x = w[k].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&x), "{k} = {x}");
     }
-    assert!(std::fs::read_to_string(work.join("log.csv")).unwrap().lines().count() == 2);
+    assert!(
+        std::fs::read_to_string(work.join("log.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            == 2
+    );
     s.kill().unwrap();
     s.wait().unwrap();
 }

@@ -18,6 +18,8 @@ use std::time::Duration;
 struct DoubleEvolver {
     models: HashMap<String, PathBuf>,
     windows: usize,
+    /// Every window fails (to see a failed request).
+    fail: bool,
 }
 
 impl Evolver for DoubleEvolver {
@@ -33,9 +35,17 @@ impl Evolver for DoubleEvolver {
         Ok(())
     }
     fn upload_plan(&self) -> Vec<(String, usize)> {
-        self.models.keys().map(|k| (k.clone(), 3 + self.windows)).collect()
+        self.models
+            .keys()
+            .map(|k| (k.clone(), 3 + self.windows))
+            .collect()
     }
     fn window(&mut self, _: usize, uploads: Vec<Upload>) -> serve::Result<WindowResult> {
+        if self.fail {
+            return Err(serve::ServeError::Fault(
+                "the double refuses this window".into(),
+            ));
+        }
         self.windows += 1;
         Ok(WindowResult {
             decision: "distill-only".into(),
@@ -67,6 +77,10 @@ impl Evolver for DoubleEvolver {
 const ADMIN: &str = "admin-token-for-tests-0123456789";
 
 fn start(dir: &Path, edit: impl FnOnce(&mut ServeConfig)) -> serve::Running {
+    start_double(dir, edit, false)
+}
+
+fn start_double(dir: &Path, edit: impl FnOnce(&mut ServeConfig), fail: bool) -> serve::Running {
     let tok = dir.join("admin.tok");
     std::fs::write(&tok, ADMIN).unwrap();
     let mut cfg = ServeConfig::preset("smoke").unwrap();
@@ -74,13 +88,20 @@ fn start(dir: &Path, edit: impl FnOnce(&mut ServeConfig)) -> serve::Running {
     cfg.max_body_bytes = 64 * 1024;
     cfg.window_timeout_s = 30.0;
     edit(&mut cfg);
-    let make: serve::worker::EvolverFactory = Box::new(|| {
+    let make: serve::worker::EvolverFactory = Box::new(move || {
         Ok(Box::new(DoubleEvolver {
             models: HashMap::new(),
             windows: 0,
+            fail,
         }) as Box<dyn Evolver>)
     });
-    serve::start(cfg, &dir.join("state"), "127.0.0.1:0".parse().unwrap(), make).unwrap()
+    serve::start(
+        cfg,
+        &dir.join("state"),
+        "127.0.0.1:0".parse().unwrap(),
+        make,
+    )
+    .unwrap()
 }
 
 fn url(r: &serve::Running) -> String {
@@ -126,11 +147,22 @@ fn auth_and_errors_store_nothing() {
     let admin = Client::new(&base, Some(ADMIN.into()));
     let body = br#"{"id":"cam1","model":"M2","stream":"D"}"#;
     let json = [("Content-Type", "application/json")];
-    assert_eq!(status(&anon, "POST", "/v1/terminals", &json, Some(body)), 401);
+    assert_eq!(
+        status(&anon, "POST", "/v1/terminals", &json, Some(body)),
+        401
+    );
     let wrong = Client::new(&base, Some("not-the-admin-token-xxxx".into()));
-    assert_eq!(status(&wrong, "POST", "/v1/terminals", &json, Some(body)), 401);
+    assert_eq!(
+        status(&wrong, "POST", "/v1/terminals", &json, Some(body)),
+        401
+    );
     let bad = admin
-        .send("POST", "/v1/terminals", &json, Some(br#"{"id":"x","model":"M9","stream":"D"}"#))
+        .send(
+            "POST",
+            "/v1/terminals",
+            &json,
+            Some(br#"{"id":"x","model":"M9","stream":"D"}"#),
+        )
         .unwrap();
     assert_eq!(bad.status, 400);
     assert!(String::from_utf8_lossy(&bad.body).contains("\"field\":\"model\""));
@@ -147,8 +179,16 @@ fn auth_and_errors_store_nothing() {
     let good = png(0);
     assert_eq!(status(&anon, "POST", frames, &h, Some(&good)), 401);
     assert_eq!(status(&wrong, "POST", frames, &h, Some(&good)), 401);
-    assert_eq!(status(&c2, "POST", frames, &h, Some(&good)), 403, "another terminal's token");
-    assert_eq!(status(&admin, "POST", frames, &h, Some(&good)), 403, "the admin token");
+    assert_eq!(
+        status(&c2, "POST", frames, &h, Some(&good)),
+        403,
+        "another terminal's token"
+    );
+    assert_eq!(
+        status(&admin, "POST", frames, &h, Some(&good)),
+        403,
+        "the admin token"
+    );
     assert_eq!(
         status(&c1, "POST", "/v1/terminals/nobody/frames", &h, Some(&good)),
         404
@@ -176,20 +216,59 @@ fn auth_and_errors_store_nothing() {
     let ack = c1.put_frame("cam1", 1.5, &good).unwrap();
     assert!(!ack.duplicate);
     let again = c1.put_frame("cam1", 1.5, &good).unwrap();
-    assert!(again.duplicate && again.frame_id == ack.frame_id, "a retry stores nothing new");
-    assert_eq!((frame_files(dir.path()), anon.health().unwrap().frames_stored), (1, 1));
+    assert!(
+        again.duplicate && again.frame_id == ack.frame_id,
+        "a retry stores nothing new"
+    );
+    assert_eq!(
+        (
+            frame_files(dir.path()),
+            anon.health().unwrap().frames_stored
+        ),
+        (1, 1)
+    );
 
     let e = c1.evolve("cam1", None).unwrap();
-    assert_eq!(status(&anon, "GET", &format!("/v1/evolutions/{}", e.request_id), &[], None), 401);
-    assert_eq!(status(&c2, "GET", &format!("/v1/evolutions/{}", e.request_id), &[], None), 403);
+    assert_eq!(
+        status(
+            &anon,
+            "GET",
+            &format!("/v1/evolutions/{}", e.request_id),
+            &[],
+            None
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            &c2,
+            "GET",
+            &format!("/v1/evolutions/{}", e.request_id),
+            &[],
+            None
+        ),
+        403
+    );
     assert_eq!(status(&c1, "GET", "/v1/evolutions/999", &[], None), 404);
     assert_eq!(status(&c1, "GET", "/v1/evolutions/abc", &[], None), 404);
-    assert_eq!(status(&c2, "GET", "/v1/terminals/cam1/model", &[], None), 403);
-    assert_eq!(status(&c1, "POST", "/v1/terminals/cam2/evolutions", &[], Some(&[])), 403);
+    assert_eq!(
+        status(&c2, "GET", "/v1/terminals/cam1/model", &[], None),
+        403
+    );
+    assert_eq!(
+        status(&c1, "POST", "/v1/terminals/cam2/evolutions", &[], Some(&[])),
+        403
+    );
     let (tag, bytes) = c1.model("cam1", None).unwrap().unwrap();
     assert_eq!(tag, "\"v0\"");
-    assert_eq!(bytes, std::fs::read("models/pretrained/M2.safetensors").unwrap());
-    assert!(c1.model("cam1", Some(&tag)).unwrap().is_none(), "304 on the held version");
+    assert_eq!(
+        bytes,
+        std::fs::read("models/pretrained/M2.safetensors").unwrap()
+    );
+    assert!(
+        c1.model("cam1", Some(&tag)).unwrap().is_none(),
+        "304 on the held version"
+    );
     r.stop();
 }
 
@@ -208,7 +287,12 @@ fn idempotency_key_returns_the_same_request() {
     assert_eq!(e1.request_id, e2.request_id);
     assert_eq!((e1.frames, e1.state.as_str()), (1, "queued"));
     let bad = c
-        .send("POST", "/v1/terminals/a/evolutions", &[("Idempotency-Key", "")], Some(&[]))
+        .send(
+            "POST",
+            "/v1/terminals/a/evolutions",
+            &[("Idempotency-Key", "")],
+            Some(&[]),
+        )
         .unwrap();
     assert_eq!(bad.status, 400);
     r.stop();
@@ -234,7 +318,10 @@ fn queue_over_bound_is_503_with_retry_after() {
         }
         other => panic!("expected 503, got {:?}", other.map(|x| x.status())),
     }
-    assert!(matches!(b.evolve("b", None), Err(serve::client::ClientError::Unreachable { .. })));
+    assert!(matches!(
+        b.evolve("b", None),
+        Err(serve::client::ClientError::Unreachable { .. })
+    ));
     assert_eq!(admin.health().unwrap().queue_depth, 1);
     r.stop();
 }
@@ -265,11 +352,16 @@ fn eight_concurrent_terminals_end_to_end() {
                     c.put_frame(&id, i as f64, &png(k * 10 + i)).unwrap();
                 }
                 let e = c.evolve(&id, Some("w0")).unwrap();
-                let s = c.wait_evolution(e.request_id, Duration::from_secs(60)).unwrap();
+                let s = c
+                    .wait_evolution(e.request_id, Duration::from_secs(60))
+                    .unwrap();
                 assert_eq!(s.state, "done", "{s:?}");
                 assert_eq!((s.version, s.frames, s.window), (Some(1), 4, 0));
                 assert_eq!(s.next_upload, 4, "the evolver's plan after one window");
-                let (tag, _) = c.model(&id, Some("\"v0\"")).unwrap().expect("a new version");
+                let (tag, _) = c
+                    .model(&id, Some("\"v0\""))
+                    .unwrap()
+                    .expect("a new version");
                 assert_eq!(tag, "\"v1\"");
                 assert!(c.model(&id, Some(&tag)).unwrap().is_none());
             })
@@ -320,7 +412,10 @@ fn dropped_upload_stores_nothing() {
     assert_eq!(admin.health().unwrap().frames_stored, 0);
     assert_eq!(frame_files(dir.path()), 0);
     let c = admin.with_token(&t.token);
-    assert!(!c.put_frame("a", 2.0, &body).unwrap().duplicate, "the same frame, whole, is new");
+    assert!(
+        !c.put_frame("a", 2.0, &body).unwrap().duplicate,
+        "the same frame, whole, is new"
+    );
     r.stop();
 }
 
@@ -330,7 +425,9 @@ fn dropped_upload_stores_nothing() {
 fn openapi_document_is_valid_openapi_3() {
     let dir = tempfile::tempdir().unwrap();
     let r = start(dir.path(), |_| {});
-    let a = Client::new(&url(&r), None).send("GET", "/openapi.json", &[], None).unwrap();
+    let a = Client::new(&url(&r), None)
+        .send("GET", "/openapi.json", &[], None)
+        .unwrap();
     assert_eq!(a.status, 200);
     let doc: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -347,17 +444,24 @@ fn openapi_document_is_valid_openapi_3() {
         ("/openapi.json", "get"),
     ] {
         let op = &paths[p][m];
-        let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{m} {p}"));
+        let responses = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{m} {p}"));
         assert!(!responses.is_empty());
         for code in responses.keys() {
-            assert!(code.len() == 3 && code.parse::<u16>().is_ok(), "{p}: {code}");
+            assert!(
+                code.len() == 3 && code.parse::<u16>().is_ok(),
+                "{p}: {code}"
+            );
         }
         // Path parameters are declared for every {name} in the path.
         for part in p.split('/').filter(|s| s.starts_with('{')) {
             let name = part.trim_matches(|c| c == '{' || c == '}');
             let params = op["parameters"].as_array().unwrap();
             assert!(
-                params.iter().any(|x| x["name"] == name && x["in"] == "path" && x["required"] == true),
+                params
+                    .iter()
+                    .any(|x| x["name"] == name && x["in"] == "path" && x["required"] == true),
                 "{p}: parameter {name}"
             );
         }
@@ -381,10 +485,18 @@ fn openapi_document_is_valid_openapi_3() {
     refs(&doc, &mut all);
     assert!(!all.is_empty());
     for rf in all {
-        let name = rf.strip_prefix("#/components/schemas/").expect("a schema ref");
-        assert!(doc["components"]["schemas"][name].is_object(), "dangling {rf}");
+        let name = rf
+            .strip_prefix("#/components/schemas/")
+            .expect("a schema ref");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling {rf}"
+        );
     }
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     r.stop();
 }
 
@@ -406,9 +518,32 @@ fn restart_keeps_everything_and_runs_the_queue() {
     r.stop();
     let r = start(dir.path(), |c| c.window_timeout_s = 0.0);
     let c = Client::new(&url(&r), Some(ta.token.clone()));
-    let s = c.wait_evolution(e.request_id, Duration::from_secs(30)).unwrap();
-    assert_eq!((s.state.as_str(), s.frames, s.version), ("done", 3, Some(1)));
+    let s = c
+        .wait_evolution(e.request_id, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        (s.state.as_str(), s.frames, s.version),
+        ("done", 3, Some(1))
+    );
     assert_eq!(c.evolve("a", Some("x")).unwrap().request_id, e.request_id);
     assert_eq!(c.health().unwrap().frames_stored, 3);
+    r.stop();
+}
+
+/// A window that fails marks its request `failed` with the reason; the model stays.
+#[test]
+fn failed_window_reports_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start_double(dir.path(), |c| c.window_timeout_s = 0.0, true);
+    let admin = Client::new(&url(&r), Some(ADMIN.into()));
+    let c = admin.with_token(&admin.register("a", "M2", "D").unwrap().token);
+    c.put_frame("a", 0.0, &png(2)).unwrap();
+    let e = c.evolve("a", None).unwrap();
+    let s = c
+        .wait_evolution(e.request_id, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(s.state, "failed");
+    assert!(s.reason.unwrap().contains("refuses"));
+    assert_eq!(c.model("a", None).unwrap().unwrap().0, "\"v0\"");
     r.stop();
 }

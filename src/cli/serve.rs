@@ -93,7 +93,8 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let method = cfg.method.clone();
     let work = a.state.join("work");
     let make: serve::worker::EvolverFactory = Box::new(move || {
-        Ok(Box::new(EdgeEvolver::new(&exp, &method, device, &work)?) as Box<dyn serve::worker::Evolver>)
+        Ok(Box::new(EdgeEvolver::new(&exp, &method, device, &work)?)
+            as Box<dyn serve::worker::Evolver>)
     });
     let token_file = cfg
         .admin_token_file
@@ -154,5 +155,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
 
 #[cfg(not(feature = "torch"))]
 pub fn load(_: LoadArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo serve-load` needs the `torch` feature (this binary was built without it)")
+    anyhow::bail!(
+        "`nestevo serve-load` needs the `torch` feature (this binary was built without it)"
+    )
 }

@@ -72,15 +72,28 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
     } else {
         PathBuf::from(format!("models/pretrained/{}.safetensors", a.model))
     };
-    anyhow::ensure!(model.is_file(), "--model {}: no checkpoint at {}", a.model, model.display());
+    anyhow::ensure!(
+        model.is_file(),
+        "--model {}: no checkpoint at {}",
+        a.model,
+        model.display()
+    );
     if !a.token_file.is_file() {
         let Some(admin) = &a.register_with else {
-            anyhow::bail!("--token-file {}: no such file (give --register-with ADMIN_TOKEN_FILE to register)", a.token_file.display());
+            anyhow::bail!(
+                "--token-file {}: no such file (give --register-with ADMIN_TOKEN_FILE to register)",
+                a.token_file.display()
+            );
         };
         let t = std::fs::read_to_string(admin)
             .map_err(|e| anyhow::anyhow!("--register-with {}: {e}", admin.display()))?;
-        let name = model.file_stem().unwrap_or_default().to_string_lossy().to_string();
-        let r = Client::new(&a.server, Some(t.trim().to_string())).register(&a.id, &name, &a.stream)?;
+        let name = model
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let r =
+            Client::new(&a.server, Some(t.trim().to_string())).register(&a.id, &name, &a.stream)?;
         crate::error::write_atomic(&a.token_file, serde_json::to_string_pretty(&r)?.as_bytes())?;
     }
     let text = std::fs::read_to_string(&a.token_file)
@@ -102,7 +115,10 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
         (None, Some(s)) => (s / window_s).floor() as usize,
         _ => anyhow::bail!("give --frames N or --seconds S"),
     };
-    anyhow::ensure!(windows >= 1, "--frames/--seconds: shorter than one window ({window_s} s, {per_window} frames)");
+    anyhow::ensure!(
+        windows >= 1,
+        "--frames/--seconds: shorter than one window ({window_s} s, {per_window} frames)"
+    );
     if let Some(t) = a.threads {
         anyhow::ensure!(t > 0, "--threads {t}: allowed is 1 or more");
         tch::set_num_threads(t);
@@ -110,7 +126,9 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
     let log = play(
         &TerminalOptions {
             server: a.server,
-            work: a.work.unwrap_or_else(|| PathBuf::from(format!("term-{}", a.id))),
+            work: a
+                .work
+                .unwrap_or_else(|| PathBuf::from(format!("term-{}", a.id))),
             id: a.id,
             token,
             stream,
@@ -121,7 +139,11 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
             windows,
             eval_frames: a.eval_frames,
             evolution_timeout: std::time::Duration::from_secs(a.evolution_timeout_s),
-            device: if a.cpu { tch::Device::Cpu } else { tch::Device::cuda_if_available() },
+            device: if a.cpu {
+                tch::Device::Cpu
+            } else {
+                tch::Device::cuda_if_available()
+            },
         },
         window_s,
         first,

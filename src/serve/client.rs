@@ -113,7 +113,9 @@ impl Client {
                     let wait = resp
                         .header("Retry-After")
                         .and_then(|v| v.parse::<u64>().ok())
-                        .map_or(backoff, |s| Duration::from_secs(s).min(Duration::from_secs(10)));
+                        .map_or(backoff, |s| {
+                            Duration::from_secs(s).min(Duration::from_secs(10))
+                        });
                     last = "503 Service Unavailable".into();
                     if attempt + 1 < self.max_attempts {
                         std::thread::sleep(wait);

@@ -133,8 +133,12 @@ async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ServeError> {
     let body = body_bytes(body, app.svc.cfg.max_body_bytes)?;
-    let req: RegisterRequest = serde_json::from_slice(&body)
-        .map_err(|e| ServeError::bad("body", format!("not a registration (JSON id, model, stream): {e}")))?;
+    let req: RegisterRequest = serde_json::from_slice(&body).map_err(|e| {
+        ServeError::bad(
+            "body",
+            format!("not a registration (JSON id, model, stream): {e}"),
+        )
+    })?;
     let svc = app.svc.clone();
     let r = blocking(move || svc.register(bearer(&headers).as_deref(), &req)).await?;
     Ok((StatusCode::CREATED, Json(r)).into_response())
@@ -268,7 +272,10 @@ async fn get_model(
         let t = svc.authorize(token.as_deref(), &id)?;
         let (v, path) = svc.model(&t)?;
         let tag = etag(v);
-        if held.as_deref().is_some_and(|h| h.split(',').any(|x| x.trim() == tag)) {
+        if held
+            .as_deref()
+            .is_some_and(|h| h.split(',').any(|x| x.trim() == tag))
+        {
             return Ok((v, None));
         }
         let b = std::fs::read(&path).map_err(|e| crate::error::IoError::new(&path, "read", e))?;
@@ -420,9 +427,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
-        .fallback(|| async {
-            ServeError::NotFound("no such route; see /openapi.json".into())
-        })
+        .fallback(|| async { ServeError::NotFound("no such route; see /openapi.json".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .route_layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)

@@ -84,7 +84,10 @@ pub fn run(o: &LoadOptions) -> Result<LoadReport> {
     let mut tokens = Vec::new();
     for k in 0..o.clients {
         let id = format!("{}-{k}", o.prefix);
-        tokens.push((id.clone(), admin.register(&id, &o.model, "D").map_err(err)?.token));
+        tokens.push((
+            id.clone(),
+            admin.register(&id, &o.model, "D").map_err(err)?.token,
+        ));
     }
     let rss0 = admin.health().map_err(err)?.rss_bytes;
     let done = Arc::new(AtomicBool::new(false));

@@ -180,7 +180,10 @@ impl Service {
         let admin = match &cfg.admin_token_file {
             Some(f) => std::fs::read_to_string(f)
                 .map_err(|e| {
-                    ServeError::Config(format!("admin_token_file {}: cannot read: {e}", f.display()))
+                    ServeError::Config(format!(
+                        "admin_token_file {}: cannot read: {e}",
+                        f.display()
+                    ))
                 })?
                 .trim()
                 .to_string(),
@@ -197,7 +200,8 @@ impl Service {
                     #[cfg(unix)]
                     {
                         use std::os::unix::fs::PermissionsExt;
-                        let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
+                        let _ =
+                            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
                     }
                     t
                 }
@@ -245,9 +249,9 @@ impl Service {
                 "header `Authorization`: the admin token does not reach terminal routes".into(),
             ));
         }
-        self.store().terminal_of_token(&h)?.ok_or_else(|| {
-            ServeError::Unauthorized("header `Authorization`: unknown token".into())
-        })
+        self.store()
+            .terminal_of_token(&h)?
+            .ok_or_else(|| ServeError::Unauthorized("header `Authorization`: unknown token".into()))
     }
 
     /// The token must be terminal `id`'s own; `id` must exist.
@@ -296,7 +300,10 @@ impl Service {
         if req.stream.parse::<StreamId>().is_err() {
             return Err(ServeError::bad(
                 "stream",
-                format!("`{}`: one of source, A, B, C, D, E", req.stream.escape_default()),
+                format!(
+                    "`{}`: one of source, A, B, C, D, E",
+                    req.stream.escape_default()
+                ),
             ));
         }
         let ckpt = self.checkpoint_of(&req.model);
@@ -483,7 +490,9 @@ impl Service {
                 )
                 .optional()?;
             if let Some(id) = known {
-                let r = st.evolution(id)?.expect("an idempotency key names a request");
+                let r = st
+                    .evolution(id)?
+                    .expect("an idempotency key names a request");
                 return self.status_of(&st, r);
             }
         }
@@ -552,7 +561,10 @@ impl Service {
             .transpose()?
             .flatten()
             .ok_or_else(|| {
-                ServeError::NotFound(format!("evolution request `{}`: unknown", request.escape_default()))
+                ServeError::NotFound(format!(
+                    "evolution request `{}`: unknown",
+                    request.escape_default()
+                ))
             })?;
         if r.terminal != who {
             return Err(ServeError::Forbidden(format!(
@@ -565,10 +577,12 @@ impl Service {
 
     /// Terminal `t`'s current model: (version, checkpoint path).
     pub fn model(&self, t: &TerminalRow) -> Result<(u64, PathBuf)> {
-        let p = self
-            .store()
-            .model_path(&t.id, t.version)?
-            .ok_or_else(|| ServeError::Fault(format!("terminal `{}`: no checkpoint of version {}", t.id, t.version)))?;
+        let p = self.store().model_path(&t.id, t.version)?.ok_or_else(|| {
+            ServeError::Fault(format!(
+                "terminal `{}`: no checkpoint of version {}",
+                t.id, t.version
+            ))
+        })?;
         Ok((t.version, PathBuf::from(p)))
     }
 
@@ -598,9 +612,8 @@ impl Service {
         let open = st.open_window()?;
         let terminals = st.terminals()?.len();
         let oldest = of_w.iter().map(|r| r.created).fold(f64::INFINITY, f64::min);
-        let ready = w < open
-            || of_w.len() >= terminals
-            || now_s() - oldest >= self.cfg.window_timeout_s;
+        let ready =
+            w < open || of_w.len() >= terminals || now_s() - oldest >= self.cfg.window_timeout_s;
         if !ready {
             return Ok(None);
         }
@@ -667,10 +680,11 @@ impl Service {
                  finished = ?5, reason = NULL WHERE id = ?1",
                 params![r.request, decision, r.action, version, now],
             )?;
-            let created: f64 =
-                tx.query_row("SELECT created FROM evolutions WHERE id = ?1", [r.request], |x| {
-                    x.get(0)
-                })?;
+            let created: f64 = tx.query_row(
+                "SELECT created FROM evolutions WHERE id = ?1",
+                [r.request],
+                |x| x.get(0),
+            )?;
             self.metrics.evolution_seconds.observe(now - created);
         }
         for (id, n) in plan {
@@ -680,7 +694,10 @@ impl Service {
             )?;
         }
         if let Some((p, v)) = global {
-            for (k, val) in [("global_path", p.display().to_string()), ("global_version", v.to_string())] {
+            for (k, val) in [
+                ("global_path", p.display().to_string()),
+                ("global_version", v.to_string()),
+            ] {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",

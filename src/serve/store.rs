@@ -235,9 +235,11 @@ impl Store {
     pub fn last_delta(&self, terminal: &str) -> Result<Option<f64>> {
         Ok(self
             .conn
-            .query_row("SELECT delta FROM terminals WHERE id = ?1", [terminal], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT delta FROM terminals WHERE id = ?1",
+                [terminal],
+                |r| r.get(0),
+            )
             .optional()?
             .flatten())
     }

@@ -83,7 +83,8 @@ pub fn spread(seg: u64, len: u64, n: usize, offset: u64) -> Vec<u64> {
 fn load_version(o: &TerminalOptions, etag: &str, bytes: &[u8]) -> Result<Detector> {
     let v = version_of(etag);
     let dir = o.work.join("models").join(format!("v{v}"));
-    std::fs::create_dir_all(&dir).map_err(|e| crate::error::IoError::new(&dir, "create folder", e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::IoError::new(&dir, "create folder", e))?;
     let w = dir.join(format!("{}.safetensors", o.id));
     crate::error::write_atomic(&w, bytes)?;
     let desc = std::fs::read(o.model.with_extension("toml"))
@@ -138,7 +139,10 @@ pub fn play(o: &TerminalOptions, window_s: f64, first_upload: usize) -> Result<V
     let st = Stream::new(o.stream, o.stream_seed);
     let len = (window_s * st.fps()).floor() as u64;
     if len == 0 {
-        return Err(ServeError::bad("window_s", format!("{window_s} s holds no frame")));
+        return Err(ServeError::bad(
+            "window_s",
+            format!("{window_s} s holds no frame"),
+        ));
     }
     let mut log: Vec<WindowLog> = std::fs::read_to_string(o.work.join("log.json"))
         .ok()

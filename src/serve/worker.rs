@@ -85,7 +85,9 @@ fn read_frames(svc: &Service, r: &EvolutionRow) -> Result<Vec<Frame>> {
     // At most D_max frames, spread evenly over what the terminal sent.
     let cap = svc.exp.windows.d_max.max(1);
     let picked: Vec<_> = if rows.len() > cap {
-        (0..cap).map(|j| rows[j * rows.len() / cap].clone()).collect()
+        (0..cap)
+            .map(|j| rows[j * rows.len() / cap].clone())
+            .collect()
     } else {
         rows
     };
@@ -114,7 +116,9 @@ fn sync_terminals(svc: &Service, ev: &mut dyn Evolver, known: &mut HashSet<Strin
         }
         let (first, current, delta) = {
             let st = svc.store();
-            let first = st.model_path(&t.id, 0)?.expect("version 0 is written at registration");
+            let first = st
+                .model_path(&t.id, 0)?
+                .expect("version 0 is written at registration");
             let current = st.model_path(&t.id, t.version)?;
             (first, current, st.last_delta(&t.id)?)
         };
@@ -155,7 +159,11 @@ fn run_window(
         let o = outcome.terminals.iter().find(|o| o.terminal == r.terminal);
         let checkpoint = match o {
             Some(o) if o.changed => {
-                let dir = svc.dir.join("models").join(&r.terminal).join(format!("w{w}"));
+                let dir = svc
+                    .dir
+                    .join("models")
+                    .join(&r.terminal)
+                    .join(format!("w{w}"));
                 Some(ev.save_terminal(&r.terminal, &dir)?)
             }
             _ => None,
@@ -183,24 +191,34 @@ fn run(svc: &Arc<Service>, make: EvolverFactory, stop: &AtomicBool) -> Result<()
     }
     let mut known = HashSet::new();
     while !stop.load(Ordering::Relaxed) {
-        sync_terminals(svc, ev.as_mut(), &mut known)?;
-        match svc.take_ready_window()? {
-            Some((w, requests)) => {
-                let t0 = std::time::Instant::now();
-                if let Err(e) = run_window(svc, ev.as_mut(), w, &requests) {
-                    let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
-                    eprintln!("window {w}: failed: {e}");
-                    svc.fail_requests(&ids, &e.to_string())?;
-                } else {
-                    eprintln!(
-                        "window {w}: {} request(s) done in {:.1} s",
-                        requests.len(),
-                        t0.elapsed().as_secs_f64()
-                    );
-                }
-            }
-            None => svc.wait_for_work(Duration::from_millis(200)),
+        // A failure outside a window (the database, a checkpoint that will not load) is
+        // logged and tried again; the requests stay queued.
+        if let Err(e) = step(svc, ev.as_mut(), &mut known) {
+            eprintln!("evolution worker: {e}; retrying in 1 s");
+            std::thread::sleep(Duration::from_secs(1));
         }
+    }
+    Ok(())
+}
+
+fn step(svc: &Service, ev: &mut dyn Evolver, known: &mut HashSet<String>) -> Result<()> {
+    sync_terminals(svc, ev, known)?;
+    match svc.take_ready_window()? {
+        Some((w, requests)) => {
+            let t0 = std::time::Instant::now();
+            if let Err(e) = run_window(svc, ev, w, &requests) {
+                let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
+                eprintln!("window {w}: failed: {e}");
+                svc.fail_requests(&ids, &e.to_string())?;
+            } else {
+                eprintln!(
+                    "window {w}: {} request(s) done in {:.1} s",
+                    requests.len(),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+        }
+        None => svc.wait_for_work(Duration::from_millis(200)),
     }
     Ok(())
 }
