@@ -5,7 +5,7 @@
 use nestevo::couple::label::{LabelRequest, Labeller};
 use nestevo::data::{Stream, StreamId};
 use nestevo::evolve::adapt::{adapt, reverse_gradient, AdaptConfig};
-use nestevo::evolve::coevolve::{class_counts, copy_model, train_pair, PairConfig};
+use nestevo::evolve::coevolve::{class_counts, copy_model, train_pair, PairConfig, PairLabels};
 use nestevo::evolve::generator::{train_generator, GenConfig, Generator, Head};
 use nestevo::evolve::labeller::TorchLabeller;
 use nestevo::model::parse_model;
@@ -148,6 +148,9 @@ fn mutual_learning_pair_lowers_both_losses() {
             beta: 0.5,
             mu: 0.02,
             samples: 8,
+            labels: PairLabels::Boxes,
+            freeze_mid_bn: true,
+            peak_threshold: 0.3,
             seed: 7,
             context: "test".into(),
         },
@@ -177,6 +180,9 @@ fn mutual_learning_pair_refuses_mismatched_labels() {
             beta: 0.5,
             mu: 0.0,
             samples: 0,
+            labels: PairLabels::Soft,
+            freeze_mid_bn: false,
+            peak_threshold: 0.3,
             seed: 0,
             context: "window 3, terminal x".into(),
         },

@@ -17,13 +17,15 @@
 //!
 //! Each pair is an independent training job (the scheduler can run them side by side).
 
+pub use super::config::PairLabels;
+use super::distill::teacher_outputs;
 use super::error::{EvolveError, Result};
 use super::generator::Generator;
 use super::mutual::mutual_losses;
 use crate::couple::label::Labelled;
 use crate::data::{Frame, GtBox};
 use crate::train::detector::Detector;
-use crate::train::loss::{build_targets, detection_loss};
+use crate::train::loss::{build_targets, detection_loss, distill_loss};
 use crate::train::noise::WeightNoise;
 use crate::train::trainer::lr_at;
 use rand::{Rng, SeedableRng};
@@ -43,6 +45,12 @@ pub struct PairConfig {
     pub mu: f64,
     /// Generated samples per step (when a generator is given).
     pub samples: usize,
+    /// What `L_C` follows.
+    pub labels: PairLabels,
+    /// Normalise the intermediate with its running batch-norm statistics (and leave them).
+    pub freeze_mid_bn: bool,
+    /// With `PairLabels::Soft`: teacher peaks at or above this probability are positives.
+    pub peak_threshold: f64,
     pub seed: u64,
     /// For error messages, e.g. "window 2, terminal night".
     pub context: String,
@@ -149,16 +157,48 @@ pub fn train_pair(
                 .collect();
             let rgb: Vec<&[u8]> = idx.iter().map(|&i| frames[i].rgb.as_slice()).collect();
             let x = local.batch_from_rgb(&rgb);
-            let bx: Vec<Vec<GtBox>> = idx.iter().map(|&i| boxes[i].clone()).collect();
             let out_local = local.forward(&x, true)?;
-            let out_mid = mid.forward(&x, true)?;
-            let t_local = build_targets(&bx, local.classes, local.grid(), local.stride, x.device());
-            let t_mid = build_targets(&bx, mid.classes, mid.grid(), mid.stride, x.device());
+            // The intermediate keeps the global model's batch-norm statistics (eval-mode
+            // normalisation, gradients still flow): trained on one stream each, their running
+            // statistics would drift to that stream, and the average of a day and a night
+            // intermediate's statistics fits neither (measured: docs/evolution.md).
+            let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
+            let (lc_local, lc_mid) = match cfg.labels {
+                PairLabels::Boxes => {
+                    let bx: Vec<Vec<GtBox>> = idx.iter().map(|&i| boxes[i].clone()).collect();
+                    let t_local =
+                        build_targets(&bx, local.classes, local.grid(), local.stride, x.device());
+                    let t_mid = build_targets(&bx, mid.classes, mid.grid(), mid.stride, x.device());
+                    (
+                        detection_loss(&out_local, &t_local),
+                        detection_loss(&out_mid, &t_mid),
+                    )
+                }
+                PairLabels::Soft => {
+                    let t = teacher_outputs(labels, &idx, x.device());
+                    if t.hm.size() != out_local.hm.size() || t.hm.size() != out_mid.hm.size() {
+                        return Err(EvolveError::BadInput(format!(
+                            "mutual learning ({}): the labels' heat-map {:?}, terminal {}'s {:?} \
+                             and intermediate {}'s {:?} must agree",
+                            cfg.context,
+                            t.hm.size(),
+                            local.desc.name,
+                            out_local.hm.size(),
+                            mid.desc.name,
+                            out_mid.hm.size()
+                        )));
+                    }
+                    (
+                        distill_loss(&out_local, &t, cfg.peak_threshold),
+                        distill_loss(&out_mid, &t, cfg.peak_threshold),
+                    )
+                }
+            };
             let (l_local, mut l_mid) = mutual_losses(
                 &out_local.hm,
                 &out_mid.hm,
-                &detection_loss(&out_local, &t_local),
-                &detection_loss(&out_mid, &t_mid),
+                &lc_local,
+                &lc_mid,
                 cfg.alpha,
                 cfg.beta,
             );
