@@ -19,6 +19,9 @@ pub mod info;
 pub mod model;
 pub mod ppa;
 pub mod sched;
+/// The edge server as an HTTP service (issue 14): never imported by `evolve`.
+#[cfg(feature = "torch")]
+pub mod serve;
 pub mod sweep;
 #[cfg(feature = "torch")]
 pub mod train;

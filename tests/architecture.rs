@@ -178,3 +178,15 @@ fn the_torch_engine_stays_beside_the_simulator() {
         all.join("\n")
     );
 }
+
+/// The evolution loop knows no transport: `evolve` never imports `serve` (the service drives
+/// the loop, not the other way round).
+#[test]
+fn evolve_never_imports_serve() {
+    let v = violations(&Path::new(SRC).join("evolve"), &["serve"]);
+    assert!(
+        v.is_empty(),
+        "arrows pointing the wrong way:\n{}",
+        v.join("\n")
+    );
+}

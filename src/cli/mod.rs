@@ -14,7 +14,9 @@ mod model;
 mod sched;
 #[cfg(feature = "torch")]
 mod sched_torch;
+mod serve;
 mod sweep;
+mod terminal;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -35,7 +37,8 @@ data ...               rendered drifting video streams\n  \
 pretrain, eval         training and evaluation of the detectors\n  \
 evolve ...             the co-evolution system (drift, generator, mutual learning, FedAvg, KD)\n  \
 bench ...              benchmarks: GPU versus simulated ISAAC latency\n  \
-sched ...              the evolution job scheduler (memory model, time predictor, knapsack)"
+sched ...              the evolution job scheduler (memory model, time predictor, knapsack)\n  \
+serve, terminal        the edge server as an HTTP service, and a terminal that plays against it"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -70,6 +73,12 @@ enum Command {
     /// The evolution job scheduler: plan, simulate, profile, fit, run.
     #[command(subcommand)]
     Sched(sched::SchedCommand),
+    /// The edge server as an HTTP service: terminals upload frames and fetch evolved models.
+    Serve(serve::ServeArgs),
+    /// A terminal against `nestevo serve`: plays its stream, uploads, evolves, scores.
+    Terminal(terminal::TerminalArgs),
+    /// Load test of `nestevo serve`: concurrent terminals uploading PNG frames.
+    ServeLoad(serve::LoadArgs),
 }
 
 /// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
@@ -86,6 +95,9 @@ pub fn main() -> ExitCode {
         Command::Evolve(c) => evolve::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Sched(c) => sched::run(c),
+        Command::Serve(a) => serve::serve(a),
+        Command::Terminal(a) => terminal::run(a),
+        Command::ServeLoad(a) => serve::load(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
