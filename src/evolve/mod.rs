@@ -16,6 +16,8 @@ pub mod fedavg;
 pub mod lcp;
 
 #[cfg(feature = "torch")]
+pub mod cim_labeller;
+#[cfg(feature = "torch")]
 pub mod distill;
 #[cfg(feature = "torch")]
 pub mod generator;
