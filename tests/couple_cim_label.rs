@@ -67,7 +67,7 @@ fn cim_labeller_boxes_equal_torch_labeller_boxes_noiseless() {
         );
     }
     assert!(checked >= 8, "only {checked} boxes clear of the threshold");
-    assert!(max_hm < 1.0, "heat-map logits differ by {max_hm}");
+    assert!(max_hm < 0.5, "heat-map logits differ by {max_hm}");
     assert!(cim.last_cost().is_some() && torch.last_cost().is_none());
     assert!(reprogram(&cim, &global).unwrap().energy_j > 0.0);
     assert_eq!(cim.label(&frames, &req).unwrap(), b, "noiseless reprogram is the same chip");

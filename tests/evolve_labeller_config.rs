@@ -17,7 +17,7 @@ fn labeller_section_is_optional_and_read() {
     let e = parse_experiment(&text, "x.toml").unwrap();
     assert_eq!(e.labeller.kind, LabellerKind::Cim);
     assert_eq!(e.labeller.set, vec!["adc.bits=7".to_string()]);
-    assert_eq!((e.labeller.mu, e.labeller.seed, e.labeller.calib_frames), (0.01, 3, 4));
+    assert_eq!((e.labeller.mu, e.labeller.seed, e.labeller.calib_frames), (0.01, 3, 16));
 }
 
 /// A bad value names the file, the field, the value and what is allowed.

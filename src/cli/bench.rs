@@ -1,6 +1,6 @@
 //! `nestevo bench ...`: benchmarks that time the system (their figures go to docs/).
 
-use super::bench_couple::{AdcSweepArgs, GpuVsCimArgs};
+use super::bench_couple::{AdcSweepArgs, GpuVsCimArgs, NoiseFinetuneArgs, NoiseSweepArgs};
 use super::train::{train_step, TrainStepArgs};
 use clap::Subcommand;
 
@@ -13,6 +13,11 @@ pub enum BenchCommand {
     GpuVsCim(GpuVsCimArgs),
     /// Crossbar mAP@0.5 and per-layer ADC saturation at ADC 4..9 bits, flipping on/off, with and without noise.
     AdcSweep(AdcSweepArgs),
+    /// mAP@0.5 of models trained with and without noise at mu 0..0.1, evaluated with the
+    /// trainer's weight noise and bit-faithfully with weight- and cell-level noise (Fig. 15).
+    NoiseSweep(NoiseSweepArgs),
+    /// Fine-tunes a checkpoint with the trainer's Eq. 18-20 weight noise (mu 0: the baseline).
+    NoiseFinetune(NoiseFinetuneArgs),
 }
 
 pub fn run(c: BenchCommand) -> anyhow::Result<()> {
@@ -20,5 +25,7 @@ pub fn run(c: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::TrainStep(a) => train_step(a),
         BenchCommand::GpuVsCim(a) => super::bench_couple::gpu_vs_cim(a),
         BenchCommand::AdcSweep(a) => super::bench_couple::adc(a),
+        BenchCommand::NoiseSweep(a) => super::bench_couple::noise(a),
+        BenchCommand::NoiseFinetune(a) => super::bench_couple::finetune(a),
     }
 }

@@ -209,3 +209,130 @@ pub fn adc(a: AdcSweepArgs) -> Result<()> {
     print!("{}", summarise(&file, a.plot.as_deref())?);
     Ok(())
 }
+
+#[derive(Args)]
+pub struct NoiseSweepArgs {
+    #[command(flatten)]
+    pub sel: ArchSel,
+    /// A model to compare, LABEL=DIR/NAME.safetensors (repeat: e.g. noisy=..., clean=...).
+    #[arg(long = "checkpoint", required = true)]
+    pub checkpoints: Vec<String>,
+    /// Scored frames (default: 64 of stream source).
+    #[command(flatten)]
+    pub frames: HeldOutArgs,
+    #[arg(long, default_value_t = 4)]
+    pub calib_frames: usize,
+    /// Noise coefficients (Fig. 15).
+    #[arg(long, value_delimiter = ',', default_value = "0,0.005,0.01,0.02,0.05,0.1")]
+    pub mus: Vec<f64>,
+    /// Evaluation modes: trainer, cim-weight, cim-cell.
+    #[arg(long, value_delimiter = ',', default_value = "trainer,cim-weight,cim-cell")]
+    pub modes: Vec<String>,
+    /// Noise draws per point with mu > 0.
+    #[arg(long, default_value_t = 5)]
+    pub draws: usize,
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Results CSV (resumed when it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Folder for one plot per evaluation mode (noise-MODE.png).
+    #[arg(long)]
+    pub plot_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct NoiseFinetuneArgs {
+    /// The checkpoint to fine-tune.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Eq. 18-20 weight-noise coefficient in the forward pass (0: the noiseless baseline).
+    #[arg(long)]
+    pub mu: f64,
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder and the new model's name (DIR/NAME.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+#[cfg(feature = "torch")]
+pub fn noise(a: NoiseSweepArgs) -> Result<()> {
+    use crate::evolve::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
+    threads(a.threads)?;
+    let models = a
+        .checkpoints
+        .iter()
+        .map(|c| {
+            let (l, p) = c.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--checkpoint {c}: expected LABEL=DIR/NAME.safetensors")
+            })?;
+            Ok((l.to_string(), PathBuf::from(p)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let modes = a
+        .modes
+        .iter()
+        .map(|m| {
+            EvalMode::ALL
+                .into_iter()
+                .find(|x| x.name() == m)
+                .ok_or_else(|| anyhow::anyhow!("--modes {m}: allowed trainer, cim-weight, cim-cell"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let s = NoiseSweep {
+        models,
+        mus: a.mus,
+        modes,
+        draws: a.draws,
+        seed: a.noise_seed,
+        frames: a.frames.held_out(StreamId::Source, 64)?,
+        calib_frames: a.calib_frames,
+        arch: a.sel.load()?,
+        backend: a.backend.get()?,
+    };
+    let file = noise_sweep(&s, &a.out)?;
+    print!("{}", summarise(&file, a.plot_dir.as_deref())?);
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
+    threads(a.threads)?;
+    let p = crate::evolve::noise_sweep::finetune(
+        &a.checkpoint,
+        &a.out,
+        &a.name,
+        a.mu,
+        a.steps,
+        a.batch,
+        a.lr,
+        a.seed,
+    )?;
+    println!("wrote {}", p.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn noise(_: NoiseSweepArgs) -> Result<()> {
+    anyhow::bail!("`nestevo bench noise-sweep` needs the `torch` feature")
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn finetune(_: NoiseFinetuneArgs) -> Result<()> {
+    anyhow::bail!("`nestevo bench noise-finetune` needs the `torch` feature")
+}

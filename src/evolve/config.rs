@@ -75,7 +75,7 @@ impl Default for LabellerSpec {
             noise: "none".into(),
             mu: 0.0,
             seed: 0,
-            calib_frames: 4,
+            calib_frames: 16,
             write: crate::couple::WriteCost::default(),
         }
     }

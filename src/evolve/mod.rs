@@ -28,6 +28,8 @@ pub mod margin;
 #[cfg(feature = "torch")]
 pub mod mutual;
 #[cfg(feature = "torch")]
+pub mod noise_sweep;
+#[cfg(feature = "torch")]
 pub mod run;
 
 pub use error::{ConfigError, EvolveError};
