@@ -121,12 +121,24 @@ impl CimLabeller {
         setup: ChipSetup,
         calib: Vec<Frame>,
     ) -> Result<Self, CoupleError> {
+        Self::with_generation(desc, tensors, setup, calib, 0)
+    }
+
+    /// `new` as the `generation`-th programming (noise drawn from `seed + generation`), for a
+    /// caller that builds a fresh labeller at every reprogramming.
+    pub fn with_generation(
+        desc: &ModelDesc,
+        tensors: &Tensors,
+        setup: ChipSetup,
+        calib: Vec<Frame>,
+        generation: u64,
+    ) -> Result<Self, CoupleError> {
         crate::check!(
             !calib.is_empty(),
             "CIM labeller: at least one calibration frame is needed"
         );
         setup.write.check()?;
-        let net = program(desc, tensors, &setup, &calib, 0)?;
+        let net = program(desc, tensors, &setup, &calib, generation)?;
         let cost = setup.write.program(&setup.spec, desc)?;
         Ok(CimLabeller {
             desc: desc.clone(),
@@ -136,7 +148,7 @@ impl CimLabeller {
                 net,
                 last: None,
                 program: cost,
-                generation: 0,
+                generation,
             }),
         })
     }
