@@ -151,3 +151,50 @@ fn life_cycle_performance_on_a_hand_worked_window() {
     assert_eq!(lcp(0.4, 0.7, 90.0, 60.0), 0.4);
     assert_eq!(served_by_old(&[0.0, 5.0, 14.9, 15.0, 30.0], 15.0), 3);
 }
+
+/// Eq. 5: an even split before any delta is known; afterwards every terminal gets at least
+/// `min_upload`, a larger delta never gets fewer frames, and the sum stays within D_max.
+#[test]
+fn uploads_follow_drift_within_the_budget() {
+    use nestevo::evolve::uploads::upload_counts;
+    assert_eq!(
+        upload_counts(96, 8, &[None, Some(3.0), None]),
+        vec![32, 32, 32]
+    );
+    let d = [Some(30.0), Some(5.0), Some(10.0)];
+    let u = upload_counts(96, 8, &d);
+    assert!(
+        u.iter().sum::<usize>() <= 96 && u.iter().all(|&x| x >= 8),
+        "{u:?}"
+    );
+    assert!(u[0] > u[2] && u[2] > u[1], "{u:?}");
+    assert_eq!(upload_counts(40, 10, &[Some(0.0), Some(0.0)]), vec![20, 20]);
+}
+
+/// Every method's action under both decisions of the drift rule (the table of `method`).
+#[test]
+fn methods_act_as_their_table_says() {
+    use nestevo::evolve::drift::Decision::{CoEvolve, DistillOnly};
+    use nestevo::evolve::method::{Action, Method};
+    let co = Action::CoEvolve { generator: true };
+    let cases = [
+        (Method::Nestevo, Action::Distill, co),
+        (Method::A1, Action::Adapt, Action::Adapt),
+        (
+            Method::A2,
+            Action::Distill,
+            Action::CoEvolve { generator: false },
+        ),
+        (Method::A3, Action::None, Action::None),
+        (Method::A4, Action::DistillOriginal, Action::DistillOriginal),
+        (Method::AlwaysKd, Action::Distill, Action::Distill),
+        (Method::AlwaysCoevolve, co, co),
+    ];
+    for (m, quiet, drifted) in cases {
+        assert_eq!(m.action(DistillOnly), quiet, "{m}");
+        assert_eq!(m.action(CoEvolve), drifted, "{m}");
+        assert_eq!(m.name().parse::<Method>().unwrap(), m);
+    }
+    let e = "a5".parse::<Method>().unwrap_err();
+    assert!(e.contains("a5") && e.contains("always-coevolve"), "{e}");
+}

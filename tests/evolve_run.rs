@@ -15,12 +15,17 @@ fn options(out: &std::path::Path, windows: usize, resume: bool) -> RunOptions {
         "windows.eval_frames=16".into(),
         "distill.steps=4".into(),
         "distill.batch=4".into(),
+        "mutual.steps=3".into(),
+        "mutual.batch=4".into(),
+        "generator.steps=10".into(),
+        "generator.batch=16".into(),
+        "generator.samples=4".into(),
     ]
     .into();
     let exp = apply_overrides(&preset("smoke").unwrap(), &sets, "smoke").unwrap();
     RunOptions {
         exp,
-        method: Method::AlwaysKd,
+        method: Method::Nestevo,
         out: out.to_path_buf(),
         device: tch::Device::Cpu,
         resume,
@@ -32,7 +37,7 @@ fn records(out: &std::path::Path) -> Vec<WindowRecord> {
     serde_json::from_str(&std::fs::read_to_string(out.join("windows.json")).unwrap()).unwrap()
 }
 
-/// Outputs, budget and resume.
+/// Co-evolution, outputs, budget and resume.
 #[test]
 fn smoke_run_writes_its_outputs_and_resumes_exactly() {
     tch::set_num_threads(1);
@@ -45,11 +50,22 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         "windows.csv",
         "experiment.toml",
         "state.json",
+        "map_over_time.png",
+        "final/global.safetensors",
+        "rounds/w1/global.safetensors",
     ] {
         assert!(whole.path().join(f).is_file(), "{f}");
     }
     let r = records(whole.path());
     assert_eq!(r.len(), 4);
+    assert_eq!(s.global_evolutions, 2, "both windows co-evolve");
+    assert!(r
+        .iter()
+        .all(|x| x.action == "co-evolve" && x.global_map50_after != x.global_map50));
+    assert!(
+        s.final_terminal_map50_lo <= s.final_terminal_map50
+            && s.final_terminal_map50 <= s.final_terminal_map50_hi
+    );
     for w in 0..2 {
         let up: usize = r.iter().filter(|x| x.window == w).map(|x| x.uploaded).sum();
         assert!(up <= 16 && r.iter().filter(|x| x.window == w).all(|x| x.uploaded >= 4));
@@ -78,6 +94,7 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         let strip = |r: &WindowRecord| WindowRecord {
             t_w: 0.0,
             t_r: 0.0,
+            label_s: 0.0,
             lcp: 0.0,
             map50_deployed: 0.0,
             ..r.clone()
@@ -85,4 +102,6 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         assert_eq!(strip(x), strip(y));
     }
     assert_eq!(resumed.mean_map50_after, s.mean_map50_after);
+    assert_eq!(resumed.global_map50_after, s.global_map50_after);
+    assert_eq!(resumed.final_terminal_map50, s.final_terminal_map50);
 }

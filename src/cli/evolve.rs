@@ -6,8 +6,12 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum EvolveCommand {
-    /// Run the evolution loop over the terminals' streams (built: --method always-kd).
+    /// Run the evolution loop over the terminals' streams.
     Run(RunArgs),
+    /// Every method on the same experiment and frames (Table 4), each in OUT/<method>/.
+    Compare(CompareArgs),
+    /// One experiment field over several values (Fig. 11: --sweep drift.gamma=4,8,12,20,40).
+    Sweep(SweepArgs),
     /// Validate an experiment (a preset or a file, with --set overrides) and print it as TOML.
     Check(CheckArgs),
     /// The teacher margin: every shipped model on held-out frames of every stream, mAP@0.5
@@ -31,8 +35,8 @@ pub struct RunArgs {
     /// Override a field: key=value; repeatable.
     #[arg(long = "set")]
     sets: Vec<String>,
-    /// nestevo, a1, a2, a3, a4, always-kd or always-coevolve (only always-kd is built).
-    #[arg(long, default_value = "always-kd")]
+    /// nestevo, a1, a2, a3, a4, always-kd or always-coevolve.
+    #[arg(long, default_value = "nestevo")]
     method: String,
     /// Output folder: summary.json, windows.json/csv, rounds/, final/.
     #[arg(long)]
@@ -43,6 +47,52 @@ pub struct RunArgs {
     #[arg(long)]
     cpu: bool,
     /// CPU threads for LibTorch (default: one per core).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
+pub struct CompareArgs {
+    #[arg(long)]
+    preset: Option<String>,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long = "set")]
+    sets: Vec<String>,
+    /// Methods to run, the first being the one the others are held against.
+    #[arg(long, value_delimiter = ',', default_value = "nestevo,a1,a2,a3,a4")]
+    methods: Vec<String>,
+    /// Output folder: one subfolder per method, table4.{md,csv,json}, map_over_time.png.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    cpu: bool,
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
+pub struct SweepArgs {
+    #[arg(long)]
+    preset: Option<String>,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long = "set")]
+    sets: Vec<String>,
+    /// KEY=V1,V2,...: the field and its values (e.g. drift.gamma=4,8,12,20,40).
+    #[arg(long)]
+    sweep: String,
+    #[arg(long, default_value = "nestevo")]
+    method: String,
+    /// Output folder: one subfolder per value, sweep.{md,csv,json}, sweep.png.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    cpu: bool,
     #[arg(long)]
     threads: Option<i32>,
 }
@@ -119,6 +169,8 @@ pub struct TrainStatsArgs {
 pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
     match c {
         EvolveCommand::Run(a) => run_loop(a),
+        EvolveCommand::Compare(a) => compare(a),
+        EvolveCommand::Sweep(a) => sweep(a),
         EvolveCommand::Check(a) => check(a),
         EvolveCommand::Margin(a) => margin(a),
         EvolveCommand::TrainStats(a) => train_stats(a),
@@ -155,17 +207,10 @@ fn run_loop(_: RunArgs) -> anyhow::Result<()> {
 fn run_loop(a: RunArgs) -> anyhow::Result<()> {
     use crate::evolve::run;
     let exp = experiment(&a.preset, &a.config, &a.sets)?;
-    let method = match a.method.as_str() {
-        "always-kd" => run::Method::AlwaysKd,
-        "nestevo" | "a1" | "a2" | "a3" | "a4" | "always-coevolve" => anyhow::bail!(
-            "--method {}: not built yet (co-evolution and the baselines of issue 10 are still \
-             to come); built: always-kd",
-            a.method
-        ),
-        m => anyhow::bail!(
-            "--method {m}: allowed are nestevo, a1, a2, a3, a4, always-kd, always-coevolve"
-        ),
-    };
+    let method: run::Method = a
+        .method
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--{e}"))?;
     let o = run::RunOptions {
         exp,
         method,
@@ -176,29 +221,44 @@ fn run_loop(a: RunArgs) -> anyhow::Result<()> {
     };
     let s = run::run(&o)?;
     println!(
-        "{} windows of experiment {} ({:?}): terminal mean mAP@0.5 {:.3} before -> {:.3} after, \
-         mean LCP {:.3}; {:.1} s; summary in {}",
+        "{} windows of experiment {} (method {}), {:.1} s: terminal mean mAP@0.5 over the \
+         windows {:.3} before -> {:.3} after, mean LCP {:.3}; final models on the post-run \
+         segment {:.3} [{:.3}, {:.3}]; global model {:.3} -> {:.3} ({} co-evolutions)",
         s.windows,
         s.experiment,
         s.method,
+        s.seconds,
         s.mean_map50_before,
         s.mean_map50_after,
         s.mean_lcp,
-        s.seconds,
-        a.out.join("summary.json").display()
+        s.final_terminal_map50,
+        s.final_terminal_map50_lo,
+        s.final_terminal_map50_hi,
+        s.global_map50_before,
+        s.global_map50_after,
+        s.global_evolutions
     );
     for t in &s.terminals {
         println!(
-            "  {} (stream {}, {}): mAP@0.5 {:.3} -> {:.3}, LCP {:.3}, final model {}",
+            "  {} (stream {}, {}): mAP@0.5 over the windows {:.3} -> {:.3}, LCP {:.3}; final \
+             {:.3} [{:.3}, {:.3}] ({})",
             t.id,
             t.stream,
             t.model,
             t.mean_map50_before,
             t.mean_map50_after,
             t.mean_lcp,
+            t.final_map50,
+            t.final_map50_lo,
+            t.final_map50_hi,
             t.final_model
         );
     }
+    println!(
+        "tables: {} and windows.csv; plot: {}",
+        a.out.join("summary.json").display(),
+        a.out.join("map_over_time.png").display()
+    );
     Ok(())
 }
 
@@ -207,6 +267,62 @@ fn margin(_: MarginArgs) -> anyhow::Result<()> {
     anyhow::bail!(
         "`nestevo evolve margin` needs the `torch` feature (this binary was built without it)"
     )
+}
+
+#[cfg(not(feature = "torch"))]
+fn compare(_: CompareArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`nestevo evolve compare` needs the `torch` feature (this binary was built without it)"
+    )
+}
+
+#[cfg(not(feature = "torch"))]
+fn sweep(_: SweepArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`nestevo evolve sweep` needs the `torch` feature (this binary was built without it)"
+    )
+}
+
+#[cfg(feature = "torch")]
+fn compare(a: CompareArgs) -> anyhow::Result<()> {
+    let exp = experiment(&a.preset, &a.config, &a.sets)?;
+    let methods = a
+        .methods
+        .iter()
+        .map(|m| {
+            m.parse()
+                .map_err(|e: String| anyhow::anyhow!("--methods: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<crate::evolve::method::Method>>>()?;
+    anyhow::ensure!(!methods.is_empty(), "--methods: give at least one method");
+    let dev = device(a.cpu, a.threads)?;
+    crate::evolve::compare::compare(&exp, &methods, &a.out, dev, true)?;
+    print!("{}", std::fs::read_to_string(a.out.join("table4.md"))?);
+    println!("\nplot: {}", a.out.join("map_over_time.png").display());
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+fn sweep(a: SweepArgs) -> anyhow::Result<()> {
+    let exp = experiment(&a.preset, &a.config, &a.sets)?;
+    let method: crate::evolve::method::Method = a
+        .method
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--{e}"))?;
+    let (key, values) = a
+        .sweep
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("--sweep {}: expected KEY=V1,V2,...", a.sweep))?;
+    let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+    anyhow::ensure!(
+        values.iter().all(|v| !v.is_empty()),
+        "--sweep {}: an empty value",
+        a.sweep
+    );
+    let dev = device(a.cpu, a.threads)?;
+    crate::evolve::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
+    print!("{}", std::fs::read_to_string(a.out.join("sweep.md"))?);
+    Ok(())
 }
 
 #[cfg(not(feature = "torch"))]

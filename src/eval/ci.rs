@@ -81,6 +81,34 @@ fn bootstrap(m: &Matched, resamples: usize) -> MapCi {
     }
 }
 
+/// The mean mAP@0.5 over several evaluation sets (e.g. one per terminal, each on its own
+/// frames) with its 95 % interval: every resample redraws each set's images independently
+/// (the sets are independent), and the interval is the percentile interval of the resampled
+/// means.
+pub fn mean_map50_with_ci(sets: &[(&[(u64, Vec<GtBox>)], &[Detection])]) -> (f64, Interval) {
+    if sets.is_empty() {
+        return (0.0, Interval { lo: 0.0, hi: 0.0 });
+    }
+    let matched: Vec<Matched> = sets.iter().map(|(g, d)| Matched::new(g, d)).collect();
+    let k = matched.len() as f64;
+    let mean = matched.iter().map(|m| m.report(None).map50).sum::<f64>() / k;
+    let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut means = Vec::with_capacity(RESAMPLES);
+    for _ in 0..RESAMPLES {
+        let mut sum = 0.0;
+        for m in &matched {
+            let n = m.images();
+            let mut w = vec![0u32; n];
+            for _ in 0..n {
+                w[rng.gen_range(0..n)] += 1;
+            }
+            sum += m.report(Some(&w)).map50;
+        }
+        means.push(sum / k);
+    }
+    (mean, percentile_interval(means))
+}
+
 /// The 2.5th and 97.5th percentiles (nearest rank) of `v`; a point interval at 0 when empty.
 fn percentile_interval(mut v: Vec<f64>) -> Interval {
     if v.is_empty() {

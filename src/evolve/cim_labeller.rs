@@ -63,15 +63,38 @@ pub fn cim_labeller(global: &Detector, spec: &LabellerSpec) -> Result<Option<Cim
     if spec.kind != LabellerKind::Cim {
         return Ok(None);
     }
+    cim_labeller_at(global, spec, 0).map(Some)
+}
+
+/// The `programming`-th programming of `global` onto the section's chip (fresh noise from
+/// `seed + programming`).
+pub fn cim_labeller_at(
+    global: &Detector,
+    spec: &LabellerSpec,
+    programming: u64,
+) -> Result<CimLabeller> {
     let setup = chip_setup(spec)?;
     let [_, h, w] = global.input_chw();
     let calib = HeldOut::new(StreamId::Source, spec.calib_frames)
         .calibration(spec.calib_frames)
         .render(w, h)?;
     let t = tensors_of(global)?;
-    let l = CimLabeller::new(&global.desc, &t, setup, calib)
-        .map_err(|e| EvolveError::Fault(format!("CIM labeller: {e}")))?;
-    Ok(Some(l))
+    CimLabeller::with_generation(&global.desc, &t, setup, calib, programming)
+        .map_err(|e| EvolveError::Fault(format!("CIM labeller: {e}")))
+}
+
+/// The edge's labeller factory (`edge::LabellerFactory`) of the experiment's `[labeller]`:
+/// LibTorch for `kind = "torch"`, else the global model programmed onto the chip, afresh at
+/// every (re)programming (requantised, fresh noise, the write cost counted in `program_cost`).
+pub fn labeller_factory(spec: &LabellerSpec) -> super::edge::LabellerFactory {
+    if spec.kind != LabellerKind::Cim {
+        return super::edge::torch_labeller();
+    }
+    let spec = spec.clone();
+    Box::new(move |g: &Detector, programming: usize| {
+        let l = cim_labeller_at(g, &spec, programming as u64)?;
+        Ok(Box::new(l) as Box<dyn crate::couple::label::Labeller + Send>)
+    })
 }
 
 /// Programs the new global model (after co-evolution) onto the labeller's chip.

@@ -149,6 +149,25 @@ pub struct MutualSpec {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
+    /// What L_C follows: `soft` (the global model's soft outputs, as distillation) or
+    /// `boxes` (its pseudo boxes as CenterNet targets).
+    #[serde(default = "soft")]
+    pub labels: PairLabels,
+}
+
+fn soft() -> PairLabels {
+    PairLabels::Soft
+}
+
+/// The global model's labels that `L_C` of Eq. 14-15 follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairLabels {
+    /// The pseudo boxes, as CenterNet targets (missed objects become background).
+    Boxes,
+    /// The soft outputs, as distillation follows them (`train::loss::distill_loss`: confident
+    /// peaks are positives, every other cell keeps the teacher's probability).
+    Soft,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

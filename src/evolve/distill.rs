@@ -21,6 +21,9 @@ pub struct DistillConfig {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
+    /// Teacher heat-map peaks at or above this probability are the focal loss's positives
+    /// (the pseudo-box threshold of the experiment).
+    pub peak_threshold: f64,
     pub seed: u64,
     /// Where this job runs, for error messages (e.g. "window 2, terminal night").
     pub context: String,
@@ -34,7 +37,7 @@ pub struct DistillReport {
     pub seconds: f64,
 }
 
-fn stack(arrays: &[&Array3<f32>], device: tch::Device) -> Tensor {
+pub(crate) fn stack(arrays: &[&Array3<f32>], device: tch::Device) -> Tensor {
     let (c, h, w) = arrays[0].dim();
     let mut buf = Vec::with_capacity(arrays.len() * c * h * w);
     for a in arrays {
@@ -43,6 +46,18 @@ fn stack(arrays: &[&Array3<f32>], device: tch::Device) -> Tensor {
     Tensor::from_slice(&buf)
         .reshape([arrays.len() as i64, c as i64, h as i64, w as i64])
         .to_device(device)
+}
+
+/// The labeller's soft outputs of frames `idx` as a batch of head outputs.
+pub(crate) fn teacher_outputs(labels: &[Labelled], idx: &[usize], dev: tch::Device) -> HeadOut {
+    let pick = |f: &dyn Fn(&Labelled) -> &Array3<f32>| {
+        stack(&idx.iter().map(|&i| f(&labels[i])).collect::<Vec<_>>(), dev)
+    };
+    HeadOut {
+        hm: pick(&|l| &l.soft.hm),
+        wh: pick(&|l| &l.soft.wh),
+        off: pick(&|l| &l.soft.off),
+    }
 }
 
 /// Distils `student` on `frames`, following `labels[k]` on `frames[k]`.
@@ -82,20 +97,7 @@ pub fn distill(
         let rgb: Vec<&[u8]> = idx.iter().map(|&i| frames[i].rgb.as_slice()).collect();
         let x = student.batch_from_rgb(&rgb);
         let out = student.forward(&x, true)?;
-        let teacher = HeadOut {
-            hm: stack(
-                &idx.iter().map(|&i| &labels[i].soft.hm).collect::<Vec<_>>(),
-                dev,
-            ),
-            wh: stack(
-                &idx.iter().map(|&i| &labels[i].soft.wh).collect::<Vec<_>>(),
-                dev,
-            ),
-            off: stack(
-                &idx.iter().map(|&i| &labels[i].soft.off).collect::<Vec<_>>(),
-                dev,
-            ),
-        };
+        let teacher = teacher_outputs(labels, &idx, dev);
         if teacher.hm.size() != out.hm.size() {
             return Err(EvolveError::BadInput(format!(
                 "distillation ({}): the teacher's heat-map {:?} and model {}'s {:?} differ",
@@ -105,7 +107,7 @@ pub fn distill(
                 out.hm.size()
             )));
         }
-        let loss = distill_loss(&out, &teacher, 0.3);
+        let loss = distill_loss(&out, &teacher, cfg.peak_threshold);
         let v = loss.to_kind(Kind::Double).double_value(&[]);
         if !v.is_finite() {
             return Err(EvolveError::Fault(format!(

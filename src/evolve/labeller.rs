@@ -162,3 +162,21 @@ pub fn feature_stats(labels: &[Labelled], classes: usize) -> Result<FeatureStats
     }
     Ok(stats)
 }
+
+/// A `TorchLabeller` that owns its model (a copy of the global model), so that the edge can
+/// keep it beside a labeller of another kind behind one `Box<dyn Labeller>`.
+pub struct OwnedTorchLabeller(pub Detector);
+
+impl Labeller for OwnedTorchLabeller {
+    fn describe(&self) -> String {
+        TorchLabeller::new(&self.0).describe()
+    }
+
+    fn label(
+        &self,
+        frames: &[Frame],
+        req: &LabelRequest,
+    ) -> std::result::Result<Vec<Labelled>, LabelError> {
+        TorchLabeller::new(&self.0).label(frames, req)
+    }
+}

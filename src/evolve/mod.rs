@@ -14,11 +14,21 @@ pub mod drift;
 pub mod error;
 pub mod fedavg;
 pub mod lcp;
+pub mod method;
+pub mod uploads;
 
+#[cfg(feature = "torch")]
+pub mod adapt;
 #[cfg(feature = "torch")]
 pub mod cim_labeller;
 #[cfg(feature = "torch")]
+pub mod coevolve;
+#[cfg(feature = "torch")]
+pub mod compare;
+#[cfg(feature = "torch")]
 pub mod distill;
+#[cfg(feature = "torch")]
+pub mod edge;
 #[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
@@ -29,6 +39,8 @@ pub mod margin;
 pub mod mutual;
 #[cfg(feature = "torch")]
 pub mod noise_sweep;
+#[cfg(feature = "torch")]
+pub mod plot;
 #[cfg(feature = "torch")]
 pub mod run;
 

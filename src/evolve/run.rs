@@ -1,48 +1,32 @@
-//! The window loop, distillation only (method `always-kd`): the part of `nestevo evolve run`
-//! that is built. Co-evolution (Algorithm 2) and the baselines are not built yet.
+//! The in-process evolution loop (`nestevo evolve run`): the terminals' world around the edge
+//! (`edge`): streams, clocks, uploads, scoring and the life-cycle performance.
 //!
 //! Time: terminal i's stream is cut into segments of `t_total_s` seconds (N_i = t_total_s x
 //! fps frames). Window k: at the end of segment k the terminal uploads d_i frames spread
-//! evenly over segment k; the global model labels them (pseudo boxes, soft outputs, and the
-//! drift features); delta_i, delta_global and the rule's decision are computed and reported;
-//! each terminal is distilled on its own uploads (the jobs run one after another); the new
-//! model takes over `t_evolving = t_c + t_w + t_r` into segment k+1, on which
-//! `eval_frames` frames spread evenly are scored: the old model, the new model, and the
-//! deployed one (old before t_evolving, new after), so every score is on frames later than
-//! any frame a model was trained on.
-//!
-//! Uploads (Eq. 5): window 0 splits D_max evenly; later windows give each terminal
-//! `min_upload` plus a share of the rest in proportion to its previous delta_i (more frames
-//! where the drift was larger), rounding down, so that the sum stays within D_max.
+//! evenly over segment k (d_i from the edge's plan, Eq. 5); the edge labels them, measures the
+//! drift, decides and trains (`Edge::window`); the new model takes over
+//! `t_evolving = t_c + t_w + t_r` into segment k+1, on which `eval_frames` frames spread
+//! evenly are scored: the old model, the new model, and the deployed one (old before
+//! t_evolving, new after), so every score is on frames later than any frame a model was
+//! trained on; the global model before and after the window is scored on the same frames.
+//! After the last window, every terminal's final model and the original and final global
+//! models are scored on segment `count + 1` (frames no model saw), with 95 % intervals.
 //! t_c: the uploaded frames as raw RGB up and the new model's float32 parameters down over
-//! the link (`lcp::transfer_s`); t_w: labelling plus the training of the jobs queued before
-//! it in this window; t_r: its own training, measured wall time.
+//! the link (`lcp::transfer_s`).
 
 use super::config::Experiment;
-use super::distill::{distill, DistillConfig};
-use super::drift::{self, Decision, FeatureStats};
+use super::drift::Decision;
+use super::edge::{seed_of, Edge, LabellerFactory, TerminalUpload};
 use super::error::{EvolveError, Result};
-use super::labeller::{feature_stats, TorchLabeller};
 use super::lcp::{lcp, served_by_old, transfer_s, EvolvingTime};
-use crate::couple::label::{LabelRequest, Labeller};
-use crate::data::{Frame, Stream, StreamId, CLASSES};
-use crate::eval::{evaluate, evaluate_with_ci, ground_truth, Detection, Interval};
+pub use super::method::Method;
+use crate::data::{Frame, GtBox, Stream};
+use crate::eval::{evaluate, evaluate_with_ci, ground_truth, mean_map50_with_ci, Detection};
 use crate::train::checkpoint::{self, TrainState};
 use crate::train::detector::Detector;
 use crate::train::evaluate::predict;
-use crate::train::frames::FramePool;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// Source frames labelled for the training statistics when none lie beside the checkpoint.
-const TRAIN_STATS_FRAMES: usize = 512;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// Distillation from the current global model every window.
-    AlwaysKd,
-}
 
 pub struct RunOptions {
     pub exp: Experiment,
@@ -77,34 +61,43 @@ pub struct WindowRecord {
     pub map50_deployed: f64,
     /// Eq. 6 from the before and after mAPs.
     pub lcp: f64,
-    /// The global model on this terminal's scoring frames.
+    /// The global model before and after the window on this terminal's scoring frames.
     pub global_map50: f64,
+    pub global_map50_after: f64,
     pub t_c: f64,
     pub t_w: f64,
     pub t_r: f64,
-    pub distill_first_loss: f64,
-    pub distill_last_loss: f64,
+    /// Labelling time of the terminal's upload (seconds; modelled or measured).
+    pub label_s: f64,
+    pub first_loss: f64,
+    pub last_loss: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
     windows_done: usize,
+    global_version: usize,
     records: Vec<WindowRecord>,
     seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TerminalSummary {
     pub id: String,
     pub stream: String,
     pub model: String,
     pub final_model: String,
+    /// Means over the windows.
     pub mean_map50_before: f64,
     pub mean_map50_after: f64,
     pub mean_lcp: f64,
+    /// The final model on the post-run segment, with its 95 % interval.
+    pub final_map50: f64,
+    pub final_map50_lo: f64,
+    pub final_map50_hi: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub experiment: String,
     pub method: Method,
@@ -114,6 +107,21 @@ pub struct Summary {
     pub mean_map50_before: f64,
     pub mean_map50_after: f64,
     pub mean_lcp: f64,
+    /// Table 4: the mean over terminals of the final models on the post-run segment, with
+    /// the bootstrap interval of that mean (`eval::mean_map50_with_ci`).
+    pub final_terminal_map50: f64,
+    pub final_terminal_map50_lo: f64,
+    pub final_terminal_map50_hi: f64,
+    /// The original and the final global model on the terminals' joint post-run frames.
+    pub global_map50_before: f64,
+    pub global_map50_before_lo: f64,
+    pub global_map50_before_hi: f64,
+    pub global_map50_after: f64,
+    pub global_map50_after_lo: f64,
+    pub global_map50_after_hi: f64,
+    /// Windows whose method co-evolved (the global model changed).
+    pub global_evolutions: usize,
+    pub final_global: String,
     pub seconds: f64,
 }
 
@@ -123,14 +131,6 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
 
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("serialisable")
-}
-
-/// A seed for (run seed, window, terminal, purpose), so that a resumed run draws the same.
-fn seed_of(seed: u64, window: usize, terminal: usize, what: u64) -> u64 {
-    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ ((window as u64) << 40)
-        ^ ((terminal as u64) << 24)
-        ^ what
 }
 
 /// Frames per segment of terminal `k`.
@@ -145,247 +145,239 @@ fn spread(seg: u64, len: u64, n: usize, offset: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Uploads per terminal (Eq. 5): see the module doc.
+/// Uploads per terminal of experiment `e` given the previous window's deltas (Eq. 5).
 pub fn uploads(e: &Experiment, previous: Option<&[f64]>) -> Vec<usize> {
-    let n = e.terminals.len();
-    let d = e.windows.d_max;
-    match previous {
-        None => vec![d / n; n],
-        Some(deltas) => {
-            let rest = d - e.windows.min_upload * n;
-            let total: f64 = deltas.iter().sum();
-            deltas
-                .iter()
-                .map(|&x| {
-                    let share = if total > 0.0 {
-                        x / total
-                    } else {
-                        1.0 / n as f64
-                    };
-                    e.windows.min_upload + (rest as f64 * share).floor() as usize
-                })
-                .collect()
-        }
-    }
-}
-
-fn training_stats(global: &Detector, e: &Experiment, out: &Path) -> Result<FeatureStats> {
-    let beside = PathBuf::from(&e.global.model).with_extension("drift.json");
-    for p in [beside, out.join("global.drift.json")] {
-        if p.is_file() {
-            let s = FeatureStats::load(&p)?;
-            if s.layer == e.drift.layer {
-                return Ok(s);
-            }
-        }
-    }
-    let lab = TorchLabeller::new(global);
-    let req = LabelRequest {
-        min_score: e.global.min_score as f32,
-        feature_layer: Some(e.drift.layer.clone()),
+    let deltas: Vec<Option<f64>> = match previous {
+        Some(d) => d.iter().map(|&x| Some(x)).collect(),
+        None => vec![None; e.terminals.len()],
     };
-    let mut pool = FramePool::new(StreamId::Source, e.seed);
-    let s = feature_stats(
-        &lab.label(&pool.sample(TRAIN_STATS_FRAMES), &req)?,
-        CLASSES.len(),
-    )?;
-    s.save(&out.join("global.drift.json"))?;
-    Ok(s)
+    super::edge::upload_counts(e.windows.d_max, e.windows.min_upload, &deltas)
 }
 
-fn load_model(path: &Path, device: tch::Device) -> Result<Detector> {
-    Ok(checkpoint::load(path, device)?.0)
+/// Segment `seg`'s `n` scoring frames of terminal `k`, renumbered 0.. (image ids), and their
+/// times from the segment's start.
+fn scoring_frames(e: &Experiment, k: usize, seg: u64, n: usize) -> (Vec<Frame>, Vec<f64>) {
+    let t = &e.terminals[k];
+    let st = Stream::new(e.stream_of(k), t.stream_seed);
+    let len = segment_len(e, k);
+    let mut frames: Vec<Frame> = spread(seg, len, n, 0)
+        .into_iter()
+        .map(|i| st.frame(i))
+        .collect();
+    let start = st.time_s(seg * len);
+    let times = frames.iter().map(|f| f.time_s - start).collect();
+    for (j, f) in frames.iter_mut().enumerate() {
+        f.index = j as u64;
+    }
+    (frames, times)
+}
+
+fn round_dir(out: &Path, w: usize) -> PathBuf {
+    out.join("rounds").join(format!("w{w}"))
 }
 
 pub fn run(o: &RunOptions) -> Result<Summary> {
+    run_with(o, None)
+}
+
+/// `run` with the global model's labeller built by `factory` (default: LibTorch).
+pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summary> {
     let e = &o.exp;
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(o.out.join("final"))
         .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", o.out.display())))?;
     write_atomic(&o.out.join("experiment.toml"), &e.to_toml())?;
-    let global = load_model(Path::new(&e.global.model), o.device)?;
-    let train_stats = training_stats(&global, e, &o.out)?;
+    let mut edge = match factory {
+        Some(f) => Edge::with_labeller(e, o.method, o.device, &o.out, f)?,
+        None => Edge::new(e, o.method, o.device, &o.out)?,
+    };
     let state_path = o.out.join("state.json");
     let mut state = State {
         windows_done: 0,
+        global_version: 0,
         records: Vec::new(),
         seconds: 0.0,
     };
-    let mut models: Vec<Detector> = Vec::new();
     if o.resume && state_path.is_file() {
         let text = std::fs::read_to_string(&state_path)
             .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", state_path.display())))?;
         state = serde_json::from_str(&text)
             .map_err(|x| EvolveError::BadInput(format!("{}: {x}", state_path.display())))?;
     }
-    for t in &e.terminals {
-        let path = if state.windows_done > 0 {
-            round_dir(&o.out, state.windows_done - 1).join(format!("{}.safetensors", t.id))
-        } else {
-            PathBuf::from(&t.model)
-        };
-        let mut m = load_model(&path, o.device)?;
-        if state.windows_done == 0 {
-            // Checkpoints of the run are named after the terminal.
-            m.desc.name = t.id.clone();
+    if state.windows_done > 0 {
+        let dir = round_dir(&o.out, state.windows_done - 1);
+        for t in &e.terminals {
+            edge.set_terminal_model(&t.id, &dir.join(format!("{}.safetensors", t.id)))?;
+            let last = state
+                .records
+                .iter()
+                .rev()
+                .find(|r| r.terminal == t.id)
+                .map(|r| r.delta);
+            edge.set_terminal_delta(&t.id, last)?;
         }
-        models.push(m);
+        if state.global_version > 0 {
+            edge.set_global(&dir.join("global.safetensors"), state.global_version)?;
+        }
     }
     let resumed_s = state.seconds;
     let bar = if o.progress {
-        indicatif::ProgressBar::new((e.windows.count * e.terminals.len()) as u64)
+        indicatif::ProgressBar::new(e.windows.count as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
-    bar.set_position((state.windows_done * e.terminals.len()) as u64);
-    let lab = TorchLabeller::new(&global);
-    let req = LabelRequest {
-        min_score: e.global.min_score as f32,
-        feature_layer: Some(e.drift.layer.clone()),
-    };
+    bar.set_position(state.windows_done as u64);
     for w in state.windows_done..e.windows.count {
-        let previous: Option<Vec<f64>> = (w > 0).then(|| {
-            state
-                .records
-                .iter()
-                .filter(|r| r.window == w - 1)
-                .map(|r| r.delta)
-                .collect()
-        });
-        let ups = uploads(e, previous.as_deref());
-        // Upload and label.
-        let t_label = std::time::Instant::now();
-        let mut uploaded: Vec<(Vec<Frame>, Vec<crate::couple::label::Labelled>)> = Vec::new();
-        let mut deltas = Vec::new();
+        bar.set_message(format!("window {w}"));
+        let plan = edge.upload_plan();
+        let mut ups = Vec::new();
         for (k, t) in e.terminals.iter().enumerate() {
+            let n = plan
+                .iter()
+                .find(|(id, _)| id == &t.id)
+                .map(|p| p.1)
+                .unwrap_or(0);
             let st = Stream::new(e.stream_of(k), t.stream_seed);
             let len = segment_len(e, k);
-            let offset = seed_of(e.seed, w, k, 1) % (len / ups[k].max(1) as u64).max(1);
-            let frames: Vec<Frame> = spread(w as u64, len, ups[k], offset)
-                .into_iter()
-                .map(|i| st.frame(i))
-                .collect();
-            let labels = lab.label(&frames, &req)?;
-            let stats = feature_stats(&labels, CLASSES.len())?;
-            deltas.push(drift::delta(&train_stats, &stats)?.delta);
-            uploaded.push((frames, labels));
+            let offset = seed_of(e.seed, w, k, 1) % (len / n.max(1) as u64).max(1);
+            ups.push(TerminalUpload {
+                terminal: t.id.clone(),
+                frames: spread(w as u64, len, n, offset)
+                    .into_iter()
+                    .map(|i| st.frame(i))
+                    .collect(),
+            });
         }
-        let label_s = t_label.elapsed().as_secs_f64();
-        let dg = drift::delta_global(&deltas, e.drift.gamma);
-        let decision = drift::decide(dg, e.drift.epsilon);
-        let mut queue_s = label_s;
+        let bytes_up: Vec<u64> = ups
+            .iter()
+            .map(|u| u.frames.iter().map(|f| f.rgb.len() as u64).sum())
+            .collect();
+        // Score the old models on segment w + 1 before the window changes them.
+        let mut scoring = Vec::new();
+        for k in 0..e.terminals.len() {
+            let (frames, times) = scoring_frames(e, k, w as u64 + 1, e.windows.eval_frames);
+            let gt = ground_truth(&frames);
+            let old = predict(edge.terminal_model(&e.terminals[k].id)?, &frames, 64)?;
+            let g_old = predict(edge.global(), &frames, 64)?;
+            scoring.push((frames, times, gt, old, g_old));
+        }
+        let outcome = edge.window(w, ups)?;
         let mut records = Vec::new();
         for (k, t) in e.terminals.iter().enumerate() {
-            let (frames, labels) = &uploaded[k];
-            let context = format!("window {w}, terminal {}", t.id);
-            let mut new = copy_model(&models[k])?;
-            let rep = distill(
-                &mut new,
-                frames,
-                labels,
-                &DistillConfig {
-                    steps: e.distill.steps,
-                    batch: e.distill.batch,
-                    lr: e.distill.lr,
-                    seed: seed_of(e.seed, w, k, 2),
-                    context,
-                },
-            )?;
-            let t_w = queue_s;
-            queue_s += rep.seconds;
-            let bytes_up = frames.iter().map(|f| f.rgb.len() as u64).sum();
-            let bytes_down = new.params() as u64 * 4;
+            let (frames, times_in, gt, d_old, g_old) = &scoring[k];
+            let oc = outcome
+                .terminals
+                .iter()
+                .find(|x| x.terminal == t.id)
+                .expect("every terminal uploaded");
+            let model = edge.terminal_model(&t.id)?;
+            let d_new = predict(model, frames, 64)?;
+            let g_new = if outcome.global_updated {
+                predict(edge.global(), frames, 64)?
+            } else {
+                g_old.clone()
+            };
             let times = EvolvingTime {
                 t_c: transfer_s(
-                    bytes_up,
-                    bytes_down,
+                    bytes_up[k],
+                    model.params() as u64 * 4,
                     e.link.bandwidth_mbps,
                     e.link.latency_ms,
                 ),
-                t_w,
-                t_r: rep.seconds,
+                t_w: oc.t_w,
+                t_r: oc.t_r,
             };
-            // Score on segment w + 1.
-            let st = Stream::new(e.stream_of(k), t.stream_seed);
-            let len = segment_len(e, k);
-            let mut eval: Vec<Frame> = spread(w as u64 + 1, len, e.windows.eval_frames, 0)
-                .into_iter()
-                .map(|i| st.frame(i))
-                .collect();
-            let start = st.time_s((w as u64 + 1) * len);
-            let times_in: Vec<f64> = eval.iter().map(|f| f.time_s - start).collect();
-            for (j, f) in eval.iter_mut().enumerate() {
-                f.index = j as u64;
-            }
-            let gt = ground_truth(&eval);
-            let ci = |m: &Detector| -> Result<((f64, Interval), Vec<Detection>)> {
-                let d = predict(m, &eval, 64)?;
-                let r = evaluate_with_ci(&gt, &d);
-                Ok(((r.map50, r.ci95.expect("asked for").map50), d))
+            let ci = |d: &[Detection]| {
+                let r = evaluate_with_ci(gt, d);
+                (r.map50, r.ci95.expect("asked for").map50)
             };
-            let (before, d_old) = ci(&models[k])?;
-            let (after, d_new) = ci(&new)?;
-            let (g, _) = ci(&global)?;
-            let cut = served_by_old(&times_in, times.total()) as u64;
-            let deployed: Vec<_> = d_old
-                .into_iter()
+            let (before, after) = (ci(d_old), ci(&d_new));
+            let cut = served_by_old(times_in, times.total()) as u64;
+            let deployed: Vec<Detection> = d_old
+                .iter()
                 .filter(|d| d.image_id < cut)
-                .chain(d_new.into_iter().filter(|d| d.image_id >= cut))
+                .chain(d_new.iter().filter(|d| d.image_id >= cut))
+                .cloned()
                 .collect();
-            let dep = evaluate(&gt, &deployed).map50;
             records.push(WindowRecord {
                 window: w,
                 terminal: t.id.clone(),
                 stream: t.stream.clone(),
-                uploaded: frames.len(),
-                pseudo_boxes: labels.iter().map(|l| l.boxes.len()).sum(),
-                delta: deltas[k],
-                delta_global: dg,
-                decision,
-                action: "distill".into(),
+                uploaded: oc.uploaded,
+                pseudo_boxes: oc.pseudo_boxes,
+                delta: oc.delta,
+                delta_global: outcome.delta_global,
+                decision: outcome.decision,
+                action: oc.action.clone(),
                 map50_before: before.0,
                 map50_before_lo: before.1.lo,
                 map50_before_hi: before.1.hi,
                 map50_after: after.0,
                 map50_after_lo: after.1.lo,
                 map50_after_hi: after.1.hi,
-                map50_deployed: dep,
+                map50_deployed: evaluate(gt, &deployed).map50,
                 lcp: lcp(before.0, after.0, times.total(), e.windows.t_total_s),
-                global_map50: g.0,
+                global_map50: evaluate(gt, g_old).map50,
+                global_map50_after: evaluate(gt, &g_new).map50,
                 t_c: times.t_c,
                 t_w: times.t_w,
                 t_r: times.t_r,
-                distill_first_loss: rep.first_loss,
-                distill_last_loss: rep.last_loss,
+                label_s: oc.label_s,
+                first_loss: oc.first_loss,
+                last_loss: oc.last_loss,
             });
-            let dir = round_dir(&o.out, w);
+            let _ = frames;
+        }
+        let dir = round_dir(&o.out, w);
+        for t in &e.terminals {
             checkpoint::save(
-                &new,
+                edge.terminal_model(&t.id)?,
                 &dir,
                 &TrainState {
                     model: t.id.clone(),
-                    step: e.distill.steps,
-                    total_steps: e.distill.steps,
-                    seed: seed_of(e.seed, w, k, 2),
-                    last_loss: rep.last_loss,
-                    seconds: rep.seconds,
+                    ..Default::default()
                 },
             )?;
-            models[k] = new;
-            bar.inc(1);
         }
+        let mut g = super::coevolve::copy_model(edge.global(), "global")?;
+        g.desc.name = "global".into();
+        checkpoint::save(&g, &dir, &TrainState::default())?;
         state.records.extend(records);
         state.windows_done = w + 1;
+        state.global_version = edge.global_version;
         state.seconds = resumed_s + t0.elapsed().as_secs_f64();
         write_tables(&o.out, &state.records)?;
         write_atomic(&state_path, &json(&state))?;
+        bar.inc(1);
     }
     bar.finish_and_clear();
+    let summary = summarise(o, &edge, &state, resumed_s + t0.elapsed().as_secs_f64())?;
+    write_atomic(&o.out.join("summary.json"), &json(&summary))?;
+    super::plot::terminal_curves(
+        &o.out.join("map_over_time.png"),
+        e,
+        &[(o.method, &state.records)],
+    )?;
+    Ok(summary)
+}
+
+/// The post-run scores and the final models.
+fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result<Summary> {
+    let e = &o.exp;
+    let final_dir = o.out.join("final");
+    let post = e.windows.count as u64 + 1;
     let mut terminals = Vec::new();
+    let mut sets: Vec<(Vec<(u64, Vec<GtBox>)>, Vec<Detection>)> = Vec::new();
+    let mut joint_frames: Vec<Frame> = Vec::new();
     for (k, t) in e.terminals.iter().enumerate() {
-        let final_dir = o.out.join("final");
-        let p = checkpoint::save(&models[k], &final_dir, &TrainState::default())?;
+        let model = edge.terminal_model(&t.id)?;
+        let p = checkpoint::save(model, &final_dir, &TrainState::default())?;
         let _ = std::fs::remove_file(final_dir.join(format!("{}.state.json", t.id)));
+        let (frames, _) = scoring_frames(e, k, post, e.windows.eval_frames);
+        let gt = ground_truth(&frames);
+        let d = predict(model, &frames, 64)?;
+        let r = evaluate_with_ci(&gt, &d);
+        let ci = r.ci95.expect("asked for").map50;
         let rs: Vec<&WindowRecord> = state
             .records
             .iter()
@@ -402,12 +394,37 @@ pub fn run(o: &RunOptions) -> Result<Summary> {
             mean_map50_before: mean(&|r| r.map50_before),
             mean_map50_after: mean(&|r| r.map50_after),
             mean_lcp: mean(&|r| r.lcp),
+            final_map50: r.map50,
+            final_map50_lo: ci.lo,
+            final_map50_hi: ci.hi,
         });
+        sets.push((gt, d));
+        let base = joint_frames.len() as u64;
+        joint_frames.extend(frames.into_iter().map(|mut f| {
+            f.index += base;
+            f
+        }));
     }
+    let refs: Vec<(&[(u64, Vec<GtBox>)], &[Detection])> = sets
+        .iter()
+        .map(|(g, d)| (g.as_slice(), d.as_slice()))
+        .collect();
+    let (tmean, tci) = mean_map50_with_ci(&refs);
+    let gt = ground_truth(&joint_frames);
+    let score = |m: &Detector| -> Result<(f64, crate::eval::Interval)> {
+        let r = evaluate_with_ci(&gt, &predict(m, &joint_frames, 64)?);
+        Ok((r.map50, r.ci95.expect("asked for").map50))
+    };
+    let (gb, gbi) = score(edge.original_global())?;
+    let (ga, gai) = score(edge.global())?;
+    let mut g = super::coevolve::copy_model(edge.global(), "global")?;
+    g.desc.name = "global".into();
+    let gp = checkpoint::save(&g, &final_dir, &TrainState::default())?;
+    let _ = std::fs::remove_file(final_dir.join("global.state.json"));
     let all = |f: &dyn Fn(&WindowRecord) -> f64| {
         state.records.iter().map(f).sum::<f64>() / state.records.len().max(1) as f64
     };
-    let summary = Summary {
+    Ok(Summary {
         experiment: e.name.clone(),
         method: o.method,
         windows: e.windows.count,
@@ -415,26 +432,19 @@ pub fn run(o: &RunOptions) -> Result<Summary> {
         mean_map50_before: all(&|r| r.map50_before),
         mean_map50_after: all(&|r| r.map50_after),
         mean_lcp: all(&|r| r.lcp),
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    write_atomic(&o.out.join("summary.json"), &json(&summary))?;
-    Ok(summary)
-}
-
-fn round_dir(out: &Path, w: usize) -> PathBuf {
-    out.join("rounds").join(format!("w{w}"))
-}
-
-/// A fresh detector with `m`'s description and values.
-fn copy_model(m: &Detector) -> Result<Detector> {
-    let c = Detector::new(&m.desc, m.classes, m.vs.device())?;
-    let src = m.vs.variables();
-    let _g = tch::no_grad_guard();
-    for (k, v) in c.vs.variables() {
-        let mut v = v.shallow_clone();
-        v.copy_(&src[&k]);
-    }
-    Ok(c)
+        final_terminal_map50: tmean,
+        final_terminal_map50_lo: tci.lo,
+        final_terminal_map50_hi: tci.hi,
+        global_map50_before: gb,
+        global_map50_before_lo: gbi.lo,
+        global_map50_before_hi: gbi.hi,
+        global_map50_after: ga,
+        global_map50_after_lo: gai.lo,
+        global_map50_after_hi: gai.hi,
+        global_evolutions: state.global_version,
+        final_global: gp.display().to_string(),
+        seconds,
+    })
 }
 
 fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
@@ -442,11 +452,11 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
     let mut csv = String::from(
         "window,terminal,stream,uploaded,pseudo_boxes,delta,delta_global,decision,action,\
          map50_before,map50_before_lo,map50_before_hi,map50_after,map50_after_lo,map50_after_hi,\
-         map50_deployed,lcp,global_map50,t_c,t_w,t_r\n",
+         map50_deployed,lcp,global_map50,global_map50_after,t_c,t_w,t_r,label_s\n",
     );
     for r in records {
         csv.push_str(&format!(
-            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3}\n",
+            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3}\n",
             r.window,
             r.terminal,
             r.stream,
@@ -468,9 +478,11 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
             r.map50_deployed,
             r.lcp,
             r.global_map50,
+            r.global_map50_after,
             r.t_c,
             r.t_w,
-            r.t_r
+            r.t_r,
+            r.label_s
         ));
     }
     write_atomic(&out.join("windows.csv"), &csv)

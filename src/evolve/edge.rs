@@ -1,0 +1,542 @@
+//! The edge server's side of the loop, with no transport and no clock of its own: it holds
+//! the global model, its training-data drift statistics and every terminal's deployed model;
+//! given a window's uploads it labels them, measures the drift, decides (Eq. 11-13) and runs
+//! the window's jobs as the method says (`method`): distillation, co-evolution (`coevolve`),
+//! adversarial adaptation (`adapt`) or nothing. The in-process loop (`run`) and the HTTP
+//! service (`serve`) both drive it.
+//!
+//! Uploads (Eq. 5): `upload_counts` gives every terminal `min_upload` frames plus a share of
+//! the rest of `D_max` in proportion to its last delta_i (more frames where the drift was
+//! larger), rounded down so the sum stays within D_max; an even split while some terminal
+//! has no delta yet.
+//!
+//! Times: the window's jobs run one after another on the edge's device (labelling of every
+//! upload first, then, for co-evolution, the generator, the mutual-learning pairs, FedAvg, the
+//! relabelling by the new global model and the distillations). A terminal's `t_r` is the
+//! training time of its own jobs (its pair and its distillation), its `t_w` the rest of the
+//! time until its last job ends (labelling, the shared jobs and the other terminals' jobs queued
+//! before it). The labelling time is the labeller's modelled device time where it reports one
+//! (the simulated chip), else the measured wall time.
+
+use super::adapt::{adapt, AdaptConfig};
+use super::coevolve::{class_counts, copy_model, train_pair, PairConfig};
+use super::config::Experiment;
+use super::distill::{distill, DistillConfig};
+use super::drift::{self, Decision, FeatureStats};
+use super::error::{EvolveError, Result};
+use super::fedavg::fedavg_detectors;
+use super::generator::{train_generator, GenConfig, Generator, Head};
+use super::labeller::{feature_stats, OwnedTorchLabeller, TorchLabeller};
+use super::method::{Action, Method};
+pub use super::uploads::upload_counts;
+use crate::couple::label::{LabelRequest, Labelled, Labeller};
+use crate::data::{Frame, StreamId, CLASSES};
+use crate::train::checkpoint;
+use crate::train::detector::Detector;
+use crate::train::frames::FramePool;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Source frames labelled for the training statistics when none lie beside the checkpoint.
+const TRAIN_STATS_FRAMES: usize = 512;
+/// Labelled source frames A1 adapts from.
+const ADAPT_SOURCE_FRAMES: usize = 256;
+
+/// Builds the labeller of a global model; `programming` counts how often the global model
+/// has been (re)programmed (0 for the first), so a simulated chip can draw fresh noise.
+pub type LabellerFactory = Box<dyn Fn(&Detector, usize) -> Result<Box<dyn Labeller + Send>> + Send>;
+
+/// The LibTorch labeller on a copy of the global model.
+pub fn torch_labeller() -> LabellerFactory {
+    Box::new(|g: &Detector, _| {
+        Ok(Box::new(OwnedTorchLabeller(copy_model(g, &g.desc.name)?)) as Box<dyn Labeller + Send>)
+    })
+}
+
+pub struct Terminal {
+    pub id: String,
+    pub stream: String,
+    pub model: Detector,
+    /// delta_i of the terminal's last upload.
+    pub last_delta: Option<f64>,
+}
+
+/// A terminal's frames of one window.
+pub struct TerminalUpload {
+    pub terminal: String,
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminalOutcome {
+    pub terminal: String,
+    pub uploaded: usize,
+    pub pseudo_boxes: usize,
+    pub delta: f64,
+    pub action: String,
+    /// Seconds: waiting for other jobs, and the terminal's own training.
+    pub t_w: f64,
+    pub t_r: f64,
+    /// Seconds of labelling its frames (modelled by the labeller, or measured).
+    pub label_s: f64,
+    /// First and last losses of its jobs, for the record.
+    pub first_loss: f64,
+    pub last_loss: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowOutcome {
+    pub window: usize,
+    pub delta_global: usize,
+    pub decision: Decision,
+    pub action: Action,
+    pub terminals: Vec<TerminalOutcome>,
+    pub global_updated: bool,
+    /// The generator's accuracy per intermediate head, when one was trained.
+    pub generator_accuracy: Vec<f64>,
+    /// Wall seconds of the whole window on the edge.
+    pub seconds: f64,
+}
+
+pub struct Edge {
+    exp: Experiment,
+    method: Method,
+    global: Detector,
+    original: Detector,
+    train_stats: FeatureStats,
+    terminals: Vec<Terminal>,
+    factory: LabellerFactory,
+    labeller: Box<dyn Labeller + Send>,
+    /// Times the global model has been replaced (co-evolutions).
+    pub global_version: usize,
+    source: Option<Vec<Frame>>,
+}
+
+fn load_model(path: &Path, device: tch::Device) -> Result<Detector> {
+    Ok(checkpoint::load(path, device)?.0)
+}
+
+/// A seed for (run seed, window, terminal, purpose), so that a resumed run draws the same.
+pub fn seed_of(seed: u64, window: usize, terminal: usize, what: u64) -> u64 {
+    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ ((window as u64) << 40)
+        ^ ((terminal as u64) << 24)
+        ^ what
+}
+
+impl Edge {
+    /// The global model of `exp`, its drift statistics (beside its checkpoint, or computed
+    /// into `work`), and the experiment's terminals with their deployed models.
+    pub fn new(exp: &Experiment, method: Method, device: tch::Device, work: &Path) -> Result<Edge> {
+        Self::with_labeller(exp, method, device, work, torch_labeller())
+    }
+
+    pub fn with_labeller(
+        exp: &Experiment,
+        method: Method,
+        device: tch::Device,
+        work: &Path,
+        factory: LabellerFactory,
+    ) -> Result<Edge> {
+        let global = load_model(Path::new(&exp.global.model), device)?;
+        let train_stats = training_stats(&global, exp, work)?;
+        let labeller = factory(&global, 0)?;
+        let mut edge = Edge {
+            exp: exp.clone(),
+            method,
+            original: copy_model(&global, &global.desc.name)?,
+            global,
+            train_stats,
+            terminals: Vec::new(),
+            factory,
+            labeller,
+            global_version: 0,
+            source: None,
+        };
+        for t in &exp.terminals {
+            edge.add_terminal(&t.id, &t.stream, Path::new(&t.model))?;
+        }
+        Ok(edge)
+    }
+
+    pub fn experiment(&self) -> &Experiment {
+        &self.exp
+    }
+
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// Registers a terminal with its deployed model (renamed after the terminal, so that its
+    /// checkpoints are).
+    pub fn add_terminal(&mut self, id: &str, stream: &str, model: &Path) -> Result<()> {
+        if self.terminals.iter().any(|t| t.id == id) {
+            return Err(EvolveError::BadInput(format!(
+                "terminal `{id}` is already registered"
+            )));
+        }
+        let mut m = load_model(model, self.global.vs.device())?;
+        m.desc.name = id.to_string();
+        self.terminals.push(Terminal {
+            id: id.to_string(),
+            stream: stream.to_string(),
+            model: m,
+            last_delta: None,
+        });
+        Ok(())
+    }
+
+    fn index(&self, id: &str) -> Result<usize> {
+        self.terminals
+            .iter()
+            .position(|t| t.id == id)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = self.terminals.iter().map(|t| t.id.as_str()).collect();
+                EvolveError::BadInput(format!(
+                    "no terminal `{id}`; registered: {}",
+                    ids.join(", ")
+                ))
+            })
+    }
+
+    pub fn terminals(&self) -> &[Terminal] {
+        &self.terminals
+    }
+
+    pub fn terminal_model(&self, id: &str) -> Result<&Detector> {
+        Ok(&self.terminals[self.index(id)?].model)
+    }
+
+    /// Replaces a terminal's model by a checkpoint (a restarted service, a resumed run).
+    pub fn set_terminal_model(&mut self, id: &str, model: &Path) -> Result<()> {
+        let k = self.index(id)?;
+        let mut m = load_model(model, self.global.vs.device())?;
+        m.desc.name = id.to_string();
+        self.terminals[k].model = m;
+        Ok(())
+    }
+
+    pub fn set_terminal_delta(&mut self, id: &str, delta: Option<f64>) -> Result<()> {
+        let k = self.index(id)?;
+        self.terminals[k].last_delta = delta;
+        Ok(())
+    }
+
+    pub fn global(&self) -> &Detector {
+        &self.global
+    }
+
+    /// The global model before any co-evolution.
+    pub fn original_global(&self) -> &Detector {
+        &self.original
+    }
+
+    /// Replaces the global model by a checkpoint (restart), `version` co-evolutions old.
+    pub fn set_global(&mut self, path: &Path, version: usize) -> Result<()> {
+        let mut g = load_model(path, self.global.vs.device())?;
+        g.desc.name = self.original.desc.name.clone();
+        self.labeller = (self.factory)(&g, version)?;
+        self.global = g;
+        self.global_version = version;
+        Ok(())
+    }
+
+    pub fn labeller(&self) -> &dyn Labeller {
+        self.labeller.as_ref()
+    }
+
+    /// Frames each terminal uploads next window (Eq. 5).
+    pub fn upload_plan(&self) -> Vec<(String, usize)> {
+        let deltas: Vec<Option<f64>> = self.terminals.iter().map(|t| t.last_delta).collect();
+        let counts = upload_counts(self.exp.windows.d_max, self.exp.windows.min_upload, &deltas);
+        self.terminals
+            .iter()
+            .zip(counts)
+            .map(|(t, n)| (t.id.clone(), n))
+            .collect()
+    }
+
+    fn label(&self, frames: &[Frame], features: bool) -> Result<(Vec<Labelled>, f64)> {
+        let req = LabelRequest {
+            min_score: self.exp.global.min_score as f32,
+            feature_layer: features.then(|| self.exp.drift.layer.clone()),
+        };
+        let t0 = Instant::now();
+        let labels = self.labeller.label(frames, &req)?;
+        Ok((labels, t0.elapsed().as_secs_f64()))
+    }
+
+    /// One window: see the module doc. Terminals without an upload are left as they are.
+    pub fn window(&mut self, w: usize, uploads: Vec<TerminalUpload>) -> Result<WindowOutcome> {
+        let t0 = Instant::now();
+        let e = self.exp.clone();
+        let mut ks = Vec::new();
+        for u in &uploads {
+            let k = self.index(&u.terminal)?;
+            if ks.contains(&k) {
+                return Err(EvolveError::BadInput(format!(
+                    "window {w}: two uploads for terminal `{}`",
+                    u.terminal
+                )));
+            }
+            if u.frames.is_empty() {
+                return Err(EvolveError::BadInput(format!(
+                    "window {w}: terminal `{}` uploaded no frames",
+                    u.terminal
+                )));
+            }
+            ks.push(k);
+        }
+        // Label every upload with the current global model, then the drift rule.
+        let mut labels = Vec::new();
+        let mut deltas = Vec::new();
+        let mut label_s = Vec::new();
+        let mut boxes = Vec::new();
+        for u in &uploads {
+            let (l, s) = self.label(&u.frames, true)?;
+            boxes.push(l.iter().map(|x| x.boxes.len()).sum::<usize>());
+            let stats = feature_stats(&l, CLASSES.len())?;
+            deltas.push(drift::delta(&self.train_stats, &stats)?.delta);
+            labels.push(l);
+            label_s.push(s);
+        }
+        for (&k, &d) in ks.iter().zip(&deltas) {
+            self.terminals[k].last_delta = Some(d);
+        }
+        let dg = drift::delta_global(&deltas, e.drift.gamma);
+        let decision = drift::decide(dg, e.drift.epsilon);
+        let action = self.method.action(decision);
+        let n = uploads.len();
+        let mut own = vec![0.0f64; n];
+        let mut end = vec![0.0f64; n];
+        let mut losses = vec![(f64::NAN, f64::NAN); n];
+        let mut clock: f64 = label_s.iter().sum();
+        let mut gen_acc = Vec::new();
+        let mut global_updated = false;
+        let distill_cfg = |j: usize, what: u64| DistillConfig {
+            steps: e.distill.steps,
+            batch: e.distill.batch,
+            lr: e.distill.lr,
+            peak_threshold: e.global.min_score,
+            seed: seed_of(e.seed, w, ks[j], what),
+            context: format!("window {w}, terminal {}", uploads[j].terminal),
+        };
+        match action {
+            Action::None => {}
+            Action::Distill | Action::DistillOriginal => {
+                // Under A4 the global model never changes, so the current labels are the
+                // original model's; relabel only if it did.
+                let relabel = action == Action::DistillOriginal && self.global_version > 0;
+                for j in 0..n {
+                    let teacher_labels = if relabel {
+                        let req = LabelRequest {
+                            min_score: e.global.min_score as f32,
+                            feature_layer: None,
+                        };
+                        TorchLabeller::new(&self.original).label(&uploads[j].frames, &req)?
+                    } else {
+                        std::mem::take(&mut labels[j])
+                    };
+                    let k = ks[j];
+                    let rep = distill(
+                        &mut self.terminals[k].model,
+                        &uploads[j].frames,
+                        &teacher_labels,
+                        &distill_cfg(j, 2),
+                    )?;
+                    clock += rep.seconds;
+                    own[j] = rep.seconds;
+                    end[j] = clock;
+                    losses[j] = (rep.first_loss, rep.last_loss);
+                }
+            }
+            Action::Adapt => {
+                if self.source.is_none() {
+                    let mut pool = FramePool::new(StreamId::Source, e.seed ^ 0xA1);
+                    self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+                }
+                let source = self.source.as_ref().expect("drawn");
+                for j in 0..n {
+                    let k = ks[j];
+                    let rep = adapt(
+                        &mut self.terminals[k].model,
+                        source,
+                        &uploads[j].frames,
+                        &AdaptConfig {
+                            steps: e.distill.steps,
+                            batch: e.distill.batch,
+                            lr: e.distill.lr,
+                            layer: e.drift.layer.clone(),
+                            seed: seed_of(e.seed, w, k, 5),
+                            context: format!("window {w}, terminal {}", uploads[j].terminal),
+                        },
+                    )?;
+                    clock += rep.seconds;
+                    own[j] = rep.seconds;
+                    end[j] = clock;
+                    losses[j] = (rep.det_last, rep.domain_last);
+                }
+            }
+            Action::CoEvolve { generator } => {
+                let gname = self.global.desc.name.clone();
+                let mut mids = Vec::with_capacity(n);
+                for j in 0..n {
+                    mids.push(copy_model(
+                        &self.global,
+                        &format!("{gname}-mid-{}", uploads[j].terminal),
+                    )?);
+                }
+                let counts: Vec<Vec<usize>> = labels
+                    .iter()
+                    .map(|l| class_counts(l, CLASSES.len()))
+                    .collect();
+                let total: Vec<usize> = (0..CLASSES.len())
+                    .map(|c| counts.iter().map(|v| v[c]).sum())
+                    .collect();
+                let all: usize = total.iter().sum();
+                let prior: Vec<f64> = total
+                    .iter()
+                    .map(|&x| x as f64 / all.max(1) as f64)
+                    .collect();
+                let gen = if generator && all > 0 {
+                    let t = Instant::now();
+                    let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
+                    // The generator's initial weights come from LibTorch's generator: seed it
+                    // so that a resumed run starts from the same ones.
+                    tch::manual_seed(seed_of(e.seed, w, 0, 6) as i64);
+                    let mut g = Generator::new(
+                        e.generator.noise_dim,
+                        e.generator.hidden,
+                        heads[0].latent_dim(),
+                        CLASSES.len(),
+                        self.global.vs.device(),
+                    );
+                    let rep = train_generator(
+                        &mut g,
+                        &heads,
+                        &counts,
+                        &GenConfig {
+                            steps: e.generator.steps,
+                            batch: e.generator.batch,
+                            lr: e.generator.lr,
+                            diversity: e.generator.diversity,
+                            seed: seed_of(e.seed, w, 0, 3),
+                        },
+                    )?;
+                    gen_acc = rep.accuracy;
+                    clock += t.elapsed().as_secs_f64();
+                    Some(g)
+                } else {
+                    None
+                };
+                for j in 0..n {
+                    let k = ks[j];
+                    let rep = train_pair(
+                        &mut self.terminals[k].model,
+                        &mut mids[j],
+                        &uploads[j].frames,
+                        &labels[j],
+                        gen.as_ref().map(|g| (g, prior.as_slice())),
+                        &PairConfig {
+                            steps: e.mutual.steps,
+                            batch: e.mutual.batch,
+                            lr: e.mutual.lr,
+                            alpha: e.mutual.alpha,
+                            beta: e.mutual.beta,
+                            mu: e.mutual.mu,
+                            samples: e.generator.samples,
+                            labels: e.mutual.labels,
+                            peak_threshold: e.global.min_score,
+                            seed: seed_of(e.seed, w, k, 4),
+                            context: format!("window {w}, terminal {}", uploads[j].terminal),
+                        },
+                    )?;
+                    clock += rep.seconds;
+                    own[j] += rep.seconds;
+                }
+                // FedAvg, reprogram the labeller, relabel, distil.
+                let t = Instant::now();
+                let weighted: Vec<(&Detector, usize)> = mids
+                    .iter()
+                    .zip(&uploads)
+                    .map(|(m, u)| (m, u.frames.len()))
+                    .collect();
+                self.global = fedavg_detectors(&weighted, &gname)?;
+                self.global_version += 1;
+                self.labeller = (self.factory)(&self.global, self.global_version)?;
+                global_updated = true;
+                clock += t.elapsed().as_secs_f64();
+                for j in 0..n {
+                    let (l, s) = self.label(&uploads[j].frames, false)?;
+                    clock += s;
+                    let k = ks[j];
+                    let rep = distill(
+                        &mut self.terminals[k].model,
+                        &uploads[j].frames,
+                        &l,
+                        &distill_cfg(j, 2),
+                    )?;
+                    clock += rep.seconds;
+                    own[j] += rep.seconds;
+                    end[j] = clock;
+                    losses[j] = (rep.first_loss, rep.last_loss);
+                }
+            }
+        }
+        let terminals = (0..n)
+            .map(|j| TerminalOutcome {
+                terminal: uploads[j].terminal.clone(),
+                uploaded: uploads[j].frames.len(),
+                pseudo_boxes: boxes[j],
+                delta: deltas[j],
+                action: action.name().to_string(),
+                t_w: if action == Action::None {
+                    0.0
+                } else {
+                    (end[j] - own[j]).max(0.0)
+                },
+                t_r: own[j],
+                label_s: label_s[j],
+                first_loss: losses[j].0,
+                last_loss: losses[j].1,
+            })
+            .collect::<Vec<_>>();
+        Ok(WindowOutcome {
+            window: w,
+            delta_global: dg,
+            decision,
+            action,
+            terminals,
+            global_updated,
+            generator_accuracy: gen_acc,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+fn training_stats(global: &Detector, e: &Experiment, work: &Path) -> Result<FeatureStats> {
+    let beside = PathBuf::from(&e.global.model).with_extension("drift.json");
+    for p in [beside, work.join("global.drift.json")] {
+        if p.is_file() {
+            let s = FeatureStats::load(&p)?;
+            if s.layer == e.drift.layer {
+                return Ok(s);
+            }
+        }
+    }
+    let lab = TorchLabeller::new(global);
+    let req = LabelRequest {
+        min_score: e.global.min_score as f32,
+        feature_layer: Some(e.drift.layer.clone()),
+    };
+    let mut pool = FramePool::new(StreamId::Source, e.seed);
+    let s = feature_stats(
+        &lab.label(&pool.sample(TRAIN_STATS_FRAMES), &req)?,
+        CLASSES.len(),
+    )?;
+    std::fs::create_dir_all(work)
+        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", work.display())))?;
+    s.save(&work.join("global.drift.json"))?;
+    Ok(s)
+}
