@@ -6,7 +6,7 @@
 use nestevo::couple::label::{LabelRequest, Labeller, PseudoBox};
 use nestevo::data::StreamId;
 use nestevo::eval::{iou, HeldOut};
-use nestevo::evolve::cim_labeller::{cim_labeller, reprogram};
+use nestevo::evolve::cim_labeller::{cim_labeller, labeller_factory, reprogram};
 use nestevo::evolve::config::{LabellerKind, LabellerSpec};
 use nestevo::evolve::labeller::TorchLabeller;
 use nestevo::train::checkpoint::load;
@@ -51,7 +51,10 @@ fn cim_labeller_boxes_equal_torch_labeller_boxes_noiseless() {
         min_score: 0.3,
         feature_layer: Some("head_relu".into()),
     };
-    let (a, b) = (torch.label(&frames, &req).unwrap(), cim.label(&frames, &req).unwrap());
+    let (a, b) = (
+        torch.label(&frames, &req).unwrap(),
+        cim.label(&frames, &req).unwrap(),
+    );
     let mut checked = 0;
     let mut max_hm = 0f32;
     for (t, c) in a.iter().zip(&b) {
@@ -70,7 +73,25 @@ fn cim_labeller_boxes_equal_torch_labeller_boxes_noiseless() {
     assert!(max_hm < 0.5, "heat-map logits differ by {max_hm}");
     assert!(cim.last_cost().is_some() && torch.last_cost().is_none());
     assert!(reprogram(&cim, &global).unwrap().energy_j > 0.0);
-    assert_eq!(cim.label(&frames, &req).unwrap(), b, "noiseless reprogram is the same chip");
+    assert_eq!(
+        cim.label(&frames, &req).unwrap(),
+        b,
+        "noiseless reprogram is the same chip"
+    );
     // Torch kind builds nothing.
-    assert!(cim_labeller(&global, &LabellerSpec::default()).unwrap().is_none());
+    assert!(cim_labeller(&global, &LabellerSpec::default())
+        .unwrap()
+        .is_none());
+    // The edge's factory: LibTorch by default; the chip, reprogrammed, for kind = "cim".
+    let torch_f = labeller_factory(&LabellerSpec::default());
+    assert!(torch_f(&global, 0).unwrap().program_cost().is_none());
+    let cim_f = labeller_factory(&spec);
+    let second = cim_f(&global, 1).unwrap();
+    assert!(second.describe().contains("simulated"));
+    assert!(second.program_cost().unwrap().energy_j > 0.0);
+    assert_eq!(
+        second.label(&frames, &req).unwrap(),
+        b,
+        "noiseless: any programming is the same"
+    );
 }

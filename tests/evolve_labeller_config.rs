@@ -4,7 +4,12 @@
 use nestevo::evolve::config::{parse_experiment, LabellerKind, PRESETS};
 
 fn smoke() -> String {
-    PRESETS.iter().find(|p| p.0 == "smoke").unwrap().1.to_string()
+    PRESETS
+        .iter()
+        .find(|p| p.0 == "smoke")
+        .unwrap()
+        .1
+        .to_string()
 }
 
 /// Without the section the labeller is LibTorch; with it, its fields are read.
@@ -17,7 +22,10 @@ fn labeller_section_is_optional_and_read() {
     let e = parse_experiment(&text, "x.toml").unwrap();
     assert_eq!(e.labeller.kind, LabellerKind::Cim);
     assert_eq!(e.labeller.set, vec!["adc.bits=7".to_string()]);
-    assert_eq!((e.labeller.mu, e.labeller.seed, e.labeller.calib_frames), (0.01, 3, 16));
+    assert_eq!(
+        (e.labeller.mu, e.labeller.seed, e.labeller.calib_frames),
+        (0.01, 3, 16)
+    );
 }
 
 /// A bad value names the file, the field, the value and what is allowed.
@@ -29,7 +37,11 @@ fn labeller_section_errors_name_file_field_value() {
         ("noise = \"none\"\nmu = 0.1", "labeller.mu", "0.1"),
         ("noise = \"cell\"\nmu = 2.0", "labeller.mu", "2"),
         ("calib_frames = 0", "labeller.calib_frames", "0"),
-        ("write = { row_write_ns = -1.0, cell_write_pj = 1.0 }", "labeller.write", "-1"),
+        (
+            "write = { row_write_ns = -1.0, cell_write_pj = 1.0 }",
+            "labeller.write",
+            "-1",
+        ),
         ("colour = 1", "labeller", "colour"),
     ] {
         let text = smoke() + "\n[labeller]\n" + body + "\n";

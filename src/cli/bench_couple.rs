@@ -78,7 +78,10 @@ pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
         None => tch::Device::cuda_if_available(),
         Some("cpu") => tch::Device::Cpu,
         Some("cuda") => {
-            anyhow::ensure!(tch::Cuda::is_available(), "--device cuda: no CUDA device here");
+            anyhow::ensure!(
+                tch::Cuda::is_available(),
+                "--device cuda: no CUDA device here"
+            );
             tch::Device::Cuda(0)
         }
         Some(d) => anyhow::bail!("--device {d}: allowed cpu or cuda"),
@@ -223,10 +226,18 @@ pub struct NoiseSweepArgs {
     #[arg(long, default_value_t = 4)]
     pub calib_frames: usize,
     /// Noise coefficients (Fig. 15).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.005,0.01,0.02,0.05,0.1")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,0.005,0.01,0.02,0.05,0.1"
+    )]
     pub mus: Vec<f64>,
     /// Evaluation modes: trainer, cim-weight, cim-cell.
-    #[arg(long, value_delimiter = ',', default_value = "trainer,cim-weight,cim-cell")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "trainer,cim-weight,cim-cell"
+    )]
     pub modes: Vec<String>,
     /// Noise draws per point with mu > 0.
     #[arg(long, default_value_t = 5)]
@@ -291,7 +302,9 @@ pub fn noise(a: NoiseSweepArgs) -> Result<()> {
             EvalMode::ALL
                 .into_iter()
                 .find(|x| x.name() == m)
-                .ok_or_else(|| anyhow::anyhow!("--modes {m}: allowed trainer, cim-weight, cim-cell"))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--modes {m}: allowed trainer, cim-weight, cim-cell")
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     let s = NoiseSweep {

@@ -80,7 +80,10 @@ pub fn adc_sweep(
             d.to_string(),
         ];
         if file.done(&key) {
-            eprintln!("[{}/{n}] adc {b} bits, flip {f}, mu {mu}, draw {d}: done before", k + 1);
+            eprintln!(
+                "[{}/{n}] adc {b} bits, flip {f}, mu {mu}, draw {d}: done before",
+                k + 1
+            );
             continue;
         }
         let spec = apply_overrides(
@@ -158,10 +161,16 @@ pub fn summarise(file: &PointsFile, plot: Option<&Path>) -> Result<String, Coupl
         let worst = sat_cols
             .iter()
             .map(|&i| {
-                let v: Vec<f64> = rows.iter().map(|r| r[i].parse().unwrap_or(f64::NAN)).collect();
+                let v: Vec<f64> = rows
+                    .iter()
+                    .map(|r| r[i].parse().unwrap_or(f64::NAN))
+                    .collect();
                 (mean_sd(&v).0, h[i].trim_start_matches("sat:").to_string())
             })
-            .fold((f64::MIN, String::new()), |a, x| if x.0 > a.0 { x } else { a });
+            .fold(
+                (f64::MIN, String::new()),
+                |a, x| if x.0 > a.0 { x } else { a },
+            );
         s += &format!(
             "| {b} | {f} | {mu} | {} | {m:.4} +- {sd:.4} | {vf:.4} | {:.4} % | {} {:.4} % |\n",
             rows.len(),

@@ -5,13 +5,13 @@
 //! digital and static energy, which the simulator does not count) and the pipeline time of
 //! the mapped network for that many frames.
 
+use super::energy::{crossbar_side_pj, run_cost};
 use super::CoupleError;
 use crate::arch::ArchSpec;
 use crate::cim::network::{merge_runs, total, LayerRun};
 use crate::cim::{CimNetwork, LayerStats, NoiseSpec};
 use crate::error::Context;
 use crate::model::{ModelDesc, Op, Tensors};
-use super::energy::{crossbar_side_pj, run_cost};
 use ndarray::{Array4, ArrayD, ArrayView4, Axis, IxDyn};
 use serde::Serialize;
 use std::time::Instant;

@@ -134,7 +134,10 @@ pub fn render(r: &GpuVsCim) -> String {
         "global model `{}`, {} frames; LibTorch on {} (batch {}), simulated {} (bit-faithful)\n\n",
         g.model, g.frames, m.device, m.batch, g.arch
     );
-    s += &format!("| quantity | LibTorch ({}) | simulated {} |\n|---|---|---|\n", m.device, g.arch);
+    s += &format!(
+        "| quantity | LibTorch ({}) | simulated {} |\n|---|---|---|\n",
+        m.device, g.arch
+    );
     s += &format!(
         "| loading the model | {:.4} s (checkpoint to network) | {:.3e} s programming (assumed write cost, {:.3e} J) |\n",
         m.load_s, g.isaac_program.seconds, g.isaac_program.energy_j
@@ -147,7 +150,10 @@ pub fn render(r: &GpuVsCim) -> String {
         "| device memory | {:.2} MiB weights + {:.2} MiB activations of one batch | weights in the crossbars |\n",
         mib(m.weights_bytes), mib(m.activation_bytes)
     );
-    s += &format!("| energy | not measured | {:.4e} J (counted events) |\n", g.isaac_energy_j);
+    s += &format!(
+        "| energy | not measured | {:.4e} J (counted events) |\n",
+        g.isaac_energy_j
+    );
     s += &format!(
         "| mAP@0.5 | {:.4} | {:.4} (simulator float reference {:.4}; against the float detections {:.4}) |\n",
         g.torch_map50, g.cim_map50, g.float_map50, g.cim_vs_float_map50
@@ -206,7 +212,10 @@ pub fn plot(r: &GpuVsCim, path: &Path) -> Result<(), String> {
     let dev = &g.measured.device;
     super::plot::bars(
         path,
-        &format!("inference time: LibTorch on {dev} (measured) vs simulated {}", g.arch),
+        &format!(
+            "inference time: LibTorch on {dev} (measured) vs simulated {}",
+            g.arch
+        ),
         "seconds (log scale)",
         &groups,
         &[

@@ -64,10 +64,14 @@ pub fn bars(
     let k = series.len() as f64;
     for (si, (name, v)) in series.iter().enumerate() {
         let c = COLOURS[si % COLOURS.len()];
-        let rects = v.iter().enumerate().filter(|(_, y)| **y > 0.0).map(|(g, y)| {
-            let x0 = g as f64 + 0.1 + 0.8 * si as f64 / k;
-            Rectangle::new([(x0, lo), (x0 + 0.8 / k, *y)], c.filled())
-        });
+        let rects = v
+            .iter()
+            .enumerate()
+            .filter(|(_, y)| **y > 0.0)
+            .map(|(g, y)| {
+                let x0 = g as f64 + 0.1 + 0.8 * si as f64 / k;
+                Rectangle::new([(x0, lo), (x0 + 0.8 / k, *y)], c.filled())
+            });
         chart
             .draw_series(rects)
             .map_err(err)?
@@ -126,13 +130,19 @@ pub fn curves(
         let mut p = c.points.clone();
         p.sort_by(|a, b| a.0.partial_cmp(&b.0).expect("finite"));
         chart
-            .draw_series(LineSeries::new(p.iter().map(|q| (q.0, q.1)), col.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                p.iter().map(|q| (q.0, q.1)),
+                col.stroke_width(2),
+            ))
             .map_err(err)?
             .label(c.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
         chart
             .draw_series(p.iter().map(|q| {
-                PathElement::new(vec![(q.0, q.1 - q.2), (q.0, q.1 + q.2)], col.stroke_width(1))
+                PathElement::new(
+                    vec![(q.0, q.1 - q.2), (q.0, q.1 + q.2)],
+                    col.stroke_width(1),
+                )
             }))
             .map_err(err)?;
         chart

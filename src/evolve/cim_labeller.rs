@@ -44,11 +44,12 @@ pub fn chip_setup(spec: &LabellerSpec) -> Result<ChipSetup> {
     let bad = |e: String| EvolveError::BadInput(format!("[labeller]: {e}"));
     let arch = load_arch(Path::new(&spec.arch)).map_err(|e| bad(e.to_string()))?;
     let arch = apply_overrides(&arch, &spec.set, &spec.arch).map_err(|e| bad(e.to_string()))?;
-    let mode: NoiseMode = spec.noise.parse().map_err(|e: crate::error::Invalid| {
-        bad(format!("noise: {e}"))
-    })?;
-    let noise = NoiseSpec::from_flags(mode, spec.mu, 0.0, spec.seed)
-        .map_err(|e| bad(e.to_string()))?;
+    let mode: NoiseMode = spec
+        .noise
+        .parse()
+        .map_err(|e: crate::error::Invalid| bad(format!("noise: {e}")))?;
+    let noise =
+        NoiseSpec::from_flags(mode, spec.mu, 0.0, spec.seed).map_err(|e| bad(e.to_string()))?;
     Ok(ChipSetup {
         spec: arch,
         noise,

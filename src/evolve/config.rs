@@ -461,17 +461,31 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
     }
     let l = &e.labeller;
     match l.noise.parse::<crate::cim::NoiseMode>() {
-        Err(_) => return err("labeller.noise", &format!("{:?}", l.noise), "none, weight or cell"),
+        Err(_) => {
+            return err(
+                "labeller.noise",
+                &format!("{:?}", l.noise),
+                "none, weight or cell",
+            )
+        }
         Ok(crate::cim::NoiseMode::None) if l.mu != 0.0 => {
             return err("labeller.mu", &l.mu, "0 with labeller.noise = \"none\"")
         }
         Ok(_) => {}
     }
     if !(l.mu.is_finite() && (0.0..=1.0).contains(&l.mu)) {
-        return err("labeller.mu", &l.mu, "a noise coefficient in [0, 1] (SPEC 3.3)");
+        return err(
+            "labeller.mu",
+            &l.mu,
+            "a noise coefficient in [0, 1] (SPEC 3.3)",
+        );
     }
     if l.arch.trim().is_empty() {
-        return err("labeller.arch", &"\"\"", "an arch preset name or an arch TOML file");
+        return err(
+            "labeller.arch",
+            &"\"\"",
+            "an arch preset name or an arch TOML file",
+        );
     }
     pos_int("labeller.calib_frames", l.calib_frames)?;
     for (name, v) in [

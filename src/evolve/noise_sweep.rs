@@ -72,7 +72,10 @@ pub const COLUMNS: [&str; 7] = [
 pub fn noise_sweep(s: &NoiseSweep, out: &Path) -> Result<PointsFile> {
     let fault = |e: crate::couple::CoupleError| EvolveError::BadInput(e.to_string());
     crate::check!(s.draws >= 1, "--draws must be at least 1");
-    crate::check!(!s.models.is_empty(), "give at least one --checkpoint LABEL=PATH");
+    crate::check!(
+        !s.models.is_empty(),
+        "give at least one --checkpoint LABEL=PATH"
+    );
     for (l, _) in &s.models {
         crate::check!(
             !l.is_empty() && !l.contains(',') && !l.contains('='),
@@ -263,7 +266,12 @@ pub fn finetune(
         start_step: 0,
         progress: true,
     };
-    let r = train(&mut m, &mut |n| pool.sample(n), &Objective::Supervised, &cfg)?;
+    let r = train(
+        &mut m,
+        &mut |n| pool.sample(n),
+        &Objective::Supervised,
+        &cfg,
+    )?;
     m.noise = None;
     let state = TrainState {
         model: name.to_string(),

@@ -130,7 +130,10 @@ pub fn time_description(
     frames: usize,
     batch: usize,
 ) -> Result<InferTiming> {
-    crate::check!(batch >= 1 && frames >= 1, "frames and batch must be at least 1");
+    crate::check!(
+        batch >= 1 && frames >= 1,
+        "frames and batch must be at least 1"
+    );
     tch::manual_seed(0);
     let shapes = desc.shapes()?;
     let classes = desc
