@@ -6,7 +6,6 @@ use crate::cim::NoiseMode;
 use crate::couple::adc_sweep::{adc_sweep, summarise, AdcGrid};
 use crate::couple::{load_checkpoint, RunConfig};
 use crate::data::StreamId;
-use crate::error::write_atomic;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -70,6 +69,7 @@ pub struct GpuVsCimArgs {
 pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
     use crate::couple::gpu_vs_cim::{global_side, mapper_side, plot, render, GpuVsCim, Measured};
     use crate::couple::{run_detector, WriteCost};
+    use crate::error::write_atomic;
     use crate::eval::{evaluate, ground_truth};
     use crate::train::infer_bench::{time_checkpoint, time_description, InferTiming};
     threads(a.threads)?;
