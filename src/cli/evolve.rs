@@ -12,6 +12,9 @@ pub enum EvolveCommand {
     Compare(CompareArgs),
     /// One experiment field over several values (Fig. 11: --sweep drift.gamma=4,8,12,20,40).
     Sweep(SweepArgs),
+    /// Tables 2 and 3: averaging heterogeneous and same-architecture terminals, and
+    /// intermediates trained on different streams with and without the generator.
+    Aggregation(AggregationArgs),
     /// Validate an experiment (a preset or a file, with --set overrides) and print it as TOML.
     Check(CheckArgs),
     /// The teacher margin: every shipped model on held-out frames of every stream, mAP@0.5
@@ -98,6 +101,43 @@ pub struct SweepArgs {
 }
 
 #[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct AggregationArgs {
+    /// Folder of the shipped checkpoints (global, terminal, M1-M3).
+    #[arg(long, default_value = "models/pretrained")]
+    models: PathBuf,
+    #[arg(long, value_delimiter = ',', default_value = "A,D,E")]
+    streams: Vec<String>,
+    /// Training frames per stream.
+    #[arg(long, default_value_t = 96)]
+    frames: usize,
+    /// Distillation (Table 2) and mutual-learning (Table 3) steps.
+    #[arg(long, default_value_t = 150)]
+    steps: usize,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 3e-4)]
+    lr: f64,
+    /// Held-out frames per stream.
+    #[arg(long, default_value_t = 100)]
+    eval_frames: usize,
+    #[arg(long, default_value_t = 0.4)]
+    min_score: f64,
+    /// Eq. 18-20 noise in the intermediates (Table 3).
+    #[arg(long, default_value_t = 0.02)]
+    mu: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder: table2.{md,json}, table3.{md,json}.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    cpu: bool,
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
 #[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
 pub struct CheckArgs {
     /// A compiled-in experiment: smoke, demo or paper.
@@ -171,6 +211,7 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
         EvolveCommand::Run(a) => run_loop(a),
         EvolveCommand::Compare(a) => compare(a),
         EvolveCommand::Sweep(a) => sweep(a),
+        EvolveCommand::Aggregation(a) => aggregation(a),
         EvolveCommand::Check(a) => check(a),
         EvolveCommand::Margin(a) => margin(a),
         EvolveCommand::TrainStats(a) => train_stats(a),
@@ -322,6 +363,48 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
     let dev = device(a.cpu, a.threads)?;
     crate::evolve::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("sweep.md"))?);
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+fn aggregation(_: AggregationArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`nestevo evolve aggregation` needs the `torch` feature (this binary was built without it)"
+    )
+}
+
+#[cfg(feature = "torch")]
+fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
+    use crate::evolve::aggregation::{table2, table3, AggOptions};
+    let streams = a
+        .streams
+        .iter()
+        .map(|s| s.parse::<crate::data::StreamId>())
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::cim::noise::check_mu("--mu", a.mu)?;
+    let o = AggOptions {
+        models_dir: a.models.clone(),
+        streams,
+        frames: a.frames,
+        steps: a.steps,
+        batch: a.batch,
+        lr: a.lr,
+        eval_frames: a.eval_frames,
+        min_score: a.min_score,
+        mu: a.mu,
+        seed: a.seed,
+        device: device(a.cpu, a.threads)?,
+    };
+    std::fs::create_dir_all(&a.out)?;
+    for (name, t) in [("table2", table2(&o)?), ("table3", table3(&o)?)] {
+        let md = t.markdown();
+        crate::error::write_atomic(&a.out.join(format!("{name}.md")), md.as_bytes())?;
+        crate::error::write_atomic(
+            &a.out.join(format!("{name}.json")),
+            serde_json::to_string_pretty(&t)?.as_bytes(),
+        )?;
+        println!("{md}");
+    }
     Ok(())
 }
 

@@ -47,6 +47,8 @@ pub struct PairConfig {
     pub samples: usize,
     /// What `L_C` follows.
     pub labels: PairLabels,
+    /// Normalise the intermediate with its running batch-norm statistics (and leave them).
+    pub freeze_mid_bn: bool,
     /// With `PairLabels::Soft`: teacher peaks at or above this probability are positives.
     pub peak_threshold: f64,
     pub seed: u64,
@@ -156,7 +158,11 @@ pub fn train_pair(
             let rgb: Vec<&[u8]> = idx.iter().map(|&i| frames[i].rgb.as_slice()).collect();
             let x = local.batch_from_rgb(&rgb);
             let out_local = local.forward(&x, true)?;
-            let out_mid = mid.forward(&x, true)?;
+            // The intermediate keeps the global model's batch-norm statistics (eval-mode
+            // normalisation, gradients still flow): trained on one stream each, their running
+            // statistics would drift to that stream, and the average of a day and a night
+            // intermediate's statistics fits neither (measured: docs/evolution.md).
+            let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
             let (lc_local, lc_mid) = match cfg.labels {
                 PairLabels::Boxes => {
                     let bx: Vec<Vec<GtBox>> = idx.iter().map(|&i| boxes[i].clone()).collect();

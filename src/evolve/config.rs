@@ -153,6 +153,13 @@ pub struct MutualSpec {
     /// `boxes` (its pseudo boxes as CenterNet targets).
     #[serde(default = "soft")]
     pub labels: PairLabels,
+    /// Train the intermediates with the global model's batch-norm statistics frozen.
+    #[serde(default = "yes")]
+    pub freeze_bn: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn soft() -> PairLabels {

@@ -447,6 +447,7 @@ impl Edge {
                             mu: e.mutual.mu,
                             samples: e.generator.samples,
                             labels: e.mutual.labels,
+                            freeze_mid_bn: e.mutual.freeze_bn,
                             peak_threshold: e.global.min_score,
                             seed: seed_of(e.seed, w, k, 4),
                             context: format!("window {w}, terminal {}", uploads[j].terminal),

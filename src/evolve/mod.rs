@@ -20,6 +20,8 @@ pub mod uploads;
 #[cfg(feature = "torch")]
 pub mod adapt;
 #[cfg(feature = "torch")]
+pub mod aggregation;
+#[cfg(feature = "torch")]
 pub mod cim_labeller;
 #[cfg(feature = "torch")]
 pub mod coevolve;
