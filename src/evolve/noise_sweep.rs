@@ -133,7 +133,7 @@ pub fn noise_sweep(s: &NoiseSweep, out: &Path) -> Result<PointsFile> {
                     _ => NoiseMode::Cell,
                 };
                 let cfg = RunConfig {
-                    frames: s.frames.clone(),
+                    frames: s.frames,
                     calib_frames: s.calib_frames,
                     noise: NoiseSpec::from_flags(nm, mu, 0.0, seed)
                         .map_err(|e| EvolveError::BadInput(e.to_string()))?,
