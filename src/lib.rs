@@ -18,6 +18,7 @@ pub mod evolve;
 pub mod info;
 pub mod model;
 pub mod ppa;
+pub mod sched;
 pub mod sweep;
 #[cfg(feature = "torch")]
 pub mod train;

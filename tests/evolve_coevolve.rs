@@ -122,7 +122,7 @@ fn mutual_learning_pair_lowers_both_losses() {
     train_generator(
         &mut g,
         &[head],
-        &[counts.clone()],
+        std::slice::from_ref(&counts),
         &GenConfig {
             steps: 20,
             batch: 16,

@@ -164,3 +164,32 @@ fn overrides_apply_and_are_checked() {
     // The TOML it prints reads back to the same experiment.
     assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
 }
+
+/// The co-evolution switches default (soft labels, frozen batch norm), take `--set`, and a
+/// label kind outside `soft`/`boxes` is refused naming the field and the value.
+#[test]
+fn mutual_label_kind_defaults_and_is_checked() {
+    use nestevo::evolve::config::PairLabels;
+    let p = preset("smoke").unwrap();
+    assert_eq!(
+        (p.mutual.labels, p.mutual.freeze_bn),
+        (PairLabels::Soft, true)
+    );
+    let q = apply_overrides(
+        &p,
+        &[
+            "mutual.labels=boxes".into(),
+            "mutual.freeze_bn=false".into(),
+        ],
+        "p",
+    )
+    .unwrap();
+    assert_eq!(
+        (q.mutual.labels, q.mutual.freeze_bn),
+        (PairLabels::Boxes, false)
+    );
+    let e = apply_overrides(&p, &["mutual.labels=hard".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mutual.labels") && e.contains("hard"), "{e}");
+}

@@ -12,6 +12,9 @@ mod data;
 mod evolve;
 mod info;
 mod model;
+mod sched;
+#[cfg(feature = "torch")]
+mod sched_torch;
 mod sweep;
 mod train;
 
@@ -32,7 +35,8 @@ cim ...                accelerator simulation: arch specs, bit-faithful MVM, PPA
 data ...               rendered drifting video streams\n  \
 pretrain, eval         training and evaluation of the detectors\n  \
 evolve ...             the co-evolution system (drift, generator, mutual learning, FedAvg, KD)\n  \
-bench ...              benchmarks: GPU versus simulated ISAAC latency"
+bench ...              benchmarks: GPU versus simulated ISAAC latency\n  \
+sched ...              the evolution job scheduler (memory model, time predictor, knapsack)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -64,6 +68,9 @@ enum Command {
     /// Benchmarks: global-model inference on the GPU/CPU versus the simulated accelerator.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The evolution job scheduler: plan, simulate, profile, fit, run.
+    #[command(subcommand)]
+    Sched(sched::SchedCommand),
 }
 
 /// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
@@ -79,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => train::eval(a),
         Command::Evolve(c) => evolve::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Sched(c) => sched::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

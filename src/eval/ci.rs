@@ -81,11 +81,14 @@ fn bootstrap(m: &Matched, resamples: usize) -> MapCi {
     }
 }
 
+/// One evaluation set: ground truth per image and the detections on it.
+pub type ScoredSet<'a> = (&'a [(u64, Vec<GtBox>)], &'a [Detection]);
+
 /// The mean mAP@0.5 over several evaluation sets (e.g. one per terminal, each on its own
 /// frames) with its 95 % interval: every resample redraws each set's images independently
 /// (the sets are independent), and the interval is the percentile interval of the resampled
 /// means.
-pub fn mean_map50_with_ci(sets: &[(&[(u64, Vec<GtBox>)], &[Detection])]) -> (f64, Interval) {
+pub fn mean_map50_with_ci(sets: &[ScoredSet<'_>]) -> (f64, Interval) {
     if sets.is_empty() {
         return (0.0, Interval { lo: 0.0, hi: 0.0 });
     }

@@ -8,7 +8,9 @@ pub mod heldout;
 mod map;
 mod results;
 
-pub use ci::{evaluate_with_ci, mean_map50_with_ci, with_ci, Interval, MapCi, RESAMPLES};
+pub use ci::{
+    evaluate_with_ci, mean_map50_with_ci, with_ci, Interval, MapCi, ScoredSet, RESAMPLES,
+};
 pub use error::EvalError;
 pub use heldout::HeldOut;
 pub use map::{average_precision, evaluate, iou, ApKind, MapReport, IOU_THRESHOLDS, MAX_DETS};

@@ -163,36 +163,29 @@ pub fn train_pair(
             // statistics would drift to that stream, and the average of a day and a night
             // intermediate's statistics fits neither (measured: docs/evolution.md).
             let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
-            let (lc_local, lc_mid) = match cfg.labels {
+            // The terminal's L_C follows the global model's soft outputs (as distillation
+            // does); the intermediate's follows `cfg.labels`.
+            let t = teacher_outputs(labels, &idx, x.device());
+            if t.hm.size() != out_local.hm.size() || t.hm.size() != out_mid.hm.size() {
+                return Err(EvolveError::BadInput(format!(
+                    "mutual learning ({}): the labels' heat-map {:?}, terminal {}'s {:?} and \
+                     intermediate {}'s {:?} must agree",
+                    cfg.context,
+                    t.hm.size(),
+                    local.desc.name,
+                    out_local.hm.size(),
+                    mid.desc.name,
+                    out_mid.hm.size()
+                )));
+            }
+            let lc_local = distill_loss(&out_local, &t, cfg.peak_threshold);
+            let lc_mid = match cfg.labels {
                 PairLabels::Boxes => {
                     let bx: Vec<Vec<GtBox>> = idx.iter().map(|&i| boxes[i].clone()).collect();
-                    let t_local =
-                        build_targets(&bx, local.classes, local.grid(), local.stride, x.device());
                     let t_mid = build_targets(&bx, mid.classes, mid.grid(), mid.stride, x.device());
-                    (
-                        detection_loss(&out_local, &t_local),
-                        detection_loss(&out_mid, &t_mid),
-                    )
+                    detection_loss(&out_mid, &t_mid)
                 }
-                PairLabels::Soft => {
-                    let t = teacher_outputs(labels, &idx, x.device());
-                    if t.hm.size() != out_local.hm.size() || t.hm.size() != out_mid.hm.size() {
-                        return Err(EvolveError::BadInput(format!(
-                            "mutual learning ({}): the labels' heat-map {:?}, terminal {}'s {:?} \
-                             and intermediate {}'s {:?} must agree",
-                            cfg.context,
-                            t.hm.size(),
-                            local.desc.name,
-                            out_local.hm.size(),
-                            mid.desc.name,
-                            out_mid.hm.size()
-                        )));
-                    }
-                    (
-                        distill_loss(&out_local, &t, cfg.peak_threshold),
-                        distill_loss(&out_mid, &t, cfg.peak_threshold),
-                    )
-                }
+                PairLabels::Soft => distill_loss(&out_mid, &t, cfg.peak_threshold),
             };
             let (l_local, mut l_mid) = mutual_losses(
                 &out_local.hm,
@@ -207,7 +200,7 @@ pub fn train_pair(
                     let y = super::generator::draw_labels(prior, cfg.samples, x.device());
                     let z = tch::no_grad(|| g.sample(&y, false).1);
                     let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
-                    l_mid = l_mid + ce * cfg.beta;
+                    l_mid += ce * cfg.beta;
                 }
             }
             let (vl, vm) = (

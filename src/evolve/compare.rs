@@ -56,6 +56,10 @@ pub struct CompareRow {
     pub global_map50_after: f64,
     pub global_after_lo: f64,
     pub global_after_hi: f64,
+    pub global_mean_before: f64,
+    pub global_mean_after: f64,
+    pub global_mean_after_lo: f64,
+    pub global_mean_after_hi: f64,
     pub global_evolutions: usize,
     pub seconds: f64,
     /// Against the first method of the comparison: "above", "below" or "within noise".
@@ -95,6 +99,10 @@ pub fn compare(
             global_map50_after: s.global_map50_after,
             global_after_lo: s.global_map50_after_lo,
             global_after_hi: s.global_map50_after_hi,
+            global_mean_before: s.global_mean_map50_before,
+            global_mean_after: s.global_mean_map50_after,
+            global_mean_after_lo: s.global_mean_map50_after_lo,
+            global_mean_after_hi: s.global_mean_map50_after_hi,
             global_evolutions: s.global_evolutions,
             seconds: s.seconds,
             versus_first: if std::ptr::eq(s, first) {
@@ -112,9 +120,10 @@ pub fn compare(
         "Experiment `{}`: {} terminals, {} windows of {} s. Terminal mAP@0.5: the mean over \
          terminals of each final model on the segment after the run (frames no model saw), 95 % \
          bootstrap interval of the mean. Global: the original and the final global model on \
-         the terminals' joint post-run frames.\n\n\
-         | method | terminal mAP@0.5 (final) | mean over windows | mean LCP | global before | global after | co-evolutions | vs {} | wall (s) |\n\
-         |---|---|---:|---:|---:|---|---:|---|---:|\n",
+         the terminals' joint post-run frames (pooled), and averaged over the terminals' frames \
+         (mean).\n\n\
+         | method | terminal mAP@0.5 (final) | mean over windows | mean LCP | global before (pooled) | global after (pooled) | global before (mean) | global after (mean) | co-evolutions | vs {} | wall (s) |\n\
+         |---|---|---:|---:|---:|---|---:|---|---:|---|---:|\n",
         exp.name,
         exp.terminals.len(),
         exp.windows.count,
@@ -126,7 +135,7 @@ pub fn compare(
     );
     for r in &rows {
         md.push_str(&format!(
-            "| {} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} [{:.3}, {:.3}] | {} | {} | {:.0} |\n",
+            "| {} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.3} [{:.3}, {:.3}] | {} | {} | {:.0} |\n",
             r.method,
             r.final_terminal_map50,
             r.lo,
@@ -137,6 +146,10 @@ pub fn compare(
             r.global_map50_after,
             r.global_after_lo,
             r.global_after_hi,
+            r.global_mean_before,
+            r.global_mean_after,
+            r.global_mean_after_lo,
+            r.global_mean_after_hi,
             r.global_evolutions,
             r.versus_first,
             r.seconds

@@ -149,8 +149,9 @@ pub struct MutualSpec {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
-    /// What L_C follows: `soft` (the global model's soft outputs, as distillation) or
-    /// `boxes` (its pseudo boxes as CenterNet targets).
+    /// What the intermediate's L_C follows: `soft` (the global model's soft outputs, as
+    /// distillation) or `boxes` (its pseudo boxes as CenterNet targets: self-training). The
+    /// terminal's L_C always follows the soft outputs.
     #[serde(default = "soft")]
     pub labels: PairLabels,
     /// Train the intermediates with the global model's batch-norm statistics frozen.

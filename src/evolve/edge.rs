@@ -310,7 +310,8 @@ impl Edge {
         let n = uploads.len();
         let mut own = vec![0.0f64; n];
         let mut end = vec![0.0f64; n];
-        let mut losses = vec![(f64::NAN, f64::NAN); n];
+        // No training: no loss (0, so that the JSON tables stay numbers).
+        let mut losses = vec![(0.0, 0.0); n];
         let mut clock: f64 = label_s.iter().sum();
         let mut gen_acc = Vec::new();
         let mut global_updated = false;
@@ -381,10 +382,10 @@ impl Edge {
             Action::CoEvolve { generator } => {
                 let gname = self.global.desc.name.clone();
                 let mut mids = Vec::with_capacity(n);
-                for j in 0..n {
+                for u in &uploads {
                     mids.push(copy_model(
                         &self.global,
-                        &format!("{gname}-mid-{}", uploads[j].terminal),
+                        &format!("{gname}-mid-{}", u.terminal),
                     )?);
                 }
                 let counts: Vec<Vec<usize>> = labels

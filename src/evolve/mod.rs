@@ -34,6 +34,8 @@ pub mod edge;
 #[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
+pub mod jobs;
+#[cfg(feature = "torch")]
 pub mod labeller;
 #[cfg(feature = "torch")]
 pub mod margin;

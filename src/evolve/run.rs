@@ -21,7 +21,9 @@ use super::error::{EvolveError, Result};
 use super::lcp::{lcp, served_by_old, transfer_s, EvolvingTime};
 pub use super::method::Method;
 use crate::data::{Frame, GtBox, Stream};
-use crate::eval::{evaluate, evaluate_with_ci, ground_truth, mean_map50_with_ci, Detection};
+use crate::eval::{
+    evaluate, evaluate_with_ci, ground_truth, mean_map50_with_ci, Detection, ScoredSet,
+};
 use crate::train::checkpoint::{self, TrainState};
 use crate::train::detector::Detector;
 use crate::train::evaluate::predict;
@@ -119,6 +121,21 @@ pub struct Summary {
     pub global_map50_after: f64,
     pub global_map50_after_lo: f64,
     pub global_map50_after_hi: f64,
+    /// The same two models scored per terminal's post-run frames and averaged over the
+    /// terminals (interval of the mean); the joint figure above also pools detections across
+    /// streams, so it also rewards scores calibrated alike on every stream.
+    #[serde(default)]
+    pub global_mean_map50_before: f64,
+    #[serde(default)]
+    pub global_mean_map50_before_lo: f64,
+    #[serde(default)]
+    pub global_mean_map50_before_hi: f64,
+    #[serde(default)]
+    pub global_mean_map50_after: f64,
+    #[serde(default)]
+    pub global_mean_map50_after_lo: f64,
+    #[serde(default)]
+    pub global_mean_map50_after_hi: f64,
     /// Windows whose method co-evolved (the global model changed).
     pub global_evolutions: usize,
     pub final_global: String,
@@ -361,13 +378,17 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
     Ok(summary)
 }
 
+/// Ground truth and detections of one terminal's frames.
+type OwnedSet = (Vec<(u64, Vec<GtBox>)>, Vec<Detection>);
+
 /// The post-run scores and the final models.
 fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result<Summary> {
     let e = &o.exp;
     let final_dir = o.out.join("final");
     let post = e.windows.count as u64 + 1;
     let mut terminals = Vec::new();
-    let mut sets: Vec<(Vec<(u64, Vec<GtBox>)>, Vec<Detection>)> = Vec::new();
+    let mut sets: Vec<OwnedSet> = Vec::new();
+    let mut g_sets: [Vec<OwnedSet>; 2] = Default::default();
     let mut joint_frames: Vec<Frame> = Vec::new();
     for (k, t) in e.terminals.iter().enumerate() {
         let model = edge.terminal_model(&t.id)?;
@@ -398,6 +419,12 @@ fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result
             final_map50_lo: ci.lo,
             final_map50_hi: ci.hi,
         });
+        for (i, g) in [edge.original_global(), edge.global()]
+            .into_iter()
+            .enumerate()
+        {
+            g_sets[i].push((gt.clone(), predict(g, &frames, 64)?));
+        }
         sets.push((gt, d));
         let base = joint_frames.len() as u64;
         joint_frames.extend(frames.into_iter().map(|mut f| {
@@ -405,11 +432,19 @@ fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result
             f
         }));
     }
-    let refs: Vec<(&[(u64, Vec<GtBox>)], &[Detection])> = sets
+    let refs: Vec<ScoredSet> = sets
         .iter()
         .map(|(g, d)| (g.as_slice(), d.as_slice()))
         .collect();
     let (tmean, tci) = mean_map50_with_ci(&refs);
+    let g_mean = |k: usize| {
+        let r: Vec<ScoredSet> = g_sets[k]
+            .iter()
+            .map(|(g, d)| (g.as_slice(), d.as_slice()))
+            .collect();
+        mean_map50_with_ci(&r)
+    };
+    let ((gmb, gmbi), (gma, gmai)) = (g_mean(0), g_mean(1));
     let gt = ground_truth(&joint_frames);
     let score = |m: &Detector| -> Result<(f64, crate::eval::Interval)> {
         let r = evaluate_with_ci(&gt, &predict(m, &joint_frames, 64)?);
@@ -441,6 +476,12 @@ fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result
         global_map50_after: ga,
         global_map50_after_lo: gai.lo,
         global_map50_after_hi: gai.hi,
+        global_mean_map50_before: gmb,
+        global_mean_map50_before_lo: gmbi.lo,
+        global_mean_map50_before_hi: gmbi.hi,
+        global_mean_map50_after: gma,
+        global_mean_map50_after_lo: gmai.lo,
+        global_mean_map50_after_hi: gmai.hi,
         global_evolutions: state.global_version,
         final_global: gp.display().to_string(),
         seconds,
