@@ -2,6 +2,7 @@
 
 mod args;
 mod bench;
+mod bench_couple;
 mod cim;
 mod cim_generic;
 mod cim_mvm;

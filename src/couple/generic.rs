@@ -5,13 +5,13 @@
 //! digital and static energy, which the simulator does not count) and the pipeline time of
 //! the mapped network for that many frames.
 
+use super::energy::{crossbar_side_pj, run_cost};
 use super::CoupleError;
 use crate::arch::ArchSpec;
 use crate::cim::network::{merge_runs, total, LayerRun};
 use crate::cim::{CimNetwork, LayerStats, NoiseSpec};
 use crate::error::Context;
 use crate::model::{ModelDesc, Op, Tensors};
-use crate::ppa::{network_report, EventEnergies};
 use ndarray::{Array4, ArrayD, ArrayView4, Axis, IxDyn};
 use serde::Serialize;
 use std::time::Instant;
@@ -122,14 +122,6 @@ pub struct GenericRun {
     pub cim: Vec<Array4<f32>>,
 }
 
-/// Energy of measured crossbar events, pJ.
-fn crossbar_pj(e: &EventEnergies, s: &LayerStats) -> f64 {
-    s.adc_conversions as f64 * (e.adc_conversion_pj + e.sample_hold_pj)
-        + s.dac_pulses as f64 * e.dac_pulse_pj
-        + s.crossbar_reads as f64 * e.crossbar_read_pj
-        + s.shift_adds as f64 * e.ima_shift_add_pj
-}
-
 /// Programs the network, calibrates on `calib`, runs `x` in float and on the crossbars.
 pub fn run_generic(
     desc: &ModelDesc,
@@ -197,25 +189,20 @@ pub fn run_generic(
             }
         })
         .collect();
-    let e = EventEnergies::from_arch(spec);
-    let layers: Vec<LayerEnergy> = runs
+    // One definition of every energy: the run's counted events through `energy::run_cost`.
+    let cost = run_cost(spec, desc, &runs, frames as u64)?;
+    let layers: Vec<LayerEnergy> = cost
+        .layers
         .iter()
-        .map(|r| LayerEnergy {
-            layer: r.layer.clone(),
-            stats: r.stats,
-            crossbar_energy_uj: crossbar_pj(&e, &r.stats) / 1e6,
+        .map(|l| LayerEnergy {
+            layer: l.layer.clone(),
+            stats: l.stats,
+            crossbar_energy_uj: crossbar_side_pj(&l.energy_pj) / 1e6,
         })
         .collect();
     let tot = total(&runs);
-    let ppa = network_report(spec, desc, frames as u64)?;
-    // The model's energy outside the crossbars, per frame, times the frames, plus static power
-    // over the pipeline's whole time.
-    let p = &ppa.energy_per_frame_pj;
-    let dynamic_other_pj =
-        p.edram + p.edram_bus + p.router + p.hyper_transport + p.digital + p.tile_shift_add;
-    let static_pj = e.static_tile_mw * ppa.tiles_used as f64 * ppa.timing.total_ns;
-    let other_uj = (dynamic_other_pj * frames as f64 + static_pj) / 1e6;
-    let xbar_uj = crossbar_pj(&e, &tot) / 1e6;
+    let xbar_uj = crossbar_side_pj(&cost.energy_pj) / 1e6;
+    let other_uj = cost.energy_total_uj - xbar_uj;
     let report = GenericReport {
         arch: spec.name.clone(),
         model: desc.name.clone(),
@@ -231,11 +218,11 @@ pub fn run_generic(
         other_energy_uj: other_uj,
         energy_total_uj: xbar_uj + other_uj,
         energy_per_frame_uj: (xbar_uj + other_uj) / frames.max(1) as f64,
-        chips: ppa.chips,
-        latency_us: ppa.timing.latency_ns / 1e3,
-        period_us: ppa.timing.period_ns / 1e3,
-        frames_per_s: ppa.timing.frames_per_s,
-        pipeline_time_us: ppa.timing.total_ns / 1e3,
+        chips: cost.chips,
+        latency_us: cost.latency_us,
+        period_us: cost.period_us,
+        frames_per_s: cost.frames_per_s,
+        pipeline_time_us: cost.pipeline_time_us,
         program_seconds: (t1 - t0).as_secs_f64(),
         calibrate_seconds: (t2 - t1).as_secs_f64(),
         float_seconds: float_s,

@@ -89,10 +89,28 @@ impl crate::error::Kinded for LabelError {
     }
 }
 
+/// Modelled time and energy of work on a simulated device (not measured wall time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct DeviceCost {
+    pub seconds: f64,
+    pub energy_j: f64,
+}
+
 /// Labels frames with a trained global model.
 pub trait Labeller {
     /// The labelling model and where it runs, for reports (e.g. `global on Cpu`).
     fn describe(&self) -> String;
     /// One `Labelled` per frame, in order.
     fn label(&self, frames: &[Frame], req: &LabelRequest) -> Result<Vec<Labelled>, LabelError>;
+    /// The modelled device time and energy of the last `label` call, where the labeller runs
+    /// on a modelled device (the loop then uses this time in place of wall time); `None` for
+    /// a labeller whose time is its measured wall time.
+    fn last_cost(&self) -> Option<DeviceCost> {
+        None
+    }
+    /// The modelled cost of the last (re)programming of the model onto its device; `None`
+    /// where nothing is programmed.
+    fn program_cost(&self) -> Option<DeviceCost> {
+        None
+    }
 }

@@ -8,15 +8,23 @@
 //! sweeps and the evolution loop's labeller on the simulated chip live here too; `label` is the
 //! labelling interface (`Labeller`) that the LibTorch global model and the chip both implement.
 
+pub mod adc_sweep;
 pub mod checkpoint;
+pub mod cim_label;
 pub mod detector;
+pub mod energy;
 mod error;
 pub mod frames;
 pub mod generic;
+pub mod gpu_vs_cim;
 pub mod label;
+pub mod plot;
+pub mod points;
 pub mod sweep_score;
 
 pub use checkpoint::load_checkpoint;
+pub use cim_label::{ChipSetup, CimLabeller, WriteCost};
 pub use detector::{render, run_detector, HeadDiff, RunConfig, RunReport};
+pub use energy::{run_cost, RunCost};
 pub use error::CoupleError;
 pub use frames::batch_from_frames;

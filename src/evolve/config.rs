@@ -32,6 +32,53 @@ pub struct Experiment {
     pub mutual: MutualSpec,
     pub generator: GeneratorSpec,
     pub link: LinkSpec,
+    /// Where the global model labels (LibTorch unless the file says otherwise).
+    #[serde(default)]
+    pub labeller: LabellerSpec,
+}
+
+/// Which labeller the loop uses: the global model on LibTorch, or bit-faithfully on the
+/// simulated chip (`couple::CimLabeller`; `evolve::cim_labeller` builds it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabellerKind {
+    #[default]
+    Torch,
+    Cim,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabellerSpec {
+    pub kind: LabellerKind,
+    /// Accelerator: a preset name or an arch TOML file (kind = "cim").
+    pub arch: String,
+    /// `key=value` overrides of the arch (as `--set`).
+    pub set: Vec<String>,
+    /// Conductance noise: none, weight or cell.
+    pub noise: String,
+    pub mu: f64,
+    /// Seed of the first programming's noise draw (reprogramming g draws from seed + g).
+    pub seed: u64,
+    /// Calibration frames of the activation scales (the source stream's held-out rule, next seed).
+    pub calib_frames: usize,
+    /// Cost of writing the weights (Table I gives none: an assumption, see `couple::WriteCost`).
+    pub write: crate::couple::WriteCost,
+}
+
+impl Default for LabellerSpec {
+    fn default() -> Self {
+        LabellerSpec {
+            kind: LabellerKind::Torch,
+            arch: "isaac".into(),
+            set: Vec::new(),
+            noise: "none".into(),
+            mu: 0.0,
+            seed: 0,
+            calib_frames: 16,
+            write: crate::couple::WriteCost::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -419,6 +466,43 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
     lr("generator.lr", g.lr)?;
     if !(g.diversity.is_finite() && g.diversity >= 0.0) {
         return err("generator.diversity", &g.diversity, "a finite number >= 0");
+    }
+    let l = &e.labeller;
+    match l.noise.parse::<crate::cim::NoiseMode>() {
+        Err(_) => {
+            return err(
+                "labeller.noise",
+                &format!("{:?}", l.noise),
+                "none, weight or cell",
+            )
+        }
+        Ok(crate::cim::NoiseMode::None) if l.mu != 0.0 => {
+            return err("labeller.mu", &l.mu, "0 with labeller.noise = \"none\"")
+        }
+        Ok(_) => {}
+    }
+    if !(l.mu.is_finite() && (0.0..=1.0).contains(&l.mu)) {
+        return err(
+            "labeller.mu",
+            &l.mu,
+            "a noise coefficient in [0, 1] (SPEC 3.3)",
+        );
+    }
+    if l.arch.trim().is_empty() {
+        return err(
+            "labeller.arch",
+            &"\"\"",
+            "an arch preset name or an arch TOML file",
+        );
+    }
+    pos_int("labeller.calib_frames", l.calib_frames)?;
+    for (name, v) in [
+        ("labeller.write.row_write_ns", l.write.row_write_ns),
+        ("labeller.write.cell_write_pj", l.write.cell_write_pj),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return err(name, &v, "a finite number >= 0");
+        }
     }
     pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;
     if !(e.link.latency_ms.is_finite() && e.link.latency_ms >= 0.0) {

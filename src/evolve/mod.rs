@@ -22,6 +22,8 @@ pub mod adapt;
 #[cfg(feature = "torch")]
 pub mod aggregation;
 #[cfg(feature = "torch")]
+pub mod cim_labeller;
+#[cfg(feature = "torch")]
 pub mod coevolve;
 #[cfg(feature = "torch")]
 pub mod compare;
@@ -39,6 +41,8 @@ pub mod labeller;
 pub mod margin;
 #[cfg(feature = "torch")]
 pub mod mutual;
+#[cfg(feature = "torch")]
+pub mod noise_sweep;
 #[cfg(feature = "torch")]
 pub mod plot;
 #[cfg(feature = "torch")]

@@ -9,6 +9,7 @@ pub mod detector;
 mod error;
 pub mod evaluate;
 pub mod frames;
+pub mod infer_bench;
 pub mod loss;
 pub mod noise;
 pub mod pretrain;

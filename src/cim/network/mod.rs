@@ -302,6 +302,16 @@ impl CimNetwork {
 
     /// The network's outputs computed on the crossbars, and each crossbar layer's counts.
     pub fn forward_cim(&mut self, x: ArrayView4<f32>) -> Result<(Vec<Array4<f32>>, Vec<LayerRun>)> {
+        let (outs, runs) = self.forward_cim_layers(x)?;
+        Ok((self.pick_outputs(outs), runs))
+    }
+
+    /// Every layer's output on the crossbar path, in description order (`outputs_of` picks the
+    /// network's outputs), and each crossbar layer's counts.
+    pub fn forward_cim_layers(
+        &mut self,
+        x: ArrayView4<f32>,
+    ) -> Result<(Vec<Array4<f32>>, Vec<LayerRun>)> {
         self.check_input(&x)?;
         crate::check!(
             self.calibrated,
@@ -346,7 +356,12 @@ impl CimNetwork {
             };
             outs.push(y);
         }
-        Ok((self.pick_outputs(outs), runs))
+        Ok((outs, runs))
+    }
+
+    /// The network's outputs (`desc.outputs` order) out of every layer's output.
+    pub fn outputs_of(&self, all: Vec<Array4<f32>>) -> Vec<Array4<f32>> {
+        self.pick_outputs(all)
     }
 }
 

@@ -1,0 +1,351 @@
+//! `nestevo bench gpu-vs-cim` (Table 6), `bench adc-sweep` and `bench noise-sweep` (Fig. 15):
+//! the coupling benchmarks. Parse and call only.
+
+use super::args::{set_threads, ArchSel, BackendArg, HeldOutArgs, NoiseArgs};
+use crate::cim::NoiseMode;
+use crate::couple::adc_sweep::{adc_sweep, summarise, AdcGrid};
+use crate::couple::{load_checkpoint, RunConfig};
+use crate::data::StreamId;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Rayon (the crossbar kernels) and LibTorch on `t` threads.
+fn threads(t: Option<i32>) -> Result<()> {
+    set_threads(t)?;
+    if let Some(t) = t {
+        // Fails only when a pool exists already; then it keeps its size.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(t as usize)
+            .build_global();
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct GpuVsCimArgs {
+    #[command(flatten)]
+    pub sel: ArchSel,
+    /// The global model: DIR/NAME.safetensors with NAME.toml beside it.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Frames (default: 1200 of stream source, the paper's count).
+    #[command(flatten)]
+    pub frames: HeldOutArgs,
+    #[arg(long, default_value_t = 4)]
+    pub calib_frames: usize,
+    #[command(flatten)]
+    pub noise: NoiseArgs,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    /// LibTorch batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// LibTorch device: cpu, or cuda when built with CUDA and one is present (default: cuda
+    /// when available, else cpu).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The mapper-only network of the paper's size (default models/resnet50-720p.toml).
+    #[arg(long, default_value = "models/resnet50-720p.toml")]
+    pub big_model: PathBuf,
+    /// Frames the big network's LibTorch time is measured on (then scaled to --frames); 0
+    /// skips the measurement (mapper figures only).
+    #[arg(long, default_value_t = 2)]
+    pub big_frames: usize,
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the JSON report here (atomically).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the bar plot (PNG) here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[cfg(feature = "torch")]
+pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
+    use crate::couple::gpu_vs_cim::{global_side, mapper_side, plot, render, GpuVsCim, Measured};
+    use crate::couple::{run_detector, WriteCost};
+    use crate::error::write_atomic;
+    use crate::eval::{evaluate, ground_truth};
+    use crate::train::infer_bench::{time_checkpoint, time_description, InferTiming};
+    threads(a.threads)?;
+    let spec = a.sel.load()?;
+    let device = match a.device.as_deref() {
+        None => tch::Device::cuda_if_available(),
+        Some("cpu") => tch::Device::Cpu,
+        Some("cuda") => {
+            anyhow::ensure!(
+                tch::Cuda::is_available(),
+                "--device cuda: no CUDA device here"
+            );
+            tch::Device::Cuda(0)
+        }
+        Some(d) => anyhow::bail!("--device {d}: allowed cpu or cuda"),
+    };
+    let held = a.frames.held_out(StreamId::Source, 1200)?;
+    let (desc, tensors) = load_checkpoint(&a.checkpoint, None)?;
+    let [_, h, w] = desc.input;
+    eprintln!("rendering {} frames ...", held.frames);
+    let frames = held.render(w, h)?;
+    eprintln!("LibTorch on {device:?} ...");
+    let (t, dets) = time_checkpoint(&a.checkpoint, device, &frames, a.batch)?;
+    let torch_map = evaluate(&ground_truth(&frames), &dets).map50;
+    let conv = |t: InferTiming| Measured {
+        device: t.device,
+        frames: t.frames,
+        batch: t.batch,
+        load_s: t.load_s,
+        move_s: t.move_s,
+        infer_s: t.infer_s,
+        weights_bytes: t.weights_bytes,
+        activation_bytes: t.activation_bytes,
+    };
+    eprintln!("bit-faithful on {} ...", spec.name);
+    let cfg = RunConfig {
+        frames: held,
+        calib_frames: a.calib_frames,
+        noise: a.noise.spec(0.0)?,
+        backend: a.backend.get()?,
+    };
+    let run = run_detector(&desc, &tensors, &spec, &cfg)?;
+    let program = WriteCost::default().program(&spec, &desc)?;
+    let global = global_side(conv(t), torch_map, &run, program);
+    let big = crate::model::load_model(&a.big_model)?;
+    let measured = if a.big_frames > 0 {
+        eprintln!(
+            "LibTorch {} at {}x{} on {} frames ...",
+            big.name, big.input[2], big.input[1], a.big_frames
+        );
+        Some(conv(time_description(&big, device, a.big_frames, 1)?))
+    } else {
+        None
+    };
+    let mapper = Some(mapper_side(&spec, &big, cfg.frames.frames, measured)?);
+    let r = GpuVsCim { global, mapper };
+    let json = serde_json::to_string_pretty(&r)?;
+    if let Some(p) = &a.out {
+        write_atomic(p, json.as_bytes())?;
+    }
+    if let Some(p) = &a.plot {
+        plot(&r, p).map_err(|e| anyhow::anyhow!("plot {}: {e}", p.display()))?;
+    }
+    if a.json {
+        println!("{json}");
+    } else {
+        print!("{}", render(&r));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn gpu_vs_cim(_: GpuVsCimArgs) -> Result<()> {
+    anyhow::bail!("`nestevo bench gpu-vs-cim` measures LibTorch: build with the `torch` feature")
+}
+
+#[derive(Args)]
+pub struct AdcSweepArgs {
+    #[command(flatten)]
+    pub sel: ArchSel,
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Scored frames (default: 64 of stream source).
+    #[command(flatten)]
+    pub frames: HeldOutArgs,
+    #[arg(long, default_value_t = 4)]
+    pub calib_frames: usize,
+    /// ADC resolutions, bits.
+    #[arg(long, value_delimiter = ',', default_value = "4,5,6,7,8,9")]
+    pub bits: Vec<u32>,
+    /// Column flipping on, off.
+    #[arg(long, value_delimiter = ',', default_value = "true,false")]
+    pub flip: Vec<bool>,
+    /// Noise coefficients.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.01")]
+    pub mus: Vec<f64>,
+    /// Noise mode of the points with mu > 0: weight or cell.
+    #[arg(long, default_value = "cell")]
+    pub noise: NoiseMode,
+    /// Noise draws per point with mu > 0.
+    #[arg(long, default_value_t = 3)]
+    pub draws: usize,
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Results CSV (resumed when it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Plot PNG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+pub fn adc(a: AdcSweepArgs) -> Result<()> {
+    threads(a.threads)?;
+    anyhow::ensure!(
+        a.noise != NoiseMode::None || a.mus.iter().all(|m| *m == 0.0),
+        "--noise none with a mu > 0 in --mus: choose weight or cell"
+    );
+    let spec = a.sel.load()?;
+    let (desc, tensors) = load_checkpoint(&a.checkpoint, None)?;
+    let cfg = RunConfig {
+        frames: a.frames.held_out(StreamId::Source, 64)?,
+        calib_frames: a.calib_frames,
+        noise: Default::default(),
+        backend: a.backend.get()?,
+    };
+    let grid = AdcGrid {
+        bits: a.bits,
+        flip: a.flip,
+        mus: a.mus,
+        mode: a.noise,
+        draws: a.draws,
+        seed: a.noise_seed,
+    };
+    let file = adc_sweep(&desc, &tensors, &spec, &cfg, &grid, &a.out)?;
+    print!("{}", summarise(&file, a.plot.as_deref())?);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct NoiseSweepArgs {
+    #[command(flatten)]
+    pub sel: ArchSel,
+    /// A model to compare, LABEL=DIR/NAME.safetensors (repeat: e.g. noisy=..., clean=...).
+    #[arg(long = "checkpoint", required = true)]
+    pub checkpoints: Vec<String>,
+    /// Scored frames (default: 64 of stream source).
+    #[command(flatten)]
+    pub frames: HeldOutArgs,
+    #[arg(long, default_value_t = 4)]
+    pub calib_frames: usize,
+    /// Noise coefficients (Fig. 15).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,0.005,0.01,0.02,0.05,0.1"
+    )]
+    pub mus: Vec<f64>,
+    /// Evaluation modes: trainer, cim-weight, cim-cell.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "trainer,cim-weight,cim-cell"
+    )]
+    pub modes: Vec<String>,
+    /// Noise draws per point with mu > 0.
+    #[arg(long, default_value_t = 5)]
+    pub draws: usize,
+    #[arg(long, default_value_t = 0)]
+    pub noise_seed: u64,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Results CSV (resumed when it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Folder for one plot per evaluation mode (noise-MODE.png).
+    #[arg(long)]
+    pub plot_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct NoiseFinetuneArgs {
+    /// The checkpoint to fine-tune.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Eq. 18-20 weight-noise coefficient in the forward pass (0: the noiseless baseline).
+    #[arg(long)]
+    pub mu: f64,
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder and the new model's name (DIR/NAME.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+#[cfg(feature = "torch")]
+pub fn noise(a: NoiseSweepArgs) -> Result<()> {
+    use crate::evolve::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
+    threads(a.threads)?;
+    let models = a
+        .checkpoints
+        .iter()
+        .map(|c| {
+            let (l, p) = c.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--checkpoint {c}: expected LABEL=DIR/NAME.safetensors")
+            })?;
+            Ok((l.to_string(), PathBuf::from(p)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let modes = a
+        .modes
+        .iter()
+        .map(|m| {
+            EvalMode::ALL
+                .into_iter()
+                .find(|x| x.name() == m)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--modes {m}: allowed trainer, cim-weight, cim-cell")
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let s = NoiseSweep {
+        models,
+        mus: a.mus,
+        modes,
+        draws: a.draws,
+        seed: a.noise_seed,
+        frames: a.frames.held_out(StreamId::Source, 64)?,
+        calib_frames: a.calib_frames,
+        arch: a.sel.load()?,
+        backend: a.backend.get()?,
+    };
+    let file = noise_sweep(&s, &a.out)?;
+    print!("{}", summarise(&file, a.plot_dir.as_deref())?);
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
+    threads(a.threads)?;
+    let p = crate::evolve::noise_sweep::finetune(
+        &a.checkpoint,
+        &a.out,
+        &a.name,
+        a.mu,
+        a.steps,
+        a.batch,
+        a.lr,
+        a.seed,
+    )?;
+    println!("wrote {}", p.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn noise(_: NoiseSweepArgs) -> Result<()> {
+    anyhow::bail!("`nestevo bench noise-sweep` needs the `torch` feature")
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn finetune(_: NoiseFinetuneArgs) -> Result<()> {
+    anyhow::bail!("`nestevo bench noise-finetune` needs the `torch` feature")
+}
