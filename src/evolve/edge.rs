@@ -110,6 +110,10 @@ pub struct Edge {
     labeller: Box<dyn Labeller + Send>,
     /// Times the global model has been replaced (co-evolutions).
     pub global_version: usize,
+    /// Modelled energy of (re)programming the labeller's chip so far (0 on LibTorch).
+    pub program_energy_j: f64,
+    /// Modelled energy of the labeller's inference so far (0 on LibTorch: not modelled).
+    pub label_energy_j: f64,
     source: Option<Vec<Frame>>,
 }
 
@@ -128,8 +132,10 @@ pub fn seed_of(seed: u64, window: usize, terminal: usize, what: u64) -> u64 {
 impl Edge {
     /// The global model of `exp`, its drift statistics (beside its checkpoint, or computed
     /// into `work`), and the experiment's terminals with their deployed models.
+    /// The labeller is the experiment's `[labeller]` (LibTorch, or the simulated chip).
     pub fn new(exp: &Experiment, method: Method, device: tch::Device, work: &Path) -> Result<Edge> {
-        Self::with_labeller(exp, method, device, work, torch_labeller())
+        let factory = super::cim_labeller::labeller_factory(&exp.labeller);
+        Self::with_labeller(exp, method, device, work, factory)
     }
 
     pub fn with_labeller(
@@ -152,6 +158,8 @@ impl Edge {
             factory,
             labeller,
             global_version: 0,
+            program_energy_j: 0.0,
+            label_energy_j: 0.0,
             source: None,
         };
         for t in &exp.terminals {
@@ -257,14 +265,20 @@ impl Edge {
             .collect()
     }
 
-    fn label(&self, frames: &[Frame], features: bool) -> Result<(Vec<Labelled>, f64)> {
+    fn label(&mut self, frames: &[Frame], features: bool) -> Result<(Vec<Labelled>, f64)> {
         let req = LabelRequest {
             min_score: self.exp.global.min_score as f32,
             feature_layer: features.then(|| self.exp.drift.layer.clone()),
         };
         let t0 = Instant::now();
         let labels = self.labeller.label(frames, &req)?;
-        Ok((labels, t0.elapsed().as_secs_f64()))
+        // The simulated chip's modelled time replaces the wall time of simulating it.
+        let cost = self.labeller.last_cost();
+        self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
+        Ok((
+            labels,
+            cost.map_or(t0.elapsed().as_secs_f64(), |c| c.seconds),
+        ))
     }
 
     /// One window: see the module doc. Terminals without an upload are left as they are.
@@ -469,6 +483,11 @@ impl Edge {
                 self.labeller = (self.factory)(&self.global, self.global_version)?;
                 global_updated = true;
                 clock += t.elapsed().as_secs_f64();
+                // Writing the new weights onto a chip takes its (modelled) time.
+                if let Some(c) = self.labeller.program_cost() {
+                    clock += c.seconds;
+                    self.program_energy_j += c.energy_j;
+                }
                 for j in 0..n {
                     let (l, s) = self.label(&uploads[j].frames, false)?;
                     clock += s;

@@ -139,6 +139,14 @@ pub struct Summary {
     /// Windows whose method co-evolved (the global model changed).
     pub global_evolutions: usize,
     pub final_global: String,
+    /// The labeller (LibTorch or the simulated chip) and, on a chip, the modelled energy of
+    /// its labelling and of (re)programming it over the run (joules; 0 on LibTorch).
+    #[serde(default)]
+    pub labeller: String,
+    #[serde(default)]
+    pub label_energy_j: f64,
+    #[serde(default)]
+    pub program_energy_j: f64,
     pub seconds: f64,
 }
 
@@ -484,6 +492,9 @@ fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result
         global_mean_map50_after_hi: gmai.hi,
         global_evolutions: state.global_version,
         final_global: gp.display().to_string(),
+        labeller: edge.labeller().describe(),
+        label_energy_j: edge.label_energy_j,
+        program_energy_j: edge.program_energy_j,
         seconds,
     })
 }
