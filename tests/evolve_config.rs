@@ -165,25 +165,24 @@ fn overrides_apply_and_are_checked() {
     assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
 }
 
-/// The co-evolution switches default (soft labels, frozen batch norm), take `--set`, and a
-/// label kind outside `soft`/`boxes` is refused naming the field and the value.
+/// The co-evolution switches default to soft labels and frozen batch norm when a file leaves
+/// them out (the presets say `boxes`), take `--set`, and a label kind outside `soft`/`boxes`
+/// is refused naming the field and the value.
 #[test]
 fn mutual_label_kind_defaults_and_is_checked() {
     use nestevo::evolve::config::PairLabels;
-    let p = preset("smoke").unwrap();
+    assert_eq!(preset("smoke").unwrap().mutual.labels, PairLabels::Boxes);
+    let text = smoke_text().replace("labels = \"boxes\"\n", "");
+    let p = parse_experiment(&text, "smoke.toml").unwrap();
     assert_eq!(
         (p.mutual.labels, p.mutual.freeze_bn),
         (PairLabels::Soft, true)
     );
-    let q = apply_overrides(
-        &p,
-        &[
-            "mutual.labels=boxes".into(),
-            "mutual.freeze_bn=false".into(),
-        ],
-        "p",
-    )
-    .unwrap();
+    let sets = [
+        "mutual.labels=boxes".into(),
+        "mutual.freeze_bn=false".into(),
+    ];
+    let q = apply_overrides(&p, &sets, "p").unwrap();
     assert_eq!(
         (q.mutual.labels, q.mutual.freeze_bn),
         (PairLabels::Boxes, false)

@@ -12,7 +12,7 @@
 //! Training frames come from the streams' training seeds (`train::frames::FramePool`), never
 //! from the held-out seed that scores.
 
-use super::coevolve::{class_counts, copy_model, train_pair, PairConfig, PairLabels};
+use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig, PairLabels};
 use super::distill::{distill, DistillConfig};
 use super::error::Result;
 use super::fedavg::fedavg_detectors;
@@ -237,14 +237,7 @@ pub fn table3(o: &AggOptions) -> Result<AggTable> {
             .iter()
             .map(|d| class_counts(&d.1, CLASSES.len()))
             .collect();
-        let total: Vec<usize> = (0..CLASSES.len())
-            .map(|c| counts.iter().map(|v| v[c]).sum())
-            .collect();
-        let all: usize = total.iter().sum();
-        let prior: Vec<f64> = total
-            .iter()
-            .map(|&x| x as f64 / all.max(1) as f64)
-            .collect();
+        let (prior, _) = class_prior(&counts);
         let gen = if with_gen {
             let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
             tch::manual_seed(o.seed as i64 + 77);

@@ -87,6 +87,21 @@ pub fn class_counts(labels: &[Labelled], classes: usize) -> Vec<usize> {
     n
 }
 
+/// The label prior of the generator from per-intermediate class counts: each class's share of
+/// all pseudo boxes, and their number.
+pub fn class_prior(counts: &[Vec<usize>]) -> (Vec<f64>, usize) {
+    let classes = counts.first().map_or(0, |c| c.len());
+    let total: Vec<usize> = (0..classes)
+        .map(|c| counts.iter().map(|v| v[c]).sum())
+        .collect();
+    let all: usize = total.iter().sum();
+    let prior = total
+        .iter()
+        .map(|&x| x as f64 / all.max(1) as f64)
+        .collect();
+    (prior, all)
+}
+
 /// The heat-map head of `d` as live (trainable) logits of latent vectors: [N, latent] ->
 /// [N, classes].
 fn head_logits(d: &Detector, z: &Tensor) -> Result<Tensor> {

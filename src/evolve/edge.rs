@@ -19,7 +19,7 @@
 //! (the simulated chip), else the measured wall time.
 
 use super::adapt::{adapt, AdaptConfig};
-use super::coevolve::{class_counts, copy_model, train_pair, PairConfig};
+use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig};
 use super::config::Experiment;
 use super::distill::{distill, DistillConfig};
 use super::drift::{self, Decision, FeatureStats};
@@ -406,14 +406,7 @@ impl Edge {
                     .iter()
                     .map(|l| class_counts(l, CLASSES.len()))
                     .collect();
-                let total: Vec<usize> = (0..CLASSES.len())
-                    .map(|c| counts.iter().map(|v| v[c]).sum())
-                    .collect();
-                let all: usize = total.iter().sum();
-                let prior: Vec<f64> = total
-                    .iter()
-                    .map(|&x| x as f64 / all.max(1) as f64)
-                    .collect();
+                let (prior, all) = class_prior(&counts);
                 let gen = if generator && all > 0 {
                     let t = Instant::now();
                     let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
