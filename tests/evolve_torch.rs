@@ -8,7 +8,7 @@ use nestevo::evolve::fedavg::fedavg_detectors;
 use nestevo::evolve::generator::{train_generator, GenConfig, Generator, Head};
 use nestevo::evolve::labeller::{feature_stats, TorchLabeller};
 use nestevo::evolve::mutual::{class_kl, heatmap_kl, mutual_losses};
-use nestevo::train::{detector::Detector, prune::prune};
+use nestevo::train::prune::prune;
 use tch::{Device, Kind, Tensor};
 
 mod common;
