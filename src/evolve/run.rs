@@ -197,6 +197,13 @@ fn scoring_frames(e: &Experiment, k: usize, seg: u64, n: usize) -> (Vec<Frame>, 
     (frames, times)
 }
 
+/// The global model as `dir/global.safetensors` (its checkpoint named `global`, whatever the
+/// shipped file was called, so that resume finds it).
+fn save_global(edge: &Edge, dir: &Path) -> Result<PathBuf> {
+    let g = super::coevolve::copy_model(edge.global(), "global")?;
+    Ok(checkpoint::save(&g, dir, &TrainState::default())?)
+}
+
 fn round_dir(out: &Path, w: usize) -> PathBuf {
     out.join("rounds").join(format!("w{w}"))
 }
@@ -351,7 +358,6 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 first_loss: oc.first_loss,
                 last_loss: oc.last_loss,
             });
-            let _ = frames;
         }
         let dir = round_dir(&o.out, w);
         for t in &e.terminals {
@@ -364,9 +370,7 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 },
             )?;
         }
-        let mut g = super::coevolve::copy_model(edge.global(), "global")?;
-        g.desc.name = "global".into();
-        checkpoint::save(&g, &dir, &TrainState::default())?;
+        save_global(&edge, &dir)?;
         state.records.extend(records);
         state.windows_done = w + 1;
         state.global_version = edge.global_version;
@@ -460,9 +464,7 @@ fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result
     };
     let (gb, gbi) = score(edge.original_global())?;
     let (ga, gai) = score(edge.global())?;
-    let mut g = super::coevolve::copy_model(edge.global(), "global")?;
-    g.desc.name = "global".into();
-    let gp = checkpoint::save(&g, &final_dir, &TrainState::default())?;
+    let gp = save_global(edge, &final_dir)?;
     let _ = std::fs::remove_file(final_dir.join("global.state.json"));
     let all = |f: &dyn Fn(&WindowRecord) -> f64| {
         state.records.iter().map(f).sum::<f64>() / state.records.len().max(1) as f64
