@@ -25,19 +25,33 @@ pub enum EvolveCommand {
     TrainStats(TrainStatsArgs),
 }
 
+/// Which experiment: a preset or a file, with `--set` overrides (every `evolve` command that
+/// runs one takes these).
 #[derive(Args)]
-#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 #[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
-pub struct RunArgs {
+pub struct ExperimentArgs {
     /// A compiled-in experiment: smoke, demo or paper.
     #[arg(long)]
     preset: Option<String>,
     /// An experiment file in TOML.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Override a field: key=value; repeatable.
+    /// Override a field: key=value (e.g. mutual.alpha=0.3, terminals.1.stream=E); repeatable.
     #[arg(long = "set")]
     sets: Vec<String>,
+}
+
+impl ExperimentArgs {
+    fn experiment(&self) -> anyhow::Result<crate::evolve::config::Experiment> {
+        experiment(&self.preset, &self.config, &self.sets)
+    }
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct RunArgs {
+    #[command(flatten)]
+    exp: ExperimentArgs,
     /// nestevo, a1, a2, a3, a4, always-kd or always-coevolve.
     #[arg(long, default_value = "nestevo")]
     method: String,
@@ -56,14 +70,9 @@ pub struct RunArgs {
 
 #[derive(Args)]
 #[cfg_attr(not(feature = "torch"), allow(dead_code))]
-#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
 pub struct CompareArgs {
-    #[arg(long)]
-    preset: Option<String>,
-    #[arg(long)]
-    config: Option<PathBuf>,
-    #[arg(long = "set")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    exp: ExperimentArgs,
     /// Methods to run, the first being the one the others are held against.
     #[arg(long, value_delimiter = ',', default_value = "nestevo,a1,a2,a3,a4")]
     methods: Vec<String>,
@@ -78,14 +87,9 @@ pub struct CompareArgs {
 
 #[derive(Args)]
 #[cfg_attr(not(feature = "torch"), allow(dead_code))]
-#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
 pub struct SweepArgs {
-    #[arg(long)]
-    preset: Option<String>,
-    #[arg(long)]
-    config: Option<PathBuf>,
-    #[arg(long = "set")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    exp: ExperimentArgs,
     /// KEY=V1,V2,...: the field and its values (e.g. drift.gamma=4,8,12,20,40).
     #[arg(long)]
     sweep: String,
@@ -138,17 +142,9 @@ pub struct AggregationArgs {
 }
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("experiment").required(true).args(["preset", "config"]))]
 pub struct CheckArgs {
-    /// A compiled-in experiment: smoke, demo or paper.
-    #[arg(long)]
-    preset: Option<String>,
-    /// An experiment file in TOML.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Override a field: key=value (e.g. mutual.alpha=0.3, terminals.1.stream=E); repeatable.
-    #[arg(long = "set")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    exp: ExperimentArgs,
 }
 
 #[derive(Args)]
@@ -233,7 +229,7 @@ fn experiment(
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<()> {
-    print!("{}", experiment(&a.preset, &a.config, &a.sets)?.to_toml());
+    print!("{}", a.exp.experiment()?.to_toml());
     Ok(())
 }
 
@@ -247,7 +243,7 @@ fn run_loop(_: RunArgs) -> anyhow::Result<()> {
 #[cfg(feature = "torch")]
 fn run_loop(a: RunArgs) -> anyhow::Result<()> {
     use crate::evolve::run;
-    let exp = experiment(&a.preset, &a.config, &a.sets)?;
+    let exp = a.exp.experiment()?;
     let method: run::Method = a
         .method
         .parse()
@@ -326,7 +322,7 @@ fn sweep(_: SweepArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn compare(a: CompareArgs) -> anyhow::Result<()> {
-    let exp = experiment(&a.preset, &a.config, &a.sets)?;
+    let exp = a.exp.experiment()?;
     let methods = a
         .methods
         .iter()
@@ -345,7 +341,7 @@ fn compare(a: CompareArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn sweep(a: SweepArgs) -> anyhow::Result<()> {
-    let exp = experiment(&a.preset, &a.config, &a.sets)?;
+    let exp = a.exp.experiment()?;
     let method: crate::evolve::method::Method = a
         .method
         .parse()
