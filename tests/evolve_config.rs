@@ -192,3 +192,43 @@ fn mutual_label_kind_defaults_and_is_checked() {
         .to_string();
     assert!(e.contains("mutual.labels") && e.contains("hard"), "{e}");
 }
+
+/// `[sched]` defaults (knapsack, 1024 MB, util 0.5) when a file leaves it out, reads a section,
+/// takes `--set`, round-trips through `to_toml`, and refuses an unknown policy, a zero budget,
+/// a util outside (0, 1] and an unknown key, naming field and value.
+#[test]
+fn sched_section_defaults_overrides_and_errors() {
+    let p = preset("smoke").unwrap();
+    assert_eq!(
+        (p.sched.policy.as_str(), p.sched.memory_mb, p.sched.util),
+        ("knapsack", 1024.0, 0.5)
+    );
+    let text = smoke_text() + "\n[sched]\npolicy = \"fifo\"\nmemory_mb = 300.0\n";
+    let q = parse_experiment(&text, "exp.toml").unwrap();
+    assert_eq!(
+        (q.sched.policy.as_str(), q.sched.memory_mb, q.sched.util),
+        ("fifo", 300.0, 0.5)
+    );
+    assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
+    let r = apply_overrides(
+        &p,
+        &["sched.policy=spf".into(), "sched.util=0.25".into()],
+        "p",
+    )
+    .unwrap();
+    assert_eq!((r.sched.policy.as_str(), r.sched.util), ("spf", 0.25));
+    let e = apply_overrides(&p, &["sched.policy=lifo".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["sched.policy", "lifo", "knapsack, random, fifo, spf, fair"]);
+    let e = apply_overrides(&p, &["sched.memory_mb=0".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["sched.memory_mb", "0", "> 0"]);
+    let e = apply_overrides(&p, &["sched.util=1.5".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["sched.util", "1.5", "(0, 1]"]);
+    let e = err_of(&(smoke_text() + "\n[sched]\nbudget = 3\n"));
+    assert_names(&e, &["budget"]);
+}

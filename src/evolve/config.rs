@@ -35,6 +35,42 @@ pub struct Experiment {
     /// Where the global model labels (LibTorch unless the file says otherwise).
     #[serde(default)]
     pub labeller: LabellerSpec,
+    /// How the window's jobs share the edge's device (`evolve::schedule`); defaults when absent.
+    #[serde(default)]
+    pub sched: SchedSpec,
+}
+
+/// The scheduler of the window's training jobs (`sched`, docs/scheduler.md): the policy, the
+/// device's memory budget and the share of the device one job uses alone (`sched::Device`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedSpec {
+    /// knapsack (NestEvo, Algorithm 3), random (B1), fifo (B2), spf or fair.
+    pub policy: String,
+    /// The device's memory budget for training jobs (MB, 2^20 bytes).
+    pub memory_mb: f64,
+    /// Share of the device one job uses alone, in (0, 1] (0.5: this 2-core CPU, one thread a job).
+    pub util: f64,
+    /// The memory model's per-job workspace (MB): what `nestevo sched fit` measured on this CPU.
+    pub workspace_mb: f64,
+}
+
+impl Default for SchedSpec {
+    fn default() -> Self {
+        SchedSpec {
+            policy: "knapsack".into(),
+            memory_mb: 1024.0,
+            util: 0.5,
+            workspace_mb: 11.2,
+        }
+    }
+}
+
+impl SchedSpec {
+    /// The policy (validated, so it parses).
+    pub fn policy(&self) -> crate::sched::Policy {
+        self.policy.parse().expect("validated")
+    }
 }
 
 /// Which labeller the loop uses: the global model on LibTorch, or bit-faithfully on the
@@ -503,6 +539,25 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
         if !(v.is_finite() && v >= 0.0) {
             return err(name, &v, "a finite number >= 0");
         }
+    }
+    let sc = &e.sched;
+    if sc.policy.parse::<crate::sched::Policy>().is_err() {
+        return err(
+            "sched.policy",
+            &format!("{:?}", sc.policy),
+            "allowed are knapsack, random, fifo, spf, fair",
+        );
+    }
+    pos_f("sched.memory_mb", sc.memory_mb)?;
+    if !(sc.util.is_finite() && sc.util > 0.0 && sc.util <= 1.0) {
+        return err(
+            "sched.util",
+            &sc.util,
+            "a share of the device in (0, 1] (1: jobs gain nothing from sharing it)",
+        );
+    }
+    if !(sc.workspace_mb.is_finite() && sc.workspace_mb >= 0.0) {
+        return err("sched.workspace_mb", &sc.workspace_mb, "a finite number >= 0");
     }
     pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;
     if !(e.link.latency_ms.is_finite() && e.link.latency_ms >= 0.0) {

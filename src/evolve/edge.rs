@@ -10,13 +10,17 @@
 //! larger), rounded down so the sum stays within D_max; an even split while some terminal
 //! has no delta yet.
 //!
-//! Times: the window's jobs run one after another on the edge's device (labelling of every
-//! upload first, then, for co-evolution, the generator, the mutual-learning pairs, FedAvg, the
-//! relabelling by the new global model and the distillations). A terminal's `t_r` is the
-//! training time of its own jobs (its pair and its distillation), its `t_w` the rest of the
-//! time until its last job ends (labelling, the shared jobs and the other terminals' jobs queued
-//! before it). The labelling time is the labeller's modelled device time where it reports one
-//! (the simulated chip), else the measured wall time.
+//! Times: the window's jobs run for real one after another (labelling of every upload first,
+//! then, for co-evolution, the generator, the mutual-learning pairs, FedAvg with the relabelling
+//! by the new global model, and the distillations), so runs stay seeded and reproducible. Each
+//! job's measured solo time and its modelled memory (`sched::MemoryModel` on its models'
+//! descriptions, `[sched].workspace_mb`) are recorded, and the window is replayed on the
+//! experiment's `[sched]` device and policy (`schedule`): stage by stage, each stage's jobs
+//! given to `sched::simulate` arriving at the previous stage's end. A terminal's `t_r` and `t_w`
+//! are `sched::terminal_times` of its own jobs (pair, distillation) with its request at the
+//! window's start: `t_r` the time they ran, `t_w` the rest until its last job ended. The
+//! labelling time is the labeller's modelled device time where it reports one (the simulated
+//! chip), else the measured wall time. The replay is `WindowOutcome::schedule`.
 
 use super::adapt::{adapt, AdaptConfig};
 use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig};
@@ -27,10 +31,14 @@ use super::error::{EvolveError, Result};
 use super::fedavg::fedavg_detectors;
 use super::generator::{train_generator, GenConfig, Generator, Head};
 use super::labeller::{feature_stats, OwnedTorchLabeller, TorchLabeller};
+use super::jobs::generator_work;
 use super::method::{Action, Method};
+use super::schedule::{schedule, Stage, StageJob, WindowSchedule};
 pub use super::uploads::upload_counts;
 use crate::couple::label::{LabelRequest, Labelled, Labeller};
 use crate::data::{Frame, StreamId, CLASSES};
+use crate::model::ModelDesc;
+use crate::sched::{JobKind, MemoryModel, Work};
 use crate::train::checkpoint;
 use crate::train::detector::Detector;
 use crate::train::frames::FramePool;
@@ -97,6 +105,9 @@ pub struct WindowOutcome {
     pub generator_accuracy: Vec<f64>,
     /// Wall seconds of the whole window on the edge.
     pub seconds: f64,
+    /// The window's jobs replayed on the `[sched]` device (`schedule`): where t_w, t_r come from.
+    #[serde(default)]
+    pub schedule: Option<WindowSchedule>,
 }
 
 pub struct Edge {
@@ -322,11 +333,35 @@ impl Edge {
         let decision = drift::decide(dg, e.drift.epsilon);
         let action = self.method.action(decision);
         let n = uploads.len();
-        let mut own = vec![0.0f64; n];
-        let mut end = vec![0.0f64; n];
         // No training: no loss (0, so that the JSON tables stay numbers).
         let mut losses = vec![(0.0, 0.0); n];
-        let mut clock: f64 = label_s.iter().sum();
+        // The window's stages for the scheduler (`schedule`): labelling holds the device first.
+        let mut stages = vec![Stage::Serial {
+            name: "label".into(),
+            seconds: label_s.iter().sum(),
+        }];
+        let mem = MemoryModel {
+            workspace_mb: e.sched.workspace_mb,
+            ..Default::default()
+        };
+        let job = |id: String,
+                   kind: JobKind,
+                   terminal: Option<&str>,
+                   work: Work,
+                   seconds: f64|
+         -> StageJob {
+            StageJob {
+                id,
+                kind,
+                terminal: terminal.map(str::to_string),
+                memory_mb: mem.estimate(&work).total_mb,
+                seconds,
+            }
+        };
+        let work_of = |descs: &[&ModelDesc], frames: usize, steps: usize, batch: usize| {
+            Work::of_descs(descs, frames as f64, steps as f64, batch as f64)
+                .map_err(|x| EvolveError::BadInput(format!("window {w}: memory model: {x}")))
+        };
         let mut gen_acc = Vec::new();
         let mut global_updated = false;
         let distill_cfg = |j: usize, what: u64| DistillConfig {
@@ -340,6 +375,7 @@ impl Edge {
         match action {
             Action::None => {}
             Action::Distill | Action::DistillOriginal => {
+                let mut jobs = Vec::with_capacity(n);
                 // Under A4 the global model never changes, so the current labels are the
                 // original model's; relabel only if it did.
                 let relabel = action == Action::DistillOriginal && self.global_version > 0;
@@ -360,11 +396,26 @@ impl Edge {
                         &teacher_labels,
                         &distill_cfg(j, 2),
                     )?;
-                    clock += rep.seconds;
-                    own[j] = rep.seconds;
-                    end[j] = clock;
+                    let t = &uploads[j].terminal;
+                    let wk = work_of(
+                        &[&self.terminals[k].model.desc],
+                        uploads[j].frames.len(),
+                        e.distill.steps,
+                        e.distill.batch,
+                    )?;
+                    jobs.push(job(
+                        format!("distill-{t}"),
+                        JobKind::Distill,
+                        Some(t),
+                        wk,
+                        rep.seconds,
+                    ));
                     losses[j] = (rep.first_loss, rep.last_loss);
                 }
+                stages.push(Stage::Jobs {
+                    name: "distill".into(),
+                    jobs,
+                });
             }
             Action::Adapt => {
                 if self.source.is_none() {
@@ -372,6 +423,7 @@ impl Edge {
                     self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
                 }
                 let source = self.source.as_ref().expect("drawn");
+                let mut jobs = Vec::with_capacity(n);
                 for j in 0..n {
                     let k = ks[j];
                     let rep = adapt(
@@ -387,11 +439,20 @@ impl Edge {
                             context: format!("window {w}, terminal {}", uploads[j].terminal),
                         },
                     )?;
-                    clock += rep.seconds;
-                    own[j] = rep.seconds;
-                    end[j] = clock;
+                    let t = &uploads[j].terminal;
+                    let wk = work_of(
+                        &[&self.terminals[k].model.desc],
+                        uploads[j].frames.len(),
+                        e.distill.steps,
+                        e.distill.batch,
+                    )?;
+                    jobs.push(job(format!("adapt-{t}"), JobKind::Other, Some(t), wk, rep.seconds));
                     losses[j] = (rep.det_last, rep.domain_last);
                 }
+                stages.push(Stage::Jobs {
+                    name: "adapt".into(),
+                    jobs,
+                });
             }
             Action::CoEvolve { generator } => {
                 let gname = self.global.desc.name.clone();
@@ -433,11 +494,27 @@ impl Edge {
                         },
                     )?;
                     gen_acc = rep.accuracy;
-                    clock += t.elapsed().as_secs_f64();
+                    let wk = generator_work(
+                        heads[0].latent_dim(),
+                        heads.len(),
+                        e.generator.steps,
+                        e.generator.batch,
+                    );
+                    stages.push(Stage::Jobs {
+                        name: "generator".into(),
+                        jobs: vec![job(
+                            "generator".into(),
+                            JobKind::Generator,
+                            None,
+                            wk,
+                            t.elapsed().as_secs_f64(),
+                        )],
+                    });
                     Some(g)
                 } else {
                     None
                 };
+                let mut pairs = Vec::with_capacity(n);
                 for j in 0..n {
                     let k = ks[j];
                     let rep = train_pair(
@@ -461,10 +538,20 @@ impl Edge {
                             context: format!("window {w}, terminal {}", uploads[j].terminal),
                         },
                     )?;
-                    clock += rep.seconds;
-                    own[j] += rep.seconds;
+                    let t = &uploads[j].terminal;
+                    let wk = work_of(
+                        &[&self.terminals[k].model.desc, &mids[j].desc],
+                        uploads[j].frames.len(),
+                        e.mutual.steps,
+                        e.mutual.batch,
+                    )?;
+                    pairs.push(job(format!("pair-{t}"), JobKind::Mutual, Some(t), wk, rep.seconds));
                 }
-                // FedAvg, reprogram the labeller, relabel, distil.
+                stages.push(Stage::Jobs {
+                    name: "pairs".into(),
+                    jobs: pairs,
+                });
+                // FedAvg, reprogram the labeller, relabel every upload, then distil.
                 let t = Instant::now();
                 let weighted: Vec<(&Detector, usize)> = mids
                     .iter()
@@ -475,29 +562,55 @@ impl Edge {
                 self.global_version += 1;
                 self.labeller = (self.factory)(&self.global, self.global_version)?;
                 global_updated = true;
-                clock += t.elapsed().as_secs_f64();
+                let mut shared = t.elapsed().as_secs_f64();
                 // Writing the new weights onto a chip takes its (modelled) time.
                 if let Some(c) = self.labeller.program_cost() {
-                    clock += c.seconds;
+                    shared += c.seconds;
                     self.program_energy_j += c.energy_j;
                 }
-                for j in 0..n {
-                    let (l, s) = self.label(&uploads[j].frames, false)?;
-                    clock += s;
+                let mut relabels = Vec::with_capacity(n);
+                for u in &uploads {
+                    let (l, s) = self.label(&u.frames, false)?;
+                    shared += s;
+                    relabels.push(l);
+                }
+                stages.push(Stage::Serial {
+                    name: "fedavg+relabel".into(),
+                    seconds: shared,
+                });
+                let mut jobs = Vec::with_capacity(n);
+                for (j, l) in relabels.iter().enumerate() {
                     let k = ks[j];
                     let rep = distill(
                         &mut self.terminals[k].model,
                         &uploads[j].frames,
-                        &l,
+                        l,
                         &distill_cfg(j, 2),
                     )?;
-                    clock += rep.seconds;
-                    own[j] += rep.seconds;
-                    end[j] = clock;
+                    let t = &uploads[j].terminal;
+                    let wk = work_of(
+                        &[&self.terminals[k].model.desc],
+                        uploads[j].frames.len(),
+                        e.distill.steps,
+                        e.distill.batch,
+                    )?;
+                    jobs.push(job(
+                        format!("distill-{t}"),
+                        JobKind::Distill,
+                        Some(t),
+                        wk,
+                        rep.seconds,
+                    ));
                     losses[j] = (rep.first_loss, rep.last_loss);
                 }
+                stages.push(Stage::Jobs {
+                    name: "distill".into(),
+                    jobs,
+                });
             }
         }
+        let sched = schedule(&stages, &e.sched, seed_of(e.seed, w, 0, 7))
+            .map_err(|x| EvolveError::BadInput(format!("window {w}: {x}")))?;
         let terminals = (0..n)
             .map(|j| TerminalOutcome {
                 terminal: uploads[j].terminal.clone(),
@@ -505,12 +618,8 @@ impl Edge {
                 pseudo_boxes: boxes[j],
                 delta: deltas[j],
                 action: action.name().to_string(),
-                t_w: if action == Action::None {
-                    0.0
-                } else {
-                    (end[j] - own[j]).max(0.0)
-                },
-                t_r: own[j],
+                t_w: sched.terminal_times(&uploads[j].terminal).0,
+                t_r: sched.terminal_times(&uploads[j].terminal).1,
                 label_s: label_s[j],
                 first_loss: losses[j].0,
                 last_loss: losses[j].1,
@@ -525,6 +634,7 @@ impl Edge {
             global_updated,
             generator_accuracy: gen_acc,
             seconds: t0.elapsed().as_secs_f64(),
+            schedule: Some(sched),
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fedavg;
 pub mod lcp;
 pub mod method;
+pub mod schedule;
 pub mod uploads;
 
 #[cfg(feature = "torch")]

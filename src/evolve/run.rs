@@ -371,6 +371,10 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
             )?;
         }
         save_global(&edge, &dir)?;
+        // The scheduler's replay of the window: where its t_w and t_r came from.
+        if let Some(sch) = &outcome.schedule {
+            write_atomic(&dir.join("schedule.json"), &json(sch))?;
+        }
         state.records.extend(records);
         state.windows_done = w + 1;
         state.global_version = edge.global_version;

@@ -11,7 +11,7 @@
 
 use super::error::{Result, SchedError};
 use crate::error::{Invalid, IoError};
-use crate::model::load_model;
+use crate::model::{load_model, ModelDesc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -82,9 +82,18 @@ impl Work {
         steps: f64,
         batch: f64,
     ) -> Result<Work> {
+        let descs = paths
+            .iter()
+            .map(|p| load_model(p.as_ref()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let refs: Vec<&ModelDesc> = descs.iter().collect();
+        Work::of_descs(&refs, frames, steps, batch)
+    }
+
+    /// The work of training the described models together.
+    pub fn of_descs(descs: &[&ModelDesc], frames: f64, steps: f64, batch: f64) -> Result<Work> {
         let (mut params, mut macs, mut act) = (0.0, 0.0, 0.0);
-        for p in paths {
-            let d = load_model(p.as_ref())?;
+        for d in descs {
             params += d.params()? as f64;
             macs += d.matrices()?.iter().map(|m| m.macs() as f64).sum::<f64>();
             let input: usize = d.input.iter().product();
