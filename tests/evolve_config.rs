@@ -232,3 +232,23 @@ fn sched_section_defaults_overrides_and_errors() {
     let e = err_of(&(smoke_text() + "\n[sched]\nbudget = 3\n"));
     assert_names(&e, &["budget"]);
 }
+
+/// `[compress]` defaults to off with a 12 px small-object threshold, takes `--set`, and refuses
+/// a threshold of 0 naming the field.
+#[test]
+fn compress_section_defaults_and_errors() {
+    let p = preset("demo").unwrap();
+    assert_eq!((p.compress.enabled, p.compress.small_px), (false, 12.0));
+    let q = apply_overrides(
+        &p,
+        &["compress.enabled=true".into(), "compress.small_px=16".into()],
+        "p",
+    )
+    .unwrap();
+    assert_eq!((q.compress.enabled, q.compress.small_px), (true, 16.0));
+    assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
+    let e = apply_overrides(&p, &["compress.small_px=0".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["compress.small_px", "0"]);
+}

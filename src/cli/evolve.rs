@@ -23,6 +23,43 @@ pub enum EvolveCommand {
     /// Drift statistics (Eq. 11) of the global model on its training data, written beside
     /// its checkpoint as NAME.drift.json.
     TrainStats(TrainStatsArgs),
+    /// Adaptive compression measured (Fig. 13, Table 5, Fig. 14): every terminal's window-0
+    /// distillation at each batch size, without and with compression, each in its own process:
+    /// memory, CPU time and mAP@0.5 on the post-run segment. OUT/rows.jsonl (resumable),
+    /// table.md, rows.json, memory.png, time.png.
+    Compress(CompressArgs),
+    /// One run of `evolve compress` (prints its row as JSON).
+    #[command(hide = true)]
+    CompressOne(CompressOneArgs),
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct CompressArgs {
+    #[command(flatten)]
+    exp: ExperimentArgs,
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    batches: Vec<usize>,
+    #[arg(long)]
+    out: PathBuf,
+    /// LibTorch threads of each run.
+    #[arg(long, default_value_t = 1)]
+    threads: i32,
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct CompressOneArgs {
+    #[command(flatten)]
+    exp: ExperimentArgs,
+    #[arg(long)]
+    terminal: usize,
+    #[arg(long)]
+    batch: usize,
+    #[arg(long)]
+    on: bool,
+    #[arg(long, default_value_t = 1)]
+    threads: i32,
 }
 
 /// Which experiment: a preset or a file, with `--set` overrides (every `evolve` command that
@@ -211,7 +248,107 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
         EvolveCommand::Check(a) => check(a),
         EvolveCommand::Margin(a) => margin(a),
         EvolveCommand::TrainStats(a) => train_stats(a),
+        EvolveCommand::Compress(a) => compress(a),
+        EvolveCommand::CompressOne(a) => compress_one(a),
     }
+}
+
+#[cfg(not(feature = "torch"))]
+fn compress(_: CompressArgs) -> anyhow::Result<()> {
+    anyhow::bail!("`nestevo evolve compress` needs the `torch` feature (this binary was built without it)")
+}
+
+#[cfg(not(feature = "torch"))]
+fn compress_one(_: CompressOneArgs) -> anyhow::Result<()> {
+    anyhow::bail!("`nestevo evolve compress-one` needs the `torch` feature (this binary was built without it)")
+}
+
+#[cfg(feature = "torch")]
+fn compress_one(a: CompressOneArgs) -> anyhow::Result<()> {
+    let e = a.exp.experiment()?;
+    let dev = device(true, Some(a.threads))?;
+    let row = crate::evolve::compress_bench::run_one(&e, a.terminal, a.batch, a.on, dev)?;
+    println!("{}", serde_json::to_string(&row)?);
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+fn compress(a: CompressArgs) -> anyhow::Result<()> {
+    use crate::evolve::compress_bench::{case_id, plots, table, BenchRow};
+    use anyhow::Context;
+    use std::io::Write;
+    let e = a.exp.experiment()?;
+    anyhow::ensure!(
+        !a.batches.is_empty() && a.batches.iter().all(|&b| b > 0),
+        "--batches {:?}: allowed are batch sizes of 1 or more",
+        a.batches
+    );
+    anyhow::ensure!(a.threads > 0, "--threads {}: allowed is 1 or more", a.threads);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let path = a.out.join("rows.jsonl");
+    let mut rows: Vec<BenchRow> = match std::fs::read_to_string(&path) {
+        Ok(t) => t
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: not rows of `evolve compress`", path.display()))?,
+        Err(_) => Vec::new(),
+    };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let exe = std::env::current_exe()?;
+    let mut sets = Vec::new();
+    for s in &a.exp.sets {
+        sets.extend(["--set".to_string(), s.clone()]);
+    }
+    let which: Vec<String> = match (&a.exp.preset, &a.exp.config) {
+        (Some(p), _) => vec!["--preset".into(), p.clone()],
+        (None, Some(f)) => vec!["--config".into(), f.display().to_string()],
+        _ => anyhow::bail!("give --preset P or --config FILE"),
+    };
+    for &b in &a.batches {
+        for (k, t) in e.terminals.iter().enumerate() {
+            for on in [false, true] {
+                let id = case_id(&t.id, b, on);
+                if rows.iter().any(|r| r.id() == id) {
+                    continue;
+                }
+                eprintln!("run {id}");
+                // One process per run, so that each resident-set peak is its own.
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.args(["evolve", "compress-one"])
+                    .args(&which)
+                    .args(&sets)
+                    .args(["--terminal", &k.to_string(), "--batch", &b.to_string()])
+                    .args(["--threads", &a.threads.to_string()])
+                    .env("MALLOC_MMAP_THRESHOLD_", "65536");
+                if on {
+                    cmd.arg("--on");
+                }
+                let out = cmd.output()?;
+                anyhow::ensure!(
+                    out.status.success(),
+                    "run {id} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let line = String::from_utf8(out.stdout)?;
+                rows.push(serde_json::from_str(line.trim())?);
+                file.write_all(line.trim().as_bytes())?;
+                file.write_all(b"\n")?;
+                file.flush()?;
+            }
+        }
+    }
+    let md = table(&rows);
+    crate::error::write_atomic(&a.out.join("table.md"), md.as_bytes())?;
+    crate::error::write_atomic(
+        &a.out.join("rows.json"),
+        serde_json::to_string_pretty(&rows)?.as_bytes(),
+    )?;
+    plots(&rows, &a.out)?;
+    print!("{md}");
+    println!("plots: {} and time.png", a.out.join("memory.png").display());
+    Ok(())
 }
 
 fn experiment(

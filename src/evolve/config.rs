@@ -38,6 +38,9 @@ pub struct Experiment {
     /// How the window's jobs share the edge's device (`evolve::schedule`); defaults when absent.
     #[serde(default)]
     pub sched: SchedSpec,
+    /// Adaptive data compression before distillation (`evolve::compress`); off when absent.
+    #[serde(default)]
+    pub compress: super::compress::CompressSpec,
 }
 
 /// The scheduler of the window's training jobs (`sched`, docs/scheduler.md): the policy, the
@@ -559,6 +562,7 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
     if !(sc.workspace_mb.is_finite() && sc.workspace_mb >= 0.0) {
         return err("sched.workspace_mb", &sc.workspace_mb, "a finite number >= 0");
     }
+    pos_f("compress.small_px", e.compress.small_px)?;
     pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;
     if !(e.link.latency_ms.is_finite() && e.link.latency_ms >= 0.0) {
         return err(

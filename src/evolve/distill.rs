@@ -60,6 +60,20 @@ pub(crate) fn teacher_outputs(labels: &[Labelled], idx: &[usize], dev: tch::Devi
     }
 }
 
+/// `idx` split by frame size (height, width), each group in drawing order, groups in order of
+/// first appearance.
+pub(crate) fn by_size(frames: &[Frame], idx: &[usize]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<((usize, usize), Vec<usize>)> = Vec::new();
+    for &i in idx {
+        let key = (frames[i].height, frames[i].width);
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    groups.into_iter().map(|g| g.1).collect()
+}
+
 /// Distils `student` on `frames`, following `labels[k]` on `frames[k]`.
 pub fn distill(
     student: &mut Detector,
@@ -94,20 +108,32 @@ pub fn distill(
         let idx: Vec<usize> = (0..cfg.batch)
             .map(|_| rng.gen_range(0..frames.len()))
             .collect();
-        let rgb: Vec<&[u8]> = idx.iter().map(|&i| frames[i].rgb.as_slice()).collect();
-        let x = student.batch_from_rgb(&rgb);
-        let out = student.forward(&x, true)?;
-        let teacher = teacher_outputs(labels, &idx, dev);
-        if teacher.hm.size() != out.hm.size() {
-            return Err(EvolveError::BadInput(format!(
-                "distillation ({}): the teacher's heat-map {:?} and model {}'s {:?} differ",
-                cfg.context,
-                teacher.hm.size(),
-                student.desc.name,
-                out.hm.size()
-            )));
+        // Grouped by frame size (adaptive compression pools some frames, `compress`): one
+        // forward per size, the loss the frame-weighted mean of the groups'.
+        let mut loss: Option<Tensor> = None;
+        for group in by_size(frames, &idx) {
+            let (h, w) = (frames[group[0]].height, frames[group[0]].width);
+            let rgb: Vec<&[u8]> = group.iter().map(|&i| frames[i].rgb.as_slice()).collect();
+            let x = student.batch_from_rgb_hw(&rgb, h, w);
+            let out = student.forward(&x, true)?;
+            let teacher = teacher_outputs(labels, &group, dev);
+            if teacher.hm.size() != out.hm.size() {
+                return Err(EvolveError::BadInput(format!(
+                    "distillation ({}): the teacher's heat-map {:?} and model {}'s {:?} differ",
+                    cfg.context,
+                    teacher.hm.size(),
+                    student.desc.name,
+                    out.hm.size()
+                )));
+            }
+            let l = distill_loss(&out, &teacher, cfg.peak_threshold)
+                * (group.len() as f64 / idx.len() as f64);
+            loss = Some(match loss {
+                None => l,
+                Some(a) => a + l,
+            });
         }
-        let loss = distill_loss(&out, &teacher, cfg.peak_threshold);
+        let loss = loss.expect("a batch holds a frame");
         let v = loss.to_kind(Kind::Double).double_value(&[]);
         if !v.is_finite() {
             return Err(EvolveError::Fault(format!(

@@ -24,6 +24,7 @@
 
 use super::adapt::{adapt, AdaptConfig};
 use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig};
+use super::compress;
 use super::config::Experiment;
 use super::distill::{distill, DistillConfig};
 use super::drift::{self, Decision, FeatureStats};
@@ -390,19 +391,14 @@ impl Edge {
                         std::mem::take(&mut labels[j])
                     };
                     let k = ks[j];
-                    let rep = distill(
+                    let (rep, wk) = distill_job(
                         &mut self.terminals[k].model,
                         &uploads[j].frames,
                         &teacher_labels,
                         &distill_cfg(j, 2),
+                        &e,
                     )?;
                     let t = &uploads[j].terminal;
-                    let wk = work_of(
-                        &[&self.terminals[k].model.desc],
-                        uploads[j].frames.len(),
-                        e.distill.steps,
-                        e.distill.batch,
-                    )?;
                     jobs.push(job(
                         format!("distill-{t}"),
                         JobKind::Distill,
@@ -581,19 +577,14 @@ impl Edge {
                 let mut jobs = Vec::with_capacity(n);
                 for (j, l) in relabels.iter().enumerate() {
                     let k = ks[j];
-                    let rep = distill(
+                    let (rep, wk) = distill_job(
                         &mut self.terminals[k].model,
                         &uploads[j].frames,
                         l,
                         &distill_cfg(j, 2),
+                        &e,
                     )?;
                     let t = &uploads[j].terminal;
-                    let wk = work_of(
-                        &[&self.terminals[k].model.desc],
-                        uploads[j].frames.len(),
-                        e.distill.steps,
-                        e.distill.batch,
-                    )?;
                     jobs.push(job(
                         format!("distill-{t}"),
                         JobKind::Distill,
@@ -637,6 +628,35 @@ impl Edge {
             schedule: Some(sched),
         })
     }
+}
+
+/// A terminal's distillation on its upload after the compression rule (`compress`, when the
+/// experiment's `[compress]` is on), and the job's work for the memory model: pooled frames
+/// count a quarter of a whole frame's activations and MACs.
+fn distill_job(
+    model: &mut Detector,
+    frames: &[Frame],
+    labels: &[Labelled],
+    cfg: &DistillConfig,
+    e: &Experiment,
+) -> Result<(super::distill::DistillReport, Work)> {
+    let (rep, share) = if e.compress.enabled {
+        let (f, l, c) = compress::compress(&e.compress, frames, labels);
+        (distill(model, &f, &l, cfg)?, c.whole_share())
+    } else {
+        (distill(model, frames, labels, cfg)?, 1.0)
+    };
+    let mut wk = Work::of_descs(
+        &[&model.desc],
+        frames.len() as f64,
+        e.distill.steps as f64,
+        e.distill.batch as f64,
+    )
+    .map_err(|x| EvolveError::BadInput(format!("{}: memory model: {x}", cfg.context)))?;
+    let scale = share + (1.0 - share) / 4.0;
+    wk.act_per_frame *= scale;
+    wk.macs_per_frame *= scale;
+    Ok((rep, wk))
 }
 
 fn training_stats(global: &Detector, e: &Experiment, work: &Path) -> Result<FeatureStats> {

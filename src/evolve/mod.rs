@@ -9,6 +9,7 @@
 //! the baselines are not built yet.
 //! See `docs/evolution.md`.
 
+pub mod compress;
 pub mod config;
 pub mod drift;
 pub mod error;
@@ -28,6 +29,8 @@ pub mod cim_labeller;
 pub mod coevolve;
 #[cfg(feature = "torch")]
 pub mod compare;
+#[cfg(feature = "torch")]
+pub mod compress_bench;
 #[cfg(feature = "torch")]
 pub mod distill;
 #[cfg(feature = "torch")]

@@ -179,9 +179,21 @@ pub fn uploads(e: &Experiment, previous: Option<&[f64]>) -> Vec<usize> {
     super::edge::upload_counts(e.windows.d_max, e.windows.min_upload, &deltas)
 }
 
+/// Terminal `k`'s `n` uploaded frames of window `w`: spread evenly over segment `w` from a
+/// seeded offset.
+pub(crate) fn upload_frames(e: &Experiment, k: usize, w: usize, n: usize) -> Vec<Frame> {
+    let st = Stream::new(e.stream_of(k), e.terminals[k].stream_seed);
+    let len = segment_len(e, k);
+    let offset = seed_of(e.seed, w, k, 1) % (len / n.max(1) as u64).max(1);
+    spread(w as u64, len, n, offset)
+        .into_iter()
+        .map(|i| st.frame(i))
+        .collect()
+}
+
 /// Segment `seg`'s `n` scoring frames of terminal `k`, renumbered 0.. (image ids), and their
 /// times from the segment's start.
-fn scoring_frames(e: &Experiment, k: usize, seg: u64, n: usize) -> (Vec<Frame>, Vec<f64>) {
+pub(crate) fn scoring_frames(e: &Experiment, k: usize, seg: u64, n: usize) -> (Vec<Frame>, Vec<f64>) {
     let t = &e.terminals[k];
     let st = Stream::new(e.stream_of(k), t.stream_seed);
     let len = segment_len(e, k);
@@ -269,15 +281,9 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 .find(|(id, _)| id == &t.id)
                 .map(|p| p.1)
                 .unwrap_or(0);
-            let st = Stream::new(e.stream_of(k), t.stream_seed);
-            let len = segment_len(e, k);
-            let offset = seed_of(e.seed, w, k, 1) % (len / n.max(1) as u64).max(1);
             ups.push(TerminalUpload {
                 terminal: t.id.clone(),
-                frames: spread(w as u64, len, n, offset)
-                    .into_iter()
-                    .map(|i| st.frame(i))
-                    .collect(),
+                frames: upload_frames(e, k, w, n),
             });
         }
         let bytes_up: Vec<u64> = ups

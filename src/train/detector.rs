@@ -256,7 +256,11 @@ impl Detector {
     ) -> Result<(HeadOut, Option<Tensor>)> {
         let [c, h, w] = self.desc.input;
         let size = x.size();
-        if size.len() != 4 || size[1..] != [c as i64, h as i64, w as i64] {
+        // A fully convolutional network also takes other sizes (adaptive compression trains on
+        // half-size frames); one with a linear layer or a flatten takes only its own.
+        let sized = size.len() == 4 && size[1] == c as i64;
+        let own = sized && size[2..] == [h as i64, w as i64];
+        if !own && !(sized && self.fully_convolutional()) {
             invalid!(
                 "model {}: input of shape {size:?} does not match the description's [B, {c}, {h}, {w}]",
                 self.desc.name
@@ -319,9 +323,24 @@ impl Detector {
         ))
     }
 
+    /// No linear or flatten layer: any input size with the channels and the strides it
+    /// needs gives outputs on the matching grid.
+    pub fn fully_convolutional(&self) -> bool {
+        !self
+            .layers
+            .iter()
+            .any(|l| matches!(l, Layer::Linear { .. } | Layer::Flatten | Layer::Gap))
+    }
+
     /// Frames (RGB u8, H*W*3 each) to a [B, 3, H, W] float batch on the model's device.
     pub fn batch_from_rgb(&self, frames: &[&[u8]]) -> Tensor {
-        let [c, h, w] = self.desc.input;
+        let [_, h, w] = self.desc.input;
+        self.batch_from_rgb_hw(frames, h, w)
+    }
+
+    /// Frames of `h` x `w` pixels (RGB u8) to a [B, 3, h, w] float batch.
+    pub fn batch_from_rgb_hw(&self, frames: &[&[u8]], h: usize, w: usize) -> Tensor {
+        let [c, _, _] = self.desc.input;
         let mut buf = Vec::with_capacity(frames.len() * c * h * w);
         for f in frames {
             buf.extend_from_slice(f);
