@@ -28,6 +28,9 @@ pub enum EvolveCommand {
     /// memory, CPU time and mAP@0.5 on the post-run segment. OUT/rows.jsonl (resumable),
     /// table.md, rows.json, memory.png, time.png.
     Compress(CompressArgs),
+    /// Replay the windows of a finished `evolve run` (DIR/rounds/wK/schedule.json: the measured
+    /// jobs) under each scheduling policy: mean t_w, t_r and t_w + t_r per terminal and window.
+    Replay(ReplayArgs),
     /// One run of `evolve compress` (prints its row as JSON).
     #[command(hide = true)]
     CompressOne(CompressOneArgs),
@@ -45,6 +48,17 @@ pub struct CompressArgs {
     /// LibTorch threads of each run.
     #[arg(long, default_value_t = 1)]
     threads: i32,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The run's output folder.
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long, value_delimiter = ',', default_value = "knapsack,random,fifo,spf,fair")]
+    policies: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -250,7 +264,43 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
         EvolveCommand::TrainStats(a) => train_stats(a),
         EvolveCommand::Compress(a) => compress(a),
         EvolveCommand::CompressOne(a) => compress_one(a),
+        EvolveCommand::Replay(a) => replay(a),
     }
+}
+
+fn replay(a: ReplayArgs) -> anyhow::Result<()> {
+    use crate::evolve::schedule::{replay, WindowSchedule};
+    use anyhow::Context;
+    let mut windows = Vec::new();
+    for w in 0.. {
+        let p = a.run.join("rounds").join(format!("w{w}")).join("schedule.json");
+        if !p.is_file() {
+            break;
+        }
+        let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        let s: WindowSchedule = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a window schedule", p.display()))?;
+        windows.push(s);
+    }
+    anyhow::ensure!(
+        !windows.is_empty(),
+        "{}: no rounds/w0/schedule.json (a run of `nestevo evolve run` writes one per window)",
+        a.run.display()
+    );
+    let policies: Vec<&str> = a.policies.iter().map(String::as_str).collect();
+    let rows = replay(&windows, &policies, a.seed)?;
+    println!(
+        "{} windows of {}, budget {} MB, util {}: mean per terminal and window",
+        windows.len(),
+        a.run.display(),
+        windows[0].budget_mb,
+        windows[0].util
+    );
+    println!("| policy | t_w (s) | t_r (s) | t_w + t_r (s) |\n|---|---:|---:|---:|");
+    for (p, tw, tr, l) in rows {
+        println!("| {p} | {tw:.2} | {tr:.2} | {l:.2} |");
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "torch"))]

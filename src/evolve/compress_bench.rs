@@ -190,8 +190,12 @@ pub fn table(rows: &[BenchRow]) -> String {
 /// `memory.png` (measured and modelled memory against the batch) and `time.png` (CPU time),
 /// one line per terminal and setting.
 pub fn plots(rows: &[BenchRow], dir: &Path) -> Result<()> {
-    let mut terms: Vec<String> = rows.iter().map(|r| r.terminal.clone()).collect();
-    terms.dedup();
+    let mut terms: Vec<String> = Vec::new();
+    for r in rows {
+        if !terms.contains(&r.terminal) {
+            terms.push(r.terminal.clone());
+        }
+    }
     let series = |f: &dyn Fn(&BenchRow) -> f64, what: &str| {
         let mut out = Vec::new();
         for t in &terms {

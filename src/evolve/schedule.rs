@@ -181,3 +181,38 @@ impl WindowSchedule {
         self.stage_end_s.last().copied().unwrap_or(0.0)
     }
 }
+
+/// Mean t_w, t_r and t_w + t_r (s) over every terminal of every window, when each recorded
+/// window is replayed under `policy` (the recorded budget and util otherwise): the same
+/// measured jobs, another scheduler. Per policy: (policy, mean t_w, mean t_r, mean latency).
+pub fn replay(
+    windows: &[WindowSchedule],
+    policies: &[&str],
+    seed: u64,
+) -> Result<Vec<(String, f64, f64, f64)>> {
+    let mut out = Vec::new();
+    for &p in policies {
+        let (mut tw, mut tr, mut n) = (0.0, 0.0, 0usize);
+        for (k, w) in windows.iter().enumerate() {
+            let spec = SchedSpec {
+                policy: p.to_string(),
+                memory_mb: w.budget_mb,
+                util: w.util,
+                ..Default::default()
+            };
+            let s = schedule(&w.stages, &spec, seed.wrapping_add(k as u64))?;
+            let mut terms: Vec<&str> = s.jobs.iter().filter_map(|j| j.terminal.as_deref()).collect();
+            terms.sort_unstable();
+            terms.dedup();
+            for t in terms {
+                let (a, b) = s.terminal_times(t);
+                tw += a;
+                tr += b;
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        out.push((p.to_string(), tw / n, tr / n, (tw + tr) / n));
+    }
+    Ok(out)
+}
