@@ -157,13 +157,13 @@ fn a_job_over_the_budget_is_refused() {
 fn replay_gives_each_policys_means() {
     use nestevo::evolve::schedule::replay;
     let w = schedule(&window(), &spec("knapsack", 300.0, 0.5), 0).unwrap();
-    let rows = replay(&[w], &["fifo", "knapsack"], 0).unwrap();
+    let rows = replay(&[w], &["fifo", "knapsack"], None, 0).unwrap();
     let (f, k) = (&rows[0], &rows[1]);
     assert_eq!((f.0.as_str(), k.0.as_str()), ("fifo", "knapsack"));
     for (got, want) in [(f.1, 8.0), (f.2, 5.0), (f.3, 13.0), (k.1, 4.0), (k.2, 5.0), (k.3, 9.0)] {
         assert!((got - want).abs() < 1e-9, "{got} vs {want}");
     }
     let bad = schedule(&window(), &spec("knapsack", 300.0, 0.5), 0).unwrap();
-    let e = replay(&[bad], &["lifo"], 0).unwrap_err().to_string();
+    let e = replay(&[bad], &["lifo"], None, 0).unwrap_err().to_string();
     assert!(e.contains("lifo"), "{e}");
 }

@@ -57,6 +57,12 @@ pub struct ReplayArgs {
     run: PathBuf,
     #[arg(long, value_delimiter = ',', default_value = "knapsack,random,fifo,spf,fair")]
     policies: Vec<String>,
+    /// Another memory budget (MB) than the run's [sched].memory_mb.
+    #[arg(long)]
+    memory_mb: Option<f64>,
+    /// Another util than the run's [sched].util.
+    #[arg(long)]
+    util: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
@@ -288,13 +294,17 @@ fn replay(a: ReplayArgs) -> anyhow::Result<()> {
         a.run.display()
     );
     let policies: Vec<&str> = a.policies.iter().map(String::as_str).collect();
-    let rows = replay(&windows, &policies, a.seed)?;
+    let dev = (
+        a.memory_mb.unwrap_or(windows[0].budget_mb),
+        a.util.unwrap_or(windows[0].util),
+    );
+    let rows = replay(&windows, &policies, Some(dev), a.seed)?;
     println!(
         "{} windows of {}, budget {} MB, util {}: mean per terminal and window",
         windows.len(),
         a.run.display(),
-        windows[0].budget_mb,
-        windows[0].util
+        dev.0,
+        dev.1
     );
     println!("| policy | t_w (s) | t_r (s) | t_w + t_r (s) |\n|---|---:|---:|---:|");
     for (p, tw, tr, l) in rows {

@@ -109,8 +109,10 @@ pub fn distill(
             .map(|_| rng.gen_range(0..frames.len()))
             .collect();
         // Grouped by frame size (adaptive compression pools some frames, `compress`): one
-        // forward per size, the loss the frame-weighted mean of the groups'.
-        let mut loss: Option<Tensor> = None;
+        // forward and backward per size, so that only one size's graph is alive at a time;
+        // the gradient is that of the frame-weighted mean of the groups' losses.
+        opt.zero_grad();
+        let mut v = 0.0;
         for group in by_size(frames, &idx) {
             let (h, w) = (frames[group[0]].height, frames[group[0]].width);
             let rgb: Vec<&[u8]> = group.iter().map(|&i| frames[i].rgb.as_slice()).collect();
@@ -126,22 +128,19 @@ pub fn distill(
                     out.hm.size()
                 )));
             }
-            let l = distill_loss(&out, &teacher, cfg.peak_threshold)
+            let loss = distill_loss(&out, &teacher, cfg.peak_threshold)
                 * (group.len() as f64 / idx.len() as f64);
-            loss = Some(match loss {
-                None => l,
-                Some(a) => a + l,
-            });
+            let lv = loss.to_kind(Kind::Double).double_value(&[]);
+            if !lv.is_finite() {
+                return Err(EvolveError::Fault(format!(
+                    "model {}: the distillation loss is {lv} at step {step} ({}); stopped",
+                    student.desc.name, cfg.context
+                )));
+            }
+            loss.backward();
+            v += lv;
         }
-        let loss = loss.expect("a batch holds a frame");
-        let v = loss.to_kind(Kind::Double).double_value(&[]);
-        if !v.is_finite() {
-            return Err(EvolveError::Fault(format!(
-                "model {}: the distillation loss is {v} at step {step} ({}); stopped",
-                student.desc.name, cfg.context
-            )));
-        }
-        opt.backward_step(&loss);
+        opt.step();
         losses.push(v);
     }
     let tenth = (losses.len() / 10).max(1);

@@ -183,11 +183,13 @@ impl WindowSchedule {
 }
 
 /// Mean t_w, t_r and t_w + t_r (s) over every terminal of every window, when each recorded
-/// window is replayed under `policy` (the recorded budget and util otherwise): the same
-/// measured jobs, another scheduler. Per policy: (policy, mean t_w, mean t_r, mean latency).
+/// window is replayed under `policy` (on the recorded budget and util unless `device` gives
+/// others): the same measured jobs, another scheduler. Per policy: (policy, mean t_w, mean
+/// t_r, mean latency).
 pub fn replay(
     windows: &[WindowSchedule],
     policies: &[&str],
+    device: Option<(f64, f64)>,
     seed: u64,
 ) -> Result<Vec<(String, f64, f64, f64)>> {
     let mut out = Vec::new();
@@ -196,8 +198,8 @@ pub fn replay(
         for (k, w) in windows.iter().enumerate() {
             let spec = SchedSpec {
                 policy: p.to_string(),
-                memory_mb: w.budget_mb,
-                util: w.util,
+                memory_mb: device.map_or(w.budget_mb, |d| d.0),
+                util: device.map_or(w.util, |d| d.1),
                 ..Default::default()
             };
             let s = schedule(&w.stages, &spec, seed.wrapping_add(k as u64))?;
