@@ -55,6 +55,7 @@ impl ModelArgs {
         let mut mem = MemoryModel::default();
         if let Some(m) = &mlp {
             mem.workspace_mb = m.workspace_mb;
+            mem.per_kind = m.memory_per_kind;
         }
         if let Some(w) = self.workspace_mb {
             anyhow::ensure!(
@@ -62,6 +63,8 @@ impl ModelArgs {
                 "--workspace-mb {w}: allowed is 0 or more"
             );
             mem.workspace_mb = w;
+            // An explicit workspace means the one-workspace model.
+            mem.per_kind = None;
         }
         let time = mlp.map(|m| {
             if self.baseline {
@@ -460,7 +463,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
 }
 
 fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
-    use crate::sched::profile::{fit_workspace, read_runs, report, split};
+    use crate::sched::profile::{fit_memory, fit_workspace, read_runs, report, split};
     let mut runs = Vec::new();
     for d in &a.profile {
         runs.extend(read_runs(d)?);
@@ -479,6 +482,7 @@ fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
     };
     let mut mlp = Mlp::fit(&samples, &cfg)?;
     mlp.workspace_mb = fit_workspace(&train);
+    mlp.memory_per_kind = Some(fit_memory(&train, mlp.workspace_mb));
     let rep = report(&mlp, &held, mlp.workspace_mb, a.cpu_time);
     if let Some(d) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
@@ -502,14 +506,22 @@ fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
                 e.runs
             );
         }
-        println!("memory model, workspace {:.1} MB:", rep.workspace_mb);
-        for (k, e) in &rep.memory {
+        println!(
+            "memory model (per kind: workspace c, activation scale s; one workspace {:.1} MB):",
+            rep.workspace_mb
+        );
+        for ((k, e), (_, e1)) in rep.memory.iter().zip(&rep.memory_one_workspace) {
+            let f = rep.memory_per_kind.map(|f| f[k.index()]);
             println!(
-                "  memory {:<9} MAPE {:>6.1} % worst {:>6.1} % ({} runs)",
+                "  memory {:<9} MAPE {:>6.1} % worst {:>6.1} % ({} runs); c {:.1} MB, s {:.3}; one workspace: MAPE {:.1} % worst {:.1} %",
                 k.name(),
                 e.mape_pct,
                 e.worst_pct,
-                e.runs
+                e.runs,
+                f.map_or(rep.workspace_mb, |f| f.workspace_mb),
+                f.map_or(1.0, |f| f.act_scale),
+                e1.mape_pct,
+                e1.worst_pct
             );
         }
         println!("wrote {} and {}", a.out.display(), rep_path.display());

@@ -93,6 +93,9 @@ pub struct Mlp {
     /// The memory model's workspace measured on the same runs (MB); 0 if not measured.
     #[serde(default)]
     pub workspace_mb: f64,
+    /// The memory model's per-kind terms fitted on the same runs, where fitted.
+    #[serde(default)]
+    pub memory_per_kind: Option<[super::memory::KindFit; 4]>,
 }
 
 /// Training settings.
@@ -265,6 +268,7 @@ impl Mlp {
             baseline: Baseline::fit(samples),
             trained_on: n,
             workspace_mb: 0.0,
+            memory_per_kind: None,
         })
     }
 

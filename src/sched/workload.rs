@@ -25,7 +25,10 @@ pub fn size(jobs: &[Job], mem: &MemoryModel, time: &TimeModel) -> Vec<Sized> {
             terminal: j.terminal.clone(),
             memory_mb: j
                 .memory_mb
-                .unwrap_or_else(|| mem.estimate(j.work.as_ref().expect("validated")).total_mb),
+                .unwrap_or_else(|| {
+                    mem.estimate_kind(j.kind, j.work.as_ref().expect("validated"))
+                        .total_mb
+                }),
             seconds: j
                 .seconds
                 .unwrap_or_else(|| time.predict(j.kind, j.work.as_ref().expect("validated"))),
