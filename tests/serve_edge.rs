@@ -138,7 +138,8 @@ fn sigkill_during_evolution_then_restart_completes() {
 }
 
 /// `nestevo terminal` registers, plays one window of the smoke stream against the real loop,
-/// switches to the evolved model (version 1) and logs both scores.
+/// switches to the evolved model (version 1) and logs both scores; a second one plays an
+/// unlabelled folder of frames the same way, its scores left empty.
 #[test]
 fn terminal_plays_one_window() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,6 +193,40 @@ fn terminal_plays_one_window() {
             .lines()
             .count()
             == 2
+    );
+
+    // A user's folder without ground truth: played, evolved and switched, scores left empty.
+    let frames = dir.path().join("rural-frames");
+    nestevo::data::export_frames(&Stream::new(StreamId::D, 101), 0, 1200, &frames).unwrap();
+    std::fs::remove_file(frames.join(nestevo::data::ANNOTATIONS)).unwrap();
+    let work = dir.path().join("term-rural");
+    let out = Command::new(BIN)
+        .args(["terminal", "--server", &base, "--id", "rural", "--folder"])
+        .arg(&frames)
+        .args(["--model", "M2", "--seconds", "20", "--eval-frames", "16"])
+        .args(["--cpu", "--threads", "1", "--slot", "0", "--token-file"])
+        .arg(dir.path().join("rural.json"))
+        .arg("--register-with")
+        .arg(dir.path().join("admin.tok"))
+        .arg("--work")
+        .arg(&work)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("log.json")).unwrap()).unwrap();
+    let w = &log[0];
+    assert_eq!(
+        (w["state"].as_str(), w["version_after"].as_u64()),
+        (Some("done"), Some(1))
+    );
+    assert!(
+        w["map50_before"].is_null() && w["map50_after"].is_null(),
+        "{w}"
     );
     s.kill().unwrap();
     s.wait().unwrap();
