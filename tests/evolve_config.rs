@@ -61,8 +61,8 @@ fn unknown_keys_are_refused() {
     assert_names(&e, &["exp.toml", "colour", "unknown field"]);
     let e = err_of(&t.replacen("gamma = 12.0", "gamma = 12.0\ngama = 1.0", 1));
     assert_names(&e, &["exp.toml", "drift.gama", "unknown field"]);
-    let e = err_of(&t.replacen("stream_seed = 102", "stream_seed = 102\nfps = 5", 1));
-    assert_names(&e, &["exp.toml", "terminals[1].fps", "unknown field"]);
+    let e = err_of(&t.replacen("stream_seed = 102", "stream_seed = 102\nfsp = 5", 1));
+    assert_names(&e, &["exp.toml", "terminals[1].fsp", "unknown field"]);
 }
 
 /// A value of the wrong type names the field, the value and the line.

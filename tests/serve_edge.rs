@@ -137,34 +137,32 @@ fn sigkill_during_evolution_then_restart_completes() {
     s2.wait().unwrap();
 }
 
-/// `nestevo terminal` registers, plays one window of the smoke stream against the real loop,
-/// switches to the evolved model (version 1) and logs both scores.
-#[test]
-fn terminal_plays_one_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut s = server(dir.path(), port);
-    up(&base);
-    let work = dir.path().join("term");
+/// Runs `nestevo terminal` as terminal `id` (registering with the admin token) with `what`
+/// (its frames and model) for one 20 s window; returns its first logged window.
+fn play_one_window(
+    base: &str,
+    dir: &Path,
+    id: &str,
+    slot: &str,
+    what: &[&str],
+) -> serde_json::Value {
+    let work = dir.join(format!("term-{id}"));
     let out = Command::new(BIN)
+        .args(["terminal", "--server", base, "--id", id])
+        .args(what)
         .args([
-            "terminal", "--server", &base, "--id", "night", "--stream", "E",
-        ])
-        .args(["--stream-seed", "102", "--model", "M3", "--seconds", "20"])
-        .args([
+            "--seconds",
+            "20",
             "--eval-frames",
             "16",
             "--cpu",
             "--threads",
             "1",
-            "--slot",
-            "1",
         ])
-        .arg("--token-file")
-        .arg(dir.path().join("night.json"))
+        .args(["--slot", slot, "--token-file"])
+        .arg(dir.join(format!("{id}.json")))
         .arg("--register-with")
-        .arg(dir.path().join("admin.tok"))
+        .arg(dir.join("admin.tok"))
         .arg("--work")
         .arg(&work)
         .output()
@@ -174,24 +172,54 @@ fn terminal_plays_one_window() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let lines = std::fs::read_to_string(work.join("log.csv"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(lines, 2, "a header and one window");
     let log: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("log.json")).unwrap()).unwrap();
-    let w = &log[0];
+    let w = log[0].clone();
     assert_eq!(
         (w["state"].as_str(), w["version_after"].as_u64()),
         (Some("done"), Some(1))
     );
+    w
+}
+
+/// `nestevo terminal` registers, plays one window of the smoke stream against the real loop,
+/// switches to the evolved model (version 1) and logs both scores; a second one plays an
+/// unlabelled folder of frames the same way, its scores left empty.
+#[test]
+fn terminal_plays_one_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut s = server(dir.path(), port);
+    up(&base);
+    let what = ["--stream", "E", "--stream-seed", "102", "--model", "M3"];
+    let w = play_one_window(&base, dir.path(), "night", "1", &what);
     assert_eq!(w["uploaded"], 16);
     for k in ["map50_before", "map50_after"] {
         let x = w[k].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&x), "{k} = {x}");
     }
+
+    // A user's folder without ground truth: played, evolved and switched, scores left empty.
+    let frames = dir.path().join("rural-frames");
+    nestevo::data::export_frames(&Stream::new(StreamId::D, 101), 0, 1200, &frames).unwrap();
+    std::fs::remove_file(frames.join(nestevo::data::ANNOTATIONS)).unwrap();
+    let folder = frames.to_str().unwrap();
+    let w = play_one_window(
+        &base,
+        dir.path(),
+        "rural",
+        "0",
+        &["--folder", folder, "--model", "M2"],
+    );
     assert!(
-        std::fs::read_to_string(work.join("log.csv"))
-            .unwrap()
-            .lines()
-            .count()
-            == 2
+        w["map50_before"].is_null() && w["map50_after"].is_null(),
+        "{w}"
     );
     s.kill().unwrap();
     s.wait().unwrap();

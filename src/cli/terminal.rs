@@ -20,9 +20,16 @@ pub struct TerminalArgs {
     /// Register first with the admin token in this file (when --token-file does not exist).
     #[arg(long)]
     register_with: Option<PathBuf>,
-    /// The stream it plays: A, B, C, D or E.
+    /// The stream it plays: A, B, C, D or E (or give --folder).
+    #[arg(long, required_unless_present = "folder", conflicts_with = "folder")]
+    stream: Option<String>,
+    /// A folder of PNG frames to play instead of a rendered stream (scored when it holds COCO
+    /// annotations.json, as `nestevo data render` writes; otherwise played unscored).
     #[arg(long)]
-    stream: String,
+    folder: Option<PathBuf>,
+    /// The folder's clock, frames per second.
+    #[arg(long, default_value_t = 30.0, requires = "folder")]
+    fps: f64,
     #[arg(long, default_value_t = 0)]
     stream_seed: u64,
     /// The deployed model: a shipped checkpoint's name (M1, M2, M3) or a NAME.safetensors path.
@@ -63,10 +70,20 @@ pub struct TerminalArgs {
 
 #[cfg(feature = "torch")]
 pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
+    use crate::data::{Folder, FrameSource};
     use crate::serve::client::Client;
     use crate::serve::service::Registered;
     use crate::serve::terminal::{play, TerminalOptions};
-    let stream: crate::data::StreamId = a.stream.parse()?;
+    let (source, stream_name) = match (&a.stream, &a.folder) {
+        (Some(s), _) => (FrameSource::rendered(s.parse()?, a.stream_seed), s.clone()),
+        (None, Some(d)) => (
+            FrameSource::Folder(
+                Folder::read(d, a.fps).map_err(|e| anyhow::anyhow!("--folder: {e}"))?,
+            ),
+            "folder".to_string(),
+        ),
+        (None, None) => anyhow::bail!("give --stream or --folder"),
+    };
     let model = if a.model.ends_with(".safetensors") {
         PathBuf::from(&a.model)
     } else {
@@ -92,8 +109,11 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let r =
-            Client::new(&a.server, Some(t.trim().to_string())).register(&a.id, &name, &a.stream)?;
+        let r = Client::new(&a.server, Some(t.trim().to_string())).register(
+            &a.id,
+            &name,
+            &stream_name,
+        )?;
         crate::error::write_atomic(&a.token_file, serde_json::to_string_pretty(&r)?.as_bytes())?;
     }
     let text = std::fs::read_to_string(&a.token_file)
@@ -108,7 +128,7 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
     let first = a.first_upload.or(first).ok_or_else(|| {
         anyhow::anyhow!("--first-upload: needed when --token-file holds a bare token")
     })?;
-    let fps = crate::data::Stream::new(stream, a.stream_seed).fps();
+    let fps = source.fps();
     let per_window = (window_s * fps).floor().max(1.0);
     let windows = match (a.frames, a.seconds) {
         (Some(n), _) => (n as f64 / per_window).floor() as usize,
@@ -131,8 +151,7 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| PathBuf::from(format!("term-{}", a.id))),
             id: a.id,
             token,
-            stream,
-            stream_seed: a.stream_seed,
+            source,
             model,
             seed: a.seed,
             slot: a.slot,

@@ -6,7 +6,7 @@
 //!
 //! Inside, every arrow points down this list (each file imports only files above it, and the
 //! shared types defined here: `CLASSES`, `GtBox`, `Drift`, `Frame`): error, rng, draw; look;
-//! backdrop, objects; scene (also `Domain`); stream; coco, sheet, npy; io, speed.
+//! backdrop, objects; scene (also `Domain`); stream; coco, sheet, npy; io, speed; source.
 
 mod backdrop;
 mod coco;
@@ -19,6 +19,7 @@ mod objects;
 mod rng;
 mod scene;
 mod sheet;
+mod source;
 pub mod speed;
 mod stream;
 
@@ -30,6 +31,7 @@ pub use io::{
 };
 pub use scene::Domain;
 pub use sheet::contact_sheet;
+pub use source::{Folder, FrameSource};
 pub use stream::{Stream, StreamId, StreamSpec};
 
 /// Object classes, in the order of the class index everywhere (COCO category id = index + 1).

@@ -18,7 +18,7 @@ use super::distill::{distill, DistillConfig};
 use super::error::{EvolveError, Result};
 use super::jobs::{end_measure, start_measure};
 use super::labeller::TorchLabeller;
-use super::run::{scoring_frames, upload_frames, uploads};
+use super::run::{scoring_frames, terminal_sources, upload_frames, uploads};
 use crate::couple::label::{LabelRequest, Labeller};
 use crate::eval::{evaluate_with_ci, ground_truth};
 use crate::sched::{MemoryModel, Work};
@@ -80,7 +80,8 @@ pub fn run_one(
     }
     let t = &e.terminals[k];
     let n = uploads(e, None)[k];
-    let frames = upload_frames(e, k, 0, n);
+    let sources = terminal_sources(e)?;
+    let frames = upload_frames(e, k, &sources[k], 0, n)?;
     let (teacher, _) = checkpoint::load(Path::new(&e.global.model), device)?;
     let req = LabelRequest {
         min_score: e.global.min_score as f32,
@@ -93,7 +94,13 @@ pub fn run_one(
         ..e.compress.clone()
     };
     let (fs, ls, c) = compress(&spec, &frames, &labels);
-    let (eval, _) = scoring_frames(e, k, e.windows.count as u64 + 1, e.windows.eval_frames);
+    let (eval, _) = scoring_frames(
+        e,
+        k,
+        &sources[k],
+        e.windows.count as u64 + 1,
+        e.windows.eval_frames,
+    )?;
     let gt = ground_truth(&eval);
     let before = start_measure();
     let (mut student, _) = checkpoint::load(Path::new(&t.model), device)?;

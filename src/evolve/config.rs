@@ -134,13 +134,24 @@ pub struct GlobalSpec {
 pub struct TerminalSpec {
     /// A short name: letters, digits, `-` and `_` (it names files).
     pub id: String,
-    /// A rendered stream: A, B, C, D or E.
+    /// A rendered stream: A, B, C, D or E; or `folder` for a user's folder of frames (`frames`).
     pub stream: String,
-    /// Seed of the terminal's stream.
+    /// Seed of the terminal's rendered stream (unused for a folder).
+    #[serde(default)]
     pub stream_seed: u64,
     /// The deployed model's checkpoint `NAME.safetensors`.
     pub model: String,
+    /// With `stream = "folder"`: a folder of PNG frames, with their ground truth as COCO
+    /// `annotations.json` (what `nestevo data render` writes); the loop scores against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<String>,
+    /// With `stream = "folder"`: the folder's clock in frames per second (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
 }
+
+/// `stream` of a terminal fed from a folder of frames.
+pub const FOLDER_STREAM: &str = "folder";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -411,15 +422,46 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
                 "terminal ids must be unique",
             );
         }
-        match t.stream.parse::<StreamId>() {
-            Ok(StreamId::Source) | Err(_) => {
-                return err(
-                    &f("stream"),
-                    &format!("{:?}", t.stream),
-                    "a terminal stream: A, B, C, D or E",
-                )
+        if t.stream == FOLDER_STREAM {
+            match &t.frames {
+                None => {
+                    return err(
+                        &f("frames"),
+                        &"missing",
+                        "with stream = \"folder\", the folder of frames (PNGs + annotations.json)",
+                    )
+                }
+                Some(d) if d.is_empty() => return err(&f("frames"), &"\"\"", "a folder of frames"),
+                Some(_) => {}
             }
-            Ok(_) => {}
+            if let Some(fps) = t.fps {
+                if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+                    return err(&f("fps"), &fps, "frames per second above 0, at most 1000");
+                }
+            }
+        } else {
+            match t.stream.parse::<StreamId>() {
+                Ok(StreamId::Source) | Err(_) => {
+                    return err(
+                        &f("stream"),
+                        &format!("{:?}", t.stream),
+                        "a terminal stream: A, B, C, D or E, or \"folder\" with frames = DIR",
+                    )
+                }
+                Ok(_) => {}
+            }
+            for (name, given) in [("frames", t.frames.is_some()), ("fps", t.fps.is_some())] {
+                if given {
+                    return err(
+                        &f(name),
+                        &"given",
+                        &format!(
+                            "only with stream = \"folder\" (this terminal's stream is {})",
+                            t.stream
+                        ),
+                    );
+                }
+            }
         }
         model(&f("model"), &t.model)?;
     }
@@ -441,12 +483,8 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
     }
     // A window of t_total_s seconds holds t_total_s * fps frames; uploads and scoring frames
     // must fit in it.
-    for t in &e.terminals {
-        let fps = t
-            .stream
-            .parse::<StreamId>()
-            .map(|s| s.fps())
-            .unwrap_or(30.0);
+    for (k, t) in e.terminals.iter().enumerate() {
+        let fps = e.fps_of(k);
         let frames = (w.t_total_s * fps).floor() as usize;
         if w.d_max + w.eval_frames > frames {
             return err(
@@ -604,6 +642,12 @@ pub fn apply_override(e: &Experiment, set: &str, source: &str) -> Result<Experim
         let here = path[..i].join(".");
         node = match node {
             toml::Value::Table(t) => {
+                // Optional fields are absent from the serialised form: a terminal's may be set.
+                if path.len() == 3 && i == 2 && path[0] == "terminals" && !t.contains_key(*part) {
+                    if let Some((_, like)) = TERMINAL_OPTIONAL.iter().find(|(k, _)| k == part) {
+                        t.insert(part.to_string(), like());
+                    }
+                }
                 if !t.contains_key(*part) {
                     let mut keys: Vec<_> = t.keys().cloned().collect();
                     keys.sort();
@@ -648,6 +692,13 @@ pub fn apply_override(e: &Experiment, set: &str, source: &str) -> Result<Experim
         .map_err(|x: toml::de::Error| ConfigError::new(&origin, key, raw, x.message().trim()))
 }
 
+/// A terminal's optional fields and a value of each one's type.
+#[allow(clippy::type_complexity)]
+const TERMINAL_OPTIONAL: &[(&str, fn() -> toml::Value)] = &[
+    ("frames", || toml::Value::String(String::new())),
+    ("fps", || toml::Value::Float(30.0)),
+];
+
 fn parse_value(raw: &str, like: &toml::Value) -> Option<toml::Value> {
     use toml::Value;
     match like {
@@ -664,9 +715,17 @@ fn parse_value(raw: &str, like: &toml::Value) -> Option<toml::Value> {
 }
 
 impl Experiment {
-    /// The stream of terminal `k` (validated, so it parses).
-    pub fn stream_of(&self, k: usize) -> StreamId {
-        self.terminals[k].stream.parse().expect("validated")
+    /// Terminal `k`'s rendered stream; `None` for a folder.
+    pub fn stream_of(&self, k: usize) -> Option<StreamId> {
+        self.terminals[k].stream.parse().ok()
+    }
+
+    /// Terminal `k`'s clock: its stream's fps, or the folder's (default 30).
+    pub fn fps_of(&self, k: usize) -> f64 {
+        match self.stream_of(k) {
+            Some(s) => s.fps(),
+            None => self.terminals[k].fps.unwrap_or(30.0),
+        }
     }
 
     /// The experiment as TOML (what `summary.json`'s run used, written beside it).

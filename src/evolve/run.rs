@@ -20,7 +20,7 @@ use super::edge::{seed_of, Edge, LabellerFactory, TerminalUpload};
 use super::error::{EvolveError, Result};
 use super::lcp::{lcp, served_by_old, transfer_s, EvolvingTime};
 pub use super::method::Method;
-use crate::data::{Frame, GtBox, Stream};
+use crate::data::{Folder, Frame, FrameSource, GtBox};
 use crate::eval::{
     evaluate, evaluate_with_ci, ground_truth, mean_map50_with_ci, Detection, ScoredSet,
 };
@@ -160,7 +160,49 @@ fn json<T: Serialize>(v: &T) -> String {
 
 /// Frames per segment of terminal `k`.
 fn segment_len(e: &Experiment, k: usize) -> u64 {
-    (e.windows.t_total_s * e.stream_of(k).fps()).floor() as u64
+    (e.windows.t_total_s * e.fps_of(k)).floor() as u64
+}
+
+/// Every terminal's frames: its rendered stream, or its folder, read once and checked to hold
+/// ground truth, frames of its model's size, and the `count + 2` segments the run looks at
+/// (uploads from segments 0..count, scoring up to segment count, the post-run segment count + 1).
+pub fn terminal_sources(e: &Experiment) -> Result<Vec<FrameSource>> {
+    let mut out = Vec::with_capacity(e.terminals.len());
+    for (k, t) in e.terminals.iter().enumerate() {
+        if let Some(id) = e.stream_of(k) {
+            out.push(FrameSource::rendered(id, t.stream_seed));
+            continue;
+        }
+        let field = format!("terminals[{k}].frames");
+        let dir = t.frames.as_deref().unwrap_or_default();
+        let folder = Folder::read(Path::new(dir), e.fps_of(k))
+            .map_err(|x| EvolveError::BadInput(format!("{field} = {dir:?}: {x}")))?;
+        if !folder.labelled() {
+            return Err(EvolveError::BadInput(format!(
+                "{field} = {dir:?}: no {} beside the frames; the loop scores every terminal \
+                 against ground truth (COCO-style, as `nestevo data render` writes); an \
+                 unlabelled folder can be played against the service (`nestevo terminal \
+                 --folder DIR`)",
+                crate::data::ANNOTATIONS
+            )));
+        }
+        let need = (e.windows.count as u64 + 2) * segment_len(e, k);
+        if folder.len() < need {
+            return Err(EvolveError::BadInput(format!(
+                "{field} = {dir:?}: holds {} frames; {} windows of {} s at {} fps need {need} \
+                 ((windows.count + 2) x {} frames: the windows, the scoring segment after the \
+                 last and the post-run segment); give more frames, or lower windows.count or \
+                 windows.t_total_s",
+                folder.len(),
+                e.windows.count,
+                e.windows.t_total_s,
+                e.fps_of(k),
+                segment_len(e, k)
+            )));
+        }
+        out.push(FrameSource::Folder(folder));
+    }
+    Ok(out)
 }
 
 /// `n` frame indices spread evenly over segment `seg` of length `len`, from `offset`.
@@ -181,32 +223,43 @@ pub fn uploads(e: &Experiment, previous: Option<&[f64]>) -> Vec<usize> {
 
 /// Terminal `k`'s `n` uploaded frames of window `w`: spread evenly over segment `w` from a
 /// seeded offset.
-pub(crate) fn upload_frames(e: &Experiment, k: usize, w: usize, n: usize) -> Vec<Frame> {
-    let st = Stream::new(e.stream_of(k), e.terminals[k].stream_seed);
+pub(crate) fn upload_frames(
+    e: &Experiment,
+    k: usize,
+    src: &FrameSource,
+    w: usize,
+    n: usize,
+) -> Result<Vec<Frame>> {
     let len = segment_len(e, k);
     let offset = seed_of(e.seed, w, k, 1) % (len / n.max(1) as u64).max(1);
     spread(w as u64, len, n, offset)
         .into_iter()
-        .map(|i| st.frame(i))
-        .collect()
+        .map(|i| src.frame(i))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|x| EvolveError::BadInput(format!("terminal {}: {x}", e.terminals[k].id)))
 }
 
 /// Segment `seg`'s `n` scoring frames of terminal `k`, renumbered 0.. (image ids), and their
 /// times from the segment's start.
-pub(crate) fn scoring_frames(e: &Experiment, k: usize, seg: u64, n: usize) -> (Vec<Frame>, Vec<f64>) {
-    let t = &e.terminals[k];
-    let st = Stream::new(e.stream_of(k), t.stream_seed);
+pub(crate) fn scoring_frames(
+    e: &Experiment,
+    k: usize,
+    st: &FrameSource,
+    seg: u64,
+    n: usize,
+) -> Result<(Vec<Frame>, Vec<f64>)> {
     let len = segment_len(e, k);
     let mut frames: Vec<Frame> = spread(seg, len, n, 0)
         .into_iter()
         .map(|i| st.frame(i))
-        .collect();
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|x| EvolveError::BadInput(format!("terminal {}: {x}", e.terminals[k].id)))?;
     let start = st.time_s(seg * len);
     let times = frames.iter().map(|f| f.time_s - start).collect();
     for (j, f) in frames.iter_mut().enumerate() {
         f.index = j as u64;
     }
-    (frames, times)
+    Ok((frames, times))
 }
 
 /// The global model as `dir/global.safetensors` (its checkpoint named `global`, whatever the
@@ -230,6 +283,7 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(o.out.join("final"))
         .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", o.out.display())))?;
+    let sources = terminal_sources(e)?;
     write_atomic(&o.out.join("experiment.toml"), &e.to_toml())?;
     let mut edge = match factory {
         Some(f) => Edge::with_labeller(e, o.method, o.device, &o.out, f)?,
@@ -283,7 +337,7 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 .unwrap_or(0);
             ups.push(TerminalUpload {
                 terminal: t.id.clone(),
-                frames: upload_frames(e, k, w, n),
+                frames: upload_frames(e, k, &sources[k], w, n)?,
             });
         }
         let bytes_up: Vec<u64> = ups
@@ -292,10 +346,10 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
             .collect();
         // Score the old models on segment w + 1 before the window changes them.
         let mut scoring = Vec::new();
-        for k in 0..e.terminals.len() {
-            let (frames, times) = scoring_frames(e, k, w as u64 + 1, e.windows.eval_frames);
+        for (k, (t, src)) in e.terminals.iter().zip(&sources).enumerate() {
+            let (frames, times) = scoring_frames(e, k, src, w as u64 + 1, e.windows.eval_frames)?;
             let gt = ground_truth(&frames);
-            let old = predict(edge.terminal_model(&e.terminals[k].id)?, &frames, 64)?;
+            let old = predict(edge.terminal_model(&t.id)?, &frames, 64)?;
             let g_old = predict(edge.global(), &frames, 64)?;
             scoring.push((frames, times, gt, old, g_old));
         }
@@ -390,7 +444,13 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let summary = summarise(o, &edge, &state, resumed_s + t0.elapsed().as_secs_f64())?;
+    let summary = summarise(
+        o,
+        &edge,
+        &sources,
+        &state,
+        resumed_s + t0.elapsed().as_secs_f64(),
+    )?;
     write_atomic(&o.out.join("summary.json"), &json(&summary))?;
     super::plot::terminal_curves(
         &o.out.join("map_over_time.png"),
@@ -404,7 +464,13 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
 type OwnedSet = (Vec<(u64, Vec<GtBox>)>, Vec<Detection>);
 
 /// The post-run scores and the final models.
-fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result<Summary> {
+fn summarise(
+    o: &RunOptions,
+    edge: &Edge,
+    sources: &[FrameSource],
+    state: &State,
+    seconds: f64,
+) -> Result<Summary> {
     let e = &o.exp;
     let final_dir = o.out.join("final");
     let post = e.windows.count as u64 + 1;
@@ -416,7 +482,7 @@ fn summarise(o: &RunOptions, edge: &Edge, state: &State, seconds: f64) -> Result
         let model = edge.terminal_model(&t.id)?;
         let p = checkpoint::save(model, &final_dir, &TrainState::default())?;
         let _ = std::fs::remove_file(final_dir.join(format!("{}.state.json", t.id)));
-        let (frames, _) = scoring_frames(e, k, post, e.windows.eval_frames);
+        let (frames, _) = scoring_frames(e, k, &sources[k], post, e.windows.eval_frames)?;
         let gt = ground_truth(&frames);
         let d = predict(model, &frames, 64)?;
         let r = evaluate_with_ci(&gt, &d);

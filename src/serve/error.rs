@@ -73,6 +73,13 @@ impl From<crate::evolve::EvolveError> for ServeError {
     }
 }
 
+/// A terminal's frames that cannot be read (a corrupt PNG, past a folder's end): the input's fault.
+impl From<crate::data::DataError> for ServeError {
+    fn from(e: crate::data::DataError) -> Self {
+        ServeError::Config(format!("frames: {e}"))
+    }
+}
+
 impl From<crate::train::TrainError> for ServeError {
     fn from(e: crate::train::TrainError) -> Self {
         ServeError::Fault(format!("model: {e}"))

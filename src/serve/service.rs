@@ -297,11 +297,11 @@ impl Service {
                 ),
             ));
         }
-        if req.stream.parse::<StreamId>().is_err() {
+        if req.stream != "folder" && req.stream.parse::<StreamId>().is_err() {
             return Err(ServeError::bad(
                 "stream",
                 format!(
-                    "`{}`: one of source, A, B, C, D, E",
+                    "`{}`: one of source, A, B, C, D, E, or folder (a user's frames)",
                     req.stream.escape_default()
                 ),
             ));

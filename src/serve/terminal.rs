@@ -1,4 +1,5 @@
-//! A terminal that plays its stream against the server (`nestevo terminal`): window after
+//! A terminal that plays its stream (rendered, or a user's folder of frames) against the
+//! server (`nestevo terminal`): window after
 //! window it uploads the frames the server asks for (Eq. 5's adaptive count, from the last
 //! answer), asks for evolution with an Idempotency-Key naming the window, waits for the
 //! request, downloads its model when the version (ETag) changed and switches to it, and scores
@@ -6,13 +7,14 @@
 //! (`evolve::run`) does: the model before and after the window on `eval_frames` frames spread
 //! over the next segment. Frames are chosen as the in-process loop chooses them (segment `w`,
 //! spread evenly from an offset drawn from (seed, window, slot)), so a served run on the same
-//! streams sees the same frames. The log (`log.csv`, `log.json` in `work`) is rewritten
+//! streams sees the same frames. A folder without ground truth is played all the same: it is
+//! uploaded, evolved and switched, and its scores are left empty (null in the JSON log). The log (`log.csv`, `log.json` in `work`) is rewritten
 //! atomically after every window; a restarted terminal resumes after the last logged window.
 
 use super::client::Client;
 use super::error::{Result, ServeError};
 use super::service::encode_png;
-use crate::data::{Frame, Stream, StreamId};
+use crate::data::{Frame, FrameSource};
 use crate::eval::{evaluate, ground_truth};
 use crate::evolve::edge::seed_of;
 use crate::train::checkpoint;
@@ -26,8 +28,8 @@ pub struct TerminalOptions {
     pub server: String,
     pub id: String,
     pub token: String,
-    pub stream: StreamId,
-    pub stream_seed: u64,
+    /// The frames it plays: a rendered stream or a folder.
+    pub source: FrameSource,
     /// The deployed model's checkpoint (its description is reused for downloaded versions).
     pub model: PathBuf,
     /// The run's seed and this terminal's slot (its place among the experiment's terminals),
@@ -57,9 +59,10 @@ pub struct WindowLog {
     pub action: Option<String>,
     pub version_before: u64,
     pub version_after: u64,
-    /// mAP@0.5 of the model before and after the window on the next segment's frames.
-    pub map50_before: f64,
-    pub map50_after: f64,
+    /// mAP@0.5 of the model before and after the window on the next segment's frames (none
+    /// for a folder without ground truth).
+    pub map50_before: Option<f64>,
+    pub map50_after: Option<f64>,
     pub retries: u64,
     /// Frames the server asks for next window.
     pub next_upload: usize,
@@ -93,9 +96,16 @@ fn load_version(o: &TerminalOptions, etag: &str, bytes: &[u8]) -> Result<Detecto
     Ok(checkpoint::load(&w, o.device)?.0)
 }
 
-fn map50(m: &Detector, frames: &[Frame]) -> Result<f64> {
+fn map50(m: &Detector, frames: &[Frame], labelled: bool) -> Result<Option<f64>> {
+    if !labelled {
+        return Ok(None);
+    }
     let d = predict(m, frames, 64)?;
-    Ok(evaluate(&ground_truth(frames), &d).map50)
+    Ok(Some(evaluate(&ground_truth(frames), &d).map50))
+}
+
+fn score_text(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
 }
 
 fn write_log(work: &Path, log: &[WindowLog]) -> Result<()> {
@@ -107,7 +117,7 @@ fn write_log(work: &Path, log: &[WindowLog]) -> Result<()> {
     );
     for r in log {
         csv.push_str(&format!(
-            "{},{:.3},{:.3},{},{},{},{},{},{},{},{:.4},{:.4},{}\n",
+            "{},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{}\n",
             r.window,
             r.wall_s,
             r.stream_s,
@@ -118,8 +128,8 @@ fn write_log(work: &Path, log: &[WindowLog]) -> Result<()> {
             r.action.as_deref().unwrap_or(""),
             r.version_before,
             r.version_after,
-            r.map50_before,
-            r.map50_after,
+            r.map50_before.map_or(String::new(), |v| format!("{v:.4}")),
+            r.map50_after.map_or(String::new(), |v| format!("{v:.4}")),
             r.retries
         ));
     }
@@ -136,7 +146,7 @@ pub fn play(o: &TerminalOptions, window_s: f64, first_upload: usize) -> Result<V
     std::fs::create_dir_all(&o.work)
         .map_err(|e| crate::error::IoError::new(&o.work, "create folder", e))?;
     let c = Client::new(&o.server, Some(o.token.clone()));
-    let st = Stream::new(o.stream, o.stream_seed);
+    let st = &o.source;
     let len = (window_s * st.fps()).floor() as u64;
     if len == 0 {
         return Err(ServeError::bad(
@@ -162,7 +172,7 @@ pub fn play(o: &TerminalOptions, window_s: f64, first_upload: usize) -> Result<V
         let n = next_upload.max(1);
         let offset = seed_of(o.seed, w, o.slot, 1) % (len / n as u64).max(1);
         for i in spread(w as u64, len, n, offset) {
-            let f = st.frame(i);
+            let f = st.frame(i)?;
             c.put_frame(&o.id, f.time_s, &encode_png(f.width, f.height, &f.rgb))
                 .map_err(client_err)?;
         }
@@ -178,16 +188,16 @@ pub fn play(o: &TerminalOptions, window_s: f64, first_upload: usize) -> Result<V
         let mut eval: Vec<Frame> = spread(w as u64 + 1, len, o.eval_frames, 0)
             .into_iter()
             .map(|i| st.frame(i))
-            .collect();
+            .collect::<std::result::Result<_, _>>()?;
         for (j, f) in eval.iter_mut().enumerate() {
             f.index = j as u64;
         }
-        let before = map50(&model, &eval)?;
+        let before = map50(&model, &eval, st.labelled())?;
         if let Some((tag, bytes)) = c.model(&o.id, Some(&etag)).map_err(client_err)? {
             model = load_version(o, &tag, &bytes)?;
             etag = tag;
         }
-        let after = map50(&model, &eval)?;
+        let after = map50(&model, &eval, st.labelled())?;
         log.push(WindowLog {
             window: w,
             wall_s: t0.elapsed().as_secs_f64(),
@@ -206,15 +216,15 @@ pub fn play(o: &TerminalOptions, window_s: f64, first_upload: usize) -> Result<V
         });
         write_log(&o.work, &log)?;
         eprintln!(
-            "terminal {}: window {w}: {} frames up, {} ({}), v{} -> v{}, mAP@0.5 {:.3} -> {:.3}",
+            "terminal {}: window {w}: {} frames up, {} ({}), v{} -> v{}, mAP@0.5 {} -> {}",
             o.id,
             n,
             s.state,
             s.action.as_deref().unwrap_or("-"),
             before_v,
             version_of(&etag),
-            before,
-            after
+            score_text(before),
+            score_text(after)
         );
     }
     Ok(log)
