@@ -2,10 +2,10 @@
 //! pseudo boxes and the teacher's soft outputs describe the same objects at half the size on
 //! the coarser grid, and the switch and the threshold decide which frames the rule pools.
 
+use ndarray::Array3;
 use nestevo::couple::label::{Labelled, PseudoBox, SoftOutputs};
 use nestevo::data::{Frame, GtBox};
 use nestevo::evolve::compress::{compress, has_small, pool_frame, pool_soft, CompressSpec};
-use ndarray::Array3;
 
 fn frame(h: usize, w: usize) -> Frame {
     let rgb = (0..h * w * 3).map(|i| (i * 37 % 251) as u8).collect();
@@ -150,10 +150,10 @@ fn pooled_targets_describe_the_halved_object() {
 fn the_switch_and_threshold_choose_the_pooled_frames() {
     let frames = vec![frame(96, 96), frame(96, 96), frame(96, 96), frame(96, 96)];
     let labels = vec![
-        label(&[(0.0, 0.0, 20.0, 8.0)]),                             // 8 px high: small
-        label(&[(0.0, 0.0, 20.0, 20.0)]),                            // 20 px
+        label(&[(0.0, 0.0, 20.0, 8.0)]),  // 8 px high: small
+        label(&[(0.0, 0.0, 20.0, 20.0)]), // 20 px
         label(&[(0.0, 0.0, 20.0, 30.0), (40.0, 40.0, 44.0, 50.0)]), // 30 and 10 px
-        label(&[]),                                                  // no object
+        label(&[]),                       // no object
     ];
     assert!(has_small(&labels[0], 12.0) && !has_small(&labels[1], 12.0));
     let on = CompressSpec {
@@ -187,9 +187,9 @@ fn the_switch_and_threshold_choose_the_pooled_frames() {
 #[cfg(feature = "torch")]
 #[test]
 fn detectors_train_on_pooled_frames() {
+    use nestevo::couple::label::{LabelRequest, Labeller};
     use nestevo::evolve::distill::{distill, DistillConfig};
     use nestevo::evolve::labeller::TorchLabeller;
-    use nestevo::couple::label::{LabelRequest, Labeller};
     use nestevo::train::frames::FramePool;
     tch::set_num_threads(1);
     let dev = tch::Device::Cpu;

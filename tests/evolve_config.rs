@@ -220,7 +220,10 @@ fn sched_section_defaults_overrides_and_errors() {
     let e = apply_overrides(&p, &["sched.policy=lifo".into()], "p")
         .unwrap_err()
         .to_string();
-    assert_names(&e, &["sched.policy", "lifo", "knapsack, random, fifo, spf, fair"]);
+    assert_names(
+        &e,
+        &["sched.policy", "lifo", "knapsack, random, fifo, spf, fair"],
+    );
     let e = apply_overrides(&p, &["sched.memory_mb=0".into()], "p")
         .unwrap_err()
         .to_string();
@@ -241,7 +244,10 @@ fn compress_section_defaults_and_errors() {
     assert_eq!((p.compress.enabled, p.compress.small_px), (false, 12.0));
     let q = apply_overrides(
         &p,
-        &["compress.enabled=true".into(), "compress.small_px=16".into()],
+        &[
+            "compress.enabled=true".into(),
+            "compress.small_px=16".into(),
+        ],
         "p",
     )
     .unwrap();

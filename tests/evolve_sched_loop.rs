@@ -41,10 +41,9 @@ fn window_times_come_from_the_scheduler() {
         progress: false,
     })
     .unwrap();
-    let records: Vec<WindowRecord> = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("windows.json")).unwrap(),
-    )
-    .unwrap();
+    let records: Vec<WindowRecord> =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("windows.json")).unwrap())
+            .unwrap();
     let sch: WindowSchedule = serde_json::from_str(
         &std::fs::read_to_string(out.path().join("rounds/w0/schedule.json")).unwrap(),
     )
@@ -64,7 +63,10 @@ fn window_times_come_from_the_scheduler() {
     );
     assert_eq!(sch.jobs.len(), 5);
     for j in &sch.jobs {
-        assert!(j.memory_mb > exp.sched.workspace_mb && j.solo_s > 0.0, "{j:?}");
+        assert!(
+            j.memory_mb > exp.sched.workspace_mb && j.solo_s > 0.0,
+            "{j:?}"
+        );
     }
     let mem = |k: JobKind| sch.jobs.iter().find(|j| j.kind == k).unwrap().memory_mb;
     assert!(mem(JobKind::Mutual) > mem(JobKind::Distill));
@@ -89,8 +91,15 @@ fn window_times_come_from_the_scheduler() {
         // util 0.5 and both pairs within the budget: each job runs at full speed.
         assert!((tr - own).abs() < 1e-6, "{tr} vs {own}");
     }
-    let pairs: Vec<_> = sch.jobs.iter().filter(|j| j.kind == JobKind::Mutual).collect();
-    assert_eq!(pairs[0].start_s, pairs[1].start_s, "knapsack starts both pairs");
+    let pairs: Vec<_> = sch
+        .jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Mutual)
+        .collect();
+    assert_eq!(
+        pairs[0].start_s, pairs[1].start_s,
+        "knapsack starts both pairs"
+    );
     // fifo on the same jobs: the second pair waits for the first.
     let fifo_spec = nestevo::evolve::config::SchedSpec {
         policy: "fifo".into(),
@@ -111,6 +120,9 @@ fn window_times_come_from_the_scheduler() {
         solo(format!("distill-{first}")),
     );
     let grow = rp + rd - rp.max(np) + np;
-    assert!((tw_f - tw_k - grow).abs() < 1e-6, "{tw_f} - {tw_k} vs {grow}");
+    assert!(
+        (tw_f - tw_k - grow).abs() < 1e-6,
+        "{tw_f} - {tw_k} vs {grow}"
+    );
     assert!(fifo.end_s() > sch.end_s());
 }

@@ -86,7 +86,10 @@ fn fifo_is_serial_and_knapsack_runs_the_pairs_together() {
     let tight = schedule(&window(), &spec("knapsack", 150.0, 0.5), 0).unwrap();
     let pa = tight.jobs.iter().find(|j| j.id == "pair-a").unwrap();
     let pb = tight.jobs.iter().find(|j| j.id == "pair-b").unwrap();
-    assert_eq!((pb.start_s, pb.end_s, pa.start_s, pa.end_s), (3.0, 6.0, 6.0, 10.0));
+    assert_eq!(
+        (pb.start_s, pb.end_s, pa.start_s, pa.end_s),
+        (3.0, 6.0, 6.0, 10.0)
+    );
     assert!(tight.peak_mb <= 150.0);
     // On a device one job saturates (util 1), running together gains nothing: a's pair
     // ends when fifo's would have, b's later than alone.
@@ -160,7 +163,14 @@ fn replay_gives_each_policys_means() {
     let rows = replay(&[w], &["fifo", "knapsack"], None, 0).unwrap();
     let (f, k) = (&rows[0], &rows[1]);
     assert_eq!((f.0.as_str(), k.0.as_str()), ("fifo", "knapsack"));
-    for (got, want) in [(f.1, 8.0), (f.2, 5.0), (f.3, 13.0), (k.1, 4.0), (k.2, 5.0), (k.3, 9.0)] {
+    for (got, want) in [
+        (f.1, 8.0),
+        (f.2, 5.0),
+        (f.3, 13.0),
+        (k.1, 4.0),
+        (k.2, 5.0),
+        (k.3, 9.0),
+    ] {
         assert!((got - want).abs() < 1e-9, "{got} vs {want}");
     }
     let bad = schedule(&window(), &spec("knapsack", 300.0, 0.5), 0).unwrap();

@@ -55,7 +55,11 @@ pub struct ReplayArgs {
     /// The run's output folder.
     #[arg(long)]
     run: PathBuf,
-    #[arg(long, value_delimiter = ',', default_value = "knapsack,random,fifo,spf,fair")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "knapsack,random,fifo,spf,fair"
+    )]
     policies: Vec<String>,
     /// Another memory budget (MB) than the run's [sched].memory_mb.
     #[arg(long)]
@@ -279,11 +283,16 @@ fn replay(a: ReplayArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let mut windows = Vec::new();
     for w in 0.. {
-        let p = a.run.join("rounds").join(format!("w{w}")).join("schedule.json");
+        let p = a
+            .run
+            .join("rounds")
+            .join(format!("w{w}"))
+            .join("schedule.json");
         if !p.is_file() {
             break;
         }
-        let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
         let s: WindowSchedule = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a window schedule", p.display()))?;
         windows.push(s);
@@ -315,7 +324,9 @@ fn replay(a: ReplayArgs) -> anyhow::Result<()> {
 
 #[cfg(not(feature = "torch"))]
 fn compress(_: CompressArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo evolve compress` needs the `torch` feature (this binary was built without it)")
+    anyhow::bail!(
+        "`nestevo evolve compress` needs the `torch` feature (this binary was built without it)"
+    )
 }
 
 #[cfg(not(feature = "torch"))]
@@ -343,8 +354,13 @@ fn compress(a: CompressArgs) -> anyhow::Result<()> {
         "--batches {:?}: allowed are batch sizes of 1 or more",
         a.batches
     );
-    anyhow::ensure!(a.threads > 0, "--threads {}: allowed is 1 or more", a.threads);
-    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    anyhow::ensure!(
+        a.threads > 0,
+        "--threads {}: allowed is 1 or more",
+        a.threads
+    );
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("{}: cannot create", a.out.display()))?;
     let path = a.out.join("rows.jsonl");
     let mut rows: Vec<BenchRow> = match std::fs::read_to_string(&path) {
         Ok(t) => t
@@ -355,7 +371,10 @@ fn compress(a: CompressArgs) -> anyhow::Result<()> {
             .with_context(|| format!("{}: not rows of `evolve compress`", path.display()))?,
         Err(_) => Vec::new(),
     };
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
     let exe = std::env::current_exe()?;
     let mut sets = Vec::new();
     for s in &a.exp.sets {

@@ -598,7 +598,11 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
         );
     }
     if !(sc.workspace_mb.is_finite() && sc.workspace_mb >= 0.0) {
-        return err("sched.workspace_mb", &sc.workspace_mb, "a finite number >= 0");
+        return err(
+            "sched.workspace_mb",
+            &sc.workspace_mb,
+            "a finite number >= 0",
+        );
     }
     pos_f("compress.small_px", e.compress.small_px)?;
     pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;

@@ -31,8 +31,8 @@ use super::drift::{self, Decision, FeatureStats};
 use super::error::{EvolveError, Result};
 use super::fedavg::fedavg_detectors;
 use super::generator::{train_generator, GenConfig, Generator, Head};
-use super::labeller::{feature_stats, OwnedTorchLabeller, TorchLabeller};
 use super::jobs::generator_work;
+use super::labeller::{feature_stats, OwnedTorchLabeller, TorchLabeller};
 use super::method::{Action, Method};
 use super::schedule::{schedule, Stage, StageJob, WindowSchedule};
 pub use super::uploads::upload_counts;
@@ -442,7 +442,13 @@ impl Edge {
                         e.distill.steps,
                         e.distill.batch,
                     )?;
-                    jobs.push(job(format!("adapt-{t}"), JobKind::Other, Some(t), wk, rep.seconds));
+                    jobs.push(job(
+                        format!("adapt-{t}"),
+                        JobKind::Other,
+                        Some(t),
+                        wk,
+                        rep.seconds,
+                    ));
                     losses[j] = (rep.det_last, rep.domain_last);
                 }
                 stages.push(Stage::Jobs {
@@ -541,7 +547,13 @@ impl Edge {
                         e.mutual.steps,
                         e.mutual.batch,
                     )?;
-                    pairs.push(job(format!("pair-{t}"), JobKind::Mutual, Some(t), wk, rep.seconds));
+                    pairs.push(job(
+                        format!("pair-{t}"),
+                        JobKind::Mutual,
+                        Some(t),
+                        wk,
+                        rep.seconds,
+                    ));
                 }
                 stages.push(Stage::Jobs {
                     name: "pairs".into(),

@@ -203,7 +203,11 @@ pub fn replay(
                 ..Default::default()
             };
             let s = schedule(&w.stages, &spec, seed.wrapping_add(k as u64))?;
-            let mut terms: Vec<&str> = s.jobs.iter().filter_map(|j| j.terminal.as_deref()).collect();
+            let mut terms: Vec<&str> = s
+                .jobs
+                .iter()
+                .filter_map(|j| j.terminal.as_deref())
+                .collect();
             terms.sort_unstable();
             terms.dedup();
             for t in terms {

@@ -23,12 +23,10 @@ pub fn size(jobs: &[Job], mem: &MemoryModel, time: &TimeModel) -> Vec<Sized> {
             id: j.id.clone(),
             kind: j.kind,
             terminal: j.terminal.clone(),
-            memory_mb: j
-                .memory_mb
-                .unwrap_or_else(|| {
-                    mem.estimate_kind(j.kind, j.work.as_ref().expect("validated"))
-                        .total_mb
-                }),
+            memory_mb: j.memory_mb.unwrap_or_else(|| {
+                mem.estimate_kind(j.kind, j.work.as_ref().expect("validated"))
+                    .total_mb
+            }),
             seconds: j
                 .seconds
                 .unwrap_or_else(|| time.predict(j.kind, j.work.as_ref().expect("validated"))),
