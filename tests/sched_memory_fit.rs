@@ -46,7 +46,7 @@ fn per_kind_terms_are_recovered() {
     for b in [1.0, 2.0] {
         runs.push(run(JobKind::Other, b, 3e4, 30.0, 0.5));
     }
-    assert!(2 < MIN_KIND_RUNS);
+    const { assert!(2 < MIN_KIND_RUNS) };
     let refs: Vec<&ProfileRun> = runs.iter().collect();
     let f = fit_memory(&refs, 9.0);
     let near = |k: KindFit, c: f64, s: f64| {

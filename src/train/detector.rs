@@ -260,7 +260,7 @@ impl Detector {
         // half-size frames); one with a linear layer or a flatten takes only its own.
         let sized = size.len() == 4 && size[1] == c as i64;
         let own = sized && size[2..] == [h as i64, w as i64];
-        if !own && !(sized && self.fully_convolutional()) {
+        if !(own || (sized && self.fully_convolutional())) {
             invalid!(
                 "model {}: input of shape {size:?} does not match the description's [B, {c}, {h}, {w}]",
                 self.desc.name
