@@ -18,7 +18,8 @@
 //!   `(c + o) / 2`, so the coarse offset is `(c + o) / 2 - floor(c / 2)`;
 //! - the features (drift statistics only) are dropped: training never reads them.
 //!
-//! The detectors are fully convolutional, so a 48x48 frame gives a 12x12 heat-map at stride 4:
+//! The detectors are fully convolutional (`Detector` takes a 2x2-pooled input then), so a 48x48
+//! frame gives a 12x12 heat-map at stride 4:
 //! the pooled targets' grid. Training groups each batch by frame size (`distill`).
 
 use crate::couple::label::{Labelled, SoftOutputs};

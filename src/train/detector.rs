@@ -256,14 +256,23 @@ impl Detector {
     ) -> Result<(HeadOut, Option<Tensor>)> {
         let [c, h, w] = self.desc.input;
         let size = x.size();
-        // A fully convolutional network also takes other sizes (adaptive compression trains on
-        // half-size frames); one with a linear layer or a flatten takes only its own.
+        // A fully convolutional network also takes its input 2x2-pooled (adaptive compression
+        // trains on half-size frames); no other size, and a network with a linear layer or a
+        // flatten only its own.
         let sized = size.len() == 4 && size[1] == c as i64;
         let own = sized && size[2..] == [h as i64, w as i64];
-        if !(own || (sized && self.fully_convolutional())) {
+        let half = sized
+            && h % 2 == 0
+            && w % 2 == 0
+            && size[2..] == [(h / 2) as i64, (w / 2) as i64]
+            && self.fully_convolutional();
+        if !(own || half) {
             invalid!(
-                "model {}: input of shape {size:?} does not match the description's [B, {c}, {h}, {w}]",
-                self.desc.name
+                "model {}: input of shape {size:?} does not match the description's [B, {c}, {h}, {w}] \
+                 (or, fully convolutional, its 2x2-pooled [B, {c}, {}, {}])",
+                self.desc.name,
+                h / 2,
+                w / 2
             );
         }
         let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(self.layers.len());
@@ -323,8 +332,8 @@ impl Detector {
         ))
     }
 
-    /// No linear or flatten layer: any input size with the channels and the strides it
-    /// needs gives outputs on the matching grid.
+    /// No linear, flatten or global-pooling layer: a 2x2-pooled input gives outputs on the
+    /// half grid (`run` accepts it).
     pub fn fully_convolutional(&self) -> bool {
         !self
             .layers
