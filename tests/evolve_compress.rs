@@ -183,7 +183,8 @@ fn the_switch_and_threshold_choose_the_pooled_frames() {
 }
 
 /// A shipped detector takes a pooled frame and answers on the pooled targets' 12x12 grid, and
-/// a distillation over a mixed set (whole and pooled frames) runs with a finite loss.
+/// a distillation and a mutual-learning pair over a mixed set (whole and pooled frames) run
+/// with finite losses.
 #[cfg(feature = "torch")]
 #[test]
 fn detectors_train_on_pooled_frames() {
@@ -233,4 +234,32 @@ fn detectors_train_on_pooled_frames() {
     )
     .unwrap();
     assert!(rep.first_loss.is_finite() && rep.last_loss.is_finite());
+    // A mutual-learning pair on the same mixed set, the intermediate on box targets built on
+    // each size's grid.
+    use nestevo::evolve::coevolve::{copy_model, train_pair, PairConfig};
+    use nestevo::evolve::config::PairLabels;
+    let mut mid = copy_model(&teacher, "mid").unwrap();
+    let rep = train_pair(
+        &mut student,
+        &mut mid,
+        &fs,
+        &ls,
+        None,
+        &PairConfig {
+            steps: 2,
+            batch: 4,
+            lr: 1e-4,
+            alpha: 0.5,
+            beta: 0.8,
+            mu: 0.02,
+            samples: 0,
+            labels: PairLabels::Boxes,
+            freeze_mid_bn: true,
+            peak_threshold: 0.3,
+            seed: 2,
+            context: "test".into(),
+        },
+    )
+    .unwrap();
+    assert!(rep.local_last.is_finite() && rep.mid_last.is_finite());
 }

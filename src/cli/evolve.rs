@@ -43,6 +43,9 @@ pub struct CompressArgs {
     exp: ExperimentArgs,
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     batches: Vec<usize>,
+    /// The jobs: each terminal's distillation, or its mutual learning with an intermediate.
+    #[arg(long, default_value = "distill", value_parser = ["distill", "mutual"])]
+    kind: String,
     #[arg(long)]
     out: PathBuf,
     /// LibTorch threads of each run.
@@ -82,6 +85,8 @@ pub struct CompressOneArgs {
     batch: usize,
     #[arg(long)]
     on: bool,
+    #[arg(long)]
+    mutual: bool,
     #[arg(long, default_value_t = 1)]
     threads: i32,
 }
@@ -338,7 +343,7 @@ fn compress_one(_: CompressOneArgs) -> anyhow::Result<()> {
 fn compress_one(a: CompressOneArgs) -> anyhow::Result<()> {
     let e = a.exp.experiment()?;
     let dev = device(true, Some(a.threads))?;
-    let row = crate::evolve::compress_bench::run_one(&e, a.terminal, a.batch, a.on, dev)?;
+    let row = crate::evolve::compress_bench::run_one(&e, a.terminal, a.batch, a.on, a.mutual, dev)?;
     println!("{}", serde_json::to_string(&row)?);
     Ok(())
 }
@@ -403,6 +408,9 @@ fn compress(a: CompressArgs) -> anyhow::Result<()> {
                     .env("MALLOC_MMAP_THRESHOLD_", "65536");
                 if on {
                     cmd.arg("--on");
+                }
+                if a.kind == "mutual" {
+                    cmd.arg("--mutual");
                 }
                 let out = cmd.output()?;
                 anyhow::ensure!(

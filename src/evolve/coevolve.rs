@@ -170,69 +170,91 @@ pub fn train_pair(
             let idx: Vec<usize> = (0..cfg.batch)
                 .map(|_| rng.gen_range(0..frames.len()))
                 .collect();
-            let rgb: Vec<&[u8]> = idx.iter().map(|&i| frames[i].rgb.as_slice()).collect();
-            let x = local.batch_from_rgb(&rgb);
-            let out_local = local.forward(&x, true)?;
-            // The intermediate keeps the global model's batch-norm statistics (eval-mode
-            // normalisation, gradients still flow): trained on one stream each, their running
-            // statistics would drift to that stream, and the average of a day and a night
-            // intermediate's statistics fits neither (measured: docs/evolution.md).
-            let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
-            // The terminal's L_C follows the global model's soft outputs (as distillation
-            // does); the intermediate's follows `cfg.labels`.
-            let t = teacher_outputs(labels, &idx, x.device());
-            if t.hm.size() != out_local.hm.size() || t.hm.size() != out_mid.hm.size() {
-                return Err(EvolveError::BadInput(format!(
-                    "mutual learning ({}): the labels' heat-map {:?}, terminal {}'s {:?} and \
-                     intermediate {}'s {:?} must agree",
-                    cfg.context,
-                    t.hm.size(),
-                    local.desc.name,
-                    out_local.hm.size(),
-                    mid.desc.name,
-                    out_mid.hm.size()
-                )));
-            }
-            let lc_local = distill_loss(&out_local, &t, cfg.peak_threshold);
-            let lc_mid = match cfg.labels {
-                PairLabels::Boxes => {
-                    let bx: Vec<Vec<GtBox>> = idx.iter().map(|&i| boxes[i].clone()).collect();
-                    let t_mid = build_targets(&bx, mid.classes, mid.grid(), mid.stride, x.device());
-                    detection_loss(&out_mid, &t_mid)
-                }
-                PairLabels::Soft => distill_loss(&out_mid, &t, cfg.peak_threshold),
-            };
-            let (l_local, mut l_mid) = mutual_losses(
-                &out_local.hm,
-                &out_mid.hm,
-                &lc_local,
-                &lc_mid,
-                cfg.alpha,
-                cfg.beta,
-            );
-            if let Some((g, prior)) = generator {
-                if cfg.samples > 0 {
-                    let y = super::generator::draw_labels(prior, cfg.samples, x.device());
-                    let z = tch::no_grad(|| g.sample(&y, false).1);
-                    let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
-                    l_mid += ce * cfg.beta;
-                }
-            }
-            let (vl, vm) = (
-                l_local.to_kind(Kind::Double).double_value(&[]),
-                l_mid.to_kind(Kind::Double).double_value(&[]),
-            );
-            for (v, who) in [(vl, &local.desc.name), (vm, &mid.desc.name)] {
-                if !v.is_finite() {
-                    return Err(EvolveError::Fault(format!(
-                        "model {who}: the mutual-learning loss is {v} at step {step} ({}); \
-                         stopped",
-                        cfg.context
+            // Grouped by frame size (adaptive compression, `compress`): one forward and
+            // backward per size; the gradients are those of the frame-weighted mean losses.
+            // Each model's loss follows the other's detached output, so the two backward
+            // passes are independent.
+            opt_local.zero_grad();
+            opt_mid.zero_grad();
+            let (mut vl, mut vm) = (0.0, 0.0);
+            for (g, group) in super::distill::by_size(frames, &idx)
+                .into_iter()
+                .enumerate()
+            {
+                let (h, w) = (frames[group[0]].height, frames[group[0]].width);
+                let share = group.len() as f64 / idx.len() as f64;
+                let rgb: Vec<&[u8]> = group.iter().map(|&i| frames[i].rgb.as_slice()).collect();
+                let x = local.batch_from_rgb_hw(&rgb, h, w);
+                let out_local = local.forward(&x, true)?;
+                // The intermediate keeps the global model's batch-norm statistics (eval-mode
+                // normalisation, gradients still flow): trained on one stream each, their
+                // running statistics would drift to that stream, and the average of a day and
+                // a night intermediate's statistics fits neither (measured: docs/evolution.md).
+                let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
+                // The terminal's L_C follows the global model's soft outputs (as distillation
+                // does); the intermediate's follows `cfg.labels`.
+                let t = teacher_outputs(labels, &group, x.device());
+                if t.hm.size() != out_local.hm.size() || t.hm.size() != out_mid.hm.size() {
+                    return Err(EvolveError::BadInput(format!(
+                        "mutual learning ({}): the labels' heat-map {:?}, terminal {}'s {:?} \
+                         and intermediate {}'s {:?} must agree",
+                        cfg.context,
+                        t.hm.size(),
+                        local.desc.name,
+                        out_local.hm.size(),
+                        mid.desc.name,
+                        out_mid.hm.size()
                     )));
                 }
+                let lc_local = distill_loss(&out_local, &t, cfg.peak_threshold);
+                let lc_mid = match cfg.labels {
+                    PairLabels::Boxes => {
+                        let bx: Vec<Vec<GtBox>> = group.iter().map(|&i| boxes[i].clone()).collect();
+                        let grid = (t.hm.size()[2] as usize, t.hm.size()[3] as usize);
+                        let t_mid = build_targets(&bx, mid.classes, grid, mid.stride, x.device());
+                        detection_loss(&out_mid, &t_mid)
+                    }
+                    PairLabels::Soft => distill_loss(&out_mid, &t, cfg.peak_threshold),
+                };
+                let (l_local, l_mid) = mutual_losses(
+                    &out_local.hm,
+                    &out_mid.hm,
+                    &lc_local,
+                    &lc_mid,
+                    cfg.alpha,
+                    cfg.beta,
+                );
+                let l_local = l_local * share;
+                let mut l_mid = l_mid * share;
+                // The generated samples join the first group's loss (once a step).
+                if let (0, Some((gen, prior))) = (g, generator) {
+                    if cfg.samples > 0 {
+                        let y = super::generator::draw_labels(prior, cfg.samples, x.device());
+                        let z = tch::no_grad(|| gen.sample(&y, false).1);
+                        let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
+                        l_mid += ce * cfg.beta;
+                    }
+                }
+                let (gl, gm) = (
+                    l_local.to_kind(Kind::Double).double_value(&[]),
+                    l_mid.to_kind(Kind::Double).double_value(&[]),
+                );
+                for (v, who) in [(gl, &local.desc.name), (gm, &mid.desc.name)] {
+                    if !v.is_finite() {
+                        return Err(EvolveError::Fault(format!(
+                            "model {who}: the mutual-learning loss is {v} at step {step} ({}); \
+                             stopped",
+                            cfg.context
+                        )));
+                    }
+                }
+                l_local.backward();
+                l_mid.backward();
+                vl += gl;
+                vm += gm;
             }
-            opt_local.backward_step(&l_local);
-            opt_mid.backward_step(&l_mid);
+            opt_local.step();
+            opt_mid.step();
             l_locals.push(vl);
             l_mids.push(vm);
         }

@@ -1,5 +1,5 @@
 //! Adaptive data compression (the paper's Section 6.2, Fig. 13, Table 5, Fig. 14): before
-//! training, a frame whose pseudo labels hold no small object is 2x2 average-pooled and the
+//! training (distillation and the mutual-learning pairs), a frame whose pseudo labels hold no small object is 2x2 average-pooled and the
 //! model trains on it at half the size; frames with a small object stay whole.
 //!
 //! The rule: a pseudo box is small when its height is below `small_px` pixels of the frame as
@@ -20,7 +20,7 @@
 //!
 //! The detectors are fully convolutional (`Detector` takes a 2x2-pooled input then), so a 48x48
 //! frame gives a 12x12 heat-map at stride 4:
-//! the pooled targets' grid. Training groups each batch by frame size (`distill`).
+//! the pooled targets' grid. Training groups each batch by frame size (`distill`, `train_pair`).
 
 use crate::couple::label::{Labelled, SoftOutputs};
 use crate::data::{Frame, GtBox};
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompressSpec {
-    /// Pool frames without small objects before distillation.
+    /// Pool frames without small objects before distillation and mutual learning.
     pub enabled: bool,
     /// A pseudo box lower than this (pixels of the uploaded frame) is a small object.
     pub small_px: f64,

@@ -30,6 +30,9 @@ use std::path::Path;
 /// One measured run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchRow {
+    /// `distill`, or `mutual` (the terminal and a copy of the global model learning mutually).
+    #[serde(default = "distill_kind")]
+    pub kind: String,
     pub terminal: String,
     pub stream: String,
     pub batch: usize,
@@ -49,6 +52,10 @@ pub struct BenchRow {
     pub eval_frames: usize,
 }
 
+fn distill_kind() -> String {
+    "distill".into()
+}
+
 impl BenchRow {
     /// The id of the case (resume skips done ones).
     pub fn id(&self) -> String {
@@ -63,12 +70,15 @@ pub fn case_id(terminal: &str, batch: usize, compress: bool) -> String {
     )
 }
 
-/// Runs terminal `k`'s distillation at `batch`, with compression or without.
+/// Runs terminal `k`'s distillation (or, `mutual`, its mutual learning with an intermediate
+/// copied from the global model: the experiment's `[mutual]` steps, lr, alpha, beta, mu and
+/// labels, no generator) at `batch`, with compression or without.
 pub fn run_one(
     e: &Experiment,
     k: usize,
     batch: usize,
     on: bool,
+    mutual: bool,
     device: tch::Device,
 ) -> Result<BenchRow> {
     if k >= e.terminals.len() || batch == 0 {
@@ -88,7 +98,7 @@ pub fn run_one(
         feature_layer: None,
     };
     let labels = TorchLabeller::new(&teacher).label(&frames, &req)?;
-    drop(teacher);
+    let teacher = mutual.then_some(teacher);
     let spec = CompressSpec {
         enabled: on,
         ..e.compress.clone()
@@ -104,24 +114,47 @@ pub fn run_one(
     let gt = ground_truth(&eval);
     let before = start_measure();
     let (mut student, _) = checkpoint::load(Path::new(&t.model), device)?;
-    let cfg = DistillConfig {
-        steps: e.distill.steps,
-        batch,
-        lr: e.distill.lr,
-        peak_threshold: e.global.min_score,
-        seed: super::edge::seed_of(e.seed, 0, k, 2),
-        context: format!("compression run, terminal {}", t.id),
-    };
+    let seed = super::edge::seed_of(e.seed, 0, k, if mutual { 4 } else { 2 });
+    let context = format!("compression run, terminal {}", t.id);
     let t0 = std::time::Instant::now();
-    distill(&mut student, &fs, &ls, &cfg)?;
+    let (steps, descs) = match &teacher {
+        None => {
+            let cfg = DistillConfig {
+                steps: e.distill.steps,
+                batch,
+                lr: e.distill.lr,
+                peak_threshold: e.global.min_score,
+                seed,
+                context,
+            };
+            distill(&mut student, &fs, &ls, &cfg)?;
+            (e.distill.steps, vec![student.desc.clone()])
+        }
+        Some(g) => {
+            let mut mid = super::coevolve::copy_model(g, "mid")?;
+            let m = &e.mutual;
+            let cfg = super::coevolve::PairConfig {
+                steps: m.steps,
+                batch,
+                lr: m.lr,
+                alpha: m.alpha,
+                beta: m.beta,
+                mu: m.mu,
+                samples: 0,
+                labels: m.labels,
+                freeze_mid_bn: m.freeze_bn,
+                peak_threshold: e.global.min_score,
+                seed,
+                context,
+            };
+            super::coevolve::train_pair(&mut student, &mut mid, &fs, &ls, None, &cfg)?;
+            (m.steps, vec![student.desc.clone(), mid.desc.clone()])
+        }
+    };
     let m = end_measure(before, t0);
-    let mut wk = Work::of_descs(
-        &[&student.desc],
-        n as f64,
-        e.distill.steps as f64,
-        batch as f64,
-    )
-    .map_err(|x| EvolveError::BadInput(format!("memory model: {x}")))?;
+    let refs: Vec<&crate::model::ModelDesc> = descs.iter().collect();
+    let mut wk = Work::of_descs(&refs, n as f64, steps as f64, batch as f64)
+        .map_err(|x| EvolveError::BadInput(format!("memory model: {x}")))?;
     let share = c.whole_share();
     wk.act_per_frame *= share + (1.0 - share) / 4.0;
     let model_mb = MemoryModel {
@@ -133,13 +166,14 @@ pub fn run_one(
     let r = evaluate_with_ci(&gt, &predict(&student, &eval, 64)?);
     let ci = r.ci95.expect("asked for").map50;
     Ok(BenchRow {
+        kind: if mutual { "mutual" } else { "distill" }.into(),
         terminal: t.id.clone(),
         stream: t.stream.clone(),
         batch,
         compress: on,
         frames: n,
         pooled: c.pooled,
-        steps: e.distill.steps,
+        steps,
         seconds: m.seconds,
         cpu_seconds: m.cpu_seconds,
         peak_mb: m.peak_mb,
@@ -223,14 +257,14 @@ pub fn plots(rows: &[BenchRow], dir: &Path) -> Result<()> {
     mem.extend(series(&|r| r.model_mb, "model"));
     super::plot::lines(
         &dir.join("memory.png"),
-        "Distillation memory with and without adaptive compression",
+        "Training memory with and without adaptive compression",
         "batch size",
         "memory (MB)",
         &mem,
     )?;
     super::plot::lines(
         &dir.join("time.png"),
-        "Distillation CPU time with and without adaptive compression",
+        "Training CPU time with and without adaptive compression",
         "batch size",
         "CPU time (s)",
         &series(&|r| r.cpu_seconds, "CPU time"),

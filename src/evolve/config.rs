@@ -38,7 +38,8 @@ pub struct Experiment {
     /// How the window's jobs share the edge's device (`evolve::schedule`); defaults when absent.
     #[serde(default)]
     pub sched: SchedSpec,
-    /// Adaptive data compression before distillation (`evolve::compress`); off when absent.
+    /// Adaptive data compression before distillation and mutual learning (`evolve::compress`);
+    /// off when absent.
     #[serde(default)]
     pub compress: super::compress::CompressSpec,
 }

@@ -21,6 +21,10 @@
 //! window's start: `t_r` the time they ran, `t_w` the rest until its last job ended. The
 //! labelling time is the labeller's modelled device time where it reports one (the simulated
 //! chip), else the measured wall time. The replay is `WindowOutcome::schedule`.
+//!
+//! With `[compress]` on, the distillations and the pairs train on the upload after the
+//! adaptive-compression rule (`compress`); their modelled memory counts pooled frames at a
+//! quarter of a whole frame's activations.
 
 use super::adapt::{adapt, AdaptConfig};
 use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig};
@@ -519,11 +523,19 @@ impl Edge {
                 let mut pairs = Vec::with_capacity(n);
                 for j in 0..n {
                     let k = ks[j];
+                    // Adaptive compression (`[compress]`): the pair trains on the pooled set.
+                    let (cf, cl, share) = if e.compress.enabled {
+                        let (f, l, c) =
+                            compress::compress(&e.compress, &uploads[j].frames, &labels[j]);
+                        (Some(f), Some(l), c.whole_share())
+                    } else {
+                        (None, None, 1.0)
+                    };
                     let rep = train_pair(
                         &mut self.terminals[k].model,
                         &mut mids[j],
-                        &uploads[j].frames,
-                        &labels[j],
+                        cf.as_deref().unwrap_or(&uploads[j].frames),
+                        cl.as_deref().unwrap_or(&labels[j]),
                         gen.as_ref().map(|g| (g, prior.as_slice())),
                         &PairConfig {
                             steps: e.mutual.steps,
@@ -541,12 +553,15 @@ impl Edge {
                         },
                     )?;
                     let t = &uploads[j].terminal;
-                    let wk = work_of(
+                    let mut wk = work_of(
                         &[&self.terminals[k].model.desc, &mids[j].desc],
                         uploads[j].frames.len(),
                         e.mutual.steps,
                         e.mutual.batch,
                     )?;
+                    let scale = share + (1.0 - share) / 4.0;
+                    wk.act_per_frame *= scale;
+                    wk.macs_per_frame *= scale;
                     pairs.push(job(
                         format!("pair-{t}"),
                         JobKind::Mutual,
