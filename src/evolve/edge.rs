@@ -19,7 +19,7 @@
 //! (the simulated chip), else the measured wall time.
 
 use super::adapt::{adapt, AdaptConfig};
-use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig};
+use super::coevolve::{class_counts, class_prior, copy_model, train_pair_with_replay, PairConfig};
 use super::config::Experiment;
 use super::distill::{distill, DistillConfig};
 use super::drift::{self, Decision, FeatureStats};
@@ -438,14 +438,20 @@ impl Edge {
                 } else {
                     None
                 };
+                if e.mutual.replay > 0 && self.source.is_none() {
+                    let mut pool = FramePool::new(StreamId::Source, e.seed ^ 0xA1);
+                    self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+                }
+                let source: &[Frame] = self.source.as_deref().unwrap_or(&[]);
                 for j in 0..n {
                     let k = ks[j];
-                    let rep = train_pair(
+                    let rep = train_pair_with_replay(
                         &mut self.terminals[k].model,
                         &mut mids[j],
                         &uploads[j].frames,
                         &labels[j],
                         gen.as_ref().map(|g| (g, prior.as_slice())),
+                        source,
                         &PairConfig {
                             steps: e.mutual.steps,
                             batch: e.mutual.batch,
@@ -457,6 +463,7 @@ impl Edge {
                             labels: e.mutual.labels,
                             freeze_mid_bn: e.mutual.freeze_bn,
                             peak_threshold: e.global.min_score,
+                            replay: e.mutual.replay,
                             seed: seed_of(e.seed, w, k, 4),
                             context: format!("window {w}, terminal {}", uploads[j].terminal),
                         },
