@@ -165,7 +165,7 @@ fn replayed_source_frames_train_the_intermediate() {
         seed: 3,
         context: "replay test".into(),
     };
-    let mut run = |replay, src: &[nestevo::data::Frame]| {
+    let run = |replay, src: &[nestevo::data::Frame]| {
         let (mut l, mut m) = (tiny(4), copy_model(&teacher, "mid").unwrap());
         train_pair_with_replay(&mut l, &mut m, &fs, &labels, None, src, &cfg(replay)).map(|_| m)
     };
