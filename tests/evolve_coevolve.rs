@@ -5,7 +5,9 @@
 use nestevo::couple::label::{LabelRequest, Labeller};
 use nestevo::data::{Stream, StreamId};
 use nestevo::evolve::adapt::{adapt, reverse_gradient, AdaptConfig};
-use nestevo::evolve::coevolve::{class_counts, copy_model, train_pair, PairConfig, PairLabels};
+use nestevo::evolve::coevolve::{
+    class_counts, copy_model, train_pair, train_pair_with_replay, PairConfig, PairLabels,
+};
 use nestevo::evolve::generator::{train_generator, GenConfig, Generator, Head};
 use nestevo::evolve::labeller::TorchLabeller;
 use nestevo::train::detector::Detector;
@@ -84,6 +86,7 @@ fn mutual_learning_pair_lowers_both_losses() {
             labels: PairLabels::Boxes,
             freeze_mid_bn: true,
             peak_threshold: 0.3,
+            replay: 0,
             seed: 7,
             context: "test".into(),
         },
@@ -116,6 +119,7 @@ fn mutual_learning_pair_refuses_mismatched_labels() {
             labels: PairLabels::Soft,
             freeze_mid_bn: false,
             peak_threshold: 0.3,
+            replay: 0,
             seed: 0,
             context: "window 3, terminal x".into(),
         },
@@ -127,6 +131,48 @@ fn mutual_learning_pair_refuses_mismatched_labels() {
         e.contains("window 3, terminal x") && e.contains("0 labels"),
         "{e}"
     );
+}
+
+/// Rehearsal: source frames fit to their ground truth change the intermediate (against the
+/// same pair without them), and replay without source frames is refused, naming the job.
+#[test]
+fn replayed_source_frames_train_the_intermediate() {
+    tch::set_num_threads(1);
+    let teacher = tiny(3);
+    let fs = frames(6);
+    let req = LabelRequest {
+        min_score: 0.05,
+        feature_layer: None,
+    };
+    let labels = TorchLabeller::new(&teacher).label(&fs, &req).unwrap();
+    let source: Vec<_> = {
+        let st = Stream::new(StreamId::Source, 2).with_size(16, 16);
+        (0..6).map(|i| st.frame(i * 11)).collect()
+    };
+    assert!(source.iter().any(|f| !f.boxes.is_empty()));
+    let cfg = |replay| PairConfig {
+        steps: 6,
+        batch: 2,
+        lr: 1e-2,
+        alpha: 0.5,
+        beta: 0.5,
+        mu: 0.0,
+        samples: 0,
+        labels: PairLabels::Boxes,
+        freeze_mid_bn: true,
+        peak_threshold: 0.3,
+        replay,
+        seed: 3,
+        context: "replay test".into(),
+    };
+    let run = |replay, src: &[nestevo::data::Frame]| {
+        let (mut l, mut m) = (tiny(4), copy_model(&teacher, "mid").unwrap());
+        train_pair_with_replay(&mut l, &mut m, &fs, &labels, None, src, &cfg(replay)).map(|_| m)
+    };
+    let (m0, m4) = (run(0, &source).unwrap(), run(4, &source).unwrap());
+    assert!(distance(&m0, &m4) > 0.0, "replay changes the intermediate");
+    let e = run(4, &[]).err().unwrap().to_string();
+    assert!(e.contains("replay test") && e.contains("none given"), "{e}");
 }
 
 /// The gradient-reversal layer is the identity forward and multiplies the gradient by -lambda.

@@ -105,6 +105,14 @@ fn out_of_range_values_are_named() {
     // A window too short for its uploads and scoring frames names the terminal.
     let e = err_of(&with(&t, "t_total_s", "1.0"));
     assert_names(&e, &["windows.t_total_s", "rural", "30 fps", "30 frames"]);
+    let e = apply_overrides(
+        &preset("smoke").unwrap(),
+        &["mutual.replay=300".into()],
+        "smoke",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_names(&e, &["mutual.replay", "300", "0 (none) to 256"]);
 }
 
 /// Terminal fields: a stream that is not a terminal stream, a duplicate id, a model that is

@@ -286,6 +286,7 @@ pub fn table3(o: &AggOptions) -> Result<AggTable> {
                     labels: PairLabels::Soft,
                     freeze_mid_bn: true,
                     peak_threshold: o.min_score,
+                    replay: 0,
                     seed: o.seed + 20 + i as u64,
                     context: format!("table 3, stream {}", s.name()),
                 },

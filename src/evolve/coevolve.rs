@@ -51,6 +51,9 @@ pub struct PairConfig {
     pub freeze_mid_bn: bool,
     /// With `PairLabels::Soft`: teacher peaks at or above this probability are positives.
     pub peak_threshold: f64,
+    /// Labelled source frames (the global model's own training domain) added to each of the
+    /// intermediate's steps, with their ground truth (rehearsal); 0: none.
+    pub replay: usize,
     pub seed: u64,
     /// For error messages, e.g. "window 2, terminal night".
     pub context: String,
@@ -130,6 +133,28 @@ pub fn train_pair(
     generator: Option<(&Generator, &[f64])>,
     cfg: &PairConfig,
 ) -> Result<PairReport> {
+    train_pair_with_replay(local, mid, frames, labels, generator, &[], cfg)
+}
+
+/// `train_pair` where each intermediate step also fits `cfg.replay` frames drawn from
+/// `source` (labelled frames of the global model's training domain) to their ground truth,
+/// weighted by beta like its pseudo-label loss: rehearsal, so that the average of the
+/// intermediates keeps what the global model knew.
+pub fn train_pair_with_replay(
+    local: &mut Detector,
+    mid: &mut Detector,
+    frames: &[Frame],
+    labels: &[Labelled],
+    generator: Option<(&Generator, &[f64])>,
+    source: &[Frame],
+    cfg: &PairConfig,
+) -> Result<PairReport> {
+    if cfg.replay > 0 && source.is_empty() {
+        return Err(EvolveError::BadInput(format!(
+            "mutual learning ({}): replay of {} source frames per step asked, none given",
+            cfg.context, cfg.replay
+        )));
+    }
     if frames.is_empty() || frames.len() != labels.len() || cfg.steps == 0 || cfg.batch == 0 {
         return Err(EvolveError::BadInput(format!(
             "mutual learning ({}): {} frames, {} labels, {} steps, batch {}: needs one label \
@@ -226,7 +251,19 @@ pub fn train_pair(
                 );
                 let l_local = l_local * share;
                 let mut l_mid = l_mid * share;
-                // The generated samples join the first group's loss (once a step).
+                // Replay and the generated samples join the first group's loss (once a step).
+                if g == 0 && cfg.replay > 0 {
+                    let picks: Vec<&Frame> = (0..cfg.replay)
+                        .map(|_| &source[rng.gen_range(0..source.len())])
+                        .collect();
+                    let rgb: Vec<&[u8]> = picks.iter().map(|f| f.rgb.as_slice()).collect();
+                    let xs = mid.batch_from_rgb(&rgb);
+                    let out_src = mid.forward(&xs, !cfg.freeze_mid_bn)?;
+                    let bx: Vec<Vec<GtBox>> = picks.iter().map(|f| f.boxes.clone()).collect();
+                    let t_src =
+                        build_targets(&bx, mid.classes, mid.grid(), mid.stride, xs.device());
+                    l_mid += detection_loss(&out_src, &t_src) * cfg.beta;
+                }
                 if let (0, Some((gen, prior))) = (g, generator) {
                     if cfg.samples > 0 {
                         let y = super::generator::draw_labels(prior, cfg.samples, x.device());

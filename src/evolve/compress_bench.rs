@@ -141,6 +141,7 @@ pub fn run_one(
                 beta: m.beta,
                 mu: m.mu,
                 samples: 0,
+                replay: 0,
                 labels: m.labels,
                 freeze_mid_bn: m.freeze_bn,
                 peak_threshold: e.global.min_score,

@@ -208,6 +208,10 @@ pub struct MutualSpec {
     /// Train the intermediates with the global model's batch-norm statistics frozen.
     #[serde(default = "yes")]
     pub freeze_bn: bool,
+    /// Labelled source frames per intermediate step (rehearsal of the global model's own
+    /// training domain); 0: none.
+    #[serde(default)]
+    pub replay: usize,
 }
 
 fn yes() -> bool {
@@ -536,6 +540,13 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
     pos_int("mutual.steps", m.steps)?;
     pos_int("mutual.batch", m.batch)?;
     lr("mutual.lr", m.lr)?;
+    if m.replay > 256 {
+        return err(
+            "mutual.replay",
+            &m.replay,
+            "source frames per step, 0 (none) to 256",
+        );
+    }
     let g = &e.generator;
     pos_int("generator.noise_dim", g.noise_dim)?;
     pos_int("generator.hidden", g.hidden)?;

@@ -27,7 +27,7 @@
 //! quarter of a whole frame's activations.
 
 use super::adapt::{adapt, AdaptConfig};
-use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig};
+use super::coevolve::{class_counts, class_prior, copy_model, train_pair_with_replay, PairConfig};
 use super::compress;
 use super::config::Experiment;
 use super::distill::{distill, DistillConfig};
@@ -520,6 +520,11 @@ impl Edge {
                 } else {
                     None
                 };
+                if e.mutual.replay > 0 && self.source.is_none() {
+                    let mut pool = FramePool::new(StreamId::Source, e.seed ^ 0xA1);
+                    self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+                }
+                let source: &[Frame] = self.source.as_deref().unwrap_or(&[]);
                 let mut pairs = Vec::with_capacity(n);
                 for j in 0..n {
                     let k = ks[j];
@@ -531,12 +536,13 @@ impl Edge {
                     } else {
                         (None, None, 1.0)
                     };
-                    let rep = train_pair(
+                    let rep = train_pair_with_replay(
                         &mut self.terminals[k].model,
                         &mut mids[j],
                         cf.as_deref().unwrap_or(&uploads[j].frames),
                         cl.as_deref().unwrap_or(&labels[j]),
                         gen.as_ref().map(|g| (g, prior.as_slice())),
+                        source,
                         &PairConfig {
                             steps: e.mutual.steps,
                             batch: e.mutual.batch,
@@ -548,6 +554,7 @@ impl Edge {
                             labels: e.mutual.labels,
                             freeze_mid_bn: e.mutual.freeze_bn,
                             peak_threshold: e.global.min_score,
+                            replay: e.mutual.replay,
                             seed: seed_of(e.seed, w, k, 4),
                             context: format!("window {w}, terminal {}", uploads[j].terminal),
                         },

@@ -277,6 +277,7 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
                 labels: PairLabels::Soft,
                 freeze_mid_bn: false,
                 peak_threshold: 0.3,
+                replay: 0,
                 seed,
                 context: format!("job {}", job.id),
             };
