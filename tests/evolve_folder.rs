@@ -7,27 +7,13 @@ use nestevo::data::{export_frames, Stream, StreamId};
 use nestevo::evolve::config::{apply_overrides, preset, Experiment};
 use nestevo::evolve::run::{run, terminal_sources, Method, RunOptions, WindowRecord};
 
+mod common;
+
 /// The smoke preset, shrunk to one window of 4 s (120 frames at 30 fps: a folder needs 3 x 120).
 fn experiment(extra: &[String]) -> Experiment {
-    let mut sets: Vec<String> = [
-        "windows.count=1",
-        "windows.t_total_s=4",
-        "windows.d_max=16",
-        "windows.min_upload=4",
-        "windows.eval_frames=16",
-        "distill.steps=4",
-        "distill.batch=4",
-        "mutual.steps=3",
-        "mutual.batch=4",
-        "generator.steps=10",
-        "generator.batch=16",
-        "generator.samples=4",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    sets.extend_from_slice(extra);
-    apply_overrides(&preset("smoke").unwrap(), &sets, "smoke").unwrap()
+    let mut sets = vec!["windows.count=1", "windows.t_total_s=4"];
+    sets.extend(extra.iter().map(String::as_str));
+    common::small_smoke(&sets)
 }
 
 fn folder_sets(dir: &std::path::Path) -> Vec<String> {

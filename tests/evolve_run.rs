@@ -3,26 +3,13 @@
 //! uploads stay within D_max, the final models load, and a run interrupted after its first
 //! window and resumed gives exactly the figures of an uninterrupted run.
 
-use nestevo::evolve::config::{apply_overrides, preset};
 use nestevo::evolve::run::{run, Method, RunOptions, WindowRecord};
 use nestevo::train::checkpoint;
 
+mod common;
+
 fn options(out: &std::path::Path, windows: usize, resume: bool) -> RunOptions {
-    let sets: Vec<String> = [
-        format!("windows.count={windows}"),
-        "windows.d_max=16".into(),
-        "windows.min_upload=4".into(),
-        "windows.eval_frames=16".into(),
-        "distill.steps=4".into(),
-        "distill.batch=4".into(),
-        "mutual.steps=3".into(),
-        "mutual.batch=4".into(),
-        "generator.steps=10".into(),
-        "generator.batch=16".into(),
-        "generator.samples=4".into(),
-    ]
-    .into();
-    let exp = apply_overrides(&preset("smoke").unwrap(), &sets, "smoke").unwrap();
+    let exp = common::small_smoke(&[&format!("windows.count={windows}")]);
     RunOptions {
         exp,
         method: Method::Nestevo,

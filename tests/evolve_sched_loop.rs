@@ -4,33 +4,17 @@
 //! `sched::simulate` + `sched::terminal_times`) gives for the recorded jobs, and replaying the
 //! same jobs under fifo instead of knapsack makes the second terminal wait for the first.
 
-use nestevo::evolve::config::{apply_overrides, preset};
 use nestevo::evolve::run::{run, Method, RunOptions, WindowRecord};
 use nestevo::evolve::schedule::{schedule, Stage, WindowSchedule};
 use nestevo::sched::JobKind;
+
+mod common;
 
 /// Knapsack's window records equal the scheduler's replay; fifo on the same jobs is serial.
 #[test]
 fn window_times_come_from_the_scheduler() {
     tch::set_num_threads(1);
-    let sets: Vec<String> = [
-        "windows.count=1",
-        "windows.d_max=16",
-        "windows.min_upload=4",
-        "windows.eval_frames=16",
-        "distill.steps=4",
-        "distill.batch=4",
-        "mutual.steps=3",
-        "mutual.batch=4",
-        "generator.steps=10",
-        "generator.batch=16",
-        "generator.samples=4",
-        "sched.policy=knapsack",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let exp = apply_overrides(&preset("smoke").unwrap(), &sets, "smoke").unwrap();
+    let exp = common::small_smoke(&["windows.count=1", "sched.policy=knapsack"]);
     let out = tempfile::tempdir().unwrap();
     run(&RunOptions {
         exp: exp.clone(),

@@ -395,21 +395,15 @@ impl Edge {
                         std::mem::take(&mut labels[j])
                     };
                     let k = ks[j];
-                    let (rep, wk) = distill_job(
+                    let (rep, sj) = distill_job(
                         &mut self.terminals[k].model,
-                        &uploads[j].frames,
+                        &uploads[j],
                         &teacher_labels,
                         &distill_cfg(j, 2),
                         &e,
+                        &mem,
                     )?;
-                    let t = &uploads[j].terminal;
-                    jobs.push(job(
-                        format!("distill-{t}"),
-                        JobKind::Distill,
-                        Some(t),
-                        wk,
-                        rep.seconds,
-                    ));
+                    jobs.push(sj);
                     losses[j] = (rep.first_loss, rep.last_loss);
                 }
                 stages.push(Stage::Jobs {
@@ -611,21 +605,15 @@ impl Edge {
                 let mut jobs = Vec::with_capacity(n);
                 for (j, l) in relabels.iter().enumerate() {
                     let k = ks[j];
-                    let (rep, wk) = distill_job(
+                    let (rep, sj) = distill_job(
                         &mut self.terminals[k].model,
-                        &uploads[j].frames,
+                        &uploads[j],
                         l,
                         &distill_cfg(j, 2),
                         &e,
+                        &mem,
                     )?;
-                    let t = &uploads[j].terminal;
-                    jobs.push(job(
-                        format!("distill-{t}"),
-                        JobKind::Distill,
-                        Some(t),
-                        wk,
-                        rep.seconds,
-                    ));
+                    jobs.push(sj);
                     losses[j] = (rep.first_loss, rep.last_loss);
                 }
                 stages.push(Stage::Jobs {
@@ -667,13 +655,16 @@ impl Edge {
 /// A terminal's distillation on its upload after the compression rule (`compress`, when the
 /// experiment's `[compress]` is on), and the job's work for the memory model: pooled frames
 /// count a quarter of a whole frame's activations and MACs.
+/// One terminal's distillation on its upload, and the job the scheduler replays for it.
 fn distill_job(
     model: &mut Detector,
-    frames: &[Frame],
+    upload: &TerminalUpload,
     labels: &[Labelled],
     cfg: &DistillConfig,
     e: &Experiment,
-) -> Result<(super::distill::DistillReport, Work)> {
+    mem: &MemoryModel,
+) -> Result<(super::distill::DistillReport, StageJob)> {
+    let frames = upload.frames.as_slice();
     let (rep, share) = if e.compress.enabled {
         let (f, l, c) = compress::compress(&e.compress, frames, labels);
         (distill(model, &f, &l, cfg)?, c.whole_share())
@@ -690,7 +681,15 @@ fn distill_job(
     let scale = share + (1.0 - share) / 4.0;
     wk.act_per_frame *= scale;
     wk.macs_per_frame *= scale;
-    Ok((rep, wk))
+    let t = &upload.terminal;
+    let job = StageJob {
+        id: format!("distill-{t}"),
+        kind: JobKind::Distill,
+        terminal: Some(t.clone()),
+        memory_mb: mem.estimate(&wk).total_mb,
+        seconds: rep.seconds,
+    };
+    Ok((rep, job))
 }
 
 fn training_stats(global: &Detector, e: &Experiment, work: &Path) -> Result<FeatureStats> {

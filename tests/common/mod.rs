@@ -60,6 +60,7 @@ bias = true
 inputs = ["head_relu"]
 "#;
 
+#[allow(dead_code)]
 pub fn tiny(seed: i64) -> Detector {
     tch::manual_seed(seed);
     let d = Detector::new(&parse_model(TINY, "tiny").unwrap(), 4, Device::Cpu).unwrap();
@@ -72,4 +73,27 @@ pub fn tiny(seed: i64) -> Detector {
         }
     }
     d
+}
+
+/// The smoke preset shrunk for CI (few frames and steps), with `extra` overrides after.
+#[allow(dead_code)]
+pub fn small_smoke(extra: &[&str]) -> nestevo::evolve::config::Experiment {
+    let mut sets: Vec<String> = [
+        "windows.d_max=16",
+        "windows.min_upload=4",
+        "windows.eval_frames=16",
+        "distill.steps=4",
+        "distill.batch=4",
+        "mutual.steps=3",
+        "mutual.batch=4",
+        "generator.steps=10",
+        "generator.batch=16",
+        "generator.samples=4",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    let smoke = nestevo::evolve::config::preset("smoke").unwrap();
+    nestevo::evolve::config::apply_overrides(&smoke, &sets, "smoke").unwrap()
 }
