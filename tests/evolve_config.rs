@@ -1,7 +1,7 @@
 //! The experiment file: presets validate, overrides apply, and a bad file gives one clear
 //! error naming file, field, value and what is allowed, for each kind of field.
 
-use nestevo::evolve::config::{apply_overrides, parse_experiment, preset, PRESETS};
+use nestevo::evolve::config::{apply_overrides, differences, parse_experiment, preset, PRESETS};
 
 fn smoke_text() -> String {
     PRESETS
@@ -265,4 +265,22 @@ fn compress_section_defaults_and_errors() {
         .unwrap_err()
         .to_string();
     assert_names(&e, &["compress.small_px", "0"]);
+}
+
+/// `differences` names every changed field with both values, terminals indexed, and nothing
+/// for the same experiment.
+#[test]
+fn differences_name_the_changed_fields() {
+    let p = preset("smoke").unwrap();
+    assert!(differences(&p, &p).is_empty());
+    let q = apply_overrides(
+        &p,
+        &["mutual.replay=8".into(), "terminals.1.stream_seed=7".into()],
+        "smoke",
+    )
+    .unwrap();
+    assert_eq!(
+        differences(&p, &q),
+        vec!["mutual.replay: 0 -> 8", "terminals.1.stream_seed: 102 -> 7"]
+    );
 }

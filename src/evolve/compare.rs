@@ -30,7 +30,23 @@ pub fn run_or_read(
 ) -> Result<(Summary, Vec<WindowRecord>)> {
     let done = dir.join("summary.json");
     let summary = match done.is_file() {
-        true => read_json(&done)?,
+        true => {
+            // A finished run is read back as it is; say so where its experiment differs.
+            let made = dir.join("experiment.toml");
+            if let Ok(text) = std::fs::read_to_string(&made) {
+                let then = super::config::parse_experiment(&text, &made.display().to_string())?;
+                let diff = super::config::differences(&then, exp);
+                if !diff.is_empty() {
+                    eprintln!(
+                        "{}: read back a finished run whose experiment differs from this one \
+                         in {} (delete the folder to rerun it)",
+                        dir.display(),
+                        diff.join(", ")
+                    );
+                }
+            }
+            read_json(&done)?
+        }
         false => run(&RunOptions {
             exp: exp.clone(),
             method,

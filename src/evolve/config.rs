@@ -708,6 +708,46 @@ pub fn apply_override(e: &Experiment, set: &str, source: &str) -> Result<Experim
         .map_err(|x: toml::de::Error| ConfigError::new(&origin, key, raw, x.message().trim()))
 }
 
+/// The fields in which experiment `b` differs from `a`, as `key: A -> B` (dotted keys, terminals
+/// indexed), empty when they are the same experiment.
+pub fn differences(a: &Experiment, b: &Experiment) -> Vec<String> {
+    fn walk(key: &str, a: Option<&toml::Value>, b: Option<&toml::Value>, out: &mut Vec<String>) {
+        use toml::Value;
+        match (a, b) {
+            (Some(Value::Table(x)), Some(Value::Table(y))) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let sub = if key.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{key}.{k}")
+                    };
+                    walk(&sub, x.get(k), y.get(k), out);
+                }
+            }
+            (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
+                for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{key}.{i}"), Some(u), Some(v), out);
+                }
+            }
+            (x, y) if x != y => {
+                let show = |v: Option<&Value>| v.map_or("(absent)".to_string(), |v| v.to_string());
+                out.push(format!("{key}: {} -> {}", show(x), show(y)));
+            }
+            _ => {}
+        }
+    }
+    let (x, y) = (
+        toml::Value::try_from(a).expect("an experiment serialises"),
+        toml::Value::try_from(b).expect("an experiment serialises"),
+    );
+    let mut out = Vec::new();
+    walk("", Some(&x), Some(&y), &mut out);
+    out
+}
+
 /// A terminal's optional fields and a value of each one's type.
 #[allow(clippy::type_complexity)]
 const TERMINAL_OPTIONAL: &[(&str, fn() -> toml::Value)] = &[
