@@ -1,7 +1,8 @@
 #![cfg(feature = "torch")]
 //! `evolve run` (distillation only) on the smoke preset, shrunk: the outputs are written, the
 //! uploads stay within D_max, the final models load, and a run interrupted after its first
-//! window and resumed gives exactly the figures of an uninterrupted run.
+//! window and resumed gives exactly the figures of an uninterrupted run (and refuses to resume
+//! with other settings).
 
 use nestevo::evolve::run::{run, Method, RunOptions, WindowRecord};
 use nestevo::train::checkpoint;
@@ -74,6 +75,14 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
     // Interrupted after window 0, then resumed to 2 windows.
     let cut = tempfile::tempdir().unwrap();
     run(&options(cut.path(), 1, false)).unwrap();
+    // Resuming with other settings is refused, naming the field; the finished window stays.
+    let mut other = options(cut.path(), 2, true);
+    other.exp.distill.steps = 5;
+    let e = run(&other).err().unwrap().to_string();
+    assert!(
+        e.contains("--resume") && e.contains("distill.steps: 4 -> 5"),
+        "{e}"
+    );
     let resumed = run(&options(cut.path(), 2, true)).unwrap();
     let (a, b) = (records(whole.path()), records(cut.path()));
     assert_eq!(a.len(), b.len());

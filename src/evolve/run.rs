@@ -262,6 +262,30 @@ pub(crate) fn scoring_frames(
     Ok((frames, times))
 }
 
+/// A run resumes only with the experiment it was started with (more windows allowed: a
+/// resumed run may extend the one it continues), else its finished windows would be mixed with
+/// others; the error names the differing fields.
+fn check_resumable(e: &Experiment, out: &Path) -> Result<()> {
+    let made = out.join("experiment.toml");
+    let Ok(text) = std::fs::read_to_string(&made) else {
+        return Ok(());
+    };
+    let then = super::config::parse_experiment(&text, &made.display().to_string())?;
+    let diff: Vec<String> = super::config::differences(&then, e)
+        .into_iter()
+        .filter(|d| !d.starts_with("windows.count:"))
+        .collect();
+    if diff.is_empty() {
+        return Ok(());
+    }
+    Err(EvolveError::BadInput(format!(
+        "--resume: {} was started with another experiment ({}); resume with the same \
+         settings (only windows.count may grow), or give another --out",
+        out.display(),
+        diff.join(", ")
+    )))
+}
+
 /// The global model as `dir/global.safetensors` (its checkpoint named `global`, whatever the
 /// shipped file was called, so that resume finds it).
 fn save_global(edge: &Edge, dir: &Path) -> Result<PathBuf> {
@@ -284,6 +308,9 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
     std::fs::create_dir_all(o.out.join("final"))
         .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", o.out.display())))?;
     let sources = terminal_sources(e)?;
+    if o.resume {
+        check_resumable(e, &o.out)?;
+    }
     write_atomic(&o.out.join("experiment.toml"), &e.to_toml())?;
     let mut edge = match factory {
         Some(f) => Edge::with_labeller(e, o.method, o.device, &o.out, f)?,
