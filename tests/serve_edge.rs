@@ -5,9 +5,9 @@
 //! produces; and `nestevo terminal` plays a window against it.
 #![cfg(feature = "torch")]
 
+use nestevo::data::encode_png;
 use nestevo::data::{Stream, StreamId};
 use nestevo::serve::client::Client;
-use nestevo::serve::service::encode_png;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

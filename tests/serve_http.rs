@@ -4,9 +4,9 @@
 //! metrics, OpenAPI) in seconds. The real loop is exercised in tests/serve_edge.rs.
 #![cfg(feature = "torch")]
 
+use nestevo::data::encode_png;
 use nestevo::data::{Stream, StreamId};
 use nestevo::serve::client::Client;
-use nestevo::serve::service::encode_png;
 use nestevo::serve::worker::{Evolved, Evolver, Upload, WindowResult};
 use nestevo::serve::{self, ServeConfig};
 use std::collections::HashMap;

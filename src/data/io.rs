@@ -9,11 +9,26 @@ use crate::{check, invalid};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::Path;
 
 /// The labels file that `export_frames` writes and `read_frames_dir` reads.
 pub const ANNOTATIONS: &str = "annotations.json";
+
+/// Encodes 8-bit RGB (`H*W*3`, row-major) as PNG in memory.
+pub fn encode_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, width as u32, height as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        // Writing to a Vec cannot fail; a wrong buffer length is the caller's bug.
+        let mut w = enc.write_header().expect("in-memory PNG header");
+        w.write_image_data(rgb)
+            .expect("in-memory PNG data of H*W*3 bytes");
+    }
+    out
+}
 
 /// Writes 8-bit RGB as PNG.
 pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
@@ -22,29 +37,20 @@ pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result
         "{}: RGB buffer is not {width}x{height}x3",
         path.display()
     );
-    let f = File::create(path).map_err(|e| IoError::new(path, "create", e))?;
-    let mut enc = png::Encoder::new(BufWriter::new(f), width as u32, height as u32);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    let fail = |e: png::EncodingError| IoError::new(path, "write", std::io::Error::other(e));
-    let mut w = enc.write_header().map_err(fail)?;
-    w.write_image_data(rgb).map_err(fail)?;
-    w.finish().map_err(fail)?;
+    std::fs::write(path, encode_png(width, height, rgb))
+        .map_err(|e| IoError::new(path, "write", e))?;
     Ok(())
 }
 
-/// Reads any PNG (grey, RGBA, palette, 16-bit) as 8-bit RGB: `(width, height, rgb)`.
-pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
-    let f = File::open(path).map_err(|e| IoError::new(path, "open", e))?;
-    let mut dec = png::Decoder::new(BufReader::new(f));
+/// Any PNG (grey, RGBA, palette, 16-bit) from `r` as 8-bit RGB: `(width, height, rgb)`; the
+/// error says what is wrong, for the caller to name the source.
+fn decode<R: std::io::Read>(r: R) -> std::result::Result<(usize, usize, Vec<u8>), String> {
+    let mut dec = png::Decoder::new(r);
     dec.set_transformations(png::Transformations::normalize_to_color8());
-    let corrupt = |e: png::DecodingError| {
-        DataError::Invalid(format!("{} is not a readable PNG: {e}", path.display()))
-    };
+    let corrupt = |e: png::DecodingError| format!("not a readable PNG: {e}");
     let mut reader = dec.read_info().map_err(corrupt)?;
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).map_err(corrupt)?;
-    let (w, h) = (info.width as usize, info.height as usize);
     let px = &buf[..info.buffer_size()];
     let rgb = match info.color_type {
         png::ColorType::Rgb => px.to_vec(),
@@ -57,9 +63,20 @@ pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
             .chunks_exact(2)
             .flat_map(|p| [p[0], p[0], p[0]])
             .collect(),
-        png::ColorType::Indexed => invalid!("{}: palette PNG was not expanded", path.display()),
+        png::ColorType::Indexed => return Err("palette PNG was not expanded".into()),
     };
-    Ok((w, h, rgb))
+    Ok((info.width as usize, info.height as usize, rgb))
+}
+
+/// A PNG held in memory (an uploaded frame) as 8-bit RGB: `(width, height, rgb)`.
+pub fn decode_png(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
+    decode(std::io::Cursor::new(bytes)).map_err(DataError::Invalid)
+}
+
+/// Reads any PNG (grey, RGBA, palette, 16-bit) as 8-bit RGB: `(width, height, rgb)`.
+pub fn read_png(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
+    let f = File::open(path).map_err(|e| IoError::new(path, "open", e))?;
+    decode(BufReader::new(f)).map_err(|e| DataError::Invalid(format!("{}: {e}", path.display())))
 }
 
 /// What `export_frames` wrote.

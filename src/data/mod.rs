@@ -26,8 +26,8 @@ mod stream;
 pub use coco::{coco_ground_truth, CocoAnnotation, CocoCategory, CocoGroundTruth, CocoImage};
 pub use error::DataError;
 pub use io::{
-    export_frames, frame_file_name, read_frames_dir, read_png, write_png, ExportSummary,
-    ANNOTATIONS,
+    decode_png, encode_png, export_frames, frame_file_name, read_frames_dir, read_png, write_png,
+    ExportSummary, ANNOTATIONS,
 };
 pub use scene::Domain;
 pub use sheet::contact_sheet;

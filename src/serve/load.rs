@@ -8,7 +8,7 @@
 
 use super::client::Client;
 use super::error::{Result, ServeError};
-use super::service::encode_png;
+use crate::data::encode_png;
 use crate::data::{Stream, StreamId};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};

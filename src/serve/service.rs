@@ -122,43 +122,6 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Decodes a PNG held in memory to 8-bit RGB: `(width, height, rgb)`.
-pub fn decode_png(bytes: &[u8]) -> std::result::Result<(usize, usize, Vec<u8>), String> {
-    let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
-    dec.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = dec.read_info().map_err(|e| e.to_string())?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).map_err(|e| e.to_string())?;
-    let px = &buf[..info.buffer_size()];
-    let rgb = match info.color_type {
-        png::ColorType::Rgb => px.to_vec(),
-        png::ColorType::Rgba => px
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        png::ColorType::Grayscale => px.iter().flat_map(|&g| [g, g, g]).collect(),
-        png::ColorType::GrayscaleAlpha => px
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0]])
-            .collect(),
-        png::ColorType::Indexed => return Err("palette PNG was not expanded".into()),
-    };
-    Ok((info.width as usize, info.height as usize, rgb))
-}
-
-/// Encodes 8-bit RGB as PNG in memory.
-pub fn encode_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, width as u32, height as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().expect("in-memory PNG header");
-        w.write_image_data(rgb).expect("in-memory PNG data");
-    }
-    out
-}
-
 /// `write_atomic`, then the file's data synced, so that the row committed after it never names
 /// a file the machine could lose.
 fn write_durable(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -386,8 +349,8 @@ impl Service {
                     format!("`{}`: seconds, a finite number >= 0", time.escape_default()),
                 )
             })?;
-        let (w, h, _) = decode_png(png)
-            .map_err(|e| ServeError::bad("body", format!("not a readable PNG: {e}")))?;
+        let (w, h, _) =
+            crate::data::decode_png(png).map_err(|e| ServeError::bad("body", e.to_string()))?;
         if (w, h) != (t.width, t.height) {
             return Err(ServeError::bad(
                 "body",

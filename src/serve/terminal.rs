@@ -13,7 +13,7 @@
 
 use super::client::Client;
 use super::error::{Result, ServeError};
-use super::service::encode_png;
+use crate::data::encode_png;
 use crate::data::{Frame, FrameSource};
 use crate::eval::{evaluate, ground_truth};
 use crate::evolve::edge::seed_of;
