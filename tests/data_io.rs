@@ -160,3 +160,24 @@ fn contact_sheet_tiles_frames() {
     assert_eq!(at(196, 196), &frames[4].rgb[0..3]);
     assert_eq!(at(197, 197), &frames[4].rgb[0..3]);
 }
+
+/// A folder source keeps its frames, times them by its fps, and refuses a bad fps and a frame
+/// past its end, naming the folder.
+#[test]
+fn folder_sources_time_frames_and_refuse_what_they_lack() {
+    use nestevo::data::{Folder, FrameSource};
+    let dir = tempfile::tempdir().unwrap();
+    nestevo::data::export_frames(&Stream::new(StreamId::D, 3), 0, 4, dir.path()).unwrap();
+    let f = FrameSource::Folder(Folder::read(dir.path(), 10.0).unwrap());
+    assert_eq!((f.frames(), f.labelled(), f.fps()), (Some(4), true, 10.0));
+    let third = f.frame(2).unwrap();
+    assert_eq!((third.index, third.time_s), (2, 0.2));
+    assert_eq!(third.rgb, Stream::new(StreamId::D, 3).frame(2).rgb);
+    let e = f.frame(4).unwrap_err().to_string();
+    assert!(
+        e.contains(&dir.path().display().to_string()) && e.contains("holds 4 frames"),
+        "{e}"
+    );
+    let e = Folder::read(dir.path(), 0.0).unwrap_err().to_string();
+    assert!(e.contains("fps 0") && e.contains("above 0"), "{e}");
+}

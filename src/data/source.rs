@@ -53,10 +53,6 @@ impl Folder {
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn len(&self) -> u64 {
         self.frames.len() as u64
     }
@@ -97,14 +93,6 @@ impl FrameSource {
         match self {
             FrameSource::Rendered(_) => true,
             FrameSource::Folder(f) => f.labelled,
-        }
-    }
-
-    /// `A`..`E`, or `folder <dir>`.
-    pub fn describe(&self) -> String {
-        match self {
-            FrameSource::Rendered(s) => s.id().name().to_string(),
-            FrameSource::Folder(f) => format!("folder {}", f.dir.display()),
         }
     }
 
