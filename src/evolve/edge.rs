@@ -298,6 +298,15 @@ impl Edge {
     }
 
     /// One window: see the module doc. Terminals without an upload are left as they are.
+    /// The labelled source-domain frames (the global model's training data) that A1 adapts
+    /// from and rehearsal replays: drawn once, seeded by the run.
+    fn draw_source(&mut self) {
+        if self.source.is_none() {
+            let mut pool = FramePool::new(StreamId::Source, self.exp.seed ^ 0xA1);
+            self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+        }
+    }
+
     pub fn window(&mut self, w: usize, uploads: Vec<TerminalUpload>) -> Result<WindowOutcome> {
         let t0 = Instant::now();
         let e = self.exp.clone();
@@ -412,10 +421,7 @@ impl Edge {
                 });
             }
             Action::Adapt => {
-                if self.source.is_none() {
-                    let mut pool = FramePool::new(StreamId::Source, e.seed ^ 0xA1);
-                    self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
-                }
+                self.draw_source();
                 let source = self.source.as_ref().expect("drawn");
                 let mut jobs = Vec::with_capacity(n);
                 for j in 0..n {
@@ -514,9 +520,8 @@ impl Edge {
                 } else {
                     None
                 };
-                if e.mutual.replay > 0 && self.source.is_none() {
-                    let mut pool = FramePool::new(StreamId::Source, e.seed ^ 0xA1);
-                    self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+                if e.mutual.replay > 0 {
+                    self.draw_source();
                 }
                 let source: &[Frame] = self.source.as_deref().unwrap_or(&[]);
                 let mut pairs = Vec::with_capacity(n);
