@@ -4,8 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ndarray::{s, Array2};
-use nestevo::arch::{apply_overrides, preset};
-use nestevo::cim::{CimMatrix, NoiseMode, NoiseSpec};
+use nestevo_arch::{apply_overrides, preset};
+use nestevo_cim::{CimMatrix, NoiseMode, NoiseSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

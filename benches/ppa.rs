@@ -2,9 +2,9 @@
 //! Run: `taskset -c 0 cargo bench --no-default-features --bench ppa`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use nestevo::arch::preset;
-use nestevo::model::parse_model;
-use nestevo::ppa::{network_report, render_network};
+use nestevo_arch::preset;
+use nestevo_model::parse_model;
+use nestevo_ppa::{network_report, render_network};
 
 fn bench(c: &mut Criterion) {
     let arch = preset("isaac").unwrap();

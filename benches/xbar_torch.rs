@@ -10,13 +10,13 @@
 //! kernels; 0 skips them).
 
 use ndarray::{Array2, ArrayD, IxDyn};
-use nestevo::arch::preset;
-use nestevo::cim::{Backend, CimMatrix, CimNetwork, NoiseMode, NoiseSpec};
-use nestevo::couple::batch_from_frames;
-use nestevo::data::StreamId;
-use nestevo::eval::HeldOut;
-use nestevo::model::{load_model, ModelDesc, Op, Tensors};
-use nestevo::xbar_torch::TorchEngine;
+use nestevo_arch::preset;
+use nestevo_cim::{Backend, CimMatrix, CimNetwork, NoiseMode, NoiseSpec};
+use nestevo_couple::batch_from_frames;
+use nestevo_data::StreamId;
+use nestevo_eval::HeldOut;
+use nestevo_model::{load_model, ModelDesc, Op, Tensors};
+use nestevo_xbar_torch::TorchEngine;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;

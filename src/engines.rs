@@ -2,7 +2,7 @@
 //! LibTorch tensors of `xbar_torch` (CUDA when LibTorch sees a GPU, else the CPU). The one
 //! place that knows both; `cim` sees only its `Backend` interface.
 
-use crate::cim::{Backend, BackendError};
+use nestevo_cim::{Backend, BackendError};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -16,12 +16,12 @@ pub enum EngineKind {
 }
 
 impl std::str::FromStr for EngineKind {
-    type Err = crate::error::Invalid;
+    type Err = nestevo_core::error::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "cpu" => Ok(EngineKind::Cpu),
             "torch" => Ok(EngineKind::Torch),
-            _ => Err(crate::error::Invalid::new(
+            _ => Err(nestevo_core::error::Invalid::new(
                 "",
                 "backend",
                 s,
@@ -37,7 +37,7 @@ impl EngineKind {
         match self {
             EngineKind::Cpu => Ok(Backend::cpu()),
             #[cfg(feature = "torch")]
-            EngineKind::Torch => Ok(crate::xbar_torch::TorchEngine::auto().backend()),
+            EngineKind::Torch => Ok(nestevo_xbar_torch::TorchEngine::auto().backend()),
             #[cfg(not(feature = "torch"))]
             EngineKind::Torch => Err(BackendError::Unavailable {
                 backend: "torch",

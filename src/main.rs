@@ -1,3 +1,9 @@
+//! `nestevo`: parses the command line, calls one library function, prints.
+
+mod cli;
+mod engines;
+mod info;
+
 fn main() -> std::process::ExitCode {
-    nestevo::cli::main()
+    cli::main()
 }

@@ -1,7 +1,7 @@
 //! The accelerator description loader: presets load, bad fields are named with their file,
 //! value and what is allowed, and `--set` overrides work and reject unknown keys.
 
-use nestevo::arch::{apply_overrides, load_arch, preset, PRESETS};
+use nestevo_arch::{apply_overrides, load_arch, preset, PRESETS};
 use std::io::Write;
 
 fn isaac_text() -> String {

@@ -2,8 +2,8 @@
 //! a plain per-column model of the saturating hardware.
 
 use ndarray::Array2;
-use nestevo::arch::{apply_overrides, preset, ArchSpec};
-use nestevo::cim::{CimMatrix, NoiseSpec};
+use nestevo_arch::{apply_overrides, preset, ArchSpec};
+use nestevo_cim::{CimMatrix, NoiseSpec};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -112,7 +112,7 @@ fn run(
     w: &Array2<i64>,
     x: &Array2<i64>,
     signed: bool,
-) -> (Array2<i64>, nestevo::cim::LayerStats) {
+) -> (Array2<i64>, nestevo_cim::LayerStats) {
     CimMatrix::program(spec, w.view(), &NoiseSpec::default())
         .unwrap()
         .mvm(x.view(), signed)

@@ -2,10 +2,10 @@
 //! 16-bit quantisation error; the digital layers compute what they say.
 
 use ndarray::{array, Array1, Array2, Array4};
-use nestevo::arch::preset;
-use nestevo::cim::conv::im2col;
-use nestevo::cim::digital::{add, avg_pool2d, concat_channels, max_pool2d, relu, upsample_nearest};
-use nestevo::cim::{fold_batch_norm, CimConv2d, CimLinear, Conv2dShape, NoiseSpec};
+use nestevo_arch::preset;
+use nestevo_cim::conv::im2col;
+use nestevo_cim::digital::{add, avg_pool2d, concat_channels, max_pool2d, relu, upsample_nearest};
+use nestevo_cim::{fold_batch_norm, CimConv2d, CimLinear, Conv2dShape, NoiseSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -3,13 +3,13 @@
 //! is seeded, bad checkpoints are refused by tensor name, and `nestevo cim run` runs end to end.
 
 use ndarray::{Array1, Array4, ArrayD, ArrayView4, IxDyn};
-use nestevo::arch::{apply_overrides, preset, ArchSpec};
-use nestevo::cim::CimNetwork;
-use nestevo::cim::{Conv2dShape, NoiseMode, NoiseSpec};
-use nestevo::couple::load_checkpoint;
-use nestevo::eval::decode::{decode, DecodeConfig, Heads};
-use nestevo::model::Tensors;
-use nestevo::model::{parse_model, ModelDesc, Op};
+use nestevo_arch::{apply_overrides, preset, ArchSpec};
+use nestevo_cim::CimNetwork;
+use nestevo_cim::{Conv2dShape, NoiseMode, NoiseSpec};
+use nestevo_couple::load_checkpoint;
+use nestevo_eval::decode::{decode, DecodeConfig, Heads};
+use nestevo_model::Tensors;
+use nestevo_model::{parse_model, ModelDesc, Op};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::process::Command;
@@ -648,10 +648,10 @@ fn cli_refuses_bad_input_clearly() {
 #[cfg(feature = "torch")]
 mod torch_side {
     use super::*;
-    use nestevo::couple::batch_from_frames;
-    use nestevo::data::StreamId;
-    use nestevo::eval::HeldOut;
-    use nestevo::train::{checkpoint, decode as tdecode, detector::Detector, loss::HeadOut};
+    use nestevo_couple::batch_from_frames;
+    use nestevo_data::StreamId;
+    use nestevo_eval::HeldOut;
+    use nestevo_train::{checkpoint, decode as tdecode, detector::Detector, loss::HeadOut};
     use tch::{Device, Kind, Tensor};
 
     fn to_tensor(a: &Array4<f32>) -> Tensor {
@@ -673,8 +673,7 @@ mod torch_side {
     #[test]
     fn float_forward_equals_the_trainers_eval_forward() {
         tch::manual_seed(3);
-        let desc =
-            nestevo::model::load_model(std::path::Path::new("models/terminal.toml")).unwrap();
+        let desc = nestevo_model::load_model(std::path::Path::new("models/terminal.toml")).unwrap();
         let model = Detector::new(&desc, 4, Device::Cpu).unwrap();
         // Batch-norm statistics away from identity, as after training.
         tch::no_grad(|| {

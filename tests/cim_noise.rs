@@ -2,9 +2,9 @@
 //! range, and every draw is reproducible from its seed (and independent of the thread count).
 
 use ndarray::Array2;
-use nestevo::arch::preset;
-use nestevo::cim::noise::{perturb_f32, perturb_i64};
-use nestevo::cim::{CimMatrix, NoiseMode, NoiseSpec};
+use nestevo_arch::preset;
+use nestevo_cim::noise::{perturb_f32, perturb_i64};
+use nestevo_cim::{CimMatrix, NoiseMode, NoiseSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -173,7 +173,7 @@ fn analogue_path_without_noise_equals_exact_path() {
     // codes and counts included.
     let isaac = preset("isaac").unwrap();
     let noflip =
-        nestevo::arch::apply_overrides(&isaac, &["encoding.flip=false".into()], "t").unwrap();
+        nestevo_arch::apply_overrides(&isaac, &["encoding.flip=false".into()], "t").unwrap();
     let mut r = ChaCha8Rng::seed_from_u64(8);
     let w_big = Array2::from_shape_fn((300, 24), |_| r.gen_range(16384i64..32768));
     let x_big = Array2::from_shape_fn((3, 300), |_| r.gen_range(32768i64..65536));

@@ -2,10 +2,10 @@
 //! counts when it executes that layer, one test per layer kind and on several presets.
 
 use ndarray::{Array1, Array2, Array4};
-use nestevo::arch::{apply_overrides, preset, ArchSpec};
-use nestevo::cim::{CimConv2d, CimLinear, Conv2dShape, LayerStats, NoiseSpec};
-use nestevo::model::parse_model;
-use nestevo::ppa::{map_network, MatrixEvents};
+use nestevo_arch::{apply_overrides, preset, ArchSpec};
+use nestevo_cim::{CimConv2d, CimLinear, Conv2dShape, LayerStats, NoiseSpec};
+use nestevo_model::parse_model;
+use nestevo_ppa::{map_network, MatrixEvents};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

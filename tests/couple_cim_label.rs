@@ -3,13 +3,13 @@
 //! does, noiseless, within quantisation: the same pseudo boxes (class, IoU >= 0.8, score within
 //! 0.05) for every box clear of the score threshold, in both directions.
 
-use nestevo::couple::label::{LabelRequest, Labeller, PseudoBox};
-use nestevo::data::StreamId;
-use nestevo::eval::{iou, HeldOut};
-use nestevo::evolve::cim_labeller::{cim_labeller, labeller_factory, reprogram};
-use nestevo::evolve::config::{LabellerKind, LabellerSpec};
-use nestevo::evolve::labeller::TorchLabeller;
-use nestevo::train::checkpoint::load;
+use nestevo_couple::label::{LabelRequest, Labeller, PseudoBox};
+use nestevo_data::StreamId;
+use nestevo_eval::{iou, HeldOut};
+use nestevo_evolve::cim_labeller::{cim_labeller, labeller_factory, reprogram};
+use nestevo_evolve::config::{LabellerKind, LabellerSpec};
+use nestevo_evolve::labeller::TorchLabeller;
+use nestevo_train::checkpoint::load;
 use std::path::Path;
 use tch::Device;
 

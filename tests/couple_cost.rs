@@ -3,16 +3,14 @@
 //! equal the performance model's prediction for the whole network; the CIM labeller labels
 //! from the same crossbars and reports modelled time, energy and write cost.
 
-use nestevo::arch::preset;
-use nestevo::cim::{Backend, NoiseMode, NoiseSpec};
-use nestevo::couple::label::{LabelRequest, Labeller};
-use nestevo::couple::{
-    load_checkpoint, run_detector, ChipSetup, CimLabeller, RunConfig, WriteCost,
-};
-use nestevo::data::StreamId;
-use nestevo::eval::HeldOut;
-use nestevo::ppa::mapping::layer_events;
-use nestevo::ppa::{map_network, network_report};
+use nestevo_arch::preset;
+use nestevo_cim::{Backend, NoiseMode, NoiseSpec};
+use nestevo_couple::label::{LabelRequest, Labeller};
+use nestevo_couple::{load_checkpoint, run_detector, ChipSetup, CimLabeller, RunConfig, WriteCost};
+use nestevo_data::StreamId;
+use nestevo_eval::HeldOut;
+use nestevo_ppa::mapping::layer_events;
+use nestevo_ppa::{map_network, network_report};
 use std::path::Path;
 
 const GLOBAL: &str = concat!(

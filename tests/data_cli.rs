@@ -24,12 +24,12 @@ fn render_writes_pngs_and_coco_labels_that_read_back() {
         out.contains("stream C") && out.contains("frames/s"),
         "{out}"
     );
-    let frames = nestevo::data::read_frames_dir(&d).unwrap();
+    let frames = nestevo_data::read_frames_dir(&d).unwrap();
     assert_eq!(
         frames.iter().map(|f| f.index).collect::<Vec<_>>(),
         vec![10, 11, 12, 13, 14]
     );
-    let want = nestevo::data::Stream::new(nestevo::data::StreamId::C, 0).frame(12);
+    let want = nestevo_data::Stream::new(nestevo_data::StreamId::C, 0).frame(12);
     assert_eq!(frames[2].rgb, want.rgb);
 
     let (ok, out, _) = nestevo(&[
@@ -49,7 +49,7 @@ fn sheet_writes_a_png_grid() {
         "data", "sheet", "--stream", "E", "--cols", "3", "--rows", "2", "--scale", "1", "--out", ps,
     ]);
     assert!(ok, "{err}");
-    let (w, h, _) = nestevo::data::read_png(&p).unwrap();
+    let (w, h, _) = nestevo_data::read_png(&p).unwrap();
     assert_eq!((w, h), (3 * 98 + 2, 2 * 98 + 2));
 }
 

@@ -1,6 +1,6 @@
 //! Export to PNG + COCO JSON, reading folders back, and clear errors on bad folders.
 
-use nestevo::data::{
+use nestevo_data::{
     contact_sheet, export_frames, read_frames_dir, read_png, write_png, Stream, StreamId,
     ANNOTATIONS,
 };
@@ -165,9 +165,9 @@ fn contact_sheet_tiles_frames() {
 /// past its end, naming the folder.
 #[test]
 fn folder_sources_time_frames_and_refuse_what_they_lack() {
-    use nestevo::data::{Folder, FrameSource};
+    use nestevo_data::{Folder, FrameSource};
     let dir = tempfile::tempdir().unwrap();
-    nestevo::data::export_frames(&Stream::new(StreamId::D, 3), 0, 4, dir.path()).unwrap();
+    nestevo_data::export_frames(&Stream::new(StreamId::D, 3), 0, 4, dir.path()).unwrap();
     let f = FrameSource::Folder(Folder::read(dir.path(), 10.0).unwrap());
     assert_eq!((f.frames(), f.labelled(), f.fps()), (Some(4), true, 10.0));
     let third = f.frame(2).unwrap();

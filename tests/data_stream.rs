@@ -1,6 +1,6 @@
 //! The rendered streams: determinism, shared scenes, sane boxes, real differences between domains.
 
-use nestevo::data::{Stream, StreamId, CLASSES};
+use nestevo_data::{Stream, StreamId, CLASSES};
 
 #[test]
 fn frames_are_a_pure_function_of_seed_and_index() {

@@ -2,13 +2,13 @@
 //! input names the file or field, the value and what is allowed; every command answers bad
 //! input with one line on stderr (no panic, no C++ backtrace).
 
-use nestevo::arch::{apply_overrides, load_arch, preset};
-use nestevo::cim::{CimError, CimMatrix, NoiseSpec};
-use nestevo::couple::load_checkpoint;
-use nestevo::data::{read_png, DataError, StreamId};
-use nestevo::error::{ErrorKind, Kinded};
-use nestevo::eval::{read_coco_results, HeldOut};
-use nestevo::model::parse_model;
+use nestevo_arch::{apply_overrides, load_arch, preset};
+use nestevo_cim::{CimError, CimMatrix, NoiseSpec};
+use nestevo_core::error::{ErrorKind, Kinded};
+use nestevo_couple::load_checkpoint;
+use nestevo_data::{read_png, DataError, StreamId};
+use nestevo_eval::{read_coco_results, HeldOut};
+use nestevo_model::parse_model;
 use std::path::Path;
 use std::process::Command;
 
@@ -240,8 +240,8 @@ fn commands_answer_bad_input_in_one_line() {
 #[cfg(feature = "torch")]
 mod torch_side {
     use super::*;
-    use nestevo::model::load_model;
-    use nestevo::train::{checkpoint, detector::Detector, TrainError};
+    use nestevo_model::load_model;
+    use nestevo_train::{checkpoint, detector::Detector, TrainError};
 
     #[test]
     fn a_wrong_checkpoint_is_refused_by_tensor_name() {
@@ -250,7 +250,7 @@ mod torch_side {
         let model = Detector::new(&desc, 4, tch::Device::Cpu).unwrap();
         let w = checkpoint::save(&model, dir.path(), &Default::default()).unwrap();
         // The same weights under a narrower description (as M2's weights under M1's name).
-        let narrow = nestevo::train::pretrain::scale_width(&desc, 0.5);
+        let narrow = nestevo_train::pretrain::scale_width(&desc, 0.5);
         std::fs::write(w.with_extension("toml"), narrow.to_toml()).unwrap();
         let e = checkpoint::load(&w, tch::Device::Cpu).err().unwrap();
         bad(e, &["terminal.safetensors", "has shape", "expects"]);

@@ -4,8 +4,8 @@
 //! The reference figures below were printed by pycocotools 2.0.11 (COCOeval, bbox) on the files
 //! this test writes when NESTEVO_DUMP_COCO=DIR is set; docs/data.md has the exact commands.
 
-use nestevo::data::{coco_ground_truth, CocoImage, GtBox, CLASSES};
-use nestevo::eval::{coco_results, evaluate, Detection};
+use nestevo_data::{coco_ground_truth, CocoImage, GtBox, CLASSES};
+use nestevo_eval::{coco_results, evaluate, Detection};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

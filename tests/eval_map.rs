@@ -2,8 +2,8 @@
 //! recall points 0, 0.01, ..., 1 and averages them; VOC AP is the area under the interpolated
 //! curve. "Interpolated precision at recall r" = best precision at any recall >= r.
 
-use nestevo::data::GtBox;
-use nestevo::eval::{average_precision, evaluate, iou, ApKind, Detection, IOU_THRESHOLDS};
+use nestevo_data::GtBox;
+use nestevo_eval::{average_precision, evaluate, iou, ApKind, Detection, IOU_THRESHOLDS};
 
 const EPS: f64 = 1e-9;
 

@@ -1,7 +1,7 @@
 //! COCO results files: written, read back, and rejected with clear errors when malformed.
 
-use nestevo::data::{Stream, StreamId};
-use nestevo::eval::{evaluate, ground_truth, read_coco_results, write_coco_results, Detection};
+use nestevo_data::{Stream, StreamId};
+use nestevo_eval::{evaluate, ground_truth, read_coco_results, write_coco_results, Detection};
 use std::fs;
 
 #[test]

@@ -2,21 +2,21 @@
 //! Co-evolution's training jobs on tiny models: the mutual-learning pair (Eq. 14-15 with
 //! weight noise and generated samples), the gradient-reversal layer and A1's adaptation.
 
-use nestevo::couple::label::{LabelRequest, Labeller};
-use nestevo::data::{Stream, StreamId};
-use nestevo::evolve::adapt::{adapt, reverse_gradient, AdaptConfig};
-use nestevo::evolve::coevolve::{
+use nestevo_couple::label::{LabelRequest, Labeller};
+use nestevo_data::{Stream, StreamId};
+use nestevo_evolve::adapt::{adapt, reverse_gradient, AdaptConfig};
+use nestevo_evolve::coevolve::{
     class_counts, copy_model, train_pair, train_pair_with_replay, PairConfig, PairLabels,
 };
-use nestevo::evolve::generator::{train_generator, GenConfig, Generator, Head};
-use nestevo::evolve::labeller::TorchLabeller;
-use nestevo::train::detector::Detector;
+use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
+use nestevo_evolve::labeller::TorchLabeller;
+use nestevo_train::detector::Detector;
 use tch::{Device, Kind, Tensor};
 
 mod common;
 use common::tiny;
 
-fn frames(n: u64) -> Vec<nestevo::data::Frame> {
+fn frames(n: u64) -> Vec<nestevo_data::Frame> {
     let st = Stream::new(StreamId::A, 1).with_size(16, 16);
     (0..n).map(|i| st.frame(i * 7)).collect()
 }
@@ -165,7 +165,7 @@ fn replayed_source_frames_train_the_intermediate() {
         seed: 3,
         context: "replay test".into(),
     };
-    let run = |replay, src: &[nestevo::data::Frame]| {
+    let run = |replay, src: &[nestevo_data::Frame]| {
         let (mut l, mut m) = (tiny(4), copy_model(&teacher, "mid").unwrap());
         train_pair_with_replay(&mut l, &mut m, &fs, &labels, None, src, &cfg(replay)).map(|_| m)
     };

@@ -3,9 +3,9 @@
 //! the coarser grid, and the switch and the threshold decide which frames the rule pools.
 
 use ndarray::Array3;
-use nestevo::couple::label::{Labelled, PseudoBox, SoftOutputs};
-use nestevo::data::{Frame, GtBox};
-use nestevo::evolve::compress::{compress, has_small, pool_frame, pool_soft, CompressSpec};
+use nestevo_couple::label::{Labelled, PseudoBox, SoftOutputs};
+use nestevo_data::{Frame, GtBox};
+use nestevo_evolve::compress::{compress, has_small, pool_frame, pool_soft, CompressSpec};
 
 fn frame(h: usize, w: usize) -> Frame {
     let rgb = (0..h * w * 3).map(|i| (i * 37 % 251) as u8).collect();
@@ -188,23 +188,23 @@ fn the_switch_and_threshold_choose_the_pooled_frames() {
 #[cfg(feature = "torch")]
 #[test]
 fn detectors_train_on_pooled_frames() {
-    use nestevo::couple::label::{LabelRequest, Labeller};
-    use nestevo::evolve::distill::{distill, DistillConfig};
-    use nestevo::evolve::labeller::TorchLabeller;
-    use nestevo::train::frames::FramePool;
+    use nestevo_couple::label::{LabelRequest, Labeller};
+    use nestevo_evolve::distill::{distill, DistillConfig};
+    use nestevo_evolve::labeller::TorchLabeller;
+    use nestevo_train::frames::FramePool;
     tch::set_num_threads(1);
     let dev = tch::Device::Cpu;
-    let (teacher, _) = nestevo::train::checkpoint::load(
+    let (teacher, _) = nestevo_train::checkpoint::load(
         std::path::Path::new("models/pretrained/global.safetensors"),
         dev,
     )
     .unwrap();
-    let (mut student, _) = nestevo::train::checkpoint::load(
+    let (mut student, _) = nestevo_train::checkpoint::load(
         std::path::Path::new("models/pretrained/M3.safetensors"),
         dev,
     )
     .unwrap();
-    let frames = FramePool::new(nestevo::data::StreamId::D, 5).sample(8);
+    let frames = FramePool::new(nestevo_data::StreamId::D, 5).sample(8);
     let req = LabelRequest {
         min_score: 0.3,
         feature_layer: None,
@@ -214,7 +214,7 @@ fn detectors_train_on_pooled_frames() {
     let (mut fs, mut ls) = (frames.clone(), labels.clone());
     for k in (0..8).step_by(2) {
         fs[k] = pool_frame(&frames[k]).unwrap();
-        ls[k] = nestevo::evolve::compress::pool_label(&labels[k]).unwrap();
+        ls[k] = nestevo_evolve::compress::pool_label(&labels[k]).unwrap();
     }
     let x = student.batch_from_rgb_hw(&[fs[0].rgb.as_slice()], 48, 48);
     let out = student.forward(&x, false).unwrap();
@@ -236,8 +236,8 @@ fn detectors_train_on_pooled_frames() {
     assert!(rep.first_loss.is_finite() && rep.last_loss.is_finite());
     // A mutual-learning pair on the same mixed set, the intermediate on box targets built on
     // each size's grid.
-    use nestevo::evolve::coevolve::{copy_model, train_pair, PairConfig};
-    use nestevo::evolve::config::PairLabels;
+    use nestevo_evolve::coevolve::{copy_model, train_pair, PairConfig};
+    use nestevo_evolve::config::PairLabels;
     let mut mid = copy_model(&teacher, "mid").unwrap();
     let rep = train_pair(
         &mut student,

@@ -1,7 +1,7 @@
 //! The experiment file: presets validate, overrides apply, and a bad file gives one clear
 //! error naming file, field, value and what is allowed, for each kind of field.
 
-use nestevo::evolve::config::{apply_overrides, differences, parse_experiment, preset, PRESETS};
+use nestevo_evolve::config::{apply_overrides, differences, parse_experiment, preset, PRESETS};
 
 fn smoke_text() -> String {
     PRESETS
@@ -178,7 +178,7 @@ fn overrides_apply_and_are_checked() {
 /// is refused naming the field and the value.
 #[test]
 fn mutual_label_kind_defaults_and_is_checked() {
-    use nestevo::evolve::config::PairLabels;
+    use nestevo_evolve::config::PairLabels;
     assert_eq!(preset("smoke").unwrap().mutual.labels, PairLabels::Boxes);
     let text = smoke_text().replace("labels = \"boxes\"\n", "");
     let p = parse_experiment(&text, "smoke.toml").unwrap();

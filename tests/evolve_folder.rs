@@ -3,9 +3,9 @@
 //! stream's frames gives exactly the run on that stream, and a folder that cannot serve the run
 //! (too short, unlabelled, missing, of the wrong frame size) is refused naming the field.
 
-use nestevo::data::{export_frames, Stream, StreamId};
-use nestevo::evolve::config::{apply_overrides, preset, Experiment};
-use nestevo::evolve::run::{run, terminal_sources, Method, RunOptions, WindowRecord};
+use nestevo_data::{export_frames, Stream, StreamId};
+use nestevo_evolve::config::{apply_overrides, preset, Experiment};
+use nestevo_evolve::run::{run, terminal_sources, Method, RunOptions, WindowRecord};
 
 mod common;
 
@@ -70,7 +70,7 @@ fn unusable_folders_are_refused_by_name() {
     for part in ["terminals[0].frames", "holds 100 frames", "need 360"] {
         assert!(e.contains(part), "{part} not in: {e}");
     }
-    std::fs::remove_file(short.path().join(nestevo::data::ANNOTATIONS)).unwrap();
+    std::fs::remove_file(short.path().join(nestevo_data::ANNOTATIONS)).unwrap();
     let e = terminal_sources(&experiment(&folder_sets(short.path())))
         .unwrap_err()
         .to_string();

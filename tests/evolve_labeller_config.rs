@@ -1,7 +1,7 @@
 //! The experiment file's optional `[labeller]` section: absent, files parse as before (LibTorch
 //! labelling); present, every field is validated with the file, field, value and what is allowed.
 
-use nestevo::evolve::config::{parse_experiment, LabellerKind, PRESETS};
+use nestevo_evolve::config::{parse_experiment, LabellerKind, PRESETS};
 
 fn smoke() -> String {
     PRESETS

@@ -1,11 +1,9 @@
 //! The evolution system's pure maths against hand-worked values: the drift statistic
 //! (Eq. 11-13), FedAvg and the life-cycle performance (Eq. 6-8).
 
-use nestevo::evolve::drift::{
-    decide, delta, delta_global, merge, pool_box, Decision, FeatureStats,
-};
-use nestevo::evolve::fedavg::{average, weights, Params};
-use nestevo::evolve::lcp::{lcp, served_by_old, transfer_s, EvolvingTime};
+use nestevo_evolve::drift::{decide, delta, delta_global, merge, pool_box, Decision, FeatureStats};
+use nestevo_evolve::fedavg::{average, weights, Params};
+use nestevo_evolve::lcp::{lcp, served_by_old, transfer_s, EvolvingTime};
 
 fn stats(vs: &[(usize, [f32; 2])]) -> FeatureStats {
     let mut s = FeatureStats::new("test", 4, 2);
@@ -156,7 +154,7 @@ fn life_cycle_performance_on_a_hand_worked_window() {
 /// `min_upload`, a larger delta never gets fewer frames, and the sum stays within D_max.
 #[test]
 fn uploads_follow_drift_within_the_budget() {
-    use nestevo::evolve::uploads::upload_counts;
+    use nestevo_evolve::uploads::upload_counts;
     assert_eq!(
         upload_counts(96, 8, &[None, Some(3.0), None]),
         vec![32, 32, 32]
@@ -174,8 +172,8 @@ fn uploads_follow_drift_within_the_budget() {
 /// Every method's action under both decisions of the drift rule (the table of `method`).
 #[test]
 fn methods_act_as_their_table_says() {
-    use nestevo::evolve::drift::Decision::{CoEvolve, DistillOnly};
-    use nestevo::evolve::method::{Action, Method};
+    use nestevo_evolve::drift::Decision::{CoEvolve, DistillOnly};
+    use nestevo_evolve::method::{Action, Method};
     let co = Action::CoEvolve { generator: true };
     let cases = [
         (Method::Nestevo, Action::Distill, co),

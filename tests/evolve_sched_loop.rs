@@ -4,9 +4,9 @@
 //! `sched::simulate` + `sched::terminal_times`) gives for the recorded jobs, and replaying the
 //! same jobs under fifo instead of knapsack makes the second terminal wait for the first.
 
-use nestevo::evolve::run::{run, Method, RunOptions, WindowRecord};
-use nestevo::evolve::schedule::{schedule, Stage, WindowSchedule};
-use nestevo::sched::JobKind;
+use nestevo_evolve::run::{run, Method, RunOptions, WindowRecord};
+use nestevo_evolve::schedule::{schedule, Stage, WindowSchedule};
+use nestevo_sched::JobKind;
 
 mod common;
 
@@ -85,7 +85,7 @@ fn window_times_come_from_the_scheduler() {
         "knapsack starts both pairs"
     );
     // fifo on the same jobs: the second pair waits for the first.
-    let fifo_spec = nestevo::evolve::config::SchedSpec {
+    let fifo_spec = nestevo_evolve::config::SchedSpec {
         policy: "fifo".into(),
         ..exp.sched.clone()
     };

@@ -2,9 +2,9 @@
 //! device give each terminal's t_w and t_r as `sched::simulate` + `sched::terminal_times` do,
 //! serial under fifo, side by side under knapsack when the budget holds both pairs.
 
-use nestevo::evolve::config::SchedSpec;
-use nestevo::evolve::schedule::{schedule, Stage, StageJob};
-use nestevo::sched::JobKind;
+use nestevo_evolve::config::SchedSpec;
+use nestevo_evolve::schedule::{schedule, Stage, StageJob};
+use nestevo_sched::JobKind;
 
 fn job(id: &str, kind: JobKind, terminal: Option<&str>, mb: f64, s: f64) -> StageJob {
     StageJob {
@@ -102,7 +102,7 @@ fn fifo_is_serial_and_knapsack_runs_the_pairs_together() {
 /// `sched::terminal_times` of each terminal's jobs with its request at 0.
 #[test]
 fn times_are_the_schedulers() {
-    use nestevo::sched::{simulate, terminal_times, Device, JobTimes, Policy, Sized};
+    use nestevo_sched::{simulate, terminal_times, Device, JobTimes, Policy, Sized};
     let ks = schedule(&window(), &spec("knapsack", 300.0, 0.5), 0).unwrap();
     let pairs: Vec<Sized> = ["a", "b"]
         .iter()
@@ -158,7 +158,7 @@ fn a_job_over_the_budget_is_refused() {
 /// hand-worked fifo and knapsack windows above.
 #[test]
 fn replay_gives_each_policys_means() {
-    use nestevo::evolve::schedule::replay;
+    use nestevo_evolve::schedule::replay;
     let w = schedule(&window(), &spec("knapsack", 300.0, 0.5), 0).unwrap();
     let rows = replay(&[w], &["fifo", "knapsack"], None, 0).unwrap();
     let (f, k) = (&rows[0], &rows[1]);

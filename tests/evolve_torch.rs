@@ -2,13 +2,13 @@
 //! The LibTorch parts of the evolution system on tiny models: FedAvg of detectors, the
 //! Eq. 14-15 losses against hand-computed values, the generator, and the labeller.
 
-use nestevo::couple::label::{LabelRequest, Labeller};
-use nestevo::data::{Stream, StreamId};
-use nestevo::evolve::fedavg::fedavg_detectors;
-use nestevo::evolve::generator::{train_generator, GenConfig, Generator, Head};
-use nestevo::evolve::labeller::{feature_stats, TorchLabeller};
-use nestevo::evolve::mutual::{class_kl, heatmap_kl, mutual_losses};
-use nestevo::train::prune::prune;
+use nestevo_couple::label::{LabelRequest, Labeller};
+use nestevo_data::{Stream, StreamId};
+use nestevo_evolve::fedavg::fedavg_detectors;
+use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
+use nestevo_evolve::labeller::{feature_stats, TorchLabeller};
+use nestevo_evolve::mutual::{class_kl, heatmap_kl, mutual_losses};
+use nestevo_train::prune::prune;
 use tch::{Device, Kind, Tensor};
 
 mod common;

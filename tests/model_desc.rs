@@ -1,9 +1,9 @@
 //! The shipped descriptions against published figures, shapes, matrices and the TOML round trip.
 
-use nestevo::model::{load_model, parse_model, Op};
+use nestevo_model::{load_model, parse_model, Op};
 use std::path::Path;
 
-fn model(name: &str) -> nestevo::model::ModelDesc {
+fn model(name: &str) -> nestevo_model::ModelDesc {
     load_model(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models")

@@ -1,6 +1,6 @@
 //! Bad descriptions fail with the file, the layer, the field and what is allowed.
 
-use nestevo::model::{load_model, parse_model, ModelError};
+use nestevo_model::{load_model, parse_model, ModelError};
 use std::path::Path;
 
 const HEAD: &str = "name = \"t\"\ninput = [3, 8, 8]\n";

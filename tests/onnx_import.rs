@@ -5,12 +5,12 @@
 
 use ndarray::{Array4, ArrayD};
 use ndarray_npy::read_npy;
-use nestevo::arch::preset;
-use nestevo::cim::{CimNetwork, NoiseSpec};
-use nestevo::couple::generic::{as_frames, output_layout};
-use nestevo::model::onnx::{import_onnx, import_onnx_bytes, Imported, OnnxError};
-use nestevo::model::Tensors;
-use nestevo::model::{load_model, Op};
+use nestevo_arch::preset;
+use nestevo_cim::{CimNetwork, NoiseSpec};
+use nestevo_couple::generic::{as_frames, output_layout};
+use nestevo_model::onnx::{import_onnx, import_onnx_bytes, Imported, OnnxError};
+use nestevo_model::Tensors;
+use nestevo_model::{load_model, Op};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

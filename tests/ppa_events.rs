@@ -1,9 +1,9 @@
 //! Predicted event counts: the closed forms against hand counts and against the definitions
 //! executed crossbar by crossbar.
 
-use nestevo::arch::{preset, ArchSpec};
-use nestevo::model::parse_model;
-use nestevo::ppa::{map_network, matrix_events, MatrixEvents};
+use nestevo_arch::{preset, ArchSpec};
+use nestevo_model::parse_model;
+use nestevo_ppa::{map_network, matrix_events, MatrixEvents};
 use proptest::prelude::*;
 
 /// The definitions of `cim::LayerStats`, walked crossbar by crossbar.

@@ -1,8 +1,8 @@
 //! Mapping, replication, timing and energy of whole networks.
 
-use nestevo::arch::{apply_overrides, preset, ArchSpec};
-use nestevo::model::{load_model, parse_model, ModelDesc};
-use nestevo::ppa::{map_network, network_report, Mapping};
+use nestevo_arch::{apply_overrides, preset, ArchSpec};
+use nestevo_model::{load_model, parse_model, ModelDesc};
+use nestevo_ppa::{map_network, network_report, Mapping};
 use std::path::Path;
 
 fn model(name: &str) -> ModelDesc {

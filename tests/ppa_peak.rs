@@ -1,7 +1,7 @@
 //! ISAAC-CE's published peak figures, and knobs moving them the way the arithmetic says.
 
-use nestevo::arch::{apply_overrides, preset, ArchSpec};
-use nestevo::ppa::peak;
+use nestevo_arch::{apply_overrides, preset, ArchSpec};
+use nestevo_ppa::peak;
 
 fn isaac() -> ArchSpec {
     preset("isaac").unwrap()

@@ -1,10 +1,10 @@
 //! The scheduler (issue 11): never over memory, the knapsack optimal, the predictor learns,
 //! the simulator's bookkeeping, the `sched plan` command and its errors.
 
-use nestevo::error::{ErrorKind, Kinded};
-use nestevo::sched::policy::{knapsack, plan, validate, Policy, Units};
-use nestevo::sched::predict::{mape, FitConfig, Mlp, Sample};
-use nestevo::sched::{parse_jobs, simulate, Device, JobKind, Sized, Work};
+use nestevo_core::error::{ErrorKind, Kinded};
+use nestevo_sched::policy::{knapsack, plan, validate, Policy, Units};
+use nestevo_sched::predict::{mape, FitConfig, Mlp, Sample};
+use nestevo_sched::{parse_jobs, simulate, Device, JobKind, Sized, Work};
 use proptest::prelude::*;
 use std::process::Command;
 
@@ -394,7 +394,7 @@ fn plan_command_prints_the_choice() {
 /// jobs' run intervals.
 #[test]
 fn terminal_times_split_wait_and_training() {
-    use nestevo::sched::{terminal_times, JobTimes};
+    use nestevo_sched::{terminal_times, JobTimes};
     let jt = |id: &str, a: f64, s: f64, e: f64| JobTimes {
         id: id.into(),
         terminal: "A".into(),

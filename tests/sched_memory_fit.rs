@@ -2,9 +2,9 @@
 //! runs that follow `c + s (m_act + m_grads) + m_params + m_opt`, kept at 0 or more, and a kind
 //! with too few runs keeps the one workspace; `estimate_kind` uses them, `estimate` does not.
 
-use nestevo::sched::memory::{KindFit, MemoryModel};
-use nestevo::sched::profile::{fit_memory, ProfileRun, MIN_KIND_RUNS};
-use nestevo::sched::{JobKind, Work};
+use nestevo_sched::memory::{KindFit, MemoryModel};
+use nestevo_sched::profile::{fit_memory, ProfileRun, MIN_KIND_RUNS};
+use nestevo_sched::{JobKind, Work};
 
 fn run(kind: JobKind, batch: f64, act: f64, c: f64, s: f64) -> ProfileRun {
     let work = Work {

@@ -5,9 +5,9 @@
 //! produces; and `nestevo terminal` plays a window against it.
 #![cfg(feature = "torch")]
 
-use nestevo::data::encode_png;
-use nestevo::data::{Stream, StreamId};
-use nestevo::serve::client::Client;
+use nestevo_data::encode_png;
+use nestevo_data::{Stream, StreamId};
+use nestevo_serve::client::Client;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -207,8 +207,8 @@ fn terminal_plays_one_window() {
 
     // A user's folder without ground truth: played, evolved and switched, scores left empty.
     let frames = dir.path().join("rural-frames");
-    nestevo::data::export_frames(&Stream::new(StreamId::D, 101), 0, 1200, &frames).unwrap();
-    std::fs::remove_file(frames.join(nestevo::data::ANNOTATIONS)).unwrap();
+    nestevo_data::export_frames(&Stream::new(StreamId::D, 101), 0, 1200, &frames).unwrap();
+    std::fs::remove_file(frames.join(nestevo_data::ANNOTATIONS)).unwrap();
     let folder = frames.to_str().unwrap();
     let w = play_one_window(
         &base,

@@ -4,11 +4,12 @@
 //! metrics, OpenAPI) in seconds. The real loop is exercised in tests/serve_edge.rs.
 #![cfg(feature = "torch")]
 
-use nestevo::data::encode_png;
-use nestevo::data::{Stream, StreamId};
-use nestevo::serve::client::Client;
-use nestevo::serve::worker::{Evolved, Evolver, Upload, WindowResult};
-use nestevo::serve::{self, ServeConfig};
+use nestevo_data::encode_png;
+use nestevo_data::{Stream, StreamId};
+use nestevo_serve as serve;
+use nestevo_serve::client::Client;
+use nestevo_serve::worker::{Evolved, Evolver, Upload, WindowResult};
+use nestevo_serve::ServeConfig;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

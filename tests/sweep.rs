@@ -3,9 +3,9 @@
 //! CSV, a sweep cut short resumes from its last finished point, and the Pareto front keeps
 //! exactly the non-dominated points.
 
-use nestevo::arch::preset;
-use nestevo::model::load_model;
-use nestevo::sweep::{merge, run_sweep, Grid, Shard, SweepConfig, SweepError};
+use nestevo_arch::preset;
+use nestevo_model::load_model;
+use nestevo_sweep::{merge, run_sweep, Grid, Shard, SweepConfig, SweepError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -224,8 +224,8 @@ fn sweep_cli_shards_and_merges() {
 /// The front keeps the points nothing beats on every objective, per model, ties included.
 #[test]
 fn pareto_front_keeps_exactly_the_non_dominated_points() {
-    use nestevo::sweep::perf::Metrics;
-    use nestevo::sweep::{pareto_front, Row};
+    use nestevo_sweep::perf::Metrics;
+    use nestevo_sweep::{pareto_front, Row};
     let row = |point: u64, model: &str, e: f64, l: f64, a: f64| Row {
         point,
         values: vec![],
@@ -269,10 +269,10 @@ fn pareto_front_keeps_exactly_the_non_dominated_points() {
 #[test]
 fn accuracy_points_measure_the_bit_faithful_error() {
     use ndarray::{ArrayD, Axis};
-    use nestevo::cim::NoiseSpec;
-    use nestevo::couple::generic::as_frames;
-    use nestevo::model::onnx::load_network;
-    use nestevo::sweep::Accuracy;
+    use nestevo_cim::NoiseSpec;
+    use nestevo_couple::generic::as_frames;
+    use nestevo_model::onnx::load_network;
+    use nestevo_sweep::Accuracy;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx");
     let (desc, t) = load_network(&dir.join("cnn.onnx"), None).unwrap();
     let x: ArrayD<f32> = ndarray_npy::read_npy(dir.join("cnn_x.npy")).unwrap();
@@ -322,12 +322,12 @@ fn accuracy_points_measure_the_bit_faithful_error() {
 /// point gets a score in [0, 1], and the metadata says higher is better.
 #[test]
 fn detector_map_scores_each_point() {
-    use nestevo::cim::NoiseSpec;
-    use nestevo::couple::sweep_score::DetectorScore;
-    use nestevo::couple::RunConfig;
-    use nestevo::data::StreamId;
-    use nestevo::eval::HeldOut;
-    use nestevo::model::{Op, Tensors};
+    use nestevo_cim::NoiseSpec;
+    use nestevo_couple::sweep_score::DetectorScore;
+    use nestevo_couple::RunConfig;
+    use nestevo_data::StreamId;
+    use nestevo_eval::HeldOut;
+    use nestevo_model::{Op, Tensors};
     let desc = load_model(&model("terminal.toml")).unwrap();
     // Seeded weights of the right shapes (the mAP of an untrained detector is near 0; the
     // point here is the plumbing and the direction).

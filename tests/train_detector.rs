@@ -1,9 +1,9 @@
 #![cfg(feature = "torch")]
 //! Detectors from descriptions, pruning, checkpoints, decoding and the NaN guard.
 
-use nestevo::data::GtBox;
-use nestevo::model::{load_model, parse_model};
-use nestevo::train::{
+use nestevo_data::GtBox;
+use nestevo_model::{load_model, parse_model};
+use nestevo_train::{
     checkpoint, decode, detector::Detector, frames::FramePool, loss, prune::prune, trainer,
 };
 use std::path::Path;
@@ -255,7 +255,7 @@ fn a_nan_loss_stops_training_naming_model_and_step() {
     let mut m = terminal();
     let vars = m.vs.variables();
     let _ = tch::no_grad(|| vars["hm.bias"].shallow_clone().fill_(f64::NAN));
-    let mut pool = FramePool::new(nestevo::data::StreamId::Source, 1);
+    let mut pool = FramePool::new(nestevo_data::StreamId::Source, 1);
     let cfg = trainer::TrainConfig {
         steps: 3,
         batch: 2,
@@ -298,7 +298,7 @@ fn pseudo_label_and_distillation_objectives_train() {
         start_step: 0,
         progress: false,
     };
-    let mut pool = FramePool::new(nestevo::data::StreamId::A, 2);
+    let mut pool = FramePool::new(nestevo_data::StreamId::A, 2);
     // An untrained teacher scores about 0.1 everywhere: a threshold of 0.05 yields many boxes.
     let x = Tensor::rand([2, 3, 96, 96], (Kind::Float, Device::Cpu));
     let boxes = trainer::pseudo_labels(&teacher, &x, 0.05).unwrap();

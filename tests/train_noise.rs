@@ -1,8 +1,8 @@
 #![cfg(feature = "torch")]
 //! Eq. 18-20 weight noise: spread, clipping, fresh draws, straight-through gradients.
 
-use nestevo::model::parse_model;
-use nestevo::train::{detector::Detector, noise::WeightNoise};
+use nestevo_model::parse_model;
+use nestevo_train::{detector::Detector, noise::WeightNoise};
 use tch::{Kind, Tensor};
 
 fn weights() -> Tensor {

@@ -2,7 +2,7 @@
 //! `pretrain --preset smoke` end to end: every model's loss falls, the trained detectors beat
 //! untrained ones, M1/M2/M3 are smaller than the base, and resuming skips finished models.
 
-use nestevo::train::pretrain::{run, Preset, PretrainOptions};
+use nestevo_train::pretrain::{run, Preset, PretrainOptions};
 use std::path::PathBuf;
 
 #[test]

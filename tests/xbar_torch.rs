@@ -1,11 +1,11 @@
-//! The LibTorch crossbar engine (`nestevo::xbar_torch`, on CPU tensors here) against the CPU
+//! The LibTorch crossbar engine (`nestevo_xbar_torch`, on CPU tensors here) against the CPU
 //! kernels: the same outputs and the same event counts for every knob, the same conductances
 //! and law under noise.
 #![cfg(feature = "torch")]
 
-use nestevo::cim::{CellNoise, XbarEngine};
-use nestevo::xbar_torch::TorchEngine;
+use nestevo_cim::{CellNoise, XbarEngine};
 use nestevo_kernels::{AdcMode, Counts, InputMode, Programmed, ReadNoise, XbarConfig};
+use nestevo_xbar_torch::TorchEngine;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -290,11 +290,11 @@ fn read_noise_has_the_kernels_law() {
 }
 
 /// Random tensors for every layer of `desc`, named as the trainer names them.
-fn random_tensors(desc: &nestevo::model::ModelDesc, seed: u64) -> nestevo::model::Tensors {
+fn random_tensors(desc: &nestevo_model::ModelDesc, seed: u64) -> nestevo_model::Tensors {
     use ndarray::{ArrayD, IxDyn};
-    use nestevo::model::Op;
+    use nestevo_model::Op;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut t = nestevo::model::Tensors::default();
+    let mut t = nestevo_model::Tensors::default();
     let mut u = |shape: &[usize], lo: f32, hi: f32| {
         ArrayD::from_shape_fn(IxDyn(shape), |_| rng.gen_range(lo..hi))
     };
@@ -344,15 +344,15 @@ fn random_tensors(desc: &nestevo::model::ModelDesc, seed: u64) -> nestevo::model
 /// heads, bit for bit, and the same per-layer counts as on the CPU kernels.
 #[test]
 fn network_on_torch_equals_kernels() {
-    use nestevo::cim::{Backend, CimNetwork, NoiseSpec};
-    use nestevo::couple::batch_from_frames;
-    use nestevo::eval::HeldOut;
+    use nestevo_cim::{Backend, CimNetwork, NoiseSpec};
+    use nestevo_couple::batch_from_frames;
+    use nestevo_eval::HeldOut;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/terminal.toml");
-    let desc = nestevo::model::load_model(std::path::Path::new(path)).unwrap();
+    let desc = nestevo_model::load_model(std::path::Path::new(path)).unwrap();
     let t = random_tensors(&desc, 4);
-    let spec = nestevo::arch::preset("isaac").unwrap();
+    let spec = nestevo_arch::preset("isaac").unwrap();
     let [_, h, w] = desc.input;
-    let frames = HeldOut::new(nestevo::data::StreamId::D, 2)
+    let frames = HeldOut::new(nestevo_data::StreamId::D, 2)
         .render(w, h)
         .unwrap();
     let x = batch_from_frames(&frames, &desc.name, desc.input).unwrap();
@@ -376,7 +376,7 @@ fn network_on_torch_equals_kernels() {
 fn cim_run_takes_the_torch_backend() {
     let dir = tempfile::tempdir().unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/terminal.toml");
-    let desc = nestevo::model::load_model(std::path::Path::new(path)).unwrap();
+    let desc = nestevo_model::load_model(std::path::Path::new(path)).unwrap();
     let w = dir.path().join("terminal.safetensors");
     random_tensors(&desc, 6).write(&w).unwrap();
     std::fs::copy(path, dir.path().join("terminal.toml")).unwrap();

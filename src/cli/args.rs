@@ -1,12 +1,12 @@
 //! Arguments that several commands take, defined once so that a flag means one thing
 //! everywhere: `--arch/--set`, the noise flags, the held-out frames, `--threads`.
 
-use crate::arch::{apply_overrides, load_arch, ArchSpec};
-use crate::cim::{Backend, NoiseMode, NoiseSpec};
-use crate::data::StreamId;
 use crate::engines::EngineKind;
-use crate::eval::heldout::{HeldOut, EVAL_SEED};
 use clap::Args;
+use nestevo_arch::{apply_overrides, load_arch, ArchSpec};
+use nestevo_cim::{Backend, NoiseMode, NoiseSpec};
+use nestevo_data::StreamId;
+use nestevo_eval::heldout::{HeldOut, EVAL_SEED};
 use std::path::PathBuf;
 
 /// The accelerator description every simulator command takes.

@@ -2,12 +2,12 @@
 //! the coupling benchmarks. Parse and call only.
 
 use super::args::{set_threads, ArchSel, BackendArg, HeldOutArgs, NoiseArgs};
-use crate::cim::NoiseMode;
-use crate::couple::adc_sweep::{adc_sweep, summarise, AdcGrid};
-use crate::couple::{load_checkpoint, RunConfig};
-use crate::data::StreamId;
 use anyhow::Result;
 use clap::Args;
+use nestevo_cim::NoiseMode;
+use nestevo_couple::adc_sweep::{adc_sweep, summarise, AdcGrid};
+use nestevo_couple::{load_checkpoint, RunConfig};
+use nestevo_data::StreamId;
 use std::path::PathBuf;
 
 /// Rayon (the crossbar kernels) and LibTorch on `t` threads.
@@ -67,11 +67,11 @@ pub struct GpuVsCimArgs {
 
 #[cfg(feature = "torch")]
 pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
-    use crate::couple::gpu_vs_cim::{global_side, mapper_side, plot, render, GpuVsCim, Measured};
-    use crate::couple::{run_detector, WriteCost};
-    use crate::error::write_atomic;
-    use crate::eval::{evaluate, ground_truth};
-    use crate::train::infer_bench::{time_checkpoint, time_description, InferTiming};
+    use nestevo_core::error::write_atomic;
+    use nestevo_couple::gpu_vs_cim::{global_side, mapper_side, plot, render, GpuVsCim, Measured};
+    use nestevo_couple::{run_detector, WriteCost};
+    use nestevo_eval::{evaluate, ground_truth};
+    use nestevo_train::infer_bench::{time_checkpoint, time_description, InferTiming};
     threads(a.threads)?;
     let spec = a.sel.load()?;
     let device = match a.device.as_deref() {
@@ -114,7 +114,7 @@ pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
     let run = run_detector(&desc, &tensors, &spec, &cfg)?;
     let program = WriteCost::default().program(&spec, &desc)?;
     let global = global_side(conv(t), torch_map, &run, program);
-    let big = crate::model::load_model(&a.big_model)?;
+    let big = nestevo_model::load_model(&a.big_model)?;
     let measured = if a.big_frames > 0 {
         eprintln!(
             "LibTorch {} at {}x{} on {} frames ...",
@@ -283,7 +283,7 @@ pub struct NoiseFinetuneArgs {
 
 #[cfg(feature = "torch")]
 pub fn noise(a: NoiseSweepArgs) -> Result<()> {
-    use crate::evolve::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
+    use nestevo_evolve::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
     threads(a.threads)?;
     let models = a
         .checkpoints
@@ -326,7 +326,7 @@ pub fn noise(a: NoiseSweepArgs) -> Result<()> {
 #[cfg(feature = "torch")]
 pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
     threads(a.threads)?;
-    let p = crate::evolve::noise_sweep::finetune(
+    let p = nestevo_evolve::noise_sweep::finetune(
         &a.checkpoint,
         &a.out,
         &a.name,

@@ -1,14 +1,14 @@
 //! `nestevo cim run --model NET --inputs X.npy --out DIR`: any network on given inputs.
 
 use super::cim_run::RunArgs;
-use crate::arch::ArchSpec;
-use crate::cim::NoiseSpec;
-use crate::couple::generic::{as_frames, output_layout, render_generic, run_generic};
-use crate::error::write_atomic;
-use crate::model::onnx::load_network;
 use anyhow::{Context, Result};
 use ndarray::ArrayD;
 use ndarray_npy::{read_npy, write_npy};
+use nestevo_arch::ArchSpec;
+use nestevo_cim::NoiseSpec;
+use nestevo_core::error::write_atomic;
+use nestevo_couple::generic::{as_frames, output_layout, render_generic, run_generic};
+use nestevo_model::onnx::load_network;
 use std::path::Path;
 
 fn read_f32(p: &Path, flag: &str) -> Result<ArrayD<f32>> {

@@ -2,11 +2,11 @@
 
 use super::args::BackendArg;
 use super::args::{ArchSel, NoiseArgs};
-use crate::cim::stats::counts_table;
-use crate::cim::CimMatrix;
-use crate::data::npy::{read_int_matrix, write_int_matrix};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use nestevo_cim::stats::counts_table;
+use nestevo_cim::CimMatrix;
+use nestevo_data::npy::{read_int_matrix, write_int_matrix};
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -1,7 +1,7 @@
 use super::args::ArchSel;
-use crate::model::load_model;
-use crate::ppa::{network_report, peak, render_network, render_peak};
 use clap::Args;
+use nestevo_model::load_model;
+use nestevo_ppa::{network_report, peak, render_network, render_peak};
 use std::path::PathBuf;
 
 /// `nestevo cim report`: a network's mapping, timing, energy and area, or the chip's peak.

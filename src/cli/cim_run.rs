@@ -2,11 +2,11 @@
 
 use super::args::BackendArg;
 use super::args::{ArchSel, HeldOutArgs, NoiseArgs};
-use crate::couple::{load_checkpoint, render, run_detector, RunConfig};
-use crate::data::StreamId;
-use crate::error::write_atomic;
 use anyhow::{Context, Result};
 use clap::Args;
+use nestevo_core::error::write_atomic;
+use nestevo_couple::{load_checkpoint, render, run_detector, RunConfig};
+use nestevo_data::StreamId;
 use std::path::PathBuf;
 
 /// Runs a checkpoint's network layer by layer on the simulated crossbars and in float.

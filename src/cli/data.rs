@@ -1,7 +1,7 @@
-use crate::data::speed::{check_size, render_speed};
-use crate::data::{contact_sheet, export_frames, write_png, Stream, StreamId, CLASSES};
 use anyhow::{ensure, Result};
 use clap::{Args, Subcommand};
+use nestevo_data::speed::{check_size, render_speed};
+use nestevo_data::{contact_sheet, export_frames, write_png, Stream, StreamId, CLASSES};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]

@@ -108,7 +108,7 @@ pub struct ExperimentArgs {
 }
 
 impl ExperimentArgs {
-    fn experiment(&self) -> anyhow::Result<crate::evolve::config::Experiment> {
+    fn experiment(&self) -> anyhow::Result<nestevo_evolve::config::Experiment> {
         experiment(&self.preset, &self.config, &self.sets)
     }
 }
@@ -229,7 +229,7 @@ pub struct MarginArgs {
     #[arg(long, value_delimiter = ',', default_value = "source,A,B,C,D,E")]
     streams: Vec<String>,
     /// Held-out frames per stream (the house rule: one every 2 s of stream time).
-    #[arg(long, default_value_t = crate::eval::heldout::DEFAULT_FRAMES)]
+    #[arg(long, default_value_t = nestevo_eval::heldout::DEFAULT_FRAMES)]
     frames: usize,
     /// Also write the report as JSON here.
     #[arg(long)]
@@ -284,8 +284,8 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
 }
 
 fn replay(a: ReplayArgs) -> anyhow::Result<()> {
-    use crate::evolve::schedule::{replay, WindowSchedule};
     use anyhow::Context;
+    use nestevo_evolve::schedule::{replay, WindowSchedule};
     let mut windows = Vec::new();
     for w in 0.. {
         let p = a
@@ -343,15 +343,16 @@ fn compress_one(_: CompressOneArgs) -> anyhow::Result<()> {
 fn compress_one(a: CompressOneArgs) -> anyhow::Result<()> {
     let e = a.exp.experiment()?;
     let dev = device(true, Some(a.threads))?;
-    let row = crate::evolve::compress_bench::run_one(&e, a.terminal, a.batch, a.on, a.mutual, dev)?;
+    let row =
+        nestevo_evolve::compress_bench::run_one(&e, a.terminal, a.batch, a.on, a.mutual, dev)?;
     println!("{}", serde_json::to_string(&row)?);
     Ok(())
 }
 
 #[cfg(feature = "torch")]
 fn compress(a: CompressArgs) -> anyhow::Result<()> {
-    use crate::evolve::compress_bench::{case_id, plots, table, BenchRow};
     use anyhow::Context;
+    use nestevo_evolve::compress_bench::{case_id, plots, table, BenchRow};
     use std::io::Write;
     let e = a.exp.experiment()?;
     anyhow::ensure!(
@@ -427,8 +428,8 @@ fn compress(a: CompressArgs) -> anyhow::Result<()> {
         }
     }
     let md = table(&rows);
-    crate::error::write_atomic(&a.out.join("table.md"), md.as_bytes())?;
-    crate::error::write_atomic(
+    nestevo_core::error::write_atomic(&a.out.join("table.md"), md.as_bytes())?;
+    nestevo_core::error::write_atomic(
         &a.out.join("rows.json"),
         serde_json::to_string_pretty(&rows)?.as_bytes(),
     )?;
@@ -442,8 +443,8 @@ fn experiment(
     preset: &Option<String>,
     file: &Option<PathBuf>,
     sets: &[String],
-) -> anyhow::Result<crate::evolve::config::Experiment> {
-    use crate::evolve::config;
+) -> anyhow::Result<nestevo_evolve::config::Experiment> {
+    use nestevo_evolve::config;
     let (e, source) = match (preset, file) {
         (Some(p), _) => (config::preset(p)?, format!("preset `{p}`")),
         (None, Some(f)) => (config::load_experiment(f)?, f.display().to_string()),
@@ -466,7 +467,7 @@ fn run_loop(_: RunArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn run_loop(a: RunArgs) -> anyhow::Result<()> {
-    use crate::evolve::run;
+    use nestevo_evolve::run;
     let exp = a.exp.experiment()?;
     let method: run::Method = a
         .method
@@ -554,10 +555,10 @@ fn compare(a: CompareArgs) -> anyhow::Result<()> {
             m.parse()
                 .map_err(|e: String| anyhow::anyhow!("--methods: {e}"))
         })
-        .collect::<anyhow::Result<Vec<crate::evolve::method::Method>>>()?;
+        .collect::<anyhow::Result<Vec<nestevo_evolve::method::Method>>>()?;
     anyhow::ensure!(!methods.is_empty(), "--methods: give at least one method");
     let dev = device(a.cpu, a.threads)?;
-    crate::evolve::compare::compare(&exp, &methods, &a.out, dev, true)?;
+    nestevo_evolve::compare::compare(&exp, &methods, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("table4.md"))?);
     println!("\nplot: {}", a.out.join("map_over_time.png").display());
     Ok(())
@@ -566,7 +567,7 @@ fn compare(a: CompareArgs) -> anyhow::Result<()> {
 #[cfg(feature = "torch")]
 fn sweep(a: SweepArgs) -> anyhow::Result<()> {
     let exp = a.exp.experiment()?;
-    let method: crate::evolve::method::Method = a
+    let method: nestevo_evolve::method::Method = a
         .method
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--{e}"))?;
@@ -581,7 +582,7 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
         a.sweep
     );
     let dev = device(a.cpu, a.threads)?;
-    crate::evolve::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
+    nestevo_evolve::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("sweep.md"))?);
     Ok(())
 }
@@ -595,13 +596,13 @@ fn aggregation(_: AggregationArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
-    use crate::evolve::aggregation::{table2, table3, AggOptions};
+    use nestevo_evolve::aggregation::{table2, table3, AggOptions};
     let streams = a
         .streams
         .iter()
-        .map(|s| s.parse::<crate::data::StreamId>())
+        .map(|s| s.parse::<nestevo_data::StreamId>())
         .collect::<Result<Vec<_>, _>>()?;
-    crate::cim::noise::check_mu("--mu", a.mu)?;
+    nestevo_cim::noise::check_mu("--mu", a.mu)?;
     let o = AggOptions {
         models_dir: a.models.clone(),
         streams,
@@ -618,8 +619,8 @@ fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.out)?;
     for (name, t) in [("table2", table2(&o)?), ("table3", table3(&o)?)] {
         let md = t.markdown();
-        crate::error::write_atomic(&a.out.join(format!("{name}.md")), md.as_bytes())?;
-        crate::error::write_atomic(
+        nestevo_core::error::write_atomic(&a.out.join(format!("{name}.md")), md.as_bytes())?;
+        nestevo_core::error::write_atomic(
             &a.out.join(format!("{name}.json")),
             serde_json::to_string_pretty(&t)?.as_bytes(),
         )?;
@@ -650,8 +651,8 @@ fn device(cpu: bool, threads: Option<i32>) -> anyhow::Result<tch::Device> {
 
 #[cfg(feature = "torch")]
 fn margin(a: MarginArgs) -> anyhow::Result<()> {
-    use crate::data::StreamId;
-    use crate::evolve::margin;
+    use nestevo_data::StreamId;
+    use nestevo_evolve::margin;
     let streams = a
         .streams
         .iter()
@@ -667,7 +668,7 @@ fn margin(a: MarginArgs) -> anyhow::Result<()> {
     let r = margin::run(&o)?;
     println!(
         "mAP@0.5 [95 % bootstrap interval, {} resamples over frames] on held-out frames:",
-        crate::eval::RESAMPLES
+        nestevo_eval::RESAMPLES
     );
     for f in &r.frames {
         println!("  {f}");
@@ -715,10 +716,10 @@ fn margin(a: MarginArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
-    use crate::couple::label::{LabelRequest, Labeller};
-    use crate::data::{StreamId, CLASSES};
-    use crate::evolve::labeller::{feature_stats, TorchLabeller};
-    use crate::train::{checkpoint, frames::FramePool};
+    use nestevo_couple::label::{LabelRequest, Labeller};
+    use nestevo_data::{StreamId, CLASSES};
+    use nestevo_evolve::labeller::{feature_stats, TorchLabeller};
+    use nestevo_train::{checkpoint, frames::FramePool};
     let (model, _) = checkpoint::load(&a.model, device(a.cpu, a.threads)?)?;
     let lab = TorchLabeller::new(&model);
     let req = LabelRequest {
@@ -735,7 +736,7 @@ fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
         let s = feature_stats(&labels, CLASSES.len())?;
         stats = Some(match stats {
             None => s,
-            Some(acc) => crate::evolve::drift::merge(&acc, &s)?,
+            Some(acc) => nestevo_evolve::drift::merge(&acc, &s)?,
         });
     }
     let stats = stats.ok_or_else(|| anyhow::anyhow!("--frames must be at least 1"))?;
@@ -754,11 +755,11 @@ fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
     if let Some(n) = a.probe {
         println!("| stream | frames | pseudo boxes | delta_i |\n|---|---:|---:|---:|");
         for id in StreamId::ALL {
-            let set = crate::eval::HeldOut::new(id, n);
+            let set = nestevo_eval::HeldOut::new(id, n);
             let [_, h, w] = model.input_chw();
             let labels = lab.label(&set.render(w, h)?, &req)?;
             let s = feature_stats(&labels, CLASSES.len())?;
-            let d = crate::evolve::drift::delta(&stats, &s)?;
+            let d = nestevo_evolve::drift::delta(&stats, &s)?;
             println!("| {} | {n} | {} | {:.2} |", id.name(), s.boxes(), d.delta);
         }
     }

@@ -25,7 +25,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn train_step() -> anyhow::Result<()> {
-    let r = crate::train::step_check::run(8)?;
+    let r = nestevo_train::step_check::run(8)?;
     println!(
         "train step     {} steps on {}: loss {:.4} -> {:.4}, {:.1} ms/step",
         r.steps, r.device, r.first_loss, r.last_loss, r.ms_per_step

@@ -1,9 +1,9 @@
 //! `nestevo model import`: an ONNX graph to a model description and its weights.
 
-use crate::model::onnx::import_onnx;
-use crate::ppa::network_report;
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use nestevo_model::onnx::import_onnx;
+use nestevo_ppa::network_report;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -37,7 +37,7 @@ pub fn run(c: ModelCommand) -> Result<()> {
                 d.params()?
             );
             // Mapped once on ISAAC as a check that the crossbar mapper takes it.
-            let r = network_report(&crate::arch::preset("isaac")?, d, 1)?;
+            let r = network_report(&nestevo_arch::preset("isaac")?, d, 1)?;
             println!(
                 "maps on ISAAC-CE: {} chip(s), {} crossbars",
                 r.chips, r.crossbars_used

@@ -1,11 +1,11 @@
 //! `nestevo sched ...`: the evolution job scheduler (docs/scheduler.md).
 
-use crate::sched::policy::Policy;
-use crate::sched::predict::{Baseline, FitConfig, Mlp, TimeModel};
-use crate::sched::workload::{evolutions, Models, Scenario};
-use crate::sched::{load_jobs, mean_latency, plan, simulate, size, Device, MemoryModel};
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use nestevo_sched::policy::Policy;
+use nestevo_sched::predict::{Baseline, FitConfig, Mlp, TimeModel};
+use nestevo_sched::workload::{evolutions, Models, Scenario};
+use nestevo_sched::{load_jobs, mean_latency, plan, simulate, size, Device, MemoryModel};
 use std::path::{Path, PathBuf};
 
 /// The predictor every command loads unless told otherwise.
@@ -183,7 +183,7 @@ pub fn run(c: SchedCommand) -> anyhow::Result<()> {
 }
 
 /// Sizes a jobs file's jobs; an error when a job needs a prediction and no predictor is loaded.
-pub fn sized_jobs(path: &Path, models: &ModelArgs) -> anyhow::Result<Vec<crate::sched::Sized>> {
+pub fn sized_jobs(path: &Path, models: &ModelArgs) -> anyhow::Result<Vec<nestevo_sched::Sized>> {
     let jobs = load_jobs(path)?;
     let (mem, time) = models.load()?;
     let time = match time {
@@ -233,12 +233,12 @@ type PolicyRun = (
     f64,
     Vec<(String, f64)>,
     f64,
-    Vec<crate::sched::JobTimes>,
+    Vec<nestevo_sched::JobTimes>,
 );
 
 /// Every policy's simulation of `jobs`.
 fn run_policies(
-    jobs: &[crate::sched::Sized],
+    jobs: &[nestevo_sched::Sized],
     dev: &Device,
     seed: u64,
 ) -> anyhow::Result<Vec<PolicyRun>> {
@@ -288,8 +288,8 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
         a.step_scale
     );
     if let Some(f) = &a.write_jobs {
-        let text = crate::sched::workload::jobs_file(&evolutions(&models, &scenario(a.terminals)));
-        crate::error::write_atomic(f, text.as_bytes())?;
+        let text = nestevo_sched::workload::jobs_file(&evolutions(&models, &scenario(a.terminals)));
+        nestevo_core::error::write_atomic(f, text.as_bytes())?;
     }
     if let Some(o) = &a.out {
         std::fs::create_dir_all(o).with_context(|| format!("{}: cannot create", o.display()))?;
@@ -360,7 +360,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                         t.memory_mb
                     );
                 }
-                crate::error::write_atomic(
+                nestevo_core::error::write_atomic(
                     &o.join(format!("times-{}.csv", p.name())),
                     csv.as_bytes(),
                 )?;
@@ -390,9 +390,9 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                 }
                 csv += "\n";
             }
-            crate::error::write_atomic(&o.join("per-terminal.csv"), csv.as_bytes())?;
+            nestevo_core::error::write_atomic(&o.join("per-terminal.csv"), csv.as_bytes())?;
             let png = o.join("latency.png");
-            crate::sched::plot::plot_bars(
+            nestevo_sched::plot::plot_bars(
                 &png,
                 &format!("Mean evolution latency per terminal ({n} terminals x {} evolutions, discrete-event)", a.evolutions),
                 &groups,
@@ -427,8 +427,8 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
         for (n, p, l, peak) in &table {
             csv += &format!("{n},{},{l:.3},{peak:.1}\n", p.name());
         }
-        crate::error::write_atomic(&o.join("latency.csv"), csv.as_bytes())?;
-        crate::error::write_atomic(
+        nestevo_core::error::write_atomic(&o.join("latency.csv"), csv.as_bytes())?;
+        nestevo_core::error::write_atomic(
             &o.join("summary.json"),
             serde_json::to_string_pretty(&summary)?.as_bytes(),
         )?;
@@ -446,7 +446,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            crate::sched::plot::plot_scaling(
+            nestevo_sched::plot::plot_scaling(
                 &o.join("scaling.png"),
                 "Mean evolution latency against terminals (discrete-event, predicted times)",
                 &series,
@@ -463,7 +463,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
 }
 
 fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
-    use crate::sched::profile::{fit_memory, fit_workspace, read_runs, report, split};
+    use nestevo_sched::profile::{fit_memory, fit_workspace, read_runs, report, split};
     let mut runs = Vec::new();
     for d in &a.profile {
         runs.extend(read_runs(d)?);
@@ -489,7 +489,7 @@ fn fit_cmd(a: FitArgs) -> anyhow::Result<()> {
     }
     mlp.save(&a.out)?;
     let rep_path = a.out.with_extension("report.json");
-    crate::error::write_atomic(&rep_path, serde_json::to_string_pretty(&rep)?.as_bytes())?;
+    nestevo_core::error::write_atomic(&rep_path, serde_json::to_string_pretty(&rep)?.as_bytes())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
     } else {

@@ -1,12 +1,12 @@
 //! `nestevo sched profile | profile-one | run`: the scheduler's real runs (LibTorch).
 
 use super::sched::{sized_jobs, ModelArgs};
-use crate::evolve::jobs::{job_work, prepare, reset_peak, rss_mb, run_job, train};
-use crate::sched::policy::{choose, validate, Policy, State};
-use crate::sched::profile::ProfileRun;
-use crate::sched::{load_jobs, Job, JobKind};
 use anyhow::Context;
 use clap::Args;
+use nestevo_evolve::jobs::{job_work, prepare, reset_peak, rss_mb, run_job, train};
+use nestevo_sched::policy::{choose, validate, Policy, State};
+use nestevo_sched::profile::ProfileRun;
+use nestevo_sched::{load_jobs, Job, JobKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -85,7 +85,7 @@ fn done_ids(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
         return Ok(Default::default());
     }
     Ok(
-        crate::sched::profile::read_runs(path.parent().expect("file in a folder"))?
+        nestevo_sched::profile::read_runs(path.parent().expect("file in a folder"))?
             .into_iter()
             .map(|r| r.id)
             .collect(),
@@ -109,10 +109,10 @@ fn specs(a: &ProfileArgs, vdir: &Path) -> anyhow::Result<Vec<Job>> {
         let wf = widths[rng.gen_range(0..widths.len())];
         let variant = vdir.join(format!("{base}-w{}.toml", (wf * 100.0) as usize));
         if !variant.exists() {
-            let d = crate::model::load_model(&a.model_dir.join(format!("{base}.toml")))?;
-            let mut v = crate::train::pretrain::scale_width(&d, wf);
+            let d = nestevo_model::load_model(&a.model_dir.join(format!("{base}.toml")))?;
+            let mut v = nestevo_train::pretrain::scale_width(&d, wf);
             v.name = format!("{base}-w{}", (wf * 100.0) as usize);
-            crate::error::write_atomic(&variant, v.to_toml().as_bytes())?;
+            nestevo_core::error::write_atomic(&variant, v.to_toml().as_bytes())?;
         }
         let heads = if kind == JobKind::Generator {
             rng.gen_range(1..=4)
@@ -295,7 +295,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             waiting.push(pending.pop_front().expect("front"));
         }
         if !waiting.is_empty() {
-            let view: Vec<&crate::sched::Sized> = waiting.iter().map(|&j| &sized[j]).collect();
+            let view: Vec<&nestevo_sched::Sized> = waiting.iter().map(|&j| &sized[j]).collect();
             let state = State {
                 waiting: &view,
                 free_mb: a.memory_mb - used,
@@ -375,11 +375,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 sized[j].memory_mb
             );
         }
-        crate::error::write_atomic(
+        nestevo_core::error::write_atomic(
             &o.join(format!("run-{}.csv", policy.name())),
             csv.as_bytes(),
         )?;
-        crate::error::write_atomic(
+        nestevo_core::error::write_atomic(
             &o.join(format!("run-{}.json", policy.name())),
             serde_json::to_string_pretty(&summary)?.as_bytes(),
         )?;

@@ -64,7 +64,7 @@ pub struct LoadArgs {
 
 #[cfg(feature = "torch")]
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    use crate::serve::{self, edge_evolver::EdgeEvolver, ServeConfig};
+    use nestevo_serve::{edge_evolver::EdgeEvolver, ServeConfig};
     let mut cfg = match (&a.config, &a.preset) {
         (Some(f), _) => ServeConfig::load(f)?,
         (None, Some(p)) => ServeConfig::preset(p)?,
@@ -92,15 +92,15 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let exp = cfg.experiment()?;
     let method = cfg.method.clone();
     let work = a.state.join("work");
-    let make: serve::worker::EvolverFactory = Box::new(move || {
+    let make: nestevo_serve::worker::EvolverFactory = Box::new(move || {
         Ok(Box::new(EdgeEvolver::new(&exp, &method, device, &work)?)
-            as Box<dyn serve::worker::Evolver>)
+            as Box<dyn nestevo_serve::worker::Evolver>)
     });
     let token_file = cfg
         .admin_token_file
         .clone()
         .unwrap_or_else(|| a.state.join("admin.token"));
-    let running = serve::start(cfg, &a.state, a.listen, make)?;
+    let running = nestevo_serve::start(cfg, &a.state, a.listen, make)?;
     eprintln!(
         "nestevo serve: listening on http://{} (state {}, admin token in {}); SIGTERM or \
          Ctrl-C stops",
@@ -119,7 +119,7 @@ pub fn serve(_: ServeArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 pub fn load(a: LoadArgs) -> anyhow::Result<()> {
-    use crate::serve::load;
+    use nestevo_serve::load;
     let token = std::fs::read_to_string(&a.admin_token_file)
         .map_err(|e| anyhow::anyhow!("--admin-token-file {}: {e}", a.admin_token_file.display()))?
         .trim()
@@ -147,7 +147,7 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     })?;
     let json = serde_json::to_string_pretty(&r)?;
     if let Some(p) = a.json_out {
-        crate::error::write_atomic(&p, json.as_bytes())?;
+        nestevo_core::error::write_atomic(&p, json.as_bytes())?;
     }
     println!("{json}");
     Ok(())

@@ -2,15 +2,15 @@
 //! `nestevo sweep merge` for the shards of one.
 
 use super::args::{ArchSel, BackendArg, NoiseArgs};
-use crate::couple::generic::as_frames;
-use crate::model::load_model;
-use crate::model::onnx::load_network;
-use crate::sweep::Accuracy;
-use crate::sweep::{merge, run_sweep, Grid, Shard, SweepConfig, SweepOutcome};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use ndarray::{ArrayD, Axis};
 use ndarray_npy::read_npy;
+use nestevo_couple::generic::as_frames;
+use nestevo_model::load_model;
+use nestevo_model::onnx::load_network;
+use nestevo_sweep::Accuracy;
+use nestevo_sweep::{merge, run_sweep, Grid, Shard, SweepConfig, SweepOutcome};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -71,7 +71,7 @@ pub struct RunArgs {
     pub accuracy_frames: Option<usize>,
     /// The stream of the detector's held-out frames (with --accuracy-frames alone).
     #[arg(long, default_value = "source")]
-    pub stream: crate::data::StreamId,
+    pub stream: nestevo_data::StreamId,
     /// Calibration frames of the detector runs (the held-out rule on the next seed).
     #[arg(long, default_value_t = 4)]
     pub calib_frames: usize,
@@ -125,7 +125,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let out = r.out.clone().context("--out results.csv is required")?;
     anyhow::ensure!(!r.models.is_empty(), "give at least one --model");
     let arch = r.sel.load()?;
-    let accuracy: Option<Box<dyn crate::sweep::Score>> =
+    let accuracy: Option<Box<dyn nestevo_sweep::Score>> =
         match (&r.accuracy_inputs, r.accuracy_frames) {
             (Some(x), _) => Some(Box::new(accuracy(&r, x, &arch)?)),
             (None, Some(n)) => Some(Box::new(detector_score(&r, n)?)),
@@ -166,12 +166,12 @@ fn frames(p: &std::path::Path, chw: [usize; 3], n: Option<usize>) -> Result<ndar
     Ok(x.slice_axis(Axis(0), (0..n).into()).to_owned())
 }
 
-fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &crate::arch::ArchSpec) -> Result<Accuracy> {
+fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &nestevo_arch::ArchSpec) -> Result<Accuracy> {
     let noise = r.noise.spec(0.0)?;
     let mut models = Vec::new();
     for m in &r.models {
         anyhow::ensure!(
-            crate::model::onnx::is_onnx(m),
+            nestevo_model::onnx::is_onnx(m),
             "--accuracy-inputs needs networks with weights: give .onnx models ({} is not)",
             m.display()
         );
@@ -199,11 +199,11 @@ fn accuracy(r: &RunArgs, x: &std::path::Path, arch: &crate::arch::ArchSpec) -> R
     Ok(Accuracy::new(f, calib, noise, &models, arch, id)?)
 }
 
-fn detector_score(r: &RunArgs, n: usize) -> Result<crate::couple::sweep_score::DetectorScore> {
+fn detector_score(r: &RunArgs, n: usize) -> Result<nestevo_couple::sweep_score::DetectorScore> {
     let mut tensors = Vec::new();
     for m in &r.models {
         let w = m.with_extension("safetensors");
-        let (_, t) = crate::couple::load_checkpoint(&w, Some(m)).with_context(|| {
+        let (_, t) = nestevo_couple::load_checkpoint(&w, Some(m)).with_context(|| {
             format!(
                 "--accuracy-frames scores trained detectors: {} needs its weights {} beside it",
                 m.display(),
@@ -212,10 +212,10 @@ fn detector_score(r: &RunArgs, n: usize) -> Result<crate::couple::sweep_score::D
         })?;
         tensors.push(t);
     }
-    Ok(crate::couple::sweep_score::DetectorScore {
+    Ok(nestevo_couple::sweep_score::DetectorScore {
         tensors,
-        cfg: crate::couple::RunConfig {
-            frames: crate::eval::HeldOut::new(r.stream, n),
+        cfg: nestevo_couple::RunConfig {
+            frames: nestevo_eval::HeldOut::new(r.stream, n),
             calib_frames: r.calib_frames,
             noise: r.noise.spec(0.0)?,
             backend: r.backend.get()?,

@@ -70,10 +70,10 @@ pub struct TerminalArgs {
 
 #[cfg(feature = "torch")]
 pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
-    use crate::data::{Folder, FrameSource};
-    use crate::serve::client::Client;
-    use crate::serve::service::Registered;
-    use crate::serve::terminal::{play, TerminalOptions};
+    use nestevo_data::{Folder, FrameSource};
+    use nestevo_serve::client::Client;
+    use nestevo_serve::service::Registered;
+    use nestevo_serve::terminal::{play, TerminalOptions};
     let (source, stream_name) = match (&a.stream, &a.folder) {
         (Some(s), _) => (FrameSource::rendered(s.parse()?, a.stream_seed), s.clone()),
         (None, Some(d)) => (
@@ -114,7 +114,10 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
             &name,
             &stream_name,
         )?;
-        crate::error::write_atomic(&a.token_file, serde_json::to_string_pretty(&r)?.as_bytes())?;
+        nestevo_core::error::write_atomic(
+            &a.token_file,
+            serde_json::to_string_pretty(&r)?.as_bytes(),
+        )?;
     }
     let text = std::fs::read_to_string(&a.token_file)
         .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", a.token_file.display()))?;

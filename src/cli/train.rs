@@ -117,11 +117,11 @@ pub use with_torch::{eval, pretrain, train_step};
 mod with_torch {
     use super::super::args::set_threads;
     use super::{EvalArgs, PretrainArgs, TrainStepArgs};
-    use crate::cim::NoiseMode;
-    use crate::data::{read_frames_dir, Frame, CLASSES};
-    use crate::eval::{heldout::DEFAULT_FRAMES, with_ci};
-    use crate::train::{bench, checkpoint, evaluate, noise::WeightNoise, pretrain};
     use anyhow::{Context, Result};
+    use nestevo_cim::NoiseMode;
+    use nestevo_data::{read_frames_dir, Frame, CLASSES};
+    use nestevo_eval::{heldout::DEFAULT_FRAMES, with_ci};
+    use nestevo_train::{bench, checkpoint, evaluate, noise::WeightNoise, pretrain};
     use serde_json::json;
     use tch::Device;
 
@@ -210,7 +210,7 @@ mod with_torch {
         anyhow::ensure!(!frames.is_empty(), "no frames to score in {source}");
         let (r, dets) = evaluate::evaluate_frames(&model, &frames)?;
         if let Some(p) = &a.predictions_out {
-            crate::eval::write_coco_results(p, &dets)?;
+            nestevo_eval::write_coco_results(p, &dets)?;
         }
         let per_class: serde_json::Map<_, _> = CLASSES
             .iter()

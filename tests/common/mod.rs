@@ -1,8 +1,8 @@
 //! Shared by the LibTorch evolution tests: a tiny detector description (16x16 input, four
 //! classes, heat-map/size/offset heads on `head_relu`) and seeded instances of it.
 
-use nestevo::model::parse_model;
-use nestevo::train::detector::Detector;
+use nestevo_model::parse_model;
+use nestevo_train::detector::Detector;
 use tch::{Device, Kind, Tensor};
 
 pub const TINY: &str = r#"
@@ -77,7 +77,7 @@ pub fn tiny(seed: i64) -> Detector {
 
 /// The smoke preset shrunk for CI (few frames and steps), with `extra` overrides after.
 #[allow(dead_code)]
-pub fn small_smoke(extra: &[&str]) -> nestevo::evolve::config::Experiment {
+pub fn small_smoke(extra: &[&str]) -> nestevo_evolve::config::Experiment {
     let mut sets: Vec<String> = [
         "windows.d_max=16",
         "windows.min_upload=4",
@@ -94,6 +94,6 @@ pub fn small_smoke(extra: &[&str]) -> nestevo::evolve::config::Experiment {
     .map(|s| s.to_string())
     .collect();
     sets.extend(extra.iter().map(|s| s.to_string()));
-    let smoke = nestevo::evolve::config::preset("smoke").unwrap();
-    nestevo::evolve::config::apply_overrides(&smoke, &sets, "smoke").unwrap()
+    let smoke = nestevo_evolve::config::preset("smoke").unwrap();
+    nestevo_evolve::config::apply_overrides(&smoke, &sets, "smoke").unwrap()
 }

@@ -1,0 +1,164 @@
+//! Which engine computes a programmed matrix's products. The contract (SPEC 3.2, 3.3) is the
+//! CPU kernels' (`nestevo-kernels`): program a K x N integer matrix onto crossbars (optionally
+//! as noisy conductances), then run batches of integer inputs to y_int and the event counts.
+//! Another engine (the LibTorch one in `nestevo_xbar_torch`, feature `torch`) implements the
+//! same two calls; `cim` itself only sees this interface, never the engine behind it.
+
+use super::CimError;
+use nestevo_core::error::{ErrorKind, Kinded};
+use nestevo_kernels::{Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
+use std::fmt;
+use std::sync::Arc;
+
+/// A refusal or failure of an engine.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Bad shape, value out of range or inconsistent knobs (the kernels' own checks).
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The engine itself failed (e.g. a LibTorch error).
+    #[error("backend {backend}: {msg}")]
+    Engine { backend: &'static str, msg: String },
+    /// The engine asked for is not in this build.
+    #[error("backend {backend}: {msg}")]
+    Unavailable { backend: &'static str, msg: String },
+}
+
+impl Kinded for BackendError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            BackendError::Engine { .. } => ErrorKind::Fault,
+            _ => ErrorKind::BadInput,
+        }
+    }
+}
+
+impl From<BackendError> for CimError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Kernel(k) => CimError::Kernel(k),
+            BackendError::Unavailable { .. } => CimError::Invalid(e.to_string()),
+            BackendError::Engine { .. } => CimError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Programming noise of the analogue path: each cell's conductance gets N(0, (mu*(g_max -
+/// g_min))^2), clipped, drawn once from `seed` (mu = 0: noiseless conductances).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellNoise {
+    pub mu: f64,
+    pub seed: u64,
+}
+
+/// A matrix programmed on some engine.
+pub trait XbarMatrix: Send + Sync {
+    /// (K, N).
+    fn shape(&self) -> (usize, usize);
+    fn crossbars(&self) -> usize;
+    /// `batch` input vectors (row-major batch x K) -> y_int (batch x N, after bias removal,
+    /// before scaling) and the counts of the run.
+    fn run(
+        &self,
+        x: &[i64],
+        batch: usize,
+        mode: InputMode,
+        read: Option<ReadNoise>,
+    ) -> Result<(Vec<i64>, Counts), BackendError>;
+    /// The CPU kernels' crossbars, where this matrix is one (levels, conductances).
+    fn kernel(&self) -> Option<&Programmed> {
+        None
+    }
+}
+
+/// An engine that programs matrices.
+pub trait XbarEngine: Send + Sync {
+    /// Short name, as `--backend` spells it.
+    fn name(&self) -> &'static str;
+    /// Programs `w` (row-major K x N signed `weight_bits` integers); `cells` selects the
+    /// analogue path with conductances (needed for cell noise and for read noise).
+    fn program(
+        &self,
+        cfg: &XbarConfig,
+        w: &[i64],
+        k: usize,
+        n: usize,
+        cells: Option<CellNoise>,
+    ) -> Result<Box<dyn XbarMatrix>, BackendError>;
+}
+
+/// The CPU kernels as an engine.
+pub struct KernelEngine;
+
+impl XbarMatrix for Programmed {
+    fn shape(&self) -> (usize, usize) {
+        Programmed::shape(self)
+    }
+    fn crossbars(&self) -> usize {
+        Programmed::crossbars(self)
+    }
+    fn run(
+        &self,
+        x: &[i64],
+        batch: usize,
+        mode: InputMode,
+        read: Option<ReadNoise>,
+    ) -> Result<(Vec<i64>, Counts), BackendError> {
+        Ok(Programmed::run(self, x, batch, mode, read)?)
+    }
+    fn kernel(&self) -> Option<&Programmed> {
+        Some(self)
+    }
+}
+
+impl XbarEngine for KernelEngine {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+    fn program(
+        &self,
+        cfg: &XbarConfig,
+        w: &[i64],
+        k: usize,
+        n: usize,
+        cells: Option<CellNoise>,
+    ) -> Result<Box<dyn XbarMatrix>, BackendError> {
+        let mut p = Programmed::new(cfg, w, k, n)?;
+        if let Some(c) = cells {
+            p = p.program_conductances(c.mu, c.seed)?;
+        }
+        Ok(Box::new(p))
+    }
+}
+
+/// The engine a layer is programmed on; the default is the CPU kernels. Cheap to clone.
+#[derive(Clone)]
+pub struct Backend(Arc<dyn XbarEngine>);
+
+impl Default for Backend {
+    fn default() -> Self {
+        Backend(Arc::new(KernelEngine))
+    }
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Backend({})", self.0.name())
+    }
+}
+
+impl Backend {
+    /// The CPU kernels.
+    pub fn cpu() -> Self {
+        Backend::default()
+    }
+    pub fn new(engine: Arc<dyn XbarEngine>) -> Self {
+        Backend(engine)
+    }
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    pub fn engine(&self) -> &dyn XbarEngine {
+        &*self.0
+    }
+}

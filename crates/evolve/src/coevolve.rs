@@ -1,0 +1,325 @@
+//! Co-evolution (Algorithm 2, SPEC section 4) of the terminals and the global model, in one
+//! window:
+//!
+//! 1. one intermediate model per terminal, a copy of the global model (its architecture and
+//!    weights);
+//! 2. the label-conditioned generator (`generator`) trained against the intermediates' heads,
+//!    weighted by each one's share of every class in the pseudo boxes (skipped for A2);
+//! 3. each terminal/intermediate pair learns mutually on the terminal's uploaded frames
+//!    (`train_pair`, Eq. 14-15), with Eq. 18-20 weight noise of coefficient `mu` in the
+//!    intermediate's forward pass; generated samples add `CE(head_mid(z), y)` to the
+//!    intermediate's loss (a pruned terminal's head reads a narrower latent, so the terminal
+//!    takes part through the KL term on real frames only: see `generator`);
+//! 4. FedAvg of the intermediates weighted by their frame counts into the new global model
+//!    (batch-norm running statistics averaged with the same weights, `fedavg`);
+//! 5. the new global model relabels each terminal's frames and distils into that terminal
+//!    (`distill`, on real frames only); the caller does that step, since it owns the labeller.
+//!
+//! Each pair is an independent training job (the scheduler can run them side by side).
+
+pub use super::config::PairLabels;
+use super::distill::teacher_outputs;
+use super::error::{EvolveError, Result};
+use super::generator::Generator;
+use super::mutual::mutual_losses;
+use nestevo_couple::label::Labelled;
+use nestevo_data::{Frame, GtBox};
+use nestevo_train::detector::Detector;
+use nestevo_train::loss::{build_targets, detection_loss, distill_loss};
+use nestevo_train::noise::WeightNoise;
+use nestevo_train::trainer::lr_at;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::nn::OptimizerConfig;
+use tch::{Kind, Tensor};
+
+#[derive(Debug, Clone)]
+pub struct PairConfig {
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// Eq. 14's a and Eq. 15's b.
+    pub alpha: f64,
+    pub beta: f64,
+    /// Eq. 18-20 noise in the intermediate's forward pass.
+    pub mu: f64,
+    /// Generated samples per step (when a generator is given).
+    pub samples: usize,
+    /// What `L_C` follows.
+    pub labels: PairLabels,
+    /// Normalise the intermediate with its running batch-norm statistics (and leave them).
+    pub freeze_mid_bn: bool,
+    /// With `PairLabels::Soft`: teacher peaks at or above this probability are positives.
+    pub peak_threshold: f64,
+    /// Labelled source frames (the global model's own training domain) added to each of the
+    /// intermediate's steps, with their ground truth (rehearsal); 0: none.
+    pub replay: usize,
+    pub seed: u64,
+    /// For error messages, e.g. "window 2, terminal night".
+    pub context: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PairReport {
+    /// Mean L_local and L_mid over the first and the last tenth of the steps.
+    pub local_first: f64,
+    pub local_last: f64,
+    pub mid_first: f64,
+    pub mid_last: f64,
+    pub seconds: f64,
+}
+
+/// The pseudo boxes of each label, as training targets.
+pub fn pseudo_boxes(labels: &[Labelled]) -> Vec<Vec<GtBox>> {
+    labels
+        .iter()
+        .map(|l| l.boxes.iter().map(|b| b.gt()).collect())
+        .collect()
+}
+
+/// Per-class counts of pseudo boxes.
+pub fn class_counts(labels: &[Labelled], classes: usize) -> Vec<usize> {
+    let mut n = vec![0; classes];
+    for l in labels {
+        for b in &l.boxes {
+            if b.class < classes {
+                n[b.class] += 1;
+            }
+        }
+    }
+    n
+}
+
+/// The label prior of the generator from per-intermediate class counts: each class's share of
+/// all pseudo boxes, and their number.
+pub fn class_prior(counts: &[Vec<usize>]) -> (Vec<f64>, usize) {
+    let classes = counts.first().map_or(0, |c| c.len());
+    let total: Vec<usize> = (0..classes)
+        .map(|c| counts.iter().map(|v| v[c]).sum())
+        .collect();
+    let all: usize = total.iter().sum();
+    let prior = total
+        .iter()
+        .map(|&x| x as f64 / all.max(1) as f64)
+        .collect();
+    (prior, all)
+}
+
+/// The heat-map head of `d` as live (trainable) logits of latent vectors: [N, latent] ->
+/// [N, classes].
+fn head_logits(d: &Detector, z: &Tensor) -> Result<Tensor> {
+    let name = &d.desc.outputs[0];
+    let vars = d.vs.variables();
+    let get = |what: &str| {
+        vars.get(&format!("{name}.{what}")).ok_or_else(|| {
+            EvolveError::BadInput(format!("model {}: no variable {name}.{what}", d.desc.name))
+        })
+    };
+    let w = get("weight")?;
+    let b = get("bias")?;
+    let (c, dim) = (w.size()[0], w.size()[1]);
+    Ok(z.linear(&w.reshape([c, dim]), Some(b)))
+}
+
+/// Deep mutual learning of a terminal (`local`) and its intermediate (`mid`) on the terminal's
+/// frames, following the global model's pseudo boxes `labels` (Eq. 14-15); with a generator,
+/// `samples` generated latent vectors per step train the intermediate's head as well, their
+/// classes drawn from `prior`.
+pub fn train_pair(
+    local: &mut Detector,
+    mid: &mut Detector,
+    frames: &[Frame],
+    labels: &[Labelled],
+    generator: Option<(&Generator, &[f64])>,
+    cfg: &PairConfig,
+) -> Result<PairReport> {
+    train_pair_with_replay(local, mid, frames, labels, generator, &[], cfg)
+}
+
+/// `train_pair` where each intermediate step also fits `cfg.replay` frames drawn from
+/// `source` (labelled frames of the global model's training domain) to their ground truth,
+/// weighted by beta like its pseudo-label loss: rehearsal, so that the average of the
+/// intermediates keeps what the global model knew.
+pub fn train_pair_with_replay(
+    local: &mut Detector,
+    mid: &mut Detector,
+    frames: &[Frame],
+    labels: &[Labelled],
+    generator: Option<(&Generator, &[f64])>,
+    source: &[Frame],
+    cfg: &PairConfig,
+) -> Result<PairReport> {
+    if cfg.replay > 0 && source.is_empty() {
+        return Err(EvolveError::BadInput(format!(
+            "mutual learning ({}): replay of {} source frames per step asked, none given",
+            cfg.context, cfg.replay
+        )));
+    }
+    if frames.is_empty() || frames.len() != labels.len() || cfg.steps == 0 || cfg.batch == 0 {
+        return Err(EvolveError::BadInput(format!(
+            "mutual learning ({}): {} frames, {} labels, {} steps, batch {}: needs one label \
+             per frame, frames, steps and a batch",
+            cfg.context,
+            frames.len(),
+            labels.len(),
+            cfg.steps,
+            cfg.batch
+        )));
+    }
+    if local.classes != mid.classes {
+        return Err(EvolveError::BadInput(format!(
+            "mutual learning ({}): terminal {} has {} classes, intermediate {} has {}",
+            cfg.context, local.desc.name, local.classes, mid.desc.name, mid.classes
+        )));
+    }
+    let t0 = std::time::Instant::now();
+    tch::manual_seed(cfg.seed as i64);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let adamw = tch::nn::AdamW {
+        wd: 1e-4,
+        ..Default::default()
+    };
+    let mut opt_local = adamw.build(&local.vs, cfg.lr)?;
+    let mut opt_mid = adamw.build(&mid.vs, cfg.lr)?;
+    let boxes = pseudo_boxes(labels);
+    let warmup = (cfg.steps / 20).max(1);
+    mid.noise = (cfg.mu > 0.0)
+        .then(|| WeightNoise::new(cfg.mu))
+        .transpose()?;
+    let (mut l_locals, mut l_mids) = (Vec::new(), Vec::new());
+    let result = (|| -> Result<()> {
+        for step in 0..cfg.steps {
+            let lr = lr_at(step, cfg.steps, warmup, cfg.lr);
+            opt_local.set_lr(lr);
+            opt_mid.set_lr(lr);
+            let idx: Vec<usize> = (0..cfg.batch)
+                .map(|_| rng.gen_range(0..frames.len()))
+                .collect();
+            // Grouped by frame size (adaptive compression, `compress`): one forward and
+            // backward per size; the gradients are those of the frame-weighted mean losses.
+            // Each model's loss follows the other's detached output, so the two backward
+            // passes are independent.
+            opt_local.zero_grad();
+            opt_mid.zero_grad();
+            let (mut vl, mut vm) = (0.0, 0.0);
+            for (g, group) in super::distill::by_size(frames, &idx)
+                .into_iter()
+                .enumerate()
+            {
+                let (h, w) = (frames[group[0]].height, frames[group[0]].width);
+                let share = group.len() as f64 / idx.len() as f64;
+                let rgb: Vec<&[u8]> = group.iter().map(|&i| frames[i].rgb.as_slice()).collect();
+                let x = local.batch_from_rgb_hw(&rgb, h, w);
+                let out_local = local.forward(&x, true)?;
+                // The intermediate keeps the global model's batch-norm statistics (eval-mode
+                // normalisation, gradients still flow): trained on one stream each, their
+                // running statistics would drift to that stream, and the average of a day and
+                // a night intermediate's statistics fits neither (measured: docs/evolution.md).
+                let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
+                // The terminal's L_C follows the global model's soft outputs (as distillation
+                // does); the intermediate's follows `cfg.labels`.
+                let t = teacher_outputs(labels, &group, x.device());
+                if t.hm.size() != out_local.hm.size() || t.hm.size() != out_mid.hm.size() {
+                    return Err(EvolveError::BadInput(format!(
+                        "mutual learning ({}): the labels' heat-map {:?}, terminal {}'s {:?} \
+                         and intermediate {}'s {:?} must agree",
+                        cfg.context,
+                        t.hm.size(),
+                        local.desc.name,
+                        out_local.hm.size(),
+                        mid.desc.name,
+                        out_mid.hm.size()
+                    )));
+                }
+                let lc_local = distill_loss(&out_local, &t, cfg.peak_threshold);
+                let lc_mid = match cfg.labels {
+                    PairLabels::Boxes => {
+                        let bx: Vec<Vec<GtBox>> = group.iter().map(|&i| boxes[i].clone()).collect();
+                        let grid = (t.hm.size()[2] as usize, t.hm.size()[3] as usize);
+                        let t_mid = build_targets(&bx, mid.classes, grid, mid.stride, x.device());
+                        detection_loss(&out_mid, &t_mid)
+                    }
+                    PairLabels::Soft => distill_loss(&out_mid, &t, cfg.peak_threshold),
+                };
+                let (l_local, l_mid) = mutual_losses(
+                    &out_local.hm,
+                    &out_mid.hm,
+                    &lc_local,
+                    &lc_mid,
+                    cfg.alpha,
+                    cfg.beta,
+                );
+                let l_local = l_local * share;
+                let mut l_mid = l_mid * share;
+                // Replay and the generated samples join the first group's loss (once a step).
+                if g == 0 && cfg.replay > 0 {
+                    let picks: Vec<&Frame> = (0..cfg.replay)
+                        .map(|_| &source[rng.gen_range(0..source.len())])
+                        .collect();
+                    let rgb: Vec<&[u8]> = picks.iter().map(|f| f.rgb.as_slice()).collect();
+                    let xs = mid.batch_from_rgb(&rgb);
+                    let out_src = mid.forward(&xs, !cfg.freeze_mid_bn)?;
+                    let bx: Vec<Vec<GtBox>> = picks.iter().map(|f| f.boxes.clone()).collect();
+                    let t_src =
+                        build_targets(&bx, mid.classes, mid.grid(), mid.stride, xs.device());
+                    l_mid += detection_loss(&out_src, &t_src) * cfg.beta;
+                }
+                if let (0, Some((gen, prior))) = (g, generator) {
+                    if cfg.samples > 0 {
+                        let y = super::generator::draw_labels(prior, cfg.samples, x.device());
+                        let z = tch::no_grad(|| gen.sample(&y, false).1);
+                        let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
+                        l_mid += ce * cfg.beta;
+                    }
+                }
+                let (gl, gm) = (
+                    l_local.to_kind(Kind::Double).double_value(&[]),
+                    l_mid.to_kind(Kind::Double).double_value(&[]),
+                );
+                for (v, who) in [(gl, &local.desc.name), (gm, &mid.desc.name)] {
+                    if !v.is_finite() {
+                        return Err(EvolveError::Fault(format!(
+                            "model {who}: the mutual-learning loss is {v} at step {step} ({}); \
+                             stopped",
+                            cfg.context
+                        )));
+                    }
+                }
+                l_local.backward();
+                l_mid.backward();
+                vl += gl;
+                vm += gm;
+            }
+            opt_local.step();
+            opt_mid.step();
+            l_locals.push(vl);
+            l_mids.push(vm);
+        }
+        Ok(())
+    })();
+    mid.noise = None;
+    result?;
+    let tenth = (l_locals.len() / 10).max(1);
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    Ok(PairReport {
+        local_first: mean(&l_locals[..tenth]),
+        local_last: mean(&l_locals[l_locals.len() - tenth..]),
+        mid_first: mean(&l_mids[..tenth]),
+        mid_last: mean(&l_mids[l_mids.len() - tenth..]),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// A fresh detector with `m`'s description (renamed `name`) and values.
+pub fn copy_model(m: &Detector, name: &str) -> Result<Detector> {
+    let mut desc = m.desc.clone();
+    desc.name = name.to_string();
+    let c = Detector::new(&desc, m.classes, m.vs.device())?;
+    let src = m.vs.variables();
+    let _g = tch::no_grad_guard();
+    for (k, v) in c.vs.variables() {
+        let mut v = v.shallow_clone();
+        v.copy_(&src[&k]);
+    }
+    Ok(c)
+}

@@ -1,0 +1,800 @@
+//! The experiment file: terminals (stream, deployed model), windows, the drift rule, the
+//! labelling threshold, distillation, mutual learning, the generator, the link model and the
+//! seeds, in TOML. Parsing is strict (an unknown key is refused), every value is validated,
+//! and every error names the file, the field, the value and what is allowed, as `src/arch`
+//! does for accelerator descriptions. Presets `smoke`, `demo` and `paper` are compiled in
+//! (`models/experiments/*.toml`); `--set key=value` overrides any field, with numeric path
+//! parts indexing the terminals (`terminals.0.stream=E`).
+
+use super::error::ConfigError;
+use nestevo_data::StreamId;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Presets compiled into the binary.
+pub const PRESETS: &[(&str, &str)] = &[
+    (
+        "smoke",
+        include_str!("../../../models/experiments/smoke.toml"),
+    ),
+    (
+        "demo",
+        include_str!("../../../models/experiments/demo.toml"),
+    ),
+    (
+        "paper",
+        include_str!("../../../models/experiments/paper.toml"),
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub name: String,
+    /// Seeds every draw of the run (uploads, training batches, generator noise).
+    pub seed: u64,
+    pub global: GlobalSpec,
+    pub terminals: Vec<TerminalSpec>,
+    pub windows: WindowSpec,
+    pub drift: DriftSpec,
+    pub distill: TrainSpec,
+    pub mutual: MutualSpec,
+    pub generator: GeneratorSpec,
+    pub link: LinkSpec,
+    /// Where the global model labels (LibTorch unless the file says otherwise).
+    #[serde(default)]
+    pub labeller: LabellerSpec,
+    /// How the window's jobs share the edge's device (`evolve::schedule`); defaults when absent.
+    #[serde(default)]
+    pub sched: SchedSpec,
+    /// Adaptive data compression before distillation and mutual learning (`evolve::compress`);
+    /// off when absent.
+    #[serde(default)]
+    pub compress: super::compress::CompressSpec,
+}
+
+/// The scheduler of the window's training jobs (`sched`, docs/scheduler.md): the policy, the
+/// device's memory budget and the share of the device one job uses alone (`sched::Device`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedSpec {
+    /// knapsack (NestEvo, Algorithm 3), random (B1), fifo (B2), spf or fair.
+    pub policy: String,
+    /// The device's memory budget for training jobs (MB, 2^20 bytes).
+    pub memory_mb: f64,
+    /// Share of the device one job uses alone, in (0, 1] (0.5: this 2-core CPU, one thread a job).
+    pub util: f64,
+    /// The memory model's per-job workspace (MB): what `nestevo sched fit` measured on this CPU.
+    pub workspace_mb: f64,
+}
+
+impl Default for SchedSpec {
+    fn default() -> Self {
+        SchedSpec {
+            policy: "knapsack".into(),
+            memory_mb: 1024.0,
+            util: 0.5,
+            workspace_mb: 11.2,
+        }
+    }
+}
+
+impl SchedSpec {
+    /// The policy (validated, so it parses).
+    pub fn policy(&self) -> nestevo_sched::Policy {
+        self.policy.parse().expect("validated")
+    }
+}
+
+/// Which labeller the loop uses: the global model on LibTorch, or bit-faithfully on the
+/// simulated chip (`couple::CimLabeller`; `evolve::cim_labeller` builds it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabellerKind {
+    #[default]
+    Torch,
+    Cim,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabellerSpec {
+    pub kind: LabellerKind,
+    /// Accelerator: a preset name or an arch TOML file (kind = "cim").
+    pub arch: String,
+    /// `key=value` overrides of the arch (as `--set`).
+    pub set: Vec<String>,
+    /// Conductance noise: none, weight or cell.
+    pub noise: String,
+    pub mu: f64,
+    /// Seed of the first programming's noise draw (reprogramming g draws from seed + g).
+    pub seed: u64,
+    /// Calibration frames of the activation scales (the source stream's held-out rule, next seed).
+    pub calib_frames: usize,
+    /// Cost of writing the weights (Table I gives none: an assumption, see `couple::WriteCost`).
+    pub write: nestevo_couple::WriteCost,
+}
+
+impl Default for LabellerSpec {
+    fn default() -> Self {
+        LabellerSpec {
+            kind: LabellerKind::Torch,
+            arch: "isaac".into(),
+            set: Vec::new(),
+            noise: "none".into(),
+            mu: 0.0,
+            seed: 0,
+            calib_frames: 16,
+            write: nestevo_couple::WriteCost::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalSpec {
+    /// Checkpoint `NAME.safetensors` (its `NAME.toml` beside it).
+    pub model: String,
+    /// Pseudo boxes are the global model's detections at or above this score.
+    pub min_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalSpec {
+    /// A short name: letters, digits, `-` and `_` (it names files).
+    pub id: String,
+    /// A rendered stream: A, B, C, D or E; or `folder` for a user's folder of frames (`frames`).
+    pub stream: String,
+    /// Seed of the terminal's rendered stream (unused for a folder).
+    #[serde(default)]
+    pub stream_seed: u64,
+    /// The deployed model's checkpoint `NAME.safetensors`.
+    pub model: String,
+    /// With `stream = "folder"`: a folder of PNG frames, with their ground truth as COCO
+    /// `annotations.json` (what `nestevo data render` writes); the loop scores against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<String>,
+    /// With `stream = "folder"`: the folder's clock in frames per second (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+}
+
+/// `stream` of a terminal fed from a folder of frames.
+pub const FOLDER_STREAM: &str = "folder";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Evolution windows in the run.
+    pub count: usize,
+    /// Length of one window in seconds of stream time (Eq. 6-8's t_total).
+    pub t_total_s: f64,
+    /// Frames all terminals together upload per window (Eq. 5's D_max).
+    pub d_max: usize,
+    /// Frames each terminal uploads at least per window.
+    pub min_upload: usize,
+    /// Frames of each window, spread over it, on which a terminal's models are scored.
+    pub eval_frames: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSpec {
+    /// delta_i > gamma counts terminal i as drifted (Eq. 12).
+    pub gamma: f64,
+    /// delta_global < epsilon: distillation only; otherwise co-evolution (Eq. 13).
+    pub epsilon: usize,
+    /// The global model's layer whose features are pooled per pseudo box.
+    pub layer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutualSpec {
+    /// Eq. 14: weight of the terminal's pseudo-label loss against KL(P_mid || P_local).
+    pub alpha: f64,
+    /// Eq. 15: weight of the intermediate's pseudo-label loss against KL(P_local || P_mid).
+    pub beta: f64,
+    /// Eq. 18-20 weight-noise coefficient in the intermediates' forward pass.
+    pub mu: f64,
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// What the intermediate's L_C follows: `soft` (the global model's soft outputs, as
+    /// distillation) or `boxes` (its pseudo boxes as CenterNet targets: self-training). The
+    /// terminal's L_C always follows the soft outputs.
+    #[serde(default = "soft")]
+    pub labels: PairLabels,
+    /// Train the intermediates with the global model's batch-norm statistics frozen.
+    #[serde(default = "yes")]
+    pub freeze_bn: bool,
+    /// Labelled source frames per intermediate step (rehearsal of the global model's own
+    /// training domain); 0: none.
+    #[serde(default)]
+    pub replay: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn soft() -> PairLabels {
+    PairLabels::Soft
+}
+
+/// The global model's labels that `L_C` of Eq. 14-15 follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairLabels {
+    /// The pseudo boxes, as CenterNet targets (missed objects become background).
+    Boxes,
+    /// The soft outputs, as distillation follows them (`train::loss::distill_loss`: confident
+    /// peaks are positives, every other cell keeps the teacher's probability).
+    Soft,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorSpec {
+    pub noise_dim: usize,
+    pub hidden: usize,
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// Weight of FedGen's diversity term.
+    pub diversity: f64,
+    /// Generated samples added to each mutual-learning batch.
+    pub samples: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Terminal-server bandwidth in megabits per second (both directions).
+    pub bandwidth_mbps: f64,
+    /// One-way latency per transfer in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// A preset by name, validated.
+pub fn preset(name: &str) -> Result<Experiment, ConfigError> {
+    let text = PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
+            ConfigError::new(
+                format!("preset `{name}`"),
+                "",
+                "",
+                format!("no such preset; presets: {}", names.join(", ")),
+            )
+        })?;
+    parse_experiment(text, &format!("preset `{name}`"))
+}
+
+/// Reads and validates an experiment file.
+pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            &shown,
+            "",
+            "",
+            format!("cannot read the experiment file: {e}"),
+        )
+    })?;
+    parse_experiment(&text, &shown)
+}
+
+/// Parses and validates TOML text; `source` names it in errors.
+pub fn parse_experiment(text: &str, source: &str) -> Result<Experiment, ConfigError> {
+    let e: Experiment = toml::from_str(text).map_err(|e| toml_error(source, text, &e))?;
+    validate(&e, source)?;
+    Ok(e)
+}
+
+/// A TOML error with the `section.key` and value of the line it points at.
+fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let msg = e.message().trim().to_string();
+    let Some(span) = e.span() else {
+        return ConfigError::new(source, "", "", msg);
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[start..]
+        .find('\n')
+        .map(|i| start + i)
+        .unwrap_or(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = &text[line_start..line_end];
+    let Some((key, value)) = line.split_once('=') else {
+        return ConfigError::new(source, "", "", format!("{msg} (line {line_no})"));
+    };
+    // The table the line is in: `[name]`, or the k-th `[[name]]` (shown as name[k]).
+    let before = &text[..line_start];
+    let section = before
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim();
+            if let Some(r) = l.strip_prefix("[[") {
+                let name = r.split("]]").next()?.trim().to_string();
+                let k = before
+                    .lines()
+                    .filter(|x| x.trim().starts_with(&format!("[[{name}]]")))
+                    .count()
+                    - 1;
+                Some(format!("{name}[{k}]."))
+            } else {
+                l.strip_prefix('[')
+                    .and_then(|r| r.split(']').next())
+                    .map(|s| format!("{}.", s.trim()))
+            }
+        })
+        .unwrap_or_default();
+    let value = value.split('#').next().unwrap_or("").trim();
+    ConfigError::new(
+        source,
+        format!("{section}{}", key.trim()),
+        value,
+        format!("{msg} (line {line_no})"),
+    )
+}
+
+/// Checks every value's range; the first bad one is the error.
+pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
+    let err = |field: &str, value: &dyn std::fmt::Display, allowed: &str| {
+        Err(ConfigError::new(source, field, value, allowed))
+    };
+    let pos_int = |field: &str, v: usize| {
+        if v == 0 {
+            err(field, &v, "must be at least 1")
+        } else {
+            Ok(())
+        }
+    };
+    let pos_f = |field: &str, v: f64| {
+        if !(v.is_finite() && v > 0.0) {
+            err(field, &v, "must be a finite number > 0")
+        } else {
+            Ok(())
+        }
+    };
+    let unit = |field: &str, v: f64| {
+        if !(0.0..=1.0).contains(&v) {
+            err(field, &v, "must lie in [0, 1]")
+        } else {
+            Ok(())
+        }
+    };
+    let lr = |field: &str, v: f64| {
+        if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+            err(field, &v, "a learning rate must lie in (0, 1]")
+        } else {
+            Ok(())
+        }
+    };
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !ident(&e.name) {
+        return err(
+            "name",
+            &format!("{:?}", e.name),
+            "1 to 64 letters, digits, `-` or `_`",
+        );
+    }
+    let model = |field: &str, m: &str| {
+        if !m.ends_with(".safetensors") {
+            err(
+                field,
+                &format!("{m:?}"),
+                "a checkpoint NAME.safetensors (with NAME.toml beside it)",
+            )
+        } else {
+            Ok(())
+        }
+    };
+    model("global.model", &e.global.model)?;
+    if !(e.global.min_score > 0.0 && e.global.min_score < 1.0) {
+        return err(
+            "global.min_score",
+            &e.global.min_score,
+            "a detection score in (0, 1)",
+        );
+    }
+    if e.terminals.is_empty() {
+        return err("terminals", &"[]", "at least one [[terminals]] table");
+    }
+    for (k, t) in e.terminals.iter().enumerate() {
+        let f = |name: &str| format!("terminals[{k}].{name}");
+        if !ident(&t.id) {
+            return err(
+                &f("id"),
+                &format!("{:?}", t.id),
+                "1 to 64 letters, digits, `-` or `_`",
+            );
+        }
+        if e.terminals[..k].iter().any(|o| o.id == t.id) {
+            return err(
+                &f("id"),
+                &format!("{:?}", t.id),
+                "terminal ids must be unique",
+            );
+        }
+        if t.stream == FOLDER_STREAM {
+            match &t.frames {
+                None => {
+                    return err(
+                        &f("frames"),
+                        &"missing",
+                        "with stream = \"folder\", the folder of frames (PNGs + annotations.json)",
+                    )
+                }
+                Some(d) if d.is_empty() => return err(&f("frames"), &"\"\"", "a folder of frames"),
+                Some(_) => {}
+            }
+            if let Some(fps) = t.fps {
+                if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+                    return err(&f("fps"), &fps, "frames per second above 0, at most 1000");
+                }
+            }
+        } else {
+            match t.stream.parse::<StreamId>() {
+                Ok(StreamId::Source) | Err(_) => {
+                    return err(
+                        &f("stream"),
+                        &format!("{:?}", t.stream),
+                        "a terminal stream: A, B, C, D or E, or \"folder\" with frames = DIR",
+                    )
+                }
+                Ok(_) => {}
+            }
+            for (name, given) in [("frames", t.frames.is_some()), ("fps", t.fps.is_some())] {
+                if given {
+                    return err(
+                        &f(name),
+                        &"given",
+                        &format!(
+                            "only with stream = \"folder\" (this terminal's stream is {})",
+                            t.stream
+                        ),
+                    );
+                }
+            }
+        }
+        model(&f("model"), &t.model)?;
+    }
+    let w = &e.windows;
+    pos_int("windows.count", w.count)?;
+    pos_f("windows.t_total_s", w.t_total_s)?;
+    pos_int("windows.min_upload", w.min_upload)?;
+    let need = w.min_upload * e.terminals.len();
+    if w.d_max < need {
+        return err(
+            "windows.d_max",
+            &w.d_max,
+            &format!(
+                "must be at least windows.min_upload x terminals = {} x {} = {need}",
+                w.min_upload,
+                e.terminals.len()
+            ),
+        );
+    }
+    // A window of t_total_s seconds holds t_total_s * fps frames; uploads and scoring frames
+    // must fit in it.
+    for (k, t) in e.terminals.iter().enumerate() {
+        let fps = e.fps_of(k);
+        let frames = (w.t_total_s * fps).floor() as usize;
+        if w.d_max + w.eval_frames > frames {
+            return err(
+                "windows.t_total_s",
+                &w.t_total_s,
+                &format!(
+                    "a window of terminal {} (stream {} at {fps} fps) holds {frames} frames, \
+                     fewer than windows.d_max + windows.eval_frames = {}",
+                    t.id,
+                    t.stream,
+                    w.d_max + w.eval_frames
+                ),
+            );
+        }
+    }
+    pos_int("windows.eval_frames", w.eval_frames)?;
+    pos_f("drift.gamma", e.drift.gamma)?;
+    if e.drift.epsilon > e.terminals.len() {
+        return err(
+            "drift.epsilon",
+            &e.drift.epsilon,
+            &format!(
+                "at most the number of terminals ({}); 0 co-evolves every window",
+                e.terminals.len()
+            ),
+        );
+    }
+    if e.drift.layer.trim().is_empty() {
+        return err(
+            "drift.layer",
+            &"\"\"",
+            "a layer name of the global model (e.g. head_relu)",
+        );
+    }
+    pos_int("distill.steps", e.distill.steps)?;
+    pos_int("distill.batch", e.distill.batch)?;
+    lr("distill.lr", e.distill.lr)?;
+    let m = &e.mutual;
+    unit("mutual.alpha", m.alpha)?;
+    unit("mutual.beta", m.beta)?;
+    if !(m.mu.is_finite() && (0.0..=0.5).contains(&m.mu)) {
+        return err(
+            "mutual.mu",
+            &m.mu,
+            "a noise coefficient in [0, 0.5] (SPEC 3.3)",
+        );
+    }
+    pos_int("mutual.steps", m.steps)?;
+    pos_int("mutual.batch", m.batch)?;
+    lr("mutual.lr", m.lr)?;
+    if m.replay > 256 {
+        return err(
+            "mutual.replay",
+            &m.replay,
+            "source frames per step, 0 (none) to 256",
+        );
+    }
+    let g = &e.generator;
+    pos_int("generator.noise_dim", g.noise_dim)?;
+    pos_int("generator.hidden", g.hidden)?;
+    pos_int("generator.steps", g.steps)?;
+    pos_int("generator.batch", g.batch)?;
+    lr("generator.lr", g.lr)?;
+    if !(g.diversity.is_finite() && g.diversity >= 0.0) {
+        return err("generator.diversity", &g.diversity, "a finite number >= 0");
+    }
+    let l = &e.labeller;
+    match l.noise.parse::<nestevo_cim::NoiseMode>() {
+        Err(_) => {
+            return err(
+                "labeller.noise",
+                &format!("{:?}", l.noise),
+                "none, weight or cell",
+            )
+        }
+        Ok(nestevo_cim::NoiseMode::None) if l.mu != 0.0 => {
+            return err("labeller.mu", &l.mu, "0 with labeller.noise = \"none\"")
+        }
+        Ok(_) => {}
+    }
+    if !(l.mu.is_finite() && (0.0..=1.0).contains(&l.mu)) {
+        return err(
+            "labeller.mu",
+            &l.mu,
+            "a noise coefficient in [0, 1] (SPEC 3.3)",
+        );
+    }
+    if l.arch.trim().is_empty() {
+        return err(
+            "labeller.arch",
+            &"\"\"",
+            "an arch preset name or an arch TOML file",
+        );
+    }
+    pos_int("labeller.calib_frames", l.calib_frames)?;
+    for (name, v) in [
+        ("labeller.write.row_write_ns", l.write.row_write_ns),
+        ("labeller.write.cell_write_pj", l.write.cell_write_pj),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return err(name, &v, "a finite number >= 0");
+        }
+    }
+    let sc = &e.sched;
+    if sc.policy.parse::<nestevo_sched::Policy>().is_err() {
+        return err(
+            "sched.policy",
+            &format!("{:?}", sc.policy),
+            "allowed are knapsack, random, fifo, spf, fair",
+        );
+    }
+    pos_f("sched.memory_mb", sc.memory_mb)?;
+    if !(sc.util.is_finite() && sc.util > 0.0 && sc.util <= 1.0) {
+        return err(
+            "sched.util",
+            &sc.util,
+            "a share of the device in (0, 1] (1: jobs gain nothing from sharing it)",
+        );
+    }
+    if !(sc.workspace_mb.is_finite() && sc.workspace_mb >= 0.0) {
+        return err(
+            "sched.workspace_mb",
+            &sc.workspace_mb,
+            "a finite number >= 0",
+        );
+    }
+    pos_f("compress.small_px", e.compress.small_px)?;
+    pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;
+    if !(e.link.latency_ms.is_finite() && e.link.latency_ms >= 0.0) {
+        return err(
+            "link.latency_ms",
+            &e.link.latency_ms,
+            "a finite number >= 0",
+        );
+    }
+    Ok(())
+}
+
+/// Applies `key=value` overrides in order, then validates the result.
+pub fn apply_overrides(
+    e: &Experiment,
+    sets: &[String],
+    source: &str,
+) -> Result<Experiment, ConfigError> {
+    let mut e = e.clone();
+    for s in sets {
+        e = apply_override(&e, s, source)?;
+    }
+    validate(&e, source)?;
+    Ok(e)
+}
+
+/// One `key=value` override (`mutual.alpha=0.3`, `terminals.1.stream=E`). The key must exist;
+/// the value is read as the type the field has.
+pub fn apply_override(e: &Experiment, set: &str, source: &str) -> Result<Experiment, ConfigError> {
+    let origin = format!("{source} (--set {set})");
+    let (key, raw) = set
+        .split_once('=')
+        .ok_or_else(|| ConfigError::new(&origin, "", "", "an override has the form key=value"))?;
+    let (key, raw) = (key.trim(), raw.trim());
+    let mut root =
+        toml::Value::try_from(e).map_err(|x| ConfigError::new(&origin, key, raw, x.to_string()))?;
+    let path: Vec<&str> = key.split('.').collect();
+    let mut node = &mut root;
+    for (i, part) in path.iter().enumerate() {
+        let here = path[..i].join(".");
+        node = match node {
+            toml::Value::Table(t) => {
+                // Optional fields are absent from the serialised form: a terminal's may be set.
+                if path.len() == 3 && i == 2 && path[0] == "terminals" && !t.contains_key(*part) {
+                    if let Some((_, like)) = TERMINAL_OPTIONAL.iter().find(|(k, _)| k == part) {
+                        t.insert(part.to_string(), like());
+                    }
+                }
+                if !t.contains_key(*part) {
+                    let mut keys: Vec<_> = t.keys().cloned().collect();
+                    keys.sort();
+                    return Err(ConfigError::new(
+                        &origin,
+                        key,
+                        raw,
+                        format!("no such key; keys here: {}", keys.join(", ")),
+                    ));
+                }
+                t.get_mut(*part).expect("checked")
+            }
+            toml::Value::Array(a) => {
+                let n = a.len();
+                match part.parse::<usize>() {
+                    Ok(k) if k < n => &mut a[k],
+                    _ => {
+                        return Err(ConfigError::new(
+                            &origin,
+                            key,
+                            raw,
+                            format!("`{here}` is a list of {n}: index it with 0 to {}", n - 1),
+                        ))
+                    }
+                }
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    &origin,
+                    key,
+                    raw,
+                    format!("`{here}` is a value, not a section"),
+                ))
+            }
+        };
+    }
+    let old = node.clone();
+    *node = parse_value(raw, &old).ok_or_else(|| {
+        ConfigError::new(&origin, key, raw, format!("expected a {}", old.type_str()))
+    })?;
+    root.try_into()
+        .map_err(|x: toml::de::Error| ConfigError::new(&origin, key, raw, x.message().trim()))
+}
+
+/// The fields in which experiment `b` differs from `a`, as `key: A -> B` (dotted keys, terminals
+/// indexed), empty when they are the same experiment.
+pub fn differences(a: &Experiment, b: &Experiment) -> Vec<String> {
+    fn walk(key: &str, a: Option<&toml::Value>, b: Option<&toml::Value>, out: &mut Vec<String>) {
+        use toml::Value;
+        match (a, b) {
+            (Some(Value::Table(x)), Some(Value::Table(y))) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let sub = if key.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{key}.{k}")
+                    };
+                    walk(&sub, x.get(k), y.get(k), out);
+                }
+            }
+            (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
+                for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{key}.{i}"), Some(u), Some(v), out);
+                }
+            }
+            (x, y) if x != y => {
+                let show = |v: Option<&Value>| v.map_or("(absent)".to_string(), |v| v.to_string());
+                out.push(format!("{key}: {} -> {}", show(x), show(y)));
+            }
+            _ => {}
+        }
+    }
+    let (x, y) = (
+        toml::Value::try_from(a).expect("an experiment serialises"),
+        toml::Value::try_from(b).expect("an experiment serialises"),
+    );
+    let mut out = Vec::new();
+    walk("", Some(&x), Some(&y), &mut out);
+    out
+}
+
+/// A terminal's optional fields and a value of each one's type.
+#[allow(clippy::type_complexity)]
+const TERMINAL_OPTIONAL: &[(&str, fn() -> toml::Value)] = &[
+    ("frames", || toml::Value::String(String::new())),
+    ("fps", || toml::Value::Float(30.0)),
+];
+
+fn parse_value(raw: &str, like: &toml::Value) -> Option<toml::Value> {
+    use toml::Value;
+    match like {
+        Value::Integer(_) => raw.parse::<i64>().ok().map(Value::Integer),
+        Value::Float(_) => raw.parse::<f64>().ok().map(Value::Float),
+        Value::Boolean(_) => match raw {
+            "true" | "on" | "yes" => Some(Value::Boolean(true)),
+            "false" | "off" | "no" => Some(Value::Boolean(false)),
+            _ => None,
+        },
+        Value::String(_) => Some(Value::String(raw.trim_matches('"').to_string())),
+        _ => None,
+    }
+}
+
+impl Experiment {
+    /// Terminal `k`'s rendered stream; `None` for a folder.
+    pub fn stream_of(&self, k: usize) -> Option<StreamId> {
+        self.terminals[k].stream.parse().ok()
+    }
+
+    /// Terminal `k`'s clock: its stream's fps, or the folder's (default 30).
+    pub fn fps_of(&self, k: usize) -> f64 {
+        match self.stream_of(k) {
+            Some(s) => s.fps(),
+            None => self.terminals[k].fps.unwrap_or(30.0),
+        }
+    }
+
+    /// The experiment as TOML (what `summary.json`'s run used, written beside it).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("an experiment serialises")
+    }
+}

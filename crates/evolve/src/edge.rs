@@ -1,0 +1,724 @@
+//! The edge server's side of the loop, with no transport and no clock of its own: it holds
+//! the global model, its training-data drift statistics and every terminal's deployed model;
+//! given a window's uploads it labels them, measures the drift, decides (Eq. 11-13) and runs
+//! the window's jobs as the method says (`method`): distillation, co-evolution (`coevolve`),
+//! adversarial adaptation (`adapt`) or nothing. The in-process loop (`run`) and the HTTP
+//! service (`serve`) both drive it.
+//!
+//! Uploads (Eq. 5): `upload_counts` gives every terminal `min_upload` frames plus a share of
+//! the rest of `D_max` in proportion to its last delta_i (more frames where the drift was
+//! larger), rounded down so the sum stays within D_max; an even split while some terminal
+//! has no delta yet.
+//!
+//! Times: the window's jobs run for real one after another (labelling of every upload first,
+//! then, for co-evolution, the generator, the mutual-learning pairs, FedAvg with the relabelling
+//! by the new global model, and the distillations), so runs stay seeded and reproducible. Each
+//! job's measured solo time and its modelled memory (`sched::MemoryModel` on its models'
+//! descriptions, `[sched].workspace_mb`) are recorded, and the window is replayed on the
+//! experiment's `[sched]` device and policy (`schedule`): stage by stage, each stage's jobs
+//! given to `sched::simulate` arriving at the previous stage's end. A terminal's `t_r` and `t_w`
+//! are `sched::terminal_times` of its own jobs (pair, distillation) with its request at the
+//! window's start: `t_r` the time they ran, `t_w` the rest until its last job ended. The
+//! labelling time is the labeller's modelled device time where it reports one (the simulated
+//! chip), else the measured wall time. The replay is `WindowOutcome::schedule`.
+//!
+//! With `[compress]` on, the distillations and the pairs train on the upload after the
+//! adaptive-compression rule (`compress`); their modelled memory counts pooled frames at a
+//! quarter of a whole frame's activations.
+
+use super::adapt::{adapt, AdaptConfig};
+use super::coevolve::{class_counts, class_prior, copy_model, train_pair_with_replay, PairConfig};
+use super::compress;
+use super::config::Experiment;
+use super::distill::{distill, DistillConfig};
+use super::drift::{self, Decision, FeatureStats};
+use super::error::{EvolveError, Result};
+use super::fedavg::fedavg_detectors;
+use super::generator::{train_generator, GenConfig, Generator, Head};
+use super::jobs::generator_work;
+use super::labeller::{feature_stats, OwnedTorchLabeller, TorchLabeller};
+use super::method::{Action, Method};
+use super::schedule::{schedule, Stage, StageJob, WindowSchedule};
+pub use super::uploads::upload_counts;
+use nestevo_couple::label::{LabelRequest, Labelled, Labeller};
+use nestevo_data::{Frame, StreamId, CLASSES};
+use nestevo_model::ModelDesc;
+use nestevo_sched::{JobKind, MemoryModel, Work};
+use nestevo_train::checkpoint;
+use nestevo_train::detector::Detector;
+use nestevo_train::frames::FramePool;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Source frames labelled for the training statistics when none lie beside the checkpoint.
+const TRAIN_STATS_FRAMES: usize = 512;
+/// Labelled source frames A1 adapts from.
+const ADAPT_SOURCE_FRAMES: usize = 256;
+
+/// Builds the labeller of a global model; `programming` counts how often the global model
+/// has been (re)programmed (0 for the first), so a simulated chip can draw fresh noise.
+pub type LabellerFactory = Box<dyn Fn(&Detector, usize) -> Result<Box<dyn Labeller + Send>> + Send>;
+
+/// The LibTorch labeller on a copy of the global model.
+pub fn torch_labeller() -> LabellerFactory {
+    Box::new(|g: &Detector, _| {
+        Ok(Box::new(OwnedTorchLabeller(copy_model(g, &g.desc.name)?)) as Box<dyn Labeller + Send>)
+    })
+}
+
+pub struct Terminal {
+    pub id: String,
+    pub stream: String,
+    pub model: Detector,
+    /// delta_i of the terminal's last upload.
+    pub last_delta: Option<f64>,
+}
+
+/// A terminal's frames of one window.
+pub struct TerminalUpload {
+    pub terminal: String,
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TerminalOutcome {
+    pub terminal: String,
+    pub uploaded: usize,
+    pub pseudo_boxes: usize,
+    pub delta: f64,
+    pub action: String,
+    /// Seconds: waiting for other jobs, and the terminal's own training.
+    pub t_w: f64,
+    pub t_r: f64,
+    /// Seconds of labelling its frames (modelled by the labeller, or measured).
+    pub label_s: f64,
+    /// First and last losses of its jobs, for the record.
+    pub first_loss: f64,
+    pub last_loss: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowOutcome {
+    pub window: usize,
+    pub delta_global: usize,
+    pub decision: Decision,
+    pub action: Action,
+    pub terminals: Vec<TerminalOutcome>,
+    pub global_updated: bool,
+    /// The generator's accuracy per intermediate head, when one was trained.
+    pub generator_accuracy: Vec<f64>,
+    /// Wall seconds of the whole window on the edge.
+    pub seconds: f64,
+    /// The window's jobs replayed on the `[sched]` device (`schedule`): where t_w, t_r come from.
+    #[serde(default)]
+    pub schedule: Option<WindowSchedule>,
+}
+
+pub struct Edge {
+    exp: Experiment,
+    method: Method,
+    global: Detector,
+    original: Detector,
+    train_stats: FeatureStats,
+    terminals: Vec<Terminal>,
+    factory: LabellerFactory,
+    labeller: Box<dyn Labeller + Send>,
+    /// Times the global model has been replaced (co-evolutions).
+    pub global_version: usize,
+    /// Modelled energy of (re)programming the labeller's chip so far (0 on LibTorch).
+    pub program_energy_j: f64,
+    /// Modelled energy of the labeller's inference so far (0 on LibTorch: not modelled).
+    pub label_energy_j: f64,
+    source: Option<Vec<Frame>>,
+}
+
+fn load_model(path: &Path, device: tch::Device) -> Result<Detector> {
+    Ok(checkpoint::load(path, device)?.0)
+}
+
+/// A seed for (run seed, window, terminal, purpose), so that a resumed run draws the same.
+pub fn seed_of(seed: u64, window: usize, terminal: usize, what: u64) -> u64 {
+    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ ((window as u64) << 40)
+        ^ ((terminal as u64) << 24)
+        ^ what
+}
+
+impl Edge {
+    /// The global model of `exp`, its drift statistics (beside its checkpoint, or computed
+    /// into `work`), and the experiment's terminals with their deployed models.
+    /// The labeller is the experiment's `[labeller]` (LibTorch, or the simulated chip).
+    pub fn new(exp: &Experiment, method: Method, device: tch::Device, work: &Path) -> Result<Edge> {
+        let factory = super::cim_labeller::labeller_factory(&exp.labeller);
+        Self::with_labeller(exp, method, device, work, factory)
+    }
+
+    pub fn with_labeller(
+        exp: &Experiment,
+        method: Method,
+        device: tch::Device,
+        work: &Path,
+        factory: LabellerFactory,
+    ) -> Result<Edge> {
+        let global = load_model(Path::new(&exp.global.model), device)?;
+        let train_stats = training_stats(&global, exp, work)?;
+        let labeller = factory(&global, 0)?;
+        let mut edge = Edge {
+            exp: exp.clone(),
+            method,
+            original: copy_model(&global, &global.desc.name)?,
+            global,
+            train_stats,
+            terminals: Vec::new(),
+            factory,
+            labeller,
+            global_version: 0,
+            program_energy_j: 0.0,
+            label_energy_j: 0.0,
+            source: None,
+        };
+        for t in &exp.terminals {
+            edge.add_terminal(&t.id, &t.stream, Path::new(&t.model))?;
+        }
+        Ok(edge)
+    }
+
+    pub fn experiment(&self) -> &Experiment {
+        &self.exp
+    }
+
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// Registers a terminal with its deployed model (renamed after the terminal, so that its
+    /// checkpoints are).
+    pub fn add_terminal(&mut self, id: &str, stream: &str, model: &Path) -> Result<()> {
+        if self.terminals.iter().any(|t| t.id == id) {
+            return Err(EvolveError::BadInput(format!(
+                "terminal `{id}` is already registered"
+            )));
+        }
+        let mut m = load_model(model, self.global.vs.device())?;
+        m.desc.name = id.to_string();
+        self.terminals.push(Terminal {
+            id: id.to_string(),
+            stream: stream.to_string(),
+            model: m,
+            last_delta: None,
+        });
+        Ok(())
+    }
+
+    fn index(&self, id: &str) -> Result<usize> {
+        self.terminals
+            .iter()
+            .position(|t| t.id == id)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = self.terminals.iter().map(|t| t.id.as_str()).collect();
+                EvolveError::BadInput(format!(
+                    "no terminal `{id}`; registered: {}",
+                    ids.join(", ")
+                ))
+            })
+    }
+
+    pub fn terminals(&self) -> &[Terminal] {
+        &self.terminals
+    }
+
+    pub fn terminal_model(&self, id: &str) -> Result<&Detector> {
+        Ok(&self.terminals[self.index(id)?].model)
+    }
+
+    /// Replaces a terminal's model by a checkpoint (a restarted service, a resumed run).
+    pub fn set_terminal_model(&mut self, id: &str, model: &Path) -> Result<()> {
+        let k = self.index(id)?;
+        let mut m = load_model(model, self.global.vs.device())?;
+        m.desc.name = id.to_string();
+        self.terminals[k].model = m;
+        Ok(())
+    }
+
+    pub fn set_terminal_delta(&mut self, id: &str, delta: Option<f64>) -> Result<()> {
+        let k = self.index(id)?;
+        self.terminals[k].last_delta = delta;
+        Ok(())
+    }
+
+    pub fn global(&self) -> &Detector {
+        &self.global
+    }
+
+    /// The global model before any co-evolution.
+    pub fn original_global(&self) -> &Detector {
+        &self.original
+    }
+
+    /// Replaces the global model by a checkpoint (restart), `version` co-evolutions old.
+    pub fn set_global(&mut self, path: &Path, version: usize) -> Result<()> {
+        let mut g = load_model(path, self.global.vs.device())?;
+        g.desc.name = self.original.desc.name.clone();
+        self.labeller = (self.factory)(&g, version)?;
+        self.global = g;
+        self.global_version = version;
+        Ok(())
+    }
+
+    pub fn labeller(&self) -> &dyn Labeller {
+        self.labeller.as_ref()
+    }
+
+    /// Frames each terminal uploads next window (Eq. 5).
+    pub fn upload_plan(&self) -> Vec<(String, usize)> {
+        let deltas: Vec<Option<f64>> = self.terminals.iter().map(|t| t.last_delta).collect();
+        let counts = upload_counts(self.exp.windows.d_max, self.exp.windows.min_upload, &deltas);
+        self.terminals
+            .iter()
+            .zip(counts)
+            .map(|(t, n)| (t.id.clone(), n))
+            .collect()
+    }
+
+    fn label(&mut self, frames: &[Frame], features: bool) -> Result<(Vec<Labelled>, f64)> {
+        let req = LabelRequest {
+            min_score: self.exp.global.min_score as f32,
+            feature_layer: features.then(|| self.exp.drift.layer.clone()),
+        };
+        let t0 = Instant::now();
+        let labels = self.labeller.label(frames, &req)?;
+        // The simulated chip's modelled time replaces the wall time of simulating it.
+        let cost = self.labeller.last_cost();
+        self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
+        Ok((
+            labels,
+            cost.map_or(t0.elapsed().as_secs_f64(), |c| c.seconds),
+        ))
+    }
+
+    /// One window: see the module doc. Terminals without an upload are left as they are.
+    /// The labelled source-domain frames (the global model's training data) that A1 adapts
+    /// from and rehearsal replays: drawn once, seeded by the run.
+    fn draw_source(&mut self) {
+        if self.source.is_none() {
+            let mut pool = FramePool::new(StreamId::Source, self.exp.seed ^ 0xA1);
+            self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+        }
+    }
+
+    pub fn window(&mut self, w: usize, uploads: Vec<TerminalUpload>) -> Result<WindowOutcome> {
+        let t0 = Instant::now();
+        let e = self.exp.clone();
+        let mut ks = Vec::new();
+        for u in &uploads {
+            let k = self.index(&u.terminal)?;
+            if ks.contains(&k) {
+                return Err(EvolveError::BadInput(format!(
+                    "window {w}: two uploads for terminal `{}`",
+                    u.terminal
+                )));
+            }
+            if u.frames.is_empty() {
+                return Err(EvolveError::BadInput(format!(
+                    "window {w}: terminal `{}` uploaded no frames",
+                    u.terminal
+                )));
+            }
+            ks.push(k);
+        }
+        // Label every upload with the current global model, then the drift rule.
+        let mut labels = Vec::new();
+        let mut deltas = Vec::new();
+        let mut label_s = Vec::new();
+        let mut boxes = Vec::new();
+        for u in &uploads {
+            let (l, s) = self.label(&u.frames, true)?;
+            boxes.push(l.iter().map(|x| x.boxes.len()).sum::<usize>());
+            let stats = feature_stats(&l, CLASSES.len())?;
+            deltas.push(drift::delta(&self.train_stats, &stats)?.delta);
+            labels.push(l);
+            label_s.push(s);
+        }
+        for (&k, &d) in ks.iter().zip(&deltas) {
+            self.terminals[k].last_delta = Some(d);
+        }
+        let dg = drift::delta_global(&deltas, e.drift.gamma);
+        let decision = drift::decide(dg, e.drift.epsilon);
+        let action = self.method.action(decision);
+        let n = uploads.len();
+        // No training: no loss (0, so that the JSON tables stay numbers).
+        let mut losses = vec![(0.0, 0.0); n];
+        // The window's stages for the scheduler (`schedule`): labelling holds the device first.
+        let mut stages = vec![Stage::Serial {
+            name: "label".into(),
+            seconds: label_s.iter().sum(),
+        }];
+        let mem = MemoryModel {
+            workspace_mb: e.sched.workspace_mb,
+            ..Default::default()
+        };
+        let job = |id: String,
+                   kind: JobKind,
+                   terminal: Option<&str>,
+                   work: Work,
+                   seconds: f64|
+         -> StageJob {
+            StageJob {
+                id,
+                kind,
+                terminal: terminal.map(str::to_string),
+                memory_mb: mem.estimate(&work).total_mb,
+                seconds,
+            }
+        };
+        let work_of = |descs: &[&ModelDesc], frames: usize, steps: usize, batch: usize| {
+            Work::of_descs(descs, frames as f64, steps as f64, batch as f64)
+                .map_err(|x| EvolveError::BadInput(format!("window {w}: memory model: {x}")))
+        };
+        let mut gen_acc = Vec::new();
+        let mut global_updated = false;
+        let distill_cfg = |j: usize, what: u64| DistillConfig {
+            steps: e.distill.steps,
+            batch: e.distill.batch,
+            lr: e.distill.lr,
+            peak_threshold: e.global.min_score,
+            seed: seed_of(e.seed, w, ks[j], what),
+            context: format!("window {w}, terminal {}", uploads[j].terminal),
+        };
+        match action {
+            Action::None => {}
+            Action::Distill | Action::DistillOriginal => {
+                let mut jobs = Vec::with_capacity(n);
+                // Under A4 the global model never changes, so the current labels are the
+                // original model's; relabel only if it did.
+                let relabel = action == Action::DistillOriginal && self.global_version > 0;
+                for j in 0..n {
+                    let teacher_labels = if relabel {
+                        let req = LabelRequest {
+                            min_score: e.global.min_score as f32,
+                            feature_layer: None,
+                        };
+                        TorchLabeller::new(&self.original).label(&uploads[j].frames, &req)?
+                    } else {
+                        std::mem::take(&mut labels[j])
+                    };
+                    let k = ks[j];
+                    let (rep, sj) = distill_job(
+                        &mut self.terminals[k].model,
+                        &uploads[j],
+                        &teacher_labels,
+                        &distill_cfg(j, 2),
+                        &e,
+                        &mem,
+                    )?;
+                    jobs.push(sj);
+                    losses[j] = (rep.first_loss, rep.last_loss);
+                }
+                stages.push(Stage::Jobs {
+                    name: "distill".into(),
+                    jobs,
+                });
+            }
+            Action::Adapt => {
+                self.draw_source();
+                let source = self.source.as_ref().expect("drawn");
+                let mut jobs = Vec::with_capacity(n);
+                for j in 0..n {
+                    let k = ks[j];
+                    let rep = adapt(
+                        &mut self.terminals[k].model,
+                        source,
+                        &uploads[j].frames,
+                        &AdaptConfig {
+                            steps: e.distill.steps,
+                            batch: e.distill.batch,
+                            lr: e.distill.lr,
+                            layer: e.drift.layer.clone(),
+                            seed: seed_of(e.seed, w, k, 5),
+                            context: format!("window {w}, terminal {}", uploads[j].terminal),
+                        },
+                    )?;
+                    let t = &uploads[j].terminal;
+                    let wk = work_of(
+                        &[&self.terminals[k].model.desc],
+                        uploads[j].frames.len(),
+                        e.distill.steps,
+                        e.distill.batch,
+                    )?;
+                    jobs.push(job(
+                        format!("adapt-{t}"),
+                        JobKind::Other,
+                        Some(t),
+                        wk,
+                        rep.seconds,
+                    ));
+                    losses[j] = (rep.det_last, rep.domain_last);
+                }
+                stages.push(Stage::Jobs {
+                    name: "adapt".into(),
+                    jobs,
+                });
+            }
+            Action::CoEvolve { generator } => {
+                let gname = self.global.desc.name.clone();
+                let mut mids = Vec::with_capacity(n);
+                for u in &uploads {
+                    mids.push(copy_model(
+                        &self.global,
+                        &format!("{gname}-mid-{}", u.terminal),
+                    )?);
+                }
+                let counts: Vec<Vec<usize>> = labels
+                    .iter()
+                    .map(|l| class_counts(l, CLASSES.len()))
+                    .collect();
+                let (prior, all) = class_prior(&counts);
+                let gen = if generator && all > 0 {
+                    let t = Instant::now();
+                    let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
+                    // The generator's initial weights come from LibTorch's generator: seed it
+                    // so that a resumed run starts from the same ones.
+                    tch::manual_seed(seed_of(e.seed, w, 0, 6) as i64);
+                    let mut g = Generator::new(
+                        e.generator.noise_dim,
+                        e.generator.hidden,
+                        heads[0].latent_dim(),
+                        CLASSES.len(),
+                        self.global.vs.device(),
+                    );
+                    let rep = train_generator(
+                        &mut g,
+                        &heads,
+                        &counts,
+                        &GenConfig {
+                            steps: e.generator.steps,
+                            batch: e.generator.batch,
+                            lr: e.generator.lr,
+                            diversity: e.generator.diversity,
+                            seed: seed_of(e.seed, w, 0, 3),
+                        },
+                    )?;
+                    gen_acc = rep.accuracy;
+                    let wk = generator_work(
+                        heads[0].latent_dim(),
+                        heads.len(),
+                        e.generator.steps,
+                        e.generator.batch,
+                    );
+                    stages.push(Stage::Jobs {
+                        name: "generator".into(),
+                        jobs: vec![job(
+                            "generator".into(),
+                            JobKind::Generator,
+                            None,
+                            wk,
+                            t.elapsed().as_secs_f64(),
+                        )],
+                    });
+                    Some(g)
+                } else {
+                    None
+                };
+                if e.mutual.replay > 0 {
+                    self.draw_source();
+                }
+                let source: &[Frame] = self.source.as_deref().unwrap_or(&[]);
+                let mut pairs = Vec::with_capacity(n);
+                for j in 0..n {
+                    let k = ks[j];
+                    // Adaptive compression (`[compress]`): the pair trains on the pooled set.
+                    let (cf, cl, share) = if e.compress.enabled {
+                        let (f, l, c) =
+                            compress::compress(&e.compress, &uploads[j].frames, &labels[j]);
+                        (Some(f), Some(l), c.whole_share())
+                    } else {
+                        (None, None, 1.0)
+                    };
+                    let rep = train_pair_with_replay(
+                        &mut self.terminals[k].model,
+                        &mut mids[j],
+                        cf.as_deref().unwrap_or(&uploads[j].frames),
+                        cl.as_deref().unwrap_or(&labels[j]),
+                        gen.as_ref().map(|g| (g, prior.as_slice())),
+                        source,
+                        &PairConfig {
+                            steps: e.mutual.steps,
+                            batch: e.mutual.batch,
+                            lr: e.mutual.lr,
+                            alpha: e.mutual.alpha,
+                            beta: e.mutual.beta,
+                            mu: e.mutual.mu,
+                            samples: e.generator.samples,
+                            labels: e.mutual.labels,
+                            freeze_mid_bn: e.mutual.freeze_bn,
+                            peak_threshold: e.global.min_score,
+                            replay: e.mutual.replay,
+                            seed: seed_of(e.seed, w, k, 4),
+                            context: format!("window {w}, terminal {}", uploads[j].terminal),
+                        },
+                    )?;
+                    let t = &uploads[j].terminal;
+                    let mut wk = work_of(
+                        &[&self.terminals[k].model.desc, &mids[j].desc],
+                        uploads[j].frames.len(),
+                        e.mutual.steps,
+                        e.mutual.batch,
+                    )?;
+                    let scale = share + (1.0 - share) / 4.0;
+                    wk.act_per_frame *= scale;
+                    wk.macs_per_frame *= scale;
+                    pairs.push(job(
+                        format!("pair-{t}"),
+                        JobKind::Mutual,
+                        Some(t),
+                        wk,
+                        rep.seconds,
+                    ));
+                }
+                stages.push(Stage::Jobs {
+                    name: "pairs".into(),
+                    jobs: pairs,
+                });
+                // FedAvg, reprogram the labeller, relabel every upload, then distil.
+                let t = Instant::now();
+                let weighted: Vec<(&Detector, usize)> = mids
+                    .iter()
+                    .zip(&uploads)
+                    .map(|(m, u)| (m, u.frames.len()))
+                    .collect();
+                self.global = fedavg_detectors(&weighted, &gname)?;
+                self.global_version += 1;
+                self.labeller = (self.factory)(&self.global, self.global_version)?;
+                global_updated = true;
+                let mut shared = t.elapsed().as_secs_f64();
+                // Writing the new weights onto a chip takes its (modelled) time.
+                if let Some(c) = self.labeller.program_cost() {
+                    shared += c.seconds;
+                    self.program_energy_j += c.energy_j;
+                }
+                let mut relabels = Vec::with_capacity(n);
+                for u in &uploads {
+                    let (l, s) = self.label(&u.frames, false)?;
+                    shared += s;
+                    relabels.push(l);
+                }
+                stages.push(Stage::Serial {
+                    name: "fedavg+relabel".into(),
+                    seconds: shared,
+                });
+                let mut jobs = Vec::with_capacity(n);
+                for (j, l) in relabels.iter().enumerate() {
+                    let k = ks[j];
+                    let (rep, sj) = distill_job(
+                        &mut self.terminals[k].model,
+                        &uploads[j],
+                        l,
+                        &distill_cfg(j, 2),
+                        &e,
+                        &mem,
+                    )?;
+                    jobs.push(sj);
+                    losses[j] = (rep.first_loss, rep.last_loss);
+                }
+                stages.push(Stage::Jobs {
+                    name: "distill".into(),
+                    jobs,
+                });
+            }
+        }
+        let sched = schedule(&stages, &e.sched, seed_of(e.seed, w, 0, 7))
+            .map_err(|x| EvolveError::BadInput(format!("window {w}: {x}")))?;
+        let terminals = (0..n)
+            .map(|j| TerminalOutcome {
+                terminal: uploads[j].terminal.clone(),
+                uploaded: uploads[j].frames.len(),
+                pseudo_boxes: boxes[j],
+                delta: deltas[j],
+                action: action.name().to_string(),
+                t_w: sched.terminal_times(&uploads[j].terminal).0,
+                t_r: sched.terminal_times(&uploads[j].terminal).1,
+                label_s: label_s[j],
+                first_loss: losses[j].0,
+                last_loss: losses[j].1,
+            })
+            .collect::<Vec<_>>();
+        Ok(WindowOutcome {
+            window: w,
+            delta_global: dg,
+            decision,
+            action,
+            terminals,
+            global_updated,
+            generator_accuracy: gen_acc,
+            seconds: t0.elapsed().as_secs_f64(),
+            schedule: Some(sched),
+        })
+    }
+}
+
+/// A terminal's distillation on its upload after the compression rule (`compress`, when the
+/// experiment's `[compress]` is on), and the job's work for the memory model: pooled frames
+/// count a quarter of a whole frame's activations and MACs.
+/// One terminal's distillation on its upload, and the job the scheduler replays for it.
+fn distill_job(
+    model: &mut Detector,
+    upload: &TerminalUpload,
+    labels: &[Labelled],
+    cfg: &DistillConfig,
+    e: &Experiment,
+    mem: &MemoryModel,
+) -> Result<(super::distill::DistillReport, StageJob)> {
+    let frames = upload.frames.as_slice();
+    let (rep, share) = if e.compress.enabled {
+        let (f, l, c) = compress::compress(&e.compress, frames, labels);
+        (distill(model, &f, &l, cfg)?, c.whole_share())
+    } else {
+        (distill(model, frames, labels, cfg)?, 1.0)
+    };
+    let mut wk = Work::of_descs(
+        &[&model.desc],
+        frames.len() as f64,
+        e.distill.steps as f64,
+        e.distill.batch as f64,
+    )
+    .map_err(|x| EvolveError::BadInput(format!("{}: memory model: {x}", cfg.context)))?;
+    let scale = share + (1.0 - share) / 4.0;
+    wk.act_per_frame *= scale;
+    wk.macs_per_frame *= scale;
+    let t = &upload.terminal;
+    let job = StageJob {
+        id: format!("distill-{t}"),
+        kind: JobKind::Distill,
+        terminal: Some(t.clone()),
+        memory_mb: mem.estimate(&wk).total_mb,
+        seconds: rep.seconds,
+    };
+    Ok((rep, job))
+}
+
+fn training_stats(global: &Detector, e: &Experiment, work: &Path) -> Result<FeatureStats> {
+    let beside = PathBuf::from(&e.global.model).with_extension("drift.json");
+    for p in [beside, work.join("global.drift.json")] {
+        if p.is_file() {
+            let s = FeatureStats::load(&p)?;
+            if s.layer == e.drift.layer {
+                return Ok(s);
+            }
+        }
+    }
+    let lab = TorchLabeller::new(global);
+    let req = LabelRequest {
+        min_score: e.global.min_score as f32,
+        feature_layer: Some(e.drift.layer.clone()),
+    };
+    let mut pool = FramePool::new(StreamId::Source, e.seed);
+    let s = feature_stats(
+        &lab.label(&pool.sample(TRAIN_STATS_FRAMES), &req)?,
+        CLASSES.len(),
+    )?;
+    std::fs::create_dir_all(work)
+        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", work.display())))?;
+    s.save(&work.join("global.drift.json"))?;
+    Ok(s)
+}

@@ -1,0 +1,364 @@
+//! A detector built from a model description (`models/*.toml`): every layer is one of the
+//! description's crossbar-mappable ops, so the same file drives the trainer and the mapper.
+//! The last three outputs are CenterNet's heads: class heat-map, box size, centre offset.
+
+use super::error::{Result, TrainError};
+use super::loss::HeadOut;
+use super::noise::WeightNoise;
+use nestevo_core::error::Context;
+use nestevo_core::{check, invalid};
+use nestevo_model::{ModelDesc, Op, Src};
+use tch::{nn, nn::ModuleT, Device, Tensor};
+
+/// Heat-map bias so that the initial score is 0.1 (CenterNet): keeps the focal loss stable.
+const HM_BIAS_INIT: f64 = -2.19;
+
+enum Layer {
+    Conv {
+        w: Tensor,
+        b: Option<Tensor>,
+        stride: i64,
+        padding: i64,
+        dilation: i64,
+        groups: i64,
+    },
+    Linear {
+        w: Tensor,
+        b: Option<Tensor>,
+    },
+    Bn(nn::BatchNorm),
+    Relu,
+    Relu6,
+    MaxPool([i64; 3]),
+    AvgPool([i64; 3]),
+    Gap,
+    Add,
+    Upsample(i64),
+    Concat,
+    Flatten,
+}
+
+pub struct Detector {
+    pub desc: ModelDesc,
+    pub vs: nn::VarStore,
+    layers: Vec<Layer>,
+    inputs: Vec<Vec<Src>>,
+    heads: [usize; 3],
+    /// Output cells per input pixel, inverted: input pixels per heat-map cell.
+    pub stride: f32,
+    pub classes: usize,
+    /// Eq. 18-20 noise on every conv/linear weight in the forward pass, when set.
+    pub noise: Option<WeightNoise>,
+}
+
+impl Detector {
+    /// Builds the network of `desc` with fresh weights on `device`.
+    pub fn new(desc: &ModelDesc, classes: usize, device: Device) -> Result<Self> {
+        let src = &desc.source;
+        let steps = desc
+            .walk()
+            .map_err(TrainError::from)
+            .ctx(|| format!("model description {src}"))?;
+        let shapes: Vec<[usize; 3]> = steps.iter().map(|s| s.out).collect();
+        check!(
+            desc.outputs.len() == 3,
+            "model description {src}: field `outputs` must name 3 head layers (heat-map, size, offset), got {:?}",
+            desc.outputs
+        );
+        let mut heads = [0; 3];
+        for (k, (name, want)) in desc.outputs.iter().zip([classes, 2, 2]).enumerate() {
+            let i = desc.index_of(name).ok_or_else(|| {
+                TrainError::Invalid(format!(
+                    "model description {src}: output `{name}` is not a layer"
+                ))
+            })?;
+            check!(
+                matches!(desc.layers[i].op, Op::Conv { .. }),
+                "model description {src}: output `{name}` must be a conv layer (a detector head)"
+            );
+            check!(
+                shapes[i][0] == want,
+                "model description {src}: head `{name}` has {} channels, the detector needs {want} ({})",
+                shapes[i][0],
+                ["one per class", "width, height", "x, y offset"][k]
+            );
+            heads[k] = i;
+        }
+        let hm_shape = shapes[heads[0]];
+        for &h in &heads[1..] {
+            check!(
+                shapes[h][1..] == hm_shape[1..],
+                "model description {src}: heads {:?} must share one output grid",
+                desc.outputs
+            );
+        }
+        check!(
+            desc.input[1].is_multiple_of(hm_shape[1])
+                && desc.input[1] / hm_shape[1] == desc.input[2] / hm_shape[2],
+            "model description {src}: the heat-map grid {}x{} must divide the input {}x{} evenly",
+            hm_shape[1],
+            hm_shape[2],
+            desc.input[1],
+            desc.input[2]
+        );
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let mut layers = Vec::with_capacity(desc.layers.len());
+        let mut inputs = Vec::with_capacity(desc.layers.len());
+        for step in &steps {
+            let (i, l, ins) = (step.index, step.layer, step.inputs.clone());
+            let in_c = step.input()[0] as i64;
+            let in_numel = step.input().iter().product::<usize>() as i64;
+            let p = &root / l.name.as_str();
+            let layer = match &l.op {
+                Op::Conv {
+                    out_channels,
+                    kernel,
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                    bias,
+                } => {
+                    let (o, g) = (*out_channels as i64, *groups as i64);
+                    let shape = [o, in_c / g, kernel[0] as i64, kernel[1] as i64];
+                    let w = p.var(
+                        "weight",
+                        &shape,
+                        nn::Init::Kaiming {
+                            dist: nn::init::NormalOrUniform::Uniform,
+                            fan: nn::init::FanInOut::FanIn,
+                            non_linearity: nn::init::NonLinearity::ReLU,
+                        },
+                    );
+                    let b = bias.then(|| {
+                        let init = if i == heads[0] {
+                            nn::Init::Const(HM_BIAS_INIT)
+                        } else {
+                            nn::Init::Const(0.0)
+                        };
+                        p.var("bias", &[o], init)
+                    });
+                    Layer::Conv {
+                        w,
+                        b,
+                        stride: *stride as i64,
+                        padding: *padding as i64,
+                        dilation: *dilation as i64,
+                        groups: g,
+                    }
+                }
+                Op::Linear { out_features, bias } => {
+                    let o = *out_features as i64;
+                    let bound = 1.0 / (in_numel as f64).sqrt();
+                    let w = p.var(
+                        "weight",
+                        &[o, in_numel],
+                        nn::Init::Uniform {
+                            lo: -bound,
+                            up: bound,
+                        },
+                    );
+                    let b = bias.then(|| {
+                        p.var(
+                            "bias",
+                            &[o],
+                            nn::Init::Uniform {
+                                lo: -bound,
+                                up: bound,
+                            },
+                        )
+                    });
+                    Layer::Linear { w, b }
+                }
+                Op::BatchNorm => Layer::Bn(nn::batch_norm2d(&p, in_c, Default::default())),
+                Op::Relu => Layer::Relu,
+                Op::Relu6 => Layer::Relu6,
+                Op::MaxPool {
+                    kernel,
+                    stride,
+                    padding,
+                } => Layer::MaxPool([*kernel as i64, *stride as i64, *padding as i64]),
+                Op::AvgPool {
+                    kernel,
+                    stride,
+                    padding,
+                } => Layer::AvgPool([*kernel as i64, *stride as i64, *padding as i64]),
+                Op::GlobalAvgPool => Layer::Gap,
+                Op::Add => Layer::Add,
+                Op::Upsample { scale } => Layer::Upsample(*scale as i64),
+                Op::Concat => Layer::Concat,
+                Op::Flatten => Layer::Flatten,
+            };
+            layers.push(layer);
+            inputs.push(ins);
+        }
+        Ok(Self {
+            desc: desc.clone(),
+            vs,
+            layers,
+            inputs,
+            heads,
+            stride: (desc.input[1] / hm_shape[1]) as f32,
+            classes,
+            noise: None,
+        })
+    }
+
+    /// Input [C, H, W] the description asks for.
+    pub fn input_chw(&self) -> [usize; 3] {
+        self.desc.input
+    }
+
+    /// Heat-map grid (h, w).
+    pub fn grid(&self) -> (usize, usize) {
+        let [_, h, w] = self.desc.input;
+        (h / self.stride as usize, w / self.stride as usize)
+    }
+
+    /// Number of trainable parameters.
+    pub fn params(&self) -> i64 {
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+
+    /// Runs the network on [B, C, H, W] frames in [0, 1].
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<HeadOut> {
+        Ok(self.run(x, train, None)?.0)
+    }
+
+    /// The heads and the output of layer `keep` (an index into the description's layers),
+    /// e.g. the features the drift statistic pools (`evolve::drift`).
+    pub fn forward_features(
+        &self,
+        x: &Tensor,
+        train: bool,
+        keep: usize,
+    ) -> Result<(HeadOut, Tensor)> {
+        check!(
+            keep < self.layers.len(),
+            "model {}: no layer {keep} (it has {})",
+            self.desc.name,
+            self.layers.len()
+        );
+        let (heads, kept) = self.run(x, train, Some(keep))?;
+        Ok((heads, kept.expect("kept layer")))
+    }
+
+    fn run(
+        &self,
+        x: &Tensor,
+        train: bool,
+        keep: Option<usize>,
+    ) -> Result<(HeadOut, Option<Tensor>)> {
+        let [c, h, w] = self.desc.input;
+        let size = x.size();
+        // A fully convolutional network also takes its input 2x2-pooled (adaptive compression
+        // trains on half-size frames); no other size, and a network with a linear layer or a
+        // flatten only its own.
+        let sized = size.len() == 4 && size[1] == c as i64;
+        let own = sized && size[2..] == [h as i64, w as i64];
+        let half = sized
+            && h % 2 == 0
+            && w % 2 == 0
+            && size[2..] == [(h / 2) as i64, (w / 2) as i64]
+            && self.fully_convolutional();
+        if !(own || half) {
+            invalid!(
+                "model {}: input of shape {size:?} does not match the description's [B, {c}, {h}, {w}] \
+                 (or, fully convolutional, its 2x2-pooled [B, {c}, {}, {}])",
+                self.desc.name,
+                h / 2,
+                w / 2
+            );
+        }
+        let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(self.layers.len());
+        for (layer, ins) in self.layers.iter().zip(&self.inputs) {
+            let get = |s: &Src| match s {
+                Src::Input => x,
+                Src::Layer(j) => outs[*j].as_ref().expect("earlier layer"),
+            };
+            let a = get(&ins[0]);
+            let noisy = |w: &Tensor| match self.noise {
+                Some(n) => n.apply(w),
+                None => w.shallow_clone(),
+            };
+            let y = match layer {
+                Layer::Conv {
+                    w,
+                    b,
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                } => a.conv2d(
+                    &noisy(w),
+                    b.as_ref(),
+                    [*stride; 2],
+                    [*padding; 2],
+                    [*dilation; 2],
+                    *groups,
+                ),
+                Layer::Linear { w, b } => a.flatten(1, -1).linear(&noisy(w), b.as_ref()),
+                Layer::Bn(bn) => bn.forward_t(a, train),
+                Layer::Relu => a.relu(),
+                Layer::Relu6 => a.clamp(0.0, 6.0),
+                Layer::MaxPool([k, s, p]) => a.max_pool2d([*k; 2], [*s; 2], [*p; 2], [1, 1], false),
+                Layer::AvgPool([k, s, p]) => {
+                    a.avg_pool2d([*k; 2], [*s; 2], [*p; 2], false, true, None::<i64>)
+                }
+                Layer::Gap => a.adaptive_avg_pool2d([1, 1]),
+                Layer::Add => a + get(&ins[1]),
+                Layer::Upsample(s) => {
+                    let (h, w) = (a.size()[2], a.size()[3]);
+                    a.upsample_nearest2d([h * s, w * s], Some(*s as f64), Some(*s as f64))
+                }
+                Layer::Concat => Tensor::cat(&ins.iter().map(get).collect::<Vec<_>>(), 1),
+                Layer::Flatten => a.flatten(1, -1),
+            };
+            outs.push(Some(y));
+        }
+        let take = |i: usize| outs[i].as_ref().expect("head").shallow_clone();
+        Ok((
+            HeadOut {
+                hm: take(self.heads[0]),
+                wh: take(self.heads[1]),
+                off: take(self.heads[2]),
+            },
+            keep.map(take),
+        ))
+    }
+
+    /// No linear, flatten or global-pooling layer: a 2x2-pooled input gives outputs on the
+    /// half grid (`run` accepts it).
+    pub fn fully_convolutional(&self) -> bool {
+        !self
+            .layers
+            .iter()
+            .any(|l| matches!(l, Layer::Linear { .. } | Layer::Flatten | Layer::Gap))
+    }
+
+    /// Frames (RGB u8, H*W*3 each) to a [B, 3, H, W] float batch on the model's device.
+    pub fn batch_from_rgb(&self, frames: &[&[u8]]) -> Tensor {
+        let [_, h, w] = self.desc.input;
+        self.batch_from_rgb_hw(frames, h, w)
+    }
+
+    /// Frames of `h` x `w` pixels (RGB u8) to a [B, 3, h, w] float batch.
+    pub fn batch_from_rgb_hw(&self, frames: &[&[u8]], h: usize, w: usize) -> Tensor {
+        let [c, _, _] = self.desc.input;
+        let mut buf = Vec::with_capacity(frames.len() * c * h * w);
+        for f in frames {
+            buf.extend_from_slice(f);
+        }
+        Tensor::from_slice(&buf)
+            .view([frames.len() as i64, h as i64, w as i64, c as i64])
+            .to_device(self.vs.device())
+            .permute([0, 3, 1, 2])
+            .to_kind(tch::Kind::Float)
+            / 255.0
+    }
+}

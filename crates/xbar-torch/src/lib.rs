@@ -1,0 +1,127 @@
+//! The bit-faithful crossbars on LibTorch tensors (CUDA when present, else the CPU): a second
+//! engine behind `cim::XbarEngine` with the CPU kernels' contract (SPEC 3.2, 3.3) and their
+//! event counts. Nothing in the simulator imports this module; it imports only `cim`'s
+//! interface and the kernels' types.
+//!
+//! # The arithmetic
+//! A K x N matrix on crossbars of R rows: T = ceil(K/R) row tiles, C = ceil(N/opx) column
+//! tiles (opx = floor(cols/slices) outputs per crossbar). Programming (`program`):
+//! u = w + 2^(wb-1); cell s of u is (u >> s*bpc) & cell_max; the levels of all column tiles of
+//! row tile t sit side by side in one tensor L_t [R, N*slices] (rows past K are zero); a
+//! column is flipped (level -> cell_max - level) when 2 * its sum over the tile's used rows
+//! n_t exceeds n_t * cell_max, as the kernels decide it.
+//!
+//! A run (`run`) feeds the inputs bit-serially: cycle b applies level
+//! x_b = (x_applied >> b*dac_bits) & dac_max per row. The exact path takes every cycle of a
+//! chunk at once: one batched product per row tile, [cycles * B, R] x L_t, gives every
+//! column's sum S_b of every cycle; the unit column's sum is U_b = sum_r x_b[r]. The ADC turns
+//! each sum into a code and counts saturations (its clamp and count are skipped only where the
+//! programmed column sums prove that no sum can exceed the range: the ADC is then the
+//! identity). The codes are shifted and added over the cycles (sign_b 2^(b*dac_bits)), a
+//! flipped column's total is F - A with F = sum_b w_b cell_max code(U_b), slices are merged
+//! with 2^(s*bpc), row tiles summed, and the weight bias (and the offset of offset-binary
+//! signed inputs) removed on the host in i64, exactly as the kernels do it (calibrated ADC:
+//! the merged total times the LSB, rounded once). The analogue path goes cycle by cycle.
+//!
+//! # Why it is exact (dtypes)
+//! - S_b and U_b: f32 batched products of integer operands (levels <= 15, input levels <= 15,
+//!   both exact in f32). Every partial sum is an integer at most R * cell_max * dac_max
+//!   (384 for ISAAC, 57 600 for 256 rows x 4-bit cells x 4-bit DACs) < 2^24, and f32 adds
+//!   integers below 2^24 exactly in any order, so the product is exact however the BLAS
+//!   (or cuBLAS) blocks and orders it. TF32 would be exact too (operands < 2^11, fp32
+//!   accumulation), so no setting can introduce an approximation.
+//! - ADC: exact range: code = min(S, max) on exact f32 integers; calibrated range: a code
+//!   table computed on the host in f64 with the kernels' formula floor(S * max/FS + 0.5)
+//!   (clamped), indexed by S, so codes equal the kernels' bit for bit. A conversion saturates
+//!   when S > max (exact) or S > FS, i.e. S > floor(FS) for integer S (calibrated).
+//! - Shift-and-add over the cycles: f32 products of the codes with the cycle weights, in
+//!   groups of cycles whose relative weights times the largest code sum below 2^24 (one group
+//!   for ISAAC: 255 * (2^16 - 1) < 2^24), so every partial sum is an exact integer; the groups
+//!   are then scaled and added in i64. Flip, slice merge and tile sums in i64 (below 2^50).
+//!
+//! # Noise (the analogue path)
+//! - Weight-level noise is applied by `cim` before programming: the same for every engine.
+//! - Cell-level programming noise: the conductances are drawn by the kernels' own code
+//!   (ChaCha8, crossbar i on stream i) and uploaded, so they equal the CPU backend's bit for
+//!   bit. Currents are then f32 batched products of input levels with those conductances;
+//!   their rounding differs from the kernels' (another summation order), so a code can differ
+//!   where a column's value lies within f32 rounding (about 1e-5 cell steps) of a code
+//!   boundary: outputs agree with the CPU backend's except at such rare conversions.
+//! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
+//!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
+//!   LibTorch's global generator, tch having no private ones), with the kernels'
+//!   law (a column total N(0, (mu*cell_max)^2 * sum_r x_b[r]^2) cell steps per read). Equal to
+//!   the CPU backend's only in distribution; `tests/xbar_torch.rs` tests the same law.
+//!
+//! # Memory
+//! A batch is cut into chunks of B_c vectors so that one chunk's working set, estimated from
+//! the shapes (`TorchMatrix::chunk`: on the exact path, which takes all cycles at once, about
+//! T * (cycles * (N*slices * 16 + R * 12) + N*slices * 32) bytes per vector; on the analogue
+//! path, cycle by cycle, T * ((N*slices + C) * 48 + R * 12)), stays within the engine's budget
+//! (`TorchEngine::memory`, default 2 GiB on CUDA, 512 MiB on the CPU). The programmed levels
+//! stay resident
+//! (T * R * N * slices * 4 bytes; 34 MB for a 1024 x 1024 ISAAC layer).
+
+mod matrix;
+
+pub use matrix::TorchMatrix;
+
+use nestevo_cim::{Backend, BackendError, CellNoise, XbarEngine, XbarMatrix};
+use nestevo_kernels::XbarConfig;
+use std::sync::Arc;
+use tch::Device;
+
+/// The LibTorch engine: where its tensors live and how much memory one chunk may use.
+#[derive(Debug, Clone, Copy)]
+pub struct TorchEngine {
+    pub device: Device,
+    /// Working-set budget of one chunk of a run, bytes.
+    pub memory: usize,
+}
+
+impl TorchEngine {
+    /// CUDA device 0 when LibTorch sees a GPU, else the CPU.
+    pub fn auto() -> Self {
+        Self::on(Device::cuda_if_available())
+    }
+
+    pub fn on(device: Device) -> Self {
+        let memory = if device.is_cuda() { 2 << 30 } else { 512 << 20 };
+        TorchEngine { device, memory }
+    }
+
+    pub fn with_memory(mut self, bytes: usize) -> Self {
+        self.memory = bytes.max(1);
+        self
+    }
+
+    /// As a `cim` backend.
+    pub fn backend(self) -> Backend {
+        Backend::new(Arc::new(self))
+    }
+}
+
+impl XbarEngine for TorchEngine {
+    fn name(&self) -> &'static str {
+        "torch"
+    }
+
+    fn program(
+        &self,
+        cfg: &XbarConfig,
+        w: &[i64],
+        k: usize,
+        n: usize,
+        cells: Option<CellNoise>,
+    ) -> Result<Box<dyn XbarMatrix>, BackendError> {
+        Ok(Box::new(TorchMatrix::program(self, cfg, w, k, n, cells)?))
+    }
+}
+
+/// A LibTorch failure as the engine's error.
+pub(crate) fn engine_err(e: tch::TchError) -> BackendError {
+    BackendError::Engine {
+        backend: "torch",
+        msg: e.to_string(),
+    }
+}

@@ -1,0 +1,568 @@
+//! One K x N matrix on tensors: programming (levels, flips, conductances) and runs. The maths,
+//! the dtypes and why the noiseless result is exact are in the module doc (`super`).
+
+use super::{engine_err, TorchEngine};
+use nestevo_cim::{BackendError, CellNoise, XbarMatrix};
+use nestevo_kernels::{AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
+use std::sync::Mutex;
+use tch::{Device, Kind, TchError, Tensor};
+
+/// The programmed state on the device.
+struct State {
+    /// Exact path: levels after flipping, [T, R, N*slices] f32. Analogue path: conductances in
+    /// uS, [T, R, N*slices + C], the last C columns the unit columns of the C column tiles.
+    cells: Tensor,
+    /// Flip flags, bool [T, 1, N*slices].
+    flip: Tensor,
+    /// The column tile of every data column, i64 [N*slices] (analogue unit columns).
+    col_tile: Tensor,
+    /// Codes of the calibrated ADC for integer sums 0..=R*cell_max*dac_max, f32.
+    lut: Option<Tensor>,
+    /// 2^(s*bits_per_cell), i64 [slices].
+    slice_w: Tensor,
+    /// The largest sum any conversion of the exact path can see: max over data columns of the
+    /// stored column sum times dac_max, and, with flipping, used rows times dac_max.
+    max_sum: i64,
+}
+
+/// A matrix programmed on the LibTorch engine.
+pub struct TorchMatrix {
+    cfg: XbarConfig,
+    k: usize,
+    n: usize,
+    row_tiles: usize,
+    col_tiles: usize,
+    device: Device,
+    memory: usize,
+    analog: bool,
+    /// Sum over K of each output's signed weights (offset-binary inputs).
+    wsum: Vec<i64>,
+    state: Mutex<State>,
+}
+
+/// Inputs as the DACs see them (the kernels' `inputs::prepare`, on the host).
+struct Prepared {
+    applied: Vec<i64>,
+    cycle_weight: Vec<i64>,
+    applied_sum: Vec<i64>,
+    offset: i64,
+}
+
+fn kfail<T>(msg: String) -> Result<T, BackendError> {
+    Err(BackendError::Kernel(KernelError(msg)))
+}
+
+/// The kernels' own range check and encoding (`nestevo_kernels::inputs::prepare`), with the
+/// applied patterns widened for the tensors.
+fn prepare(
+    cfg: &XbarConfig,
+    x: &[i64],
+    batch: usize,
+    k: usize,
+    mode: InputMode,
+) -> Result<Prepared, BackendError> {
+    let p = nestevo_kernels::inputs::prepare(cfg, x, batch, k, mode)?;
+    Ok(Prepared {
+        applied: p.applied.iter().map(|&a| i64::from(a)).collect(),
+        cycle_weight: p.cycle_weight,
+        applied_sum: p.applied_sum,
+        offset: p.offset,
+    })
+}
+
+/// The kernels' checks: the knobs (by programming a 1 x 1 zero matrix) and the weights.
+fn check(cfg: &XbarConfig, w: &[i64], k: usize, n: usize) -> Result<(), BackendError> {
+    Programmed::new(cfg, &[0], 1, 1)?;
+    if k == 0 || n == 0 || w.len() != k * n {
+        return kfail(format!(
+            "weights hold {} values, expected K {k} x N {n} = {} (both > 0)",
+            w.len(),
+            k * n
+        ));
+    }
+    let bits = cfg.weight_bits;
+    let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+    if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| **v < lo || **v > hi) {
+        return kfail(format!(
+            "weight [{}, {}] = {v} is outside the signed {bits}-bit range {lo}..={hi}",
+            i / n,
+            i % n
+        ));
+    }
+    Ok(())
+}
+
+impl TorchMatrix {
+    pub(crate) fn program(
+        e: &TorchEngine,
+        cfg: &XbarConfig,
+        w: &[i64],
+        k: usize,
+        n: usize,
+        cells: Option<CellNoise>,
+    ) -> Result<Self, BackendError> {
+        // The analogue path takes the kernels' conductance draws (bit for bit the same).
+        let cpu = match cells {
+            Some(c) => Some(Programmed::new(cfg, w, k, n)?.program_conductances(c.mu, c.seed)?),
+            None => {
+                check(cfg, w, k, n)?;
+                None
+            }
+        };
+        let row_tiles = k.div_ceil(cfg.rows);
+        let col_tiles = n.div_ceil(cfg.outputs_per_xbar());
+        let wsum = (0..n).map(|o| (0..k).map(|r| w[r * n + o]).sum()).collect();
+        let m = TorchMatrix {
+            cfg: cfg.clone(),
+            k,
+            n,
+            row_tiles,
+            col_tiles,
+            device: e.device,
+            memory: e.memory,
+            analog: cpu.is_some(),
+            wsum,
+            state: Mutex::new(State {
+                cells: Tensor::new(),
+                flip: Tensor::new(),
+                col_tile: Tensor::new(),
+                lut: None,
+                slice_w: Tensor::new(),
+                max_sum: 0,
+            }),
+        };
+        let st = m.build(w, cpu.as_ref()).map_err(engine_err)?;
+        *m.state.lock().expect("fresh lock") = st;
+        Ok(m)
+    }
+
+    fn build(&self, w: &[i64], cpu: Option<&Programmed>) -> Result<State, TchError> {
+        let _g = tch::no_grad_guard();
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (k, n, t, c) = (self.k, self.n, self.row_tiles, self.col_tiles);
+        let (rows, slices, bpc) = (cfg.rows, cfg.slices(), cfg.bits_per_cell as i64);
+        let ns = n * slices;
+        let cmax = cfg.cell_max() as i64;
+        let bias = 1i64 << (cfg.weight_bits - 1);
+        let (ti, ri, nsi) = (t as i64, rows as i64, ns as i64);
+        // Biased weights, rows padded to T*R with u = 0 (level 0, never flipped below).
+        let u = Tensor::f_from_slice(w)?
+            .f_reshape([k as i64, n as i64])?
+            .f_to_device(dev)?
+            .f_add_scalar(bias)?
+            .f_constant_pad_nd([0, 0, 0, (t * rows - k) as i64])?;
+        let shifts = Tensor::f_arange(slices as i64, (Kind::Int64, dev))?.f_mul_scalar(bpc)?;
+        let lv = u
+            .f_unsqueeze(-1)?
+            .f_bitwise_right_shift(&shifts)?
+            .f_bitwise_and(cmax)?
+            .f_reshape([ti, ri, nsi])?;
+        let used: Vec<i64> = (0..t).map(|i| rows.min(k - i * rows) as i64).collect();
+        let used = Tensor::f_from_slice(&used)?
+            .f_to_device(dev)?
+            .f_reshape([ti, 1, 1])?;
+        let flip = if cfg.flip {
+            // Flip when the stored sum exceeds half the full scale of the tile's used rows.
+            lv.f_sum_dim_intlist([1i64].as_slice(), true, Kind::Int64)?
+                .f_mul_scalar(2)?
+                .f_gt_tensor(&used.f_mul_scalar(cmax)?)?
+        } else {
+            Tensor::f_zeros([ti, 1, nsi], (Kind::Bool, dev))?
+        };
+        let row_used = Tensor::f_arange(ri, (Kind::Int64, dev))?
+            .f_reshape([1, ri, 1])?
+            .f_lt_tensor(&used)?;
+        let levels = lv
+            .f_rsub_scalar(cmax)?
+            .f_where_self(&flip.f_logical_and(&row_used)?, &lv)?;
+        let dmax = cfg.dac_max() as i64;
+        let col_max = levels
+            .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Int64)?
+            .f_max()?
+            .f_to_device(Device::Cpu)?
+            .f_int64_value(&[])?;
+        let unit_max = if cfg.flip { rows.min(k) as i64 } else { 0 };
+        let max_sum = col_max.max(unit_max) * dmax;
+        let cells = match cpu {
+            None => levels.f_to_kind(Kind::Float)?.f_contiguous()?,
+            Some(p) => {
+                let cw_all = ns + c;
+                let mut g = vec![0f32; t * rows * cw_all];
+                let opx = cfg.outputs_per_xbar();
+                for i in 0..t * c {
+                    let (tt, cc) = (i / c, i % c);
+                    let (cond, cw) = p.conductances(i);
+                    let nr = cond.len() / cw;
+                    let col0 = cc * opx * slices;
+                    for r in 0..nr {
+                        let dst = &mut g[(tt * rows + r) * cw_all..][..cw_all];
+                        let src = &cond[r * cw..][..cw];
+                        dst[col0..col0 + cw - 1].copy_from_slice(&src[..cw - 1]);
+                        dst[ns + cc] = src[cw - 1];
+                    }
+                }
+                Tensor::f_from_slice(&g)?
+                    .f_reshape([ti, ri, cw_all as i64])?
+                    .f_to_device(dev)?
+            }
+        };
+        let opx = cfg.outputs_per_xbar();
+        let col_tile: Vec<i64> = (0..ns).map(|col| ((col / slices) / opx) as i64).collect();
+        let lut = match cfg.adc_mode {
+            AdcMode::Exact => None,
+            AdcMode::Calibrated { full_scale } => {
+                let max = cfg.max_code() as u64;
+                let inv_lsb = max as f64 / full_scale;
+                let smax = rows * cfg.cell_max() as usize * cfg.dac_max() as usize;
+                // The kernels' `CalAdc::code`, in f64, for every integer sum.
+                let tab: Vec<f32> = (0..=smax as u64)
+                    .map(|s| ((s as f64 * inv_lsb + 0.5).floor() as u64).min(max) as f32)
+                    .collect();
+                Some(Tensor::f_from_slice(&tab)?.f_to_device(dev)?)
+            }
+        };
+        let slice_w: Vec<i64> = (0..slices).map(|s| 1i64 << (s as i64 * bpc)).collect();
+        Ok(State {
+            cells,
+            flip,
+            col_tile: Tensor::f_from_slice(&col_tile)?.f_to_device(dev)?,
+            lut,
+            slice_w: Tensor::f_from_slice(&slice_w)?.f_to_device(dev)?,
+            max_sum,
+        })
+    }
+
+    /// Vectors per chunk: the working set of one (see the module doc) within the budget.
+    pub fn chunk(&self, batch: usize) -> usize {
+        let (ns, rows, cyc) = (self.n * self.cfg.slices(), self.cfg.rows, self.cfg.cycles());
+        let per_vec = self.row_tiles
+            * if self.analog {
+                // Cycle by cycle: f32 currents, steps, noise, codes; i64 copies, accumulators.
+                (ns + self.col_tiles) * 48 + rows * 12
+            } else {
+                // All cycles at once: f32 sums and codes (i64 indices of the calibrated
+                // table); then the i64 accumulator, its copies and the flip fold.
+                cyc * (ns * 16 + rows * 12) + ns * 32
+            };
+        (self.memory / per_vec.max(1)).clamp(1, batch.max(1))
+    }
+
+    /// The device the tensors live on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The exact path of one chunk: every cycle's column sums in one batched product
+    /// [T, cycles*bv, R] x [T, R, N*slices], the ADC on every sum (its clamp and saturation
+    /// count skipped only where `max_sum` proves no conversion can leave the range), and the
+    /// shift-and-add over the cycles. Returns the i64 per-column accumulator [T, bv, N*slices],
+    /// the unit column's F [T, bv, 1] and the saturations.
+    fn exact_cycles(
+        &self,
+        st: &State,
+        xa: &Tensor,
+        bv: usize,
+        cycle_weight: &[i64],
+    ) -> Result<(Tensor, Tensor, Tensor), TchError> {
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (t, c) = (self.row_tiles as i64, self.col_tiles as i64);
+        let ns = (self.n * cfg.slices()) as i64;
+        let (rows, bvi, cyc) = (cfg.rows as i64, bv as i64, cycle_weight.len() as i64);
+        let max = cfg.max_code() as f64;
+        // Saturation threshold for integer sums: S > max, or S > FS i.e. S > floor(FS).
+        let thr = match cfg.adc_mode {
+            AdcMode::Exact => max,
+            AdcMode::Calibrated { full_scale } => full_scale.floor().min((1u64 << 24) as f64),
+        };
+        let may_sat = st.max_sum as f64 > thr;
+        let code = |s: Tensor| -> Result<Tensor, TchError> {
+            match &st.lut {
+                None if !may_sat => Ok(s),
+                None => s.f_clamp_max(max),
+                Some(l) => l.f_take(&s.f_to_kind(Kind::Int64)?),
+            }
+        };
+        // Codes are at most the top code, and (exact range) at most the largest sum.
+        let vmax = match st.lut {
+            Some(_) => max,
+            None => max.min(st.max_sum as f64),
+        };
+        let shifts = Tensor::f_arange(cyc, (Kind::Int64, dev))?
+            .f_mul_scalar(cfg.dac_bits as i64)?
+            .f_reshape([1, cyc, 1, 1])?;
+        // [T, cycles * bv, R]: the levels every cycle applies.
+        let x = xa
+            .f_unsqueeze(1)?
+            .f_bitwise_right_shift(&shifts)?
+            .f_bitwise_and(cfg.dac_max() as i64)?
+            .f_to_kind(Kind::Float)?
+            .f_reshape([t, cyc * bvi, rows])?;
+        let s = x.f_bmm(&st.cells)?;
+        let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
+        if may_sat {
+            sat = sat.f_add(&s.f_gt(thr)?.f_sum(Kind::Int64)?)?;
+        }
+        let codes = code(s)?.f_reshape([t, cyc, bvi * ns])?;
+        let acc = cycle_sum(&codes, cycle_weight, vmax)?.f_reshape([t, bvi, ns])?;
+        let fsum = if cfg.flip {
+            let u = x.f_sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)?;
+            if may_sat {
+                // Every column tile's crossbar converts the same unit-column sum.
+                let n_over = u.f_gt(thr)?.f_sum(Kind::Int64)?.f_mul_scalar(c)?;
+                sat = sat.f_add(&n_over)?;
+            }
+            let uc = code(u)?.f_reshape([t, cyc, bvi])?;
+            cycle_sum(&uc, cycle_weight, vmax)?
+                .f_mul_scalar(cfg.cell_max() as i64)?
+                .f_reshape([t, bvi, 1])?
+        } else {
+            Tensor::f_zeros([t, bvi, 1], (Kind::Int64, dev))?
+        };
+        Ok((acc, fsum, sat))
+    }
+
+    /// The analogue path of one chunk, cycle by cycle: currents as f32 products of the input
+    /// levels with the conductances, g_min offset removed, read noise, the kernels' `FloatAdc`.
+    /// Returns the accumulator [T, bv, N*slices], the unit columns' F [T, bv, C] and the
+    /// saturations.
+    fn analog_cycles(
+        &self,
+        st: &State,
+        xa: &Tensor,
+        bv: usize,
+        cycle_weight: &[i64],
+        read_sd: Option<f32>,
+    ) -> Result<(Tensor, Tensor, Tensor), TchError> {
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (ti, bvi) = (self.row_tiles as i64, bv as i64);
+        let nsi = (self.n * cfg.slices()) as i64;
+        let units = self.col_tiles as i64;
+        let (d, dmax, cmax) = (
+            cfg.dac_bits as i64,
+            cfg.dac_max() as i64,
+            cfg.cell_max() as i64,
+        );
+        let max = cfg.max_code() as f64;
+        let flip = cfg.flip;
+        let mut acc = Tensor::f_zeros([ti, bvi, nsi], (Kind::Int64, dev))?;
+        let mut fsum = Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?;
+        let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
+        let row_sum = |x: &Tensor| x.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
+        // The analogue ADC (`FloatAdc`): f32 scalars exactly as the kernels round them.
+        let (inv_lsb, sat_above) = match cfg.adc_mode {
+            AdcMode::Exact => (1f32, max as f32 + 0.5),
+            AdcMode::Calibrated { full_scale } => ((max / full_scale) as f32, full_scale as f32),
+        };
+        let gmin = cfg.g_min as f32;
+        let inv_step = (cfg.cell_max() as f64 / (cfg.g_max - cfg.g_min)) as f32;
+        let count = |m: Tensor| m.f_sum(Kind::Int64);
+        for (b, &wb) in cycle_weight.iter().enumerate() {
+            let xb = xa
+                .f_bitwise_right_shift_tensor_scalar(b as i64 * d)?
+                .f_bitwise_and(dmax)?
+                .f_to_kind(Kind::Float)?;
+            let cur = xb.f_bmm(&st.cells)?;
+            let off = row_sum(&xb)?.f_mul_scalar(gmin as f64)?;
+            let mut steps = cur.f_sub(&off)?.f_mul_scalar(inv_step as f64)?;
+            if let Some(sd) = read_sd {
+                let sd = row_sum(&xb.f_square()?)?
+                    .f_sqrt()?
+                    .f_mul_scalar(sd as f64)?;
+                let z = Tensor::f_randn([ti, bvi, nsi + units], (Kind::Float, dev))?;
+                steps = steps.f_add(&z.f_mul(&sd)?)?;
+            }
+            let code = steps
+                .f_mul_scalar(inv_lsb as f64)?
+                .f_add_scalar(0.5)?
+                .f_floor()?
+                .f_clamp(0.0, max)?;
+            let over = steps.f_gt(sat_above as f64)?;
+            sat = sat.f_add(&count(over.f_narrow(2, 0, nsi)?)?)?;
+            let codes = code.f_narrow(2, 0, nsi)?;
+            acc = acc.f_add(&codes.f_to_kind(Kind::Int64)?.f_mul_scalar(wb)?)?;
+            if flip {
+                sat = sat.f_add(&count(over.f_narrow(2, nsi, units)?)?)?;
+                let u = code.f_narrow(2, nsi, units)?;
+                fsum = fsum.f_add(&u.f_to_kind(Kind::Int64)?.f_mul_scalar(wb * cmax)?)?;
+            }
+        }
+        Ok((acc, fsum, sat))
+    }
+
+    /// y [bv, N] before the host tail, and the saturated conversions, of `bv` vectors.
+    fn run_chunk(
+        &self,
+        st: &State,
+        applied: &[i64],
+        bv: usize,
+        cycle_weight: &[i64],
+        read_sd: Option<f32>,
+    ) -> Result<(Vec<i64>, u64), TchError> {
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (k, n, t) = (self.k, self.n, self.row_tiles);
+        let (rows, slices) = (cfg.rows, cfg.slices());
+        let ns = n * slices;
+        let (ti, bvi, nsi) = (t as i64, bv as i64, ns as i64);
+        let flip = cfg.flip;
+        // [T, bv, R] applied patterns, rows past K zero.
+        let xa = Tensor::f_from_slice(applied)?
+            .f_reshape([bvi, k as i64])?
+            .f_to_device(dev)?
+            .f_constant_pad_nd([0, (t * rows - k) as i64])?
+            .f_reshape([bvi, ti, rows as i64])?
+            .f_permute([1, 0, 2])?
+            .f_contiguous()?;
+        let (mut acc, fsum, sat) = if self.analog {
+            self.analog_cycles(st, &xa, bv, cycle_weight, read_sd)?
+        } else {
+            self.exact_cycles(st, &xa, bv, cycle_weight)?
+        };
+        if flip {
+            // A flipped column reports cell_max * code(U) - code(S'); summed over the cycles
+            // that is F - A.
+            let fcol = if self.analog {
+                fsum.f_index_select(2, &st.col_tile)?
+            } else {
+                fsum.f_expand([ti, bvi, nsi], false)?
+            };
+            acc = fcol.f_sub(&acc)?.f_where_self(&st.flip, &acc)?;
+        }
+        let y = acc
+            .f_reshape([ti, bvi, n as i64, slices as i64])?
+            .f_mul(&st.slice_w)?
+            .f_sum_dim_intlist([0i64, 3].as_slice(), false, Kind::Int64)?
+            .f_to_device(Device::Cpu)?
+            .f_contiguous()?
+            .f_reshape([-1])?;
+        let mut out = vec![0i64; bv * n];
+        y.f_copy_data(&mut out, bv * n)?;
+        let s = sat.f_to_device(Device::Cpu)?.f_int64_value(&[0])?;
+        Ok((out, s as u64))
+    }
+}
+
+/// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as i64 [T, 1, M]. The
+/// cycles go in groups whose weights relative to the group's first, times vmax, sum below
+/// 2^24: each group is one f32 product with its relative weights, every partial sum an
+/// integer below 2^24 (exact in any order), then scaled in i64.
+fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, TchError> {
+    let dev = codes.device();
+    let mut acc: Option<Tensor> = None;
+    let mut b0 = 0;
+    while b0 < cycle_weight.len() {
+        let base = cycle_weight[b0].abs();
+        let mut b1 = b0 + 1;
+        let rel = |b: usize| (cycle_weight[b].abs() / base) as f64;
+        let mut bound = rel(b0) * vmax;
+        while b1 < cycle_weight.len() && bound + rel(b1) * vmax < (1u64 << 24) as f64 {
+            bound += rel(b1) * vmax;
+            b1 += 1;
+        }
+        let w: Vec<f32> = cycle_weight[b0..b1]
+            .iter()
+            .map(|&w| (w / base) as f32)
+            .collect();
+        let w = Tensor::f_from_slice(&w)?
+            .f_to_device(dev)?
+            .f_reshape([1, (b1 - b0) as i64])?;
+        let part = w
+            .f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?
+            .f_to_kind(Kind::Int64)?
+            .f_mul_scalar(base)?;
+        acc = Some(match acc {
+            None => part,
+            Some(a) => a.f_add(&part)?,
+        });
+        b0 = b1;
+    }
+    Ok(acc.expect("at least one cycle"))
+}
+
+/// Read-noise draws use LibTorch's global generator: one seeded run at a time.
+static RNG: Mutex<()> = Mutex::new(());
+
+impl XbarMatrix for TorchMatrix {
+    fn shape(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+
+    fn crossbars(&self) -> usize {
+        self.row_tiles * self.col_tiles
+    }
+
+    fn run(
+        &self,
+        x: &[i64],
+        batch: usize,
+        mode: InputMode,
+        read: Option<ReadNoise>,
+    ) -> Result<(Vec<i64>, Counts), BackendError> {
+        let cfg = &self.cfg;
+        let prep = prepare(cfg, x, batch, self.k, mode)?;
+        if read.is_some() && !self.analog {
+            return kfail("read noise needs the analogue path: program conductances first".into());
+        }
+        let read_sd = read.map(|r| (r.mu * cfg.cell_max() as f64) as f32);
+        let st = self.state.lock().map_err(|_| BackendError::Engine {
+            backend: "torch",
+            msg: "a previous run panicked while holding this matrix".into(),
+        })?;
+        let _g = tch::no_grad_guard();
+        let (k, n) = (self.k, self.n);
+        let per = self.chunk(batch);
+        let mut acc = vec![0i64; batch * n];
+        let mut sat = 0u64;
+        for v0 in (0..batch).step_by(per) {
+            let v1 = (v0 + per).min(batch);
+            let xs = &prep.applied[v0 * k..v1 * k];
+            let (y, s) = match read {
+                Some(r) => {
+                    let _lock = RNG.lock().unwrap_or_else(|p| p.into_inner());
+                    // A chunk's draws depend on the seed and its first vector only.
+                    tch::manual_seed(
+                        (r.seed ^ (v0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64,
+                    );
+                    self.run_chunk(&st, xs, v1 - v0, &prep.cycle_weight, read_sd)
+                }
+                None => self.run_chunk(&st, xs, v1 - v0, &prep.cycle_weight, None),
+            }
+            .map_err(engine_err)?;
+            acc[v0 * n..v1 * n].copy_from_slice(&y);
+            sat += s;
+        }
+        // The host tail, as the kernels': LSB scaling (rounded once), bias and offset removal.
+        let lsb = match cfg.adc_mode {
+            AdcMode::Exact => 1.0,
+            AdcMode::Calibrated { full_scale } => full_scale / cfg.max_code() as f64,
+        };
+        let bias = 1i64 << (cfg.weight_bits - 1);
+        for (v, row) in acc.chunks_mut(n).enumerate() {
+            for (o, y) in row.iter_mut().enumerate() {
+                let steps = if lsb == 1.0 {
+                    *y
+                } else {
+                    (*y as f64 * lsb).round() as i64
+                };
+                *y = steps - bias * prep.applied_sum[v] - prep.offset * self.wsum[o];
+            }
+        }
+        let (t, c) = (self.row_tiles as u64, self.col_tiles as u64);
+        let reads = cfg.cycles() as u64 * batch as u64;
+        let cols = t * (n * cfg.slices()) as u64;
+        let counts = Counts {
+            crossbars: t * c,
+            crossbar_reads: t * c * reads,
+            dac_pulses: k as u64 * c * reads,
+            adc_conversions: (cols + cfg.flip as u64 * t * c) * reads,
+            adc_saturations: sat,
+            shift_adds: cols * reads,
+            vectors: batch as u64,
+            macs: (k * n * batch) as u64,
+        };
+        Ok((acc, counts))
+    }
+}
