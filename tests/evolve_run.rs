@@ -4,7 +4,8 @@
 //! window and resumed gives exactly the figures of an uninterrupted run (and refuses to resume
 //! with other settings).
 
-use nestevo_evolve::run::{run, Method, RunOptions, WindowRecord};
+use nestevo_evolve::run::{Method, RunOptions, WindowRecord};
+use nestevo_experiments::evolution::run;
 use nestevo_train::checkpoint;
 
 mod common;

@@ -5,9 +5,9 @@ use super::args::{set_threads, ArchSel, BackendArg, HeldOutArgs, NoiseArgs};
 use anyhow::Result;
 use clap::Args;
 use nestevo_cim::NoiseMode;
-use nestevo_couple::adc_sweep::{adc_sweep, summarise, AdcGrid};
 use nestevo_couple::{load_checkpoint, RunConfig};
 use nestevo_data::StreamId;
+use nestevo_experiments::adc_sweep::{adc_sweep, summarise, AdcGrid};
 use std::path::PathBuf;
 
 /// Rayon (the crossbar kernels) and LibTorch on `t` threads.
@@ -68,10 +68,12 @@ pub struct GpuVsCimArgs {
 #[cfg(feature = "torch")]
 pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
     use nestevo_core::error::write_atomic;
-    use nestevo_couple::gpu_vs_cim::{global_side, mapper_side, plot, render, GpuVsCim, Measured};
     use nestevo_couple::{run_detector, WriteCost};
     use nestevo_eval::{evaluate, ground_truth};
-    use nestevo_train::infer_bench::{time_checkpoint, time_description, InferTiming};
+    use nestevo_experiments::gpu_vs_cim::{
+        global_side, mapper_side, plot, render, GpuVsCim, Measured,
+    };
+    use nestevo_experiments::infer_bench::{time_checkpoint, time_description, InferTiming};
     threads(a.threads)?;
     let spec = a.sel.load()?;
     let device = match a.device.as_deref() {
@@ -283,7 +285,7 @@ pub struct NoiseFinetuneArgs {
 
 #[cfg(feature = "torch")]
 pub fn noise(a: NoiseSweepArgs) -> Result<()> {
-    use nestevo_evolve::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
+    use nestevo_experiments::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
     threads(a.threads)?;
     let models = a
         .checkpoints
@@ -326,7 +328,7 @@ pub fn noise(a: NoiseSweepArgs) -> Result<()> {
 #[cfg(feature = "torch")]
 pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
     threads(a.threads)?;
-    let p = nestevo_evolve::noise_sweep::finetune(
+    let p = nestevo_experiments::noise_sweep::finetune(
         &a.checkpoint,
         &a.out,
         &a.name,

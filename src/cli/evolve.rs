@@ -344,7 +344,7 @@ fn compress_one(a: CompressOneArgs) -> anyhow::Result<()> {
     let e = a.exp.experiment()?;
     let dev = device(true, Some(a.threads))?;
     let row =
-        nestevo_evolve::compress_bench::run_one(&e, a.terminal, a.batch, a.on, a.mutual, dev)?;
+        nestevo_experiments::compress_bench::run_one(&e, a.terminal, a.batch, a.on, a.mutual, dev)?;
     println!("{}", serde_json::to_string(&row)?);
     Ok(())
 }
@@ -352,7 +352,7 @@ fn compress_one(a: CompressOneArgs) -> anyhow::Result<()> {
 #[cfg(feature = "torch")]
 fn compress(a: CompressArgs) -> anyhow::Result<()> {
     use anyhow::Context;
-    use nestevo_evolve::compress_bench::{case_id, plots, table, BenchRow};
+    use nestevo_experiments::compress_bench::{case_id, plots, table, BenchRow};
     use std::io::Write;
     let e = a.exp.experiment()?;
     anyhow::ensure!(
@@ -481,7 +481,7 @@ fn run_loop(a: RunArgs) -> anyhow::Result<()> {
         resume: a.resume,
         progress: true,
     };
-    let s = run::run(&o)?;
+    let s = nestevo_experiments::evolution::run(&o)?;
     println!(
         "{} windows of experiment {} (method {}), {:.1} s: terminal mean mAP@0.5 over the \
          windows {:.3} before -> {:.3} after, mean LCP {:.3}; final models on the post-run \
@@ -558,7 +558,7 @@ fn compare(a: CompareArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<nestevo_evolve::method::Method>>>()?;
     anyhow::ensure!(!methods.is_empty(), "--methods: give at least one method");
     let dev = device(a.cpu, a.threads)?;
-    nestevo_evolve::compare::compare(&exp, &methods, &a.out, dev, true)?;
+    nestevo_experiments::compare::compare(&exp, &methods, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("table4.md"))?);
     println!("\nplot: {}", a.out.join("map_over_time.png").display());
     Ok(())
@@ -582,7 +582,7 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
         a.sweep
     );
     let dev = device(a.cpu, a.threads)?;
-    nestevo_evolve::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
+    nestevo_experiments::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("sweep.md"))?);
     Ok(())
 }
@@ -596,7 +596,7 @@ fn aggregation(_: AggregationArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
-    use nestevo_evolve::aggregation::{table2, table3, AggOptions};
+    use nestevo_experiments::aggregation::{table2, table3, AggOptions};
     let streams = a
         .streams
         .iter()
@@ -652,7 +652,7 @@ fn device(cpu: bool, threads: Option<i32>) -> anyhow::Result<tch::Device> {
 #[cfg(feature = "torch")]
 fn margin(a: MarginArgs) -> anyhow::Result<()> {
     use nestevo_data::StreamId;
-    use nestevo_evolve::margin;
+    use nestevo_experiments::margin;
     let streams = a
         .streams
         .iter()

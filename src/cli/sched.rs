@@ -392,7 +392,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
             }
             nestevo_core::error::write_atomic(&o.join("per-terminal.csv"), csv.as_bytes())?;
             let png = o.join("latency.png");
-            nestevo_sched::plot::plot_bars(
+            nestevo_experiments::sched_plot::plot_bars(
                 &png,
                 &format!("Mean evolution latency per terminal ({n} terminals x {} evolutions, discrete-event)", a.evolutions),
                 &groups,
@@ -446,7 +446,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            nestevo_sched::plot::plot_scaling(
+            nestevo_experiments::sched_plot::plot_scaling(
                 &o.join("scaling.png"),
                 "Mean evolution latency against terminals (discrete-event, predicted times)",
                 &series,

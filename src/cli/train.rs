@@ -121,7 +121,8 @@ mod with_torch {
     use nestevo_cim::NoiseMode;
     use nestevo_data::{read_frames_dir, Frame, CLASSES};
     use nestevo_eval::{heldout::DEFAULT_FRAMES, with_ci};
-    use nestevo_train::{bench, checkpoint, evaluate, noise::WeightNoise, pretrain};
+    use nestevo_experiments::train_bench as bench;
+    use nestevo_train::{checkpoint, evaluate, noise::WeightNoise, pretrain};
     use serde_json::json;
     use tch::Device;
 

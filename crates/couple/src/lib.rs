@@ -8,7 +8,6 @@
 //! sweeps and the evolution loop's labeller on the simulated chip live here too; `label` is the
 //! labelling interface (`Labeller`) that the LibTorch global model and the chip both implement.
 
-pub mod adc_sweep;
 pub mod checkpoint;
 pub mod cim_label;
 pub mod detector;
@@ -16,10 +15,7 @@ pub mod energy;
 mod error;
 pub mod frames;
 pub mod generic;
-pub mod gpu_vs_cim;
 pub mod label;
-pub mod plot;
-pub mod points;
 pub mod sweep_score;
 
 pub use checkpoint::load_checkpoint;

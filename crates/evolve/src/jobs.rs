@@ -306,12 +306,12 @@ pub fn cpu_seconds() -> f64 {
         / 1e9
 }
 
-pub(crate) struct Before {
+pub struct Before {
     rss: Option<f64>,
     cpu: f64,
 }
 
-pub(crate) fn start_measure() -> Before {
+pub fn start_measure() -> Before {
     let rss = rss_mb().map(|r| r.0);
     reset_peak();
     Before {
@@ -320,7 +320,7 @@ pub(crate) fn start_measure() -> Before {
     }
 }
 
-pub(crate) fn end_measure(before: Before, t0: Instant) -> RunOutcome {
+pub fn end_measure(before: Before, t0: Instant) -> RunOutcome {
     let seconds = t0.elapsed().as_secs_f64();
     let cpu_seconds = (cpu_seconds() - before.cpu).max(0.0);
     let peak_mb = match (before.rss, rss_mb()) {

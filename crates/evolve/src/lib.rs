@@ -22,15 +22,9 @@ pub mod uploads;
 #[cfg(feature = "torch")]
 pub mod adapt;
 #[cfg(feature = "torch")]
-pub mod aggregation;
-#[cfg(feature = "torch")]
 pub mod cim_labeller;
 #[cfg(feature = "torch")]
 pub mod coevolve;
-#[cfg(feature = "torch")]
-pub mod compare;
-#[cfg(feature = "torch")]
-pub mod compress_bench;
 #[cfg(feature = "torch")]
 pub mod distill;
 #[cfg(feature = "torch")]
@@ -42,13 +36,7 @@ pub mod jobs;
 #[cfg(feature = "torch")]
 pub mod labeller;
 #[cfg(feature = "torch")]
-pub mod margin;
-#[cfg(feature = "torch")]
 pub mod mutual;
-#[cfg(feature = "torch")]
-pub mod noise_sweep;
-#[cfg(feature = "torch")]
-pub mod plot;
 #[cfg(feature = "torch")]
 pub mod run;
 

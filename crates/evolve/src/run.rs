@@ -223,7 +223,7 @@ pub fn uploads(e: &Experiment, previous: Option<&[f64]>) -> Vec<usize> {
 
 /// Terminal `k`'s `n` uploaded frames of window `w`: spread evenly over segment `w` from a
 /// seeded offset.
-pub(crate) fn upload_frames(
+pub fn upload_frames(
     e: &Experiment,
     k: usize,
     src: &FrameSource,
@@ -241,7 +241,7 @@ pub(crate) fn upload_frames(
 
 /// Segment `seg`'s `n` scoring frames of terminal `k`, renumbered 0.. (image ids), and their
 /// times from the segment's start.
-pub(crate) fn scoring_frames(
+pub fn scoring_frames(
     e: &Experiment,
     k: usize,
     st: &FrameSource,
@@ -479,12 +479,17 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
         resumed_s + t0.elapsed().as_secs_f64(),
     )?;
     write_atomic(&o.out.join("summary.json"), &json(&summary))?;
-    super::plot::terminal_curves(
-        &o.out.join("map_over_time.png"),
-        e,
-        &[(o.method, &state.records)],
-    )?;
     Ok(summary)
+}
+
+/// The window records of a run folder (finished or not), as `run` keeps them in `state.json`.
+pub fn read_records(out: &Path) -> Result<Vec<WindowRecord>> {
+    let path = out.join("state.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| EvolveError::Fault(format!("{}: cannot read: {e}", path.display())))?;
+    let state: State = serde_json::from_str(&text)
+        .map_err(|e| EvolveError::Fault(format!("{}: not a run's state: {e}", path.display())))?;
+    Ok(state.records)
 }
 
 /// Ground truth and detections of one terminal's frames.

@@ -18,7 +18,6 @@
 pub mod error;
 pub mod job;
 pub mod memory;
-pub mod plot;
 pub mod policy;
 pub mod predict;
 pub mod profile;

@@ -2,14 +2,12 @@
 //! losses and decoding, L1 pruning, Eq. 18-20 noise, checkpoints, the training loop and the
 //! pretraining presets.
 
-pub mod bench;
 pub mod checkpoint;
 pub mod decode;
 pub mod detector;
 mod error;
 pub mod evaluate;
 pub mod frames;
-pub mod infer_bench;
 pub mod loss;
 pub mod noise;
 pub mod pretrain;
@@ -17,4 +15,4 @@ pub mod prune;
 pub mod step_check;
 pub mod trainer;
 
-pub use error::{without_backtrace, TrainError};
+pub use error::{without_backtrace, Result, TrainError};

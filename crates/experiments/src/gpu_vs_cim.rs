@@ -6,10 +6,10 @@
 //! (a ResNet-50 backbone at 1280x720), whose LibTorch time is measured on a few frames and
 //! scaled to N (stated as such).
 
-use super::detector::RunReport;
-use super::label::DeviceCost;
-use super::CoupleError;
 use nestevo_arch::ArchSpec;
+use nestevo_couple::detector::RunReport;
+use nestevo_couple::label::DeviceCost;
+use nestevo_couple::CoupleError;
 use nestevo_model::ModelDesc;
 use nestevo_ppa::network_report;
 use serde::Serialize;
@@ -210,7 +210,7 @@ pub fn plot(r: &GpuVsCim, path: &Path) -> Result<(), String> {
         load.push(p.measured.as_ref().map_or(0.0, |m| m.load_s));
     }
     let dev = &g.measured.device;
-    super::plot::bars(
+    crate::plot::bars(
         path,
         &format!(
             "inference time: LibTorch on {dev} (measured) vs simulated {}",

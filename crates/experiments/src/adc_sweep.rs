@@ -4,11 +4,11 @@
 //! saturation rate. Each point is one `run_detector` execution; points are written as they
 //! finish (`points::PointsFile`) and a rerun resumes.
 
-use super::detector::{run_detector, RunConfig};
-use super::points::PointsFile;
-use super::CoupleError;
+use crate::points::PointsFile;
 use nestevo_arch::{apply_overrides, ArchSpec};
 use nestevo_cim::{NoiseMode, NoiseSpec};
+use nestevo_couple::detector::{run_detector, RunConfig};
+use nestevo_couple::CoupleError;
 use nestevo_model::{ModelDesc, Tensors};
 use std::path::Path;
 
@@ -147,7 +147,7 @@ pub fn summarise(file: &PointsFile, plot: Option<&Path>) -> Result<String, Coupl
     let mut s = String::from(
         "| ADC bits | flipping | mu | draws | mAP@0.5 (mean +- sd) | vs float detections | saturation (all layers) | worst layer |\n|---|---|---|---|---|---|---|---|\n",
     );
-    let mut curves: Vec<super::plot::Curve> = Vec::new();
+    let mut curves: Vec<crate::plot::Curve> = Vec::new();
     for (b, f, mu) in &keys {
         let rows: Vec<&Vec<String>> = file
             .rows()
@@ -181,14 +181,14 @@ pub fn summarise(file: &PointsFile, plot: Option<&Path>) -> Result<String, Coupl
         let name = format!("flip {f}, mu {mu}");
         match curves.iter_mut().find(|c| c.name == name) {
             Some(c) => c.points.push((*b as f64, m, sd)),
-            None => curves.push(super::plot::Curve {
+            None => curves.push(crate::plot::Curve {
                 name,
                 points: vec![(*b as f64, m, sd)],
             }),
         }
     }
     if let Some(p) = plot {
-        super::plot::curves(
+        crate::plot::curves(
             p,
             "crossbar mAP@0.5 against ADC resolution",
             "ADC bits",

@@ -5,10 +5,10 @@
 //! model lower on D and E than on the source domain (its upper bound there below its lower
 //! bound on source).
 
-use super::error::Result;
 use nestevo_data::StreamId;
 use nestevo_eval::heldout::HeldOut;
 use nestevo_eval::{evaluate_with_ci, ground_truth};
+use nestevo_evolve::error::Result;
 use nestevo_train::{checkpoint, evaluate::predict};
 use serde::Serialize;
 use std::path::PathBuf;

@@ -7,15 +7,15 @@
 //! (`couple::points`). Also the plain noise-injected fine-tune the comparison needs
 //! (`finetune`): the trainer with its noise wrapper on the source stream's training frames.
 
-use super::error::{EvolveError, Result};
+use crate::adc_sweep::mean_sd;
+use crate::plot::{curves, Curve};
+use crate::points::PointsFile;
 use nestevo_arch::ArchSpec;
 use nestevo_cim::{Backend, NoiseMode, NoiseSpec};
-use nestevo_couple::adc_sweep::mean_sd;
-use nestevo_couple::plot::{curves, Curve};
-use nestevo_couple::points::PointsFile;
 use nestevo_couple::{load_checkpoint, run_detector, RunConfig};
 use nestevo_data::StreamId;
 use nestevo_eval::HeldOut;
+use nestevo_evolve::error::{EvolveError, Result};
 use nestevo_train::checkpoint::{load, save, TrainState};
 use nestevo_train::evaluate::evaluate_frames;
 use nestevo_train::frames::FramePool;

@@ -4,13 +4,13 @@
 //! (weights, and the largest batch's activations from the description's shapes; on CUDA no
 //! allocator statistics are read, so the figure is the tensors' own size).
 
-use super::checkpoint::load;
-use super::decode::{decode, DecodeConfig};
-use super::detector::Detector;
-use super::error::Result;
 use nestevo_data::Frame;
 use nestevo_eval::Detection;
 use nestevo_model::ModelDesc;
+use nestevo_train::checkpoint::load;
+use nestevo_train::decode::{decode, DecodeConfig};
+use nestevo_train::detector::Detector;
+use nestevo_train::Result;
 use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};

@@ -12,16 +12,18 @@
 //! Training frames come from the streams' training seeds (`train::frames::FramePool`), never
 //! from the held-out seed that scores.
 
-use super::coevolve::{class_counts, class_prior, copy_model, train_pair, PairConfig, PairLabels};
-use super::distill::{distill, DistillConfig};
-use super::error::Result;
-use super::fedavg::fedavg_detectors;
-use super::generator::{train_generator, GenConfig, Generator, Head};
-use super::labeller::TorchLabeller;
 use nestevo_couple::label::{LabelRequest, Labelled, Labeller};
 use nestevo_data::{Frame, StreamId, CLASSES};
 use nestevo_eval::heldout::HeldOut;
 use nestevo_eval::{evaluate_with_ci, ground_truth};
+use nestevo_evolve::coevolve::{
+    class_counts, class_prior, copy_model, train_pair, PairConfig, PairLabels,
+};
+use nestevo_evolve::distill::{distill, DistillConfig};
+use nestevo_evolve::error::Result;
+use nestevo_evolve::fedavg::fedavg_detectors;
+use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
+use nestevo_evolve::labeller::TorchLabeller;
 use nestevo_train::checkpoint;
 use nestevo_train::detector::Detector;
 use nestevo_train::evaluate::predict;

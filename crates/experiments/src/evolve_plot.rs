@@ -1,10 +1,10 @@
 //! The evolution's pictures (PNG): each terminal's mAP@0.5 over stream time for each method,
 //! with the co-evolution moments marked, and plain line charts for sweeps.
 
-use super::config::Experiment;
-use super::error::{EvolveError, Result};
-use super::method::Method;
-use super::run::WindowRecord;
+use nestevo_evolve::config::Experiment;
+use nestevo_evolve::error::{EvolveError, Result};
+use nestevo_evolve::method::Method;
+use nestevo_evolve::run::WindowRecord;
 use plotters::prelude::*;
 use std::path::Path;
 

@@ -3,8 +3,8 @@
 //! point in flight; a rerun reads it and skips the points already there (resume). A file whose
 //! header differs from the sweep's is refused rather than mixed.
 
-use super::CoupleError;
 use nestevo_core::error::{write_atomic, IoError};
+use nestevo_couple::CoupleError;
 use std::path::{Path, PathBuf};
 
 pub struct PointsFile {

@@ -12,15 +12,15 @@
 //! (`windows.count + 1`, `eval_frames` frames: no training saw them), as `evolve run` scores
 //! its final models. Nothing here is tuned on those frames.
 
-use super::compress::{compress, CompressSpec};
-use super::config::Experiment;
-use super::distill::{distill, DistillConfig};
-use super::error::{EvolveError, Result};
-use super::jobs::{end_measure, start_measure};
-use super::labeller::TorchLabeller;
-use super::run::{scoring_frames, terminal_sources, upload_frames, uploads};
 use nestevo_couple::label::{LabelRequest, Labeller};
 use nestevo_eval::{evaluate_with_ci, ground_truth};
+use nestevo_evolve::compress::{compress, CompressSpec};
+use nestevo_evolve::config::Experiment;
+use nestevo_evolve::distill::{distill, DistillConfig};
+use nestevo_evolve::error::{EvolveError, Result};
+use nestevo_evolve::jobs::{end_measure, start_measure};
+use nestevo_evolve::labeller::TorchLabeller;
+use nestevo_evolve::run::{scoring_frames, terminal_sources, upload_frames, uploads};
 use nestevo_sched::{MemoryModel, Work};
 use nestevo_train::checkpoint;
 use nestevo_train::evaluate::predict;
@@ -114,7 +114,7 @@ pub fn run_one(
     let gt = ground_truth(&eval);
     let before = start_measure();
     let (mut student, _) = checkpoint::load(Path::new(&t.model), device)?;
-    let seed = super::edge::seed_of(e.seed, 0, k, if mutual { 4 } else { 2 });
+    let seed = nestevo_evolve::edge::seed_of(e.seed, 0, k, if mutual { 4 } else { 2 });
     let context = format!("compression run, terminal {}", t.id);
     let t0 = std::time::Instant::now();
     let (steps, descs) = match &teacher {
@@ -131,9 +131,9 @@ pub fn run_one(
             (e.distill.steps, vec![student.desc.clone()])
         }
         Some(g) => {
-            let mut mid = super::coevolve::copy_model(g, "mid")?;
+            let mut mid = nestevo_evolve::coevolve::copy_model(g, "mid")?;
             let m = &e.mutual;
-            let cfg = super::coevolve::PairConfig {
+            let cfg = nestevo_evolve::coevolve::PairConfig {
                 steps: m.steps,
                 batch,
                 lr: m.lr,
@@ -148,7 +148,7 @@ pub fn run_one(
                 seed,
                 context,
             };
-            super::coevolve::train_pair(&mut student, &mut mid, &fs, &ls, None, &cfg)?;
+            nestevo_evolve::coevolve::train_pair(&mut student, &mut mid, &fs, &ls, None, &cfg)?;
             (m.steps, vec![student.desc.clone(), mid.desc.clone()])
         }
     };
@@ -256,14 +256,14 @@ pub fn plots(rows: &[BenchRow], dir: &Path) -> Result<()> {
     };
     let mut mem = series(&|r| r.peak_mb, "measured");
     mem.extend(series(&|r| r.model_mb, "model"));
-    super::plot::lines(
+    crate::evolve_plot::lines(
         &dir.join("memory.png"),
         "Training memory with and without adaptive compression",
         "batch size",
         "memory (MB)",
         &mem,
     )?;
-    super::plot::lines(
+    crate::evolve_plot::lines(
         &dir.join("time.png"),
         "Training CPU time with and without adaptive compression",
         "batch size",

@@ -2,13 +2,13 @@
 //! one fixed rendered batch, so that only forward, loss, backward and the optimiser step are
 //! timed, exactly what `benches/train_speed.py` times.
 
-use super::detector::Detector;
-use super::error::Result;
-use super::frames::FramePool;
-use super::loss::{build_targets, detection_loss};
 use nestevo_core::check;
 use nestevo_data::{GtBox, StreamId, CLASSES};
 use nestevo_model::load_model;
+use nestevo_train::detector::Detector;
+use nestevo_train::frames::FramePool;
+use nestevo_train::loss::{build_targets, detection_loss};
+use nestevo_train::Result;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;

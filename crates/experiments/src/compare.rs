@@ -7,10 +7,11 @@
 //! bootstrap of `eval::mean_map50_with_ci`) are disjoint; otherwise the table says "within
 //! noise".
 
-use super::config::{apply_override, Experiment};
-use super::error::{EvolveError, Result};
-use super::method::Method;
-use super::run::{run, RunOptions, Summary, WindowRecord};
+use crate::evolution::run;
+use nestevo_evolve::config::{apply_override, Experiment};
+use nestevo_evolve::error::{EvolveError, Result};
+use nestevo_evolve::method::Method;
+use nestevo_evolve::run::{RunOptions, Summary, WindowRecord};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -34,8 +35,9 @@ pub fn run_or_read(
             // A finished run is read back as it is; say so where its experiment differs.
             let made = dir.join("experiment.toml");
             if let Ok(text) = std::fs::read_to_string(&made) {
-                let then = super::config::parse_experiment(&text, &made.display().to_string())?;
-                let diff = super::config::differences(&then, exp);
+                let then =
+                    nestevo_evolve::config::parse_experiment(&text, &made.display().to_string())?;
+                let diff = nestevo_evolve::config::differences(&then, exp);
                 if !diff.is_empty() {
                     eprintln!(
                         "{}: read back a finished run whose experiment differs from this one \
@@ -212,7 +214,7 @@ pub fn compare(
     )?;
     let curves: Vec<(Method, &[WindowRecord])> =
         runs.iter().map(|(m, (_, r))| (*m, r.as_slice())).collect();
-    super::plot::terminal_curves(&out.join("map_over_time.png"), exp, &curves)?;
+    crate::evolve_plot::terminal_curves(&out.join("map_over_time.png"), exp, &curves)?;
     Ok(rows)
 }
 
@@ -327,7 +329,7 @@ pub fn sweep(
                     .collect(),
             ),
         ];
-        super::plot::lines(
+        crate::evolve_plot::lines(
             &out.join("sweep.png"),
             &format!("{} sweep of {key}", exp.name),
             key,

@@ -1,0 +1,39 @@
+//! The paper's tables and figures, the benchmarks, every plot and every resumable results file:
+//! what the library crates make possible, run as experiments. No library crate depends on this
+//! one; the binary calls it. See `docs/architecture.md` for where a new experiment goes.
+//!
+//! Without LibTorch (feature `torch` off): the ADC sweep, the GPU-versus-CIM report's mapper
+//! side, plots and resumable points files. With it: everything that trains or times LibTorch.
+
+pub mod adc_sweep;
+pub mod gpu_vs_cim;
+pub mod plot;
+pub mod points;
+pub mod sched_plot;
+
+/// Tables 2-3: aggregation loss of non-IID specialists and what the generator recovers.
+#[cfg(feature = "torch")]
+pub mod aggregation;
+/// Table 4 and Fig. 11: every method on the same frames; one knob swept.
+#[cfg(feature = "torch")]
+pub mod compare;
+/// Figs. 13-14 and Table 5: adaptive compression of the training jobs.
+#[cfg(feature = "torch")]
+pub mod compress_bench;
+/// An evolution run with its figure (the per-terminal mAP over time).
+#[cfg(feature = "torch")]
+pub mod evolution;
+#[cfg(feature = "torch")]
+pub mod evolve_plot;
+/// The LibTorch side of the GPU-versus-CIM report (Table 6).
+#[cfg(feature = "torch")]
+pub mod infer_bench;
+/// Fig. 8: the shipped global model against every terminal model.
+#[cfg(feature = "torch")]
+pub mod margin;
+/// Fig. 15: noise-injected training against the chip's noise.
+#[cfg(feature = "torch")]
+pub mod noise_sweep;
+/// Training speed of a description (steps per second).
+#[cfg(feature = "torch")]
+pub mod train_bench;
