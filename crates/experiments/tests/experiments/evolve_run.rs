@@ -1,0 +1,104 @@
+#![cfg(feature = "torch")]
+//! `evolve run` (distillation only) on the smoke preset, shrunk: the outputs are written, the
+//! uploads stay within D_max, the final models load, and a run interrupted after its first
+//! window and resumed gives exactly the figures of an uninterrupted run (and refuses to resume
+//! with other settings).
+
+use nestevo_evolve::run::{Method, RunOptions, WindowRecord};
+use nestevo_experiments::evolution::run;
+use nestevo_train::checkpoint;
+
+use crate::common;
+
+fn options(out: &std::path::Path, windows: usize, resume: bool) -> RunOptions {
+    let exp = common::small_smoke(&[&format!("windows.count={windows}")]);
+    RunOptions {
+        exp,
+        method: Method::Nestevo,
+        out: out.to_path_buf(),
+        device: tch::Device::Cpu,
+        resume,
+        progress: false,
+    }
+}
+
+fn records(out: &std::path::Path) -> Vec<WindowRecord> {
+    serde_json::from_str(&std::fs::read_to_string(out.join("windows.json")).unwrap()).unwrap()
+}
+
+/// Co-evolution, outputs, budget and resume.
+#[test]
+fn smoke_run_writes_its_outputs_and_resumes_exactly() {
+    tch::set_num_threads(1);
+    let whole = tempfile::tempdir().unwrap();
+    let s = run(&options(whole.path(), 2, false)).unwrap();
+    assert_eq!((s.windows, s.terminals.len()), (2, 2));
+    for f in [
+        "summary.json",
+        "windows.json",
+        "windows.csv",
+        "experiment.toml",
+        "state.json",
+        "map_over_time.png",
+        "final/global.safetensors",
+        "rounds/w1/global.safetensors",
+    ] {
+        assert!(whole.path().join(f).is_file(), "{f}");
+    }
+    let r = records(whole.path());
+    assert_eq!(r.len(), 4);
+    assert_eq!(s.global_evolutions, 2, "both windows co-evolve");
+    assert!(r
+        .iter()
+        .all(|x| x.action == "co-evolve" && x.global_map50_after != x.global_map50));
+    assert!(
+        s.final_terminal_map50_lo <= s.final_terminal_map50
+            && s.final_terminal_map50 <= s.final_terminal_map50_hi
+    );
+    for w in 0..2 {
+        let up: usize = r.iter().filter(|x| x.window == w).map(|x| x.uploaded).sum();
+        assert!(up <= 16 && r.iter().filter(|x| x.window == w).all(|x| x.uploaded >= 4));
+    }
+    for x in &r {
+        assert!(x.delta > 0.0 && x.t_c > 0.0 && x.t_r > 0.0);
+        assert!((0.0..=1.0).contains(&x.map50_after) && x.map50_after_lo <= x.map50_after_hi);
+        let (lo, hi) = (
+            x.map50_before.min(x.map50_after),
+            x.map50_before.max(x.map50_after),
+        );
+        assert!(x.lcp >= lo - 1e-12 && x.lcp <= hi + 1e-12);
+    }
+    for t in &s.terminals {
+        let (m, _) =
+            checkpoint::load(std::path::Path::new(&t.final_model), tch::Device::Cpu).unwrap();
+        assert_eq!(m.desc.name, t.id);
+    }
+    // Interrupted after window 0, then resumed to 2 windows.
+    let cut = tempfile::tempdir().unwrap();
+    run(&options(cut.path(), 1, false)).unwrap();
+    // Resuming with other settings is refused, naming the field; the finished window stays.
+    let mut other = options(cut.path(), 2, true);
+    other.exp.distill.steps = 5;
+    let e = run(&other).err().unwrap().to_string();
+    assert!(
+        e.contains("--resume") && e.contains("distill.steps: 4 -> 5"),
+        "{e}"
+    );
+    let resumed = run(&options(cut.path(), 2, true)).unwrap();
+    let (a, b) = (records(whole.path()), records(cut.path()));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        let strip = |r: &WindowRecord| WindowRecord {
+            t_w: 0.0,
+            t_r: 0.0,
+            label_s: 0.0,
+            lcp: 0.0,
+            map50_deployed: 0.0,
+            ..r.clone()
+        };
+        assert_eq!(strip(x), strip(y));
+    }
+    assert_eq!(resumed.mean_map50_after, s.mean_map50_after);
+    assert_eq!(resumed.global_map50_after, s.global_map50_after);
+    assert_eq!(resumed.final_terminal_map50, s.final_terminal_map50);
+}
