@@ -8,6 +8,7 @@
 //! Frames of one video are not independent: the held-out rule (`heldout`) spaces them seconds
 //! apart, which is why the interval is over frames and not over boxes.
 
+use super::interval::{Interval, MapCi};
 use super::map::Matched;
 use super::{Detection, MapReport};
 use nestevo_data::GtBox;
@@ -21,33 +22,7 @@ pub const RESAMPLES: usize = 1000;
 /// Seed of the resampling, fixed so that an interval is a function of the frames alone.
 const BOOTSTRAP_SEED: u64 = 0xB007;
 
-/// A 95 % interval `[lo, hi]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Interval {
-    pub lo: f64,
-    pub hi: f64,
-}
 
-impl Interval {
-    /// Half the width, the "± points" of a table.
-    pub fn half_width(&self) -> f64 {
-        (self.hi - self.lo) / 2.0
-    }
-
-    /// Whether two intervals are disjoint, the only case in which the project claims an order.
-    pub fn separated_from(&self, o: &Interval) -> bool {
-        self.hi < o.lo || o.hi < self.lo
-    }
-}
-
-/// The intervals of the means of a `MapReport`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct MapCi {
-    pub map50: Interval,
-    pub map75: Interval,
-    pub map: Interval,
-    pub map50_voc: Interval,
-}
 
 /// `evaluate` with the 95 % bootstrap intervals filled in (`MapReport::ci95`).
 pub fn evaluate_with_ci(gt: &[(u64, Vec<GtBox>)], dets: &[Detection]) -> MapReport {

@@ -5,12 +5,12 @@ mod ci;
 pub mod decode;
 mod error;
 pub mod heldout;
+mod interval;
 mod map;
 mod results;
 
-pub use ci::{
-    evaluate_with_ci, mean_map50_with_ci, with_ci, Interval, MapCi, ScoredSet, RESAMPLES,
-};
+pub use ci::{evaluate_with_ci, mean_map50_with_ci, with_ci, ScoredSet, RESAMPLES};
+pub use interval::{Interval, MapCi};
 pub use error::EvalError;
 pub use heldout::HeldOut;
 pub use map::{average_precision, evaluate, iou, ApKind, MapReport, IOU_THRESHOLDS, MAX_DETS};

@@ -1,7 +1,7 @@
 //! Mean average precision as pycocotools computes it (`COCOeval`, bbox, area range all,
 //! 100 detections per image and class), plus the Pascal VOC (2010+) all-points AP at IoU 0.5.
 
-use super::ci::MapCi;
+use super::interval::MapCi;
 use super::Detection;
 use nestevo_data::{GtBox, CLASSES};
 use serde::Serialize;

@@ -4,8 +4,11 @@
 //! seed after the labeller's (never labelled). After co-evolution, `reprogram` writes the new
 //! global model's weights (requantised, fresh noise draw, the write cost counted again).
 
+use super::coevolve::copy_model;
 use super::config::{LabellerKind, LabellerSpec};
 use super::error::{EvolveError, Result};
+use super::labeller::OwnedTorchLabeller;
+use nestevo_couple::label::Labeller;
 use ndarray::{ArrayD, IxDyn};
 use nestevo_arch::{apply_overrides, load_arch};
 use nestevo_cim::{Backend, NoiseMode, NoiseSpec};
@@ -87,9 +90,9 @@ pub fn cim_labeller_at(
 /// The edge's labeller factory (`edge::LabellerFactory`) of the experiment's `[labeller]`:
 /// LibTorch for `kind = "torch"`, else the global model programmed onto the chip, afresh at
 /// every (re)programming (requantised, fresh noise, the write cost counted in `program_cost`).
-pub fn labeller_factory(spec: &LabellerSpec) -> super::edge::LabellerFactory {
+pub fn labeller_factory(spec: &LabellerSpec) -> LabellerFactory {
     if spec.kind != LabellerKind::Cim {
-        return super::edge::torch_labeller();
+        return torch_labeller();
     }
     let spec = spec.clone();
     Box::new(move |g: &Detector, programming: usize| {
@@ -103,4 +106,15 @@ pub fn reprogram(l: &CimLabeller, global: &Detector) -> Result<DeviceCost> {
     let t = tensors_of(global)?;
     l.reprogram(&t)
         .map_err(|e| EvolveError::Fault(format!("CIM labeller reprogram: {e}")))
+}
+
+/// Builds the labeller of a global model; `programming` counts how often the global model
+/// has been (re)programmed (0 for the first), so a simulated chip can draw fresh noise.
+pub type LabellerFactory = Box<dyn Fn(&Detector, usize) -> Result<Box<dyn Labeller + Send>> + Send>;
+
+/// The LibTorch labeller on a copy of the global model.
+pub fn torch_labeller() -> LabellerFactory {
+    Box::new(|g: &Detector, _| {
+        Ok(Box::new(OwnedTorchLabeller(copy_model(g, &g.desc.name)?)) as Box<dyn Labeller + Send>)
+    })
 }

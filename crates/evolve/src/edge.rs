@@ -36,9 +36,11 @@ use super::error::{EvolveError, Result};
 use super::fedavg::fedavg_detectors;
 use super::generator::{train_generator, GenConfig, Generator, Head};
 use super::jobs::generator_work;
-use super::labeller::{feature_stats, OwnedTorchLabeller, TorchLabeller};
+use super::cim_labeller::labeller_factory;
+use super::labeller::{feature_stats, TorchLabeller};
 use super::method::{Action, Method};
 use super::schedule::{schedule, Stage, StageJob, WindowSchedule};
+pub use super::cim_labeller::{torch_labeller, LabellerFactory};
 pub use super::uploads::upload_counts;
 use nestevo_couple::label::{LabelRequest, Labelled, Labeller};
 use nestevo_data::{Frame, StreamId, CLASSES};
@@ -55,17 +57,6 @@ use std::time::Instant;
 const TRAIN_STATS_FRAMES: usize = 512;
 /// Labelled source frames A1 adapts from.
 const ADAPT_SOURCE_FRAMES: usize = 256;
-
-/// Builds the labeller of a global model; `programming` counts how often the global model
-/// has been (re)programmed (0 for the first), so a simulated chip can draw fresh noise.
-pub type LabellerFactory = Box<dyn Fn(&Detector, usize) -> Result<Box<dyn Labeller + Send>> + Send>;
-
-/// The LibTorch labeller on a copy of the global model.
-pub fn torch_labeller() -> LabellerFactory {
-    Box::new(|g: &Detector, _| {
-        Ok(Box::new(OwnedTorchLabeller(copy_model(g, &g.desc.name)?)) as Box<dyn Labeller + Send>)
-    })
-}
 
 pub struct Terminal {
     pub id: String,
@@ -150,7 +141,7 @@ impl Edge {
     /// into `work`), and the experiment's terminals with their deployed models.
     /// The labeller is the experiment's `[labeller]` (LibTorch, or the simulated chip).
     pub fn new(exp: &Experiment, method: Method, device: tch::Device, work: &Path) -> Result<Edge> {
-        let factory = super::cim_labeller::labeller_factory(&exp.labeller);
+        let factory = labeller_factory(&exp.labeller);
         Self::with_labeller(exp, method, device, work, factory)
     }
 
