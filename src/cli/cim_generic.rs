@@ -1,6 +1,6 @@
 //! `nestevo cim run --model NET --inputs X.npy --out DIR`: any network on given inputs.
 
-use super::cim_run::RunArgs;
+use super::cim_run_args::RunArgs;
 use anyhow::{Context, Result};
 use ndarray::ArrayD;
 use ndarray_npy::{read_npy, write_npy};

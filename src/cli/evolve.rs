@@ -284,29 +284,8 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
 }
 
 fn replay(a: ReplayArgs) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use nestevo_evolve::schedule::{replay, WindowSchedule};
-    let mut windows = Vec::new();
-    for w in 0.. {
-        let p = a
-            .run
-            .join("rounds")
-            .join(format!("w{w}"))
-            .join("schedule.json");
-        if !p.is_file() {
-            break;
-        }
-        let text =
-            std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-        let s: WindowSchedule = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a window schedule", p.display()))?;
-        windows.push(s);
-    }
-    anyhow::ensure!(
-        !windows.is_empty(),
-        "{}: no rounds/w0/schedule.json (a run of `nestevo evolve run` writes one per window)",
-        a.run.display()
-    );
+    use nestevo_evolve::schedule::{read_schedules, replay};
+    let windows = read_schedules(&a.run)?;
     let policies: Vec<&str> = a.policies.iter().map(String::as_str).collect();
     let dev = (
         a.memory_mb.unwrap_or(windows[0].budget_mb),
@@ -351,89 +330,25 @@ fn compress_one(a: CompressOneArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "torch")]
 fn compress(a: CompressArgs) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use nestevo_experiments::compress_bench::{case_id, plots, table, BenchRow};
-    use std::io::Write;
+    use nestevo_experiments::compress_bench::{harness, Harness};
     let e = a.exp.experiment()?;
-    anyhow::ensure!(
-        !a.batches.is_empty() && a.batches.iter().all(|&b| b > 0),
-        "--batches {:?}: allowed are batch sizes of 1 or more",
-        a.batches
-    );
-    anyhow::ensure!(
-        a.threads > 0,
-        "--threads {}: allowed is 1 or more",
-        a.threads
-    );
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("{}: cannot create", a.out.display()))?;
-    let path = a.out.join("rows.jsonl");
-    let mut rows: Vec<BenchRow> = match std::fs::read_to_string(&path) {
-        Ok(t) => t
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{}: not rows of `evolve compress`", path.display()))?,
-        Err(_) => Vec::new(),
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?;
-    let exe = std::env::current_exe()?;
-    let mut sets = Vec::new();
-    for s in &a.exp.sets {
-        sets.extend(["--set".to_string(), s.clone()]);
-    }
-    let which: Vec<String> = match (&a.exp.preset, &a.exp.config) {
+    let mut experiment: Vec<String> = match (&a.exp.preset, &a.exp.config) {
         (Some(p), _) => vec!["--preset".into(), p.clone()],
         (None, Some(f)) => vec!["--config".into(), f.display().to_string()],
         _ => anyhow::bail!("give --preset P or --config FILE"),
     };
-    for &b in &a.batches {
-        for (k, t) in e.terminals.iter().enumerate() {
-            for on in [false, true] {
-                let id = case_id(&t.id, b, on);
-                if rows.iter().any(|r| r.id() == id) {
-                    continue;
-                }
-                eprintln!("run {id}");
-                // One process per run, so that each resident-set peak is its own.
-                let mut cmd = std::process::Command::new(&exe);
-                cmd.args(["evolve", "compress-one"])
-                    .args(&which)
-                    .args(&sets)
-                    .args(["--terminal", &k.to_string(), "--batch", &b.to_string()])
-                    .args(["--threads", &a.threads.to_string()])
-                    .env("MALLOC_MMAP_THRESHOLD_", "65536");
-                if on {
-                    cmd.arg("--on");
-                }
-                if a.kind == "mutual" {
-                    cmd.arg("--mutual");
-                }
-                let out = cmd.output()?;
-                anyhow::ensure!(
-                    out.status.success(),
-                    "run {id} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let line = String::from_utf8(out.stdout)?;
-                rows.push(serde_json::from_str(line.trim())?);
-                file.write_all(line.trim().as_bytes())?;
-                file.write_all(b"\n")?;
-                file.flush()?;
-            }
-        }
+    for s in &a.exp.sets {
+        experiment.extend(["--set".to_string(), s.clone()]);
     }
-    let md = table(&rows);
-    nestevo_core::error::write_atomic(&a.out.join("table.md"), md.as_bytes())?;
-    nestevo_core::error::write_atomic(
-        &a.out.join("rows.json"),
-        serde_json::to_string_pretty(&rows)?.as_bytes(),
-    )?;
-    plots(&rows, &a.out)?;
+    let h = Harness {
+        exp: &e,
+        experiment,
+        batches: &a.batches,
+        mutual: a.kind == "mutual",
+        threads: a.threads,
+        out: &a.out,
+    };
+    let (_, md) = harness(&h, &std::env::current_exe()?)?;
     print!("{md}");
     println!("plots: {} and time.png", a.out.join("memory.png").display());
     Ok(())
@@ -718,28 +633,15 @@ fn margin(a: MarginArgs) -> anyhow::Result<()> {
 fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
     use nestevo_couple::label::{LabelRequest, Labeller};
     use nestevo_data::{StreamId, CLASSES};
-    use nestevo_evolve::labeller::{feature_stats, TorchLabeller};
-    use nestevo_train::{checkpoint, frames::FramePool};
+    use nestevo_evolve::labeller::{feature_stats, source_stats, TorchLabeller};
+    use nestevo_train::checkpoint;
     let (model, _) = checkpoint::load(&a.model, device(a.cpu, a.threads)?)?;
     let lab = TorchLabeller::new(&model);
     let req = LabelRequest {
         min_score: a.min_score,
         feature_layer: Some(a.layer.clone()),
     };
-    let mut pool = FramePool::new(StreamId::Source, a.seed);
-    let mut stats = None;
-    let mut left = a.frames;
-    while left > 0 {
-        let n = left.min(256);
-        left -= n;
-        let labels = lab.label(&pool.sample(n), &req)?;
-        let s = feature_stats(&labels, CLASSES.len())?;
-        stats = Some(match stats {
-            None => s,
-            Some(acc) => nestevo_evolve::drift::merge(&acc, &s)?,
-        });
-    }
-    let stats = stats.ok_or_else(|| anyhow::anyhow!("--frames must be at least 1"))?;
+    let stats = source_stats(&lab, a.frames, a.seed, &req)?;
     let out = a.model.with_extension("drift.json");
     stats.save(&out)?;
     println!(

@@ -8,11 +8,13 @@ mod cim_generic;
 mod cim_mvm;
 mod cim_report;
 mod cim_run;
+mod cim_run_args;
 mod data;
 mod evolve;
 mod info;
 mod model;
 mod sched;
+mod sched_args;
 #[cfg(feature = "torch")]
 mod sched_torch;
 mod serve;

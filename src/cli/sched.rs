@@ -1,15 +1,12 @@
 //! `nestevo sched ...`: the evolution job scheduler (docs/scheduler.md).
 
+use super::sched_args::{sized_jobs, ModelArgs, DEFAULT_PREDICTOR};
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use nestevo_sched::plan;
 use nestevo_sched::policy::Policy;
-use nestevo_sched::predict::{Baseline, FitConfig, Mlp, TimeModel};
-use nestevo_sched::workload::{evolutions, Models, Scenario};
-use nestevo_sched::{load_jobs, mean_latency, plan, simulate, size, Device, MemoryModel};
-use std::path::{Path, PathBuf};
-
-/// The predictor every command loads unless told otherwise.
-pub const DEFAULT_PREDICTOR: &str = "models/sched/predictor.json";
+use nestevo_sched::predict::{FitConfig, Mlp};
+use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum SchedCommand {
@@ -29,52 +26,6 @@ pub enum SchedCommand {
     /// Real concurrent training of a jobs file under a policy on this machine (LibTorch).
     #[cfg(feature = "torch")]
     Run(super::sched_torch::RunArgs),
-}
-
-#[derive(Args, Clone)]
-pub struct ModelArgs {
-    /// Time predictor file (`nestevo sched fit`); without it, jobs need their own `seconds`.
-    #[arg(long)]
-    pub predictor: Option<PathBuf>,
-    /// Use the predictor file's MACs baseline instead of its MLP.
-    #[arg(long)]
-    pub baseline: bool,
-    /// The memory model's workspace per job (MB); default the predictor file's measured one.
-    #[arg(long)]
-    pub workspace_mb: Option<f64>,
-}
-
-impl ModelArgs {
-    /// The memory and time models; `None` time model when no predictor file is found.
-    pub fn load(&self) -> anyhow::Result<(MemoryModel, Option<TimeModel>)> {
-        let path = self
-            .predictor
-            .clone()
-            .or_else(|| Some(PathBuf::from(DEFAULT_PREDICTOR)).filter(|p| p.exists()));
-        let mlp = path.map(|p| Mlp::load(&p)).transpose()?;
-        let mut mem = MemoryModel::default();
-        if let Some(m) = &mlp {
-            mem.workspace_mb = m.workspace_mb;
-            mem.per_kind = m.memory_per_kind;
-        }
-        if let Some(w) = self.workspace_mb {
-            anyhow::ensure!(
-                w.is_finite() && w >= 0.0,
-                "--workspace-mb {w}: allowed is 0 or more"
-            );
-            mem.workspace_mb = w;
-            // An explicit workspace means the one-workspace model.
-            mem.per_kind = None;
-        }
-        let time = mlp.map(|m| {
-            if self.baseline {
-                TimeModel::Baseline(m.baseline)
-            } else {
-                TimeModel::Mlp(Box::new(m))
-            }
-        });
-        Ok((mem, time))
-    }
 }
 
 #[derive(Args)]
@@ -182,29 +133,6 @@ pub fn run(c: SchedCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Sizes a jobs file's jobs; an error when a job needs a prediction and no predictor is loaded.
-pub fn sized_jobs(path: &Path, models: &ModelArgs) -> anyhow::Result<Vec<nestevo_sched::Sized>> {
-    let jobs = load_jobs(path)?;
-    let (mem, time) = models.load()?;
-    let time = match time {
-        Some(t) => t,
-        None => {
-            if let Some(j) = jobs.iter().find(|j| j.seconds.is_none()) {
-                anyhow::bail!(
-                    "{}: job `{}` has no `seconds` and no predictor was found (--predictor, or \
-                     {DEFAULT_PREDICTOR}; `nestevo sched fit` makes one)",
-                    path.display(),
-                    j.id
-                );
-            }
-            TimeModel::Baseline(Baseline {
-                seconds_per_mac: 0.0,
-            })
-        }
-    };
-    Ok(size(&jobs, &mem, &time))
-}
-
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<()> {
     let policy: Policy = a.policy.parse()?;
     let jobs = sized_jobs(&a.jobs, &a.models)?;
@@ -227,237 +155,53 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One policy's simulation: mean latency over all and per terminal, peak memory, the times.
-type PolicyRun = (
-    Policy,
-    f64,
-    Vec<(String, f64)>,
-    f64,
-    Vec<nestevo_sched::JobTimes>,
-);
-
-/// Every policy's simulation of `jobs`.
-fn run_policies(
-    jobs: &[nestevo_sched::Sized],
-    dev: &Device,
-    seed: u64,
-) -> anyhow::Result<Vec<PolicyRun>> {
-    let mut out = Vec::new();
-    for p in Policy::ALL {
-        let (times, peak) = simulate(p, jobs, dev, seed)?;
-        let (all, per) = mean_latency(&times);
-        out.push((p, all, per, peak, times));
-    }
-    Ok(out)
-}
-
 fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(a.terminals > 0, "--terminals 0: allowed is 1 or more");
-    anyhow::ensure!(a.evolutions > 0, "--evolutions 0: allowed is 1 or more");
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&a.p_coevolve),
-        "--p-coevolve {}: allowed is 0 to 1",
-        a.p_coevolve
-    );
-    anyhow::ensure!(
-        a.speedup.is_finite() && a.speedup > 0.0,
-        "--speedup {}: allowed is above 0",
-        a.speedup
-    );
+    use nestevo_experiments::sched_scenarios::{run, SimulateOptions};
     let (mem, time) = a.models.load()?;
     let time = time.with_context(|| {
         format!("no time predictor (--predictor, or {DEFAULT_PREDICTOR}; `nestevo sched fit` makes one)")
     })?;
-    let models = Models::load(&a.model_dir)?;
-    let dev = Device {
-        budget_mb: a.memory_mb,
-        util: a.util,
-    };
-    let scenario = |terminals: usize| Scenario {
-        terminals,
+    let o = SimulateOptions {
+        terminals: a.terminals,
+        sweep: a.sweep,
         evolutions: a.evolutions,
         window_s: a.window_s,
         jitter_s: a.jitter_s,
         p_coevolve: a.p_coevolve,
         step_scale: a.step_scale,
+        write_jobs: a.write_jobs,
+        memory_mb: a.memory_mb,
+        util: a.util,
+        speedup: a.speedup,
+        model_dir: a.model_dir,
         seed: a.seed,
+        out: a.out,
     };
-    anyhow::ensure!(
-        a.step_scale.is_finite() && a.step_scale > 0.0,
-        "--step-scale {}: allowed is above 0",
-        a.step_scale
-    );
-    if let Some(f) = &a.write_jobs {
-        let text = nestevo_sched::workload::jobs_file(&evolutions(&models, &scenario(a.terminals)));
-        nestevo_core::error::write_atomic(f, text.as_bytes())?;
-    }
-    if let Some(o) = &a.out {
-        std::fs::create_dir_all(o).with_context(|| format!("{}: cannot create", o.display()))?;
-    }
-    let counts: Vec<usize> = if a.sweep {
-        vec![4, 16, 64, 256, 1024]
-    } else {
-        vec![a.terminals]
-    };
-    let mut table = Vec::new();
-    let mut summary = serde_json::Map::new();
-    let sized = |s: &Scenario| {
-        let mut j = size(&evolutions(&models, s), &mem, &time);
-        for x in &mut j {
-            x.seconds /= a.speedup;
-        }
-        j
-    };
-    for &n in &counts {
-        let jobs = sized(&scenario(n));
-        let res = run_policies(&jobs, &dev, a.seed)?;
-        let b2 = res
-            .iter()
-            .find(|r| r.0 == Policy::Fifo)
-            .map(|r| r.1)
-            .expect("fifo");
-        if !a.json {
-            println!(
-                "{n} terminals x {} evolutions ({} jobs), {:.0} MB, util {}, speedup {}: mean latency (s)",
-                a.evolutions,
-                jobs.len(),
-                a.memory_mb,
-                a.util,
-                a.speedup
-            );
-        }
-        let mut row = serde_json::Map::new();
-        for (p, all, per, peak, times) in &res {
-            if !a.json {
-                println!(
-                    "  {:<9} {:>10.1} s  ({:+.1} % vs fifo; peak {:.0} MB)",
-                    p.name(),
-                    all,
-                    100.0 * (all / b2 - 1.0),
-                    peak
-                );
-            }
-            table.push((n, *p, *all, *peak));
-            row.insert(
-                p.name().into(),
-                serde_json::json!({"mean_latency_s": all, "peak_mb": peak, "per_terminal_s": per,
-                    "vs_fifo_pct": 100.0 * (all / b2 - 1.0)}),
-            );
-            if let (Some(o), false) = (&a.out, a.sweep) {
-                let mut csv = String::from(
-                    "id,terminal,arrival_s,start_s,end_s,wait_s,latency_s,memory_mb\n",
-                );
-                for t in times {
-                    csv += &format!(
-                        "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.1}\n",
-                        t.id,
-                        t.terminal,
-                        t.arrival_s,
-                        t.start_s,
-                        t.end_s,
-                        t.wait_s(),
-                        t.latency_s(),
-                        t.memory_mb
-                    );
-                }
-                nestevo_core::error::write_atomic(
-                    &o.join(format!("times-{}.csv", p.name())),
-                    csv.as_bytes(),
-                )?;
-            }
-        }
-        if let (Some(o), false) = (&a.out, a.sweep) {
-            let mut groups: Vec<String> = res[0].2.iter().map(|t| t.0.clone()).collect();
-            groups.push("all".into());
-            let series: Vec<(String, Vec<f64>)> = res
-                .iter()
-                .map(|r| {
-                    (
-                        r.0.name().to_string(),
-                        r.2.iter().map(|t| t.1).chain([r.1]).collect(),
-                    )
-                })
-                .collect();
-            let mut csv = String::from("terminal");
-            for s in &series {
-                csv += &format!(",{}", s.0);
-            }
-            csv += "\n";
-            for (g, name) in groups.iter().enumerate() {
-                csv += name;
-                for s in &series {
-                    csv += &format!(",{:.3}", s.1[g]);
-                }
-                csv += "\n";
-            }
-            nestevo_core::error::write_atomic(&o.join("per-terminal.csv"), csv.as_bytes())?;
-            let png = o.join("latency.png");
-            nestevo_experiments::sched_plot::plot_bars(
-                &png,
-                &format!("Mean evolution latency per terminal ({n} terminals x {} evolutions, discrete-event)", a.evolutions),
-                &groups,
-                &series,
-            )
-            .map_err(|e| anyhow::anyhow!("{}: cannot draw: {e}", png.display()))?;
-        }
-        summary.insert(n.to_string(), serde_json::Value::Object(row));
-    }
-    if a.sweep {
-        // The planner's own time with 1024 waiting jobs on an idle device.
-        let jobs = sized(&Scenario {
-            evolutions: 1,
-            ..scenario(1024)
-        });
-        let t0 = std::time::Instant::now();
-        let reps = 5;
-        for _ in 0..reps {
-            plan(Policy::Knapsack, &jobs, a.memory_mb, a.seed)?;
-        }
-        let ms = t0.elapsed().as_secs_f64() * 1e3 / reps as f64;
-        summary.insert("planner_ms_1024_jobs".into(), serde_json::json!(ms));
-        if !a.json {
-            println!(
-                "knapsack planner over 1024 waiting jobs, {:.0} MB: {ms:.2} ms",
-                a.memory_mb
-            );
-        }
-    }
-    if let Some(o) = &a.out {
-        let mut csv = String::from("terminals,policy,mean_latency_s,peak_mb\n");
-        for (n, p, l, peak) in &table {
-            csv += &format!("{n},{},{l:.3},{peak:.1}\n", p.name());
-        }
-        nestevo_core::error::write_atomic(&o.join("latency.csv"), csv.as_bytes())?;
-        nestevo_core::error::write_atomic(
-            &o.join("summary.json"),
-            serde_json::to_string_pretty(&summary)?.as_bytes(),
-        )?;
-        if a.sweep {
-            let series: Vec<(String, Vec<(f64, f64)>)> = Policy::ALL
-                .iter()
-                .map(|p| {
-                    (
-                        p.name().to_string(),
-                        table
-                            .iter()
-                            .filter(|r| r.1 == *p)
-                            .map(|r| (r.0 as f64, r.2))
-                            .collect(),
-                    )
-                })
-                .collect();
-            nestevo_experiments::sched_plot::plot_scaling(
-                &o.join("scaling.png"),
-                "Mean evolution latency against terminals (discrete-event, predicted times)",
-                &series,
-            )
-            .map_err(|e| {
-                anyhow::anyhow!("{}: cannot draw: {e}", o.join("scaling.png").display())
-            })?;
-        }
-    }
+    let r = run(&o, &mem, &time)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        println!("{}", serde_json::to_string_pretty(&r.summary)?);
+        return Ok(());
+    }
+    for c in &r.counts {
+        println!(
+            "{} terminals x {} evolutions ({} jobs), {:.0} MB, util {}, speedup {}: mean latency (s)",
+            c.terminals, a.evolutions, c.jobs, a.memory_mb, a.util, a.speedup
+        );
+        for p in &c.runs {
+            println!(
+                "  {:<9} {:>10.1} s  ({:+.1} % vs fifo; peak {:.0} MB)",
+                p.policy.name(),
+                p.mean_latency_s,
+                100.0 * (p.mean_latency_s / c.fifo_s - 1.0),
+                p.peak_mb
+            );
+        }
+    }
+    if let Some(ms) = r.planner_ms {
+        println!(
+            "knapsack planner over 1024 waiting jobs, {:.0} MB: {ms:.2} ms",
+            a.memory_mb
+        );
     }
     Ok(())
 }

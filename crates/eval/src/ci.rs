@@ -14,15 +14,12 @@ use super::{Detection, MapReport};
 use nestevo_data::GtBox;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 
 /// Bootstrap resamples per interval.
 pub const RESAMPLES: usize = 1000;
 
 /// Seed of the resampling, fixed so that an interval is a function of the frames alone.
 const BOOTSTRAP_SEED: u64 = 0xB007;
-
-
 
 /// `evaluate` with the 95 % bootstrap intervals filled in (`MapReport::ci95`).
 pub fn evaluate_with_ci(gt: &[(u64, Vec<GtBox>)], dets: &[Detection]) -> MapReport {

@@ -10,9 +10,9 @@ mod map;
 mod results;
 
 pub use ci::{evaluate_with_ci, mean_map50_with_ci, with_ci, ScoredSet, RESAMPLES};
-pub use interval::{Interval, MapCi};
 pub use error::EvalError;
 pub use heldout::HeldOut;
+pub use interval::{Interval, MapCi};
 pub use map::{average_precision, evaluate, iou, ApKind, MapReport, IOU_THRESHOLDS, MAX_DETS};
 pub use results::{coco_results, read_coco_results, write_coco_results, CocoResult};
 

@@ -7,6 +7,7 @@
 //! parts indexing the terminals (`terminals.0.stream=E`).
 
 use super::error::ConfigError;
+use nestevo_core::config::{self, Config};
 use nestevo_data::StreamId;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -265,91 +266,39 @@ pub struct LinkSpec {
     pub latency_ms: f64,
 }
 
+impl Config for Experiment {
+    const KIND: &'static str = "experiment file";
+    const PRESETS: &'static [(&'static str, &'static str)] = PRESETS;
+
+    fn validate(&self, source: &str) -> Result<(), ConfigError> {
+        validate(self, source)
+    }
+
+    /// A terminal's optional fields (absent from the serialised form) may be set.
+    fn optional_field(path: &[&str]) -> Option<toml::Value> {
+        match path {
+            ["terminals", _, field] => TERMINAL_OPTIONAL
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, like)| like()),
+            _ => None,
+        }
+    }
+}
+
 /// A preset by name, validated.
 pub fn preset(name: &str) -> Result<Experiment, ConfigError> {
-    let text = PRESETS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            let names: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
-            ConfigError::new(
-                format!("preset `{name}`"),
-                "",
-                "",
-                format!("no such preset; presets: {}", names.join(", ")),
-            )
-        })?;
-    parse_experiment(text, &format!("preset `{name}`"))
+    config::preset(name)
 }
 
 /// Reads and validates an experiment file.
 pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(
-            &shown,
-            "",
-            "",
-            format!("cannot read the experiment file: {e}"),
-        )
-    })?;
-    parse_experiment(&text, &shown)
+    config::load(path)
 }
 
 /// Parses and validates TOML text; `source` names it in errors.
 pub fn parse_experiment(text: &str, source: &str) -> Result<Experiment, ConfigError> {
-    let e: Experiment = toml::from_str(text).map_err(|e| toml_error(source, text, &e))?;
-    validate(&e, source)?;
-    Ok(e)
-}
-
-/// A TOML error with the `section.key` and value of the line it points at.
-fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> ConfigError {
-    let msg = e.message().trim().to_string();
-    let Some(span) = e.span() else {
-        return ConfigError::new(source, "", "", msg);
-    };
-    let start = span.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = text[start..]
-        .find('\n')
-        .map(|i| start + i)
-        .unwrap_or(text.len());
-    let line_no = text[..start].matches('\n').count() + 1;
-    let line = &text[line_start..line_end];
-    let Some((key, value)) = line.split_once('=') else {
-        return ConfigError::new(source, "", "", format!("{msg} (line {line_no})"));
-    };
-    // The table the line is in: `[name]`, or the k-th `[[name]]` (shown as name[k]).
-    let before = &text[..line_start];
-    let section = before
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let l = l.trim();
-            if let Some(r) = l.strip_prefix("[[") {
-                let name = r.split("]]").next()?.trim().to_string();
-                let k = before
-                    .lines()
-                    .filter(|x| x.trim().starts_with(&format!("[[{name}]]")))
-                    .count()
-                    - 1;
-                Some(format!("{name}[{k}]."))
-            } else {
-                l.strip_prefix('[')
-                    .and_then(|r| r.split(']').next())
-                    .map(|s| format!("{}.", s.trim()))
-            }
-        })
-        .unwrap_or_default();
-    let value = value.split('#').next().unwrap_or("").trim();
-    ConfigError::new(
-        source,
-        format!("{section}{}", key.trim()),
-        value,
-        format!("{msg} (line {line_no})"),
-    )
+    config::parse(text, source)
 }
 
 /// Checks every value's range; the first bad one is the error.
@@ -643,118 +592,19 @@ pub fn apply_overrides(
     sets: &[String],
     source: &str,
 ) -> Result<Experiment, ConfigError> {
-    let mut e = e.clone();
-    for s in sets {
-        e = apply_override(&e, s, source)?;
-    }
-    validate(&e, source)?;
-    Ok(e)
+    config::apply_overrides(e, sets, source)
 }
 
 /// One `key=value` override (`mutual.alpha=0.3`, `terminals.1.stream=E`). The key must exist;
 /// the value is read as the type the field has.
 pub fn apply_override(e: &Experiment, set: &str, source: &str) -> Result<Experiment, ConfigError> {
-    let origin = format!("{source} (--set {set})");
-    let (key, raw) = set
-        .split_once('=')
-        .ok_or_else(|| ConfigError::new(&origin, "", "", "an override has the form key=value"))?;
-    let (key, raw) = (key.trim(), raw.trim());
-    let mut root =
-        toml::Value::try_from(e).map_err(|x| ConfigError::new(&origin, key, raw, x.to_string()))?;
-    let path: Vec<&str> = key.split('.').collect();
-    let mut node = &mut root;
-    for (i, part) in path.iter().enumerate() {
-        let here = path[..i].join(".");
-        node = match node {
-            toml::Value::Table(t) => {
-                // Optional fields are absent from the serialised form: a terminal's may be set.
-                if path.len() == 3 && i == 2 && path[0] == "terminals" && !t.contains_key(*part) {
-                    if let Some((_, like)) = TERMINAL_OPTIONAL.iter().find(|(k, _)| k == part) {
-                        t.insert(part.to_string(), like());
-                    }
-                }
-                if !t.contains_key(*part) {
-                    let mut keys: Vec<_> = t.keys().cloned().collect();
-                    keys.sort();
-                    return Err(ConfigError::new(
-                        &origin,
-                        key,
-                        raw,
-                        format!("no such key; keys here: {}", keys.join(", ")),
-                    ));
-                }
-                t.get_mut(*part).expect("checked")
-            }
-            toml::Value::Array(a) => {
-                let n = a.len();
-                match part.parse::<usize>() {
-                    Ok(k) if k < n => &mut a[k],
-                    _ => {
-                        return Err(ConfigError::new(
-                            &origin,
-                            key,
-                            raw,
-                            format!("`{here}` is a list of {n}: index it with 0 to {}", n - 1),
-                        ))
-                    }
-                }
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    &origin,
-                    key,
-                    raw,
-                    format!("`{here}` is a value, not a section"),
-                ))
-            }
-        };
-    }
-    let old = node.clone();
-    *node = parse_value(raw, &old).ok_or_else(|| {
-        ConfigError::new(&origin, key, raw, format!("expected a {}", old.type_str()))
-    })?;
-    root.try_into()
-        .map_err(|x: toml::de::Error| ConfigError::new(&origin, key, raw, x.message().trim()))
+    config::apply_override(e, set, source)
 }
 
 /// The fields in which experiment `b` differs from `a`, as `key: A -> B` (dotted keys, terminals
 /// indexed), empty when they are the same experiment.
 pub fn differences(a: &Experiment, b: &Experiment) -> Vec<String> {
-    fn walk(key: &str, a: Option<&toml::Value>, b: Option<&toml::Value>, out: &mut Vec<String>) {
-        use toml::Value;
-        match (a, b) {
-            (Some(Value::Table(x)), Some(Value::Table(y))) => {
-                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let sub = if key.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{key}.{k}")
-                    };
-                    walk(&sub, x.get(k), y.get(k), out);
-                }
-            }
-            (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
-                for (i, (u, v)) in x.iter().zip(y).enumerate() {
-                    walk(&format!("{key}.{i}"), Some(u), Some(v), out);
-                }
-            }
-            (x, y) if x != y => {
-                let show = |v: Option<&Value>| v.map_or("(absent)".to_string(), |v| v.to_string());
-                out.push(format!("{key}: {} -> {}", show(x), show(y)));
-            }
-            _ => {}
-        }
-    }
-    let (x, y) = (
-        toml::Value::try_from(a).expect("an experiment serialises"),
-        toml::Value::try_from(b).expect("an experiment serialises"),
-    );
-    let mut out = Vec::new();
-    walk("", Some(&x), Some(&y), &mut out);
-    out
+    config::differences(a, b)
 }
 
 /// A terminal's optional fields and a value of each one's type.
@@ -763,21 +613,6 @@ const TERMINAL_OPTIONAL: &[(&str, fn() -> toml::Value)] = &[
     ("frames", || toml::Value::String(String::new())),
     ("fps", || toml::Value::Float(30.0)),
 ];
-
-fn parse_value(raw: &str, like: &toml::Value) -> Option<toml::Value> {
-    use toml::Value;
-    match like {
-        Value::Integer(_) => raw.parse::<i64>().ok().map(Value::Integer),
-        Value::Float(_) => raw.parse::<f64>().ok().map(Value::Float),
-        Value::Boolean(_) => match raw {
-            "true" | "on" | "yes" => Some(Value::Boolean(true)),
-            "false" | "off" | "no" => Some(Value::Boolean(false)),
-            _ => None,
-        },
-        Value::String(_) => Some(Value::String(raw.trim_matches('"').to_string())),
-        _ => None,
-    }
-}
 
 impl Experiment {
     /// Terminal `k`'s rendered stream; `None` for a folder.

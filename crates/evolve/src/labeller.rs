@@ -180,3 +180,27 @@ impl Labeller for OwnedTorchLabeller {
         TorchLabeller::new(&self.0).label(frames, req)
     }
 }
+
+/// The drift statistics of `frames` source frames (the trainer's frame pool on `seed`),
+/// labelled 256 at a time and merged.
+pub fn source_stats(
+    lab: &TorchLabeller<'_>,
+    frames: usize,
+    seed: u64,
+    req: &LabelRequest,
+) -> Result<FeatureStats> {
+    let mut pool = nestevo_train::frames::FramePool::new(nestevo_data::StreamId::Source, seed);
+    let mut stats = None;
+    let mut left = frames;
+    while left > 0 {
+        let n = left.min(256);
+        left -= n;
+        let labels = lab.label(&pool.sample(n), req)?;
+        let s = feature_stats(&labels, nestevo_data::CLASSES.len())?;
+        stats = Some(match stats {
+            None => s,
+            Some(acc) => super::drift::merge(&acc, &s)?,
+        });
+    }
+    stats.ok_or_else(|| EvolveError::BadInput("--frames must be at least 1".into()))
+}

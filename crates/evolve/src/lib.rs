@@ -30,6 +30,8 @@ pub mod distill;
 #[cfg(feature = "torch")]
 pub mod edge;
 #[cfg(feature = "torch")]
+pub mod executor;
+#[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
 pub mod jobs;

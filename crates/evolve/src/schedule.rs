@@ -222,3 +222,31 @@ pub fn replay(
     }
     Ok(out)
 }
+
+/// The window schedules a run wrote (`rounds/w<k>/schedule.json`, from w0 up to the first
+/// missing one); an error when there is none.
+pub fn read_schedules(run: &std::path::Path) -> Result<Vec<WindowSchedule>> {
+    let mut windows = Vec::new();
+    for w in 0.. {
+        let p = run
+            .join("rounds")
+            .join(format!("w{w}"))
+            .join("schedule.json");
+        if !p.is_file() {
+            break;
+        }
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| EvolveError::Fault(format!("{}: cannot read: {e}", p.display())))?;
+        let s: WindowSchedule = serde_json::from_str(&text).map_err(|e| {
+            EvolveError::BadInput(format!("{}: not a window schedule: {e}", p.display()))
+        })?;
+        windows.push(s);
+    }
+    if windows.is_empty() {
+        return Err(EvolveError::BadInput(format!(
+            "{}: no rounds/w0/schedule.json (a run of `nestevo evolve run` writes one per window)",
+            run.display()
+        )));
+    }
+    Ok(windows)
+}

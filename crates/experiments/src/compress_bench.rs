@@ -271,3 +271,104 @@ pub fn plots(rows: &[BenchRow], dir: &Path) -> Result<()> {
         &series(&|r| r.cpu_seconds, "CPU time"),
     )
 }
+
+/// The benchmark's grid as a harness: every (batch, terminal, compression off/on) case not yet
+/// in `out/rows.jsonl` runs as its own `exe evolve compress-one` process (so that each
+/// resident-set peak is its own) and is appended there (resumable); then `table.md`,
+/// `rows.json` and the plots. `experiment` are the flags that name the experiment to the child
+/// (`--preset P` or `--config F`, then `--set`s).
+pub struct Harness<'a> {
+    pub exp: &'a Experiment,
+    pub experiment: Vec<String>,
+    pub batches: &'a [usize],
+    /// `mutual` for the mutual-learning jobs, otherwise the distillations.
+    pub mutual: bool,
+    pub threads: i32,
+    pub out: &'a Path,
+}
+
+/// Runs the harness; returns every row and the markdown table.
+pub fn harness(h: &Harness<'_>, exe: &Path) -> Result<(Vec<BenchRow>, String)> {
+    use std::io::Write;
+    let fault = |p: &Path, what: &str, e: &dyn std::fmt::Display| {
+        EvolveError::Fault(format!("{}: cannot {what}: {e}", p.display()))
+    };
+    if h.batches.is_empty() || h.batches.iter().any(|&b| b == 0) {
+        return Err(EvolveError::BadInput(format!(
+            "--batches {:?}: allowed are batch sizes of 1 or more",
+            h.batches
+        )));
+    }
+    if h.threads <= 0 {
+        return Err(EvolveError::BadInput(format!(
+            "--threads {}: allowed is 1 or more",
+            h.threads
+        )));
+    }
+    std::fs::create_dir_all(h.out).map_err(|e| fault(h.out, "create", &e))?;
+    let path = h.out.join("rows.jsonl");
+    let mut rows: Vec<BenchRow> = match std::fs::read_to_string(&path) {
+        Ok(t) => t
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| {
+                EvolveError::BadInput(format!(
+                    "{}: not rows of `evolve compress`: {e}",
+                    path.display()
+                ))
+            })?,
+        Err(_) => Vec::new(),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| fault(&path, "open", &e))?;
+    for &b in h.batches {
+        for (k, t) in h.exp.terminals.iter().enumerate() {
+            for on in [false, true] {
+                let id = case_id(&t.id, b, on);
+                if rows.iter().any(|r| r.id() == id) {
+                    continue;
+                }
+                eprintln!("run {id}");
+                // One process per run, so that each resident-set peak is its own.
+                let mut cmd = std::process::Command::new(exe);
+                cmd.args(["evolve", "compress-one"])
+                    .args(&h.experiment)
+                    .args(["--terminal", &k.to_string(), "--batch", &b.to_string()])
+                    .args(["--threads", &h.threads.to_string()])
+                    .env("MALLOC_MMAP_THRESHOLD_", "65536");
+                if on {
+                    cmd.arg("--on");
+                }
+                if h.mutual {
+                    cmd.arg("--mutual");
+                }
+                let out = cmd.output().map_err(|e| fault(exe, "run", &e))?;
+                if !out.status.success() {
+                    return Err(EvolveError::Fault(format!(
+                        "run {id} failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )));
+                }
+                let line = String::from_utf8_lossy(&out.stdout);
+                let row: BenchRow = serde_json::from_str(line.trim())
+                    .map_err(|e| EvolveError::Fault(format!("run {id}: not a row: {e}")))?;
+                rows.push(row);
+                file.write_all(line.trim().as_bytes())
+                    .and_then(|_| file.write_all(b"\n"))
+                    .and_then(|_| file.flush())
+                    .map_err(|e| fault(&path, "append to", &e))?;
+            }
+        }
+    }
+    let md = table(&rows);
+    nestevo_core::error::write_atomic(&h.out.join("table.md"), md.as_bytes())?;
+    let json = serde_json::to_string_pretty(&rows).expect("rows serialise");
+    nestevo_core::error::write_atomic(&h.out.join("rows.json"), json.as_bytes())?;
+    plots(&rows, h.out)?;
+    Ok((rows, md))
+}

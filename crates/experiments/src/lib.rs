@@ -6,10 +6,15 @@
 //! side, plots and resumable points files. With it: everything that trains or times LibTorch.
 
 pub mod adc_sweep;
+pub mod error;
 pub mod gpu_vs_cim;
 pub mod plot;
 pub mod points;
 pub mod sched_plot;
+/// The scheduler's scenarios: every policy simulated on synthetic workloads.
+pub mod sched_scenarios;
+
+pub use error::{ExperimentError, Result};
 
 /// Tables 2-3: aggregation loss of non-IID specialists and what the generator recovers.
 #[cfg(feature = "torch")]
@@ -34,6 +39,9 @@ pub mod margin;
 /// Fig. 15: noise-injected training against the chip's noise.
 #[cfg(feature = "torch")]
 pub mod noise_sweep;
+/// The scheduler's profile: real training runs, one process each, for its predictor.
+#[cfg(feature = "torch")]
+pub mod sched_profile;
 /// Training speed of a description (steps per second).
 #[cfg(feature = "torch")]
 pub mod train_bench;

@@ -298,12 +298,12 @@ pub fn load_jobs(path: &Path) -> Result<Vec<Job>> {
 
 /// Parses a jobs file's text; `file` names it in errors.
 pub fn parse_jobs(text: &str, file: &str) -> Result<Vec<Job>> {
-    let specs: Vec<JobSpec> = serde_json::from_str(text).map_err(|e| {
-        SchedError::Invalid(format!(
-            "{file}: not a jobs file ({e}): expected a JSON list of job objects with `id` and \
-             either `memory_mb` and `seconds` or a description"
-        ))
-    })?;
+    let specs: Vec<JobSpec> = nestevo_core::config::from_json(
+        text,
+        file,
+        "not a jobs file: expected a JSON list of job objects with `id` and either `memory_mb` \
+         and `seconds` or a description",
+    )?;
     if specs.is_empty() {
         return Err(Invalid::new(file, "", "", "the jobs file lists no job").into());
     }

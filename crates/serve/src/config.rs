@@ -2,9 +2,11 @@
 //! file, with the evolution method), where the shipped checkpoints and the admin token live, and
 //! the service's bounds (body size, queue, pending frames per terminal, the window's wait).
 //! Strict: an unknown key is refused; every error names the file, the field, the value and
-//! what is allowed.
+//! what is allowed (the house's one configuration mechanism, `nestevo_core::config`).
 
 use super::error::{Result, ServeError};
+use nestevo_core::config::{self as core, Config};
+use nestevo_core::error::Invalid;
 use nestevo_evolve::config::{self, Experiment};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -74,18 +76,15 @@ impl ServeConfig {
             window_timeout_s: default_timeout(),
             threads: None,
         };
-        c.validate("--preset")?;
+        Config::validate(&c, "--preset")?;
         Ok(c)
     }
 
     /// Reads and validates EDGE.toml; relative paths in it are taken from its folder.
     pub fn load(path: &Path) -> Result<ServeConfig> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ServeError::Config(format!("{shown}: cannot read the server config: {e}"))
-        })?;
-        let mut c: ServeConfig = toml::from_str(&text)
-            .map_err(|e| ServeError::Config(format!("{shown}: {}", e.message().trim())))?;
+        let text = core::read::<ServeConfig>(path)?;
+        let mut c: ServeConfig = core::from_toml(&text, &shown)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(f) = &c.admin_token_file {
             if f.is_relative() {
@@ -96,15 +95,30 @@ impl ServeConfig {
         if exp.extension().is_some_and(|x| x == "toml") && exp.is_relative() {
             c.experiment = base.join(exp).display().to_string();
         }
-        c.validate(&shown)?;
+        Config::validate(&c, &shown)?;
         Ok(c)
     }
 
-    fn validate(&self, source: &str) -> Result<()> {
+    /// The served experiment.
+    pub fn experiment(&self) -> Result<Experiment> {
+        let e = if Path::new(&self.experiment)
+            .extension()
+            .is_some_and(|x| x == "toml")
+        {
+            config::load_experiment(Path::new(&self.experiment))
+        } else {
+            config::preset(&self.experiment)
+        };
+        e.map_err(|e| ServeError::Config(format!("experiment: {e}")))
+    }
+}
+
+impl Config for ServeConfig {
+    const KIND: &'static str = "server config";
+
+    fn validate(&self, source: &str) -> std::result::Result<(), Invalid> {
         let bad = |field: &str, value: String, allowed: &str| {
-            Err(ServeError::Config(format!(
-                "{source}: field `{field}` = {value}: {allowed}"
-            )))
+            Err(Invalid::new(source, field, value, allowed))
         };
         if self.max_body_bytes < 1024 {
             return bad(
@@ -131,21 +145,10 @@ impl ServeConfig {
                 return bad("threads", t.to_string(), "at least 1");
             }
         }
-        self.experiment()?;
+        if let Err(e) = self.experiment() {
+            return bad("experiment", self.experiment.clone(), &e.to_string());
+        }
         Ok(())
-    }
-
-    /// The served experiment.
-    pub fn experiment(&self) -> Result<Experiment> {
-        let e = if Path::new(&self.experiment)
-            .extension()
-            .is_some_and(|x| x == "toml")
-        {
-            config::load_experiment(Path::new(&self.experiment))
-        } else {
-            config::preset(&self.experiment)
-        };
-        e.map_err(|e| ServeError::Config(format!("experiment: {e}")))
     }
 }
 

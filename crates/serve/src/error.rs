@@ -61,6 +61,13 @@ impl Kinded for ServeError {
     }
 }
 
+/// A bad configuration value (file, field, value, what is allowed).
+impl From<nestevo_core::error::Invalid> for ServeError {
+    fn from(e: nestevo_core::error::Invalid) -> Self {
+        ServeError::Config(e.to_string())
+    }
+}
+
 impl From<rusqlite::Error> for ServeError {
     fn from(e: rusqlite::Error) -> Self {
         ServeError::Fault(format!("state database: {e}"))

@@ -1,9 +1,10 @@
 //! The edge server's side of the loop, with no transport and no clock of its own: it holds
 //! the global model, its training-data drift statistics and every terminal's deployed model;
 //! given a window's uploads it labels them, measures the drift, decides (Eq. 11-13) and runs
-//! the window's jobs as the method says (`method`): distillation, co-evolution (`coevolve`),
-//! adversarial adaptation (`adapt`) or nothing. The in-process loop (`run`) and the HTTP
-//! service (`serve`) both drive it.
+//! the window's jobs as the method says (`method`). Each action is a `Strategy` in its own
+//! file here: `teach` (distillation), `coevolve` (Algorithm 2), `adapt` (A1) and `keep`
+//! (nothing); a new action adds a file and one arm of `strategy`. The in-process loop (`run`)
+//! and the HTTP service (`serve`) both drive it.
 //!
 //! Uploads (Eq. 5): `upload_counts` gives every terminal `min_upload` frames plus a share of
 //! the rest of `D_max` in proportion to its last delta_i (more frames where the drift was
@@ -26,25 +27,26 @@
 //! adaptive-compression rule (`compress`); their modelled memory counts pooled frames at a
 //! quarter of a whole frame's activations.
 
-use super::adapt::{adapt, AdaptConfig};
-use super::coevolve::{class_counts, class_prior, copy_model, train_pair_with_replay, PairConfig};
+mod adapt;
+mod coevolve;
+mod keep;
+mod teach;
+mod window;
+
+use super::cim_labeller::labeller_factory;
+pub use super::cim_labeller::{torch_labeller, LabellerFactory};
+use super::coevolve::copy_model;
 use super::compress;
 use super::config::Experiment;
 use super::distill::{distill, DistillConfig};
 use super::drift::{self, Decision, FeatureStats};
 use super::error::{EvolveError, Result};
-use super::fedavg::fedavg_detectors;
-use super::generator::{train_generator, GenConfig, Generator, Head};
-use super::jobs::generator_work;
-use super::cim_labeller::labeller_factory;
 use super::labeller::{feature_stats, TorchLabeller};
 use super::method::{Action, Method};
 use super::schedule::{schedule, Stage, StageJob, WindowSchedule};
-pub use super::cim_labeller::{torch_labeller, LabellerFactory};
 pub use super::uploads::upload_counts;
 use nestevo_couple::label::{LabelRequest, Labelled, Labeller};
 use nestevo_data::{Frame, StreamId, CLASSES};
-use nestevo_model::ModelDesc;
 use nestevo_sched::{JobKind, MemoryModel, Work};
 use nestevo_train::checkpoint;
 use nestevo_train::detector::Detector;
@@ -52,6 +54,7 @@ use nestevo_train::frames::FramePool;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use window::{Strategy, Window};
 
 /// Source frames labelled for the training statistics when none lie beside the checkpoint.
 const TRAIN_STATS_FRAMES: usize = 512;
@@ -338,286 +341,35 @@ impl Edge {
         let decision = drift::decide(dg, e.drift.epsilon);
         let action = self.method.action(decision);
         let n = uploads.len();
-        // No training: no loss (0, so that the JSON tables stay numbers).
-        let mut losses = vec![(0.0, 0.0); n];
-        // The window's stages for the scheduler (`schedule`): labelling holds the device first.
-        let mut stages = vec![Stage::Serial {
-            name: "label".into(),
-            seconds: label_s.iter().sum(),
-        }];
-        let mem = MemoryModel {
-            workspace_mb: e.sched.workspace_mb,
-            ..Default::default()
+        let mut win = Window {
+            w,
+            e: e.clone(),
+            uploads: &uploads,
+            ks,
+            labels,
+            mem: MemoryModel {
+                workspace_mb: e.sched.workspace_mb,
+                ..Default::default()
+            },
+            // The window's stages for the scheduler (`schedule`): labelling holds the device
+            // first.
+            stages: vec![Stage::Serial {
+                name: "label".into(),
+                seconds: label_s.iter().sum(),
+            }],
+            // No training: no loss (0, so that the JSON tables stay numbers).
+            losses: vec![(0.0, 0.0); n],
+            generator_accuracy: Vec::new(),
+            global_updated: false,
         };
-        let job = |id: String,
-                   kind: JobKind,
-                   terminal: Option<&str>,
-                   work: Work,
-                   seconds: f64|
-         -> StageJob {
-            StageJob {
-                id,
-                kind,
-                terminal: terminal.map(str::to_string),
-                memory_mb: mem.estimate(&work).total_mb,
-                seconds,
-            }
-        };
-        let work_of = |descs: &[&ModelDesc], frames: usize, steps: usize, batch: usize| {
-            Work::of_descs(descs, frames as f64, steps as f64, batch as f64)
-                .map_err(|x| EvolveError::BadInput(format!("window {w}: memory model: {x}")))
-        };
-        let mut gen_acc = Vec::new();
-        let mut global_updated = false;
-        let distill_cfg = |j: usize, what: u64| DistillConfig {
-            steps: e.distill.steps,
-            batch: e.distill.batch,
-            lr: e.distill.lr,
-            peak_threshold: e.global.min_score,
-            seed: seed_of(e.seed, w, ks[j], what),
-            context: format!("window {w}, terminal {}", uploads[j].terminal),
-        };
-        match action {
-            Action::None => {}
-            Action::Distill | Action::DistillOriginal => {
-                let mut jobs = Vec::with_capacity(n);
-                // Under A4 the global model never changes, so the current labels are the
-                // original model's; relabel only if it did.
-                let relabel = action == Action::DistillOriginal && self.global_version > 0;
-                for j in 0..n {
-                    let teacher_labels = if relabel {
-                        let req = LabelRequest {
-                            min_score: e.global.min_score as f32,
-                            feature_layer: None,
-                        };
-                        TorchLabeller::new(&self.original).label(&uploads[j].frames, &req)?
-                    } else {
-                        std::mem::take(&mut labels[j])
-                    };
-                    let k = ks[j];
-                    let (rep, sj) = distill_job(
-                        &mut self.terminals[k].model,
-                        &uploads[j],
-                        &teacher_labels,
-                        &distill_cfg(j, 2),
-                        &e,
-                        &mem,
-                    )?;
-                    jobs.push(sj);
-                    losses[j] = (rep.first_loss, rep.last_loss);
-                }
-                stages.push(Stage::Jobs {
-                    name: "distill".into(),
-                    jobs,
-                });
-            }
-            Action::Adapt => {
-                self.draw_source();
-                let source = self.source.as_ref().expect("drawn");
-                let mut jobs = Vec::with_capacity(n);
-                for j in 0..n {
-                    let k = ks[j];
-                    let rep = adapt(
-                        &mut self.terminals[k].model,
-                        source,
-                        &uploads[j].frames,
-                        &AdaptConfig {
-                            steps: e.distill.steps,
-                            batch: e.distill.batch,
-                            lr: e.distill.lr,
-                            layer: e.drift.layer.clone(),
-                            seed: seed_of(e.seed, w, k, 5),
-                            context: format!("window {w}, terminal {}", uploads[j].terminal),
-                        },
-                    )?;
-                    let t = &uploads[j].terminal;
-                    let wk = work_of(
-                        &[&self.terminals[k].model.desc],
-                        uploads[j].frames.len(),
-                        e.distill.steps,
-                        e.distill.batch,
-                    )?;
-                    jobs.push(job(
-                        format!("adapt-{t}"),
-                        JobKind::Other,
-                        Some(t),
-                        wk,
-                        rep.seconds,
-                    ));
-                    losses[j] = (rep.det_last, rep.domain_last);
-                }
-                stages.push(Stage::Jobs {
-                    name: "adapt".into(),
-                    jobs,
-                });
-            }
-            Action::CoEvolve { generator } => {
-                let gname = self.global.desc.name.clone();
-                let mut mids = Vec::with_capacity(n);
-                for u in &uploads {
-                    mids.push(copy_model(
-                        &self.global,
-                        &format!("{gname}-mid-{}", u.terminal),
-                    )?);
-                }
-                let counts: Vec<Vec<usize>> = labels
-                    .iter()
-                    .map(|l| class_counts(l, CLASSES.len()))
-                    .collect();
-                let (prior, all) = class_prior(&counts);
-                let gen = if generator && all > 0 {
-                    let t = Instant::now();
-                    let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
-                    // The generator's initial weights come from LibTorch's generator: seed it
-                    // so that a resumed run starts from the same ones.
-                    tch::manual_seed(seed_of(e.seed, w, 0, 6) as i64);
-                    let mut g = Generator::new(
-                        e.generator.noise_dim,
-                        e.generator.hidden,
-                        heads[0].latent_dim(),
-                        CLASSES.len(),
-                        self.global.vs.device(),
-                    );
-                    let rep = train_generator(
-                        &mut g,
-                        &heads,
-                        &counts,
-                        &GenConfig {
-                            steps: e.generator.steps,
-                            batch: e.generator.batch,
-                            lr: e.generator.lr,
-                            diversity: e.generator.diversity,
-                            seed: seed_of(e.seed, w, 0, 3),
-                        },
-                    )?;
-                    gen_acc = rep.accuracy;
-                    let wk = generator_work(
-                        heads[0].latent_dim(),
-                        heads.len(),
-                        e.generator.steps,
-                        e.generator.batch,
-                    );
-                    stages.push(Stage::Jobs {
-                        name: "generator".into(),
-                        jobs: vec![job(
-                            "generator".into(),
-                            JobKind::Generator,
-                            None,
-                            wk,
-                            t.elapsed().as_secs_f64(),
-                        )],
-                    });
-                    Some(g)
-                } else {
-                    None
-                };
-                if e.mutual.replay > 0 {
-                    self.draw_source();
-                }
-                let source: &[Frame] = self.source.as_deref().unwrap_or(&[]);
-                let mut pairs = Vec::with_capacity(n);
-                for j in 0..n {
-                    let k = ks[j];
-                    // Adaptive compression (`[compress]`): the pair trains on the pooled set.
-                    let (cf, cl, share) = if e.compress.enabled {
-                        let (f, l, c) =
-                            compress::compress(&e.compress, &uploads[j].frames, &labels[j]);
-                        (Some(f), Some(l), c.whole_share())
-                    } else {
-                        (None, None, 1.0)
-                    };
-                    let rep = train_pair_with_replay(
-                        &mut self.terminals[k].model,
-                        &mut mids[j],
-                        cf.as_deref().unwrap_or(&uploads[j].frames),
-                        cl.as_deref().unwrap_or(&labels[j]),
-                        gen.as_ref().map(|g| (g, prior.as_slice())),
-                        source,
-                        &PairConfig {
-                            steps: e.mutual.steps,
-                            batch: e.mutual.batch,
-                            lr: e.mutual.lr,
-                            alpha: e.mutual.alpha,
-                            beta: e.mutual.beta,
-                            mu: e.mutual.mu,
-                            samples: e.generator.samples,
-                            labels: e.mutual.labels,
-                            freeze_mid_bn: e.mutual.freeze_bn,
-                            peak_threshold: e.global.min_score,
-                            replay: e.mutual.replay,
-                            seed: seed_of(e.seed, w, k, 4),
-                            context: format!("window {w}, terminal {}", uploads[j].terminal),
-                        },
-                    )?;
-                    let t = &uploads[j].terminal;
-                    let mut wk = work_of(
-                        &[&self.terminals[k].model.desc, &mids[j].desc],
-                        uploads[j].frames.len(),
-                        e.mutual.steps,
-                        e.mutual.batch,
-                    )?;
-                    let scale = share + (1.0 - share) / 4.0;
-                    wk.act_per_frame *= scale;
-                    wk.macs_per_frame *= scale;
-                    pairs.push(job(
-                        format!("pair-{t}"),
-                        JobKind::Mutual,
-                        Some(t),
-                        wk,
-                        rep.seconds,
-                    ));
-                }
-                stages.push(Stage::Jobs {
-                    name: "pairs".into(),
-                    jobs: pairs,
-                });
-                // FedAvg, reprogram the labeller, relabel every upload, then distil.
-                let t = Instant::now();
-                let weighted: Vec<(&Detector, usize)> = mids
-                    .iter()
-                    .zip(&uploads)
-                    .map(|(m, u)| (m, u.frames.len()))
-                    .collect();
-                self.global = fedavg_detectors(&weighted, &gname)?;
-                self.global_version += 1;
-                self.labeller = (self.factory)(&self.global, self.global_version)?;
-                global_updated = true;
-                let mut shared = t.elapsed().as_secs_f64();
-                // Writing the new weights onto a chip takes its (modelled) time.
-                if let Some(c) = self.labeller.program_cost() {
-                    shared += c.seconds;
-                    self.program_energy_j += c.energy_j;
-                }
-                let mut relabels = Vec::with_capacity(n);
-                for u in &uploads {
-                    let (l, s) = self.label(&u.frames, false)?;
-                    shared += s;
-                    relabels.push(l);
-                }
-                stages.push(Stage::Serial {
-                    name: "fedavg+relabel".into(),
-                    seconds: shared,
-                });
-                let mut jobs = Vec::with_capacity(n);
-                for (j, l) in relabels.iter().enumerate() {
-                    let k = ks[j];
-                    let (rep, sj) = distill_job(
-                        &mut self.terminals[k].model,
-                        &uploads[j],
-                        l,
-                        &distill_cfg(j, 2),
-                        &e,
-                        &mem,
-                    )?;
-                    jobs.push(sj);
-                    losses[j] = (rep.first_loss, rep.last_loss);
-                }
-                stages.push(Stage::Jobs {
-                    name: "distill".into(),
-                    jobs,
-                });
-            }
-        }
+        strategy(action).run(self, &mut win)?;
+        let Window {
+            stages,
+            losses,
+            generator_accuracy: gen_acc,
+            global_updated,
+            ..
+        } = win;
         let sched = schedule(&stages, &e.sched, seed_of(e.seed, w, 0, 7))
             .map_err(|x| EvolveError::BadInput(format!("window {w}: {x}")))?;
         let terminals = (0..n)
@@ -645,6 +397,17 @@ impl Edge {
             seconds: t0.elapsed().as_secs_f64(),
             schedule: Some(sched),
         })
+    }
+}
+
+/// The strategy that carries out `action` (one file per action beside this one).
+fn strategy(action: Action) -> Box<dyn Strategy> {
+    match action {
+        Action::None => Box::new(keep::Keep),
+        Action::Distill => Box::new(teach::Teach { original: false }),
+        Action::DistillOriginal => Box::new(teach::Teach { original: true }),
+        Action::Adapt => Box::new(adapt::Adapt),
+        Action::CoEvolve { generator } => Box::new(coevolve::CoEvolve { generator }),
     }
 }
 

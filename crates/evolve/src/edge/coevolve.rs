@@ -1,0 +1,197 @@
+//! Co-evolution (Algorithm 2): intermediates copied from the global model, the label-conditioned
+//! generator trained on their heads (skipped for A2), one mutual-learning pair per terminal,
+//! FedAvg of the intermediates into the new global model (the labeller reprogrammed), every
+//! upload relabelled by it, then each terminal distilled from the new labels.
+
+use super::window::{Strategy, Window};
+use super::{distill_job, seed_of, Edge};
+use crate::coevolve::{class_counts, class_prior, copy_model, train_pair_with_replay, PairConfig};
+use crate::compress;
+use crate::error::Result;
+use crate::fedavg::fedavg_detectors;
+use crate::generator::{train_generator, GenConfig, Generator, Head};
+use crate::jobs::generator_work;
+use crate::schedule::Stage;
+use nestevo_data::{Frame, CLASSES};
+use nestevo_sched::JobKind;
+use nestevo_train::detector::Detector;
+use std::time::Instant;
+
+pub(super) struct CoEvolve {
+    /// Train the generator (false: A2).
+    pub generator: bool,
+}
+
+impl Strategy for CoEvolve {
+    fn run(&self, edge: &mut Edge, win: &mut Window<'_>) -> Result<()> {
+        let (e, w) = (win.e.clone(), win.w);
+        let uploads = win.uploads;
+        let n = uploads.len();
+        let gname = edge.global.desc.name.clone();
+        let mut mids = Vec::with_capacity(n);
+        for u in uploads {
+            mids.push(copy_model(
+                &edge.global,
+                &format!("{gname}-mid-{}", u.terminal),
+            )?);
+        }
+        let counts: Vec<Vec<usize>> = win
+            .labels
+            .iter()
+            .map(|l| class_counts(l, CLASSES.len()))
+            .collect();
+        let (prior, all) = class_prior(&counts);
+        let gen = if self.generator && all > 0 {
+            let t = Instant::now();
+            let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;
+            // The generator's initial weights come from LibTorch's generator: seed it so that a
+            // resumed run starts from the same ones.
+            tch::manual_seed(seed_of(e.seed, w, 0, 6) as i64);
+            let mut g = Generator::new(
+                e.generator.noise_dim,
+                e.generator.hidden,
+                heads[0].latent_dim(),
+                CLASSES.len(),
+                edge.global.vs.device(),
+            );
+            let rep = train_generator(
+                &mut g,
+                &heads,
+                &counts,
+                &GenConfig {
+                    steps: e.generator.steps,
+                    batch: e.generator.batch,
+                    lr: e.generator.lr,
+                    diversity: e.generator.diversity,
+                    seed: seed_of(e.seed, w, 0, 3),
+                },
+            )?;
+            win.generator_accuracy = rep.accuracy;
+            let wk = generator_work(
+                heads[0].latent_dim(),
+                heads.len(),
+                e.generator.steps,
+                e.generator.batch,
+            );
+            let job = win.job(
+                "generator".into(),
+                JobKind::Generator,
+                None,
+                wk,
+                t.elapsed().as_secs_f64(),
+            );
+            win.stages.push(Stage::Jobs {
+                name: "generator".into(),
+                jobs: vec![job],
+            });
+            Some(g)
+        } else {
+            None
+        };
+        if e.mutual.replay > 0 {
+            edge.draw_source();
+        }
+        let source: &[Frame] = edge.source.as_deref().unwrap_or(&[]);
+        let mut pairs = Vec::with_capacity(n);
+        for j in 0..n {
+            let k = win.ks[j];
+            // Adaptive compression (`[compress]`): the pair trains on the pooled set.
+            let (cf, cl, share) = if e.compress.enabled {
+                let (f, l, c) = compress::compress(&e.compress, &uploads[j].frames, &win.labels[j]);
+                (Some(f), Some(l), c.whole_share())
+            } else {
+                (None, None, 1.0)
+            };
+            let rep = train_pair_with_replay(
+                &mut edge.terminals[k].model,
+                &mut mids[j],
+                cf.as_deref().unwrap_or(&uploads[j].frames),
+                cl.as_deref().unwrap_or(&win.labels[j]),
+                gen.as_ref().map(|g| (g, prior.as_slice())),
+                source,
+                &PairConfig {
+                    steps: e.mutual.steps,
+                    batch: e.mutual.batch,
+                    lr: e.mutual.lr,
+                    alpha: e.mutual.alpha,
+                    beta: e.mutual.beta,
+                    mu: e.mutual.mu,
+                    samples: e.generator.samples,
+                    labels: e.mutual.labels,
+                    freeze_mid_bn: e.mutual.freeze_bn,
+                    peak_threshold: e.global.min_score,
+                    replay: e.mutual.replay,
+                    seed: seed_of(e.seed, w, k, 4),
+                    context: format!("window {w}, terminal {}", uploads[j].terminal),
+                },
+            )?;
+            let t = &uploads[j].terminal;
+            let mut wk = win.work_of(
+                &[&edge.terminals[k].model.desc, &mids[j].desc],
+                uploads[j].frames.len(),
+                e.mutual.steps,
+                e.mutual.batch,
+            )?;
+            let scale = share + (1.0 - share) / 4.0;
+            wk.act_per_frame *= scale;
+            wk.macs_per_frame *= scale;
+            pairs.push(win.job(
+                format!("pair-{t}"),
+                JobKind::Mutual,
+                Some(t),
+                wk,
+                rep.seconds,
+            ));
+        }
+        win.stages.push(Stage::Jobs {
+            name: "pairs".into(),
+            jobs: pairs,
+        });
+        // FedAvg, reprogram the labeller, relabel every upload, then distil.
+        let t = Instant::now();
+        let weighted: Vec<(&Detector, usize)> = mids
+            .iter()
+            .zip(uploads)
+            .map(|(m, u)| (m, u.frames.len()))
+            .collect();
+        edge.global = fedavg_detectors(&weighted, &gname)?;
+        edge.global_version += 1;
+        edge.labeller = (edge.factory)(&edge.global, edge.global_version)?;
+        win.global_updated = true;
+        let mut shared = t.elapsed().as_secs_f64();
+        // Writing the new weights onto a chip takes its (modelled) time.
+        if let Some(c) = edge.labeller.program_cost() {
+            shared += c.seconds;
+            edge.program_energy_j += c.energy_j;
+        }
+        let mut relabels = Vec::with_capacity(n);
+        for u in uploads {
+            let (l, s) = edge.label(&u.frames, false)?;
+            shared += s;
+            relabels.push(l);
+        }
+        win.stages.push(Stage::Serial {
+            name: "fedavg+relabel".into(),
+            seconds: shared,
+        });
+        let mut jobs = Vec::with_capacity(n);
+        for (j, l) in relabels.iter().enumerate() {
+            let k = win.ks[j];
+            let (rep, sj) = distill_job(
+                &mut edge.terminals[k].model,
+                &uploads[j],
+                l,
+                &win.distill_cfg(j, 2),
+                &e,
+                &win.mem,
+            )?;
+            jobs.push(sj);
+            win.losses[j] = (rep.first_loss, rep.last_loss);
+        }
+        win.stages.push(Stage::Jobs {
+            name: "distill".into(),
+            jobs,
+        });
+        Ok(())
+    }
+}
