@@ -11,8 +11,13 @@
 //! the size, a Resize that is not an integer nearest-neighbour upsampling, ...) is refused
 //! with the node's name, op and the offending attribute. BatchNormalization's epsilon is
 //! absorbed into the running variance (var + eps - 1e-5), as the runner's epsilon is 1e-5.
+//!
+//! `convert` walks the graph; each op's mapping is a file of `ops/`, found through the registry
+//! there; `context` holds what they share (the bindings, layers, weights and node errors).
 
+mod context;
 mod convert;
+mod ops;
 mod proto;
 
 use super::{load_model, parse_model, ModelDesc, ModelError, Tensors};
@@ -141,7 +146,7 @@ pub fn import_onnx_bytes(bytes: &[u8], file: &str, stem: &str) -> Result<Importe
     }
     // The file's name is the user's; exporters name graphs generically (`main_graph`).
     let name = if stem.is_empty() { &graph.name } else { stem };
-    let (desc, weights) = convert::convert(graph, file, &convert::sanitize(name))?;
+    let (desc, weights) = convert::convert(graph, file, &context::sanitize(name))?;
     // Through the TOML reader: what is imported is exactly what a description file loads as.
     let desc = parse_model(&desc.to_toml(), file)?;
     Ok(Imported { desc, weights })
