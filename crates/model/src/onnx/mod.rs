@@ -27,11 +27,9 @@ use onnx_protobuf::{Message, ModelProto};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The ONNX ops the importer maps.
-pub const SUPPORTED_OPS: &str = "Conv, Gemm, MatMul (constant weights), Add, Sum, \
-BatchNormalization, Relu, Clip (as ReLU or ReLU6), MaxPool, AveragePool, GlobalAveragePool, \
-Concat (channels), Resize and Upsample (nearest, integer scale), Flatten, Reshape (to [batch, \
-features]), Identity, Dropout, Constant";
+/// The ONNX ops the importer maps, as listed in the "unsupported op" error (from the registry
+/// of `ops/`).
+pub use ops::supported_ops;
 
 /// A bad or unsupported ONNX file. Every variant names the file; node errors name the node,
 /// its op type and what is wrong.
@@ -49,7 +47,10 @@ pub enum OnnxError {
         bytes: usize,
         detail: String,
     },
-    #[error("{file}: node `{node}`: op `{op}` is not supported; supported: {SUPPORTED_OPS}")]
+    #[error(
+        "{file}: node `{node}`: op `{op}` is not supported; supported: {}",
+        supported_ops()
+    )]
     Unsupported {
         file: String,
         node: String,
@@ -91,7 +92,7 @@ impl From<OnnxError> for ModelError {
                 file,
                 node,
                 "op_type",
-                format!("op `{op}` is not supported; supported: {SUPPORTED_OPS}"),
+                format!("op `{op}` is not supported; supported: {}", supported_ops()),
             ),
             OnnxError::Node {
                 file,

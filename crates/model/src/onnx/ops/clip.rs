@@ -14,6 +14,10 @@ impl OnnxOp for Clip {
         &["Clip"]
     }
 
+    fn listed(&self) -> String {
+        "Clip (as ReLU or ReLU6)".into()
+    }
+
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let bound = |k: usize, attr: &str, dflt: f32| -> Result<f32, OnnxError> {
             if node.has_input(k) {

@@ -13,6 +13,10 @@ impl OnnxOp for Concat {
         &["Concat"]
     }
 
+    fn listed(&self) -> String {
+        "Concat (channels)".into()
+    }
+
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let xs = (0..node.proto.input.len())
             .map(|k| cx.data(node, k))

@@ -14,6 +14,10 @@ impl OnnxOp for MatMul {
         &["MatMul"]
     }
 
+    fn listed(&self) -> String {
+        "MatMul (constant weights)".into()
+    }
+
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let b = cx.konst(node, 1, "weight (second operand)")?.clone();
         linear(cx, node, &b, false, 1.0, None, 1.0)

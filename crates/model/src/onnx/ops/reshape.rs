@@ -14,6 +14,10 @@ impl OnnxOp for Reshape {
         &["Reshape"]
     }
 
+    fn listed(&self) -> String {
+        "Reshape (to [batch, features])".into()
+    }
+
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let x = cx.data(node, 0)?;
         let f: usize = cx.shape_of(&x).iter().product();

@@ -17,6 +17,10 @@ impl OnnxOp for Resize {
         &["Resize", "Upsample"]
     }
 
+    fn listed(&self) -> String {
+        "Resize and Upsample (nearest, integer scale)".into()
+    }
+
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let n = node.proto;
         let mode = node.string("mode", "nearest")?;
