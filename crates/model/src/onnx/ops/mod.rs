@@ -75,3 +75,49 @@ pub fn supported_ops() -> &'static str {
             .join(", ")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// No op type is claimed twice (the second would never be reached), and the error's
+    /// supported list is the registry's: each op's entry, in order, names its op types.
+    #[test]
+    fn registry_names_are_unique_and_make_the_supported_list() {
+        let mut seen = HashSet::new();
+        for op in REGISTRY {
+            for t in op.op_types() {
+                assert!(seen.insert(*t), "op type `{t}` is registered twice");
+                assert_eq!(find(t).map(|f| f.op_types()), Some(op.op_types()));
+            }
+        }
+        let entries: Vec<String> = REGISTRY.iter().map(|op| op.listed()).collect();
+        assert_eq!(supported_ops(), entries.join(", "));
+        for (entry, op) in entries.iter().zip(REGISTRY) {
+            for t in op.op_types() {
+                assert!(entry.contains(t), "`{entry}` does not name {t}");
+            }
+        }
+        let e = OnnxError::Unsupported {
+            file: "f.onnx".into(),
+            node: "n".into(),
+            op: "Softmax".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "f.onnx: node `n`: op `Softmax` is not supported; supported: {}",
+                supported_ops()
+            )
+        );
+        // The list as it read when it was a hand-written constant.
+        assert_eq!(
+            supported_ops(),
+            "Conv, Gemm, MatMul (constant weights), Add, Sum, BatchNormalization, Relu, Clip (as \
+             ReLU or ReLU6), MaxPool, AveragePool, GlobalAveragePool, Concat (channels), Resize \
+             and Upsample (nearest, integer scale), Flatten, Reshape (to [batch, features]), \
+             Identity, Dropout, Constant"
+        );
+    }
+}
