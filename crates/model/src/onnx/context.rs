@@ -36,7 +36,7 @@ pub struct Ctx<'a> {
     pub readers: HashMap<String, usize>,
 }
 
-/// The node being converted: its position, message and attributes, and how its errors read.
+/// The node being converted: its position, protobuf and attributes, and how its errors read.
 pub struct Node<'a> {
     /// Its position in the graph (names unnamed layers).
     pub index: usize,
@@ -115,6 +115,7 @@ impl<'a> Node<'a> {
     }
 }
 
+/// A weight tensor of shape `dims` (its value count checked by the caller).
 pub fn arr(dims: &[usize], v: Vec<f32>) -> ArrayD<f32> {
     ArrayD::from_shape_vec(IxDyn(dims), v).expect("sizes checked")
 }
