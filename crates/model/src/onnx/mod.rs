@@ -11,8 +11,13 @@
 //! the size, a Resize that is not an integer nearest-neighbour upsampling, ...) is refused
 //! with the node's name, op and the offending attribute. BatchNormalization's epsilon is
 //! absorbed into the running variance (var + eps - 1e-5), as the runner's epsilon is 1e-5.
+//!
+//! `convert` walks the graph; each op's mapping is a file of `ops/`, found through the registry
+//! there; `context` holds what they share (the bindings, layers, weights and node errors).
 
+mod context;
 mod convert;
+mod ops;
 mod proto;
 
 use super::{load_model, parse_model, ModelDesc, ModelError, Tensors};
@@ -22,11 +27,9 @@ use onnx_protobuf::{Message, ModelProto};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The ONNX ops the importer maps.
-pub const SUPPORTED_OPS: &str = "Conv, Gemm, MatMul (constant weights), Add, Sum, \
-BatchNormalization, Relu, Clip (as ReLU or ReLU6), MaxPool, AveragePool, GlobalAveragePool, \
-Concat (channels), Resize and Upsample (nearest, integer scale), Flatten, Reshape (to [batch, \
-features]), Identity, Dropout, Constant";
+/// The ONNX ops the importer maps, as listed in the "unsupported op" error (from the registry
+/// of `ops/`).
+pub use ops::supported_ops;
 
 /// A bad or unsupported ONNX file. Every variant names the file; node errors name the node,
 /// its op type and what is wrong.
@@ -44,7 +47,10 @@ pub enum OnnxError {
         bytes: usize,
         detail: String,
     },
-    #[error("{file}: node `{node}`: op `{op}` is not supported; supported: {SUPPORTED_OPS}")]
+    #[error(
+        "{file}: node `{node}`: op `{op}` is not supported; supported: {}",
+        supported_ops()
+    )]
     Unsupported {
         file: String,
         node: String,
@@ -86,7 +92,7 @@ impl From<OnnxError> for ModelError {
                 file,
                 node,
                 "op_type",
-                format!("op `{op}` is not supported; supported: {SUPPORTED_OPS}"),
+                format!("op `{op}` is not supported; supported: {}", supported_ops()),
             ),
             OnnxError::Node {
                 file,
@@ -141,7 +147,7 @@ pub fn import_onnx_bytes(bytes: &[u8], file: &str, stem: &str) -> Result<Importe
     }
     // The file's name is the user's; exporters name graphs generically (`main_graph`).
     let name = if stem.is_empty() { &graph.name } else { stem };
-    let (desc, weights) = convert::convert(graph, file, &convert::sanitize(name))?;
+    let (desc, weights) = convert::convert(graph, file, &context::sanitize(name))?;
     // Through the TOML reader: what is imported is exactly what a description file loads as.
     let desc = parse_model(&desc.to_toml(), file)?;
     Ok(Imported { desc, weights })

@@ -1,0 +1,364 @@
+//! What the op converters share: the values bound so far, the layers and weights built, the
+//! node being converted (its attributes and how its errors read) and the window/bias helpers.
+
+use super::proto::{Attrs, Const};
+use super::OnnxError;
+use crate::{LayerDesc, ModelDesc, Op};
+use ndarray::{ArrayD, IxDyn};
+use onnx_protobuf::{NodeProto, TensorProto};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What an ONNX value is bound to.
+#[derive(Debug, Clone)]
+pub enum Val {
+    Input,
+    /// Index into the layers.
+    Layer(usize),
+    Const(Const),
+    /// A further graph input: allowed only where nothing reads it.
+    Extra,
+}
+
+/// The conversion so far: every ONNX value's binding and the layers, shapes and weights built.
+pub struct Ctx<'a> {
+    file: &'a str,
+    pub name: String,
+    pub vals: HashMap<String, Val>,
+    pub layers: Vec<LayerDesc>,
+    /// Output [C, H, W] and ONNX rank (2 for flat features, 4 for feature maps) of each layer.
+    shapes: Vec<[usize; 3]>,
+    ranks: Vec<usize>,
+    pub input: [usize; 3],
+    input_rank: usize,
+    names: HashSet<String>,
+    pub weights: BTreeMap<String, ArrayD<f32>>,
+    /// How many node inputs and graph outputs read each value.
+    pub readers: HashMap<String, usize>,
+}
+
+/// The node being converted: its position, protobuf and attributes, and how its errors read.
+pub struct Node<'a> {
+    /// Its position in the graph (names unnamed layers).
+    pub index: usize,
+    pub proto: &'a NodeProto,
+    pub attrs: Attrs<'a>,
+    file: &'a str,
+    /// Its name, or `#index` when it has none.
+    label: String,
+}
+
+impl<'a> Node<'a> {
+    pub fn new(index: usize, proto: &'a NodeProto, file: &'a str) -> Self {
+        let label = if proto.name.is_empty() {
+            format!("#{index}")
+        } else {
+            proto.name.clone()
+        };
+        Node {
+            index,
+            proto,
+            attrs: Attrs::of(proto),
+            file,
+            label,
+        }
+    }
+
+    /// An error about this node: the file, its label and op type, and `message`.
+    pub fn err(&self, message: String) -> OnnxError {
+        OnnxError::Node {
+            file: self.file.to_string(),
+            node: self.label.clone(),
+            op: self.proto.op_type.clone(),
+            message,
+        }
+    }
+
+    /// An error saying that `op` (the node's type, after its domain if not the default one)
+    /// is not mapped; it lists the ops that are.
+    pub fn unsupported(&self, op: String) -> OnnxError {
+        OnnxError::Unsupported {
+            file: self.file.to_string(),
+            node: self.label.clone(),
+            op,
+        }
+    }
+
+    /// Whether optional input `k` is given (present and not the empty name).
+    pub fn has_input(&self, k: usize) -> bool {
+        self.proto.input.get(k).is_some_and(|s| !s.is_empty())
+    }
+
+    // The attribute readers, with their errors naming this node.
+
+    pub fn int(&self, name: &str, default: i64) -> Result<i64, OnnxError> {
+        self.attrs.int(name, default).map_err(|m| self.err(m))
+    }
+
+    pub fn float(&self, name: &str) -> Result<Option<f32>, OnnxError> {
+        self.attrs.float(name).map_err(|m| self.err(m))
+    }
+
+    pub fn ints(&self, name: &str) -> Result<Option<Vec<i64>>, OnnxError> {
+        self.attrs.ints(name).map_err(|m| self.err(m))
+    }
+
+    pub fn floats(&self, name: &str) -> Result<Option<Vec<f32>>, OnnxError> {
+        self.attrs.floats(name).map_err(|m| self.err(m))
+    }
+
+    pub fn string(&self, name: &str, default: &str) -> Result<String, OnnxError> {
+        self.attrs.string(name, default).map_err(|m| self.err(m))
+    }
+
+    pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>, OnnxError> {
+        self.attrs.tensor(name).map_err(|m| self.err(m))
+    }
+}
+
+/// A weight tensor of shape `dims` (its value count checked by the caller).
+pub fn arr(dims: &[usize], v: Vec<f32>) -> ArrayD<f32> {
+    ArrayD::from_shape_vec(IxDyn(dims), v).expect("sizes checked")
+}
+
+impl<'a> Ctx<'a> {
+    /// Nothing converted yet: `vals` holds the initializers and graph inputs, `readers` how
+    /// often each value is read.
+    pub fn new(
+        file: &'a str,
+        name: &str,
+        vals: HashMap<String, Val>,
+        (input, input_rank): ([usize; 3], usize),
+        readers: HashMap<String, usize>,
+    ) -> Self {
+        Ctx {
+            file,
+            name: name.to_string(),
+            vals,
+            layers: Vec::new(),
+            shapes: Vec::new(),
+            ranks: Vec::new(),
+            input,
+            input_rank,
+            names: HashSet::from(["input".to_string()]),
+            weights: BTreeMap::new(),
+            readers,
+        }
+    }
+
+    /// Binds the node's first output to `v`.
+    pub fn bind(&mut self, node: &Node, v: Val) {
+        if let Some(o) = node.proto.output.first() {
+            self.vals.insert(o.clone(), v);
+        }
+    }
+
+    /// Outputs past the first (BatchNorm's running stats, MaxPool's indices, Dropout's mask)
+    /// must be read by nobody.
+    pub fn extra_outputs_unused(&self, node: &Node, from: usize) -> Result<(), OnnxError> {
+        for o in node
+            .proto
+            .output
+            .iter()
+            .skip(from)
+            .filter(|o| !o.is_empty())
+        {
+            if self.readers.get(o).copied().unwrap_or(0) > 0 {
+                return Err(node.err(format!(
+                    "its extra output `{o}` is read: only the first output is supported"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// What input `k` is bound to.
+    pub fn lookup(&self, node: &Node, k: usize) -> Result<&Val, OnnxError> {
+        let Some(v) = node.proto.input.get(k).filter(|s| !s.is_empty()) else {
+            return Err(node.err(format!("input {k} is missing")));
+        };
+        self.vals.get(v).ok_or_else(|| {
+            node.err(format!(
+                "input `{v}` is produced by no earlier node (the graph must be in topological order)"
+            ))
+        })
+    }
+
+    /// A tensor the network computes: `"input"` or a layer's name.
+    pub fn data(&self, node: &Node, k: usize) -> Result<String, OnnxError> {
+        match self.lookup(node, k)? {
+            Val::Input => Ok("input".into()),
+            Val::Layer(j) => Ok(self.layers[*j].name.clone()),
+            Val::Const(_) => Err(node.err(format!(
+                "input `{}` is a constant; this operand must be computed by the network",
+                node.proto.input[k]
+            ))),
+            Val::Extra => Err(node.err(format!(
+                "input `{}` is a further graph input; the importer takes one network input",
+                node.proto.input[k]
+            ))),
+        }
+    }
+
+    /// A constant operand (a weight, bias, shape or scale).
+    pub fn konst(&self, node: &Node, k: usize, what: &str) -> Result<&Const, OnnxError> {
+        match self.lookup(node, k)? {
+            Val::Const(c) => Ok(c),
+            _ => Err(node.err(format!(
+                "{what} `{}` is not a constant (an initializer or Constant): it is computed at \
+                 run time or is a graph input, so its shape and values are dynamic; crossbars \
+                 are programmed with constant weights of fixed shape",
+                node.proto.input[k]
+            ))),
+        }
+    }
+
+    fn index(&self, src: &str) -> Option<usize> {
+        self.layers.iter().position(|l| l.name == src)
+    }
+
+    pub fn shape_of(&self, src: &str) -> [usize; 3] {
+        self.index(src).map_or(self.input, |j| self.shapes[j])
+    }
+
+    pub fn rank_of(&self, src: &str) -> usize {
+        self.index(src).map_or(self.input_rank, |j| self.ranks[j])
+    }
+
+    /// Appends a layer named after the node, binds the node's output to it and infers its shape.
+    pub fn push(&mut self, node: &Node, op: Op, inputs: Vec<String>) -> Result<usize, OnnxError> {
+        let n = node.proto;
+        let base = match sanitize(&n.name) {
+            s if s.is_empty() => format!("{}{}", n.op_type.to_lowercase(), node.index),
+            s => s,
+        };
+        let mut name = base.clone();
+        let mut k = 1;
+        while self.names.contains(&name) {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        self.names.insert(name.clone());
+        let rank = match op {
+            Op::Linear { .. } | Op::Flatten => 2,
+            Op::GlobalAvgPool => 4,
+            _ => self.rank_of(&inputs[0]),
+        };
+        self.layers.push(LayerDesc { name, op, inputs });
+        let partial = ModelDesc {
+            name: self.name.clone(),
+            input: self.input,
+            layers: self.layers.clone(),
+            outputs: vec![],
+            source: self.file.to_string(),
+        };
+        let shapes = partial.shapes().map_err(|e| node.err(e.message))?;
+        let j = self.layers.len() - 1;
+        self.shapes.push(shapes[j]);
+        self.ranks.push(rank);
+        self.bind(node, Val::Layer(j));
+        Ok(j)
+    }
+
+    /// Stores tensor `LAYER.suffix` of layer `j`.
+    pub fn set_weight(&mut self, j: usize, suffix: &str, t: ArrayD<f32>) {
+        let ln = &self.layers[j].name;
+        self.weights.insert(format!("{ln}.{suffix}"), t);
+    }
+}
+
+/// A layer name from an ONNX name: ASCII letters, digits, `_` and `-` (path separators and
+/// dots become `_`, which keeps tensor names `LAYER.weight` unambiguous).
+pub fn sanitize(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut out = String::with_capacity(mapped.len());
+    for c in mapped.chars() {
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+/// A bias of `out` values from a constant of shape [out], [1, out] (linear) or [out, 1, 1],
+/// [1, out, 1, 1] (conv), or a scalar.
+pub fn broadcast_bias(c: &Const, out: usize, conv: bool) -> Result<Vec<f32>, String> {
+    let n = c.f.len();
+    if n == 1 {
+        return Ok(vec![c.f[0]; out]);
+    }
+    let d: Vec<usize> = c.dims.iter().copied().filter(|&d| d != 1).collect();
+    let trailing_ok = if conv {
+        // Channels must be the axis before H, W.
+        c.dims.len() >= 3 && c.dims[c.dims.len() - 3] == out
+    } else {
+        c.dims.last() == Some(&out)
+    };
+    if d == [out] && n == out && (trailing_ok || c.dims.len() == 1 && !conv) {
+        Ok(c.f.clone())
+    } else {
+        Err(format!(
+            "constant of shape {:?} is not a per-output bias of {out} values",
+            c.dims
+        ))
+    }
+}
+
+/// An attribute of two equal values (the model format has one stride/dilation for both axes).
+pub fn same_pair(at: &Attrs, name: &str, default: usize) -> Result<usize, String> {
+    match at.ints(name)? {
+        None => Ok(default),
+        Some(v) if v.len() == 2 && v[0] == v[1] && v[0] >= 1 => Ok(v[0] as usize),
+        Some(v) => Err(format!(
+            "{name} {v:?}: only 2-D with the same value on both axes (>= 1) is supported"
+        )),
+    }
+}
+
+/// One symmetric padding from `pads` or `auto_pad`; asymmetric padding is refused.
+pub fn padding(
+    at: &Attrs,
+    [h, w]: [usize; 2],
+    [kh, kw]: [usize; 2],
+    stride: usize,
+    dilation: usize,
+) -> Result<usize, String> {
+    let auto = at.string("auto_pad", "NOTSET")?;
+    let pads: Vec<i64> = match auto.as_str() {
+        "NOTSET" => at.ints("pads")?.unwrap_or_else(|| vec![0; 4]),
+        "VALID" => vec![0; 4],
+        "SAME_UPPER" | "SAME_LOWER" => {
+            let total = |len: usize, k: usize| -> i64 {
+                let out = len.div_ceil(stride);
+                ((out - 1) * stride + dilation * (k - 1) + 1) as i64 - len as i64
+            };
+            let (th, tw) = (total(h, kh).max(0), total(w, kw).max(0));
+            let (lo_h, lo_w) = if auto == "SAME_UPPER" {
+                (th / 2, tw / 2)
+            } else {
+                (th - th / 2, tw - tw / 2)
+            };
+            vec![lo_h, lo_w, th - lo_h, tw - lo_w]
+        }
+        other => {
+            return Err(format!(
+                "auto_pad `{other}`: allowed NOTSET, VALID, SAME_UPPER, SAME_LOWER"
+            ))
+        }
+    };
+    if pads.len() != 4 || pads.iter().any(|&p| p != pads[0] || p < 0) {
+        return Err(format!(
+            "pads {pads:?} (auto_pad {auto}): only the same padding on every side of a 2-D \
+             window is supported"
+        ));
+    }
+    Ok(pads[0] as usize)
+}

@@ -1,0 +1,89 @@
+//! `Add` and `Sum` of computed tensors become an `add` layer (a one-input Sum passes its input
+//! through). A constant added to the Conv, MatMul or Gemm right before it, when nothing else
+//! reads that node's output, becomes (or adds to) that layer's bias, as exporters split a
+//! linear layer into MatMul + Add. Refused: any other Add of a constant.
+
+use super::OnnxOp;
+use crate::onnx::context::{broadcast_bias, Ctx, Node, Val};
+use crate::onnx::OnnxError;
+use crate::Op;
+use ndarray::{ArrayD, IxDyn};
+
+pub struct Add;
+
+impl OnnxOp for Add {
+    fn op_types(&self) -> &'static [&'static str] {
+        &["Add", "Sum"]
+    }
+
+    fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
+        let ins: Vec<&str> = node
+            .proto
+            .input
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let consts: Vec<usize> = (0..ins.len())
+            .filter(|&k| matches!(cx.vals.get(ins[k]), Some(Val::Const(_))))
+            .collect();
+        if consts.is_empty() {
+            if ins.len() < 2 {
+                // A one-input Sum is an identity.
+                let v = cx.lookup(node, 0)?.clone();
+                cx.bind(node, v);
+                return Ok(());
+            }
+            let xs = (0..ins.len())
+                .map(|k| cx.data(node, k))
+                .collect::<Result<Vec<_>, _>>()?;
+            cx.push(node, Op::Add, xs)?;
+            return Ok(());
+        }
+        let cannot = || {
+            node.err(
+                "an Add of a constant is supported only as the bias of the Conv, MatMul or Gemm \
+                 right before it, when nothing else reads that node's output"
+                    .into(),
+            )
+        };
+        if ins.len() != 2 || consts.len() != 1 {
+            return Err(cannot());
+        }
+        let other = 1 - consts[0];
+        let Some(Val::Layer(j)) = cx.vals.get(ins[other]).cloned() else {
+            return Err(cannot());
+        };
+        if cx.readers.get(ins[other]).copied().unwrap_or(0) != 1 {
+            return Err(cannot());
+        }
+        let c = match cx.vals.get(ins[consts[0]]) {
+            Some(Val::Const(c)) => c.clone(),
+            _ => unreachable!("classified as a constant"),
+        };
+        let ln = cx.layers[j].name.clone();
+        let (out, conv) = match &mut cx.layers[j].op {
+            Op::Linear { out_features, bias } => {
+                *bias = true;
+                (*out_features, false)
+            }
+            Op::Conv {
+                out_channels, bias, ..
+            } => {
+                *bias = true;
+                (*out_channels, true)
+            }
+            _ => return Err(cannot()),
+        };
+        let add = broadcast_bias(&c, out, conv).map_err(|m| node.err(m))?;
+        let entry = cx
+            .weights
+            .entry(format!("{ln}.bias"))
+            .or_insert_with(|| ArrayD::zeros(IxDyn(&[out])));
+        for (b, v) in entry.iter_mut().zip(add) {
+            *b += v;
+        }
+        cx.bind(node, Val::Layer(j));
+        Ok(())
+    }
+}
