@@ -1,12 +1,17 @@
-//! Links the binary to the LibTorch of the project's virtualenv so that it runs without
-//! LD_LIBRARY_PATH, and keeps libtorch_cuda linked (the linker's --as-needed would drop it,
-//! and then no GPU is ever seen).
+//! Links what a LibTorch crate builds (the binary, and each crate's test binaries) to the
+//! LibTorch of the project's virtualenv so that it runs without LD_LIBRARY_PATH, and keeps
+//! libtorch_cuda linked (the linker's --as-needed would drop it, and then no GPU is ever seen).
+//! Shared by every crate that links LibTorch (`build = "../../build.rs"`).
 use std::path::PathBuf;
+
+/// Crates that always link LibTorch; the others do with their feature `torch`.
+const ALWAYS: [&str; 3] = ["nestevo-train", "nestevo-xbar-torch", "nestevo-serve"];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+    println!("cargo:rerun-if-changed={}", file!());
+    let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() && !ALWAYS.contains(&pkg.as_str()) {
         return;
     }
     let Some(root) = std::env::var_os("LIBTORCH") else {

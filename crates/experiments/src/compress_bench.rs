@@ -288,49 +288,30 @@ pub struct Harness<'a> {
 }
 
 /// Runs the harness; returns every row and the markdown table.
-pub fn harness(h: &Harness<'_>, exe: &Path) -> Result<(Vec<BenchRow>, String)> {
-    use std::io::Write;
-    let fault = |p: &Path, what: &str, e: &dyn std::fmt::Display| {
-        EvolveError::Fault(format!("{}: cannot {what}: {e}", p.display()))
-    };
+pub fn harness(h: &Harness<'_>, exe: &Path) -> crate::Result<(Vec<BenchRow>, String)> {
+    use crate::error::ExperimentError;
+    use crate::rows::RowsFile;
     if h.batches.is_empty() || h.batches.iter().any(|&b| b == 0) {
-        return Err(EvolveError::BadInput(format!(
+        return Err(ExperimentError::BadInput(format!(
             "--batches {:?}: allowed are batch sizes of 1 or more",
             h.batches
         )));
     }
     if h.threads <= 0 {
-        return Err(EvolveError::BadInput(format!(
+        return Err(ExperimentError::BadInput(format!(
             "--threads {}: allowed is 1 or more",
             h.threads
         )));
     }
-    std::fs::create_dir_all(h.out).map_err(|e| fault(h.out, "create", &e))?;
-    let path = h.out.join("rows.jsonl");
-    let mut rows: Vec<BenchRow> = match std::fs::read_to_string(&path) {
-        Ok(t) => t
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| {
-                EvolveError::BadInput(format!(
-                    "{}: not rows of `evolve compress`: {e}",
-                    path.display()
-                ))
-            })?,
-        Err(_) => Vec::new(),
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| fault(&path, "open", &e))?;
+    std::fs::create_dir_all(h.out)
+        .map_err(|e| ExperimentError::Fault(format!("{}: cannot create: {e}", h.out.display())))?;
+    let mut rows =
+        RowsFile::<BenchRow>::open(&h.out.join("rows.jsonl"), "a row of `evolve compress`")?;
     for &b in h.batches {
         for (k, t) in h.exp.terminals.iter().enumerate() {
             for on in [false, true] {
                 let id = case_id(&t.id, b, on);
-                if rows.iter().any(|r| r.id() == id) {
+                if rows.rows().iter().any(|r| r.id() == id) {
                     continue;
                 }
                 eprintln!("run {id}");
@@ -347,24 +328,23 @@ pub fn harness(h: &Harness<'_>, exe: &Path) -> Result<(Vec<BenchRow>, String)> {
                 if h.mutual {
                     cmd.arg("--mutual");
                 }
-                let out = cmd.output().map_err(|e| fault(exe, "run", &e))?;
+                let out = cmd.output().map_err(|e| {
+                    ExperimentError::Fault(format!("{}: cannot run: {e}", exe.display()))
+                })?;
                 if !out.status.success() {
-                    return Err(EvolveError::Fault(format!(
+                    return Err(ExperimentError::Fault(format!(
                         "run {id} failed: {}",
                         String::from_utf8_lossy(&out.stderr)
                     )));
                 }
                 let line = String::from_utf8_lossy(&out.stdout);
                 let row: BenchRow = serde_json::from_str(line.trim())
-                    .map_err(|e| EvolveError::Fault(format!("run {id}: not a row: {e}")))?;
-                rows.push(row);
-                file.write_all(line.trim().as_bytes())
-                    .and_then(|_| file.write_all(b"\n"))
-                    .and_then(|_| file.flush())
-                    .map_err(|e| fault(&path, "append to", &e))?;
+                    .map_err(|e| ExperimentError::Fault(format!("run {id}: not a row: {e}")))?;
+                rows.push(row)?;
             }
         }
     }
+    let rows = rows.into_rows();
     let md = table(&rows);
     nestevo_core::error::write_atomic(&h.out.join("table.md"), md.as_bytes())?;
     let json = serde_json::to_string_pretty(&rows).expect("rows serialise");

@@ -10,6 +10,8 @@ pub mod error;
 pub mod gpu_vs_cim;
 pub mod plot;
 pub mod points;
+/// A harness's resumable JSON-lines results file.
+pub mod rows;
 pub mod sched_plot;
 /// The scheduler's scenarios: every policy simulated on synthetic workloads.
 pub mod sched_scenarios;

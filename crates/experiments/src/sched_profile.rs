@@ -1,9 +1,10 @@
 //! The scheduler's profile: real training runs of random jobs (kinds, width-scaled models,
 //! frames, batch, steps), one child process per run so that each resident-set peak is its own,
-//! appended to `runs.jsonl` (resumable: runs already there are skipped). `nestevo sched fit`
+//! appended to `runs.jsonl` (`rows::RowsFile`: runs already there are skipped). `nestevo sched fit`
 //! trains the time predictor on it.
 
 use crate::error::{ExperimentError, Result};
+use crate::rows::RowsFile;
 use nestevo_core::error::write_atomic;
 use nestevo_evolve::jobs::{job_work, run_job};
 use nestevo_sched::profile::ProfileRun;
@@ -11,7 +12,6 @@ use nestevo_sched::{Job, JobKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct ProfileOptions {
@@ -33,18 +33,6 @@ pub struct ProfileOptions {
 
 fn io(path: &Path, action: &str, e: impl std::fmt::Display) -> ExperimentError {
     ExperimentError::Fault(format!("{}: cannot {action}: {e}", path.display()))
-}
-
-fn done_ids(path: &Path) -> Result<HashSet<String>> {
-    if !path.exists() {
-        return Ok(Default::default());
-    }
-    Ok(
-        nestevo_sched::profile::read_runs(path.parent().expect("file in a folder"))?
-            .into_iter()
-            .map(|r| r.id)
-            .collect(),
-    )
 }
 
 /// The run specs: kinds, model variants (width-scaled base models), frames, batch and steps.
@@ -128,13 +116,9 @@ pub fn profile(a: &ProfileOptions, exe: &Path) -> Result<PathBuf> {
     let vdir = a.out.join("models");
     std::fs::create_dir_all(&vdir).map_err(|e| io(&vdir, "create", e))?;
     let runs_path = a.out.join("runs.jsonl");
-    let done = done_ids(&runs_path)?;
+    let mut runs = RowsFile::<ProfileRun>::open(&runs_path, "a profiled run")?;
+    let done: HashSet<String> = runs.rows().iter().map(|r| r.id.clone()).collect();
     let jobs = specs(a, &vdir)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&runs_path)
-        .map_err(|e| io(&runs_path, "open", e))?;
     let todo: Vec<&Job> = jobs.iter().filter(|j| !done.contains(&j.id)).collect();
     eprintln!(
         "{} runs ({} already in {})",
@@ -167,11 +151,11 @@ pub fn profile(a: &ProfileOptions, exe: &Path) -> Result<PathBuf> {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        let line = String::from_utf8_lossy(&out.stdout);
-        file.write_all(line.trim().as_bytes())
-            .and_then(|_| file.write_all(b"\n"))
-            .and_then(|_| file.flush())
-            .map_err(|e| io(&runs_path, "append to", e))?;
+        let run: ProfileRun = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())
+            .map_err(|e| {
+                ExperimentError::Fault(format!("run {}: not a profiled run: {e}", j.id))
+            })?;
+        runs.push(run)?;
         bar.inc(1);
     }
     bar.finish();
