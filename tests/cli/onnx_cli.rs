@@ -1,7 +1,5 @@
-//! ONNX import: the small graphs of tests/data/onnx (made by scripts/make_onnx_testdata.py)
-//! import to descriptions whose float reference matches onnxruntime's outputs, whose
-//! bit-faithful outputs match the float ones to the quantisation error, and bad files are
-//! refused naming the node (or the file, when it is cut short).
+//! `nestevo model import` writes a loadable description; `nestevo cim run --inputs` writes
+//! the float and crossbar outputs with a report, and refuses bad shapes and names clearly.
 
 use ndarray::ArrayD;
 use ndarray_npy::read_npy;

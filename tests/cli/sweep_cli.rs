@@ -1,7 +1,4 @@
-//! Design sweeps: grids parse strictly, every point is validated (invalid ones recorded with
-//! their reason), the same grid writes the same bytes, shards merge into exactly the unsharded
-//! CSV, a sweep cut short resumes from its last finished point, and the Pareto front keeps
-//! exactly the non-dominated points.
+//! `nestevo sweep`: shards run as separate commands and `--merge` gives the unsharded CSV.
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! A whole network from a description and a checkpoint: the float reference computes each op
 //! as written, the crossbar run agrees with it to quantisation error at a lossless ADC, noise
-//! is seeded, bad checkpoints are refused by tensor name, and `nestevo cim run` runs end to end.
+//! is seeded, bad checkpoints are refused by tensor name.
 
 use ndarray::{Array1, Array4, ArrayD, ArrayView4, IxDyn};
 use nestevo_arch::{apply_overrides, preset, ArchSpec};

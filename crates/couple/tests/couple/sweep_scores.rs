@@ -1,7 +1,5 @@
-//! Design sweeps: grids parse strictly, every point is validated (invalid ones recorded with
-//! their reason), the same grid writes the same bytes, shards merge into exactly the unsharded
-//! CSV, a sweep cut short resumes from its last finished point, and the Pareto front keeps
-//! exactly the non-dominated points.
+//! Sweep points scored on the chip: the bit-faithful error of an imported network and a
+//! detector's mAP as a sweep's score.
 
 use nestevo_arch::preset;
 use nestevo_model::load_model;

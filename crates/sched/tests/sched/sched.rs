@@ -1,5 +1,5 @@
-//! The scheduler (issue 11): never over memory, the knapsack optimal, the predictor learns,
-//! the simulator's bookkeeping, the `sched plan` command and its errors.
+//! The scheduler: never over memory, the knapsack optimal, the predictor learns, the
+//! simulator's bookkeeping, and bad jobs files refused naming the field.
 
 use nestevo_core::error::{ErrorKind, Kinded};
 use nestevo_sched::policy::{knapsack, plan, validate, Policy, Units};
