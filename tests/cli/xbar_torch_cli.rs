@@ -1,7 +1,6 @@
 //! `nestevo cim run --backend torch` runs the LibTorch crossbar engine end to end.
 #![cfg(feature = "torch")]
 
-use nestevo_cim::XbarEngine;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -291,7 +291,7 @@ pub struct Harness<'a> {
 pub fn harness(h: &Harness<'_>, exe: &Path) -> crate::Result<(Vec<BenchRow>, String)> {
     use crate::error::ExperimentError;
     use crate::rows::RowsFile;
-    if h.batches.is_empty() || h.batches.iter().any(|&b| b == 0) {
+    if h.batches.is_empty() || h.batches.contains(&0) {
         return Err(ExperimentError::BadInput(format!(
             "--batches {:?}: allowed are batch sizes of 1 or more",
             h.batches

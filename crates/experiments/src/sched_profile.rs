@@ -171,7 +171,6 @@ pub fn profile_one(job: &Job, teacher: &Path, threads: i32, seed: u64) -> Result
         models: job.models.clone(),
         work: job
             .work
-            .clone()
             .ok_or_else(|| ExperimentError::BadInput(format!("job `{}`: no work", job.id)))?,
         threads: threads as usize,
         seconds: r.seconds,
