@@ -270,17 +270,11 @@ async fn get_model(
     let held = header_str(&headers, "if-none-match");
     let (version, bytes) = blocking(move || {
         let t = svc.authorize(token.as_deref(), &id)?;
-        let (v, path) = svc.model(&t)?;
-        let tag = etag(v);
-        if held
-            .as_deref()
-            .is_some_and(|h| h.split(',').any(|x| x.trim() == tag))
-        {
-            return Ok((v, None));
-        }
-        let b = std::fs::read(&path)
-            .map_err(|e| nestevo_core::error::IoError::new(&path, "read", e))?;
-        Ok((v, Some(b)))
+        svc.model_bytes(&t, |v| {
+            let tag = etag(v);
+            held.as_deref()
+                .is_some_and(|h| h.split(',').any(|x| x.trim() == tag))
+        })
     })
     .await?;
     let tag = HeaderValue::from_str(&etag(version)).expect("ASCII");
@@ -325,15 +319,15 @@ fn proc_status_kb(field: &str) -> u64 {
 async fn healthz(State(app): State<App>) -> Result<Response, ServeError> {
     let svc = app.svc.clone();
     let h = blocking(move || {
-        let st = svc.store();
+        let c = svc.counts()?;
         Ok(Health {
             status: "ok".into(),
             pid: std::process::id(),
             rss_bytes: proc_status_kb("VmRSS:") * 1024,
             peak_rss_bytes: proc_status_kb("VmHWM:") * 1024,
-            queue_depth: st.queue_depth()?,
-            frames_stored: st.frames_stored()?,
-            terminals: st.terminals()?.len(),
+            queue_depth: c.queue_depth,
+            frames_stored: c.frames_stored,
+            terminals: c.terminals,
         })
     })
     .await?;
