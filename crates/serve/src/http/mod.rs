@@ -3,10 +3,15 @@
 //! request, calls the `Service` on a blocking thread (SQLite, PNG decoding and file writes are
 //! blocking work) and maps its answer: `BadField` 400, `Unauthorized` 401, `Forbidden` 403,
 //! `NotFound` 404, `Conflict` 409, `TooLarge` 413, `Busy` 503 with `Retry-After`, faults 500.
-//! Every error body is `{"error": MESSAGE, "field": FIELD}`.
+//! Every error body is `{"error": MESSAGE, "field": FIELD}`. The state, that mapping and the
+//! request helpers are in `common`.
 
-use super::error::ServeError;
-use super::service::{EvolutionStatus, FrameAck, RegisterRequest, Registered, Service};
+mod common;
+
+pub use common::{App, ErrorBody};
+
+use crate::error::ServeError;
+use crate::service::{EvolutionStatus, FrameAck, RegisterRequest, Registered, Service};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
@@ -15,23 +20,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use common::{bearer, blocking, body_bytes, header_str};
 use http_body::Body as _;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::OpenApi;
-
-#[derive(Clone)]
-pub struct App {
-    pub svc: Arc<Service>,
-}
-
-/// Every error answer.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: String,
-    /// The request field at fault (a header, a path part, `body` or a JSON field).
-    pub field: Option<String>,
-}
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
@@ -54,67 +47,6 @@ pub struct PngBody(pub Vec<u8>);
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct ModelBody(pub Vec<u8>);
-
-impl IntoResponse for ServeError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            ServeError::BadField { .. } | ServeError::Config(_) => StatusCode::BAD_REQUEST,
-            ServeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ServeError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServeError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServeError::Conflict(_) => StatusCode::CONFLICT,
-            ServeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ServeError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ServeError::Fault(_) | ServeError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let body = ErrorBody {
-            error: self.to_string(),
-            field: self.field().map(str::to_string),
-        };
-        let mut r = (status, Json(body)).into_response();
-        if let ServeError::Busy { retry_after_s, .. } = self {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        r
-    }
-}
-
-fn bearer(h: &HeaderMap) -> Option<String> {
-    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    v.strip_prefix("Bearer ").map(|t| t.trim().to_string())
-}
-
-fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-}
-
-fn body_bytes(b: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ServeError> {
-    b.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ServeError::TooLarge {
-                field: "body".into(),
-                limit,
-            }
-        } else {
-            ServeError::bad("body", format!("could not be read: {r}"))
-        }
-    })
-}
-
-/// Runs blocking service work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ServeError> + Send + 'static,
-) -> Result<T, ServeError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ServeError::Fault(format!("worker thread: {e}")))?
-}
 
 #[utoipa::path(
     post, path = "/v1/terminals", tag = "terminals",
