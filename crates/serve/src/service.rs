@@ -77,6 +77,15 @@ pub struct EvolutionStatus {
     pub next_upload: usize,
 }
 
+/// What `/healthz` reports of the state.
+pub struct Counts {
+    /// Evolution requests queued or running.
+    pub queue_depth: usize,
+    pub frames_stored: u64,
+    /// Terminals registered.
+    pub terminals: usize,
+}
+
 /// One terminal's result in a finished window (from the worker).
 pub struct TerminalResult {
     pub request: i64,
@@ -547,6 +556,32 @@ impl Service {
             ))
         })?;
         Ok((t.version, PathBuf::from(p)))
+    }
+
+    /// Terminal `t`'s current model version and its checkpoint's bytes; no bytes where
+    /// `held(version)` says the terminal has that version already.
+    pub fn model_bytes(
+        &self,
+        t: &TerminalRow,
+        held: impl FnOnce(u64) -> bool,
+    ) -> Result<(u64, Option<Vec<u8>>)> {
+        let (v, path) = self.model(t)?;
+        if held(v) {
+            return Ok((v, None));
+        }
+        let b = std::fs::read(&path)
+            .map_err(|e| nestevo_core::error::IoError::new(&path, "read", e))?;
+        Ok((v, Some(b)))
+    }
+
+    /// The queue's depth, the frames stored and the terminals registered, read under one lock.
+    pub fn counts(&self) -> Result<Counts> {
+        let st = self.store();
+        Ok(Counts {
+            queue_depth: st.queue_depth()?,
+            frames_stored: st.frames_stored()?,
+            terminals: st.terminals()?.len(),
+        })
     }
 
     // ---- the worker's side ----
