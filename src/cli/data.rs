@@ -1,7 +1,8 @@
 use anyhow::{ensure, Result};
 use clap::{Args, Subcommand};
-use nestevo_data::speed::{check_size, render_speed};
+use nestevo_data::size::check_size;
 use nestevo_data::{contact_sheet, export_frames, write_png, Stream, StreamId, CLASSES};
+use nestevo_experiments::render_speed::render_speed;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]

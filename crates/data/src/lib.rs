@@ -2,11 +2,12 @@
 //!
 //! Real driving video cannot be downloaded here, so the project renders its own: a deterministic
 //! function of (stream, seed, frame index), cheap enough to render on the fly while training.
-//! See `docs/data.md` for the look of each stream and the rendering speed.
+//! See `docs/data.md` for the look of each stream and the rendering speed
+//! (`nestevo_experiments::render_speed`).
 //!
 //! Inside, every arrow points down this list (each file imports only files above it, and the
 //! shared types defined here: `CLASSES`, `GtBox`, `Drift`, `Frame`): error, rng, draw; look;
-//! backdrop, objects; scene (also `Domain`); stream; coco, sheet, npy; io, speed; source.
+//! backdrop, objects; scene (also `Domain`); stream; coco, sheet, npy; io, size; source.
 
 mod backdrop;
 mod coco;
@@ -19,8 +20,8 @@ mod objects;
 mod rng;
 mod scene;
 mod sheet;
+pub mod size;
 mod source;
-pub mod speed;
 mod stream;
 
 pub use coco::{coco_ground_truth, CocoAnnotation, CocoCategory, CocoGroundTruth, CocoImage};

@@ -10,6 +10,8 @@ pub mod error;
 pub mod gpu_vs_cim;
 pub mod plot;
 pub mod points;
+/// The renderer's speed per stream.
+pub mod render_speed;
 /// A harness's resumable JSON-lines results file.
 pub mod rows;
 pub mod sched_plot;

@@ -21,7 +21,10 @@ impl OnnxOp for Concat {
         let xs = (0..node.proto.input.len())
             .map(|k| cx.data(node, k))
             .collect::<Result<Vec<_>, _>>()?;
-        let rank = cx.rank_of(&xs[0]) as i64;
+        let Some(first) = xs.first() else {
+            return Err(node.err("no inputs: Concat needs at least one".to_string()));
+        };
+        let rank = cx.rank_of(first) as i64;
         let axis = node.int("axis", i64::MIN)?;
         let norm = if axis < 0 { axis + rank } else { axis };
         if norm != 1 {

@@ -1,23 +1,9 @@
-//! How fast the renderer draws each stream, on one thread.
+//! How fast the renderer draws each stream, on one thread (`nestevo data speed`).
 
-use super::error::DataError;
-use super::stream::{Stream, StreamId};
+use nestevo_data::size::check_size;
+use nestevo_data::{DataError, Stream, StreamId};
 use serde::Serialize;
 use std::time::Instant;
-
-/// Frame sides the renderer accepts from a user (pixels).
-pub const SIZES: std::ops::RangeInclusive<usize> = 16..=4096;
-
-/// Refuses a frame side outside `SIZES`.
-pub fn check_size(size: usize) -> Result<(), DataError> {
-    nestevo_core::check!(
-        SIZES.contains(&size),
-        "--size {size}: allowed are {} to {} pixels",
-        SIZES.start(),
-        SIZES.end()
-    );
-    Ok(())
-}
 
 /// One stream's rendering speed.
 #[derive(Debug, Clone, Serialize)]
