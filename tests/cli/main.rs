@@ -13,6 +13,10 @@ mod onnx_cli;
 mod ppa_cli;
 mod sched_cli;
 mod serve_edge;
+// Shared with the couple crate's tests; without LibTorch this binary uses only part of it.
+#[allow(dead_code)]
+#[path = "../../crates/couple/tests/couple/support.rs"]
+mod support;
 mod sweep_cli;
 mod xbar_backend_cli;
 mod xbar_torch_cli;

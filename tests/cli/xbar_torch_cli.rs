@@ -1,59 +1,7 @@
 //! `nestevo cim run --backend torch` runs the LibTorch crossbar engine end to end.
 #![cfg(feature = "torch")]
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-/// Random tensors for every layer of `desc`, named as the trainer names them.
-fn random_tensors(desc: &nestevo_model::ModelDesc, seed: u64) -> nestevo_model::Tensors {
-    use ndarray::{ArrayD, IxDyn};
-    use nestevo_model::Op;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut t = nestevo_model::Tensors::default();
-    let mut u = |shape: &[usize], lo: f32, hi: f32| {
-        ArrayD::from_shape_fn(IxDyn(shape), |_| rng.gen_range(lo..hi))
-    };
-    for step in desc.walk().unwrap() {
-        let (l, inp) = (step.layer, step.input());
-        let n = &l.name;
-        match &l.op {
-            Op::Conv {
-                out_channels: o,
-                kernel,
-                groups,
-                bias,
-                ..
-            } => {
-                let a = (6.0 / (inp[0] / groups * kernel[0] * kernel[1]) as f32).sqrt();
-                let shape = [*o, inp[0] / groups, kernel[0], kernel[1]];
-                t.insert(&format!("{n}.weight"), u(&shape, -a, a));
-                if *bias {
-                    t.insert(&format!("{n}.bias"), u(&[*o], -0.1, 0.1));
-                }
-            }
-            Op::Linear {
-                out_features: o,
-                bias,
-            } => {
-                let k: usize = inp.iter().product();
-                let a = (3.0 / k as f32).sqrt();
-                t.insert(&format!("{n}.weight"), u(&[*o, k], -a, a));
-                if *bias {
-                    t.insert(&format!("{n}.bias"), u(&[*o], -0.1, 0.1));
-                }
-            }
-            Op::BatchNorm => {
-                let c = inp[0];
-                t.insert(&format!("{n}.weight"), u(&[c], 0.8, 1.2));
-                t.insert(&format!("{n}.bias"), u(&[c], -0.1, 0.1));
-                t.insert(&format!("{n}.running_mean"), u(&[c], -0.1, 0.1));
-                t.insert(&format!("{n}.running_var"), u(&[c], 0.8, 1.2));
-            }
-            _ => {}
-        }
-    }
-    t
-}
+use crate::support::random_tensors;
 
 /// `nestevo cim run --backend torch` end to end (a random-weight terminal checkpoint, one
 /// frame): the report names the engine and its counts equal `--backend cpu`'s.

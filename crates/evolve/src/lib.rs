@@ -1,12 +1,12 @@
-//! The co-evolution system (SPEC section 4, the paper's sections 4-5, issue 10).
-//!
-//! Built so far: the experiment file (`config`), the drift statistic of Eq. 11-13 (`drift`),
-//! FedAvg weighted by frame counts (`fedavg`), the life-cycle performance of Eq. 6-8 (`lcp`),
-//! and, with LibTorch, the Eq. 14-15 mutual-learning losses (`mutual`), the label-conditioned
-//! generator (`generator`), the global model behind the labelling interface (`labeller`) and
-//! the teacher-margin table (`margin`, on the house's held-out rule `eval::heldout`), and
-//! the window loop with distillation only (`distill`, `run`). Co-evolution (Algorithm 2) and
-//! the baselines are not built yet.
+//! The co-evolution system (SPEC section 4, the paper's sections 4-5): the experiment file
+//! (`config`), the drift statistic of Eq. 11-13 (`drift`), FedAvg weighted by frame counts
+//! (`fedavg`), the life-cycle performance of Eq. 6-8 (`lcp`), the methods (`method`) and, with
+//! LibTorch (feature `torch`), the Eq. 14-15 mutual-learning losses (`mutual`), the
+//! label-conditioned generator (`generator`), the global model behind the labelling interface
+//! (`labeller`, `cim_labeller`), distillation, co-evolution and A1 (`distill`, `coevolve`,
+//! `adapt`), the edge with one window strategy per action (`edge`), the in-process window loop
+//! (`run`), and the scheduler's job runners and live executor (`jobs`, `executor`). The tables
+//! and figures made with it live in `nestevo-experiments`.
 //! See `docs/evolution.md`.
 
 pub mod compress;

@@ -1,4 +1,4 @@
-//! The teacher margin before any evolution (issue 10, SPEC section 6): every shipped model on
+//! The teacher margin before any evolution (SPEC section 6): every shipped model on
 //! held-out frames of every stream, mAP@0.5 with a 95 % bootstrap interval, and the two
 //! conditions of the paper's Fig. 8 checked on the intervals: the global model above each
 //! terminal model on every stream (its lower bound above their upper bounds), and every

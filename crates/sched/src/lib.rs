@@ -1,5 +1,5 @@
-//! The evolution job scheduler (SPEC 4 "Scheduler", the paper's Sections 6.1 and 7.3.1,
-//! issue 11): which training jobs of the evolution loop share the device, so that the mean
+//! The evolution job scheduler (SPEC 4 "Scheduler", the paper's Sections 6.1 and 7.3.1):
+//! which training jobs of the evolution loop share the device, so that the mean
 //! evolution latency (wait + training) falls without ever running out of memory. No LibTorch
 //! here: the real job runners live in `evolve::jobs`.
 //!

@@ -1,4 +1,4 @@
-//! The edge server as an HTTP service (issue 14; the paper's Fig. 2 and 7): terminals register,
+//! The edge server as an HTTP service (the paper's Fig. 2 and 7): terminals register,
 //! upload frames, ask for evolution at the end of each window and download their evolved
 //! models; the evolution loop itself is `evolve::edge::Edge`, which never knows about HTTP.
 //!

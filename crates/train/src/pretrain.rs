@@ -23,7 +23,7 @@ pub enum Preset {
     Smoke,
     /// The models of `models/`, trained for the pretrain table and shipped in
     /// `models/pretrained/`. The global model trains four times longer than the terminal base
-    /// (2600 against 750 steps) so that it is a stronger teacher on every stream (issue 10).
+    /// (2600 against 750 steps) so that it is a stronger teacher on every stream.
     Default,
 }
 

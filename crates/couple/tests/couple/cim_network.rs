@@ -2,6 +2,7 @@
 //! as written, the crossbar run agrees with it to quantisation error at a lossless ADC, noise
 //! is seeded, bad checkpoints are refused by tensor name.
 
+use crate::support::{max_abs_diff, random_tensors};
 use ndarray::{Array1, Array4, ArrayD, ArrayView4, IxDyn};
 use nestevo_arch::{apply_overrides, preset, ArchSpec};
 use nestevo_cim::CimNetwork;
@@ -9,7 +10,7 @@ use nestevo_cim::{Conv2dShape, NoiseMode, NoiseSpec};
 use nestevo_couple::load_checkpoint;
 use nestevo_eval::decode::{decode, DecodeConfig, Heads};
 use nestevo_model::Tensors;
-use nestevo_model::{parse_model, ModelDesc, Op};
+use nestevo_model::{parse_model, ModelDesc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -123,75 +124,6 @@ fn tiny() -> ModelDesc {
     parse_model(TINY, "tiny.toml").unwrap()
 }
 
-fn uniform(rng: &mut ChaCha8Rng, shape: &[usize], lo: f32, hi: f32) -> ArrayD<f32> {
-    ArrayD::from_shape_fn(IxDyn(shape), |_| rng.gen_range(lo..hi))
-}
-
-/// Random tensors for every layer of `desc`, named as the trainer names them; batch-norm
-/// statistics far from identity so that an unfolded or skipped bn shows.
-fn random_tensors(desc: &ModelDesc, seed: u64) -> Tensors {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let shapes = desc.shapes().unwrap();
-    let mut t = Tensors::default();
-    for l in &desc.layers {
-        let inp = match l.inputs[0].as_str() {
-            "input" => desc.input,
-            n => shapes[desc.index_of(n).unwrap()],
-        };
-        let n = &l.name;
-        match &l.op {
-            Op::Conv {
-                out_channels: o,
-                kernel,
-                groups,
-                bias,
-                ..
-            } => {
-                let fan = inp[0] / groups * kernel[0] * kernel[1];
-                let a = (6.0 / fan as f32).sqrt();
-                t.insert(
-                    &format!("{n}.weight"),
-                    uniform(
-                        &mut rng,
-                        &[*o, inp[0] / groups, kernel[0], kernel[1]],
-                        -a,
-                        a,
-                    ),
-                );
-                if *bias {
-                    t.insert(&format!("{n}.bias"), uniform(&mut rng, &[*o], -0.3, 0.3));
-                }
-            }
-            Op::Linear {
-                out_features: o,
-                bias,
-            } => {
-                let k: usize = inp.iter().product();
-                let a = (3.0 / k as f32).sqrt();
-                t.insert(&format!("{n}.weight"), uniform(&mut rng, &[*o, k], -a, a));
-                if *bias {
-                    t.insert(&format!("{n}.bias"), uniform(&mut rng, &[*o], -0.3, 0.3));
-                }
-            }
-            Op::BatchNorm => {
-                let c = inp[0];
-                t.insert(&format!("{n}.weight"), uniform(&mut rng, &[c], 0.5, 1.5));
-                t.insert(&format!("{n}.bias"), uniform(&mut rng, &[c], -0.5, 0.5));
-                t.insert(
-                    &format!("{n}.running_mean"),
-                    uniform(&mut rng, &[c], -0.3, 0.3),
-                );
-                t.insert(
-                    &format!("{n}.running_var"),
-                    uniform(&mut rng, &[c], 0.3, 2.0),
-                );
-            }
-            _ => {}
-        }
-    }
-    t
-}
-
 fn frames_like(desc: &ModelDesc, b: usize, seed: u64) -> Array4<f32> {
     let [c, h, w] = desc.input;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -204,13 +136,6 @@ fn arr1(t: &Tensors, name: &str) -> Array1<f32> {
 
 fn arr4(t: &Tensors, name: &str) -> Array4<f32> {
     t.map[name].clone().into_dimensionality().unwrap()
-}
-
-fn max_abs_diff(a: ArrayView4<f32>, b: ArrayView4<f32>) -> f32 {
-    assert_eq!(a.dim(), b.dim());
-    a.iter()
-        .zip(b.iter())
-        .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
 
 fn max_abs(a: &Array4<f32>) -> f32 {

@@ -4,6 +4,7 @@
 mod cim_network;
 mod couple_cost;
 mod onnx_import;
+mod support;
 mod sweep_scores;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as

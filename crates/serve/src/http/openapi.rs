@@ -41,7 +41,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(
         title = "NestEvo edge server",
-        description = "Terminals upload frames and fetch their evolved models (issue 14)."
+        description = "Terminals upload frames and fetch their evolved models."
     ),
     paths(
         terminals::register,
