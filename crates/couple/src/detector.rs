@@ -5,6 +5,7 @@
 //! run's counted events (`energy::run_cost`, per layer and per component) with the mapped
 //! pipeline's time for those frames, and the per-layer ADC saturation rate.
 
+use super::counts::count_rows;
 use super::energy::{render_cost, run_cost, RunCost};
 use super::{batch_from_frames, CoupleError};
 use ndarray::Array4;
@@ -214,16 +215,8 @@ pub fn render(r: &RunReport) -> String {
         "| max abs diff of heads | heat-map {:.4e} logits, size {:.4e} cells, offset {:.4e} cells |\n",
         d.hm, d.wh, d.off
     );
-    s += &format!("| batch-norms folded | {} layers |\n", r.folded_batch_norms);
-    s += &format!("| crossbars | {} crossbars |\n", t.crossbars);
-    s += &format!("| crossbar reads | {} reads |\n", t.crossbar_reads);
-    s += &format!("| ADC conversions | {} conversions |\n", t.adc_conversions);
-    s += &format!(
-        "| ADC saturations | {} conversions ({:.4} %) |\n",
-        t.adc_saturations,
-        100.0 * r.adc_saturation_rate
-    );
-    s += &format!("| MACs | {} MACs |\n\n", t.macs);
+    s += &count_rows(r.folded_batch_norms, t, r.adc_saturation_rate);
+    s += "\n";
     s += &render_cost(&r.cost);
     s
 }

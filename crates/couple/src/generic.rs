@@ -5,6 +5,7 @@
 //! digital and static energy, which the simulator does not count) and the pipeline time of
 //! the mapped network for that many frames.
 
+use super::counts::count_rows;
 use super::energy::{crossbar_side_pj, run_cost};
 use super::CoupleError;
 use ndarray::{Array4, ArrayD, ArrayView4, Axis, IxDyn};
@@ -247,16 +248,7 @@ pub fn render_generic(r: &GenericReport) -> String {
     }
     let t = &r.total;
     s += "\n| quantity | value |\n|---|---|\n";
-    s += &format!("| batch-norms folded | {} layers |\n", r.folded_batch_norms);
-    s += &format!("| crossbars | {} crossbars |\n", t.crossbars);
-    s += &format!("| crossbar reads | {} reads |\n", t.crossbar_reads);
-    s += &format!("| ADC conversions | {} conversions |\n", t.adc_conversions);
-    s += &format!(
-        "| ADC saturations | {} conversions ({:.4} %) |\n",
-        t.adc_saturations,
-        100.0 * r.adc_saturation_rate
-    );
-    s += &format!("| MACs | {} MACs |\n", t.macs);
+    s += &count_rows(r.folded_batch_norms, t, r.adc_saturation_rate);
     s += &format!(
         "| crossbar-side energy (counted events) | {:.3} uJ |\n",
         r.crossbar_energy_uj

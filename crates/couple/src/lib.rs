@@ -10,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod cim_label;
+pub mod counts;
 pub mod detector;
 pub mod energy;
 mod error;
