@@ -144,8 +144,10 @@ pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn gpu_vs_cim(_: GpuVsCimArgs) -> Result<()> {
-    anyhow::bail!("`nestevo bench gpu-vs-cim` measures LibTorch: build with the `torch` feature")
+super::needs_torch! {
+    gpu_vs_cim(GpuVsCimArgs) => "bench gpu-vs-cim";
+    noise(NoiseSweepArgs) => "bench noise-sweep";
+    finetune(NoiseFinetuneArgs) => "bench noise-finetune";
 }
 
 #[derive(Args)]
@@ -340,14 +342,4 @@ pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
     )?;
     println!("wrote {}", p.display());
     Ok(())
-}
-
-#[cfg(not(feature = "torch"))]
-pub fn noise(_: NoiseSweepArgs) -> Result<()> {
-    anyhow::bail!("`nestevo bench noise-sweep` needs the `torch` feature")
-}
-
-#[cfg(not(feature = "torch"))]
-pub fn finetune(_: NoiseFinetuneArgs) -> Result<()> {
-    anyhow::bail!("`nestevo bench noise-finetune` needs the `torch` feature")
 }

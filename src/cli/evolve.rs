@@ -307,15 +307,15 @@ fn replay(a: ReplayArgs) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "torch"))]
-fn compress(_: CompressArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve compress` needs the `torch` feature (this binary was built without it)"
-    )
-}
-
-#[cfg(not(feature = "torch"))]
-fn compress_one(_: CompressOneArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo evolve compress-one` needs the `torch` feature (this binary was built without it)")
+super::needs_torch! {
+    compress(CompressArgs) => "evolve compress";
+    compress_one(CompressOneArgs) => "evolve compress-one";
+    run_loop(RunArgs) => "evolve run";
+    margin(MarginArgs) => "evolve margin";
+    compare(CompareArgs) => "evolve compare";
+    sweep(SweepArgs) => "evolve sweep";
+    aggregation(AggregationArgs) => "evolve aggregation";
+    train_stats(TrainStatsArgs) => "evolve train-stats";
 }
 
 #[cfg(feature = "torch")]
@@ -371,13 +371,6 @@ fn experiment(
 fn check(a: CheckArgs) -> anyhow::Result<()> {
     print!("{}", a.exp.experiment()?.to_toml());
     Ok(())
-}
-
-#[cfg(not(feature = "torch"))]
-fn run_loop(_: RunArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve run` needs the `torch` feature (this binary was built without it)"
-    )
 }
 
 #[cfg(feature = "torch")]
@@ -439,27 +432,6 @@ fn run_loop(a: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(not(feature = "torch"))]
-fn margin(_: MarginArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve margin` needs the `torch` feature (this binary was built without it)"
-    )
-}
-
-#[cfg(not(feature = "torch"))]
-fn compare(_: CompareArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve compare` needs the `torch` feature (this binary was built without it)"
-    )
-}
-
-#[cfg(not(feature = "torch"))]
-fn sweep(_: SweepArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve sweep` needs the `torch` feature (this binary was built without it)"
-    )
-}
-
 #[cfg(feature = "torch")]
 fn compare(a: CompareArgs) -> anyhow::Result<()> {
     let exp = a.exp.experiment()?;
@@ -502,13 +474,6 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(not(feature = "torch"))]
-fn aggregation(_: AggregationArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve aggregation` needs the `torch` feature (this binary was built without it)"
-    )
-}
-
 #[cfg(feature = "torch")]
 fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
     use nestevo_experiments::aggregation::{table2, table3, AggOptions};
@@ -542,13 +507,6 @@ fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
         println!("{md}");
     }
     Ok(())
-}
-
-#[cfg(not(feature = "torch"))]
-fn train_stats(_: TrainStatsArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo evolve train-stats` needs the `torch` feature (this binary was built without it)"
-    )
 }
 
 #[cfg(feature = "torch")]

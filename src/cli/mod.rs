@@ -1,5 +1,20 @@
 //! The command line: parsing and calling the library, nothing else.
 
+/// Commands that need LibTorch, in a binary built without it: each answers one clear error
+/// (the simulator-only build keeps them in `--help`).
+#[cfg(not(feature = "torch"))]
+macro_rules! needs_torch {
+    ($($f:ident($a:ty) => $cmd:literal;)*) => {$(
+        pub fn $f(_: $a) -> anyhow::Result<()> {
+            anyhow::bail!(concat!(
+                "`nestevo ", $cmd, "` needs the `torch` feature (this binary was built without it)"
+            ))
+        }
+    )*};
+}
+#[cfg(not(feature = "torch"))]
+pub(crate) use needs_torch;
+
 mod args;
 mod bench;
 mod bench_couple;

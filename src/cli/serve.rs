@@ -113,8 +113,9 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn serve(_: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo serve` needs the `torch` feature (this binary was built without it)")
+super::needs_torch! {
+    serve(ServeArgs) => "serve";
+    load(LoadArgs) => "serve-load";
 }
 
 #[cfg(feature = "torch")]
@@ -151,11 +152,4 @@ pub fn load(a: LoadArgs) -> anyhow::Result<()> {
     }
     println!("{json}");
     Ok(())
-}
-
-#[cfg(not(feature = "torch"))]
-pub fn load(_: LoadArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo serve-load` needs the `torch` feature (this binary was built without it)"
-    )
 }

@@ -175,6 +175,6 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn run(_: TerminalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo terminal` needs the `torch` feature (this binary was built without it)")
+super::needs_torch! {
+    run(TerminalArgs) => "terminal";
 }

@@ -94,20 +94,10 @@ pub struct TrainStepArgs {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn pretrain(_: PretrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo pretrain` needs the `torch` feature (this binary was built without it)")
-}
-
-#[cfg(not(feature = "torch"))]
-pub fn eval(_: EvalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`nestevo eval` needs the `torch` feature (this binary was built without it)")
-}
-
-#[cfg(not(feature = "torch"))]
-pub fn train_step(_: TrainStepArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`nestevo bench train-step` needs the `torch` feature (this binary was built without it)"
-    )
+super::needs_torch! {
+    pretrain(PretrainArgs) => "pretrain";
+    eval(EvalArgs) => "eval";
+    train_step(TrainStepArgs) => "bench train-step";
 }
 
 #[cfg(feature = "torch")]
