@@ -12,7 +12,7 @@ pub(super) struct Adapt;
 
 impl Strategy for Adapt {
     fn run(&self, edge: &mut Edge, win: &mut Window<'_>) -> Result<()> {
-        let (e, w) = (win.e.clone(), win.w);
+        let (e, w) = (win.e, win.w);
         edge.draw_source();
         let source = edge.source.as_ref().expect("drawn");
         let n = win.uploads.len();

@@ -24,7 +24,7 @@ pub(super) struct CoEvolve {
 
 impl Strategy for CoEvolve {
     fn run(&self, edge: &mut Edge, win: &mut Window<'_>) -> Result<()> {
-        let (e, w) = (win.e.clone(), win.w);
+        let (e, w) = (win.e, win.w);
         let uploads = win.uploads;
         let n = uploads.len();
         let gname = edge.global.desc.name.clone();
@@ -182,7 +182,7 @@ impl Strategy for CoEvolve {
                 &uploads[j],
                 l,
                 &win.distill_cfg(j, 2),
-                &e,
+                e,
                 &win.mem,
             )?;
             jobs.push(sj);

@@ -343,7 +343,7 @@ impl Edge {
         let n = uploads.len();
         let mut win = Window {
             w,
-            e: e.clone(),
+            e: &e,
             uploads: &uploads,
             ks,
             labels,

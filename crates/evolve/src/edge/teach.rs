@@ -15,7 +15,7 @@ pub(super) struct Teach {
 
 impl Strategy for Teach {
     fn run(&self, edge: &mut Edge, win: &mut Window<'_>) -> Result<()> {
-        let e = win.e.clone();
+        let e = win.e;
         let n = win.uploads.len();
         let mut jobs = Vec::with_capacity(n);
         // Under A4 the global model never changes, so the current labels are the original
@@ -37,7 +37,7 @@ impl Strategy for Teach {
                 &win.uploads[j],
                 &teacher_labels,
                 &win.distill_cfg(j, 2),
-                &e,
+                e,
                 &win.mem,
             )?;
             jobs.push(sj);

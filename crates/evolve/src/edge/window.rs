@@ -19,7 +19,7 @@ pub(super) trait Strategy {
 
 pub(super) struct Window<'a> {
     pub w: usize,
-    pub e: Experiment,
+    pub e: &'a Experiment,
     pub uploads: &'a [TerminalUpload],
     /// Each upload's terminal (index into the edge's terminals).
     pub ks: Vec<usize>,
@@ -66,7 +66,7 @@ impl Window<'_> {
 
     /// Upload `j`'s distillation, seeded for (window, terminal, `what`).
     pub fn distill_cfg(&self, j: usize, what: u64) -> DistillConfig {
-        let e = &self.e;
+        let e = self.e;
         DistillConfig {
             steps: e.distill.steps,
             batch: e.distill.batch,
