@@ -8,7 +8,8 @@ use std::path::PathBuf;
 pub enum EvolveCommand {
     /// Run the evolution loop over the terminals' streams.
     Run(RunArgs),
-    /// Every method on the same experiment and frames (Table 4), each in OUT/<method>/.
+    /// Every method on the same frames over independent replicates (Table 4 as paired
+    /// differences): OUT/rep<R>/<method>/, OUT/replicates.{md,csv,json}.
     Compare(CompareArgs),
     /// One experiment field over several values (Fig. 11: --sweep drift.gamma=4,8,12,20,40).
     Sweep(SweepArgs),
@@ -142,13 +143,36 @@ pub struct CompareArgs {
     /// Methods to run, the first being the one the others are held against.
     #[arg(long, value_delimiter = ',', default_value = "nestevo,a1,a2,a3,a4")]
     methods: Vec<String>,
-    /// Output folder: one subfolder per method, table4.{md,csv,json}, map_over_time.png.
+    /// Output folder: rep<R>/<method>/ per run, rep<R>/table4.{md,csv,json} and
+    /// map_over_time.png per replicate, replicates.{md,csv,json} over them.
     #[arg(long)]
     out: PathBuf,
+    /// Independent replicates (fresh stream and training seeds each); default: the
+    /// experiment's protocol.replicates.
+    #[arg(long)]
+    replicates: Option<usize>,
+    /// Run on the experiment's tuning seeds (protocol.tuning_seeds), never on those that score.
+    #[arg(long)]
+    tuning: bool,
+    /// I/N: run only the replicates R with R mod N = I (N machines share a comparison; the
+    /// tables cover every finished replicate in OUT).
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
     #[arg(long)]
     cpu: bool,
     #[arg(long)]
     threads: Option<i32>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{s:?}: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 #[derive(Args)]
@@ -408,10 +432,15 @@ fn run_loop(a: RunArgs) -> anyhow::Result<()> {
         s.global_map50_after,
         s.global_evolutions
     );
+    println!(
+        "  starting models (no evolution, A3) on the same post-run frames: {:.3} [{:.3}, {:.3}]",
+        s.start_terminal_map50, s.start_terminal_map50_lo, s.start_terminal_map50_hi
+    );
     for t in &s.terminals {
         println!(
             "  {} (stream {}, {}): mAP@0.5 over the windows {:.3} -> {:.3}, LCP {:.3}; final \
-             {:.3} [{:.3}, {:.3}] ({})",
+             {:.3} [{:.3}, {:.3}] against its starting model {:.3} [{:.3}, {:.3}] on the same \
+             frames ({})",
             t.id,
             t.stream,
             t.model,
@@ -421,6 +450,9 @@ fn run_loop(a: RunArgs) -> anyhow::Result<()> {
             t.final_map50,
             t.final_map50_lo,
             t.final_map50_hi,
+            t.start_map50,
+            t.start_map50_lo,
+            t.start_map50_hi,
             t.final_model
         );
     }
@@ -445,9 +477,14 @@ fn compare(a: CompareArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<nestevo_evolve::method::Method>>>()?;
     anyhow::ensure!(!methods.is_empty(), "--methods: give at least one method");
     let dev = device(a.cpu, a.threads)?;
-    nestevo_experiments::compare::compare(&exp, &methods, &a.out, dev, true)?;
-    print!("{}", std::fs::read_to_string(a.out.join("table4.md"))?);
-    println!("\nplot: {}", a.out.join("map_over_time.png").display());
+    let reps = nestevo_experiments::replicates::Replicates {
+        count: a.replicates.unwrap_or(exp.protocol.replicates),
+        tuning: a.tuning,
+        shard: a.shard,
+    };
+    anyhow::ensure!(reps.count > 0, "--replicates: at least 1");
+    nestevo_experiments::replicates::compare_replicates(&exp, &methods, &reps, &a.out, dev, true)?;
+    print!("{}", std::fs::read_to_string(a.out.join("replicates.md"))?);
     Ok(())
 }
 

@@ -7,9 +7,13 @@ mod error;
 pub mod heldout;
 mod interval;
 mod map;
+pub mod paired;
 mod results;
 
-pub use ci::{evaluate_with_ci, mean_map50_with_ci, with_ci, ScoredSet, RESAMPLES};
+pub use ci::{
+    blocks_of, evaluate_with_block_ci, evaluate_with_ci, mean_map50_with_block_ci,
+    mean_map50_with_ci, with_ci, ScoredSet, RESAMPLES,
+};
 pub use error::EvalError;
 pub use heldout::HeldOut;
 pub use interval::{Interval, MapCi};

@@ -310,6 +310,32 @@ pub fn train_pair_with_replay(
     })
 }
 
+/// ||a - b|| / ||b|| over the trainable parameters (same architecture): how far an
+/// intermediate has moved from the global model.
+pub fn relative_distance(a: &Detector, b: &Detector) -> Result<f64> {
+    let (va, vb) = (a.vs.variables(), b.vs.variables());
+    let (mut num, mut den) = (0.0, 0.0);
+    let _g = tch::no_grad_guard();
+    // In name order, so that the sums (and the figure) do not depend on the map's order.
+    let mut names: Vec<&String> = vb.keys().collect();
+    names.sort();
+    for k in names {
+        let tb = &vb[k];
+        if !tb.requires_grad() {
+            continue;
+        }
+        let ta = va.get(k).ok_or_else(|| {
+            EvolveError::BadInput(format!(
+                "models {} and {}: no variable {k} in the first",
+                a.desc.name, b.desc.name
+            ))
+        })?;
+        num += (ta - tb).square().sum(Kind::Double).double_value(&[]);
+        den += tb.square().sum(Kind::Double).double_value(&[]);
+    }
+    Ok((num / den.max(f64::MIN_POSITIVE)).sqrt())
+}
+
 /// A fresh detector with `m`'s description (renamed `name`) and values.
 pub fn copy_model(m: &Detector, name: &str) -> Result<Detector> {
     let mut desc = m.desc.clone();

@@ -38,7 +38,7 @@ pub struct Experiment {
     pub terminals: Vec<TerminalSpec>,
     pub windows: WindowSpec,
     pub drift: DriftSpec,
-    pub distill: TrainSpec,
+    pub distill: DistillSpec,
     pub mutual: MutualSpec,
     pub generator: GeneratorSpec,
     pub link: LinkSpec,
@@ -52,7 +52,38 @@ pub struct Experiment {
     /// off when absent.
     #[serde(default)]
     pub compress: super::compress::CompressSpec,
+    /// How methods are compared: replicates and the seeds tuning may use (`compare`).
+    #[serde(default)]
+    pub protocol: ProtocolSpec,
 }
+
+/// The comparison protocol: replicate r runs with run seed `seed + r` and every terminal's
+/// stream seed `stream_seed + 1000 r` (scoring), or `tuning_seeds[k] + 1000 r` for terminal k
+/// when tuning; the two sets of base seeds are disjoint, so nothing is tuned on the frames that
+/// score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolSpec {
+    /// Replicates `evolve compare` runs by default.
+    pub replicates: usize,
+    /// Stream seeds for tuning, one per terminal (cycled when fewer).
+    pub tuning_seeds: Vec<u64>,
+    /// Seconds of stream per block of the block bootstrap of a run's intervals.
+    pub block_s: f64,
+}
+
+impl Default for ProtocolSpec {
+    fn default() -> Self {
+        ProtocolSpec {
+            replicates: 5,
+            tuning_seeds: vec![901, 902, 903],
+            block_s: 10.0,
+        }
+    }
+}
+
+/// Stream seeds of replicate r are the base seeds plus this times r.
+pub const REPLICATE_STRIDE: u64 = 1000;
 
 /// The scheduler of the window's training jobs (`sched`, docs/scheduler.md): the policy, the
 /// device's memory budget and the share of the device one job uses alone (`sched::Device`).
@@ -190,12 +221,25 @@ pub struct DriftSpec {
     pub layer: String,
 }
 
+/// Distillation into the terminals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TrainSpec {
+pub struct DistillSpec {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
+    /// Follow the teacher's probability on every heat-map cell (a binary cross-entropy beside
+    /// the focal loss at its peaks), not only its confident peaks.
+    #[serde(default)]
+    pub soft: bool,
+    /// Horizontal flips (the teacher's outputs flipped with the frame) and brightness/contrast
+    /// jitter of the student's input.
+    #[serde(default)]
+    pub augment: bool,
+    /// Frames of earlier uploads each terminal keeps on the edge (most recent first), relabelled
+    /// by the current teacher and trained on beside the new upload: against forgetting; 0: none.
+    #[serde(default)]
+    pub memory: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,6 +266,15 @@ pub struct MutualSpec {
     /// training domain); 0: none.
     #[serde(default)]
     pub replay: usize,
+    /// Keep each terminal's intermediate from window to window (else each window copies the
+    /// global model afresh).
+    #[serde(default)]
+    pub persist: bool,
+    /// After FedAvg, re-estimate the new global model's batch-norm statistics on the window's
+    /// uploads and the replayed source frames (the average of statistics is not the statistics
+    /// of the pooled data).
+    #[serde(default)]
+    pub reestimate_bn: bool,
 }
 
 fn yes() -> bool {
@@ -483,6 +536,13 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
         );
     }
     pos_int("distill.steps", e.distill.steps)?;
+    if e.distill.memory > 4096 {
+        return err(
+            "distill.memory",
+            &e.distill.memory,
+            "frames kept per terminal, 0 (none) to 4096",
+        );
+    }
     pos_int("distill.batch", e.distill.batch)?;
     lr("distill.lr", e.distill.lr)?;
     let m = &e.mutual;
@@ -575,6 +635,31 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
         );
     }
     pos_f("compress.small_px", e.compress.small_px)?;
+    let p = &e.protocol;
+    pos_int("protocol.replicates", p.replicates)?;
+    if p.tuning_seeds.is_empty() {
+        return err("protocol.tuning_seeds", &"[]", "at least one stream seed");
+    }
+    if !(p.block_s.is_finite() && p.block_s >= 1.0) {
+        return err(
+            "protocol.block_s",
+            &p.block_s,
+            "seconds of stream per bootstrap block, at least 1",
+        );
+    }
+    for (k, t) in e.terminals.iter().enumerate() {
+        if t.stream != FOLDER_STREAM && p.tuning_seeds.contains(&t.stream_seed) {
+            return err(
+                &format!("terminals[{k}].stream_seed"),
+                &t.stream_seed,
+                &format!(
+                    "a seed outside protocol.tuning_seeds {:?}: the frames that score are never \
+                     the frames that tune",
+                    p.tuning_seeds
+                ),
+            );
+        }
+    }
     pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;
     if !(e.link.latency_ms.is_finite() && e.link.latency_ms >= 0.0) {
         return err(
@@ -626,6 +711,23 @@ impl Experiment {
             Some(s) => s.fps(),
             None => self.terminals[k].fps.unwrap_or(30.0),
         }
+    }
+
+    /// Replicate `r` of this experiment: run seed `seed + r`, each rendered terminal's stream
+    /// seed `base + 1000 r` with `base` its scoring seed, or its tuning seed when `tuning`.
+    pub fn replicate(&self, r: usize, tuning: bool) -> Experiment {
+        let mut e = self.clone();
+        e.seed = self.seed.wrapping_add(r as u64);
+        let tune = &self.protocol.tuning_seeds;
+        for (k, t) in e.terminals.iter_mut().enumerate() {
+            let base = if tuning {
+                tune[k % tune.len()]
+            } else {
+                t.stream_seed
+            };
+            t.stream_seed = base + REPLICATE_STRIDE * r as u64;
+        }
+        e
     }
 
     /// The experiment as TOML (what `summary.json`'s run used, written beside it).

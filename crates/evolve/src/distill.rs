@@ -1,8 +1,15 @@
 //! Distillation of a terminal on its own uploaded frames from the labeller's soft outputs
 //! (heat-map, size, offset), computed once per frame when the global model labels the upload:
 //! `train::loss::distill_loss` against those outputs, AdamW with the trainer's warm-up and
-//! cosine schedule, batches drawn (seeded) from the uploaded frames without mirroring (the
-//! cached outputs belong to the frames as uploaded).
+//! cosine schedule, batches drawn (seeded) from the uploaded frames.
+//!
+//! Options (`[distill]`): `soft` adds, on every heat-map cell, the Bernoulli KL divergence
+//! from the teacher's probability to the student's (normalised like the focal loss, by the
+//! teacher's peaks), so that the student learns the teacher's uncertainty and not only its
+//! confident peaks; `augment` mirrors each drawn frame with probability 1/2 together with the
+//! teacher's cached outputs (a centre at grid x = c + o, with cell c and offset o, mirrors to
+//! cell G - 1 - c with offset 1 - o; sizes and the vertical offset stay) and jitters its
+//! brightness and contrast (the teacher's outputs stay: they should not depend on either).
 
 use super::error::{EvolveError, Result};
 use ndarray::Array3;
@@ -24,6 +31,10 @@ pub struct DistillConfig {
     /// Teacher heat-map peaks at or above this probability are the focal loss's positives
     /// (the pseudo-box threshold of the experiment).
     pub peak_threshold: f64,
+    /// The per-cell soft term (see the module doc).
+    pub soft: bool,
+    /// Mirroring and photometric jitter (see the module doc).
+    pub augment: bool,
     pub seed: u64,
     /// Where this job runs, for error messages (e.g. "window 2, terminal night").
     pub context: String,
@@ -117,8 +128,13 @@ pub fn distill(
             let (h, w) = (frames[group[0]].height, frames[group[0]].width);
             let rgb: Vec<&[u8]> = group.iter().map(|&i| frames[i].rgb.as_slice()).collect();
             let x = student.batch_from_rgb_hw(&rgb, h, w);
-            let out = student.forward(&x, true)?;
             let teacher = teacher_outputs(labels, &group, dev);
+            let (x, teacher) = if cfg.augment {
+                augment(&x, teacher, &mut rng)
+            } else {
+                (x, teacher)
+            };
+            let out = student.forward(&x, true)?;
             if teacher.hm.size() != out.hm.size() {
                 return Err(EvolveError::BadInput(format!(
                     "distillation ({}): the teacher's heat-map {:?} and model {}'s {:?} differ",
@@ -128,8 +144,11 @@ pub fn distill(
                     out.hm.size()
                 )));
             }
-            let loss = distill_loss(&out, &teacher, cfg.peak_threshold)
-                * (group.len() as f64 / idx.len() as f64);
+            let mut loss = distill_loss(&out, &teacher, cfg.peak_threshold);
+            if cfg.soft {
+                loss += soft_cells(&out.hm, &teacher.hm, cfg.peak_threshold);
+            }
+            let loss = loss * (group.len() as f64 / idx.len() as f64);
             let lv = loss.to_kind(Kind::Double).double_value(&[]);
             if !lv.is_finite() {
                 return Err(EvolveError::Fault(format!(
@@ -150,4 +169,62 @@ pub fn distill(
         last_loss: mean(&losses[losses.len() - tenth..]),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Sum over every heat-map cell and class of KL(Bernoulli(teacher) || Bernoulli(student)),
+/// divided by the number of the teacher's peaks at or above `peak_threshold` (at least 1), as
+/// the focal loss is.
+pub fn soft_cells(student_hm: &Tensor, teacher_hm: &Tensor, peak_threshold: f64) -> Tensor {
+    let t = teacher_hm.detach().sigmoid();
+    let t_max = t.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+    let peaks = t
+        .eq_tensor(&t_max)
+        .logical_and(&t.ge(peak_threshold))
+        .to_kind(Kind::Float)
+        .sum(Kind::Float)
+        .clamp_min(1.0);
+    let eps = 1e-6;
+    let tc = t.clamp(eps, 1.0 - eps);
+    // KL = t log t + (1 - t) log(1 - t) - [t log s + (1 - t) log(1 - s)]; the log-sigmoid
+    // form of the cross term is stable for any logit.
+    let tn: Tensor = 1.0 - &tc;
+    let cross = &tc * student_hm.log_sigmoid() + &tn * (-student_hm).log_sigmoid();
+    let ent = &tc * tc.log() + &tn * tn.log();
+    (ent - cross).sum(Kind::Float) / peaks
+}
+
+/// Mirrors each frame of `x` [B, 3, H, W] with probability 1/2 (its teacher outputs with it)
+/// and scales its contrast and brightness by factors drawn from [0.75, 1.25].
+pub fn augment(x: &Tensor, t: HeadOut, rng: &mut ChaCha8Rng) -> (Tensor, HeadOut) {
+    let b = x.size()[0];
+    let dev = x.device();
+    let flips: Vec<f32> = (0..b)
+        .map(|_| if rng.gen_bool(0.5) { 1.0 } else { 0.0 })
+        .collect();
+    let jitter =
+        |rng: &mut ChaCha8Rng| -> Vec<f32> { (0..b).map(|_| rng.gen_range(0.75..1.25)).collect() };
+    let contrast = jitter(rng);
+    let bright = jitter(rng);
+    let col = |v: &[f32]| Tensor::from_slice(v).reshape([b, 1, 1, 1]).to_device(dev);
+    let f = col(&flips);
+    let mix = |a: &Tensor| a * (1.0 - &f) + a.flip([3]) * &f;
+    let mean = x.mean_dim(&[1i64, 2, 3][..], true, Kind::Float);
+    let xs = mix(x);
+    let xs = (((&xs - &mean) * col(&contrast) + &mean) * col(&bright)).clamp(0.0, 1.0);
+    let off_flipped = Tensor::cat(
+        &[
+            1.0 - t.off.narrow(1, 0, 1).flip([3]),
+            t.off.narrow(1, 1, 1).flip([3]),
+        ],
+        1,
+    );
+    let off = &t.off * (1.0 - &f) + off_flipped * &f;
+    (
+        xs,
+        HeadOut {
+            hm: mix(&t.hm),
+            wh: mix(&t.wh),
+            off,
+        },
+    )
 }

@@ -214,6 +214,8 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
                 lr: 1e-3,
                 // The value distillation used before it became an experiment setting.
                 peak_threshold: 0.3,
+                soft: false,
+                augment: false,
                 seed,
                 context: format!("job {}", job.id),
             };

@@ -10,7 +10,10 @@
 //! t_evolving, new after), so every score is on frames later than any frame a model was
 //! trained on; the global model before and after the window is scored on the same frames.
 //! After the last window, every terminal's final model and the original and final global
-//! models are scored on segment `count + 1` (frames no model saw), with 95 % intervals.
+//! models are scored on segment `count + 1` (frames no model saw), with 95 % intervals by the
+//! block bootstrap over stretches of `protocol.block_s` seconds (`eval::blocks_of`). Beside
+//! them, every score of the terminal's starting model on the same frames (what no evolution
+//! gives), so that each run carries its own paired baseline.
 //! t_c: the uploaded frames as raw RGB up and the new model's float32 parameters down over
 //! the link (`lcp::transfer_s`).
 
@@ -22,7 +25,8 @@ use super::lcp::{lcp, served_by_old, transfer_s, EvolvingTime};
 pub use super::method::Method;
 use nestevo_data::{Folder, Frame, FrameSource, GtBox};
 use nestevo_eval::{
-    evaluate, evaluate_with_ci, ground_truth, mean_map50_with_ci, Detection, ScoredSet,
+    blocks_of, evaluate, evaluate_with_block_ci, ground_truth, mean_map50_with_block_ci, Detection,
+    ScoredSet,
 };
 use nestevo_train::checkpoint::{self, TrainState};
 use nestevo_train::detector::Detector;
@@ -63,6 +67,20 @@ pub struct WindowRecord {
     pub map50_deployed: f64,
     /// Eq. 6 from the before and after mAPs.
     pub lcp: f64,
+    /// The terminal's starting model (never evolved) on the same frames.
+    #[serde(default)]
+    pub map50_start: f64,
+    /// The window's pseudo boxes against ground truth (a diagnostic: `edge::pseudo_quality`).
+    #[serde(default)]
+    pub pseudo_precision: Option<f64>,
+    #[serde(default)]
+    pub pseudo_recall: Option<f64>,
+    /// The terminal's intermediate: relative distance from the global model at the window's
+    /// start and after its local phase (co-evolution only).
+    #[serde(default)]
+    pub mid_distance_start: Option<f64>,
+    #[serde(default)]
+    pub mid_distance: Option<f64>,
     /// The global model before and after the window on this terminal's scoring frames.
     pub global_map50: f64,
     pub global_map50_after: f64,
@@ -97,6 +115,13 @@ pub struct TerminalSummary {
     pub final_map50: f64,
     pub final_map50_lo: f64,
     pub final_map50_hi: f64,
+    /// The starting model on the same post-run frames.
+    #[serde(default)]
+    pub start_map50: f64,
+    #[serde(default)]
+    pub start_map50_lo: f64,
+    #[serde(default)]
+    pub start_map50_hi: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +139,13 @@ pub struct Summary {
     pub final_terminal_map50: f64,
     pub final_terminal_map50_lo: f64,
     pub final_terminal_map50_hi: f64,
+    /// The same mean for the terminals' starting models on the same frames.
+    #[serde(default)]
+    pub start_terminal_map50: f64,
+    #[serde(default)]
+    pub start_terminal_map50_lo: f64,
+    #[serde(default)]
+    pub start_terminal_map50_hi: f64,
     /// The original and the final global model on the terminals' joint post-run frames.
     pub global_map50_before: f64,
     pub global_map50_before_lo: f64,
@@ -344,7 +376,37 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
         if state.global_version > 0 {
             edge.set_global(&dir.join("global.safetensors"), state.global_version)?;
         }
+        for t in &e.terminals {
+            let p = dir.join(format!("mid-{}.safetensors", t.id));
+            if e.mutual.persist && p.is_file() {
+                edge.set_intermediate(&t.id, &p)?;
+            }
+        }
+        // The memories are the earlier uploads, drawn again as they were.
+        if e.distill.memory > 0 {
+            for r in &state.records {
+                let k = e
+                    .terminals
+                    .iter()
+                    .position(|t| t.id == r.terminal)
+                    .ok_or_else(|| {
+                        EvolveError::BadInput(format!(
+                            "{}: a record of terminal `{}`, which the experiment does not have",
+                            state_path.display(),
+                            r.terminal
+                        ))
+                    })?;
+                let frames = upload_frames(e, k, &sources[k], r.window, r.uploaded)?;
+                edge.remember(&r.terminal, &frames)?;
+            }
+        }
     }
+    let starts: Vec<Detector> = e
+        .terminals
+        .iter()
+        .map(|t| load_model(Path::new(&t.model), o.device))
+        .collect::<Result<_>>()?;
+    let block_s = e.protocol.block_s;
     let resumed_s = state.seconds;
     let bar = if o.progress {
         indicatif::ProgressBar::new(e.windows.count as u64)
@@ -378,12 +440,14 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
             let gt = ground_truth(&frames);
             let old = predict(edge.terminal_model(&t.id)?, &frames, 64)?;
             let g_old = predict(edge.global(), &frames, 64)?;
-            scoring.push((frames, times, gt, old, g_old));
+            let start = evaluate(&gt, &predict(&starts[k], &frames, 64)?).map50;
+            scoring.push((frames, times, gt, old, g_old, start));
         }
         let outcome = edge.window(w, ups)?;
         let mut records = Vec::new();
         for (k, t) in e.terminals.iter().enumerate() {
-            let (frames, times_in, gt, d_old, g_old) = &scoring[k];
+            let (frames, times_in, gt, d_old, g_old, start) = &scoring[k];
+            let blocks = blocks_of(times_in, block_s);
             let oc = outcome
                 .terminals
                 .iter()
@@ -407,7 +471,7 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 t_r: oc.t_r,
             };
             let ci = |d: &[Detection]| {
-                let r = evaluate_with_ci(gt, d);
+                let r = evaluate_with_block_ci(gt, d, &blocks);
                 (r.map50, r.ci95.expect("asked for").map50)
             };
             let (before, after) = (ci(d_old), ci(&d_new));
@@ -435,6 +499,11 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 map50_after_lo: after.1.lo,
                 map50_after_hi: after.1.hi,
                 map50_deployed: evaluate(gt, &deployed).map50,
+                map50_start: *start,
+                pseudo_precision: oc.pseudo_precision,
+                pseudo_recall: oc.pseudo_recall,
+                mid_distance_start: oc.mid_distance_start,
+                mid_distance: oc.mid_distance,
                 lcp: lcp(before.0, after.0, times.total(), e.windows.t_total_s),
                 global_map50: evaluate(gt, g_old).map50,
                 global_map50_after: evaluate(gt, &g_new).map50,
@@ -458,6 +527,12 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
             )?;
         }
         save_global(&edge, &dir)?;
+        for t in &e.terminals {
+            if let Some(m) = edge.intermediate(&t.id)? {
+                let m = super::coevolve::copy_model(m, &format!("mid-{}", t.id))?;
+                checkpoint::save(&m, &dir, &TrainState::default())?;
+            }
+        }
         // The scheduler's replay of the window: where its t_w and t_r came from.
         if let Some(sch) = &outcome.schedule {
             write_atomic(&dir.join("schedule.json"), &json(sch))?;
@@ -474,6 +549,7 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
     let summary = summarise(
         o,
         &edge,
+        &starts,
         &sources,
         &state,
         resumed_s + t0.elapsed().as_secs_f64(),
@@ -499,6 +575,7 @@ type OwnedSet = (Vec<(u64, Vec<GtBox>)>, Vec<Detection>);
 fn summarise(
     o: &RunOptions,
     edge: &Edge,
+    starts: &[Detector],
     sources: &[FrameSource],
     state: &State,
     seconds: f64,
@@ -508,17 +585,27 @@ fn summarise(
     let post = e.windows.count as u64 + 1;
     let mut terminals = Vec::new();
     let mut sets: Vec<OwnedSet> = Vec::new();
+    let mut start_sets: Vec<OwnedSet> = Vec::new();
+    let mut blocks: Vec<Vec<usize>> = Vec::new();
+    let mut joint_blocks: Vec<usize> = Vec::new();
     let mut g_sets: [Vec<OwnedSet>; 2] = Default::default();
     let mut joint_frames: Vec<Frame> = Vec::new();
     for (k, t) in e.terminals.iter().enumerate() {
         let model = edge.terminal_model(&t.id)?;
         let p = checkpoint::save(model, &final_dir, &TrainState::default())?;
         let _ = std::fs::remove_file(final_dir.join(format!("{}.state.json", t.id)));
-        let (frames, _) = scoring_frames(e, k, &sources[k], post, e.windows.eval_frames)?;
+        let (frames, times) = scoring_frames(e, k, &sources[k], post, e.windows.eval_frames)?;
         let gt = ground_truth(&frames);
+        let b = blocks_of(&times, e.protocol.block_s);
         let d = predict(model, &frames, 64)?;
-        let r = evaluate_with_ci(&gt, &d);
+        let r = evaluate_with_block_ci(&gt, &d, &b);
         let ci = r.ci95.expect("asked for").map50;
+        let d0 = predict(&starts[k], &frames, 64)?;
+        let r0 = evaluate_with_block_ci(&gt, &d0, &b);
+        let ci0 = r0.ci95.expect("asked for").map50;
+        // Blocks of the joint frames: each terminal's own, numbered apart.
+        let base_block = joint_blocks.iter().max().map_or(0, |m| m + 1);
+        joint_blocks.extend(b.iter().map(|x| x + base_block));
         let rs: Vec<&WindowRecord> = state
             .records
             .iter()
@@ -538,6 +625,9 @@ fn summarise(
             final_map50: r.map50,
             final_map50_lo: ci.lo,
             final_map50_hi: ci.hi,
+            start_map50: r0.map50,
+            start_map50_lo: ci0.lo,
+            start_map50_hi: ci0.hi,
         });
         for (i, g) in [edge.original_global(), edge.global()]
             .into_iter()
@@ -545,7 +635,9 @@ fn summarise(
         {
             g_sets[i].push((gt.clone(), predict(g, &frames, 64)?));
         }
+        start_sets.push((gt.clone(), d0));
         sets.push((gt, d));
+        blocks.push(b);
         let base = joint_frames.len() as u64;
         joint_frames.extend(frames.into_iter().map(|mut f| {
             f.index += base;
@@ -556,18 +648,23 @@ fn summarise(
         .iter()
         .map(|(g, d)| (g.as_slice(), d.as_slice()))
         .collect();
-    let (tmean, tci) = mean_map50_with_ci(&refs);
+    let (tmean, tci) = mean_map50_with_block_ci(&refs, &blocks);
+    let srefs: Vec<ScoredSet> = start_sets
+        .iter()
+        .map(|(g, d)| (g.as_slice(), d.as_slice()))
+        .collect();
+    let (smean, sci) = mean_map50_with_block_ci(&srefs, &blocks);
     let g_mean = |k: usize| {
         let r: Vec<ScoredSet> = g_sets[k]
             .iter()
             .map(|(g, d)| (g.as_slice(), d.as_slice()))
             .collect();
-        mean_map50_with_ci(&r)
+        mean_map50_with_block_ci(&r, &blocks)
     };
     let ((gmb, gmbi), (gma, gmai)) = (g_mean(0), g_mean(1));
     let gt = ground_truth(&joint_frames);
     let score = |m: &Detector| -> Result<(f64, nestevo_eval::Interval)> {
-        let r = evaluate_with_ci(&gt, &predict(m, &joint_frames, 64)?);
+        let r = evaluate_with_block_ci(&gt, &predict(m, &joint_frames, 64)?, &joint_blocks);
         Ok((r.map50, r.ci95.expect("asked for").map50))
     };
     let (gb, gbi) = score(edge.original_global())?;
@@ -588,6 +685,9 @@ fn summarise(
         final_terminal_map50: tmean,
         final_terminal_map50_lo: tci.lo,
         final_terminal_map50_hi: tci.hi,
+        start_terminal_map50: smean,
+        start_terminal_map50_lo: sci.lo,
+        start_terminal_map50_hi: sci.hi,
         global_map50_before: gb,
         global_map50_before_lo: gbi.lo,
         global_map50_before_hi: gbi.hi,
@@ -609,16 +709,21 @@ fn summarise(
     })
 }
 
+fn load_model(path: &Path, device: tch::Device) -> Result<Detector> {
+    Ok(checkpoint::load(path, device)?.0)
+}
+
 fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
     write_atomic(&out.join("windows.json"), &json(&records))?;
     let mut csv = String::from(
         "window,terminal,stream,uploaded,pseudo_boxes,delta,delta_global,decision,action,\
          map50_before,map50_before_lo,map50_before_hi,map50_after,map50_after_lo,map50_after_hi,\
-         map50_deployed,lcp,global_map50,global_map50_after,t_c,t_w,t_r,label_s\n",
+         map50_deployed,lcp,global_map50,global_map50_after,t_c,t_w,t_r,label_s,map50_start,\
+         pseudo_precision,pseudo_recall,mid_distance_start,mid_distance\n",
     );
     for r in records {
         csv.push_str(&format!(
-            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3}\n",
+            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3},{:.4},{},{},{},{}\n",
             r.window,
             r.terminal,
             r.stream,
@@ -644,7 +749,12 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
             r.t_c,
             r.t_w,
             r.t_r,
-            r.label_s
+            r.label_s,
+            r.map50_start,
+            r.pseudo_precision.map_or(String::new(), |v| format!("{v:.4}")),
+            r.pseudo_recall.map_or(String::new(), |v| format!("{v:.4}")),
+            r.mid_distance_start.map_or(String::new(), |v| format!("{v:.5}")),
+            r.mid_distance.map_or(String::new(), |v| format!("{v:.5}"))
         ));
     }
     write_atomic(&out.join("windows.csv"), &csv)

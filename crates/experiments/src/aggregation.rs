@@ -193,6 +193,8 @@ pub fn table2(o: &AggOptions) -> Result<AggTable> {
                 batch: o.batch,
                 lr: o.lr,
                 peak_threshold: o.min_score,
+                soft: false,
+                augment: false,
                 seed: o.seed + 10 + i as u64,
                 context: format!("table 2, stream {}", s.name()),
             },

@@ -124,6 +124,8 @@ pub fn run_one(
                 batch,
                 lr: e.distill.lr,
                 peak_threshold: e.global.min_score,
+                soft: e.distill.soft,
+                augment: e.distill.augment,
                 seed,
                 context,
             };

@@ -74,6 +74,16 @@ pub fn terminal_curves(
                     .legend(|(x, y)| {
                         PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(150, 150, 150))
                     });
+                // The starting model on the same frames: what no evolution (A3) gives.
+                if rs.iter().any(|r| r.map50_start > 0.0) {
+                    let start: Vec<(f64, f64)> =
+                        rs.iter().map(|r| (at(r), r.map50_start)).collect();
+                    chart
+                        .draw_series(DashedLineSeries::new(start, 2, 3, BLACK.stroke_width(2)))
+                        .map_err(&f)?
+                        .label("starting model (no evolution)")
+                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+                }
             }
             let pts: Vec<(f64, f64)> = rs.iter().map(|r| (at(r), r.map50_after)).collect();
             chart

@@ -43,6 +43,9 @@ pub mod margin;
 /// Fig. 15: noise-injected training against the chip's noise.
 #[cfg(feature = "torch")]
 pub mod noise_sweep;
+/// Table 4 over independent replicates, as paired differences.
+#[cfg(feature = "torch")]
+pub mod replicates;
 /// The scheduler's profile: real training runs, one process each, for its predictor.
 #[cfg(feature = "torch")]
 pub mod sched_profile;

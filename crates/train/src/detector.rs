@@ -227,7 +227,18 @@ impl Detector {
 
     /// Runs the network on [B, C, H, W] frames in [0, 1].
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<HeadOut> {
-        Ok(self.run(x, train, None)?.0)
+        Ok(self.run(x, train, None, false)?.0)
+    }
+
+    /// Sets every batch-norm layer's running statistics to those of its input on the frames
+    /// `x` [B, C, H, W] (mean and unbiased variance per channel over batch and space, as
+    /// PyTorch keeps them), layer by layer, each layer normalising with its new statistics
+    /// before the next one is measured: what `torch.optim.swa_utils.update_bn` computes with
+    /// one batch. No gradient flows.
+    pub fn reestimate_bn(&self, x: &Tensor) -> Result<()> {
+        let _g = tch::no_grad_guard();
+        self.run(x, false, None, true)?;
+        Ok(())
     }
 
     /// The heads and the output of layer `keep` (an index into the description's layers),
@@ -244,7 +255,7 @@ impl Detector {
             self.desc.name,
             self.layers.len()
         );
-        let (heads, kept) = self.run(x, train, Some(keep))?;
+        let (heads, kept) = self.run(x, train, Some(keep), false)?;
         Ok((heads, kept.expect("kept layer")))
     }
 
@@ -253,6 +264,7 @@ impl Detector {
         x: &Tensor,
         train: bool,
         keep: Option<usize>,
+        reestimate_bn: bool,
     ) -> Result<(HeadOut, Option<Tensor>)> {
         let [c, h, w] = self.desc.input;
         let size = x.size();
@@ -303,6 +315,13 @@ impl Detector {
                     *groups,
                 ),
                 Layer::Linear { w, b } => a.flatten(1, -1).linear(&noisy(w), b.as_ref()),
+                Layer::Bn(bn) if reestimate_bn => {
+                    let mean = a.mean_dim(&[0i64, 2, 3][..], false, tch::Kind::Float);
+                    let var = a.var_dim(&[0i64, 2, 3][..], true, false);
+                    bn.running_mean.shallow_clone().copy_(&mean);
+                    bn.running_var.shallow_clone().copy_(&var);
+                    bn.forward_t(a, false)
+                }
                 Layer::Bn(bn) => bn.forward_t(a, train),
                 Layer::Relu => a.relu(),
                 Layer::Relu6 => a.clamp(0.0, 6.0),

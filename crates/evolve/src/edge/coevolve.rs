@@ -1,11 +1,19 @@
-//! Co-evolution (Algorithm 2): intermediates copied from the global model, the label-conditioned
-//! generator trained on their heads (skipped for A2), one mutual-learning pair per terminal,
-//! FedAvg of the intermediates into the new global model (the labeller reprogrammed), every
+//! Co-evolution (Algorithm 2): one intermediate per terminal (its own from the last window
+//! with `mutual.persist`, else a copy of the global model), the label-conditioned generator
+//! trained on their heads (skipped for A2), one mutual-learning pair per terminal, FedAvg of
+//! the intermediates into the new global model (its batch-norm statistics re-estimated on the
+//! uploads and source frames with `mutual.reestimate_bn`; the labeller reprogrammed), every
 //! upload relabelled by it, then each terminal distilled from the new labels.
+//!
+//! With persistent intermediates the generator learns from models that have each followed
+//! their own terminal's frames since they were made, so their heads disagree where their data
+//! did (FedGen's setting); copies of one global model would all answer alike.
 
 use super::window::{Strategy, Window};
 use super::{distill_job, seed_of, Edge};
-use crate::coevolve::{class_counts, class_prior, copy_model, train_pair_with_replay, PairConfig};
+use crate::coevolve::{
+    class_counts, class_prior, copy_model, relative_distance, train_pair_with_replay, PairConfig,
+};
 use crate::compress;
 use crate::error::Result;
 use crate::fedavg::fedavg_detectors;
@@ -29,11 +37,15 @@ impl Strategy for CoEvolve {
         let n = uploads.len();
         let gname = edge.global.desc.name.clone();
         let mut mids = Vec::with_capacity(n);
-        for u in uploads {
-            mids.push(copy_model(
-                &edge.global,
-                &format!("{gname}-mid-{}", u.terminal),
-            )?);
+        for (j, u) in uploads.iter().enumerate() {
+            let kept = match e.mutual.persist {
+                true => edge.mids[win.ks[j]].take(),
+                false => None,
+            };
+            mids.push(match kept {
+                Some(m) => m,
+                None => copy_model(&edge.global, &format!("{gname}-mid-{}", u.terminal))?,
+            });
         }
         let counts: Vec<Vec<usize>> = win
             .labels
@@ -88,13 +100,14 @@ impl Strategy for CoEvolve {
         } else {
             None
         };
-        if e.mutual.replay > 0 {
+        if e.mutual.replay > 0 || e.mutual.reestimate_bn {
             edge.draw_source();
         }
         let source: &[Frame] = edge.source.as_deref().unwrap_or(&[]);
         let mut pairs = Vec::with_capacity(n);
         for j in 0..n {
             let k = win.ks[j];
+            let d0 = relative_distance(&mids[j], &edge.global)?;
             // Adaptive compression (`[compress]`): the pair trains on the pooled set.
             let (cf, cl, share) = if e.compress.enabled {
                 let (f, l, c) = compress::compress(&e.compress, &uploads[j].frames, &win.labels[j]);
@@ -125,6 +138,7 @@ impl Strategy for CoEvolve {
                     context: format!("window {w}, terminal {}", uploads[j].terminal),
                 },
             )?;
+            win.mid_distance[j] = Some((d0, relative_distance(&mids[j], &edge.global)?));
             let t = &uploads[j].terminal;
             let mut wk = win.work_of(
                 &[&edge.terminals[k].model.desc, &mids[j].desc],
@@ -155,6 +169,14 @@ impl Strategy for CoEvolve {
             .map(|(m, u)| (m, u.frames.len()))
             .collect();
         edge.global = fedavg_detectors(&weighted, &gname)?;
+        if e.mutual.reestimate_bn {
+            reestimate(&edge.global, uploads, source)?;
+        }
+        if e.mutual.persist {
+            for (j, m) in mids.into_iter().enumerate() {
+                edge.mids[win.ks[j]] = Some(m);
+            }
+        }
         edge.global_version += 1;
         edge.labeller = (edge.factory)(&edge.global, edge.global_version)?;
         win.global_updated = true;
@@ -194,4 +216,38 @@ impl Strategy for CoEvolve {
         });
         Ok(())
     }
+}
+
+/// Frames the batch-norm statistics are re-estimated on, at most (one forward pass).
+const BN_FRAMES: usize = 256;
+
+/// The global model's batch-norm statistics from the window's uploads (every terminal's
+/// frames, evenly thinned to fit `BN_FRAMES` with the source frames) and as many source frames
+/// as one terminal's share: the data the average now serves.
+fn reestimate(
+    global: &Detector,
+    uploads: &[super::TerminalUpload],
+    source: &[Frame],
+) -> Result<()> {
+    let [_, h, w] = global.desc.input;
+    let whole = |f: &&Frame| f.height == h && f.width == w;
+    let mut picks: Vec<&Frame> = uploads
+        .iter()
+        .flat_map(|u| u.frames.iter())
+        .filter(whole)
+        .collect();
+    let share = (picks.len() / uploads.len().max(1)).min(source.len());
+    picks.extend(source.iter().filter(whole).take(share));
+    if picks.len() > BN_FRAMES {
+        let step = picks.len() as f64 / BN_FRAMES as f64;
+        picks = (0..BN_FRAMES)
+            .map(|i| picks[(i as f64 * step) as usize])
+            .collect();
+    }
+    if picks.is_empty() {
+        return Ok(());
+    }
+    let rgb: Vec<&[u8]> = picks.iter().map(|f| f.rgb.as_slice()).collect();
+    global.reestimate_bn(&global.batch_from_rgb(&rgb))?;
+    Ok(())
 }

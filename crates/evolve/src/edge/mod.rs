@@ -90,6 +90,18 @@ pub struct TerminalOutcome {
     /// First and last losses of its jobs, for the record.
     pub first_loss: f64,
     pub last_loss: f64,
+    /// The pseudo boxes of its upload against the frames' ground truth (IoU >= 0.5, same
+    /// class): a diagnostic, never an input to training; absent where the frames carry none.
+    #[serde(default)]
+    pub pseudo_precision: Option<f64>,
+    #[serde(default)]
+    pub pseudo_recall: Option<f64>,
+    /// Its intermediate's relative distance from the global model at the window's start (0
+    /// for a fresh copy) and after its local phase; absent where none trained.
+    #[serde(default)]
+    pub mid_distance_start: Option<f64>,
+    #[serde(default)]
+    pub mid_distance: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +137,10 @@ pub struct Edge {
     /// Modelled energy of the labeller's inference so far (0 on LibTorch: not modelled).
     pub label_energy_j: f64,
     source: Option<Vec<Frame>>,
+    /// Each terminal's intermediate model, kept across windows when `mutual.persist` is on.
+    mids: Vec<Option<Detector>>,
+    /// Each terminal's earlier uploaded frames, most recent last (`distill.memory`).
+    memory: Vec<Vec<Frame>>,
 }
 
 fn load_model(path: &Path, device: tch::Device) -> Result<Detector> {
@@ -171,6 +187,8 @@ impl Edge {
             program_energy_j: 0.0,
             label_energy_j: 0.0,
             source: None,
+            mids: Vec::new(),
+            memory: Vec::new(),
         };
         for t in &exp.terminals {
             edge.add_terminal(&t.id, &t.stream, Path::new(&t.model))?;
@@ -202,6 +220,35 @@ impl Edge {
             model: m,
             last_delta: None,
         });
+        self.mids.push(None);
+        self.memory.push(Vec::new());
+        Ok(())
+    }
+
+    /// Terminal `id`'s intermediate model, when one is kept (`mutual.persist`).
+    pub fn intermediate(&self, id: &str) -> Result<Option<&Detector>> {
+        Ok(self.mids[self.index(id)?].as_ref())
+    }
+
+    /// Restores terminal `id`'s intermediate from a checkpoint (a resumed run).
+    pub fn set_intermediate(&mut self, id: &str, model: &Path) -> Result<()> {
+        let k = self.index(id)?;
+        let mut m = load_model(model, self.global.vs.device())?;
+        m.desc.name = format!("{}-mid-{id}", self.original.desc.name);
+        self.mids[k] = Some(m);
+        Ok(())
+    }
+
+    /// Adds an upload of terminal `id` to its memory, keeping the most recent
+    /// `distill.memory` frames (a resumed run replays its earlier uploads through this).
+    pub fn remember(&mut self, id: &str, frames: &[Frame]) -> Result<()> {
+        let k = self.index(id)?;
+        let cap = self.exp.distill.memory;
+        let mem = &mut self.memory[k];
+        mem.extend(frames.iter().cloned());
+        if mem.len() > cap {
+            mem.drain(..mem.len() - cap);
+        }
         Ok(())
     }
 
@@ -322,7 +369,7 @@ impl Edge {
             ks.push(k);
         }
         // Label every upload with the current global model, then the drift rule.
-        let mut labels = Vec::new();
+        let mut labels: Vec<Vec<Labelled>> = Vec::new();
         let mut deltas = Vec::new();
         let mut label_s = Vec::new();
         let mut boxes = Vec::new();
@@ -337,6 +384,28 @@ impl Edge {
         for (&k, &d) in ks.iter().zip(&deltas) {
             self.terminals[k].last_delta = Some(d);
         }
+        let quality: Vec<Option<(f64, f64)>> = uploads
+            .iter()
+            .zip(&labels)
+            .map(|(u, l)| pseudo_quality(&u.frames, l))
+            .collect();
+        // The terminals' memories join their uploads as training data, labelled by the
+        // current global model like the uploads (the drift rule saw the uploads alone).
+        let mut train = Vec::with_capacity(uploads.len());
+        for (j, u) in uploads.iter().enumerate() {
+            let mem = self.memory[ks[j]].clone();
+            let mut frames = u.frames.clone();
+            if !mem.is_empty() {
+                let (l, s) = self.label(&mem, false)?;
+                label_s[j] += s;
+                labels[j].extend(l);
+                frames.extend(mem);
+            }
+            train.push(TerminalUpload {
+                terminal: u.terminal.clone(),
+                frames,
+            });
+        }
         let dg = drift::delta_global(&deltas, e.drift.gamma);
         let decision = drift::decide(dg, e.drift.epsilon);
         let action = self.method.action(decision);
@@ -344,7 +413,7 @@ impl Edge {
         let mut win = Window {
             w,
             e: &e,
-            uploads: &uploads,
+            uploads: &train,
             ks,
             labels,
             mem: MemoryModel {
@@ -361,6 +430,7 @@ impl Edge {
             losses: vec![(0.0, 0.0); n],
             generator_accuracy: Vec::new(),
             global_updated: false,
+            mid_distance: vec![None; n],
         };
         strategy(action).run(self, &mut win)?;
         let Window {
@@ -368,6 +438,7 @@ impl Edge {
             losses,
             generator_accuracy: gen_acc,
             global_updated,
+            mid_distance,
             ..
         } = win;
         let sched = schedule(&stages, &e.sched, seed_of(e.seed, w, 0, 7))
@@ -384,8 +455,17 @@ impl Edge {
                 label_s: label_s[j],
                 first_loss: losses[j].0,
                 last_loss: losses[j].1,
+                mid_distance_start: mid_distance[j].map(|d| d.0),
+                mid_distance: mid_distance[j].map(|d| d.1),
+                pseudo_precision: quality[j].map(|q| q.0),
+                pseudo_recall: quality[j].map(|q| q.1),
             })
             .collect::<Vec<_>>();
+        if e.distill.memory > 0 {
+            for u in &uploads {
+                self.remember(&u.terminal, &u.frames)?;
+            }
+        }
         Ok(WindowOutcome {
             window: w,
             delta_global: dg,
@@ -397,6 +477,49 @@ impl Edge {
             seconds: t0.elapsed().as_secs_f64(),
             schedule: Some(sched),
         })
+    }
+}
+
+/// Precision and recall of the pseudo boxes `labels` against the ground truth the frames
+/// carry (greedy matching by score, same class, IoU >= 0.5); `None` when no frame has any.
+pub fn pseudo_quality(frames: &[Frame], labels: &[Labelled]) -> Option<(f64, f64)> {
+    let gts: usize = frames.iter().map(|f| f.boxes.len()).sum();
+    if gts == 0 {
+        return None;
+    }
+    let (mut tp, mut np) = (0usize, 0usize);
+    for (f, l) in frames.iter().zip(labels) {
+        let mut used = vec![false; f.boxes.len()];
+        // `boxes` come best first.
+        for b in &l.boxes {
+            np += 1;
+            let p = b.gt();
+            let best = f
+                .boxes
+                .iter()
+                .enumerate()
+                .filter(|(i, g)| !used[*i] && g.class == p.class)
+                .map(|(i, g)| (i, iou(g, &p)))
+                .filter(|x| x.1 >= 0.5)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((i, _)) = best {
+                used[i] = true;
+                tp += 1;
+            }
+        }
+    }
+    Some((tp as f64 / np.max(1) as f64, tp as f64 / gts as f64))
+}
+
+fn iou(a: &nestevo_data::GtBox, b: &nestevo_data::GtBox) -> f32 {
+    let w = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
+    let h = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
+    let inter = w * h;
+    let union = a.width() * a.height() + b.width() * b.height() - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
     }
 }
 

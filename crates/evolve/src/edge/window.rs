@@ -31,6 +31,9 @@ pub(super) struct Window<'a> {
     pub losses: Vec<(f64, f64)>,
     pub generator_accuracy: Vec<f64>,
     pub global_updated: bool,
+    /// Each upload's intermediate: its distance from the global model at the window's start
+    /// and after its local phase (`coevolve::relative_distance`), when one trained.
+    pub mid_distance: Vec<Option<(f64, f64)>>,
 }
 
 impl Window<'_> {
@@ -72,6 +75,8 @@ impl Window<'_> {
             batch: e.distill.batch,
             lr: e.distill.lr,
             peak_threshold: e.global.min_score,
+            soft: e.distill.soft,
+            augment: e.distill.augment,
             seed: seed_of(e.seed, self.w, self.ks[j], what),
             context: format!("window {}, terminal {}", self.w, self.uploads[j].terminal),
         }

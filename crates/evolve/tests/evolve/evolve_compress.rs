@@ -228,6 +228,8 @@ fn detectors_train_on_pooled_frames() {
             batch: 4,
             lr: 1e-4,
             peak_threshold: 0.3,
+            soft: false,
+            augment: false,
             seed: 1,
             context: "test".into(),
         },

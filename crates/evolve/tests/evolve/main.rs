@@ -10,6 +10,7 @@ mod evolve_config;
 mod evolve_folder;
 mod evolve_labeller_config;
 mod evolve_maths;
+mod evolve_protocol;
 mod evolve_sched_loop;
 mod evolve_schedule;
 mod evolve_torch;

@@ -2,7 +2,9 @@
 //! `evolve run` (distillation only) on the smoke preset, shrunk: the outputs are written, the
 //! uploads stay within D_max, the final models load, and a run interrupted after its first
 //! window and resumed gives exactly the figures of an uninterrupted run (and refuses to resume
-//! with other settings).
+//! with other settings). The run is a replicate (fresh seeds) with every part of co-evolution
+//! that carries state across windows switched on: persistent intermediates, the terminals'
+//! memories, batch-norm re-estimation, soft targets and augmentation.
 
 use nestevo_evolve::run::{Method, RunOptions, WindowRecord};
 use nestevo_experiments::evolution::run;
@@ -11,9 +13,17 @@ use nestevo_train::checkpoint;
 use crate::common;
 
 fn options(out: &std::path::Path, windows: usize, resume: bool) -> RunOptions {
-    let exp = common::small_smoke(&[&format!("windows.count={windows}")]);
+    let exp = common::small_smoke(&[
+        &format!("windows.count={windows}"),
+        "mutual.persist=true",
+        "mutual.reestimate_bn=true",
+        "mutual.freeze_bn=false",
+        "distill.memory=6",
+        "distill.soft=true",
+        "distill.augment=true",
+    ]);
     RunOptions {
-        exp,
+        exp: exp.replicate(1, false),
         method: Method::Nestevo,
         out: out.to_path_buf(),
         device: tch::Device::Cpu,
@@ -47,6 +57,33 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
     }
     let r = records(whole.path());
     assert_eq!(r.len(), 4);
+    // Diagnostics: the pseudo labels against ground truth, the starting model on the same
+    // frames, the intermediates' distances from the global model.
+    for x in &r {
+        let (p, q) = (x.pseudo_precision.unwrap(), x.pseudo_recall.unwrap());
+        assert!((0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&q));
+        assert!((0.0..=1.0).contains(&x.map50_start));
+        assert!(x.mid_distance.unwrap() > 0.0, "the intermediate trained");
+    }
+    // Window 0's intermediates start as copies of the global model; window 1's start where
+    // window 0's ended (kept across the window, not copied from the new global model).
+    for t in &s.terminals {
+        let rec = |w| {
+            r.iter()
+                .find(|x| x.window == w && x.terminal == t.id)
+                .unwrap()
+        };
+        assert_eq!(rec(0).mid_distance_start, Some(0.0));
+        let dir = whole.path().join("rounds/w0");
+        let load = |n: &str| checkpoint::load(&dir.join(n), tch::Device::Cpu).unwrap().0;
+        let mid = load(&format!("mid-{}.safetensors", t.id));
+        let global = load("global.safetensors");
+        let d = nestevo_evolve::coevolve::relative_distance(&mid, &global).unwrap();
+        assert!(d > 0.0);
+        let got = rec(1).mid_distance_start.unwrap();
+        assert!((got - d).abs() < 1e-6 * d.max(1.0), "{got} against {d}");
+    }
+    assert!(s.start_terminal_map50_lo <= s.start_terminal_map50);
     assert_eq!(s.global_evolutions, 2, "both windows co-evolve");
     assert!(r
         .iter()
