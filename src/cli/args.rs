@@ -60,7 +60,7 @@ impl NoiseArgs {
 /// Held-out frames of a rendered stream, by the one rule of `eval::heldout`.
 #[derive(Args, Clone)]
 pub struct HeldOutArgs {
-    /// Stream the frames come from: source, A, B, C, D or E.
+    /// Stream the frames come from: source, A, B, C, D, E or F.
     #[arg(long)]
     pub stream: Option<StreamId>,
     /// Frames scored (one every 2 s of stream time).

@@ -18,7 +18,7 @@ pub enum DataCommand {
 /// Which stream, seeded how, at what size.
 #[derive(Args, Clone)]
 pub struct StreamSel {
-    /// Stream: source, A, B, C, D or E.
+    /// Stream: source, A, B, C, D, E or F.
     #[arg(long)]
     pub stream: StreamId,
     /// Seed of the stream's scene and objects.

@@ -20,7 +20,7 @@ pub struct TerminalArgs {
     /// Register first with the admin token in this file (when --token-file does not exist).
     #[arg(long)]
     register_with: Option<PathBuf>,
-    /// The stream it plays: A, B, C, D or E (or give --folder).
+    /// The stream it plays: A, B, C, D, E or F (or give --folder).
     #[arg(long, required_unless_present = "folder", conflicts_with = "folder")]
     stream: Option<String>,
     /// A folder of PNG frames to play instead of a rendered stream (scored when it holds COCO

@@ -56,7 +56,7 @@ fn sheet_writes_a_png_grid() {
 #[test]
 fn bad_arguments_are_named() {
     let (ok, _, err) = nestevo(&[
-        "data", "render", "--stream", "F", "--frames", "1", "--out", "/tmp/x",
+        "data", "render", "--stream", "G", "--frames", "1", "--out", "/tmp/x",
     ]);
     assert!(
         !ok && err.contains("allowed are source, A, B, C, D, E"),

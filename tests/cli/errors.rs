@@ -233,6 +233,29 @@ fn commands_answer_bad_input_in_one_line() {
         ],
         &["wavy", "none, weight, cell"],
     );
+    // A comparison's shard and its scoring seeds.
+    one_clear_line(
+        &[
+            "evolve", "compare", "--preset", "smoke", "--shard", "2/2", "--out", d,
+        ],
+        &["--shard", "2/2", "I/N"],
+    );
+    // The comparison itself needs LibTorch.
+    if cfg!(feature = "torch") {
+        one_clear_line(
+            &[
+                "evolve",
+                "compare",
+                "--preset",
+                "demo",
+                "--set",
+                "terminals.0.stream_seed=901",
+                "--out",
+                d,
+            ],
+            &["terminals[0].stream_seed", "901", "tuning_seeds"],
+        );
+    }
 }
 
 /// With LibTorch: a checkpoint of another model is refused by tensor name before LibTorch reads

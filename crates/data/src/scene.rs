@@ -21,6 +21,9 @@ pub enum Domain {
     RuralDay,
     /// A campus scene at night: dark, noisy, lamps, lit windows and headlights.
     CampusNight,
+    /// A campus scene by day in fog: contrast falls with distance, the fog thickens and thins
+    /// over minutes.
+    CampusFog,
 }
 
 /// Object slots: at most this many objects in a frame.
@@ -52,6 +55,7 @@ impl Scene {
             Domain::CampusDay => 2,
             Domain::RuralDay => 3,
             Domain::CampusNight => 4,
+            Domain::CampusFog => 5,
         };
         let mut r = Rng::new(&[seed, tag]);
         let look = match domain {
@@ -59,6 +63,7 @@ impl Scene {
             Domain::CampusDay => Some(Look::campus(&mut r, false)),
             Domain::RuralDay => Some(Look::rural(&mut r)),
             Domain::CampusNight => Some(Look::campus(&mut r, true)),
+            Domain::CampusFog => Some(Look::campus(&mut r, false)),
         };
         let phases = std::array::from_fn(|_| r.range(0.0, TAU));
         Scene {
@@ -193,10 +198,39 @@ impl Scene {
                 boxes.push(b);
             }
         }
+        if self.domain == Domain::CampusFog {
+            fog(&mut cv, look.horizon, self.fog_density(t));
+        }
         let light = look.light * cond.light;
         let noise = if look.night { 0.04 } else { 0.015 };
         let rgb = finish(&cv, light, look.tint, noise, mix64(self.seed ^ t.to_bits()));
         (rgb, boxes)
+    }
+}
+
+impl Scene {
+    /// Fog density at time t: between 0.45 and 0.75, over a period of about four minutes.
+    fn fog_density(&self, t: f64) -> f32 {
+        0.6 + 0.15 * ((t as f32 / 230.0) * TAU + self.phases[3]).sin()
+    }
+}
+
+/// Haze over the canvas: each pixel's reflectance moves towards a grey-white haze by
+/// `density` at the horizon and above, a third of it at the bottom row (nearer the camera);
+/// lights keep a third of their glow.
+fn fog(cv: &mut Canvas, horizon: f32, density: f32) {
+    const HAZE: [f32; 3] = [0.80, 0.82, 0.84];
+    let (w, h) = (cv.w, cv.h);
+    for y in 0..h {
+        let depth = ((y as f32 / h as f32 - horizon) / (1.0 - horizon)).clamp(0.0, 1.0);
+        let f = density * (1.0 - 0.67 * depth);
+        for x in 0..w {
+            for k in 0..3 {
+                let i = (y * w + x) * 3 + k;
+                cv.base[i] = cv.base[i] * (1.0 - f) + HAZE[k] * f;
+                cv.emit[i] *= 1.0 - 0.67 * f;
+            }
+        }
     }
 }
 

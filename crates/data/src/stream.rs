@@ -14,16 +14,18 @@ pub enum StreamId {
     C,
     D,
     E,
+    F,
 }
 
 impl StreamId {
-    pub const ALL: [StreamId; 6] = [
+    pub const ALL: [StreamId; 7] = [
         StreamId::Source,
         StreamId::A,
         StreamId::B,
         StreamId::C,
         StreamId::D,
         StreamId::E,
+        StreamId::F,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +36,7 @@ impl StreamId {
             StreamId::C => "C",
             StreamId::D => "D",
             StreamId::E => "E",
+            StreamId::F => "F",
         }
     }
 
@@ -51,6 +54,7 @@ impl StreamId {
             StreamId::A | StreamId::B | StreamId::C => Domain::CampusDay,
             StreamId::D => Domain::RuralDay,
             StreamId::E => Domain::CampusNight,
+            StreamId::F => Domain::CampusFog,
         }
     }
 
@@ -62,6 +66,7 @@ impl StreamId {
             StreamId::C => "campus day, 10 fps (stream A's scene)",
             StreamId::D => "rural day, 30 fps",
             StreamId::E => "campus night, 30 fps",
+            StreamId::F => "campus fog, 30 fps",
         }
     }
 }
@@ -80,7 +85,7 @@ impl FromStr for StreamId {
                 return Ok(id);
             }
         }
-        nestevo_core::invalid!("unknown stream `{s}`: allowed are source, A, B, C, D, E")
+        nestevo_core::invalid!("unknown stream `{s}`: allowed are source, A, B, C, D, E, F")
     }
 }
 

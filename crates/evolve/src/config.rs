@@ -169,6 +169,12 @@ pub struct GlobalSpec {
     pub model: String,
     /// Pseudo boxes are the global model's detections at or above this score.
     pub min_score: f64,
+    /// Label each terminal's frames for training with the global model's batch-norm
+    /// statistics re-estimated on those frames (AdaBN; FedBN's per-client statistics at the
+    /// edge): a night stream is normalised as night, not as the day the model was trained on.
+    /// The drift rule still measures the global model as it is.
+    #[serde(default)]
+    pub adapt_bn: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +182,7 @@ pub struct GlobalSpec {
 pub struct TerminalSpec {
     /// A short name: letters, digits, `-` and `_` (it names files).
     pub id: String,
-    /// A rendered stream: A, B, C, D or E; or `folder` for a user's folder of frames (`frames`).
+    /// A rendered stream: A, B, C, D, E or F; or `folder` for a user's folder of frames (`frames`).
     pub stream: String,
     /// Seed of the terminal's rendered stream (unused for a folder).
     #[serde(default)]
@@ -461,7 +467,7 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
                     return err(
                         &f("stream"),
                         &format!("{:?}", t.stream),
-                        "a terminal stream: A, B, C, D or E, or \"folder\" with frames = DIR",
+                        "a terminal stream: A, B, C, D, E or F, or \"folder\" with frames = DIR",
                     )
                 }
                 Ok(_) => {}
@@ -647,19 +653,6 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
             "seconds of stream per bootstrap block, at least 1",
         );
     }
-    for (k, t) in e.terminals.iter().enumerate() {
-        if t.stream != FOLDER_STREAM && p.tuning_seeds.contains(&t.stream_seed) {
-            return err(
-                &format!("terminals[{k}].stream_seed"),
-                &t.stream_seed,
-                &format!(
-                    "a seed outside protocol.tuning_seeds {:?}: the frames that score are never \
-                     the frames that tune",
-                    p.tuning_seeds
-                ),
-            );
-        }
-    }
     pos_f("link.bandwidth_mbps", e.link.bandwidth_mbps)?;
     if !(e.link.latency_ms.is_finite() && e.link.latency_ms >= 0.0) {
         return err(
@@ -728,6 +721,27 @@ impl Experiment {
             t.stream_seed = base + REPLICATE_STRIDE * r as u64;
         }
         e
+    }
+
+    /// Refuses a rendered terminal whose stream seed is one of `protocol.tuning_seeds`: what a
+    /// comparison scores on is never what was tuned on. (A single run may use any seed: tuning
+    /// runs are single runs.)
+    pub fn check_scoring_seeds(&self, source: &str) -> Result<(), ConfigError> {
+        let tune = &self.protocol.tuning_seeds;
+        for (k, t) in self.terminals.iter().enumerate() {
+            if t.stream != FOLDER_STREAM && tune.contains(&t.stream_seed) {
+                return Err(ConfigError::new(
+                    source,
+                    &format!("terminals[{k}].stream_seed"),
+                    &t.stream_seed,
+                    &format!(
+                        "a seed outside protocol.tuning_seeds {tune:?}: the frames a comparison \
+                         scores on are never the frames it was tuned on (--tuning runs on those)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The experiment as TOML (what `summary.json`'s run used, written beside it).

@@ -97,6 +97,9 @@ pub fn compare_replicates(
             "a comparison needs at least one method and one replicate".into(),
         ));
     }
+    if !reps.tuning {
+        exp.check_scoring_seeds(&format!("experiment `{}`", exp.name))?;
+    }
     for r in (0..reps.count).filter(|&r| reps.runs_here(r)) {
         let e = exp.replicate(r, reps.tuning);
         if progress {

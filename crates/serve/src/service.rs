@@ -273,7 +273,7 @@ impl Service {
             return Err(ServeError::bad(
                 "stream",
                 format!(
-                    "`{}`: one of source, A, B, C, D, E, or folder (a user's frames)",
+                    "`{}`: one of source, A, B, C, D, E, F, or folder (a user's frames)",
                     req.stream.escape_default()
                 ),
             ));

@@ -37,7 +37,7 @@ fn c_is_a_at_a_third_of_the_rate_and_b_at_two_thirds() {
 fn stream_names_parse_case_insensitively() {
     assert_eq!("source".parse::<StreamId>().unwrap(), StreamId::Source);
     assert_eq!("e".parse::<StreamId>().unwrap(), StreamId::E);
-    let err = "F".parse::<StreamId>().unwrap_err().to_string();
+    let err = "G".parse::<StreamId>().unwrap_err().to_string();
     assert!(err.contains("allowed are source, A, B, C, D, E"), "{err}");
 }
 
@@ -134,6 +134,28 @@ fn night_is_dark_and_rural_is_greener_than_campus() {
         rural > campus + 0.3,
         "green share of the lower half: campus {campus:.2}, rural {rural:.2}"
     );
+}
+
+/// Fog lowers contrast: the spread of a fog frame's pixel values is smaller than that of the
+/// same scene by day (stream F renders A's kind of scene, another seed of it, in haze), and
+/// the fog thickens and thins over minutes.
+#[test]
+fn fog_lowers_contrast() {
+    let spread = |id: StreamId, i: u64| {
+        let f = Stream::new(id, 3).frame(i);
+        let v: Vec<f64> = f.rgb.iter().map(|&x| x as f64).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let frames = [10u64, 3000, 6000, 9000];
+    let day: f64 = frames.iter().map(|&i| spread(StreamId::A, i)).sum::<f64>() / 4.0;
+    let fog: Vec<f64> = frames.iter().map(|&i| spread(StreamId::F, i)).collect();
+    let mean = fog.iter().sum::<f64>() / 4.0;
+    assert!(mean < 0.75 * day, "pixel spread: day {day:.1}, fog {fog:?}");
+    let (lo, hi) = fog
+        .iter()
+        .fold((f64::MAX, 0.0f64), |a, &x| (a.0.min(x), a.1.max(x)));
+    assert!(hi > lo * 1.05, "the fog changes over minutes: {fog:?}");
 }
 
 #[test]

@@ -188,7 +188,7 @@ impl Strategy for CoEvolve {
         }
         let mut relabels = Vec::with_capacity(n);
         for u in uploads {
-            let (l, s) = edge.label(&u.frames, false)?;
+            let (l, s) = edge.label_training(&u.frames, false)?;
             shared += s;
             relabels.push(l);
         }
@@ -218,36 +218,15 @@ impl Strategy for CoEvolve {
     }
 }
 
-/// Frames the batch-norm statistics are re-estimated on, at most (one forward pass).
-const BN_FRAMES: usize = 256;
-
 /// The global model's batch-norm statistics from the window's uploads (every terminal's
-/// frames, evenly thinned to fit `BN_FRAMES` with the source frames) and as many source frames
-/// as one terminal's share: the data the average now serves.
+/// frames) and as many source frames as one terminal's share: the data the average now serves.
 fn reestimate(
     global: &Detector,
     uploads: &[super::TerminalUpload],
     source: &[Frame],
 ) -> Result<()> {
-    let [_, h, w] = global.desc.input;
-    let whole = |f: &&Frame| f.height == h && f.width == w;
-    let mut picks: Vec<&Frame> = uploads
-        .iter()
-        .flat_map(|u| u.frames.iter())
-        .filter(whole)
-        .collect();
-    let share = (picks.len() / uploads.len().max(1)).min(source.len());
-    picks.extend(source.iter().filter(whole).take(share));
-    if picks.len() > BN_FRAMES {
-        let step = picks.len() as f64 / BN_FRAMES as f64;
-        picks = (0..BN_FRAMES)
-            .map(|i| picks[(i as f64 * step) as usize])
-            .collect();
-    }
-    if picks.is_empty() {
-        return Ok(());
-    }
-    let rgb: Vec<&[u8]> = picks.iter().map(|f| f.rgb.as_slice()).collect();
-    global.reestimate_bn(&global.batch_from_rgb(&rgb))?;
-    Ok(())
+    let ups = uploads.iter().flat_map(|u| u.frames.iter());
+    let share = (uploads.iter().map(|u| u.frames.len()).sum::<usize>() / uploads.len().max(1))
+        .min(source.len());
+    super::reestimate_bn_on(global, ups.chain(source.iter().take(share)))
 }

@@ -338,6 +338,49 @@ impl Edge {
         ))
     }
 
+    /// Training labels of `frames` (one terminal's) from the current global model, or the
+    /// original one: with `global.adapt_bn`, from a copy whose batch-norm statistics are
+    /// re-estimated on these frames, built by the labeller factory (so a chip is programmed
+    /// with it); else from the labeller as it is.
+    fn label_training(&mut self, frames: &[Frame], original: bool) -> Result<(Vec<Labelled>, f64)> {
+        let req = LabelRequest {
+            min_score: self.exp.global.min_score as f32,
+            feature_layer: None,
+        };
+        if !self.exp.global.adapt_bn {
+            if !original {
+                return self.label(frames, false);
+            }
+            let t0 = Instant::now();
+            let l = TorchLabeller::new(&self.original).label(frames, &req)?;
+            return Ok((l, t0.elapsed().as_secs_f64()));
+        }
+        let t0 = Instant::now();
+        let src = if original {
+            &self.original
+        } else {
+            &self.global
+        };
+        let m = copy_model(src, &src.desc.name)?;
+        reestimate_bn_on(&m, frames.iter())?;
+        let lab = (self.factory)(&m, self.global_version)?;
+        let mut seconds = 0.0;
+        if let Some(c) = lab.program_cost() {
+            seconds += c.seconds;
+            self.program_energy_j += c.energy_j;
+        }
+        let t1 = Instant::now();
+        let labels = lab.label(frames, &req)?;
+        let cost = lab.last_cost();
+        self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
+        seconds += cost.map_or(t1.elapsed().as_secs_f64(), |c| c.seconds);
+        // On LibTorch the copy and the statistics are part of the labelling's wall time.
+        if cost.is_none() {
+            seconds = t0.elapsed().as_secs_f64();
+        }
+        Ok((labels, seconds))
+    }
+
     /// One window: see the module doc. Terminals without an upload are left as they are.
     /// The labelled source-domain frames (the global model's training data) that A1 adapts
     /// from and rehearsal replays: drawn once, seeded by the run.
@@ -384,18 +427,20 @@ impl Edge {
         for (&k, &d) in ks.iter().zip(&deltas) {
             self.terminals[k].last_delta = Some(d);
         }
-        let quality: Vec<Option<(f64, f64)>> = uploads
-            .iter()
-            .zip(&labels)
-            .map(|(u, l)| pseudo_quality(&u.frames, l))
-            .collect();
         // The terminals' memories join their uploads as training data, labelled by the
-        // current global model like the uploads (the drift rule saw the uploads alone).
+        // current global model like the uploads (the drift rule saw the uploads alone); with
+        // `global.adapt_bn` all of a terminal's training frames are labelled anew with the
+        // statistics of its frames.
         let mut train = Vec::with_capacity(uploads.len());
         for (j, u) in uploads.iter().enumerate() {
             let mem = self.memory[ks[j]].clone();
             let mut frames = u.frames.clone();
-            if !mem.is_empty() {
+            if e.global.adapt_bn {
+                frames.extend(mem);
+                let (l, s) = self.label_training(&frames, false)?;
+                label_s[j] += s;
+                labels[j] = l;
+            } else if !mem.is_empty() {
                 let (l, s) = self.label(&mem, false)?;
                 label_s[j] += s;
                 labels[j].extend(l);
@@ -406,6 +451,12 @@ impl Edge {
                 frames,
             });
         }
+        // What the terminals are taught (the upload's part of it), against ground truth.
+        let quality: Vec<Option<(f64, f64)>> = uploads
+            .iter()
+            .zip(&labels)
+            .map(|(u, l)| pseudo_quality(&u.frames, &l[..u.frames.len()]))
+            .collect();
         let dg = drift::delta_global(&deltas, e.drift.gamma);
         let decision = drift::decide(dg, e.drift.epsilon);
         let action = self.method.action(decision);
@@ -478,6 +529,31 @@ impl Edge {
             schedule: Some(sched),
         })
     }
+}
+
+/// Frames batch-norm statistics are re-estimated on, at most (one forward pass).
+const BN_FRAMES: usize = 256;
+
+/// Re-estimates `m`'s batch-norm statistics (`Detector::reestimate_bn`) on `frames` of its
+/// input size, evenly thinned to at most `BN_FRAMES`; nothing when none fits.
+pub(crate) fn reestimate_bn_on<'a>(
+    m: &Detector,
+    frames: impl Iterator<Item = &'a Frame>,
+) -> Result<()> {
+    let [_, h, w] = m.desc.input;
+    let mut picks: Vec<&Frame> = frames.filter(|f| f.height == h && f.width == w).collect();
+    if picks.len() > BN_FRAMES {
+        let step = picks.len() as f64 / BN_FRAMES as f64;
+        picks = (0..BN_FRAMES)
+            .map(|i| picks[(i as f64 * step) as usize])
+            .collect();
+    }
+    if picks.is_empty() {
+        return Ok(());
+    }
+    let rgb: Vec<&[u8]> = picks.iter().map(|f| f.rgb.as_slice()).collect();
+    m.reestimate_bn(&m.batch_from_rgb(&rgb))?;
+    Ok(())
 }
 
 /// Precision and recall of the pseudo boxes `labels` against the ground truth the frames

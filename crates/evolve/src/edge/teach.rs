@@ -4,9 +4,7 @@
 use super::window::{Strategy, Window};
 use super::{distill_job, Edge};
 use crate::error::Result;
-use crate::labeller::TorchLabeller;
 use crate::schedule::Stage;
-use nestevo_couple::label::{LabelRequest, Labeller};
 
 pub(super) struct Teach {
     /// The original global model teaches (A4), not the current one.
@@ -23,11 +21,7 @@ impl Strategy for Teach {
         let relabel = self.original && edge.global_version > 0;
         for j in 0..n {
             let teacher_labels = if relabel {
-                let req = LabelRequest {
-                    min_score: e.global.min_score as f32,
-                    feature_layer: None,
-                };
-                TorchLabeller::new(&edge.original).label(&win.uploads[j].frames, &req)?
+                edge.label_training(&win.uploads[j].frames, true)?.0
             } else {
                 std::mem::take(&mut win.labels[j])
             };

@@ -39,7 +39,7 @@ fn assert_names(e: &str, parts: &[&str]) {
 }
 
 /// Every compiled-in preset parses and validates; the paper preset has three terminals on
-/// three different streams including D and E.
+/// the three drifted streams D, E and F, over at least six windows.
 #[test]
 fn presets_validate() {
     for (name, _) in PRESETS {
@@ -48,7 +48,8 @@ fn presets_validate() {
     let p = preset("paper").unwrap();
     let streams: Vec<&str> = p.terminals.iter().map(|t| t.stream.as_str()).collect();
     assert_eq!(streams.len(), 3);
-    assert!(streams.contains(&"D") && streams.contains(&"E"));
+    assert!(streams.contains(&"D") && streams.contains(&"E") && streams.contains(&"F"));
+    assert!(p.windows.count >= 6);
     let err = preset("nope").unwrap_err().to_string();
     assert_names(&err, &["nope", "smoke", "demo", "paper"]);
 }

@@ -113,7 +113,7 @@ fn augmentation_mirrors_the_teacher_with_the_frame() {
 }
 
 /// Replicate r moves the run seed by r and every stream seed by 1000 r, from the scoring seeds
-/// or, when tuning, from the tuning seeds; a scoring seed among the tuning seeds is refused.
+/// or, when tuning, from the tuning seeds; a comparison refuses to score on a tuning seed.
 #[test]
 fn replicates_draw_fresh_seeds_apart_from_tuning() {
     let e = small_smoke(&[]);
@@ -133,12 +133,13 @@ fn replicates_draw_fresh_seeds_apart_from_tuning() {
         &[format!("terminals.0.stream_seed={}", tune[0])],
         "test",
     )
-    .unwrap_err()
-    .to_string();
+    .unwrap();
+    let msg = bad.check_scoring_seeds("test").unwrap_err().to_string();
     assert!(
-        bad.contains("terminals[0].stream_seed") && bad.contains("tuning_seeds"),
-        "{bad}"
+        msg.contains("terminals[0].stream_seed") && msg.contains("tuning_seeds"),
+        "{msg}"
     );
+    assert!(e.check_scoring_seeds("test").is_ok());
 }
 
 fn gt(class: usize, x0: f32) -> GtBox {

@@ -4,7 +4,8 @@
 //! window and resumed gives exactly the figures of an uninterrupted run (and refuses to resume
 //! with other settings). The run is a replicate (fresh seeds) with every part of co-evolution
 //! that carries state across windows switched on: persistent intermediates, the terminals'
-//! memories, batch-norm re-estimation, soft targets and augmentation.
+//! memories, batch-norm re-estimation, labels with per-terminal statistics, soft targets and
+//! augmentation.
 
 use nestevo_evolve::run::{Method, RunOptions, WindowRecord};
 use nestevo_experiments::evolution::run;
@@ -21,6 +22,7 @@ fn options(out: &std::path::Path, windows: usize, resume: bool) -> RunOptions {
         "distill.memory=6",
         "distill.soft=true",
         "distill.augment=true",
+        "global.adapt_bn=true",
     ]);
     RunOptions {
         exp: exp.replicate(1, false),
