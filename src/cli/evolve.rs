@@ -223,8 +223,12 @@ pub struct AggregationArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output folder: table2.{md,json}, table3.{md,json}.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "in_loop")]
+    out: Option<PathBuf>,
+    /// Instead: Table 3 inside the loop, from the runs of `evolve compare --out DIR` (nestevo
+    /// and a2 with persistent intermediates); writes DIR/table3_loop.{md,json}.
+    #[arg(long, value_name = "DIR")]
+    in_loop: Option<PathBuf>,
     #[arg(long)]
     cpu: bool,
     #[arg(long)]
@@ -514,6 +518,15 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
 #[cfg(feature = "torch")]
 fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
     use nestevo_experiments::aggregation::{table2, table3, AggOptions};
+    if let Some(dir) = &a.in_loop {
+        nestevo_experiments::loop_aggregation::loop_aggregation(dir, device(a.cpu, a.threads)?)?;
+        print!("{}", std::fs::read_to_string(dir.join("table3_loop.md"))?);
+        return Ok(());
+    }
+    let out = a
+        .out
+        .clone()
+        .expect("clap requires --out without --in-loop");
     let streams = a
         .streams
         .iter()
@@ -533,12 +546,12 @@ fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
         seed: a.seed,
         device: device(a.cpu, a.threads)?,
     };
-    std::fs::create_dir_all(&a.out)?;
+    std::fs::create_dir_all(&out)?;
     for (name, t) in [("table2", table2(&o)?), ("table3", table3(&o)?)] {
         let md = t.markdown();
-        nestevo_core::error::write_atomic(&a.out.join(format!("{name}.md")), md.as_bytes())?;
+        nestevo_core::error::write_atomic(&out.join(format!("{name}.md")), md.as_bytes())?;
         nestevo_core::error::write_atomic(
-            &a.out.join(format!("{name}.json")),
+            &out.join(format!("{name}.json")),
             serde_json::to_string_pretty(&t)?.as_bytes(),
         )?;
         println!("{md}");

@@ -37,6 +37,9 @@ pub mod evolve_plot;
 /// The LibTorch side of the GPU-versus-CIM report (Table 6).
 #[cfg(feature = "torch")]
 pub mod infer_bench;
+/// Table 3 inside the loop: the intermediates as averaged, against their average.
+#[cfg(feature = "torch")]
+pub mod loop_aggregation;
 /// Fig. 8: the shipped global model against every terminal model.
 #[cfg(feature = "torch")]
 pub mod margin;

@@ -86,6 +86,24 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         assert!((got - d).abs() < 1e-6 * d.max(1.0), "{got} against {d}");
     }
     assert!(s.start_terminal_map50_lo <= s.start_terminal_map50);
+    // Table 3 inside the loop reads the same intermediates back: one row per window, the loss
+    // the best single one's mAP minus the average's.
+    let exp = options(whole.path(), 2, false).exp;
+    let rows = nestevo_experiments::loop_aggregation::run_losses(
+        &exp,
+        whole.path(),
+        0,
+        "nestevo",
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 2);
+    for x in &rows {
+        assert_eq!(x.intermediates.len(), 2);
+        let best = x.intermediates.iter().map(|m| m.1).fold(f64::MIN, f64::max);
+        assert!((x.loss - (best - x.average)).abs() < 1e-12);
+        assert!((0.0..=1.0).contains(&x.average));
+    }
     assert_eq!(s.global_evolutions, 2, "both windows co-evolve");
     assert!(r
         .iter()

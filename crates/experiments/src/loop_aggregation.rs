@@ -1,0 +1,212 @@
+//! Table 3 inside the loop: in every co-evolving window of a comparison's runs, the
+//! intermediates as they were averaged (`rounds/wK/mid-<terminal>.safetensors`, kept with
+//! `mutual.persist`) and the new global model made from them (`rounds/wK/global.safetensors`),
+//! each scored on the terminals' joint scoring frames of that window (segment K + 1 of every
+//! stream, pooled). The aggregation loss is the best single intermediate's mAP minus the
+//! average's; NestEvo (with the generator) against A2 (without) as a paired difference over
+//! replicates and windows.
+
+use nestevo_eval::paired::{mean_interval, paired, Estimate};
+use nestevo_eval::{evaluate, ground_truth};
+use nestevo_evolve::config::{parse_experiment, Experiment};
+use nestevo_evolve::error::{EvolveError, Result};
+use nestevo_evolve::run::{scoring_frames, terminal_sources};
+use nestevo_train::checkpoint;
+use nestevo_train::evaluate::predict;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowLoss {
+    pub replicate: usize,
+    pub method: String,
+    pub window: usize,
+    /// Each intermediate's mAP@0.5 on the joint frames, by terminal.
+    pub intermediates: Vec<(String, f64)>,
+    /// The new global model (their average, batch-norm statistics as the run left them).
+    pub average: f64,
+    /// Best single intermediate minus the average.
+    pub loss: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoopTable {
+    pub windows: Vec<WindowLoss>,
+    /// Per method: the mean loss over replicates (each replicate's mean over its windows).
+    pub mean_loss: Vec<(String, Estimate)>,
+    /// NestEvo's loss minus A2's, paired by replicate (each its mean over windows).
+    pub nestevo_minus_a2: Option<Estimate>,
+}
+
+fn replicate_of(name: &str) -> Option<usize> {
+    name.strip_prefix("rep")?.parse().ok()
+}
+
+/// The losses of every finished co-evolving window under `dir` (a comparison's folder:
+/// `rep<r>/<method>/`), for the methods nestevo and a2; writes `table3_loop.{md,json}` there.
+pub fn loop_aggregation(dir: &Path, device: tch::Device) -> Result<LoopTable> {
+    let mut reps: Vec<usize> = std::fs::read_dir(dir)
+        .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", dir.display())))?
+        .filter_map(|e| replicate_of(&e.ok()?.file_name().to_string_lossy()))
+        .collect();
+    reps.sort();
+    let mut windows = Vec::new();
+    for &r in &reps {
+        for method in ["nestevo", "a2"] {
+            let run = dir.join(format!("rep{r}")).join(method);
+            if !run.join("summary.json").is_file() {
+                continue;
+            }
+            let made = run.join("experiment.toml");
+            let text = std::fs::read_to_string(&made)
+                .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", made.display())))?;
+            let e: Experiment = parse_experiment(&text, &made.display().to_string())?;
+            windows.extend(run_losses(&e, &run, r, method, device)?);
+        }
+    }
+    let per_rep = |m: &str| -> Vec<(usize, f64)> {
+        reps.iter()
+            .filter_map(|&r| {
+                let ls: Vec<f64> = windows
+                    .iter()
+                    .filter(|w| w.replicate == r && w.method == m)
+                    .map(|w| w.loss)
+                    .collect();
+                (!ls.is_empty()).then(|| (r, ls.iter().sum::<f64>() / ls.len() as f64))
+            })
+            .collect()
+    };
+    let (n, a) = (per_rep("nestevo"), per_rep("a2"));
+    let mean_loss = vec![
+        (
+            "nestevo".to_string(),
+            mean_interval(&n.iter().map(|x| x.1).collect::<Vec<_>>()),
+        ),
+        (
+            "a2".to_string(),
+            mean_interval(&a.iter().map(|x| x.1).collect::<Vec<_>>()),
+        ),
+    ];
+    let both: Vec<(f64, f64)> = n
+        .iter()
+        .filter_map(|(r, x)| a.iter().find(|(q, _)| q == r).map(|(_, y)| (*x, *y)))
+        .collect();
+    let nestevo_minus_a2 = (!both.is_empty()).then(|| {
+        paired(
+            &both.iter().map(|p| p.0).collect::<Vec<_>>(),
+            &both.iter().map(|p| p.1).collect::<Vec<_>>(),
+        )
+    });
+    let table = LoopTable {
+        windows,
+        mean_loss,
+        nestevo_minus_a2,
+    };
+    write(dir, &table)?;
+    Ok(table)
+}
+
+/// The losses of every co-evolving window of one run folder (`r` and `method` label them).
+pub fn run_losses(
+    e: &Experiment,
+    run: &Path,
+    r: usize,
+    method: &str,
+    device: tch::Device,
+) -> Result<Vec<WindowLoss>> {
+    let sources = terminal_sources(e)?;
+    let mut out = Vec::new();
+    for w in 0..e.windows.count {
+        let round = run.join("rounds").join(format!("w{w}"));
+        let mids: Vec<_> = e
+            .terminals
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    round.join(format!("mid-{}.safetensors", t.id)),
+                )
+            })
+            .collect();
+        if !mids.iter().all(|m| m.1.is_file()) {
+            continue;
+        }
+        let mut frames = Vec::new();
+        for k in 0..e.terminals.len() {
+            let (f, _) = scoring_frames(e, k, &sources[k], w as u64 + 1, e.windows.eval_frames)?;
+            let base = frames.len() as u64;
+            frames.extend(f.into_iter().map(|mut f| {
+                f.index += base;
+                f
+            }));
+        }
+        let gt = ground_truth(&frames);
+        let score = |p: &Path| -> Result<f64> {
+            let (m, _) = checkpoint::load(p, device)?;
+            Ok(evaluate(&gt, &predict(&m, &frames, 64)?).map50)
+        };
+        let intermediates = mids
+            .iter()
+            .map(|(id, p)| Ok((id.clone(), score(p)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let average = score(&round.join("global.safetensors"))?;
+        let best = intermediates.iter().map(|x| x.1).fold(f64::MIN, f64::max);
+        out.push(WindowLoss {
+            replicate: r,
+            method: method.to_string(),
+            window: w,
+            intermediates,
+            average,
+            loss: best - average,
+        });
+    }
+    Ok(out)
+}
+
+fn write(dir: &Path, t: &LoopTable) -> Result<()> {
+    let est = |e: &Estimate| e.signed();
+    let mut md = String::from(
+        "Aggregation inside the loop: per co-evolving window, each intermediate as averaged and \
+         the new global model on the terminals' joint scoring frames of the window (mAP@0.5); \
+         loss = best single intermediate minus the average.\n\n\
+         | replicate | method | window | intermediates | average | loss |\n|---:|---|---:|---|---:|---:|\n",
+    );
+    for w in &t.windows {
+        let mids: Vec<String> = w
+            .intermediates
+            .iter()
+            .map(|(id, v)| format!("{id} {v:.3}"))
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {:.3} | {:+.3} |\n",
+            w.replicate,
+            w.method,
+            w.window,
+            mids.join(", "),
+            w.average,
+            w.loss
+        ));
+    }
+    md.push_str("\nMean loss over replicates (each replicate's mean over its windows), 95 % t interval:\n\n");
+    for (m, e) in &t.mean_loss {
+        md.push_str(&format!("- {m}: {} ({} replicates)\n", est(e), e.n));
+    }
+    if let Some(d) = &t.nestevo_minus_a2 {
+        md.push_str(&format!(
+            "- nestevo - a2 (paired by replicate): {} -> {}\n",
+            est(d),
+            d.verdict()
+        ));
+    }
+    let w = |name: &str, text: &str| -> Result<()> {
+        Ok(nestevo_core::error::write_atomic(
+            &dir.join(name),
+            text.as_bytes(),
+        )?)
+    };
+    w("table3_loop.md", &md)?;
+    w(
+        "table3_loop.json",
+        &serde_json::to_string_pretty(t).expect("serialisable"),
+    )
+}
