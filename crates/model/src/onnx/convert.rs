@@ -35,7 +35,7 @@ pub fn convert(
             "the graph has no input that is not an initializer".into(),
         ));
     };
-    let (input, input_rank) =
+    let input_dims =
         input_shape(first).map_err(|m| gerr(format!("input `{}`: {m}", first.name)))?;
     vals.insert(first.name.clone(), Val::Input);
     for extra in &data_inputs[1..] {
@@ -50,7 +50,7 @@ pub fn convert(
     for o in &g.output {
         *readers.entry(o.name.clone()).or_default() += 1;
     }
-    let mut cx = Ctx::new(file, name, vals, (input, input_rank), readers);
+    let mut cx = Ctx::new(file, name, vals, input_dims, readers);
     for (i, n) in g.node.iter().enumerate() {
         node(&mut cx, &Node::new(i, n, file))?;
     }
@@ -85,8 +85,9 @@ pub fn convert(
     Ok((desc, cx.weights))
 }
 
-/// [C, H, W] (or [F, 1, 1] of a [batch, F] input) and the rank, from the input's declared type.
-fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<([usize; 3], usize), String> {
+/// The input's dims without the batch ([C, H, W], [tokens, features] or [features]), from its
+/// declared type.
+fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<Vec<usize>, String> {
     let Some(tp) = v.type_.as_ref().filter(|t| t.has_tensor_type()) else {
         return Err("not a tensor".into());
     };
@@ -108,11 +109,11 @@ fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<([usize; 3], usize),
         }
         dims.push(d.dim_value() as usize);
     }
-    match dims.as_slice() {
-        [c, h, w] => Ok(([*c, *h, *w], 4)),
-        [f] => Ok(([*f, 1, 1], 2)),
+    match dims.len() {
+        1..=3 => Ok(dims),
         _ => Err(format!(
-            "rank {}: allowed are [batch, C, H, W] and [batch, features]",
+            "rank {}: allowed are [batch, C, H, W], [batch, tokens, features] and [batch, \
+             features]",
             shape.dim.len()
         )),
     }

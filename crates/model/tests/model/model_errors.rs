@@ -19,7 +19,7 @@ fn check(body: &str, layer: &str, field: &str, says: &str) {
 #[test]
 fn unknown_op() {
     check(
-        "[[layers]]\nname = \"a\"\nop = \"softmax\"\n",
+        "[[layers]]\nname = \"a\"\nop = \"lstm\"\n",
         "a",
         "op",
         "allowed: conv, linear",

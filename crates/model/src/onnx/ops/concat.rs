@@ -1,8 +1,9 @@
-//! `Concat` of computed tensors becomes a `concat` layer. Honoured: `axis` 1, or its negative
-//! form (channels). Refused: concatenation along any other axis, constant operands.
+//! `Concat` of computed tensors becomes a `concat` layer along the [C, H, W] axis that holds
+//! ONNX `axis` (channels, tokens or features). Refused: the batch axis, an axis merged past the
+//! fourth, operands of different ranks, constant operands.
 
 use super::OnnxOp;
-use crate::onnx::context::{Ctx, Node};
+use crate::onnx::context::{frame_axis, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -13,10 +14,6 @@ impl OnnxOp for Concat {
         &["Concat"]
     }
 
-    fn listed(&self) -> String {
-        "Concat (channels)".into()
-    }
-
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let xs = (0..node.proto.input.len())
             .map(|k| cx.data(node, k))
@@ -24,15 +21,26 @@ impl OnnxOp for Concat {
         let Some(first) = xs.first() else {
             return Err(node.err("no inputs: Concat needs at least one".to_string()));
         };
-        let rank = cx.rank_of(first) as i64;
+        let dims = cx.dims_of(first);
         let axis = node.int("axis", i64::MIN)?;
-        let norm = if axis < 0 { axis + rank } else { axis };
-        if norm != 1 {
-            return Err(node.err(format!(
-                "axis {axis}: only concatenation along channels (axis 1) is supported"
-            )));
+        let fa = frame_axis(&dims, axis).map_err(|m| node.err(m))?;
+        let rank = dims.len() as i64 + 1;
+        let d = (if axis < 0 { axis + rank } else { axis } - 1) as usize;
+        let mut out = dims.clone();
+        for x in &xs[1..] {
+            let dx = cx.dims_of(x);
+            if dx.len() != dims.len() {
+                return Err(node.err(format!(
+                    "operands of shapes {dims:?} and {dx:?}: one rank is needed"
+                )));
+            }
+            out[d] += dx[d];
         }
-        cx.push(node, Op::Concat, xs)?;
+        let op = match fa {
+            0 => Op::Concat,
+            axis => Op::ConcatAxis { axis },
+        };
+        cx.push_dims(node, op, xs, out)?;
         Ok(())
     }
 }

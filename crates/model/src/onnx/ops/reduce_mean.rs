@@ -1,0 +1,50 @@
+//! `ReduceMean` becomes a `reducemean` layer. Honoured: `axes` as attribute (opset < 18) or
+//! constant input (opset 18), negative axes, `keepdims` (a dropped axis changes only the
+//! layout). Refused: the batch axis, no axes (a mean over everything), computed axes.
+
+use super::OnnxOp;
+use crate::onnx::context::{frame_axis, Ctx, Node};
+use crate::onnx::OnnxError;
+use crate::Op;
+
+pub struct ReduceMean;
+
+impl OnnxOp for ReduceMean {
+    fn op_types(&self) -> &'static [&'static str] {
+        &["ReduceMean"]
+    }
+
+    fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
+        let x = cx.data(node, 0)?;
+        let dims = cx.dims_of(&x);
+        let list = if node.has_input(1) {
+            cx.konst(node, 1, "axes")?.ints.clone().unwrap_or_default()
+        } else {
+            node.ints("axes")?.unwrap_or_default()
+        };
+        if list.is_empty() {
+            return Err(node.err(
+                "no axes: a mean over every axis including the batch is not supported".into(),
+            ));
+        }
+        let rank = dims.len() as i64 + 1;
+        let mut axes = [false; 3];
+        let mut onnx_axes = Vec::new();
+        for &a in &list {
+            axes[frame_axis(&dims, a).map_err(|m| node.err(m))?] = true;
+            onnx_axes.push(if a < 0 { a + rank } else { a } as usize - 1);
+        }
+        let keep = node.int("keepdims", 1)? != 0;
+        let out: Vec<usize> = dims
+            .iter()
+            .enumerate()
+            .filter_map(|(d, &n)| match onnx_axes.contains(&d) {
+                false => Some(n),
+                true if keep => Some(1),
+                true => None,
+            })
+            .collect();
+        cx.push_dims(node, Op::ReduceMean { axes }, vec![x], out)?;
+        Ok(())
+    }
+}
