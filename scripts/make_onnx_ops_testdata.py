@@ -17,6 +17,10 @@ Writes tests/data/onnx/ (each NAME.onnx with NAME_x.npy and NAME_y0.npy, NAME_y1
                Q/K/V MatMul + Add, Reshape, Transpose, MatMul of two activations (Q.K^T, A.V),
                scale, Softmax, output projection, residual, MLP with GELU; Gather of the first
                token and a MatMul head
+  fold_const   shape arithmetic folded at import (Shape, Gather, Div, Unsqueeze, Concat into a
+               Reshape's target, as exporters write a channel shuffle), a layer-scale Mul by a
+               [C, 1, 1] constant, a class token Concat and a position-embedding Add (constants
+               that become `const` layers)
   unsupported_cos  a Cos node named `head/cos` (refused)
 
 Needs onnx, onnxruntime and numpy in a virtualenv of their own:
@@ -202,6 +206,30 @@ def attention():
     build("attention", nodes, [L, D], ["y0", "y1"], inits, batch=1)
 
 
+def fold_const():
+    build("fold_const", [
+        n("Shape", ["x"], ["s"], name="shape/of_x"),
+        n("Gather", ["s", "i1"], ["c"], name="shape/channels", axis=0),
+        n("Div", ["c", "two"], ["half"], name="shape/half"),
+        n("Unsqueeze", ["half", "ax0"], ["hu"], name="shape/unsqueeze"),
+        n("Concat", ["one", "two1", "hu", "sixteen"], ["target"], name="shape/concat", axis=0),
+        n("Reshape", ["x", "target"], ["g"], name="shuffle/groups"),
+        n("Transpose", ["g"], ["gt"], name="shuffle/transpose", perm=[0, 2, 1, 3]),
+        n("Reshape", ["gt", "back"], ["sh"], name="shuffle/back"),
+        n("Mul", ["sh", "gamma"], ["y0"], name="layer_scale"),
+        n("Reshape", ["x", "tok_shape"], ["t0"], name="tokens/flatten"),
+        n("Transpose", ["t0"], ["t1"], name="tokens/transpose", perm=[0, 2, 1]),
+        n("Concat", ["cls", "t1"], ["t2"], name="tokens/class_token", axis=1),
+        n("Add", ["t2", "pos"], ["y1"], name="tokens/position"),
+    ], [8, 4, 4], ["y0", "y1"], [
+        const("i1", 1, np.int64), const("two", 2, np.int64), const("ax0", [0], np.int64),
+        const("one", [1], np.int64), const("two1", [2], np.int64),
+        const("sixteen", [16], np.int64), const("back", [1, 8, 4, 4], np.int64),
+        init("gamma", (8, 1, 1)), const("tok_shape", [1, 8, 16], np.int64),
+        init("cls", (1, 1, 8)), init("pos", (1, 17, 8)),
+    ], batch=1)
+
+
 def unsupported():
     g = helper.make_graph(
         [n("Conv", ["x", "w"], ["c"], name="body/conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
@@ -219,6 +247,6 @@ def unsupported():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported):
+    for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const):
         f()
     print("wrote", sorted(os.listdir(OUT)))

@@ -108,6 +108,12 @@ pub enum Op {
     Reshape {
         shape: [usize; 3],
     },
+    /// A constant tensor of one frame (`LAYER.value`, [C, H, W]), the same for every frame; it
+    /// reads the network input only for the batch size (a class token, position embeddings,
+    /// a layer scale).
+    Const {
+        shape: [usize; 3],
+    },
     /// Indices start, start + step, ... below end of one axis.
     Slice {
         axis: usize,
@@ -194,6 +200,7 @@ impl Op {
             Op::Transpose { .. } => "transpose",
             Op::Reshape { .. } => "reshape",
             Op::Slice { .. } => "slice",
+            Op::Const { .. } => "const",
         }
     }
 

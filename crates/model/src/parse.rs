@@ -79,7 +79,7 @@ pub(super) struct RawLayer {
 const OPS: &str = "conv, linear, bn, relu, relu6, maxpool, avgpool, gap, add, upsample, concat, \
                    flatten, dense, matmul, sigmoid, hardsigmoid, hardswish, erf, tanh, gelu, \
                    affine, mul, div, pad, reducemean, softmax, layernorm, transpose, reshape, \
-                   slice";
+                   slice, const";
 
 /// Reads and checks a model description file.
 /// An `.onnx` path is imported (`onnx::import_onnx`) and its description returned.
@@ -259,7 +259,7 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "reducemean" => &["axes"],
         "layernorm" => &["eps"],
         "transpose" => &["perm"],
-        "reshape" => &["shape"],
+        "reshape" | "const" => &["shape"],
         "slice" => &["axis", "start", "end", "step"],
         "bn" | "relu" | "relu6" | "gap" | "add" | "flatten" | "matmul" | "sigmoid"
         | "hardswish" | "erf" | "tanh" | "gelu" | "mul" | "div" => &[],
@@ -416,6 +416,11 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
             shape: l
                 .shape
                 .ok_or_else(|| err("shape", "required for op `reshape`".into()))?,
+        },
+        "const" => Op::Const {
+            shape: l
+                .shape
+                .ok_or_else(|| err("shape", "required for op `const`".into()))?,
         },
         "slice" => Op::Slice {
             axis: l

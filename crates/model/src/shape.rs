@@ -32,8 +32,9 @@ impl ModelDesc {
         Ok(self.walk()?.into_iter().map(|s| s.out).collect())
     }
 
-    /// Trainable parameters: conv/linear weights and biases, batch-norm gamma and beta (as
-    /// published counts do; running statistics are not parameters).
+    /// Trainable parameters: conv/linear/dense weights and biases, batch-norm and layer-norm
+    /// gamma and beta, constant tensors (as published counts do; running statistics are not
+    /// parameters).
     pub fn params(&self) -> Result<u64, ModelError> {
         let mut total = 0u64;
         for step in self.walk()? {
@@ -57,6 +58,7 @@ impl ModelDesc {
                 }
                 Op::BatchNorm => 2 * c as u64,
                 Op::LayerNorm { .. } => 2 * w as u64,
+                Op::Const { shape } => shape.iter().product::<usize>() as u64,
                 _ => 0,
             };
         }

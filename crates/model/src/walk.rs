@@ -8,7 +8,7 @@
 //! - dense: `[C, H, out]`; matmul: `[C, H, K] x [C or 1, K, N] -> [C, H, N]`
 //! - activations, layernorm, softmax: the input's shape; mul, div: each axis equal or 1 (broadcast)
 //! - pad: H and W grown; reducemean: reduced axes become 1; transpose, reshape, slice, concat
-//!   on an axis: as their fields say
+//!   on an axis, const: as their fields say
 
 use super::{LayerDesc, ModelDesc, ModelError, Op, Src};
 
@@ -227,6 +227,7 @@ impl ModelDesc {
                     }
                     [ins[0][perm[0]], ins[0][perm[1]], ins[0][perm[2]]]
                 }
+                Op::Const { shape } => *shape,
                 Op::Reshape { shape } => {
                     if shape.iter().product::<usize>() != c * h * w {
                         return Err(err(

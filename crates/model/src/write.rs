@@ -81,7 +81,7 @@ impl ModelDesc {
                 Op::Softmax { axis } => r.axis = Some(*axis),
                 Op::LayerNorm { eps } => r.eps = Some(*eps),
                 Op::Transpose { perm } => r.perm = Some(*perm),
-                Op::Reshape { shape } => r.shape = Some(*shape),
+                Op::Reshape { shape } | Op::Const { shape } => r.shape = Some(*shape),
                 Op::Slice {
                     axis,
                     start,

@@ -152,7 +152,7 @@ fn from_mapping(a: &ArchSpec, model: &ModelDesc, m: &Mapping, frames: u64) -> Ne
     for r in &mut digital_by_op {
         r.energy_uj = r.ops as f64 * e.digital_op_pj / 1e6;
     }
-    digital_by_op.sort_by(|a, b| b.ops.cmp(&a.ops));
+    digital_by_op.sort_by_key(|r| std::cmp::Reverse(r.ops));
     NetworkReport {
         digital_by_op,
         arch: a.name.clone(),

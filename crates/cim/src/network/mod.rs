@@ -65,6 +65,7 @@ enum Node {
     Reshape([usize; 3]),
     Slice([usize; 4]),
     ConcatAxis(usize),
+    Const(ndarray::Array3<f32>),
 }
 
 /// Rows of the last axis: [B, C, H, W] -> [B * C * H, W].
@@ -285,6 +286,9 @@ impl CimNetwork {
                     step,
                 } => Node::Slice([*axis, *start, *end, *step]),
                 Op::ConcatAxis { axis } => Node::ConcatAxis(*axis),
+                Op::Const { shape } => Node::Const(dyn_to::<ndarray::Ix3>(
+                    t.get(&format!("{name}.value"), shape)?,
+                )),
             };
             nodes.push(node);
         }
@@ -494,6 +498,12 @@ fn digital_op<'a>(
         Node::Slice([axis, start, end, step]) => digital::slice(a, *axis, *start, *end, *step),
         Node::ConcatAxis(axis) => {
             digital::concat_axis(&srcs.iter().map(get).collect::<Vec<_>>(), *axis)?
+        }
+        Node::Const(v) => {
+            let (c, h, w) = v.dim();
+            v.broadcast((a.dim().0, c, h, w))
+                .expect("a frame broadcasts to a batch")
+                .to_owned()
         }
         Node::Conv { .. } | Node::Linear { .. } | Node::Dense { .. } | Node::Bn(_) => {
             return Err(CimError::Internal(

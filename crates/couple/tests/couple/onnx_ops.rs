@@ -196,3 +196,19 @@ fn unsupported_op_is_refused_with_the_list() {
         assert!(m.contains(op), "{op} missing from: {m}");
     }
 }
+
+/// Shape arithmetic (Shape, Gather, Div, Unsqueeze, Concat) is folded into a Reshape's target
+/// at import; a layer-scale Mul, a class-token Concat and a position-embedding Add keep their
+/// constants as `const` layers.
+#[test]
+fn shape_arithmetic_folds_and_constants_become_layers() {
+    let imp = check("fold_const", 2, 0.0);
+    let consts = imp
+        .desc
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, Op::Const { .. }))
+        .count();
+    assert_eq!(consts, 3);
+    assert!(!kinds(&imp).contains(&"gather"));
+}

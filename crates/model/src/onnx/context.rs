@@ -288,6 +288,28 @@ impl<'a> Ctx<'a> {
         Ok(j)
     }
 
+    /// A `const` layer holding constant input `k` of the node, for an operand of ONNX rank
+    /// `rank` + 1 (the constant's leading 1 as the batch, or fewer axes aligned to the end).
+    pub fn const_layer(&mut self, node: &Node, k: usize, rank: usize) -> Result<String, OnnxError> {
+        let c = self.konst(node, k, "operand")?.clone();
+        let dims = match c.dims.len() {
+            n if n == rank + 1 && c.dims[0] == 1 => c.dims[1..].to_vec(),
+            n if n <= rank => c.dims.clone(),
+            _ => {
+                return Err(node.err(format!(
+                    "constant operand of shape {:?} with a computed tensor of rank {}: the \
+                     constant must have batch 1 or fewer axes",
+                    c.dims,
+                    rank + 1
+                )))
+            }
+        };
+        let shape = frame(&dims);
+        let j = self.push_dims(node, Op::Const { shape }, vec!["input".into()], dims)?;
+        self.set_weight(j, "value", arr(&shape, c.f));
+        Ok(self.layers[j].name.clone())
+    }
+
     /// Appends a layer named after the node (its dims pushed by the caller).
     fn append(&mut self, node: &Node, op: Op, inputs: Vec<String>) -> Result<usize, OnnxError> {
         let n = node.proto;

@@ -2,6 +2,7 @@
 //! graph's (topological) order, is converted by the op of the registry that maps its type.
 
 use super::context::{Ctx, Node, Val};
+use super::fold;
 use super::ops;
 use super::proto::read_tensor;
 use super::OnnxError;
@@ -124,6 +125,9 @@ fn node(cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
     let n = node.proto;
     if !(n.domain.is_empty() || n.domain == "ai.onnx") {
         return Err(node.unsupported(format!("{}::{}", n.domain, n.op_type)));
+    }
+    if fold::fold(cx, node)? {
+        return Ok(());
     }
     match ops::find(&n.op_type) {
         Some(op) => op.convert(cx, node),

@@ -6,7 +6,8 @@
 //! input, a layer of the description or a constant. Conv, Gemm/MatMul (constant weights) and
 //! BatchNormalization become `conv`, `linear` and `bn` layers with their tensors; an Add of a
 //! constant right after a MatMul/Conv that nothing else reads becomes that layer's bias.
-//! Identity and Dropout bind their output to their input. The rest map one to one; anything
+//! Identity and Dropout bind their output to their input. Shape arithmetic on constants (and
+//! `Shape` of a computed tensor, whose shape is fixed) is folded at import (`fold`). The rest map one to one; anything
 //! the description cannot express exactly (asymmetric padding, ceil-mode pooling that changes
 //! the size, a Resize that is not an integer nearest-neighbour upsampling, ...) is refused
 //! with the node's name, op and the offending attribute. BatchNormalization's epsilon is
@@ -17,6 +18,7 @@
 
 mod context;
 mod convert;
+mod fold;
 mod ops;
 mod proto;
 

@@ -1,7 +1,8 @@
 //! `Add` and `Sum` of computed tensors become an `add` layer (a one-input Sum passes its input
 //! through). A constant added to the Conv, MatMul or Gemm right before it, when nothing else
 //! reads that node's output, becomes (or adds to) that layer's bias, as exporters split a
-//! linear layer into MatMul + Add; any other scalar constant, an `affine` layer x + c.
+//! linear layer into MatMul + Add; any other scalar constant, an `affine` layer x + c; a
+//! constant of the other operand's shape (position embeddings), a `const` layer and an `add`.
 //! Refused: any other Add of a constant.
 
 use super::OnnxOp;
@@ -53,19 +54,32 @@ impl OnnxOp for Add {
         }
         let other = 1 - consts[0];
         if !bias_target(cx, ins[other]) {
-            let c = match cx.vals.get(ins[consts[0]]) {
-                Some(Val::Const(c)) if c.f.len() == 1 => c.f[0],
-                _ => return Err(cannot()),
-            };
             let x = cx.data(node, other)?;
-            cx.push(
-                node,
-                Op::Act(Act::Affine {
-                    alpha: 1.0,
-                    beta: c,
-                }),
-                vec![x],
-            )?;
+            match cx.vals.get(ins[consts[0]]) {
+                Some(Val::Const(c)) if c.f.len() == 1 => {
+                    let beta = c.f[0];
+                    cx.push(node, Op::Act(Act::Affine { alpha: 1.0, beta }), vec![x])?;
+                }
+                _ => {
+                    // Position embeddings: a constant of the operand's own shape.
+                    let rank = cx.dims_of(&x).len();
+                    let k = cx.const_layer(node, consts[0], rank)?;
+                    if cx.dims_of(&k) != cx.dims_of(&x) {
+                        return Err(node.err(format!(
+                            "Add of a constant of shape {:?} to a tensor of shape {:?}: a \
+                             constant must be a bias, a scalar or of the tensor's shape",
+                            cx.dims_of(&k),
+                            cx.dims_of(&x)
+                        )));
+                    }
+                    let dims = cx.dims_of(&x);
+                    let mut ins = vec![x, k];
+                    if consts[0] == 0 {
+                        ins.reverse();
+                    }
+                    cx.push_dims(node, Op::Add, ins, dims)?;
+                }
+            }
             return Ok(());
         }
         let Some(Val::Layer(j)) = cx.vals.get(ins[other]).cloned() else {

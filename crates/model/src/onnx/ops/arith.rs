@@ -1,8 +1,9 @@
 //! `Mul`, `Div` and `Sub`. Of two computed tensors: `mul` and `div` layers, broadcasting each
 //! axis that is 1 in one operand (an excitation gate [N, C, 1, 1] times its feature map); a
 //! Sub becomes an `affine` (-1 times) and an `add`. With a scalar constant (one value): an
-//! `affine` layer alpha * x + beta (x * c, x / c as x * (1 / c), x - c, c - x). Refused: a
-//! constant of more than one value, a constant divided by a computed tensor.
+//! `affine` layer alpha * x + beta (x * c, x / c as x * (1 / c), x - c, c - x); with a
+//! constant of more values, a `const` layer and the product (a layer scale). Refused: a
+//! scalar constant divided by a computed tensor, both operands constant (folded instead).
 
 use super::OnnxOp;
 use crate::onnx::context::{frame, Ctx, Node, Val};
@@ -19,9 +20,27 @@ impl OnnxOp for Arith {
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let op = node.proto.op_type.as_str();
         let is_const = |k: usize| matches!(cx.lookup(node, k), Ok(Val::Const(_)));
-        match (is_const(0), is_const(1)) {
-            (false, false) => {
-                let (a, b) = (cx.data(node, 0)?, cx.data(node, 1)?);
+        let scalar = |k: usize| matches!(cx.lookup(node, k), Ok(Val::Const(c)) if c.f.len() == 1);
+        let (c0, c1) = (is_const(0), is_const(1));
+        match (c0, c1) {
+            (true, true) => {
+                return Err(node.err(
+                    "both operands are constants: fold them before export (constant folding)"
+                        .into(),
+                ))
+            }
+            _ if !(c0 && scalar(0) || c1 && scalar(1)) => {
+                let operand = |cx: &mut Ctx, k: usize| -> Result<String, OnnxError> {
+                    if matches!(cx.lookup(node, k)?, Val::Const(_)) {
+                        let other = cx.data(node, 1 - k)?;
+                        let rank = cx.dims_of(&other).len();
+                        cx.const_layer(node, k, rank)
+                    } else {
+                        cx.data(node, k)
+                    }
+                };
+                let a = operand(cx, 0)?;
+                let b = operand(cx, 1)?;
                 let (a, b, dims) = broadcast(cx, node, a, b)?;
                 match op {
                     "Mul" => cx.push_dims(node, Op::Mul, vec![a, b], dims)?,
@@ -40,13 +59,7 @@ impl OnnxOp for Arith {
                     }
                 };
             }
-            (true, true) => {
-                return Err(node.err(
-                    "both operands are constants: fold them before export (constant folding)"
-                        .into(),
-                ))
-            }
-            (c0, _) => {
+            _ => {
                 // The constant's position: 0 (c op x) or 1 (x op c).
                 let k = if c0 { 0 } else { 1 };
                 let c = cx.konst(node, k, "operand")?;

@@ -1,9 +1,9 @@
-//! `Concat` of computed tensors becomes a `concat` layer along the [C, H, W] axis that holds
-//! ONNX `axis` (channels, tokens or features). Refused: the batch axis, an axis merged past the
-//! fourth, operands of different ranks, constant operands.
+//! `Concat` becomes a `concat` layer along the [C, H, W] axis that holds ONNX `axis` (channels,
+//! tokens or features); a constant operand (a class token) becomes a `const` layer. Refused:
+//! the batch axis, an axis merged past the fourth, operands of different ranks.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, Ctx, Node};
+use crate::onnx::context::{frame_axis, Ctx, Node, Val};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -15,9 +15,17 @@ impl OnnxOp for Concat {
     }
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
-        let xs = (0..node.proto.input.len())
-            .map(|k| cx.data(node, k))
-            .collect::<Result<Vec<_>, _>>()?;
+        let computed = (0..node.proto.input.len())
+            .find(|&k| !matches!(cx.lookup(node, k), Ok(Val::Const(_))))
+            .ok_or_else(|| node.err("every operand is a constant".into()))?;
+        let rank = cx.dims_of(&cx.data(node, computed)?).len();
+        let mut xs = Vec::new();
+        for k in 0..node.proto.input.len() {
+            xs.push(match cx.lookup(node, k)? {
+                Val::Const(_) => cx.const_layer(node, k, rank)?,
+                _ => cx.data(node, k)?,
+            });
+        }
         let Some(first) = xs.first() else {
             return Err(node.err("no inputs: Concat needs at least one".to_string()));
         };

@@ -94,7 +94,7 @@ fn target(cx: &Ctx, node: &Node, dims: &[usize]) -> Result<Vec<usize>, OnnxError
     }
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || f % known != 0 {
+        if known == 0 || !f.is_multiple_of(known) {
             return Err(bad("the -1 cannot be inferred"));
         }
         out[i] = f / known;
