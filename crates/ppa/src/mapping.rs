@@ -220,15 +220,15 @@ fn scale(e: &MatrixEvents, g: u64) -> MatrixEvents {
 /// | op | operations | timed |
 /// |---|---|---|
 /// | relu, relu6, add (per extra input), max/avg pool (per window element), gap (per input) | 1 per element | no: ISAAC streams them with the outputs |
-/// | affine, hardsigmoid, mul | 1 per output | yes |
-/// | hardswish | 2 per output (a hard-sigmoid and a multiply) | yes |
-/// | sigmoid, tanh, erf, div | 4 per output (a 4-step table or polynomial) | yes |
-/// | gelu | 5 per output (erf and a multiply) | yes |
+/// | affine, sigmoid, hardsigmoid, tanh, erf | 1 per output (a table lookup, as ISAAC's sigmoid unit) | no: applied as the outputs stream out |
+/// | hardswish, gelu | 2 per output (the lookup and a multiply) | no |
+/// | mul | 1 per output | yes: it waits for both operands (an excitation gate needs the whole map pooled) |
+/// | div | 4 per output | yes |
 /// | reducemean | 1 per input + 1 per output | yes |
 /// | softmax | 7 per element (max, subtract, exp as 4, sum; then a divide in the 7) | yes |
 /// | layernorm | 7 per element (mean 1, variance 2, normalise 2, scale and shift 2) | yes |
 /// | matmul of two computed tensors | 2 per multiply-accumulate | yes |
-/// | pad, transpose, reshape, slice, concat, flatten, upsample, bn | 0 (addressing in eDRAM; bn is folded) | no |
+/// | pad, transpose, reshape, slice, concat, flatten, upsample, const, bn | 0 (addressing in eDRAM; bn is folded) | no |
 ///
 /// Timed operations take ops / (the owner's tiles * digital units per tile * digital clock);
 /// the owner's pipeline stage takes the longer of that and its crossbar time.
@@ -245,12 +245,10 @@ pub fn digital_cost(step: &Step<'_>) -> (u64, bool) {
         Op::GlobalAvgPool => (input, false),
         Op::Act(f) => {
             let per = match f {
-                Act::Affine { .. } | Act::HardSigmoid { .. } => 1,
-                Act::HardSwish => 2,
-                Act::Sigmoid | Act::Tanh | Act::Erf => 4,
-                Act::Gelu => 5,
+                Act::HardSwish | Act::Gelu => 2,
+                _ => 1,
             };
-            (out * per, true)
+            (out * per, false)
         }
         Op::Mul => (out, true),
         Op::Div => (out * 4, true),

@@ -9,7 +9,7 @@ use nestevo_arch::preset;
 use nestevo_cim::{CimNetwork, NoiseSpec};
 use nestevo_couple::generic::as_frames;
 use nestevo_model::onnx::{import_onnx, Imported};
-use nestevo_model::{Act, Op, Tensors};
+use nestevo_model::{parse_model, Act, Op, Tensors};
 use std::path::{Path, PathBuf};
 
 fn data(f: &str) -> PathBuf {
@@ -43,6 +43,8 @@ fn rel(a: &Array4<f32>, b: &ArrayD<f32>) -> f32 {
 /// ISAAC, 16-bit) vs float within `xbar`; returns the import.
 fn check(name: &str, outputs: usize, xbar: f32) -> Imported {
     let imp = import_onnx(&data(&format!("{name}.onnx"))).unwrap();
+    // The description reads back equal from its TOML (the new ops' fields included).
+    assert_eq!(parse_model(&imp.desc.to_toml(), "again").unwrap(), imp.desc);
     let x: ArrayD<f32> = read_npy(data(&format!("{name}_x.npy"))).unwrap();
     let x = as_frames(x, imp.desc.input, "x").unwrap();
     let mut net = network(&imp);
