@@ -23,6 +23,10 @@ for name in names:
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.momentum = None
             mod.reset_running_stats()
+    # A zero-initialised classifier (ViT's head) would make every output 0.
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.Linear) and not mod.weight.any():
+            torch.nn.init.normal_(mod.weight, std=0.02)
     m.train()
     with torch.no_grad():
         m(torch.randn(8, 3, size, size))

@@ -21,6 +21,10 @@ Writes tests/data/onnx/ (each NAME.onnx with NAME_x.npy and NAME_y0.npy, NAME_y1
                Reshape's target, as exporters write a channel shuffle), a layer-scale Mul by a
                [C, 1, 1] constant, a class token Concat and a position-embedding Add (constants
                that become `const` layers)
+  mha          attention as torch exports nn.MultiheadAttention (torchvision's ViT): the batch
+               axis moved and merged ([N, L, E] -> [L, N, E], heads folded into the batch),
+               a fused in-projection, a rank-5 Transpose, Squeeze, Gather of q/k/v, a Gemm on
+               [L, E] rows; batch 1, as such graphs are exported
   unsupported_cos  a Cos node named `head/cos` (refused)
 
 Needs onnx, onnxruntime and numpy in a virtualenv of their own:
@@ -230,6 +234,47 @@ def fold_const():
     ], batch=1)
 
 
+def mha():
+    L, E, H = 6, 8, 2
+    dh = E // H
+    c = lambda name, v: const(name, v, np.int64)
+    nodes = [
+        n("Transpose", ["x"], ["t"], name="mha/to_lne", perm=[1, 0, 2]),
+        n("MatMul", ["t", "w_in"], ["p0"], name="mha/in_proj"),
+        n("Add", ["b_in", "p0"], ["p1"], name="mha/in_bias"),
+        n("Reshape", ["p1", "s_l1_3_e"], ["p2"], name="mha/split_qkv"),
+        n("Unsqueeze", ["p2", "ax0"], ["p3"], name="mha/unsqueeze"),
+        n("Transpose", ["p3"], ["p4"], name="mha/qkv_first", perm=[3, 1, 2, 0, 4]),
+        n("Squeeze", ["p4", "axm2"], ["p5"], name="mha/squeeze"),
+    ]
+    for k, p in enumerate("qkv"):
+        nodes += [
+            n("Gather", ["p5", f"i{k}"], [f"{p}0"], name=f"mha/{p}/gather", axis=0),
+            n("Reshape", [f"{p}0", "s_l_h_d"], [f"{p}1"], name=f"mha/{p}/heads"),
+            n("Transpose", [f"{p}1"], [f"{p}2"], name=f"mha/{p}/transpose", perm=[1, 0, 2]),
+            n("Reshape", [f"{p}2", "s_1_h_l_d"], [f"{p}3"], name=f"mha/{p}/batch"),
+        ]
+    nodes += [
+        n("Mul", ["q3", "scale"], ["q4"], name="mha/q/scale"),
+        n("Transpose", ["k3"], ["k4"], name="mha/k/t", perm=[0, 1, 3, 2]),
+        n("MatMul", ["q4", "k4"], ["s"], name="mha/qk"),
+        n("Softmax", ["s"], ["a"], name="mha/softmax", axis=-1),
+        n("MatMul", ["a", "v3"], ["o0"], name="mha/av"),
+        n("Transpose", ["o0"], ["o1"], name="mha/merge", perm=[2, 0, 1, 3]),
+        n("Reshape", ["o1", "s_l_e"], ["o2"], name="mha/rows"),
+        n("Gemm", ["o2", "w_out", "b_out"], ["o3"], name="mha/out_proj", transB=1),
+        n("Reshape", ["o3", "s_l_1_e"], ["o4"], name="mha/lne"),
+        n("Transpose", ["o4"], ["y0"], name="mha/to_nle", perm=[1, 0, 2]),
+    ]
+    build("mha", nodes, [L, E], ["y0"], [
+        init("w_in", (E, 3 * E)), init("b_in", (3 * E,), 0.1), c("s_l1_3_e", [L, 1, 3, E]),
+        c("ax0", [0]), c("axm2", [-2]), c("i0", 0), c("i1", 1), c("i2", 2),
+        c("s_l_h_d", [L, H, dh]), c("s_1_h_l_d", [1, H, L, dh]),
+        const("scale", 1.0 / np.sqrt(dh)), c("s_l_e", [L, E]), init("w_out", (E, E)),
+        init("b_out", (E,), 0.1), c("s_l_1_e", [L, 1, E]),
+    ], batch=1)
+
+
 def unsupported():
     g = helper.make_graph(
         [n("Conv", ["x", "w"], ["c"], name="body/conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
@@ -247,6 +292,6 @@ def unsupported():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const):
+    for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const, mha):
         f()
     print("wrote", sorted(os.listdir(OUT)))

@@ -214,3 +214,14 @@ fn shape_arithmetic_folds_and_constants_become_layers() {
     assert_eq!(consts, 3);
     assert!(!kinds(&imp).contains(&"gather"));
 }
+
+/// Attention as torch exports `nn.MultiheadAttention` (torchvision's ViT): the batch axis
+/// moved and merged with heads, a fused in-projection and a Gemm on token rows, read for one
+/// frame; float within 1e-4 of onnxruntime, crossbars within 2e-2.
+#[test]
+fn multihead_attention_moving_the_batch() {
+    let imp = check("mha", 1, 2e-2);
+    let count = |f: &dyn Fn(&Op) -> bool| imp.desc.layers.iter().filter(|l| f(&l.op)).count();
+    assert_eq!(count(&|o| matches!(o, Op::Dense { bias: true, .. })), 2);
+    assert_eq!(count(&|o| *o == Op::MatMul), 2);
+}

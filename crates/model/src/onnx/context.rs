@@ -25,8 +25,8 @@ pub struct Ctx<'a> {
     pub name: String,
     pub vals: HashMap<String, Val>,
     pub layers: Vec<LayerDesc>,
-    /// Output [C, H, W] and ONNX dims (without the batch) of each layer; the [C, H, W] is
-    /// always `frame(dims)`, so an op reads its ONNX axes through `frame_axis`.
+    /// Output [C, H, W] and ONNX dims (of one frame: the graph at batch 1) of each layer; the
+    /// [C, H, W] is always `frame(dims)`, so an op reads its ONNX axes through `frame_axis`.
     shapes: Vec<[usize; 3]>,
     dims: Vec<Vec<usize>>,
     pub input: [usize; 3],
@@ -139,7 +139,7 @@ impl<'a> Ctx<'a> {
             shapes: Vec::new(),
             dims: Vec::new(),
             input: frame(&input_dims),
-            input_dims,
+            input_dims: std::iter::once(1).chain(input_dims).collect(),
             names: HashSet::from(["input".to_string()]),
             weights: BTreeMap::new(),
             readers,
@@ -221,15 +221,15 @@ impl<'a> Ctx<'a> {
         self.index(src).map_or(self.input, |j| self.shapes[j])
     }
 
-    /// ONNX dims of a computed tensor, without the batch.
+    /// ONNX dims of a computed tensor for one frame (the batch axis, where still first, is 1).
     pub fn dims_of(&self, src: &str) -> Vec<usize> {
         self.index(src)
             .map_or_else(|| self.input_dims.clone(), |j| self.dims[j].clone())
     }
 
     /// Appends a layer named after the node, binds the node's output to it and infers its
-    /// shape. Its ONNX dims: [features] after linear/flatten, the input's when the op keeps
-    /// the shape, else the [C, H, W] of a 4-D feature map; other ops call `push_dims`.
+    /// shape. Its ONNX dims: [1, features] after linear/flatten, the input's when the op keeps
+    /// the shape, else [1, C, H, W] of a feature map; other ops call `push_dims`.
     pub fn push(&mut self, node: &Node, op: Op, inputs: Vec<String>) -> Result<usize, OnnxError> {
         self.push_out(node, 0, op, inputs, None)
     }
@@ -262,13 +262,13 @@ impl<'a> Ctx<'a> {
         let out = self.shapes[j];
         let dims = match dims {
             Some(d) => d,
-            None if is_flat => vec![out[0]],
+            None if is_flat => vec![1, out[0]],
             None if out == in_shape => in_dims,
-            None if in_dims.len() == 3 => out.to_vec(),
+            None if in_dims.len() == 4 && in_dims[0] == 1 => vec![1, out[0], out[1], out[2]],
             None => {
                 return Err(node.err(format!(
-                    "on a tensor of ONNX rank {} this op is not supported (only on [N, C, H, W])",
-                    in_dims.len() + 1
+                    "on a tensor of shape {in_dims:?} this op is not supported (only on [N, C, \
+                     H, W])"
                 )))
             }
         };
@@ -289,21 +289,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// A `const` layer holding constant input `k` of the node, for an operand of ONNX rank
-    /// `rank` + 1 (the constant's leading 1 as the batch, or fewer axes aligned to the end).
+    /// `rank` (a constant of fewer axes gets leading 1s, as ONNX broadcasting aligns the ends).
     pub fn const_layer(&mut self, node: &Node, k: usize, rank: usize) -> Result<String, OnnxError> {
         let c = self.konst(node, k, "operand")?.clone();
-        let dims = match c.dims.len() {
-            n if n == rank + 1 && c.dims[0] == 1 => c.dims[1..].to_vec(),
-            n if n <= rank => c.dims.clone(),
-            _ => {
-                return Err(node.err(format!(
-                    "constant operand of shape {:?} with a computed tensor of rank {}: the \
-                     constant must have batch 1 or fewer axes",
-                    c.dims,
-                    rank + 1
-                )))
-            }
-        };
+        if c.dims.len() > rank {
+            return Err(node.err(format!(
+                "constant operand of shape {:?} has more axes than the computed tensor's {rank}",
+                c.dims
+            )));
+        }
+        let mut dims = vec![1; rank - c.dims.len()];
+        dims.extend(&c.dims);
         let shape = frame(&dims);
         let j = self.push_dims(node, Op::Const { shape }, vec!["input".into()], dims)?;
         self.set_weight(j, "value", arr(&shape, c.f));
@@ -406,11 +402,21 @@ pub fn same_pair(at: &Attrs, name: &str, default: usize) -> Result<usize, String
     }
 }
 
-/// The [C, H, W] a tensor of ONNX dims (without the batch) is held as, row-major: [F] as
-/// [F, 1, 1] (flat features), [A, B] as [1, A, B] (tokens), [C, H, W] itself, and dims past
-/// the third merged into W.
-pub fn frame(dims: &[usize]) -> [usize; 3] {
+/// One frame's dims with a leading 1 (the batch, where it is still first) left out, and how
+/// many axes were left out (0 or 1).
+pub fn per_frame(dims: &[usize]) -> (&[usize], usize) {
     match dims {
+        [1, rest @ ..] => (rest, 1),
+        _ => (dims, 0),
+    }
+}
+
+/// The [C, H, W] a tensor of ONNX dims (one frame's, the batch 1) is held as, row-major: a
+/// leading 1 left out, then [F] as [F, 1, 1] (flat features), [A, B] as [1, A, B] (tokens),
+/// [C, H, W] itself, and dims past the third merged into W. Dims of length 3 are held as
+/// themselves.
+pub fn frame(dims: &[usize]) -> [usize; 3] {
+    match per_frame(dims).0 {
         [] => [1, 1, 1],
         [f] => [*f, 1, 1],
         [a, b] => [1, *a, *b],
@@ -418,28 +424,38 @@ pub fn frame(dims: &[usize]) -> [usize; 3] {
     }
 }
 
-/// The [C, H, W] axis that holds ONNX axis `axis` (negative counts from the end; 0 is the
-/// batch) of a tensor of `dims`, or an error saying why it has none.
-pub fn frame_axis(dims: &[usize], axis: i64) -> Result<usize, String> {
-    let rank = dims.len() as i64 + 1;
-    let a = if axis < 0 { axis + rank } else { axis };
-    if a < 1 || a >= rank {
+/// ONNX axis `axis` (negative counts from the end) of a tensor of `dims` as an index into them.
+pub fn onnx_axis(dims: &[usize], axis: i64) -> Result<usize, String> {
+    let r = dims.len() as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if a < 0 || a >= r {
         return Err(format!(
-            "axis {axis}: must name a non-batch axis of a rank-{rank} tensor (1..{rank} or \
-             -{}..-1)",
-            rank - 1
+            "axis {axis}: a tensor of shape {dims:?} has axes 0..{r} (or -{r}..-1)"
         ));
     }
-    let d = (a - 1) as usize;
-    match dims.len() {
+    Ok(a as usize)
+}
+
+/// The [C, H, W] axis that holds ONNX axis `axis` of a tensor of `dims` (see `frame`), or an
+/// error saying why it has none.
+pub fn frame_axis(dims: &[usize], axis: i64) -> Result<usize, String> {
+    let a = onnx_axis(dims, axis)?;
+    let (d, off) = per_frame(dims);
+    if a < off {
+        return Err(format!(
+            "axis {axis} of shape {dims:?} is the batch: only the other axes can be named"
+        ));
+    }
+    let i = a - off;
+    match d.len() {
         1 => Ok(0),
-        2 => Ok(d + 1),
-        3 => Ok(d),
-        _ if d < 2 => Ok(d),
-        n => Err(format!(
-            "axis {axis} of a rank-{} tensor: axes past the fourth are held merged, so only \
-             axes 1 and 2 of it can be named",
-            n + 1
+        2 => Ok(i + 1),
+        3 => Ok(i),
+        _ if i < 2 => Ok(i),
+        n if (2..n).all(|j| j == i || d[j] == 1) => Ok(2),
+        _ => Err(format!(
+            "axis {axis} of shape {dims:?}: axes past the third of a frame are held merged, \
+             so only one of them that is not 1 can be named"
         )),
     }
 }

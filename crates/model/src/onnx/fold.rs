@@ -83,11 +83,7 @@ pub fn fold(cx: &mut Ctx, node: &Node) -> Result<bool, OnnxError> {
     if n.op_type == "Shape" {
         let dims = match cx.lookup(node, 0)? {
             Val::Const(c) => c.dims.clone(),
-            Val::Input | Val::Layer(_) => {
-                let mut d = vec![1];
-                d.extend(cx.dims_of(&cx.data(node, 0)?));
-                d
-            }
+            Val::Input | Val::Layer(_) => cx.dims_of(&cx.data(node, 0)?),
             Val::Extra => return Ok(false),
         };
         let r = dims.len() as i64;

@@ -6,7 +6,7 @@
 //! scalar constant divided by a computed tensor, both operands constant (folded instead).
 
 use super::OnnxOp;
-use crate::onnx::context::{frame, Ctx, Node, Val};
+use crate::onnx::context::{frame, per_frame, Ctx, Node, Val};
 use crate::onnx::OnnxError;
 use crate::{Act, Op};
 
@@ -48,7 +48,7 @@ impl OnnxOp for Arith {
                     _ => {
                         let j = cx.push(node, affine(-1.0, 0.0), vec![b])?;
                         let nb = cx.layers[j].name.clone();
-                        if cx.dims_of(&a) != cx.dims_of(&nb) {
+                        if cx.shape_of(&a) != cx.shape_of(&nb) {
                             return Err(node.err(format!(
                                 "Sub of shapes {:?} and {:?}: only equal shapes are supported",
                                 cx.dims_of(&a),
@@ -93,8 +93,9 @@ fn affine(alpha: f32, beta: f32) -> Op {
     Op::Act(Act::Affine { alpha, beta })
 }
 
-/// The two operands at one ONNX rank (the lower-rank one reshaped with leading 1s, as ONNX
-/// broadcasting aligns trailing axes) and the broadcast result's dims.
+/// The two operands held so that [C, H, W] broadcasting is ONNX's (trailing axes aligned,
+/// 1s broadcast): each reshaped, where needed, to the result's [C, H, W] with 1 in the parts
+/// it broadcasts over; and the result's dims.
 fn broadcast(
     cx: &mut Ctx,
     node: &Node,
@@ -103,32 +104,10 @@ fn broadcast(
 ) -> Result<(String, String, Vec<usize>), OnnxError> {
     let (da, db) = (cx.dims_of(&a), cx.dims_of(&b));
     let n = da.len().max(db.len());
-    let mut lift = |x: String, d: Vec<usize>| -> Result<(String, Vec<usize>), OnnxError> {
-        if d.len() == n {
-            return Ok((x, d));
-        }
-        let mut full = vec![1; n - d.len()];
-        full.extend(&d);
-        let j = cx.push_dims(
-            node,
-            Op::Reshape {
-                shape: frame(&full),
-            },
-            vec![x],
-            full.clone(),
-        )?;
-        Ok((cx.layers[j].name.clone(), full))
-    };
-    let (a, da) = lift(a, da)?;
-    let (b, db) = lift(b, db)?;
-    if n > 3 {
-        return Err(node.err(format!(
-            "operands of rank {}: element-wise products are supported up to rank 4",
-            n + 1
-        )));
-    }
+    let lift = |d: &[usize]| [vec![1; n - d.len()], d.to_vec()].concat();
+    let (la, lb) = (lift(&da), lift(&db));
     let mut out = Vec::with_capacity(n);
-    for (x, y) in da.iter().zip(&db) {
+    for (x, y) in la.iter().zip(&lb) {
         out.push(match (*x, *y) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -140,5 +119,44 @@ fn broadcast(
             }
         });
     }
+    // Which [C, H, W] axis holds each ONNX axis of the result (see `frame`).
+    let fo = frame(&out);
+    let (d, off) = per_frame(&out);
+    let mut group = vec![0usize; n];
+    for (k, g) in group.iter_mut().enumerate().skip(off) {
+        let i = k - off;
+        *g = match d.len() {
+            1 => 0,
+            2 => i + 1,
+            _ => i.min(2),
+        };
+    }
+    let mut held = Vec::with_capacity(2);
+    for (name, l) in [(a, la), (b, lb)] {
+        let mut s = fo;
+        for (g, sg) in s.iter_mut().enumerate() {
+            let axes: Vec<usize> = (0..n).filter(|&k| group[k] == g && out[k] != 1).collect();
+            let full = axes.iter().all(|&k| l[k] == out[k]);
+            let none = axes.iter().all(|&k| l[k] == 1);
+            *sg = match (full, none) {
+                (true, _) => fo[g],
+                (false, true) => 1,
+                _ => {
+                    return Err(node.err(format!(
+                        "shapes {da:?} and {db:?}: a broadcast over part of the axes held \
+                         merged is not supported"
+                    )))
+                }
+            };
+        }
+        held.push(if cx.shape_of(&name) == s {
+            name
+        } else {
+            let j = cx.push_dims(node, Op::Reshape { shape: s }, vec![name], s.to_vec())?;
+            cx.layers[j].name.clone()
+        });
+    }
+    let b = held.pop().expect("two");
+    let a = held.pop().expect("two");
     Ok((a, b, out))
 }

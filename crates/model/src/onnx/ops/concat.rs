@@ -3,7 +3,7 @@
 //! the batch axis, an axis merged past the fourth, operands of different ranks.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, Ctx, Node, Val};
+use crate::onnx::context::{frame_axis, onnx_axis, Ctx, Node, Val};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -32,8 +32,7 @@ impl OnnxOp for Concat {
         let dims = cx.dims_of(first);
         let axis = node.int("axis", i64::MIN)?;
         let fa = frame_axis(&dims, axis).map_err(|m| node.err(m))?;
-        let rank = dims.len() as i64 + 1;
-        let d = (if axis < 0 { axis + rank } else { axis } - 1) as usize;
+        let d = onnx_axis(&dims, axis).map_err(|m| node.err(m))?;
         let mut out = dims.clone();
         for x in &xs[1..] {
             let dx = cx.dims_of(x);

@@ -4,7 +4,7 @@
 //! axis is not held on its own (flat features, rank > 4), read mean/inverse-deviation outputs.
 
 use super::OnnxOp;
-use crate::onnx::context::{arr, frame_axis, Ctx, Node};
+use crate::onnx::context::{arr, frame, frame_axis, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -20,15 +20,15 @@ impl OnnxOp for LayerNorm {
         let x = cx.data(node, 0)?;
         let dims = cx.dims_of(&x);
         let axis = node.int("axis", -1)?;
-        let rank = dims.len() as i64 + 1;
+        let rank = dims.len() as i64;
         let last = axis == -1 || axis == rank - 1;
-        if !last || dims.len() < 2 || frame_axis(&dims, axis) != Ok(2) {
+        let d = dims.last().copied().unwrap_or(1);
+        if !last || frame_axis(&dims, -1) != Ok(2) || frame(&dims)[2] != d {
             return Err(node.err(format!(
-                "axis {axis} of a rank-{rank} tensor: only the last axis of a rank 3 or 4 tensor \
-                 is supported"
+                "axis {axis} of shape {dims:?}: only the last axis, held on its own (tokens \
+                 or rows, not flat features), is supported"
             )));
         }
-        let d = *dims.last().expect("rank >= 3");
         let vec_of = |k: usize, what: &str| -> Result<Vec<f32>, OnnxError> {
             let t = cx.konst(node, k, what)?;
             if t.f.len() != d {

@@ -1,13 +1,14 @@
-//! `MatMul`. By a constant 2-D matrix: of [batch, features], a bias-free `linear` layer; of a
-//! rank 3 or 4 tensor, a `dense` layer applying the matrix to every row of the last axis (a
+//! `MatMul`. By a constant 2-D matrix: of [batch, features], a bias-free `linear` layer; of
+//! rows (tokens, pixels), a `dense` layer applying the matrix to every row of the last axis (a
 //! transformer's projections). Both go onto crossbars; an Add of a constant right after either
 //! becomes its bias (see `add.rs`). Of two computed tensors ([.., M, K] x [.., K, N], the
 //! leading axis equal or 1, as attention's Q.K^T and A.V per head): a `matmul` layer, run in
-//! the tiles' digital units. Refused: a weight that is not 2-D, ranks above 4.
+//! the tiles' digital units. Refused: a weight that is not 2-D, leading axes that do not fit
+//! one [C, H, W] axis.
 
 use super::gemm::linear;
 use super::OnnxOp;
-use crate::onnx::context::{arr, Ctx, Node, Val};
+use crate::onnx::context::{frame, Ctx, Node, Val};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -19,51 +20,36 @@ impl OnnxOp for MatMul {
     }
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
-        let x = cx.data(node, 0)?;
-        let dims = cx.dims_of(&x);
-        if !matches!(cx.lookup(node, 1)?, Val::Const(_)) {
-            let y = cx.data(node, 1)?;
-            let dy = cx.dims_of(&y);
-            if !(2..=3).contains(&dims.len()) || !(2..=3).contains(&dy.len()) {
-                return Err(node.err(format!(
-                    "product of shapes {dims:?} and {dy:?} (batch left out): each operand must \
-                     be [M, K] or [heads, M, K]"
-                )));
-            }
-            let mut out = dims.clone();
-            *out.last_mut().expect("rank >= 2") = *dy.last().expect("rank >= 2");
-            if dims.len() == 2 && dy.len() == 3 {
-                out.insert(0, dy[0]);
-            }
-            cx.push_dims(node, Op::MatMul, vec![x, y], out)?;
-            return Ok(());
-        }
-        let b = cx.konst(node, 1, "weight (second operand)")?.clone();
-        if dims.len() <= 1 {
+        if matches!(cx.lookup(node, 1)?, Val::Const(_)) {
+            let b = cx.konst(node, 1, "weight (second operand)")?.clone();
             return linear(cx, node, &b, false, 1.0, None, 1.0);
         }
-        let [k, o] = match b.dims.as_slice() {
-            [a, c] => [*a, *c],
-            d => return Err(node.err(format!("weight of shape {d:?}: a 2-D matrix is needed"))),
+        let x = cx.data(node, 0)?;
+        let y = cx.data(node, 1)?;
+        let (dx, dy) = (cx.dims_of(&x), cx.dims_of(&y));
+        // M x K and K x N must be the frames' H x W: the last two axes, each on its own.
+        let rows_cols = |d: &[usize]| {
+            let f = frame(d);
+            d.len() >= 2 && f[1..] == d[d.len() - 2..]
         };
-        let last = *dims.last().expect("rank >= 2");
-        if dims.len() > 3 || last != k {
+        if !rows_cols(&dx) || !rows_cols(&dy) {
             return Err(node.err(format!(
-                "weight of shape {:?} by an input of shape {dims:?} (batch left out): the input's \
-                 last axis must be the weight's {k} rows, at rank 3 or 4",
-                b.dims
+                "product of shapes {dx:?} and {dy:?}: each operand must be [.., M, K] with its \
+                 leading axes holding at most one that is not 1 (heads)"
             )));
         }
-        let mut out = dims.clone();
-        *out.last_mut().expect("rank >= 2") = o;
-        let op = Op::Dense {
-            out_features: o,
-            bias: false,
-        };
-        let j = cx.push_dims(node, op, vec![x], out)?;
-        // Runner layout: [out, k].
-        let w: Vec<f32> = (0..o * k).map(|i| b.f[(i % k) * o + i / k]).collect();
-        cx.set_weight(j, "weight", arr(&[o, k], w));
+        let lead = |d: &[usize]| d[..d.len() - 2].to_vec();
+        let (lx, ly) = (lead(&dx), lead(&dy));
+        let n = lx.len().max(ly.len());
+        let pad = |l: Vec<usize>| [vec![1; n - l.len()], l].concat();
+        let mut out: Vec<usize> = pad(lx)
+            .iter()
+            .zip(pad(ly))
+            .map(|(a, b)| (*a).max(b))
+            .collect();
+        out.push(dx[dx.len() - 2]);
+        out.push(dy[dy.len() - 1]);
+        cx.push_dims(node, Op::MatMul, vec![x, y], out)?;
         Ok(())
     }
 }

@@ -133,8 +133,8 @@ mod tests {
              LayerNormalization, Relu, Clip (as ReLU or ReLU6), Sigmoid, HardSigmoid, HardSwish, \
              Erf, Tanh, Gelu, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, \
              Concat, Slice, Gather (one constant index), Split, Resize and Upsample (nearest, \
-             integer scale), Flatten, Reshape, Squeeze, Unsqueeze (batch kept first), Transpose \
-             (batch kept first), Identity, Dropout, Constant"
+             integer scale), Flatten, Reshape, Squeeze, Unsqueeze, Transpose (up to 3 moving \
+             groups of axes), Identity, Dropout, Constant"
         );
     }
 }

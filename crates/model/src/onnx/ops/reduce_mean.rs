@@ -1,9 +1,9 @@
 //! `ReduceMean` becomes a `reducemean` layer. Honoured: `axes` as attribute (opset < 18) or
 //! constant input (opset 18), negative axes, `keepdims` (a dropped axis changes only the
-//! layout). Refused: the batch axis, no axes (a mean over everything), computed axes.
+//! layout). Refused: no axes (a mean over everything), computed axes.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, Ctx, Node};
+use crate::onnx::context::{frame_axis, onnx_axis, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -27,12 +27,15 @@ impl OnnxOp for ReduceMean {
                 "no axes: a mean over every axis including the batch is not supported".into(),
             ));
         }
-        let rank = dims.len() as i64 + 1;
         let mut axes = [false; 3];
         let mut onnx_axes = Vec::new();
         for &a in &list {
-            axes[frame_axis(&dims, a).map_err(|m| node.err(m))?] = true;
-            onnx_axes.push(if a < 0 { a + rank } else { a } as usize - 1);
+            let i = onnx_axis(&dims, a).map_err(|m| node.err(m))?;
+            // A mean over an axis of size 1 (the batch among them) changes nothing.
+            if dims[i] != 1 {
+                axes[frame_axis(&dims, a).map_err(|m| node.err(m))?] = true;
+            }
+            onnx_axes.push(i);
         }
         let keep = node.int("keepdims", 1)? != 0;
         let out: Vec<usize> = dims

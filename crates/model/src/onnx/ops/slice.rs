@@ -5,7 +5,7 @@
 //! result, several gathered indices.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, Ctx, Node};
+use crate::onnx::context::{frame_axis, onnx_axis, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -80,8 +80,7 @@ fn slice_axis(
     keep: bool,
 ) -> Result<usize, OnnxError> {
     let fa = frame_axis(dims, axis).map_err(|m| node.err(m))?;
-    let rank = dims.len() as i64 + 1;
-    let d = (if axis < 0 { axis + rank } else { axis } - 1) as usize;
+    let d = onnx_axis(dims, axis).map_err(|m| node.err(m))?;
     let n = dims[d] as i64;
     let clamp = |v: i64| if v < 0 { v + n } else { v }.clamp(0, n) as usize;
     let (s, e) = (clamp(start), clamp(end));
@@ -120,8 +119,7 @@ impl OnnxOp for Split {
         let dims = cx.dims_of(&x);
         let axis = node.int("axis", 0)?;
         let fa = frame_axis(&dims, axis).map_err(|m| node.err(m))?;
-        let rank = dims.len() as i64 + 1;
-        let d = (if axis < 0 { axis + rank } else { axis } - 1) as usize;
+        let d = onnx_axis(&dims, axis).map_err(|m| node.err(m))?;
         let outs = node.proto.output.len();
         let sizes: Vec<usize> = match (node.has_input(1), node.ints("split")?) {
             (true, _) => cx

@@ -1,10 +1,11 @@
-//! `Transpose` that keeps the batch first becomes a `transpose` layer. Runs of axes that stay
-//! next to each other move as one, so up to three such runs fit [C, H, W]: a channel shuffle
-//! ([N, g, C/g, H, W] with axes 1 and 2 swapped), NCHW <-> NHWC, heads <-> tokens and K^T of
-//! attention. Refused: moving the batch axis, a permutation of more than three runs.
+//! `Transpose` becomes a `transpose` layer of one frame. Axes of size 1 (the batch among them)
+//! move freely; runs of the other axes that stay next to each other move as one, so up to
+//! three such runs fit [C, H, W]: a channel shuffle ([N, g, C/g, H, W] with axes 1 and 2
+//! swapped), NCHW <-> NHWC, heads <-> tokens, K^T of attention, [L, N, E] <-> [N, L, E].
+//! Refused: a permutation of more than three runs.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame, Ctx, Node};
+use crate::onnx::context::{Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -16,7 +17,7 @@ impl OnnxOp for Transpose {
     }
 
     fn listed(&self) -> String {
-        "Transpose (batch kept first)".into()
+        "Transpose (up to 3 moving groups of axes)".into()
     }
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
@@ -25,16 +26,21 @@ impl OnnxOp for Transpose {
         let n = dims.len();
         let perm = node
             .ints("perm")?
-            .unwrap_or_else(|| (0..=n as i64).rev().collect());
+            .unwrap_or_else(|| (0..n as i64).rev().collect());
         let mut sorted = perm.clone();
         sorted.sort_unstable();
-        if sorted != (0..=n as i64).collect::<Vec<_>>() || perm[0] != 0 {
-            return Err(node.err(format!(
-                "perm {perm:?}: a permutation of 0..{n} that keeps the batch axis 0 first"
-            )));
+        if sorted != (0..n as i64).collect::<Vec<_>>() {
+            return Err(node.err(format!("perm {perm:?}: a permutation of 0..{n}")));
         }
-        let p: Vec<usize> = perm[1..].iter().map(|&a| a as usize - 1).collect();
-        // Runs of input axes that stay consecutive, in output order.
+        // Axes of size 1 (the batch among them) go anywhere without moving a value; the rest,
+        // renumbered, move in runs of axes that stay next to each other.
+        let big: Vec<usize> = (0..n).filter(|&a| dims[a] != 1).collect();
+        let p: Vec<usize> = perm
+            .iter()
+            .map(|&a| a as usize)
+            .filter(|&a| dims[a] != 1)
+            .map(|a| big.iter().position(|&b| b == a).expect("a big axis"))
+            .collect();
         let mut runs: Vec<(usize, usize)> = Vec::new();
         for &a in &p {
             match runs.last_mut() {
@@ -44,7 +50,8 @@ impl OnnxOp for Transpose {
         }
         if runs.len() > 3 {
             return Err(node.err(format!(
-                "perm {perm:?} moves {} separate groups of axes; at most 3 fit [C, H, W]",
+                "perm {perm:?} of {dims:?} moves {} separate groups of axes; at most 3 fit \
+                 [C, H, W]",
                 runs.len()
             )));
         }
@@ -55,7 +62,7 @@ impl OnnxOp for Transpose {
         grouped.extend(
             by_input
                 .iter()
-                .map(|&(s, e)| dims[s..=e].iter().product::<usize>()),
+                .map(|&(s, e)| (s..=e).map(|k| dims[big[k]]).product::<usize>()),
         );
         let grouped = [grouped[0], grouped[1], grouped[2]];
         let mut fperm = [0, 1, 2];
@@ -73,11 +80,7 @@ impl OnnxOp for Transpose {
             )?;
             cx.layers[j].name.clone()
         };
-        let out: Vec<usize> = p.iter().map(|&a| dims[a]).collect();
-        debug_assert_eq!(
-            frame(&out).iter().product::<usize>(),
-            grouped.iter().product::<usize>()
-        );
+        let out: Vec<usize> = perm.iter().map(|&a| dims[a as usize]).collect();
         cx.push_dims(node, Op::Transpose { perm: fperm }, vec![src], out)?;
         Ok(())
     }
