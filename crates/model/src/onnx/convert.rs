@@ -99,6 +99,18 @@ fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<Vec<usize>, String> 
     let Some(shape) = t.shape.as_ref() else {
         return Err("its shape is not given; export with a fixed input shape".into());
     };
+    // Every shape is read for one frame (the graph at batch 1); a graph exported for a fixed
+    // larger batch has that batch baked into its reshapes.
+    if let Some(b) = shape
+        .dim
+        .first()
+        .filter(|d| d.has_dim_value() && d.dim_value() > 1)
+    {
+        return Err(format!(
+            "batch dimension fixed at {}: export with batch 1 or a symbolic batch",
+            b.dim_value()
+        ));
+    }
     let mut dims = Vec::new();
     for (i, d) in shape.dim.iter().enumerate().skip(1) {
         if !d.has_dim_value() || d.dim_value() < 1 {

@@ -33,6 +33,7 @@ const FOLDED: &[&str] = &[
     "Neg",
     "Floor",
     "Ceil",
+    "Transpose",
 ];
 
 /// Values with their dims; `int` when they are integers (ONNX int32/int64/bool).
@@ -358,21 +359,76 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
         }
         "Slice" => {
             let t = &ins[0];
-            if t.dims.len() != 1 {
-                return Err(format!("Slice of a constant of shape {:?}", t.dims));
+            let r = t.dims.len();
+            let get = |k: usize| ins.get(k).map(|x| x.ints());
+            let (starts, ends) = (get(1).unwrap_or_default(), get(2).unwrap_or_default());
+            let axes = get(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
+            let steps = get(4).unwrap_or_else(|| vec![1; starts.len()]);
+            // The indices kept along each axis.
+            let mut keep: Vec<Vec<usize>> = t.dims.iter().map(|&d| (0..d).collect()).collect();
+            for k in 0..starts.len() {
+                let a = norm(axes[k], r);
+                let n = t.dims[a] as i64;
+                let st = steps[k];
+                if st == 0 {
+                    return Err("Slice with step 0".into());
+                }
+                let fix = |v: i64| if v < 0 { v + n } else { v };
+                let idx: Vec<usize> = if st > 0 {
+                    let (s0, e0) = (fix(starts[k]).clamp(0, n), fix(ends[k]).clamp(0, n));
+                    (s0..e0).step_by(st as usize).map(|i| i as usize).collect()
+                } else {
+                    let (s0, e0) = (
+                        fix(starts[k]).clamp(-1, n - 1),
+                        fix(ends[k]).clamp(-1, n - 1),
+                    );
+                    let mut v = Vec::new();
+                    let mut i = s0;
+                    while i > e0 {
+                        v.push(i as usize);
+                        i += st;
+                    }
+                    v
+                };
+                keep[a] = idx;
             }
-            let get = |k: usize| ins.get(k).map(|x| x.ints()).unwrap_or_default();
-            let (s, e) = (get(1), get(2));
-            let step = ins.get(4).map(|x| x.ints()[0]).unwrap_or(1);
-            let n = t.dims[0] as i64;
-            let c = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n);
-            let (s, e) = (c(s[0]), c(e[0]));
-            if step != 1 {
-                return Err(format!("Slice of a constant with step {step}"));
-            }
-            let v = t.v[s as usize..e.max(s) as usize].to_vec();
+            let dims: Vec<usize> = keep.iter().map(|k| k.len()).collect();
+            let src = strides(&t.dims);
+            let total: usize = dims.iter().product();
+            let out_s = strides(&dims);
+            let v = (0..total)
+                .map(|o| {
+                    let at: usize = (0..r)
+                        .map(|a| keep[a][(o / out_s[a]) % dims[a]] * src[a])
+                        .sum();
+                    t.v[at]
+                })
+                .collect();
             T {
-                dims: vec![v.len()],
+                dims,
+                v,
+                int: t.int,
+            }
+        }
+        "Transpose" => {
+            let t = &ins[0];
+            let r = t.dims.len();
+            let perm: Vec<usize> = match node.attrs.ints("perm")? {
+                Some(p) => p.iter().map(|&a| norm(a, r)).collect(),
+                None => (0..r).rev().collect(),
+            };
+            let dims: Vec<usize> = perm.iter().map(|&a| t.dims[a]).collect();
+            let (src, out_s) = (strides(&t.dims), strides(&dims));
+            let v = (0..t.v.len())
+                .map(|o| {
+                    let at: usize = (0..r)
+                        .map(|k| ((o / out_s[k]) % dims[k]) * src[perm[k]])
+                        .sum();
+                    t.v[at]
+                })
+                .collect();
+            T {
+                dims,
                 v,
                 int: t.int,
             }
