@@ -11,7 +11,6 @@ Writes tests/data/onnx/:
                     Gemm with transB = 0, alpha and beta
   cnn_x.npy         float32 [4, 3, 16, 16] inputs;  cnn_feat.npy, cnn_logits.npy its outputs
   mlp_x.npy         float32 [3, 2, 4, 4] inputs;    mlp_y.npy its output
-  unsupported.onnx  a Softmax node named `head/softmax`
   dynamic.onnx      a Conv whose weight is a graph input, not an initializer
 
 Needs onnx, onnxruntime and numpy, in a virtualenv of their own (not the project's .venv):
@@ -140,15 +139,7 @@ def mlp():
 
 def bad():
     n = helper.make_node
-    g = helper.make_graph(
-        [n("Conv", ["x", "w"], ["c"], name="body/conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-         n("Softmax", ["c"], ["y"], name="head/softmax", axis=1)],
-        "unsupported",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])],
-        [init("w", (3, 2, 3, 3))],
-    )
-    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)]), "unsupported.onnx")
+    # The unsupported-op graph is made by make_onnx_ops_testdata.py (unsupported_cos.onnx).
     g = helper.make_graph(
         [n("Conv", ["x", "w"], ["y"], name="body/conv", kernel_shape=[3, 3])],
         "dynamic",

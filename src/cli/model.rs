@@ -29,7 +29,7 @@ pub fn run(c: ModelCommand) -> Result<()> {
             let d = &imp.desc;
             let matrices = d.layers.iter().filter(|l| l.op.is_matrix()).count();
             println!(
-                "{}: {} layers ({matrices} conv/linear), input {:?}, outputs {:?}, {} parameters",
+                "{}: {} layers ({matrices} on crossbars), input {:?}, outputs {:?}, {} parameters",
                 d.name,
                 d.layers.len(),
                 d.input,

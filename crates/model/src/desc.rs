@@ -62,6 +62,114 @@ pub enum Op {
     /// Along channels.
     Concat,
     Flatten,
+    /// Along another axis of [C, H, W] (1 = H, 2 = W); the TOML op is `concat` with `axis`.
+    ConcatAxis {
+        axis: usize,
+    },
+    /// A constant matrix applied to every row (the last axis, W) of [C, H, W]: [C, H, out].
+    /// Its weight is [out, W] like a linear layer's; it goes onto crossbars with C * H vectors.
+    Dense {
+        out_features: usize,
+        bias: bool,
+    },
+    /// Product of two computed tensors, [C, H, K] x [C or 1, K, N] -> [C, H, N] (attention's
+    /// Q.K^T and A.V per head). It changes every input, so it runs in the tile's digital
+    /// units, not on crossbars.
+    MatMul,
+    /// An element-wise function of one input.
+    Act(Act),
+    /// Element-wise products and quotients of two inputs, broadcasting 1-sized axes of either.
+    Mul,
+    Div,
+    /// Fixed padding [top, left, bottom, right] of H and W, with zeros or with -infinity
+    /// (before a max pool, where padding must never win).
+    Pad {
+        pads: [usize; 4],
+        neg_inf: bool,
+    },
+    /// Mean over the axes set in `axes` ([C, H, W]), each kept with size 1.
+    ReduceMean {
+        axes: [bool; 3],
+    },
+    /// Softmax along one axis of [C, H, W].
+    Softmax {
+        axis: usize,
+    },
+    /// Normalisation over the last axis (W) with a learned scale and shift of W values
+    /// (`LAYER.weight`, `LAYER.bias`).
+    LayerNorm {
+        eps: f32,
+    },
+    /// Axes of [C, H, W] permuted: output axis i is input axis perm[i].
+    Transpose {
+        perm: [usize; 3],
+    },
+    /// The same values, row-major, under another [C, H, W].
+    Reshape {
+        shape: [usize; 3],
+    },
+    /// A constant tensor of one frame (`LAYER.value`, [C, H, W]), the same for every frame; it
+    /// reads the network input only for the batch size (a class token, position embeddings,
+    /// a layer scale).
+    Const {
+        shape: [usize; 3],
+    },
+    /// Indices start, start + step, ... below end of one axis.
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+        step: usize,
+    },
+}
+
+/// Element-wise functions of one value, all run digitally.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Act {
+    Sigmoid,
+    /// max(0, min(1, alpha * x + beta)).
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// x * HardSigmoid(x) with alpha 1/6, beta 1/2.
+    HardSwish,
+    Erf,
+    Tanh,
+    /// x * Phi(x) (exact, with erf).
+    Gelu,
+    /// alpha * x + beta (a scalar Mul, Div, Add or Sub of a constant).
+    Affine {
+        alpha: f32,
+        beta: f32,
+    },
+}
+
+impl Act {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Act::Sigmoid => "sigmoid",
+            Act::HardSigmoid { .. } => "hardsigmoid",
+            Act::HardSwish => "hardswish",
+            Act::Erf => "erf",
+            Act::Tanh => "tanh",
+            Act::Gelu => "gelu",
+            Act::Affine { .. } => "affine",
+        }
+    }
+
+    /// The function at `x`.
+    pub fn apply(&self, x: f32) -> f32 {
+        match *self {
+            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Act::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            Act::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Act::Erf => libm::erff(x),
+            Act::Tanh => x.tanh(),
+            Act::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
+            Act::Affine { alpha, beta } => alpha * x + beta,
+        }
+    }
 }
 
 impl Op {
@@ -78,14 +186,27 @@ impl Op {
             Op::GlobalAvgPool => "gap",
             Op::Add => "add",
             Op::Upsample { .. } => "upsample",
-            Op::Concat => "concat",
+            Op::Concat | Op::ConcatAxis { .. } => "concat",
             Op::Flatten => "flatten",
+            Op::Dense { .. } => "dense",
+            Op::MatMul => "matmul",
+            Op::Act(a) => a.kind(),
+            Op::Mul => "mul",
+            Op::Div => "div",
+            Op::Pad { .. } => "pad",
+            Op::ReduceMean { .. } => "reducemean",
+            Op::Softmax { .. } => "softmax",
+            Op::LayerNorm { .. } => "layernorm",
+            Op::Transpose { .. } => "transpose",
+            Op::Reshape { .. } => "reshape",
+            Op::Slice { .. } => "slice",
+            Op::Const { .. } => "const",
         }
     }
 
     /// Whether the layer is a matrix product that goes onto crossbars.
     pub fn is_matrix(&self) -> bool {
-        matches!(self, Op::Conv { .. } | Op::Linear { .. })
+        matches!(self, Op::Conv { .. } | Op::Linear { .. } | Op::Dense { .. })
     }
 }
 

@@ -13,7 +13,7 @@ mod tensors;
 mod walk;
 mod write;
 
-pub use desc::{LayerDesc, ModelDesc, Op, Src};
+pub use desc::{Act, LayerDesc, ModelDesc, Op, Src};
 pub use error::ModelError;
 pub use parse::{load_model, parse_model};
 pub use shape::LayerMatrix;

@@ -1,7 +1,7 @@
 //! TOML text -> `ModelDesc`: field checks per op, input resolution, then shape inference so
 //! a description that loads is one whose shapes agree.
 
-use super::{LayerDesc, ModelDesc, ModelError, Op};
+use super::{Act, LayerDesc, ModelDesc, ModelError, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
@@ -50,10 +50,36 @@ pub(super) struct RawLayer {
     pub bias: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pads: Option<[usize; 4]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub neg_inf: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub axis: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub axes: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perm: Option<[usize; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
 }
 
-const OPS: &str =
-    "conv, linear, bn, relu, relu6, maxpool, avgpool, gap, add, upsample, concat, flatten";
+const OPS: &str = "conv, linear, bn, relu, relu6, maxpool, avgpool, gap, add, upsample, concat, \
+                   flatten, dense, matmul, sigmoid, hardsigmoid, hardswish, erf, tanh, gelu, \
+                   affine, mul, div, pad, reducemean, softmax, layernorm, transpose, reshape, \
+                   slice, const";
 
 /// Reads and checks a model description file.
 /// An `.onnx` path is imported (`onnx::import_onnx`) and its description returned.
@@ -139,13 +165,15 @@ fn resolve(raw: RawModel, src: &str) -> Result<ModelDesc, ModelError> {
         let op = build_op(&l, &err)?;
         let arity_ok = match op {
             Op::Add => inputs.len() >= 2,
-            Op::Concat => !inputs.is_empty(),
+            Op::Concat | Op::ConcatAxis { .. } => !inputs.is_empty(),
+            Op::MatMul | Op::Mul | Op::Div => inputs.len() == 2,
             _ => inputs.len() == 1,
         };
         if !arity_ok {
             let want = match op {
                 Op::Add => "at least 2 inputs",
-                Op::Concat => "at least 1 input",
+                Op::Concat | Op::ConcatAxis { .. } => "at least 1 input",
+                Op::MatMul | Op::Mul | Op::Div => "exactly 2 inputs",
                 _ => "exactly 1 input",
             };
             return Err(err(
@@ -198,6 +226,18 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         ("groups", l.groups.is_some()),
         ("bias", l.bias.is_some()),
         ("scale", l.scale.is_some()),
+        ("alpha", l.alpha.is_some()),
+        ("beta", l.beta.is_some()),
+        ("pads", l.pads.is_some()),
+        ("neg_inf", l.neg_inf.is_some()),
+        ("axis", l.axis.is_some()),
+        ("axes", l.axes.is_some()),
+        ("eps", l.eps.is_some()),
+        ("perm", l.perm.is_some()),
+        ("shape", l.shape.is_some()),
+        ("start", l.start.is_some()),
+        ("end", l.end.is_some()),
+        ("step", l.step.is_some()),
     ];
     let allowed: &[&str] = match l.op.as_str() {
         "conv" => &[
@@ -212,7 +252,17 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "linear" => &["out_features", "bias"],
         "maxpool" | "avgpool" => &["kernel", "stride", "padding"],
         "upsample" => &["scale"],
-        "bn" | "relu" | "relu6" | "gap" | "add" | "concat" | "flatten" => &[],
+        "concat" | "softmax" => &["axis"],
+        "dense" => &["out_features", "bias"],
+        "hardsigmoid" | "affine" => &["alpha", "beta"],
+        "pad" => &["pads", "neg_inf"],
+        "reducemean" => &["axes"],
+        "layernorm" => &["eps"],
+        "transpose" => &["perm"],
+        "reshape" | "const" => &["shape"],
+        "slice" => &["axis", "start", "end", "step"],
+        "bn" | "relu" | "relu6" | "gap" | "add" | "flatten" | "matmul" | "sigmoid"
+        | "hardswish" | "erf" | "tanh" | "gelu" | "mul" | "div" => &[],
         other => return Err(err("op", format!("unknown op `{other}`; allowed: {OPS}"))),
     };
     for (field, is) in present {
@@ -303,8 +353,85 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "relu6" => Op::Relu6,
         "gap" => Op::GlobalAvgPool,
         "add" => Op::Add,
-        "concat" => Op::Concat,
+        "concat" => match l.axis.unwrap_or(0) {
+            0 => Op::Concat,
+            axis => Op::ConcatAxis { axis },
+        },
         "flatten" => Op::Flatten,
+        "dense" => Op::Dense {
+            out_features: positive("out_features", l.out_features, None)?,
+            bias: l.bias.unwrap_or(true),
+        },
+        "matmul" => Op::MatMul,
+        "sigmoid" => Op::Act(Act::Sigmoid),
+        "hardsigmoid" => Op::Act(Act::HardSigmoid {
+            alpha: l.alpha.unwrap_or(0.2),
+            beta: l.beta.unwrap_or(0.5),
+        }),
+        "hardswish" => Op::Act(Act::HardSwish),
+        "erf" => Op::Act(Act::Erf),
+        "tanh" => Op::Act(Act::Tanh),
+        "gelu" => Op::Act(Act::Gelu),
+        "affine" => Op::Act(Act::Affine {
+            alpha: l.alpha.unwrap_or(1.0),
+            beta: l.beta.unwrap_or(0.0),
+        }),
+        "mul" => Op::Mul,
+        "div" => Op::Div,
+        "pad" => Op::Pad {
+            pads: l
+                .pads
+                .ok_or_else(|| err("pads", "required for op `pad`".into()))?,
+            neg_inf: l.neg_inf.unwrap_or(false),
+        },
+        "reducemean" => {
+            let list = l
+                .axes
+                .clone()
+                .ok_or_else(|| err("axes", "required for op `reducemean`".into()))?;
+            let mut axes = [false; 3];
+            for a in &list {
+                if *a > 2 {
+                    return Err(err(
+                        "axes",
+                        format!("{list:?}: allowed 0 (C), 1 (H), 2 (W)"),
+                    ));
+                }
+                axes[*a] = true;
+            }
+            Op::ReduceMean { axes }
+        }
+        "softmax" => Op::Softmax {
+            axis: l.axis.unwrap_or(2),
+        },
+        "layernorm" => Op::LayerNorm {
+            eps: l.eps.unwrap_or(1e-5),
+        },
+        "transpose" => Op::Transpose {
+            perm: l
+                .perm
+                .ok_or_else(|| err("perm", "required for op `transpose`".into()))?,
+        },
+        "reshape" => Op::Reshape {
+            shape: l
+                .shape
+                .ok_or_else(|| err("shape", "required for op `reshape`".into()))?,
+        },
+        "const" => Op::Const {
+            shape: l
+                .shape
+                .ok_or_else(|| err("shape", "required for op `const`".into()))?,
+        },
+        "slice" => Op::Slice {
+            axis: l
+                .axis
+                .ok_or_else(|| err("axis", "required for op `slice`".into()))?,
+            start: l.start.unwrap_or(0),
+            end: l
+                .end
+                .ok_or_else(|| err("end", "required for op `slice`".into()))?,
+            step: positive("step", l.step, Some(1))?,
+        },
         _ => unreachable!("checked above"),
     })
 }

@@ -8,13 +8,13 @@ pub struct LayerMatrix {
     /// Index into `ModelDesc::layers`.
     pub layer: usize,
     pub name: String,
-    /// Inputs per output: Cin/groups * kh * kw (linear: C*H*W of its input).
+    /// Inputs per output: Cin/groups * kh * kw (linear: C*H*W of its input; dense: W).
     pub k: usize,
     /// Outputs of one group's matrix: Cout/groups (linear: out_features).
     pub n: usize,
     /// Independent K x N matrices (a grouped conv maps as `groups` separate matrices).
     pub groups: usize,
-    /// Input vectors per frame: H_out * W_out of a conv, 1 for a linear layer.
+    /// Input vectors per frame: H_out * W_out of a conv, 1 for a linear layer, C * H for dense.
     pub vectors: usize,
 }
 
@@ -32,8 +32,9 @@ impl ModelDesc {
         Ok(self.walk()?.into_iter().map(|s| s.out).collect())
     }
 
-    /// Trainable parameters: conv/linear weights and biases, batch-norm gamma and beta (as
-    /// published counts do; running statistics are not parameters).
+    /// Trainable parameters: conv/linear/dense weights and biases, batch-norm and layer-norm
+    /// gamma and beta, constant tensors (as published counts do; running statistics are not
+    /// parameters).
     pub fn params(&self) -> Result<u64, ModelError> {
         let mut total = 0u64;
         for step in self.walk()? {
@@ -52,7 +53,12 @@ impl ModelDesc {
                 Op::Linear { out_features, bias } => {
                     (c * h * w * out_features + if *bias { *out_features } else { 0 }) as u64
                 }
+                Op::Dense { out_features, bias } => {
+                    (w * out_features + if *bias { *out_features } else { 0 }) as u64
+                }
                 Op::BatchNorm => 2 * c as u64,
+                Op::LayerNorm { .. } => 2 * w as u64,
+                Op::Const { shape } => shape.iter().product::<usize>() as u64,
                 _ => 0,
             };
         }
@@ -86,6 +92,14 @@ impl ModelDesc {
                     n: *out_features,
                     groups: 1,
                     vectors: 1,
+                },
+                Op::Dense { out_features, .. } => LayerMatrix {
+                    layer: i,
+                    name: l.name.clone(),
+                    k: w,
+                    n: *out_features,
+                    groups: 1,
+                    vectors: c * h,
                 },
                 _ => continue,
             };

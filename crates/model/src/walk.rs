@@ -5,6 +5,10 @@
 //! - linear, flatten: `[n, 1, 1]` (linear reads its input flattened)
 //! - bn, relu: the input's shape; add: inputs of one shape; concat: channels add up, one H x W
 //! - max/avg pool: the conv rule with dilation 1; gap: `[C, 1, 1]`; upsample: H and W times the scale
+//! - dense: `[C, H, out]`; matmul: `[C, H, K] x [C or 1, K, N] -> [C, H, N]`
+//! - activations, layernorm, softmax: the input's shape; mul, div: each axis equal or 1 (broadcast)
+//! - pad: H and W grown; reducemean: reduced axes become 1; transpose, reshape, slice, concat
+//!   on an axis, const: as their fields say
 
 use super::{LayerDesc, ModelDesc, ModelError, Op, Src};
 
@@ -140,6 +144,125 @@ impl ModelDesc {
                 }
                 Op::Upsample { scale } => [c, h * scale, w * scale],
                 Op::Flatten => [c * h * w, 1, 1],
+                Op::ConcatAxis { axis } => {
+                    let axis = *axis;
+                    if axis > 2 {
+                        return Err(err("axis", format!("{axis}: allowed 0 (C), 1 (H), 2 (W)")));
+                    }
+                    let mut o = ins[0];
+                    for (n, s) in l.inputs.iter().zip(&ins).skip(1) {
+                        if (0..3).any(|a| a != axis && s[a] != ins[0][a]) {
+                            return Err(err(
+                                "inputs",
+                                format!(
+                                    "concat on axis {axis} needs the other axes equal: `{}` is \
+                                     {:?} but `{n}` is {s:?}",
+                                    l.inputs[0], ins[0]
+                                ),
+                            ));
+                        }
+                        o[axis] += s[axis];
+                    }
+                    o
+                }
+                Op::Dense { out_features, .. } => [c, h, *out_features],
+                Op::MatMul => {
+                    let [c2, k2, n] = ins[1];
+                    if k2 != w || !(c2 == c || c2 == 1) {
+                        return Err(err(
+                            "inputs",
+                            format!(
+                                "matmul of {:?} by {:?}: needs [C, H, K] x [C or 1, K, N]",
+                                ins[0], ins[1]
+                            ),
+                        ));
+                    }
+                    [c, h, n]
+                }
+                Op::Act(_) => [c, h, w],
+                Op::Mul | Op::Div => {
+                    let b = ins[1];
+                    let mut o = [0; 3];
+                    for a in 0..3 {
+                        o[a] = match (ins[0][a], b[a]) {
+                            (x, y) if x == y => x,
+                            (1, y) => y,
+                            (x, 1) => x,
+                            _ => {
+                                return Err(err(
+                                    "inputs",
+                                    format!(
+                                        "{} of {:?} and {b:?}: each axis must be equal or 1",
+                                        l.op.kind(),
+                                        ins[0]
+                                    ),
+                                ))
+                            }
+                        };
+                    }
+                    o
+                }
+                Op::Pad { pads, .. } => [c, h + pads[0] + pads[2], w + pads[1] + pads[3]],
+                Op::ReduceMean { axes } => {
+                    let mut o = ins[0];
+                    for a in 0..3 {
+                        if axes[a] {
+                            o[a] = 1;
+                        }
+                    }
+                    o
+                }
+                Op::Softmax { axis } => {
+                    if *axis > 2 {
+                        return Err(err("axis", format!("{axis}: allowed 0 (C), 1 (H), 2 (W)")));
+                    }
+                    [c, h, w]
+                }
+                Op::LayerNorm { .. } => [c, h, w],
+                Op::Transpose { perm } => {
+                    let mut sorted = *perm;
+                    sorted.sort_unstable();
+                    if sorted != [0, 1, 2] {
+                        return Err(err("perm", format!("{perm:?}: a permutation of 0, 1, 2")));
+                    }
+                    [ins[0][perm[0]], ins[0][perm[1]], ins[0][perm[2]]]
+                }
+                Op::Const { shape } => *shape,
+                Op::Reshape { shape } => {
+                    if shape.iter().product::<usize>() != c * h * w {
+                        return Err(err(
+                            "shape",
+                            format!(
+                                "{shape:?} holds {} values; the input {:?} holds {}",
+                                shape.iter().product::<usize>(),
+                                ins[0],
+                                c * h * w
+                            ),
+                        ));
+                    }
+                    *shape
+                }
+                Op::Slice {
+                    axis,
+                    start,
+                    end,
+                    step,
+                } => {
+                    let (axis, start, end, step) = (*axis, *start, *end, *step);
+                    if axis > 2 || step == 0 || start >= end || end > ins[0][axis] {
+                        return Err(err(
+                            "axis",
+                            format!(
+                                "slice {start}..{end} step {step} of axis {axis} of {:?}: the \
+                                 axis must be 0..=2, step >= 1 and start < end <= its size",
+                                ins[0]
+                            ),
+                        ));
+                    }
+                    let mut o = ins[0];
+                    o[axis] = (end - start).div_ceil(step);
+                    o
+                }
             };
             steps.push(Step {
                 index,

@@ -2,7 +2,7 @@
 //! beside its checkpoint and read back unchanged.
 
 use super::parse::{RawKernel, RawLayer, RawModel};
-use super::{ModelDesc, Op};
+use super::{Act, ModelDesc, Op};
 
 impl ModelDesc {
     /// TOML text that `parse_model` reads back to an equal description. Inputs are written
@@ -62,6 +62,37 @@ impl ModelDesc {
                     r.padding = (*padding != 0).then_some(*padding);
                 }
                 Op::Upsample { scale } => r.scale = Some(*scale),
+                Op::ConcatAxis { axis } => r.axis = Some(*axis),
+                Op::Dense { out_features, bias } => {
+                    r.out_features = Some(*out_features);
+                    r.bias = (!bias).then_some(false);
+                }
+                Op::Act(Act::HardSigmoid { alpha, beta } | Act::Affine { alpha, beta }) => {
+                    r.alpha = Some(*alpha);
+                    r.beta = Some(*beta);
+                }
+                Op::Pad { pads, neg_inf } => {
+                    r.pads = Some(*pads);
+                    r.neg_inf = neg_inf.then_some(true);
+                }
+                Op::ReduceMean { axes } => {
+                    r.axes = Some((0..3).filter(|&a| axes[a]).collect());
+                }
+                Op::Softmax { axis } => r.axis = Some(*axis),
+                Op::LayerNorm { eps } => r.eps = Some(*eps),
+                Op::Transpose { perm } => r.perm = Some(*perm),
+                Op::Reshape { shape } | Op::Const { shape } => r.shape = Some(*shape),
+                Op::Slice {
+                    axis,
+                    start,
+                    end,
+                    step,
+                } => {
+                    r.axis = Some(*axis);
+                    r.start = Some(*start);
+                    r.end = Some(*end);
+                    r.step = (*step != 1).then_some(*step);
+                }
                 _ => {}
             }
             layers.push(r);

@@ -15,7 +15,7 @@ pub mod timing;
 
 pub use energy::{EnergyBreakdown, EventEnergies};
 pub use events::{matrix_events, LayerEvents, MatrixEvents};
-pub use mapping::{map_network, LayerMap, Mapping};
+pub use mapping::{digital_cost, map_network, DigitalLayer, LayerMap, Mapping};
 pub use peak::{peak, Peak};
-pub use report::{network_report, render_network, render_peak, NetworkReport};
+pub use report::{network_report, render_network, render_peak, DigitalRow, NetworkReport};
 pub use timing::Timing;

@@ -11,7 +11,7 @@
 
 use super::events::{matrix_events, LayerEvents, MatrixEvents};
 use nestevo_arch::ArchSpec;
-use nestevo_model::{ModelDesc, ModelError, Op, Step};
+use nestevo_model::{Act, ModelDesc, ModelError, Op, Step};
 use serde::Serialize;
 
 /// One conv/linear layer as placed.
@@ -40,8 +40,11 @@ pub struct LayerMap {
     pub last_chip: u64,
     /// Weight cells stored / cells of the crossbars of one copy.
     pub cell_utilisation: f64,
-    /// Element operations of the pooling/ReLU/add layers that follow it, done in its tile.
+    /// Element operations of the digital layers that follow it, done in its tile (see
+    /// [`digital_cost`]).
     pub digital_ops: u64,
+    /// The part of `digital_ops` that takes time of its own (not streamed with the outputs).
+    pub timed_digital_ops: u64,
     /// Crossbar events of one copy set per frame (all groups).
     pub events: MatrixEvents,
 }
@@ -81,6 +84,20 @@ pub struct Mapping {
     /// Bits crossing chips per frame (inputs of layers placed away from their producer, and
     /// partial sums of layers split over chips).
     pub ht_bits_per_frame: u64,
+    /// Every layer that is not on crossbars and does work, with its cost.
+    pub digital: Vec<DigitalLayer>,
+}
+
+/// One digital layer's work per frame and the crossbar layer whose tile does it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigitalLayer {
+    pub name: String,
+    pub op: &'static str,
+    pub ops: u64,
+    /// Whether it takes time of its own (see [`digital_cost`]).
+    pub timed: bool,
+    /// Index into `Mapping::layers` of the owning crossbar layer.
+    pub owner: usize,
 }
 
 impl Mapping {
@@ -99,7 +116,7 @@ pub fn map_network(a: &ArchSpec, model: &ModelDesc) -> Result<Mapping, ModelErro
             &model.source,
             "",
             "layers",
-            "no conv or linear layer: nothing goes onto crossbars",
+            "no conv, linear or dense layer: nothing goes onto crossbars",
         ));
     }
     let xpi = a.ima.crossbars as u64;
@@ -130,13 +147,14 @@ pub fn map_network(a: &ArchSpec, model: &ModelDesc) -> Result<Mapping, ModelErro
             cell_utilisation: cells
                 / (xpc as f64 * a.crossbar.rows as f64 * a.crossbar.cols as f64),
             digital_ops: 0,
+            timed_digital_ops: 0,
             events: MatrixEvents {
                 crossbars: xpc,
                 ..scale(&ev, g)
             },
         });
     }
-    attach_digital_ops(&steps, &mut layers);
+    let digital = attach_digital_ops(&steps, &mut layers);
 
     let need = |t: u64| -> u64 {
         layers
@@ -179,6 +197,7 @@ pub fn map_network(a: &ArchSpec, model: &ModelDesc) -> Result<Mapping, ModelErro
         crossbars_available: cap * xpi,
         ht_bits_per_frame: ht_bits,
         layers,
+        digital,
     })
 }
 
@@ -194,29 +213,79 @@ fn scale(e: &MatrixEvents, g: u64) -> MatrixEvents {
     }
 }
 
-/// Charges each pooling/ReLU/add/global-pool layer's element operations to the conv/linear
-/// layer before it in the list (whose tile runs them); bn is folded, the rest move no data.
-fn attach_digital_ops(steps: &[Step<'_>], layers: &mut [LayerMap]) {
+/// Element operations per frame of a layer that is not on crossbars, and whether they take
+/// time of their own. One operation is one use of a tile's digital unit (ISAAC's max-pool
+/// unit: one compare, add or multiply per clock), charged its power / clock. Stated costs:
+///
+/// | op | operations | timed |
+/// |---|---|---|
+/// | relu, relu6, add (per extra input), max/avg pool (per window element), gap (per input) | 1 per element | no: ISAAC streams them with the outputs |
+/// | affine, sigmoid, hardsigmoid, tanh, erf | 1 per output (a table lookup, as ISAAC's sigmoid unit) | no: applied as the outputs stream out |
+/// | hardswish, gelu | 2 per output (the lookup and a multiply) | no |
+/// | mul | 1 per output | yes: it waits for both operands (an excitation gate needs the whole map pooled) |
+/// | div | 4 per output | yes |
+/// | reducemean | 1 per input + 1 per output | yes |
+/// | softmax | 7 per element (max, subtract, exp as 4, sum; then a divide in the 7) | yes |
+/// | layernorm | 7 per element (mean 1, variance 2, normalise 2, scale and shift 2) | yes |
+/// | matmul of two computed tensors | 2 per multiply-accumulate | yes |
+/// | pad, transpose, reshape, slice, concat, flatten, upsample, const, bn | 0 (addressing in eDRAM; bn is folded) | no |
+///
+/// Timed operations take ops / (the owner's tiles * digital units per tile * digital clock);
+/// the owner's pipeline stage takes the longer of that and its crossbar time.
+pub fn digital_cost(step: &Step<'_>) -> (u64, bool) {
+    let [c, h, w] = step.out;
+    let out = (c * h * w) as u64;
+    let input = step.input().iter().product::<usize>() as u64;
+    match step.op() {
+        Op::Relu | Op::Relu6 => (out, false),
+        Op::MaxPool { kernel, .. } | Op::AvgPool { kernel, .. } => {
+            (out * (kernel * kernel) as u64, false)
+        }
+        Op::Add => (out * (step.inputs.len() as u64 - 1), false),
+        Op::GlobalAvgPool => (input, false),
+        Op::Act(f) => {
+            let per = match f {
+                Act::HardSwish | Act::Gelu => 2,
+                _ => 1,
+            };
+            (out * per, false)
+        }
+        Op::Mul => (out, true),
+        Op::Div => (out * 4, true),
+        Op::ReduceMean { .. } => (input + out, true),
+        Op::Softmax { .. } | Op::LayerNorm { .. } => (out * 7, true),
+        Op::MatMul => (out * step.input()[2] as u64 * 2, true),
+        _ => (0, false),
+    }
+}
+
+/// Charges each digital layer's operations to the crossbar layer before it in the list (whose
+/// tile runs them; the first one's for layers before any); bn is folded.
+fn attach_digital_ops(steps: &[Step<'_>], layers: &mut [LayerMap]) -> Vec<DigitalLayer> {
     let mut owner = 0usize;
+    let mut digital = Vec::new();
     for step in steps {
         let (i, l) = (step.index, step.layer);
         if let Some(j) = layers.iter().position(|m| m.layer == i) {
             owner = j;
             continue;
         }
-        let [c, h, w] = step.out;
-        let out = (c * h * w) as u64;
-        let ops = match &l.op {
-            Op::Relu | Op::Relu6 => out,
-            Op::MaxPool { kernel, .. } | Op::AvgPool { kernel, .. } => {
-                out * (kernel * kernel) as u64
-            }
-            Op::Add => out * (l.inputs.len() as u64 - 1),
-            Op::GlobalAvgPool => step.input().iter().product::<usize>() as u64,
-            _ => 0,
-        };
+        let (ops, timed) = digital_cost(step);
         layers[owner].digital_ops += ops;
+        if timed {
+            layers[owner].timed_digital_ops += ops;
+        }
+        if ops > 0 {
+            digital.push(DigitalLayer {
+                name: l.name.clone(),
+                op: l.op.kind(),
+                ops,
+                timed,
+                owner,
+            });
+        }
     }
+    digital
 }
 
 /// HyperTransport bits per frame: a layer's input goes to every chip it occupies other than

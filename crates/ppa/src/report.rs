@@ -65,6 +65,19 @@ pub struct NetworkReport {
     pub average_power_w: f64,
     pub area_mm2: f64,
     pub area_breakdown: Vec<AreaItem>,
+    /// The digital work per frame by op kind, most energy first.
+    pub digital_by_op: Vec<DigitalRow>,
+}
+
+/// The digital layers of one op kind: their operations and dynamic energy per frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigitalRow {
+    pub op: &'static str,
+    pub layers: usize,
+    pub ops: u64,
+    pub energy_uj: f64,
+    /// Whether they take time of their own (see `mapping::digital_cost`).
+    pub timed: bool,
 }
 
 /// Maps `model` on `arch` and runs `frames` frames through the model.
@@ -120,7 +133,28 @@ fn from_mapping(a: &ArchSpec, model: &ModelDesc, m: &Mapping, frames: u64) -> Ne
         })
         .collect();
     let p = peak(a);
+    let mut digital_by_op: Vec<DigitalRow> = Vec::new();
+    for d in &m.digital {
+        match digital_by_op.iter_mut().find(|r| r.op == d.op) {
+            Some(r) => {
+                r.layers += 1;
+                r.ops += d.ops;
+            }
+            None => digital_by_op.push(DigitalRow {
+                op: d.op,
+                layers: 1,
+                ops: d.ops,
+                energy_uj: 0.0,
+                timed: d.timed,
+            }),
+        }
+    }
+    for r in &mut digital_by_op {
+        r.energy_uj = r.ops as f64 * e.digital_op_pj / 1e6;
+    }
+    digital_by_op.sort_by_key(|r| std::cmp::Reverse(r.ops));
     NetworkReport {
+        digital_by_op,
         arch: a.name.clone(),
         model: model.name.clone(),
         chips: m.chips,
@@ -336,6 +370,34 @@ pub fn render_network(r: &NetworkReport) -> String {
         ("digital ops", e.digital_ops),
     ] {
         let _ = writeln!(s, "  {:<26} {:>14}", name, v);
+    }
+    if r.digital_by_op.iter().any(|d| d.timed) {
+        let _ = writeln!(
+            s,
+            "digital work per frame by op (tile digital units; `timed` ops set their stage's \
+             time)"
+        );
+        for d in &r.digital_by_op {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:>4} layer(s) {:>16} ops {:>12.3} uJ{}",
+                d.op,
+                d.layers,
+                d.ops,
+                d.energy_uj,
+                if d.timed { "  timed" } else { "" }
+            );
+        }
+        let slowest = r.timing.bottleneck;
+        let (dn, ln) = (r.timing.digital_ns[slowest], r.timing.layer_ns[slowest]);
+        if dn >= ln && dn > 0.0 {
+            let _ = writeln!(
+                s,
+                "  the slowest stage (`{}`) is bound by its digital work: {:.2} us",
+                r.layers[slowest].name,
+                dn / 1e3
+            );
+        }
     }
     let _ = writeln!(s, "energy per frame (steady state)");
     let total = r.energy_per_frame_pj.total();

@@ -22,8 +22,11 @@ pub fn vector_ns(a: &ArchSpec) -> f64 {
 pub struct Timing {
     pub cycle_ns: f64,
     pub vector_ns: f64,
-    /// Per layer: ceil(vectors / copies) * vector_ns, ns per frame.
+    /// Per layer: the longer of its crossbar time, ceil(vectors / copies) * vector_ns, and
+    /// its tiles' timed digital work (`digital_ns`), ns per frame.
     pub layer_ns: Vec<f64>,
+    /// Per layer: timed digital operations / (its tiles * digital units per tile * clock), ns.
+    pub digital_ns: Vec<f64>,
     /// Index (into the mapping's layers) of the slowest layer.
     pub bottleneck: usize,
     /// Chip-to-chip transfer time per frame over all HyperTransport links, ns.
@@ -44,10 +47,20 @@ pub struct Timing {
 pub fn timing(a: &ArchSpec, m: &Mapping, frames: u64) -> Timing {
     let cyc = cycle_ns(a);
     let vec_ns = vector_ns(a);
+    let units = a.tile.maxpool_units.max(1) as f64 * a.timing.digital_clock_ghz;
+    let digital_ns: Vec<f64> = m
+        .layers
+        .iter()
+        .map(|l| {
+            let tiles = l.imas.div_ceil(a.tile.imas as u64).max(1) as f64;
+            l.timed_digital_ops as f64 / (tiles * units)
+        })
+        .collect();
     let layer_ns: Vec<f64> = m
         .layers
         .iter()
-        .map(|l| l.vectors.div_ceil(l.copies) as f64 * vec_ns)
+        .zip(&digital_ns)
+        .map(|(l, d)| (l.vectors.div_ceil(l.copies) as f64 * vec_ns).max(*d))
         .collect();
     let (bottleneck, slowest) = layer_ns
         .iter()
@@ -64,6 +77,7 @@ pub fn timing(a: &ArchSpec, m: &Mapping, frames: u64) -> Timing {
         cycle_ns: cyc,
         vector_ns: vec_ns,
         layer_ns,
+        digital_ns,
         bottleneck,
         ht_ns,
         links_bound: ht_ns > slowest,

@@ -189,6 +189,15 @@ impl Detector {
                 Op::Upsample { scale } => Layer::Upsample(*scale as i64),
                 Op::Concat => Layer::Concat,
                 Op::Flatten => Layer::Flatten,
+                other => {
+                    return Err(TrainError::Invalid(format!(
+                        "model description {src}: layer `{}`: op `{}` has no trainer layer; the \
+                         trainer builds conv, linear, bn, relu, relu6, maxpool, avgpool, gap, \
+                         add, upsample, concat (channels) and flatten",
+                        l.name,
+                        other.kind()
+                    )))
+                }
             };
             layers.push(layer);
             inputs.push(ins);

@@ -1,7 +1,8 @@
 //! A whole network on the crossbars: a model description (`models/*.toml`) and a checkpoint's
-//! tensors, run layer by layer. Every conv/linear goes onto crossbars (a batch-norm that reads
-//! only a conv is folded into it, SPEC 3.2 quantisation, input scales calibrated on sample
-//! frames); every other op runs digitally in f32. Beside it, the float reference of the same
+//! tensors, run layer by layer. Every conv/linear/dense goes onto crossbars (a batch-norm that
+//! reads only a conv is folded into it, SPEC 3.2 quantisation, input scales calibrated on
+//! sample frames); every other op, products of two computed tensors included, runs digitally
+//! in f32. Beside it, the float reference of the same
 //! graph (batch-norm unfolded, as the trainer's eval mode), which the crossbar run is judged by.
 
 pub mod float;
@@ -17,7 +18,7 @@ use super::stats::LayerStats;
 use ndarray::{Array1, Array2, Array4, ArrayView4, Ix1, Ix2, Ix4};
 use nestevo_arch::ArchSpec;
 use nestevo_core::error::Context;
-use nestevo_model::{ModelDesc, Op, Src, Tensors};
+use nestevo_model::{Act, ModelDesc, Op, Src, Tensors};
 use serde::Serialize;
 
 enum Node {
@@ -42,6 +43,44 @@ enum Node {
     Upsample(usize),
     Concat,
     Flatten,
+    /// A linear layer on every row of the last axis (C * H vectors per frame).
+    Dense {
+        w: Array2<f32>,
+        b: Option<Array1<f32>>,
+        cim: CimLinear,
+    },
+    MatMul,
+    Act(Act),
+    Mul,
+    Div,
+    Pad([usize; 4], bool),
+    ReduceMean([bool; 3]),
+    Softmax(usize),
+    LayerNorm {
+        gamma: Array1<f32>,
+        beta: Array1<f32>,
+        eps: f32,
+    },
+    Transpose([usize; 3]),
+    Reshape([usize; 3]),
+    Slice([usize; 4]),
+    ConcatAxis(usize),
+    Const(ndarray::Array3<f32>),
+}
+
+/// Rows of the last axis: [B, C, H, W] -> [B * C * H, W].
+fn rows(a: ArrayView4<f32>) -> Array2<f32> {
+    let (b, c, h, w) = a.dim();
+    a.as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((b * c * h, w))
+        .expect("contiguous")
+}
+
+/// [B * C * H, N] back to [B, C, H, N].
+fn unrows(y: Array2<f32>, (b, c, h): (usize, usize, usize)) -> Array4<f32> {
+    let n = y.dim().1;
+    y.into_shape_with_order((b, c, h, n)).expect("contiguous")
 }
 
 /// Counts of one crossbar layer over a run.
@@ -206,6 +245,50 @@ impl CimNetwork {
                 Op::Upsample { scale } => Node::Upsample(*scale),
                 Op::Concat => Node::Concat,
                 Op::Flatten => Node::Flatten,
+                Op::Dense {
+                    out_features: o,
+                    bias,
+                } => {
+                    let k = in_shape(i)[2];
+                    let w = dyn_to::<Ix2>(t.get(&format!("{name}.weight"), &[*o, k])?);
+                    let b = match bias {
+                        true => Some(dyn_to::<Ix1>(t.get(&format!("{name}.bias"), &[*o])?)),
+                        false => None,
+                    };
+                    let cim = CimLinear::new_on(spec, w.view(), b.clone(), &nz, backend)
+                        .ctx(|| format!("layer `{name}` onto crossbars"))?;
+                    Node::Dense { w, b, cim }
+                }
+                Op::MatMul => Node::MatMul,
+                Op::Act(f) => Node::Act(*f),
+                Op::Mul => Node::Mul,
+                Op::Div => Node::Div,
+                Op::Pad { pads, neg_inf } => Node::Pad(*pads, *neg_inf),
+                Op::ReduceMean { axes } => Node::ReduceMean(*axes),
+                Op::Softmax { axis } => Node::Softmax(*axis),
+                Op::LayerNorm { eps } => {
+                    let d = in_shape(i)[2];
+                    let get = |p: &str| -> Result<Array1<f32>> {
+                        Ok(dyn_to::<Ix1>(t.get(&format!("{name}.{p}"), &[d])?))
+                    };
+                    Node::LayerNorm {
+                        gamma: get("weight")?,
+                        beta: get("bias")?,
+                        eps: *eps,
+                    }
+                }
+                Op::Transpose { perm } => Node::Transpose(*perm),
+                Op::Reshape { shape } => Node::Reshape(*shape),
+                Op::Slice {
+                    axis,
+                    start,
+                    end,
+                    step,
+                } => Node::Slice([*axis, *start, *end, *step]),
+                Op::ConcatAxis { axis } => Node::ConcatAxis(*axis),
+                Op::Const { shape } => Node::Const(dyn_to::<ndarray::Ix3>(
+                    t.get(&format!("{name}.value"), shape)?,
+                )),
             };
             nodes.push(node);
         }
@@ -255,6 +338,14 @@ impl CimNetwork {
                 match node {
                     Node::Conv { w, b, shape, .. } => float::conv2d(a, w, b.as_ref(), shape)?,
                     Node::Linear { w, b, .. } => float::linear(a, w, b.as_ref())?,
+                    Node::Dense { w, b, .. } => {
+                        let (bs, c, h, _) = a.dim();
+                        let mut y = rows(a).dot(&w.t());
+                        if let Some(b) = b {
+                            y += b;
+                        }
+                        unrows(y, (bs, c, h))
+                    }
                     Node::Bn(bn) => bn.apply(a),
                     _ => digital_op(node, a, &self.srcs[i], &get)?,
                 }
@@ -293,6 +384,7 @@ impl CimNetwork {
             match node {
                 Node::Conv { cim, .. } => cim.calibrate(a),
                 Node::Linear { cim, .. } => cim.calibrate(float::flatten2(a).view()),
+                Node::Dense { cim, .. } => cim.calibrate(rows(a).view()),
                 _ => {}
             }
         }
@@ -348,6 +440,17 @@ impl CimNetwork {
                     });
                     float::to4(y)
                 }
+                Node::Dense { cim, .. } => {
+                    let (bs, c, h, _) = a.dim();
+                    let (y, st) = cim
+                        .forward(rows(a).view())
+                        .ctx(|| format!("layer `{name}` on crossbars"))?;
+                    runs.push(LayerRun {
+                        layer: name.clone(),
+                        stats: st,
+                    });
+                    unrows(y, (bs, c, h))
+                }
                 Node::Bn(_) if self.folded[i] => a.to_owned(),
                 Node::Bn(bn) => bn.apply(a),
                 node => {
@@ -382,7 +485,27 @@ fn digital_op<'a>(
         Node::Upsample(f) => digital::upsample_nearest(a, *f)?,
         Node::Concat => digital::concat_channels(&srcs.iter().map(get).collect::<Vec<_>>())?,
         Node::Flatten => float::to4(float::flatten2(a)),
-        Node::Conv { .. } | Node::Linear { .. } | Node::Bn(_) => {
+        Node::MatMul => digital::matmul(a, get(&srcs[1]))?,
+        Node::Act(f) => a.mapv(|v| f.apply(v)),
+        Node::Mul => digital::broadcast(a, get(&srcs[1]), |x, y| x * y)?,
+        Node::Div => digital::broadcast(a, get(&srcs[1]), |x, y| x / y)?,
+        Node::Pad(p, neg_inf) => digital::pad(a, *p, *neg_inf),
+        Node::ReduceMean(axes) => digital::reduce_mean(a, *axes),
+        Node::Softmax(axis) => digital::softmax(a, *axis),
+        Node::LayerNorm { gamma, beta, eps } => digital::layer_norm(a, gamma, beta, *eps),
+        Node::Transpose(perm) => digital::transpose(a, *perm),
+        Node::Reshape(shape) => digital::reshape(a, *shape)?,
+        Node::Slice([axis, start, end, step]) => digital::slice(a, *axis, *start, *end, *step),
+        Node::ConcatAxis(axis) => {
+            digital::concat_axis(&srcs.iter().map(get).collect::<Vec<_>>(), *axis)?
+        }
+        Node::Const(v) => {
+            let (c, h, w) = v.dim();
+            v.broadcast((a.dim().0, c, h, w))
+                .expect("a frame broadcasts to a batch")
+                .to_owned()
+        }
+        Node::Conv { .. } | Node::Linear { .. } | Node::Dense { .. } | Node::Bn(_) => {
             return Err(CimError::Internal(
                 "a matrix or batch-norm layer reached the digital path".into(),
             ))

@@ -4,6 +4,7 @@
 mod cim_network;
 mod couple_cost;
 mod onnx_import;
+mod onnx_ops;
 mod support;
 mod sweep_scores;
 

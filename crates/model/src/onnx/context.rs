@@ -25,11 +25,12 @@ pub struct Ctx<'a> {
     pub name: String,
     pub vals: HashMap<String, Val>,
     pub layers: Vec<LayerDesc>,
-    /// Output [C, H, W] and ONNX rank (2 for flat features, 4 for feature maps) of each layer.
+    /// Output [C, H, W] and ONNX dims (of one frame: the graph at batch 1) of each layer; the
+    /// [C, H, W] is always `frame(dims)`, so an op reads its ONNX axes through `frame_axis`.
     shapes: Vec<[usize; 3]>,
-    ranks: Vec<usize>,
+    dims: Vec<Vec<usize>>,
     pub input: [usize; 3],
-    input_rank: usize,
+    input_dims: Vec<usize>,
     names: HashSet<String>,
     pub weights: BTreeMap<String, ArrayD<f32>>,
     /// How many node inputs and graph outputs read each value.
@@ -127,7 +128,7 @@ impl<'a> Ctx<'a> {
         file: &'a str,
         name: &str,
         vals: HashMap<String, Val>,
-        (input, input_rank): ([usize; 3], usize),
+        input_dims: Vec<usize>,
         readers: HashMap<String, usize>,
     ) -> Self {
         Ctx {
@@ -136,9 +137,9 @@ impl<'a> Ctx<'a> {
             vals,
             layers: Vec::new(),
             shapes: Vec::new(),
-            ranks: Vec::new(),
-            input,
-            input_rank,
+            dims: Vec::new(),
+            input: frame(&input_dims),
+            input_dims: std::iter::once(1).chain(input_dims).collect(),
             names: HashSet::from(["input".to_string()]),
             weights: BTreeMap::new(),
             readers,
@@ -220,12 +221,93 @@ impl<'a> Ctx<'a> {
         self.index(src).map_or(self.input, |j| self.shapes[j])
     }
 
-    pub fn rank_of(&self, src: &str) -> usize {
-        self.index(src).map_or(self.input_rank, |j| self.ranks[j])
+    /// ONNX dims of a computed tensor for one frame (the batch axis, where still first, is 1).
+    pub fn dims_of(&self, src: &str) -> Vec<usize> {
+        self.index(src)
+            .map_or_else(|| self.input_dims.clone(), |j| self.dims[j].clone())
     }
 
-    /// Appends a layer named after the node, binds the node's output to it and infers its shape.
+    /// Appends a layer named after the node, binds the node's output to it and infers its
+    /// shape. Its ONNX dims: [1, features] after linear/flatten, the input's when the op keeps
+    /// the shape, else [1, C, H, W] of a feature map; other ops call `push_dims`.
     pub fn push(&mut self, node: &Node, op: Op, inputs: Vec<String>) -> Result<usize, OnnxError> {
+        self.push_out(node, 0, op, inputs, None)
+    }
+
+    /// `push` with the output's ONNX dims given.
+    pub fn push_dims(
+        &mut self,
+        node: &Node,
+        op: Op,
+        inputs: Vec<String>,
+        dims: Vec<usize>,
+    ) -> Result<usize, OnnxError> {
+        self.push_out(node, 0, op, inputs, Some(dims))
+    }
+
+    /// `push` for output `k` of the node. Where the layer's [C, H, W] is not the layout of
+    /// its ONNX dims (an ONNX rank change), a `reshape` layer (values unchanged) follows it.
+    pub fn push_out(
+        &mut self,
+        node: &Node,
+        k: usize,
+        op: Op,
+        inputs: Vec<String>,
+        dims: Option<Vec<usize>>,
+    ) -> Result<usize, OnnxError> {
+        let in_dims = self.dims_of(&inputs[0]);
+        let in_shape = self.shape_of(&inputs[0]);
+        let is_flat = matches!(op, Op::Linear { .. } | Op::Flatten);
+        let j = self.append(node, op, inputs)?;
+        let out = self.shapes[j];
+        let dims = match dims {
+            Some(d) => d,
+            None if is_flat => vec![1, out[0]],
+            None if out == in_shape => in_dims,
+            None if in_dims.len() == 4 && in_dims[0] == 1 => vec![1, out[0], out[1], out[2]],
+            None => {
+                return Err(node.err(format!(
+                    "on a tensor of shape {in_dims:?} this op is not supported (only on [N, C, \
+                     H, W])"
+                )))
+            }
+        };
+        self.dims.push(dims.clone());
+        let want = frame(&dims);
+        let j = if want == out {
+            j
+        } else {
+            let src = self.layers[j].name.clone();
+            let r = self.append(node, Op::Reshape { shape: want }, vec![src])?;
+            self.dims.push(dims);
+            r
+        };
+        if let Some(o) = node.proto.output.get(k) {
+            self.vals.insert(o.clone(), Val::Layer(j));
+        }
+        Ok(j)
+    }
+
+    /// A `const` layer holding constant input `k` of the node, for an operand of ONNX rank
+    /// `rank` (a constant of fewer axes gets leading 1s, as ONNX broadcasting aligns the ends).
+    pub fn const_layer(&mut self, node: &Node, k: usize, rank: usize) -> Result<String, OnnxError> {
+        let c = self.konst(node, k, "operand")?.clone();
+        if c.dims.len() > rank {
+            return Err(node.err(format!(
+                "constant operand of shape {:?} has more axes than the computed tensor's {rank}",
+                c.dims
+            )));
+        }
+        let mut dims = vec![1; rank - c.dims.len()];
+        dims.extend(&c.dims);
+        let shape = frame(&dims);
+        let j = self.push_dims(node, Op::Const { shape }, vec!["input".into()], dims)?;
+        self.set_weight(j, "value", arr(&shape, c.f));
+        Ok(self.layers[j].name.clone())
+    }
+
+    /// Appends a layer named after the node (its dims pushed by the caller).
+    fn append(&mut self, node: &Node, op: Op, inputs: Vec<String>) -> Result<usize, OnnxError> {
         let n = node.proto;
         let base = match sanitize(&n.name) {
             s if s.is_empty() => format!("{}{}", n.op_type.to_lowercase(), node.index),
@@ -238,11 +320,6 @@ impl<'a> Ctx<'a> {
             name = format!("{base}_{k}");
         }
         self.names.insert(name.clone());
-        let rank = match op {
-            Op::Linear { .. } | Op::Flatten => 2,
-            Op::GlobalAvgPool => 4,
-            _ => self.rank_of(&inputs[0]),
-        };
         self.layers.push(LayerDesc { name, op, inputs });
         let partial = ModelDesc {
             name: self.name.clone(),
@@ -251,11 +328,13 @@ impl<'a> Ctx<'a> {
             outputs: vec![],
             source: self.file.to_string(),
         };
-        let shapes = partial.shapes().map_err(|e| node.err(e.message))?;
         let j = self.layers.len() - 1;
+        // Only the new layer's shape is inferred (earlier ones are known).
+        let shapes = partial.shapes().map_err(|e| {
+            self.layers.pop();
+            node.err(e.message)
+        })?;
         self.shapes.push(shapes[j]);
-        self.ranks.push(rank);
-        self.bind(node, Val::Layer(j));
         Ok(j)
     }
 
@@ -323,14 +402,72 @@ pub fn same_pair(at: &Attrs, name: &str, default: usize) -> Result<usize, String
     }
 }
 
-/// One symmetric padding from `pads` or `auto_pad`; asymmetric padding is refused.
-pub fn padding(
+/// One frame's dims with a leading 1 (the batch, where it is still first) left out, and how
+/// many axes were left out (0 or 1).
+pub fn per_frame(dims: &[usize]) -> (&[usize], usize) {
+    match dims {
+        [1, rest @ ..] => (rest, 1),
+        _ => (dims, 0),
+    }
+}
+
+/// The [C, H, W] a tensor of ONNX dims (one frame's, the batch 1) is held as, row-major: a
+/// leading 1 left out, then [F] as [F, 1, 1] (flat features), [A, B] as [1, A, B] (tokens),
+/// [C, H, W] itself, and dims past the third merged into W. Dims of length 3 are held as
+/// themselves.
+pub fn frame(dims: &[usize]) -> [usize; 3] {
+    match per_frame(dims).0 {
+        [] => [1, 1, 1],
+        [f] => [*f, 1, 1],
+        [a, b] => [1, *a, *b],
+        [a, b, rest @ ..] => [*a, *b, rest.iter().product()],
+    }
+}
+
+/// ONNX axis `axis` (negative counts from the end) of a tensor of `dims` as an index into them.
+pub fn onnx_axis(dims: &[usize], axis: i64) -> Result<usize, String> {
+    let r = dims.len() as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if a < 0 || a >= r {
+        return Err(format!(
+            "axis {axis}: a tensor of shape {dims:?} has axes 0..{r} (or -{r}..-1)"
+        ));
+    }
+    Ok(a as usize)
+}
+
+/// The [C, H, W] axis that holds ONNX axis `axis` of a tensor of `dims` (see `frame`), or an
+/// error saying why it has none.
+pub fn frame_axis(dims: &[usize], axis: i64) -> Result<usize, String> {
+    let a = onnx_axis(dims, axis)?;
+    let (d, off) = per_frame(dims);
+    if a < off {
+        return Err(format!(
+            "axis {axis} of shape {dims:?} is the batch: only the other axes can be named"
+        ));
+    }
+    let i = a - off;
+    match d.len() {
+        1 => Ok(0),
+        2 => Ok(i + 1),
+        3 => Ok(i),
+        _ if i < 2 => Ok(i),
+        n if (2..n).all(|j| j == i || d[j] == 1) => Ok(2),
+        _ => Err(format!(
+            "axis {axis} of shape {dims:?}: axes past the third of a frame are held merged, \
+             so only one of them that is not 1 can be named"
+        )),
+    }
+}
+
+/// Padding [top, left, bottom, right] from `pads` or `auto_pad`.
+pub fn pads4(
     at: &Attrs,
     [h, w]: [usize; 2],
     [kh, kw]: [usize; 2],
     stride: usize,
     dilation: usize,
-) -> Result<usize, String> {
+) -> Result<[usize; 4], String> {
     let auto = at.string("auto_pad", "NOTSET")?;
     let pads: Vec<i64> = match auto.as_str() {
         "NOTSET" => at.ints("pads")?.unwrap_or_else(|| vec![0; 4]),
@@ -354,11 +491,31 @@ pub fn padding(
             ))
         }
     };
-    if pads.len() != 4 || pads.iter().any(|&p| p != pads[0] || p < 0) {
+    if pads.len() != 4 || pads.iter().any(|&p| p < 0) {
         return Err(format!(
-            "pads {pads:?} (auto_pad {auto}): only the same padding on every side of a 2-D \
-             window is supported"
+            "pads {pads:?} (auto_pad {auto}): four non-negative values of a 2-D window are needed"
         ));
     }
-    Ok(pads[0] as usize)
+    Ok([
+        pads[0] as usize,
+        pads[1] as usize,
+        pads[2] as usize,
+        pads[3] as usize,
+    ])
+}
+
+/// The input to a windowed op and its symmetric padding: `x` itself when `pads` are the same
+/// on every side, else a `pad` layer (zeros, or -infinity before a max pool) and padding 0.
+pub fn pad_input(
+    cx: &mut Ctx,
+    node: &Node,
+    x: String,
+    pads: [usize; 4],
+    neg_inf: bool,
+) -> Result<(String, usize), OnnxError> {
+    if pads.iter().all(|&p| p == pads[0]) {
+        return Ok((x, pads[0]));
+    }
+    let j = cx.push(node, Op::Pad { pads, neg_inf }, vec![x])?;
+    Ok((cx.layers[j].name.clone(), 0))
 }

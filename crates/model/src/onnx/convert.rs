@@ -2,6 +2,7 @@
 //! graph's (topological) order, is converted by the op of the registry that maps its type.
 
 use super::context::{Ctx, Node, Val};
+use super::fold;
 use super::ops;
 use super::proto::read_tensor;
 use super::OnnxError;
@@ -35,7 +36,7 @@ pub fn convert(
             "the graph has no input that is not an initializer".into(),
         ));
     };
-    let (input, input_rank) =
+    let input_dims =
         input_shape(first).map_err(|m| gerr(format!("input `{}`: {m}", first.name)))?;
     vals.insert(first.name.clone(), Val::Input);
     for extra in &data_inputs[1..] {
@@ -50,7 +51,7 @@ pub fn convert(
     for o in &g.output {
         *readers.entry(o.name.clone()).or_default() += 1;
     }
-    let mut cx = Ctx::new(file, name, vals, (input, input_rank), readers);
+    let mut cx = Ctx::new(file, name, vals, input_dims, readers);
     for (i, n) in g.node.iter().enumerate() {
         node(&mut cx, &Node::new(i, n, file))?;
     }
@@ -85,8 +86,9 @@ pub fn convert(
     Ok((desc, cx.weights))
 }
 
-/// [C, H, W] (or [F, 1, 1] of a [batch, F] input) and the rank, from the input's declared type.
-fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<([usize; 3], usize), String> {
+/// The input's dims without the batch ([C, H, W], [tokens, features] or [features]), from its
+/// declared type.
+fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<Vec<usize>, String> {
     let Some(tp) = v.type_.as_ref().filter(|t| t.has_tensor_type()) else {
         return Err("not a tensor".into());
     };
@@ -97,6 +99,18 @@ fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<([usize; 3], usize),
     let Some(shape) = t.shape.as_ref() else {
         return Err("its shape is not given; export with a fixed input shape".into());
     };
+    // Every shape is read for one frame (the graph at batch 1); a graph exported for a fixed
+    // larger batch has that batch baked into its reshapes.
+    if let Some(b) = shape
+        .dim
+        .first()
+        .filter(|d| d.has_dim_value() && d.dim_value() > 1)
+    {
+        return Err(format!(
+            "batch dimension fixed at {}: export with batch 1 or a symbolic batch",
+            b.dim_value()
+        ));
+    }
     let mut dims = Vec::new();
     for (i, d) in shape.dim.iter().enumerate().skip(1) {
         if !d.has_dim_value() || d.dim_value() < 1 {
@@ -108,11 +122,11 @@ fn input_shape(v: &onnx_protobuf::ValueInfoProto) -> Result<([usize; 3], usize),
         }
         dims.push(d.dim_value() as usize);
     }
-    match dims.as_slice() {
-        [c, h, w] => Ok(([*c, *h, *w], 4)),
-        [f] => Ok(([*f, 1, 1], 2)),
+    match dims.len() {
+        1..=3 => Ok(dims),
         _ => Err(format!(
-            "rank {}: allowed are [batch, C, H, W] and [batch, features]",
+            "rank {}: allowed are [batch, C, H, W], [batch, tokens, features] and [batch, \
+             features]",
             shape.dim.len()
         )),
     }
@@ -123,6 +137,9 @@ fn node(cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
     let n = node.proto;
     if !(n.domain.is_empty() || n.domain == "ai.onnx") {
         return Err(node.unsupported(format!("{}::{}", n.domain, n.op_type)));
+    }
+    if fold::fold(cx, node)? {
+        return Ok(());
     }
     match ops::find(&n.op_type) {
         Some(op) => op.convert(cx, node),

@@ -3,20 +3,26 @@
 //! runner reads them (`LAYER.weight`, `LAYER.bias`, `LAYER.running_mean`, ...).
 //!
 //! Node by node, in the graph's (topological) order, each ONNX value is bound to the network
-//! input, a layer of the description or a constant. Conv, Gemm/MatMul (constant weights) and
-//! BatchNormalization become `conv`, `linear` and `bn` layers with their tensors; an Add of a
-//! constant right after a MatMul/Conv that nothing else reads becomes that layer's bias.
-//! Identity and Dropout bind their output to their input. The rest map one to one; anything
-//! the description cannot express exactly (asymmetric padding, ceil-mode pooling that changes
-//! the size, a Resize that is not an integer nearest-neighbour upsampling, ...) is refused
-//! with the node's name, op and the offending attribute. BatchNormalization's epsilon is
-//! absorbed into the running variance (var + eps - 1e-5), as the runner's epsilon is 1e-5.
+//! input, a layer of the description or a constant. Every shape is read for one frame (the
+//! graph at batch 1), and each value's ONNX dims are kept beside the [C, H, W] its layer holds
+//! (`context::frame`). Conv, Gemm/MatMul (constant weights) and BatchNormalization become
+//! `conv`, `linear`/`dense` and `bn` layers with their tensors; an Add of a constant right
+//! after a MatMul/Conv that nothing else reads becomes that layer's bias. Identity and Dropout
+//! bind their output to their input. Shape arithmetic on constants (and `Shape` of a computed
+//! tensor, whose shape is fixed) is folded at import (`fold`). The rest map one to one, or to
+//! a few layers (a `pad` before a windowed op with unequal sides, a `reshape` where the ONNX
+//! rank changes); anything the description cannot express exactly (a Resize that is not an
+//! integer nearest-neighbour upsampling, a Transpose of more than three moving groups of axes,
+//! ...) is refused with the node's name, op and the offending attribute. BatchNormalization's
+//! epsilon is absorbed into the running variance (var + eps - 1e-5), as the runner's epsilon
+//! is 1e-5.
 //!
 //! `convert` walks the graph; each op's mapping is a file of `ops/`, found through the registry
 //! there; `context` holds what they share (the bindings, layers, weights and node errors).
 
 mod context;
 mod convert;
+mod fold;
 mod ops;
 mod proto;
 

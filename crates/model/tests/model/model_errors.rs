@@ -19,7 +19,7 @@ fn check(body: &str, layer: &str, field: &str, says: &str) {
 #[test]
 fn unknown_op() {
     check(
-        "[[layers]]\nname = \"a\"\nop = \"softmax\"\n",
+        "[[layers]]\nname = \"a\"\nop = \"lstm\"\n",
         "a",
         "op",
         "allowed: conv, linear",
@@ -154,5 +154,41 @@ fn malformed_toml_and_missing_file() {
     assert!(
         e.to_string().contains("/no/such/model.toml") && e.to_string().contains("cannot read"),
         "{e}"
+    );
+}
+
+/// The ops of imported transformers and modern CNNs check their fields like the others.
+#[test]
+fn new_ops_name_their_fields() {
+    let lin = "[[layers]]\nname = \"t\"\nop = \"reshape\"\nshape = [1, 12, 16]\n";
+    check(
+        &format!("{lin}[[layers]]\nname = \"s\"\nop = \"slice\"\naxis = 1\n"),
+        "s",
+        "end",
+        "required for op `slice`",
+    );
+    check(
+        &format!("{lin}[[layers]]\nname = \"p\"\nop = \"transpose\"\nperm = [0, 0, 1]\n"),
+        "p",
+        "perm",
+        "a permutation of 0, 1, 2",
+    );
+    check(
+        &format!("{lin}[[layers]]\nname = \"m\"\nop = \"matmul\"\n"),
+        "m",
+        "inputs",
+        "takes exactly 2 inputs",
+    );
+    check(
+        "[[layers]]\nname = \"r\"\nop = \"reshape\"\nshape = [5, 5, 5]\n",
+        "r",
+        "shape",
+        "holds 125 values",
+    );
+    check(
+        "[[layers]]\nname = \"g\"\nop = \"sigmoid\"\nalpha = 1.0\n",
+        "g",
+        "alpha",
+        "not a field of op `sigmoid`",
     );
 }

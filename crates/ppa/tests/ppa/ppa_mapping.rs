@@ -154,7 +154,7 @@ fn a_network_without_matrices_is_refused() {
     .unwrap();
     let e = map_network(&isaac(), &m).unwrap_err();
     assert!(
-        e.to_string().contains("p.toml") && e.to_string().contains("no conv or linear"),
+        e.to_string().contains("p.toml") && e.to_string().contains("no conv, linear or dense"),
         "{e}"
     );
 }

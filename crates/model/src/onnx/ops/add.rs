@@ -1,12 +1,14 @@
 //! `Add` and `Sum` of computed tensors become an `add` layer (a one-input Sum passes its input
 //! through). A constant added to the Conv, MatMul or Gemm right before it, when nothing else
 //! reads that node's output, becomes (or adds to) that layer's bias, as exporters split a
-//! linear layer into MatMul + Add. Refused: any other Add of a constant.
+//! linear layer into MatMul + Add; any other scalar constant, an `affine` layer x + c; a
+//! constant of the other operand's shape (position embeddings), a `const` layer and an `add`.
+//! Refused: any other Add of a constant.
 
 use super::OnnxOp;
 use crate::onnx::context::{broadcast_bias, Ctx, Node, Val};
 use crate::onnx::OnnxError;
-use crate::Op;
+use crate::{Act, Op};
 use ndarray::{ArrayD, IxDyn};
 
 pub struct Add;
@@ -43,7 +45,7 @@ impl OnnxOp for Add {
         let cannot = || {
             node.err(
                 "an Add of a constant is supported only as the bias of the Conv, MatMul or Gemm \
-                 right before it, when nothing else reads that node's output"
+                 right before it, when nothing else reads that node's output, or of a scalar"
                     .into(),
             )
         };
@@ -51,6 +53,35 @@ impl OnnxOp for Add {
             return Err(cannot());
         }
         let other = 1 - consts[0];
+        if !bias_target(cx, ins[other]) {
+            let x = cx.data(node, other)?;
+            match cx.vals.get(ins[consts[0]]) {
+                Some(Val::Const(c)) if c.f.len() == 1 => {
+                    let beta = c.f[0];
+                    cx.push(node, Op::Act(Act::Affine { alpha: 1.0, beta }), vec![x])?;
+                }
+                _ => {
+                    // Position embeddings: a constant of the operand's own shape.
+                    let rank = cx.dims_of(&x).len();
+                    let k = cx.const_layer(node, consts[0], rank)?;
+                    if cx.dims_of(&k) != cx.dims_of(&x) {
+                        return Err(node.err(format!(
+                            "Add of a constant of shape {:?} to a tensor of shape {:?}: a \
+                             constant must be a bias, a scalar or of the tensor's shape",
+                            cx.dims_of(&k),
+                            cx.dims_of(&x)
+                        )));
+                    }
+                    let dims = cx.dims_of(&x);
+                    let mut ins = vec![x, k];
+                    if consts[0] == 0 {
+                        ins.reverse();
+                    }
+                    cx.push_dims(node, Op::Add, ins, dims)?;
+                }
+            }
+            return Ok(());
+        }
         let Some(Val::Layer(j)) = cx.vals.get(ins[other]).cloned() else {
             return Err(cannot());
         };
@@ -63,7 +94,7 @@ impl OnnxOp for Add {
         };
         let ln = cx.layers[j].name.clone();
         let (out, conv) = match &mut cx.layers[j].op {
-            Op::Linear { out_features, bias } => {
+            Op::Linear { out_features, bias } | Op::Dense { out_features, bias } => {
                 *bias = true;
                 (*out_features, false)
             }
@@ -86,4 +117,16 @@ impl OnnxOp for Add {
         cx.bind(node, Val::Layer(j));
         Ok(())
     }
+}
+
+/// Whether `v` is a conv/linear/dense layer's output that only this Add reads (its bias).
+fn bias_target(cx: &Ctx, v: &str) -> bool {
+    let Some(Val::Layer(j)) = cx.vals.get(v) else {
+        return false;
+    };
+    cx.readers.get(v).copied().unwrap_or(0) == 1
+        && matches!(
+            cx.layers[*j].op,
+            Op::Conv { .. } | Op::Linear { .. } | Op::Dense { .. }
+        )
 }

@@ -1,10 +1,11 @@
 //! `Conv` becomes a `conv` layer with its weight `W` [out, in / group, kh, kw] and optional
 //! bias `B`, both constants. Honoured: `kernel_shape` (must match W), `group`, `strides` and
-//! `dilations` (the same on both axes), `pads` or `auto_pad` (the same on every side). Refused:
-//! 1-D/3-D convolutions, asymmetric strides, dilations or padding, a computed weight.
+//! `dilations` (the same on both axes), `pads` or `auto_pad` (unequal sides through a `pad`
+//! layer of zeros before the conv). Refused: 1-D/3-D convolutions, asymmetric strides or
+//! dilations, a computed weight.
 
 use super::OnnxOp;
-use crate::onnx::context::{arr, padding, same_pair, Ctx, Node};
+use crate::onnx::context::{arr, pad_input, pads4, same_pair, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -53,7 +54,8 @@ impl OnnxOp for Conv {
         let at = &node.attrs;
         let stride = same_pair(at, "strides", 1).map_err(|m| node.err(m))?;
         let dilation = same_pair(at, "dilations", 1).map_err(|m| node.err(m))?;
-        let padding = padding(at, [h, wd], [kh, kw], stride, dilation).map_err(|m| node.err(m))?;
+        let pads = pads4(at, [h, wd], [kh, kw], stride, dilation).map_err(|m| node.err(m))?;
+        let (x, padding) = pad_input(cx, node, x, pads, false)?;
         let op = Op::Conv {
             out_channels: o,
             kernel: [kh, kw],

@@ -1,9 +1,10 @@
 //! `Gemm` (alpha * X * B' + beta * C) becomes a `linear` layer: B (transposed or not) scaled by
 //! alpha is its weight, beta * C its bias. Honoured: `transB`, `alpha`, `beta`, a C broadcast
-//! per output or a scalar. Refused: `transA` = 1, a computed B or C. MatMul shares [`linear`].
+//! per output or a scalar; an input of several rows ([tokens, features]) becomes a `dense`
+//! layer. Refused: `transA` = 1, a computed B or C. MatMul shares [`linear`].
 
 use super::OnnxOp;
-use crate::onnx::context::{arr, broadcast_bias, Ctx, Node};
+use crate::onnx::context::{arr, broadcast_bias, frame, per_frame, Ctx, Node};
 use crate::onnx::proto::Const;
 use crate::onnx::OnnxError;
 use crate::Op;
@@ -33,7 +34,8 @@ impl OnnxOp for Gemm {
 }
 
 /// A linear layer of input 0 with weight `alpha * b` (`b` [k, out], or [out, k] when
-/// `trans_b`) and bias `beta * c`.
+/// `trans_b`) and bias `beta * c`: `linear` on one vector of features, `dense` (the matrix on
+/// every row of the last axis) on rows of tokens or pixels.
 pub fn linear(
     cx: &mut Ctx,
     node: &Node,
@@ -44,15 +46,23 @@ pub fn linear(
     beta: f32,
 ) -> Result<(), OnnxError> {
     let x = cx.data(node, 0)?;
+    let dims = cx.dims_of(&x);
     let [d0, d1] = match b.dims.as_slice() {
         [a, b] => [*a, *b],
         d => return Err(node.err(format!("weight of shape {d:?}: a 2-D matrix is needed"))),
     };
     let (out, k) = if trans_b { (d0, d1) } else { (d1, d0) };
-    let feats: usize = cx.shape_of(&x).iter().product();
-    if feats != k {
+    // Rows (tokens, pixels) rather than one vector of flat features: a dense layer.
+    let rows = per_frame(&dims).0.len() > 1;
+    let feats: usize = if rows {
+        frame(&dims)[2]
+    } else {
+        cx.shape_of(&x).iter().product()
+    };
+    if feats != k || rows && dims.last() != Some(&k) {
         return Err(node.err(format!(
-            "weight of shape {:?} takes {k} features; its input has {feats}",
+            "weight of shape {:?} takes {k} features; its input of shape {dims:?} has {feats} \
+             per row",
             b.dims
         )));
     }
@@ -78,11 +88,21 @@ pub fn linear(
         ),
         None => None,
     };
-    let op = Op::Linear {
-        out_features: out,
-        bias: bias.is_some(),
+    let j = if rows {
+        let op = Op::Dense {
+            out_features: out,
+            bias: bias.is_some(),
+        };
+        let mut od = dims.clone();
+        *od.last_mut().expect("rows") = out;
+        cx.push_dims(node, op, vec![x], od)?
+    } else {
+        let op = Op::Linear {
+            out_features: out,
+            bias: bias.is_some(),
+        };
+        cx.push(node, op, vec![x])?
     };
-    let j = cx.push(node, op, vec![x])?;
     cx.set_weight(j, "weight", arr(&[out, k], w));
     if let Some(bias) = bias {
         cx.set_weight(j, "bias", arr(&[out], bias));

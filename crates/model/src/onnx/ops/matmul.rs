@@ -1,11 +1,16 @@
-//! `MatMul` of a computed tensor by a constant 2-D matrix becomes a bias-free `linear` layer
-//! (an Add of a constant right after it becomes its bias; see `add.rs`). Refused: a computed
-//! second operand, a weight that is not 2-D.
+//! `MatMul`. By a constant 2-D matrix: of [batch, features], a bias-free `linear` layer; of
+//! rows (tokens, pixels), a `dense` layer applying the matrix to every row of the last axis (a
+//! transformer's projections). Both go onto crossbars; an Add of a constant right after either
+//! becomes its bias (see `add.rs`). Of two computed tensors ([.., M, K] x [.., K, N], the
+//! leading axis equal or 1, as attention's Q.K^T and A.V per head): a `matmul` layer, run in
+//! the tiles' digital units. Refused: a weight that is not 2-D, leading axes that do not fit
+//! one [C, H, W] axis.
 
 use super::gemm::linear;
 use super::OnnxOp;
-use crate::onnx::context::{Ctx, Node};
+use crate::onnx::context::{frame, Ctx, Node, Val};
 use crate::onnx::OnnxError;
+use crate::Op;
 
 pub struct MatMul;
 
@@ -14,12 +19,37 @@ impl OnnxOp for MatMul {
         &["MatMul"]
     }
 
-    fn listed(&self) -> String {
-        "MatMul (constant weights)".into()
-    }
-
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
-        let b = cx.konst(node, 1, "weight (second operand)")?.clone();
-        linear(cx, node, &b, false, 1.0, None, 1.0)
+        if matches!(cx.lookup(node, 1)?, Val::Const(_)) {
+            let b = cx.konst(node, 1, "weight (second operand)")?.clone();
+            return linear(cx, node, &b, false, 1.0, None, 1.0);
+        }
+        let x = cx.data(node, 0)?;
+        let y = cx.data(node, 1)?;
+        let (dx, dy) = (cx.dims_of(&x), cx.dims_of(&y));
+        // M x K and K x N must be the frames' H x W: the last two axes, each on its own.
+        let rows_cols = |d: &[usize]| {
+            let f = frame(d);
+            d.len() >= 2 && f[1..] == d[d.len() - 2..]
+        };
+        if !rows_cols(&dx) || !rows_cols(&dy) {
+            return Err(node.err(format!(
+                "product of shapes {dx:?} and {dy:?}: each operand must be [.., M, K] with its \
+                 leading axes holding at most one that is not 1 (heads)"
+            )));
+        }
+        let lead = |d: &[usize]| d[..d.len() - 2].to_vec();
+        let (lx, ly) = (lead(&dx), lead(&dy));
+        let n = lx.len().max(ly.len());
+        let pad = |l: Vec<usize>| [vec![1; n - l.len()], l].concat();
+        let mut out: Vec<usize> = pad(lx)
+            .iter()
+            .zip(pad(ly))
+            .map(|(a, b)| (*a).max(b))
+            .collect();
+        out.push(dx[dx.len() - 2]);
+        out.push(dy[dy.len() - 1]);
+        cx.push_dims(node, Op::MatMul, vec![x, y], out)?;
+        Ok(())
     }
 }

@@ -1,0 +1,227 @@
+//! The ONNX ops beyond plain CNNs, each on a tiny graph of tests/data/onnx (made with
+//! onnxruntime's outputs by scripts/make_onnx_ops_testdata.py): the float reference within
+//! 1e-4 of onnxruntime, the noiseless crossbar run within a stated bound of the float one, and
+//! a tiny attention block end to end, mapped and costed by the performance model.
+
+use ndarray::{Array4, ArrayD};
+use ndarray_npy::read_npy;
+use nestevo_arch::preset;
+use nestevo_cim::{CimNetwork, NoiseSpec};
+use nestevo_couple::generic::as_frames;
+use nestevo_model::onnx::{import_onnx, Imported};
+use nestevo_model::{parse_model, Act, Op, Tensors};
+use std::path::{Path, PathBuf};
+
+fn data(f: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .join("tests/data/onnx")
+        .join(f)
+}
+
+fn network(imp: &Imported) -> CimNetwork {
+    let t = Tensors {
+        source: "onnx".into(),
+        map: imp.weights.clone().into_iter().collect(),
+    };
+    let spec = preset("isaac").unwrap();
+    CimNetwork::new(&imp.desc, &t, &spec, &NoiseSpec::default()).unwrap()
+}
+
+/// max |a - b| / max |b| over the values in row-major order (every layout the importer picks
+/// keeps ONNX's row-major order, so only the shapes' ranks differ).
+fn rel(a: &Array4<f32>, b: &ArrayD<f32>) -> f32 {
+    assert_eq!(a.len(), b.len(), "{:?} vs {:?}", a.shape(), b.shape());
+    let a = a.as_standard_layout();
+    let d = a
+        .iter()
+        .zip(b.iter())
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    d / b.iter().fold(0f32, |m, v| m.max(v.abs()))
+}
+
+/// Every output of NAME.onnx: float vs onnxruntime within 1e-4 relative, crossbars (noiseless
+/// ISAAC, 16-bit) vs float within `xbar`; returns the import.
+fn check(name: &str, outputs: usize, xbar: f32) -> Imported {
+    let imp = import_onnx(&data(&format!("{name}.onnx"))).unwrap();
+    // The description reads back equal from its TOML (the new ops' fields included).
+    assert_eq!(parse_model(&imp.desc.to_toml(), "again").unwrap(), imp.desc);
+    let x: ArrayD<f32> = read_npy(data(&format!("{name}_x.npy"))).unwrap();
+    let x = as_frames(x, imp.desc.input, "x").unwrap();
+    let mut net = network(&imp);
+    let float = net.forward_float(x.view()).unwrap();
+    net.calibrate(x.view()).unwrap();
+    let (cim, _) = net.forward_cim(x.view()).unwrap();
+    assert_eq!(
+        float.len(),
+        outputs,
+        "{name}: outputs {:?}",
+        imp.desc.outputs
+    );
+    for k in 0..outputs {
+        let r: ArrayD<f32> = read_npy(data(&format!("{name}_y{k}.npy"))).unwrap();
+        let e = rel(&float[k], &r);
+        assert!(e <= 1e-4, "{name} output {k}: float vs onnxruntime {e:e}");
+        let q = rel(&cim[k], &float[k].clone().into_dyn());
+        assert!(q <= xbar, "{name} output {k}: crossbars vs float {q:e}");
+    }
+    imp
+}
+
+fn kinds(imp: &Imported) -> Vec<&'static str> {
+    imp.desc.layers.iter().map(|l| l.op.kind()).collect()
+}
+
+/// MaxPool with ceil_mode (-infinity padding at the bottom/right, with and without pads),
+/// a Conv and an AveragePool with unequal pads (a `pad` layer before them).
+#[test]
+fn pool_ceil_mode_and_asymmetric_pads() {
+    let imp = check("pool_pad", 4, 2f32.powi(-10));
+    assert!(imp.desc.layers.iter().any(|l| matches!(
+        l.op,
+        Op::Pad {
+            pads: [0, 0, 1, 1],
+            neg_inf: true
+        }
+    )));
+    assert!(imp.desc.layers.iter().any(|l| l.op
+        == Op::Pad {
+            pads: [0, 3, 0, 3],
+            neg_inf: false
+        }));
+}
+
+/// Sigmoid, HardSigmoid, HardSwish, Tanh, SiLU (Sigmoid then a Mul of two activations) and
+/// GELU as exported at opset 17 (scalar Div, Add, Mul become `affine` layers, Erf).
+#[test]
+fn activations() {
+    let imp = check("acts", 6, 0.0);
+    let k = kinds(&imp);
+    for want in [
+        "sigmoid",
+        "hardsigmoid",
+        "hardswish",
+        "tanh",
+        "mul",
+        "erf",
+        "affine",
+    ] {
+        assert!(k.contains(&want), "{want} in {k:?}");
+    }
+}
+
+/// Squeeze-and-excitation: ReduceMean (keepdims), a gate broadcast over [N, C, 1, 1] by Mul
+/// and Div of two activations, ReduceMean without keepdims before a Gemm.
+#[test]
+fn excitation_gates_and_reduce_mean() {
+    let imp = check("excite", 3, 2f32.powi(-10));
+    assert!(imp.desc.layers.iter().any(|l| l.op
+        == Op::ReduceMean {
+            axes: [false, true, true]
+        }));
+    assert!(kinds(&imp).contains(&"div"));
+}
+
+/// The channel shuffle (a rank-5 Reshape, Transpose, Reshape), Split and Concat on channels,
+/// Slice on H and Concat on W.
+#[test]
+fn channel_shuffle_split_slice_concat() {
+    let imp = check("shuffle", 2, 2f32.powi(-10));
+    let k = kinds(&imp);
+    for want in ["transpose", "reshape", "slice", "concat"] {
+        assert!(k.contains(&want), "{want} in {k:?}");
+    }
+    assert!(imp
+        .desc
+        .layers
+        .iter()
+        .any(|l| l.op == Op::ConcatAxis { axis: 2 }));
+}
+
+/// A ConvNeXt block: NHWC Transpose, LayerNormalization, per-pixel MatMul + Add on crossbars
+/// (`dense`), GELU, Transpose back and the residual Add.
+#[test]
+fn convnext_block() {
+    let imp = check("convnext", 1, 2f32.powi(-10));
+    let dense = imp
+        .desc
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, Op::Dense { bias: true, .. }))
+        .count();
+    assert_eq!(dense, 2);
+    assert!(kinds(&imp).contains(&"layernorm"));
+}
+
+/// A transformer block on tokens: float within 1e-4 of onnxruntime, crossbars within 2e-2;
+/// Q.K^T and A.V are `matmul` layers (digital), the projections `dense` layers (crossbars);
+/// the performance model maps it and charges the digital layers their stated costs.
+#[test]
+fn attention_block_end_to_end() {
+    let imp = check("attention", 2, 2e-2);
+    let d = &imp.desc;
+    assert_eq!(d.input, [1, 6, 8]);
+    let count = |f: &dyn Fn(&Op) -> bool| d.layers.iter().filter(|l| f(&l.op)).count();
+    assert_eq!(count(&|o| *o == Op::MatMul), 2);
+    assert_eq!(count(&|o| matches!(o, Op::Dense { .. })), 6);
+    assert_eq!(count(&|o| matches!(o, Op::Softmax { axis: 2 })), 1);
+    assert_eq!(count(&|o| matches!(o, Op::Act(Act::Erf))), 1);
+    let spec = preset("isaac").unwrap();
+    let r = nestevo_ppa::network_report(&spec, d, 1).unwrap();
+    // 7 crossbar layers: q, k, v, out, fc1, fc2 and the head's linear layer.
+    assert_eq!(r.layers.len(), 7);
+    let ops = |op: &str| r.digital_by_op.iter().find(|x| x.op == op).map(|x| x.ops);
+    // Q.K^T: 2 heads x 6 x 6 outputs x 4 MACs, A.V: 2 x 6 x 4 x 6, 2 operations per MAC.
+    assert_eq!(ops("matmul"), Some(2 * (2 * 6 * 6 * 4) * 2));
+    assert_eq!(ops("softmax"), Some(7 * 2 * 6 * 6));
+    assert_eq!(ops("layernorm"), Some(7 * 2 * 6 * 8));
+    assert!(r.energy_per_frame_pj.digital > 0.0);
+    let text = nestevo_ppa::render_network(&r);
+    assert!(text.contains("digital work per frame by op"), "{text}");
+}
+
+/// An op still unsupported is refused naming the node, its op and the supported list, which
+/// now names the new ops.
+#[test]
+fn unsupported_op_is_refused_with_the_list() {
+    let m = import_onnx(&data("unsupported_cos.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("node `head/cos`"), "{m}");
+    assert!(m.contains("op `Cos` is not supported"), "{m}");
+    for op in [
+        "Softmax",
+        "LayerNormalization",
+        "Transpose",
+        "HardSwish",
+        "Split",
+    ] {
+        assert!(m.contains(op), "{op} missing from: {m}");
+    }
+}
+
+/// Shape arithmetic (Shape, Gather, Div, Unsqueeze, Concat) is folded into a Reshape's target
+/// at import; a layer-scale Mul, a class-token Concat and a position-embedding Add keep their
+/// constants as `const` layers.
+#[test]
+fn shape_arithmetic_folds_and_constants_become_layers() {
+    let imp = check("fold_const", 2, 0.0);
+    let consts = imp
+        .desc
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, Op::Const { .. }))
+        .count();
+    assert_eq!(consts, 3);
+    assert!(!kinds(&imp).contains(&"gather"));
+}
+
+/// Attention as torch exports `nn.MultiheadAttention` (torchvision's ViT): the batch axis
+/// moved and merged with heads, a fused in-projection and a Gemm on token rows, read for one
+/// frame; float within 1e-4 of onnxruntime, crossbars within 2e-2.
+#[test]
+fn multihead_attention_moving_the_batch() {
+    let imp = check("mha", 1, 2e-2);
+    let count = |f: &dyn Fn(&Op) -> bool| imp.desc.layers.iter().filter(|l| f(&l.op)).count();
+    assert_eq!(count(&|o| matches!(o, Op::Dense { bias: true, .. })), 2);
+    assert_eq!(count(&|o| *o == Op::MatMul), 2);
+}

@@ -1,0 +1,438 @@
+//! Constant folding at import: exporters leave shape arithmetic in graphs (`Shape` of a
+//! computed tensor, then `Gather`, `Div`, `Concat`, ... into a `Reshape`'s target). Every
+//! shape is fixed here, so `Shape` of a computed tensor is a constant, and a node of the ops
+//! below whose inputs are all constants is evaluated and bound to its result; it becomes no
+//! layer. Values are exact: integers stay integers (shapes), floats are f32 as ONNX's.
+
+use super::context::{Ctx, Node, Val};
+use super::proto::Const;
+use super::OnnxError;
+
+/// The ops evaluated on constants.
+const FOLDED: &[&str] = &[
+    "Shape",
+    "Gather",
+    "Unsqueeze",
+    "Squeeze",
+    "Concat",
+    "Cast",
+    "Sqrt",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Mod",
+    "Pow",
+    "Equal",
+    "Where",
+    "ConstantOfShape",
+    "Expand",
+    "Slice",
+    "Reshape",
+    "Range",
+    "Neg",
+    "Floor",
+    "Ceil",
+    "Transpose",
+];
+
+/// Values with their dims; `int` when they are integers (ONNX int32/int64/bool).
+struct T {
+    dims: Vec<usize>,
+    v: Vec<f64>,
+    int: bool,
+}
+
+impl T {
+    fn of(c: &Const) -> T {
+        match &c.ints {
+            Some(i) => T {
+                dims: c.dims.clone(),
+                v: i.iter().map(|&x| x as f64).collect(),
+                int: true,
+            },
+            None => T {
+                dims: c.dims.clone(),
+                v: c.f.iter().map(|&x| x as f64).collect(),
+                int: false,
+            },
+        }
+    }
+
+    fn into_const(self) -> Const {
+        let ints = self.int.then(|| self.v.iter().map(|&x| x as i64).collect());
+        Const {
+            dims: self.dims,
+            f: self.v.iter().map(|&x| x as f32).collect(),
+            ints,
+        }
+    }
+
+    fn ints(&self) -> Vec<i64> {
+        self.v.iter().map(|&x| x as i64).collect()
+    }
+}
+
+/// Folds `node` if it is a folded op whose inputs are constants (or a `Shape` of a computed
+/// tensor): binds its output and returns true; otherwise leaves it to the op registry.
+pub fn fold(cx: &mut Ctx, node: &Node) -> Result<bool, OnnxError> {
+    let n = node.proto;
+    if !FOLDED.contains(&n.op_type.as_str()) {
+        return Ok(false);
+    }
+    let given: Vec<usize> = (0..n.input.len()).filter(|&k| node.has_input(k)).collect();
+    if n.op_type == "Shape" {
+        let dims = match cx.lookup(node, 0)? {
+            Val::Const(c) => c.dims.clone(),
+            Val::Input | Val::Layer(_) => cx.dims_of(&cx.data(node, 0)?),
+            Val::Extra => return Ok(false),
+        };
+        let r = dims.len() as i64;
+        let at = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+        let (s, e) = (at(node.int("start", 0)?), at(node.int("end", r)?));
+        let v: Vec<f64> = dims[s..e.max(s)].iter().map(|&d| d as f64).collect();
+        let t = T {
+            dims: vec![v.len()],
+            v,
+            int: true,
+        };
+        cx.bind(node, Val::Const(t.into_const()));
+        return Ok(true);
+    }
+    let mut ins = Vec::with_capacity(given.len());
+    for &k in &given {
+        match cx.lookup(node, k)? {
+            Val::Const(c) => ins.push(T::of(c)),
+            _ => return Ok(false),
+        }
+    }
+    let out = eval(node, &given, ins).map_err(|m| node.err(format!("folding constants: {m}")))?;
+    cx.bind(node, Val::Const(out.into_const()));
+    Ok(true)
+}
+
+/// Row-major strides of `dims`.
+fn strides(dims: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; dims.len()];
+    for i in (0..dims.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * dims[i + 1];
+    }
+    s
+}
+
+/// `t` broadcast to `dims` (numpy rules; `dims` already the broadcast shape).
+fn expand(t: &T, dims: &[usize]) -> Result<Vec<f64>, String> {
+    let off = dims.len() - t.dims.len();
+    let src = strides(&t.dims);
+    let total: usize = dims.iter().product();
+    let out_s = strides(dims);
+    let mut v = Vec::with_capacity(total);
+    for i in 0..total {
+        let mut j = 0;
+        for (a, &d) in dims.iter().enumerate() {
+            let idx = (i / out_s[a]) % d;
+            if a >= off {
+                let sd = t.dims[a - off];
+                j += if sd == 1 { 0 } else { idx } * src[a - off];
+            }
+        }
+        v.push(t.v[j]);
+    }
+    Ok(v)
+}
+
+/// The numpy broadcast of several shapes.
+fn broadcast(shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
+    let n = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![1; n];
+    for s in shapes {
+        for (i, &d) in s.iter().enumerate() {
+            let o = &mut out[n - s.len() + i];
+            if *o == 1 {
+                *o = d;
+            } else if d != 1 && d != *o {
+                return Err(format!("shapes {shapes:?} do not broadcast"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn binary(a: &T, b: &T, f: impl Fn(f64, f64) -> f64, int: bool) -> Result<T, String> {
+    let dims = broadcast(&[&a.dims, &b.dims])?;
+    let (x, y) = (expand(a, &dims)?, expand(b, &dims)?);
+    Ok(T {
+        v: x.iter().zip(&y).map(|(&p, &q)| f(p, q)).collect(),
+        dims,
+        int,
+    })
+}
+
+fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
+    let op = node.proto.op_type.as_str();
+    let attr = |name: &str, d: i64| node.attrs.int(name, d);
+    let norm = |a: i64, r: usize| -> usize { (if a < 0 { a + r as i64 } else { a }) as usize };
+    Ok(match op {
+        "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Equal" => {
+            let (a, b) = (&ins[0], &ins[1]);
+            let int = a.int && b.int;
+            let fmod = attr("fmod", 0)? != 0;
+            let f: Box<dyn Fn(f64, f64) -> f64> = match op {
+                "Add" => Box::new(|x, y| x + y),
+                "Sub" => Box::new(|x, y| x - y),
+                "Mul" => Box::new(|x, y| x * y),
+                "Div" if int => Box::new(|x, y| (x / y).trunc()),
+                "Div" => Box::new(|x, y| ((x as f32) / (y as f32)) as f64),
+                "Mod" if fmod || !int => Box::new(|x, y| x % y),
+                "Mod" => Box::new(|x, y| x - y * (x / y).floor()),
+                "Pow" => Box::new(|x, y| ((x as f32).powf(y as f32)) as f64),
+                _ => Box::new(|x, y| f64::from(u8::from(x == y))),
+            };
+            binary(a, b, f, int || op == "Equal")?
+        }
+        "Sqrt" | "Neg" | "Floor" | "Ceil" => {
+            let t = &mut ins[0];
+            for v in t.v.iter_mut() {
+                *v = match op {
+                    "Sqrt" => ((*v as f32).sqrt()) as f64,
+                    "Neg" => -*v,
+                    "Floor" => v.floor(),
+                    _ => v.ceil(),
+                };
+            }
+            ins.swap_remove(0)
+        }
+        "Cast" => {
+            let to = attr("to", 1)?;
+            let mut t = ins.swap_remove(0);
+            t.int = matches!(to, 2..=7 | 9 | 12 | 13);
+            if t.int {
+                t.v.iter_mut().for_each(|v| *v = v.trunc());
+            } else {
+                t.v.iter_mut().for_each(|v| *v = (*v as f32) as f64);
+            }
+            t
+        }
+        "Where" => {
+            let dims = broadcast(&[&ins[0].dims, &ins[1].dims, &ins[2].dims])?;
+            let (c, a, b) = (
+                expand(&ins[0], &dims)?,
+                expand(&ins[1], &dims)?,
+                expand(&ins[2], &dims)?,
+            );
+            T {
+                v: (0..c.len())
+                    .map(|i| if c[i] != 0.0 { a[i] } else { b[i] })
+                    .collect(),
+                dims,
+                int: ins[1].int && ins[2].int,
+            }
+        }
+        "ConstantOfShape" => {
+            let dims: Vec<usize> = ins[0].ints().iter().map(|&d| d.max(0) as usize).collect();
+            let (value, int) = match node.attrs.tensor("value")? {
+                Some(t) => {
+                    let c = super::proto::read_tensor(t)?;
+                    (c.f.first().copied().unwrap_or(0.0) as f64, c.ints.is_some())
+                }
+                None => (0.0, false),
+            };
+            T {
+                v: vec![value; dims.iter().product()],
+                dims,
+                int,
+            }
+        }
+        "Expand" => {
+            let want: Vec<usize> = ins[1].ints().iter().map(|&d| d.max(0) as usize).collect();
+            let dims = broadcast(&[&ins[0].dims, &want])?;
+            T {
+                v: expand(&ins[0], &dims)?,
+                dims,
+                int: ins[0].int,
+            }
+        }
+        "Range" => {
+            let (s, l, d) = (ins[0].v[0], ins[1].v[0], ins[2].v[0]);
+            if d == 0.0 {
+                return Err("Range with delta 0".into());
+            }
+            let n = ((l - s) / d).ceil().max(0.0) as usize;
+            T {
+                v: (0..n).map(|i| s + i as f64 * d).collect(),
+                dims: vec![n],
+                int: ins[0].int,
+            }
+        }
+        "Unsqueeze" | "Squeeze" | "Reshape" => {
+            let mut t = ins.swap_remove(0);
+            let axes = if given.len() > 1 {
+                ins[0].ints()
+            } else {
+                node.attrs.ints("axes")?.unwrap_or_default()
+            };
+            t.dims = match op {
+                "Unsqueeze" => {
+                    let r = t.dims.len() + axes.len();
+                    let mut ax: Vec<usize> = axes.iter().map(|&a| norm(a, r)).collect();
+                    ax.sort_unstable();
+                    let mut d = t.dims.clone();
+                    for a in ax {
+                        d.insert(a.min(d.len()), 1);
+                    }
+                    d
+                }
+                "Squeeze" => {
+                    let r = t.dims.len();
+                    let ax: Vec<usize> = axes.iter().map(|&a| norm(a, r)).collect();
+                    (0..r)
+                        .filter(|&i| !(ax.contains(&i) || ax.is_empty() && t.dims[i] == 1))
+                        .map(|i| t.dims[i])
+                        .collect()
+                }
+                _ => {
+                    let n: usize = t.v.len();
+                    let mut d: Vec<i64> = axes.clone();
+                    for (i, x) in d.iter_mut().enumerate() {
+                        if *x == 0 {
+                            *x = *t.dims.get(i).ok_or("0 copies an axis it lacks")? as i64;
+                        }
+                    }
+                    let known: i64 = d.iter().filter(|&&x| x > 0).product();
+                    d.iter()
+                        .map(|&x| {
+                            if x < 0 {
+                                n / known.max(1) as usize
+                            } else {
+                                x as usize
+                            }
+                        })
+                        .collect()
+                }
+            };
+            if t.dims.iter().product::<usize>() != t.v.len() {
+                return Err(format!("{op} to {:?} of {} values", t.dims, t.v.len()));
+            }
+            t
+        }
+        "Concat" => {
+            let r = ins[0].dims.len();
+            let axis = norm(attr("axis", 0)?, r.max(1));
+            let outer: usize = ins[0].dims[..axis].iter().product();
+            let mut dims = ins[0].dims.clone();
+            dims[axis] = ins.iter().map(|t| t.dims[axis]).sum();
+            let mut v = Vec::new();
+            for o in 0..outer {
+                for t in &ins {
+                    let inner: usize = t.dims[axis..].iter().product();
+                    v.extend_from_slice(&t.v[o * inner..(o + 1) * inner]);
+                }
+            }
+            T {
+                v,
+                dims,
+                int: ins.iter().all(|t| t.int),
+            }
+        }
+        "Gather" => {
+            let (d, idx) = (&ins[0], &ins[1]);
+            let axis = norm(attr("axis", 0)?, d.dims.len());
+            let outer: usize = d.dims[..axis].iter().product();
+            let inner: usize = d.dims[axis + 1..].iter().product();
+            let n = d.dims[axis] as i64;
+            let mut v = Vec::new();
+            for o in 0..outer {
+                for &i in &idx.ints() {
+                    let i = if i < 0 { i + n } else { i } as usize;
+                    let at = (o * d.dims[axis] + i) * inner;
+                    v.extend_from_slice(&d.v[at..at + inner]);
+                }
+            }
+            let mut dims = d.dims[..axis].to_vec();
+            dims.extend(&idx.dims);
+            dims.extend(&d.dims[axis + 1..]);
+            T {
+                v,
+                dims,
+                int: d.int,
+            }
+        }
+        "Slice" => {
+            let t = &ins[0];
+            let r = t.dims.len();
+            let get = |k: usize| ins.get(k).map(|x| x.ints());
+            let (starts, ends) = (get(1).unwrap_or_default(), get(2).unwrap_or_default());
+            let axes = get(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
+            let steps = get(4).unwrap_or_else(|| vec![1; starts.len()]);
+            // The indices kept along each axis.
+            let mut keep: Vec<Vec<usize>> = t.dims.iter().map(|&d| (0..d).collect()).collect();
+            for k in 0..starts.len() {
+                let a = norm(axes[k], r);
+                let n = t.dims[a] as i64;
+                let st = steps[k];
+                if st == 0 {
+                    return Err("Slice with step 0".into());
+                }
+                let fix = |v: i64| if v < 0 { v + n } else { v };
+                let idx: Vec<usize> = if st > 0 {
+                    let (s0, e0) = (fix(starts[k]).clamp(0, n), fix(ends[k]).clamp(0, n));
+                    (s0..e0).step_by(st as usize).map(|i| i as usize).collect()
+                } else {
+                    let (s0, e0) = (
+                        fix(starts[k]).clamp(-1, n - 1),
+                        fix(ends[k]).clamp(-1, n - 1),
+                    );
+                    let mut v = Vec::new();
+                    let mut i = s0;
+                    while i > e0 {
+                        v.push(i as usize);
+                        i += st;
+                    }
+                    v
+                };
+                keep[a] = idx;
+            }
+            let dims: Vec<usize> = keep.iter().map(|k| k.len()).collect();
+            let src = strides(&t.dims);
+            let total: usize = dims.iter().product();
+            let out_s = strides(&dims);
+            let v = (0..total)
+                .map(|o| {
+                    let at: usize = (0..r)
+                        .map(|a| keep[a][(o / out_s[a]) % dims[a]] * src[a])
+                        .sum();
+                    t.v[at]
+                })
+                .collect();
+            T {
+                dims,
+                v,
+                int: t.int,
+            }
+        }
+        "Transpose" => {
+            let t = &ins[0];
+            let r = t.dims.len();
+            let perm: Vec<usize> = match node.attrs.ints("perm")? {
+                Some(p) => p.iter().map(|&a| norm(a, r)).collect(),
+                None => (0..r).rev().collect(),
+            };
+            let dims: Vec<usize> = perm.iter().map(|&a| t.dims[a]).collect();
+            let (src, out_s) = (strides(&t.dims), strides(&dims));
+            let v = (0..t.v.len())
+                .map(|o| {
+                    let at: usize = (0..r)
+                        .map(|k| ((o / out_s[k]) % dims[k]) * src[perm[k]])
+                        .sum();
+                    t.v[at]
+                })
+                .collect();
+            T {
+                dims,
+                v,
+                int: t.int,
+            }
+        }
+        other => return Err(format!("{other} is not folded")),
+    })
+}
