@@ -225,10 +225,10 @@ fn fog(cv: &mut Canvas, horizon: f32, density: f32) {
         let depth = ((y as f32 / h as f32 - horizon) / (1.0 - horizon)).clamp(0.0, 1.0);
         let f = density * (1.0 - 0.67 * depth);
         for x in 0..w {
-            for k in 0..3 {
-                let i = (y * w + x) * 3 + k;
-                cv.base[i] = cv.base[i] * (1.0 - f) + HAZE[k] * f;
-                cv.emit[i] *= 1.0 - 0.67 * f;
+            let i = (y * w + x) * 3;
+            for (k, haze) in HAZE.iter().enumerate() {
+                cv.base[i + k] = cv.base[i + k] * (1.0 - f) + haze * f;
+                cv.emit[i + k] *= 1.0 - 0.67 * f;
             }
         }
     }

@@ -732,9 +732,9 @@ impl Experiment {
             if t.stream != FOLDER_STREAM && tune.contains(&t.stream_seed) {
                 return Err(ConfigError::new(
                     source,
-                    &format!("terminals[{k}].stream_seed"),
-                    &t.stream_seed,
-                    &format!(
+                    format!("terminals[{k}].stream_seed"),
+                    t.stream_seed,
+                    format!(
                         "a seed outside protocol.tuning_seeds {tune:?}: the frames a comparison \
                          scores on are never the frames it was tuned on (--tuning runs on those)"
                     ),

@@ -132,8 +132,8 @@ pub fn run_losses(
             continue;
         }
         let mut frames = Vec::new();
-        for k in 0..e.terminals.len() {
-            let (f, _) = scoring_frames(e, k, &sources[k], w as u64 + 1, e.windows.eval_frames)?;
+        for (k, src) in sources.iter().enumerate() {
+            let (f, _) = scoring_frames(e, k, src, w as u64 + 1, e.windows.eval_frames)?;
             let base = frames.len() as u64;
             frames.extend(f.into_iter().map(|mut f| {
                 f.index += base;
