@@ -122,7 +122,7 @@ fn out_of_range_values_are_named() {
 fn bad_terminals_are_named() {
     let t = smoke_text();
     let e = err_of(&t.replacen("stream = \"E\"", "stream = \"Z\"", 1));
-    assert_names(&e, &["terminals[1].stream", "\"Z\"", "A, B, C, D or E"]);
+    assert_names(&e, &["terminals[1].stream", "\"Z\"", "A, B, C, D, E or F"]);
     let e = err_of(&t.replacen("stream = \"D\"", "stream = \"source\"", 1));
     assert_names(&e, &["terminals[0].stream", "\"source\""]);
     let e = err_of(&t.replacen("id = \"night\"", "id = \"rural\"", 1));
