@@ -39,6 +39,7 @@ fn covered(a: &[PseudoBox], b: &[PseudoBox], clear: f32, what: &str) -> usize {
 /// Noiseless CIM pseudo boxes equal the LibTorch labeller's within quantisation.
 #[test]
 fn cim_labeller_boxes_equal_torch_labeller_boxes_noiseless() {
+    let _serial = crate::serial();
     let (global, _) = load(Path::new(GLOBAL), Device::Cpu).unwrap();
     let spec = LabellerSpec {
         kind: LabellerKind::Cim,

@@ -33,6 +33,7 @@ fn distance(a: &Detector, b: &Detector) -> f64 {
 /// (a generator trained on the intermediate's head) enter without error.
 #[test]
 fn mutual_learning_pair_lowers_both_losses() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let teacher = tiny(3);
     let fs = frames(8);
@@ -101,6 +102,7 @@ fn mutual_learning_pair_lowers_both_losses() {
 /// A pair refuses frames without one label each, naming the job.
 #[test]
 fn mutual_learning_pair_refuses_mismatched_labels() {
+    let _serial = crate::serial();
     let (mut a, mut b) = (tiny(1), tiny(2));
     let e = train_pair(
         &mut a,
@@ -137,6 +139,7 @@ fn mutual_learning_pair_refuses_mismatched_labels() {
 /// same pair without them), and replay without source frames is refused, naming the job.
 #[test]
 fn replayed_source_frames_train_the_intermediate() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let teacher = tiny(3);
     let fs = frames(6);
@@ -178,6 +181,7 @@ fn replayed_source_frames_train_the_intermediate() {
 /// The gradient-reversal layer is the identity forward and multiplies the gradient by -lambda.
 #[test]
 fn gradient_reversal_flips_the_gradient() {
+    let _serial = crate::serial();
     let x = Tensor::from_slice(&[1.0f32, -2.0, 3.0]).set_requires_grad(true);
     let y = reverse_gradient(&x, 0.7);
     assert_eq!(
@@ -194,6 +198,7 @@ fn gradient_reversal_flips_the_gradient() {
 /// frames: finite losses, the model moves, an unknown feature layer is named.
 #[test]
 fn adversarial_adaptation_runs_and_names_a_bad_layer() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let src: Vec<_> = {
         let st = Stream::new(StreamId::Source, 2).with_size(16, 16);

@@ -92,6 +92,7 @@ fn label(boxes: &[(f32, f32, f32, f32)]) -> Labelled {
 /// A pooled frame is the rounded mean of each 2x2 block, per channel, its boxes halved.
 #[test]
 fn pooled_pixels_are_block_means() {
+    let _serial = crate::serial();
     let f = frame(96, 96);
     let p = pool_frame(&f).unwrap();
     assert_eq!((p.height, p.width, p.rgb.len()), (48, 48, 48 * 48 * 3));
@@ -115,6 +116,7 @@ fn pooled_pixels_are_block_means() {
 /// halved (to float precision), on a 12x12 grid at the same stride, the peak kept.
 #[test]
 fn pooled_targets_describe_the_halved_object() {
+    let _serial = crate::serial();
     for &(c, cx, cy, bw, bh) in &[
         (0, 13.0, 23.0, 16.0, 24.0),
         (1, 50.5, 7.25, 30.0, 12.0),
@@ -148,6 +150,7 @@ fn pooled_targets_describe_the_halved_object() {
 /// is on; a higher threshold keeps more frames whole.
 #[test]
 fn the_switch_and_threshold_choose_the_pooled_frames() {
+    let _serial = crate::serial();
     let frames = vec![frame(96, 96), frame(96, 96), frame(96, 96), frame(96, 96)];
     let labels = vec![
         label(&[(0.0, 0.0, 20.0, 8.0)]),  // 8 px high: small
@@ -188,6 +191,7 @@ fn the_switch_and_threshold_choose_the_pooled_frames() {
 #[cfg(feature = "torch")]
 #[test]
 fn detectors_train_on_pooled_frames() {
+    let _serial = crate::serial();
     use nestevo_couple::label::{LabelRequest, Labeller};
     use nestevo_evolve::distill::{distill, DistillConfig};
     use nestevo_evolve::labeller::TorchLabeller;

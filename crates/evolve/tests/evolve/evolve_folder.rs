@@ -40,6 +40,7 @@ fn run_in(exp: Experiment, out: &std::path::Path) -> Vec<WindowRecord> {
 /// The same frames from a folder or from the renderer give the same window records.
 #[test]
 fn a_folder_of_a_streams_frames_runs_as_that_stream() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let frames = tempfile::tempdir().unwrap();
     // Terminal 0 of the smoke preset: stream D, seed 101.
@@ -62,6 +63,7 @@ fn a_folder_of_a_streams_frames_runs_as_that_stream() {
 /// A folder too short for the run, without ground truth, or missing is refused by name.
 #[test]
 fn unusable_folders_are_refused_by_name() {
+    let _serial = crate::serial();
     let short = tempfile::tempdir().unwrap();
     export_frames(&Stream::new(StreamId::D, 1), 0, 100, short.path()).unwrap();
     let e = terminal_sources(&experiment(&folder_sets(short.path())))
@@ -91,6 +93,7 @@ fn unusable_folders_are_refused_by_name() {
 /// `stream = "folder"` needs `frames`; `frames` and `fps` need `stream = "folder"`.
 #[test]
 fn folder_fields_go_together() {
+    let _serial = crate::serial();
     let p = preset("smoke").unwrap();
     let e = apply_overrides(&p, &["terminals.0.stream=folder".into()], "smoke")
         .unwrap_err()

@@ -23,6 +23,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 /// input on the frames, its input computed with the layers before it already re-estimated.
 #[test]
 fn bn_reestimation_equals_the_statistics_of_its_input() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     tch::manual_seed(7);
     let m = tiny(2);
@@ -65,6 +66,7 @@ fn bn_reestimation_equals_the_statistics_of_its_input() {
 /// over cells divided by the peaks is that value; a student equal to its teacher costs 0.
 #[test]
 fn soft_cells_by_hand() {
+    let _serial = crate::serial();
     let t = Tensor::zeros([1, 4, 3, 3], (Kind::Float, Device::Cpu));
     let s = Tensor::ones([1, 4, 3, 3], (Kind::Float, Device::Cpu));
     let sig = 1.0 / (1.0 + (-1.0f64).exp());
@@ -79,6 +81,7 @@ fn soft_cells_by_hand() {
 /// the horizontal offset o becoming 1 - o at the mirrored cell; an unmirrored one keeps them.
 #[test]
 fn augmentation_mirrors_the_teacher_with_the_frame() {
+    let _serial = crate::serial();
     let b = 16;
     let x = Tensor::rand([1, 3, 8, 8], (Kind::Float, Device::Cpu)).repeat([b, 1, 1, 1]);
     let hm = Tensor::randn([1, 4, 4, 4], (Kind::Float, Device::Cpu)).repeat([b, 1, 1, 1]);
@@ -116,6 +119,7 @@ fn augmentation_mirrors_the_teacher_with_the_frame() {
 /// or, when tuning, from the tuning seeds; a comparison refuses to score on a tuning seed.
 #[test]
 fn replicates_draw_fresh_seeds_apart_from_tuning() {
+    let _serial = crate::serial();
     let e = small_smoke(&[]);
     let r2 = e.replicate(2, false);
     assert_eq!(r2.seed, e.seed + 2);
@@ -167,6 +171,7 @@ fn pseudo(class: usize, x0: f32, score: f32) -> PseudoBox {
 /// exact one (matched once only): precision 1/3, recall 1/2.
 #[test]
 fn pseudo_label_quality_by_hand() {
+    let _serial = crate::serial();
     let frame = Frame {
         width: 96,
         height: 96,
@@ -210,6 +215,7 @@ fn pseudo_label_quality_by_hand() {
 /// swapped, latent 1 above latent 0. The generator follows the class shares, not one head.
 #[test]
 fn generator_follows_the_class_share_weights() {
+    let _serial = crate::serial();
     use nestevo_evolve::generator::{draw_labels, train_generator, GenConfig, Generator, Head};
     tch::set_num_threads(1);
     let eye = |rows: [[f32; 4]; 2]| Tensor::from_slice(&rows.concat()).reshape([2, 4]);

@@ -13,6 +13,7 @@ use crate::common;
 /// Knapsack's window records equal the scheduler's replay; fifo on the same jobs is serial.
 #[test]
 fn window_times_come_from_the_scheduler() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let exp = common::small_smoke(&["windows.count=1", "sched.policy=knapsack"]);
     let out = tempfile::tempdir().unwrap();

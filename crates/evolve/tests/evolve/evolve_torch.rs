@@ -19,6 +19,7 @@ use common::tiny;
 /// the tensor whose shapes differ.
 #[test]
 fn fedavg_of_detectors_is_exact_and_refuses_pruned_pairs() {
+    let _serial = crate::serial();
     let (a, b) = (tiny(1), tiny(2));
     let m = fedavg_detectors(&[(&a, 10), (&b, 30)], "avg").unwrap();
     assert_eq!(m.desc.name, "avg");
@@ -55,6 +56,7 @@ fn sig(x: f64) -> f64 {
 /// from one model's loss reaches the other model's outputs.
 #[test]
 fn mutual_learning_losses_match_hand_values() {
+    let _serial = crate::serial();
     let local = Tensor::from_slice(&[0.0f32, 1.0])
         .reshape([1, 1, 1, 2])
         .set_requires_grad(true);
@@ -94,6 +96,7 @@ fn mutual_learning_losses_match_hand_values() {
 /// samples as their labels.
 #[test]
 fn generator_learns_samples_the_heads_classify_as_their_labels() {
+    let _serial = crate::serial();
     tch::manual_seed(3);
     let w = Tensor::randn([4, 16], (Kind::Float, Device::Cpu));
     let heads = vec![
@@ -140,6 +143,7 @@ fn generator_learns_samples_the_heads_classify_as_their_labels() {
 /// pool one vector per box; an unknown layer is a clear error.
 #[test]
 fn labeller_gives_boxes_soft_outputs_and_features() {
+    let _serial = crate::serial();
     let m = tiny(4);
     let st = Stream::new(StreamId::A, 1).with_size(16, 16);
     let frames: Vec<_> = (0..5).map(|i| st.frame(i * 7)).collect();

@@ -16,6 +16,14 @@ mod evolve_schedule;
 mod evolve_torch;
 mod train_smoke;
 
+/// Tests that draw from LibTorch's one global generator (seeded weights, noise, batches) take
+/// this lock first: run side by side they would draw from each other's streams, and the tests
+/// that compare two runs for equality would see different draws.
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The tests read the shipped models, specs and experiment files by their repository paths, as
 /// the command line does from the repository root; `cargo test` starts each crate's tests in the
 /// crate's folder, so the binary moves to the root before any test runs.

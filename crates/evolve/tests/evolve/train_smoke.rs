@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 #[test]
 fn smoke_preset_learns_and_resumes() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let mut opts = PretrainOptions {
         preset: Preset::Smoke,
