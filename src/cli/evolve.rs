@@ -226,7 +226,9 @@ pub struct AggregationArgs {
     #[arg(long, required_unless_present = "in_loop")]
     out: Option<PathBuf>,
     /// Instead: Table 3 inside the loop, from the runs of `evolve compare --out DIR` (nestevo
-    /// and a2 with persistent intermediates); writes DIR/table3_loop.{md,json}.
+    /// and a2 with persistent intermediates), and the global model before and after as it
+    /// labels (per-terminal statistics); writes DIR/table3_loop.{md,json} and
+    /// DIR/global_adapted.{md,json}.
     #[arg(long, value_name = "DIR")]
     in_loop: Option<PathBuf>,
     #[arg(long)]
@@ -519,8 +521,15 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
 fn aggregation(a: AggregationArgs) -> anyhow::Result<()> {
     use nestevo_experiments::aggregation::{table2, table3, AggOptions};
     if let Some(dir) = &a.in_loop {
-        nestevo_experiments::loop_aggregation::loop_aggregation(dir, device(a.cpu, a.threads)?)?;
+        use nestevo_experiments::loop_aggregation::{global_adapted, loop_aggregation};
+        let dev = device(a.cpu, a.threads)?;
+        loop_aggregation(dir, dev)?;
         print!("{}", std::fs::read_to_string(dir.join("table3_loop.md"))?);
+        global_adapted(dir, dev)?;
+        print!(
+            "\n{}",
+            std::fs::read_to_string(dir.join("global_adapted.md"))?
+        );
         return Ok(());
     }
     let out = a

@@ -210,3 +210,123 @@ fn write(dir: &Path, t: &LoopTable) -> Result<()> {
         &serde_json::to_string_pretty(t).expect("serialisable"),
     )
 }
+
+/// The global model as it labels: before (the shipped one) and after a run (its final one),
+/// each with its batch-norm statistics re-estimated on each terminal's last upload (what
+/// `global.adapt_bn` does), scored on that terminal's post-run frames; the mean over
+/// terminals.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdaptedGlobal {
+    pub replicate: usize,
+    pub method: String,
+    pub before: f64,
+    pub after: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdaptedTable {
+    pub runs: Vec<AdaptedGlobal>,
+    /// Per method: after minus before, paired by replicate.
+    pub after_minus_before: Vec<(String, Estimate)>,
+}
+
+/// `AdaptedGlobal` for every finished nestevo and a2 run under `dir` (a comparison's folder);
+/// writes `global_adapted.{md,json}` there.
+pub fn global_adapted(dir: &Path, device: tch::Device) -> Result<AdaptedTable> {
+    let mut reps: Vec<usize> = std::fs::read_dir(dir)
+        .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", dir.display())))?
+        .filter_map(|e| replicate_of(&e.ok()?.file_name().to_string_lossy()))
+        .collect();
+    reps.sort();
+    let mut runs = Vec::new();
+    for &r in &reps {
+        for method in ["nestevo", "a2"] {
+            let run = dir.join(format!("rep{r}")).join(method);
+            if !run.join("summary.json").is_file() {
+                continue;
+            }
+            let made = run.join("experiment.toml");
+            let text = std::fs::read_to_string(&made)
+                .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", made.display())))?;
+            let e: Experiment = parse_experiment(&text, &made.display().to_string())?;
+            let records = nestevo_evolve::run::read_records(&run)?;
+            let sources = terminal_sources(&e)?;
+            let last = e.windows.count - 1;
+            let post = e.windows.count as u64 + 1;
+            let mut score = [0.0f64; 2];
+            for (k, t) in e.terminals.iter().enumerate() {
+                let n = records
+                    .iter()
+                    .find(|x| x.window == last && x.terminal == t.id)
+                    .map_or(e.windows.d_max / e.terminals.len(), |x| x.uploaded);
+                let up = nestevo_evolve::run::upload_frames(&e, k, &sources[k], last, n)?;
+                let (frames, _) = scoring_frames(&e, k, &sources[k], post, e.windows.eval_frames)?;
+                let gt = ground_truth(&frames);
+                for (i, p) in [
+                    Path::new(&e.global.model).to_path_buf(),
+                    run.join("final/global.safetensors"),
+                ]
+                .iter()
+                .enumerate()
+                {
+                    let (m, _) = checkpoint::load(p, device)?;
+                    let rgb: Vec<&[u8]> = up.iter().map(|f| f.rgb.as_slice()).collect();
+                    m.reestimate_bn(&m.batch_from_rgb(&rgb))?;
+                    score[i] +=
+                        evaluate(&gt, &predict(&m, &frames, 64)?).map50 / e.terminals.len() as f64;
+                }
+            }
+            runs.push(AdaptedGlobal {
+                replicate: r,
+                method: method.to_string(),
+                before: score[0],
+                after: score[1],
+            });
+        }
+    }
+    let after_minus_before = ["nestevo", "a2"]
+        .iter()
+        .map(|m| {
+            let rs: Vec<&AdaptedGlobal> = runs.iter().filter(|x| x.method == *m).collect();
+            (
+                m.to_string(),
+                paired(
+                    &rs.iter().map(|x| x.after).collect::<Vec<_>>(),
+                    &rs.iter().map(|x| x.before).collect::<Vec<_>>(),
+                ),
+            )
+        })
+        .collect();
+    let t = AdaptedTable {
+        runs,
+        after_minus_before,
+    };
+    let mut md = String::from(
+        "The global model as it labels: its batch-norm statistics re-estimated on each \
+         terminal's last upload, scored on that terminal's post-run frames (mAP@0.5, mean over \
+         terminals); before = the shipped model, after = the run's final one.\n\n\
+         | replicate | method | before | after |\n|---:|---|---:|---:|\n",
+    );
+    for x in &t.runs {
+        md.push_str(&format!(
+            "| {} | {} | {:.3} | {:.3} |\n",
+            x.replicate, x.method, x.before, x.after
+        ));
+    }
+    md.push_str("\nAfter minus before, paired by replicate (95 % t interval):\n\n");
+    for (m, e) in &t.after_minus_before {
+        md.push_str(&format!("- {m}: {} -> {}\n", e.signed(), e.verdict()));
+    }
+    let w = |name: &str, text: &str| -> Result<()> {
+        Ok(nestevo_core::error::write_atomic(
+            &dir.join(name),
+            text.as_bytes(),
+        )?)
+    };
+    w("global_adapted.md", &md)?;
+    w(
+        "global_adapted.json",
+        &serde_json::to_string_pretty(&t).expect("serialisable"),
+    )?;
+    Ok(t)
+}

@@ -104,6 +104,17 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         assert!((x.loss - (best - x.average)).abs() < 1e-12);
         assert!((0.0..=1.0).contains(&x.average));
     }
+    // The global model as it labels, before and after, read from a comparison's layout.
+    let cmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(cmp.path().join("rep0")).unwrap();
+    std::os::unix::fs::symlink(whole.path(), cmp.path().join("rep0/nestevo")).unwrap();
+    let g = nestevo_experiments::loop_aggregation::global_adapted(cmp.path(), tch::Device::Cpu)
+        .unwrap();
+    assert_eq!(g.runs.len(), 1);
+    let x = &g.runs[0];
+    assert!((0.0..=1.0).contains(&x.before) && (0.0..=1.0).contains(&x.after));
+    assert!(x.before != x.after, "the run changed the global model");
+    assert!(cmp.path().join("global_adapted.md").is_file());
     assert_eq!(s.global_evolutions, 2, "both windows co-evolve");
     assert!(r
         .iter()
