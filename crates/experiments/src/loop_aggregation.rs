@@ -14,7 +14,7 @@ use nestevo_evolve::run::{scoring_frames, terminal_sources};
 use nestevo_train::checkpoint;
 use nestevo_train::evaluate::predict;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowLoss {
@@ -42,15 +42,18 @@ fn replicate_of(name: &str) -> Option<usize> {
     name.strip_prefix("rep")?.parse().ok()
 }
 
-/// The losses of every finished co-evolving window under `dir` (a comparison's folder:
-/// `rep<r>/<method>/`), for the methods nestevo and a2; writes `table3_loop.{md,json}` there.
-pub fn loop_aggregation(dir: &Path, device: tch::Device) -> Result<LoopTable> {
+/// A finished run of a comparison: replicate, method, folder and the experiment it ran.
+type FinishedRun = (usize, &'static str, PathBuf, Experiment);
+
+/// The replicates under `dir` (a comparison's folder, `rep<r>/<method>/`) and their finished
+/// nestevo and a2 runs, in replicate order.
+fn finished_runs(dir: &Path) -> Result<(Vec<usize>, Vec<FinishedRun>)> {
     let mut reps: Vec<usize> = std::fs::read_dir(dir)
         .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", dir.display())))?
         .filter_map(|e| replicate_of(&e.ok()?.file_name().to_string_lossy()))
         .collect();
     reps.sort();
-    let mut windows = Vec::new();
+    let mut runs = Vec::new();
     for &r in &reps {
         for method in ["nestevo", "a2"] {
             let run = dir.join(format!("rep{r}")).join(method);
@@ -60,9 +63,20 @@ pub fn loop_aggregation(dir: &Path, device: tch::Device) -> Result<LoopTable> {
             let made = run.join("experiment.toml");
             let text = std::fs::read_to_string(&made)
                 .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", made.display())))?;
-            let e: Experiment = parse_experiment(&text, &made.display().to_string())?;
-            windows.extend(run_losses(&e, &run, r, method, device)?);
+            let e = parse_experiment(&text, &made.display().to_string())?;
+            runs.push((r, method, run, e));
         }
+    }
+    Ok((reps, runs))
+}
+
+/// The losses of every finished co-evolving window under `dir` (a comparison's folder:
+/// `rep<r>/<method>/`), for the methods nestevo and a2; writes `table3_loop.{md,json}` there.
+pub fn loop_aggregation(dir: &Path, device: tch::Device) -> Result<LoopTable> {
+    let (reps, runs) = finished_runs(dir)?;
+    let mut windows = Vec::new();
+    for (r, method, run, e) in &runs {
+        windows.extend(run_losses(e, run, *r, method, device)?);
     }
     let per_rep = |m: &str| -> Vec<(usize, f64)> {
         reps.iter()
@@ -230,59 +244,49 @@ pub struct AdaptedTable {
     pub after_minus_before: Vec<(String, Estimate)>,
 }
 
+/// The shipped and the run's final global model, each with its statistics re-estimated on
+/// each terminal's last upload, scored on that terminal's post-run frames; means over the
+/// terminals.
+fn adapted_scores(e: &Experiment, run: &Path, device: tch::Device) -> Result<[f64; 2]> {
+    let records = nestevo_evolve::run::read_records(run)?;
+    let sources = terminal_sources(e)?;
+    let last = e.windows.count - 1;
+    let post = e.windows.count as u64 + 1;
+    let mut score = [0.0f64; 2];
+    for (k, t) in e.terminals.iter().enumerate() {
+        let n = records
+            .iter()
+            .find(|x| x.window == last && x.terminal == t.id)
+            .map_or(e.windows.d_max / e.terminals.len(), |x| x.uploaded);
+        let up = nestevo_evolve::run::upload_frames(e, k, &sources[k], last, n)?;
+        let rgb: Vec<&[u8]> = up.iter().map(|f| f.rgb.as_slice()).collect();
+        let (frames, _) = scoring_frames(e, k, &sources[k], post, e.windows.eval_frames)?;
+        let gt = ground_truth(&frames);
+        let models = [
+            Path::new(&e.global.model).to_path_buf(),
+            run.join("final/global.safetensors"),
+        ];
+        for (i, p) in models.iter().enumerate() {
+            let (m, _) = checkpoint::load(p, device)?;
+            m.reestimate_bn(&m.batch_from_rgb(&rgb))?;
+            score[i] += evaluate(&gt, &predict(&m, &frames, 64)?).map50 / e.terminals.len() as f64;
+        }
+    }
+    Ok(score)
+}
+
 /// `AdaptedGlobal` for every finished nestevo and a2 run under `dir` (a comparison's folder);
 /// writes `global_adapted.{md,json}` there.
 pub fn global_adapted(dir: &Path, device: tch::Device) -> Result<AdaptedTable> {
-    let mut reps: Vec<usize> = std::fs::read_dir(dir)
-        .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", dir.display())))?
-        .filter_map(|e| replicate_of(&e.ok()?.file_name().to_string_lossy()))
-        .collect();
-    reps.sort();
     let mut runs = Vec::new();
-    for &r in &reps {
-        for method in ["nestevo", "a2"] {
-            let run = dir.join(format!("rep{r}")).join(method);
-            if !run.join("summary.json").is_file() {
-                continue;
-            }
-            let made = run.join("experiment.toml");
-            let text = std::fs::read_to_string(&made)
-                .map_err(|x| EvolveError::BadInput(format!("reading {}: {x}", made.display())))?;
-            let e: Experiment = parse_experiment(&text, &made.display().to_string())?;
-            let records = nestevo_evolve::run::read_records(&run)?;
-            let sources = terminal_sources(&e)?;
-            let last = e.windows.count - 1;
-            let post = e.windows.count as u64 + 1;
-            let mut score = [0.0f64; 2];
-            for (k, t) in e.terminals.iter().enumerate() {
-                let n = records
-                    .iter()
-                    .find(|x| x.window == last && x.terminal == t.id)
-                    .map_or(e.windows.d_max / e.terminals.len(), |x| x.uploaded);
-                let up = nestevo_evolve::run::upload_frames(&e, k, &sources[k], last, n)?;
-                let (frames, _) = scoring_frames(&e, k, &sources[k], post, e.windows.eval_frames)?;
-                let gt = ground_truth(&frames);
-                for (i, p) in [
-                    Path::new(&e.global.model).to_path_buf(),
-                    run.join("final/global.safetensors"),
-                ]
-                .iter()
-                .enumerate()
-                {
-                    let (m, _) = checkpoint::load(p, device)?;
-                    let rgb: Vec<&[u8]> = up.iter().map(|f| f.rgb.as_slice()).collect();
-                    m.reestimate_bn(&m.batch_from_rgb(&rgb))?;
-                    score[i] +=
-                        evaluate(&gt, &predict(&m, &frames, 64)?).map50 / e.terminals.len() as f64;
-                }
-            }
-            runs.push(AdaptedGlobal {
-                replicate: r,
-                method: method.to_string(),
-                before: score[0],
-                after: score[1],
-            });
-        }
+    for (r, method, run, e) in finished_runs(dir)?.1 {
+        let [before, after] = adapted_scores(&e, &run, device)?;
+        runs.push(AdaptedGlobal {
+            replicate: r,
+            method: method.to_string(),
+            before,
+            after,
+        });
     }
     let after_minus_before = ["nestevo", "a2"]
         .iter()

@@ -170,6 +170,31 @@ fn overrides_apply_and_are_checked() {
         .unwrap_err()
         .to_string();
     assert_names(&e, &["mutual.beta", "2", "[0, 1]"]);
+    // The comparison protocol and the memory are validated like every field.
+    for (set, parts) in [
+        (
+            "protocol.block_s=0.5",
+            &["protocol.block_s", "0.5", "at least 1"][..],
+        ),
+        (
+            "protocol.replicates=0",
+            &["protocol.replicates", "at least 1"][..],
+        ),
+        (
+            "distill.memory=5000",
+            &["distill.memory", "5000", "0 (none) to 4096"][..],
+        ),
+    ] {
+        let e = apply_overrides(&p, &[set.into()], "p")
+            .unwrap_err()
+            .to_string();
+        assert_names(&e, parts);
+    }
+    let e = err_of(&format!(
+        "{}\n[protocol]\ntuning_seeds = []\n",
+        smoke_text()
+    ));
+    assert_names(&e, &["protocol.tuning_seeds", "at least one"]);
     // The TOML it prints reads back to the same experiment.
     assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
 }
