@@ -21,8 +21,8 @@ struct Ctx<'a> {
     levels: &'a [f32],
     /// Input bit-planes (1-bit DACs only), as the exact path uses them.
     planes: Option<&'a [u64]>,
-    /// Whether the strip sums may use AVX-512 (the product's `Simd` tier).
-    avx512: bool,
+    /// The product's `Simd` tier, for the strip sums.
+    simd: Simd,
     /// Per (vector, tile, cycle): sum of applied levels and of their squares.
     sums: Vec<(f32, f32)>,
     adc: FloatAdc,
@@ -70,7 +70,7 @@ pub(crate) fn run(
         prep,
         levels,
         planes,
-        avx512: simd == Simd::Avx512,
+        simd,
         sums,
         adc: float_adc(cfg.adc_mode, cfg.max_code()),
         gmin: cfg.g_min as f32,
@@ -138,7 +138,7 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
                 (xb, cfg.words()),
                 (t, tiles),
                 (v0, v1),
-                (cycles, ctx.avx512),
+                (cycles, ctx.simd),
                 &mut cur,
             );
         } else {
@@ -245,7 +245,7 @@ fn add_rows(
     (xb, words): (&Crossbar, usize),
     (t, tiles): (usize, usize),
     (v0, v1): (usize, usize),
-    (cycles, avx512): (usize, bool),
+    (cycles, simd): (usize, Simd),
     cur: &mut [f32],
 ) {
     let cw = xb.cols + 1;
@@ -281,14 +281,18 @@ fn add_rows(
                 let o = &mut cur[out0 + j * cw + c0..][..n];
                 let st = &xb.strips[(c0 / 32) * rows..][..rows];
                 #[cfg(target_arch = "x86_64")]
-                if avx512 {
-                    // SAFETY: the tier is Avx512, so the CPU reported AVX-512F; every listed row is below xb.rows,
-                    // the length of `st`.
-                    unsafe { strip_avx512(l, st, o) };
-                    continue;
+                match simd {
+                    // SAFETY: the tier is Avx512 (resp. Avx2), so the CPU reported AVX-512F
+                    // (resp. AVX2); every listed row is below xb.rows, the length of `st`.
+                    Simd::Avx512 => unsafe { strip_avx512(l, st, o) },
+                    Simd::Avx2 => unsafe { strip_avx2(l, st, o) },
+                    Simd::Plain => strip(l, st, o),
                 }
-                let _ = avx512;
-                strip(l, st, o);
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let _ = simd;
+                    strip(l, st, o);
+                }
             }
         }
     }
@@ -336,5 +340,55 @@ unsafe fn strip_avx512(list: &[u16], st: &[Strip], out: &mut [f32]) {
         let s = _mm512_add_ps(_mm512_add_ps(*a, *b), _mm512_add_ps(*c, *d));
         let m = (n.saturating_sub(16 * h)).min(16);
         _mm512_mask_storeu_ps(o.add(16 * h), ((1u32 << m) - 1) as u16, s);
+    }
+}
+
+/// `strip` on 256-bit registers: the 32 columns as two halves of 16, each half's four partial
+/// sums in eight registers (the sixteen of AVX2 could not hold all 32 columns' and a load).
+/// Each column is still summed over the same rows in the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn strip_avx2(list: &[u16], st: &[Strip], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(list.iter().all(|&r| (r as usize) < st.len()));
+    let n = out.len();
+    let base = st.as_ptr() as *const f32;
+    for half in 0..2 {
+        if n <= 16 * half {
+            break;
+        }
+        // Strips are 64-byte aligned, 32 floats a row: each 8-float load is aligned.
+        let ld = |r: u16, q: usize| _mm256_load_ps(base.add(r as usize * 32 + 16 * half + 8 * q));
+        let z = _mm256_setzero_ps();
+        let mut p = [[z; 2]; 4];
+        // A half with at most 8 columns left (the unit column alone, often) loads one register.
+        let two = n > 16 * half + 8;
+        let mut quads = list.chunks_exact(4);
+        for q in &mut quads {
+            for (pi, &r) in p.iter_mut().zip(q) {
+                pi[0] = _mm256_add_ps(pi[0], ld(r, 0));
+                if two {
+                    pi[1] = _mm256_add_ps(pi[1], ld(r, 1));
+                }
+            }
+        }
+        for (pi, &r) in p.iter_mut().zip(quads.remainder()) {
+            pi[0] = _mm256_add_ps(pi[0], ld(r, 0));
+            if two {
+                pi[1] = _mm256_add_ps(pi[1], ld(r, 1));
+            }
+        }
+        let [p0, p1, p2, p3] = p;
+        for q in 0..2 {
+            let s = _mm256_add_ps(_mm256_add_ps(p0[q], p1[q]), _mm256_add_ps(p2[q], p3[q]));
+            let mut tmp = [0f32; 8];
+            _mm256_storeu_ps(tmp.as_mut_ptr(), s);
+            let c0 = 16 * half + 8 * q;
+            let m = n.saturating_sub(c0).min(8);
+            if m == 0 {
+                break;
+            }
+            out[c0..c0 + m].copy_from_slice(&tmp[..m]);
+        }
     }
 }

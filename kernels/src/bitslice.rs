@@ -324,7 +324,6 @@ pub(crate) fn transpose(p: &Programmed, prep: &Prepared) -> Vec<V> {
 }
 
 pub(crate) fn run(p: &Programmed, prep: &Prepared, xt: &[V], simd: Simd) -> (Vec<i64>, Counts) {
-    let avx512 = simd == Simd::Avx512;
     let signed = prep.cycle_weight[p.cfg.cycles() - 1] < 0;
     let need = planes_needed(p);
     let bpc = p.cfg.bits_per_cell;
@@ -346,12 +345,18 @@ pub(crate) fn run(p: &Programmed, prep: &Prepared, xt: &[V], simd: Simd) -> (Vec
             macro_rules! go {
                 ($bpc:literal, $p:literal) => {{
                     #[cfg(target_arch = "x86_64")]
-                    if avx512 {
+                    match simd {
                         // SAFETY: the tier is Avx512: the CPU reported AVX-512 F, DQ, BW, VL, VPOPCNTDQ.
-                        unsafe { task_avx512::<$bpc, $p>(a, out) }
-                        return (task, block, c);
+                        Simd::Avx512 => unsafe { task_avx512::<$bpc, $p>(a, out) },
+                        // SAFETY: the tier is Avx2: the CPU reported AVX2 and POPCNT.
+                        Simd::Avx2 => unsafe { task_avx2::<$bpc, $p>(a, out) },
+                        Simd::Plain => task_body::<V, $bpc, $p>(a, out),
                     }
-                    task_body::<V, $bpc, $p>(a, out)
+                    #[cfg(not(target_arch = "x86_64"))]
+                    {
+                        let _ = simd;
+                        task_body::<V, $bpc, $p>(a, out)
+                    }
                 }};
             }
             match (bpc, need) {
@@ -384,6 +389,14 @@ type Out<'a> = (&'a mut [i64], &'a mut Counts);
 #[target_feature(enable = "avx512f,avx512dq,avx512vpopcntdq,avx512bw,avx512vl,avx2,popcnt")]
 unsafe fn task_avx512<const BPC: usize, const P: usize>(a: Args, out: Out) {
     task_body::<zmm::Z, BPC, P>(a, out)
+}
+
+/// The portable words compiled for AVX2: the compiler turns their eight-word operations into
+/// pairs of 256-bit ones and the counts into POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn task_avx2<const BPC: usize, const P: usize>(a: Args, out: Out) {
+    task_body::<V, BPC, P>(a, out)
 }
 
 /// One column tile for vectors v0..v1 (v0 a multiple of 32), merging its row tiles. BPC: bits

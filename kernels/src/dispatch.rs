@@ -1,6 +1,6 @@
 //! Running a programmed layer: checks the inputs, decides the SIMD tier once, picks the path
-//! (analogue when conductances are programmed; otherwise bit-sliced where it applies and pays,
-//! else popcount) and turns the merged shift-and-add sums back into integers:
+//! (analogue when conductances are programmed; otherwise the exact product where no conversion
+//! can saturate, else bit-sliced where it applies and pays, else popcount) and turns the merged shift-and-add sums back into integers:
 //!
 //! y[v, o] = round(lsb * S[v, o]) - 2^(weight_bits-1) * sum_r a[v, r] - offset * sum_r w[r, o]
 //!
@@ -17,7 +17,7 @@ use crate::counts::Counts;
 use crate::inputs::{self, InputMode};
 use crate::program::{ExactKernel, Programmed, ReadNoise};
 use crate::simd;
-use crate::{analog, bitslice, exact};
+use crate::{analog, bitslice, exact, product};
 
 impl Programmed {
     /// Runs `batch` input vectors (row-major batch x K). Returns y_int (batch x N, after bias
@@ -33,9 +33,14 @@ impl Programmed {
         if read.is_some() && !self.analog {
             return fail("read noise needs the analogue path: program conductances first");
         }
-        // The one SIMD decision of this product, handed to whichever path runs.
+        // The one SIMD decision of this product, handed to whichever path runs (a bad
+        // NESTEVO_SIMD is refused whichever path that is).
         let simd = simd::decide()?;
-        let (mut acc, mut counts) = if self.analog {
+        if let (Some(l), false, ExactKernel::Auto) = (&self.linear, self.analog, self.kernel) {
+            let (y, counts) = product::run(l, x, batch, self.k, self.n);
+            return Ok((y, self.layer_counts(counts, batch)));
+        }
+        let (mut acc, counts) = if self.analog {
             // 1-bit DACs add conductance rows by input bit; wider DACs multiply by levels.
             if self.cfg.dac_bits == 1 {
                 let planes = inputs::input_planes(&self.cfg, &prep, self.k);
@@ -63,10 +68,15 @@ impl Programmed {
                 *y = steps - bias * prep.applied_sum[v] - prep.offset * self.wsum[o];
             }
         }
+        Ok((acc, self.layer_counts(counts, batch)))
+    }
+
+    /// The counts every path shares, from the layer's shape.
+    fn layer_counts(&self, mut counts: Counts, batch: usize) -> Counts {
         counts.crossbars = self.xbars.len() as u64;
         counts.vectors = batch as u64;
         counts.macs = (self.k * self.n * batch) as u64;
-        Ok((acc, counts))
+        counts
     }
 
     fn bit_sliced(&self, batch: usize) -> bool {

@@ -214,13 +214,13 @@ fn tile8<A: IntAdc, const J: usize, const W: usize>(
     adc: &A,
     colacc: &mut [i64],
 ) -> u64 {
-    let np = xb.cols_pad;
+    let (np, planes) = (xb.cols_pad, xb.planes());
     let mut sat = [0u64; 8];
     for (c0, out) in (0..np).step_by(8).zip(colacc.chunks_exact_mut(8)) {
         let mut pl = [[[0u64; 8]; W]; J];
         for (j, pj) in pl.iter_mut().enumerate() {
             for (w, pw) in pj.iter_mut().enumerate() {
-                pw.copy_from_slice(&xb.planes[(j * W + w) * np + c0..][..8]);
+                pw.copy_from_slice(&planes[(j * W + w) * np + c0..][..8]);
             }
         }
         let mut acc = codes8::<A, J, W>(&pl, &xp[(cycles - 1) * W..][..W], adc, &mut sat);
@@ -271,7 +271,7 @@ fn tile_any<A: IntAdc>(
     colacc: &mut [i64],
     (d, bpc, words): (u32, usize, usize),
 ) -> u64 {
-    let np = xb.cols_pad;
+    let (np, xb_planes) = (xb.cols_pad, xb.planes());
     let d = d as usize;
     let mut sat = 0u64;
     colacc.fill(0);
@@ -282,7 +282,7 @@ fn tile_any<A: IntAdc>(
                 for j in 0..bpc {
                     for w in 0..words {
                         let x = xp[(b * d + dd) * words + w];
-                        let pw = xb.planes[(j * words + w) * np + c];
+                        let pw = xb_planes[(j * words + w) * np + c];
                         s += ((x & pw).count_ones() as u64) << (dd + j);
                     }
                 }

@@ -8,10 +8,12 @@
 
 use crate::config::{fail, KernelError, XbarConfig};
 use crate::counts::Counts;
+use crate::product::{self, Linear};
 use crate::simd;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 use std::sync::OnceLock;
 
 /// One programmed crossbar: rows [row0, row0+rows) of K, outputs [out0, out0+outs) of N.
@@ -30,8 +32,12 @@ pub(crate) struct Crossbar {
     pub flip_f: Vec<f32>,
     /// Stored levels, [row][col].
     pub levels: Vec<u8>,
+    /// Row words of the full crossbar height, and bits per cell (the shape of `planes`).
+    pub words: usize,
+    pub bpc: usize,
     /// Per cell bit j and row word w, the rows whose cell has bit j set: [(j*words + w)*cols_pad + c].
-    pub planes: Vec<u64>,
+    /// Built on first use: the exact product and the analogue path never read them.
+    pub planes: OnceLock<Vec<u64>>,
     /// Conductances in uS, [row][cols + 1]; the last column is the unit column (level 1).
     pub cond: Vec<f32>,
     /// The same conductances in strips of 32 columns (the last zero-padded), each strip's rows
@@ -65,13 +71,13 @@ impl RowLists {
             }
         };
         // Row words as programmed (the full crossbar height, also for a partial row tile).
-        let words = xb.planes.len() / (bpc * xb.cols_pad);
+        let (words, planes) = (xb.words, xb.planes());
         let mut idx = Vec::new();
         let mut off = vec![0u32];
         let mut comp = Vec::new();
         for col in 0..xb.cols {
             for j in 0..bpc {
-                let plane = |w: usize| xb.planes[(j * words + w) * xb.cols_pad + col];
+                let plane = |w: usize| planes[(j * words + w) * xb.cols_pad + col];
                 let set: usize = (0..words).map(|w| plane(w).count_ones() as usize).sum();
                 let flip = 2 * set > xb.rows;
                 for w in 0..words {
@@ -117,13 +123,32 @@ impl RowLists {
 }
 
 impl Crossbar {
+    /// The bit-planes of the stored levels (see `planes`).
+    pub(crate) fn planes(&self) -> &[u64] {
+        self.planes.get_or_init(|| {
+            let (words, bpc, np) = (self.words, self.bpc, self.cols_pad);
+            let mut planes = vec![0u64; bpc * words * np];
+            for (r, lr) in self.levels.chunks_exact(self.cols).enumerate() {
+                let (wd, bit) = (r / 64, r % 64);
+                for (col, &l) in lr.iter().enumerate() {
+                    for j in 0..bpc {
+                        planes[(j * words + wd) * np + col] |= (((l >> j) & 1) as u64) << bit;
+                    }
+                }
+            }
+            planes
+        })
+    }
+
     pub(crate) fn row_lists(&self, bpc: usize) -> &RowLists {
         self.lists.get_or_init(|| RowLists::new(self, bpc))
     }
 }
 
-/// Which noiseless kernel runs: both are exact and count the same events; they differ in speed
-/// (`Auto` takes the bit-sliced one where it applies and the batch is large enough).
+/// Which noiseless kernel runs: all are exact and count the same events; they differ in speed.
+/// `Auto` takes the exact product where the programmed crossbars provably cannot saturate
+/// (`Programmed::exact_product`), else the bit-sliced kernel where it applies and the batch is
+/// large enough, else the popcount one. The others force a bit-plane kernel (tests compare them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExactKernel {
     #[default]
@@ -163,6 +188,8 @@ pub struct Programmed {
     pub(crate) wsum: Vec<i64>,
     pub(crate) analog: bool,
     pub(crate) kernel: ExactKernel,
+    /// The exact product, where no conversion can saturate (noiseless runs only).
+    pub(crate) linear: Option<Linear>,
 }
 
 impl Programmed {
@@ -194,33 +221,42 @@ impl Programmed {
         let cmax = cfg.cell_max();
         let bias = 1i64 << (bits - 1);
         let words = cfg.words();
-        let mut xbars = Vec::with_capacity(row_tiles * col_tiles);
-        for t in 0..row_tiles {
-            for c in 0..col_tiles {
+        // Crossbars are independent: programmed in parallel, in index order.
+        let xbars: Vec<Crossbar> = (0..row_tiles * col_tiles)
+            .into_par_iter()
+            .map(|index| {
+                let (t, c) = (index / col_tiles, index % col_tiles);
                 let (row0, out0) = (t * rows, c * opx);
                 let nr = rows.min(k - row0);
                 let outs = opx.min(n - out0);
                 let cols = outs * slices;
                 let mut levels = vec![0u8; nr * cols];
                 for r in 0..nr {
-                    for o in 0..outs {
-                        let u = (w[(row0 + r) * n + out0 + o] + bias) as u64;
-                        for s in 0..slices {
-                            levels[r * cols + o * slices + s] =
-                                ((u >> (s as u32 * bpc)) & cmax as u64) as u8;
+                    let wr = &w[(row0 + r) * n + out0..][..outs];
+                    let lr = &mut levels[r * cols..][..cols];
+                    for (&wv, lo) in wr.iter().zip(lr.chunks_exact_mut(slices)) {
+                        let u = (wv + bias) as u64;
+                        for (s, l) in lo.iter_mut().enumerate() {
+                            *l = ((u >> (s as u32 * bpc)) & cmax as u64) as u8;
                         }
                     }
                 }
                 let mut flip = vec![0i64; cols];
                 if cfg.flip {
-                    for (col, f) in flip.iter_mut().enumerate() {
-                        let sum: u64 = (0..nr).map(|r| levels[r * cols + col] as u64).sum();
+                    let mut sums = vec![0u64; cols];
+                    for lr in levels.chunks_exact(cols) {
+                        for (s, &l) in sums.iter_mut().zip(lr) {
+                            *s += l as u64;
+                        }
+                    }
+                    for (f, &sum) in flip.iter_mut().zip(&sums) {
                         // Flip when the stored sum exceeds half the full scale of the used rows.
-                        if 2 * sum > nr as u64 * cmax as u64 {
-                            *f = 1;
-                            for r in 0..nr {
-                                levels[r * cols + col] =
-                                    (cmax - levels[r * cols + col] as u32) as u8;
+                        *f = (2 * sum > nr as u64 * cmax as u64) as i64;
+                    }
+                    for lr in levels.chunks_exact_mut(cols) {
+                        for (l, &f) in lr.iter_mut().zip(&flip) {
+                            if f != 0 {
+                                *l = (cmax - *l as u32) as u8;
                             }
                         }
                     }
@@ -228,35 +264,33 @@ impl Programmed {
                 let cols_pad = cols.div_ceil(8) * 8;
                 let mut flip_mask: Vec<i64> = flip.iter().map(|f| -f).collect();
                 flip_mask.resize(cols_pad, 0);
-                let mut planes = vec![0u64; bpc as usize * words * cols_pad];
-                for r in 0..nr {
-                    let (wd, bit) = (r / 64, r % 64);
-                    for col in 0..cols {
-                        let l = levels[r * cols + col];
-                        for j in 0..bpc as usize {
-                            planes[(j * words + wd) * cols_pad + col] |=
-                                (((l >> j) & 1) as u64) << bit;
-                        }
-                    }
-                }
-                xbars.push(Crossbar {
-                    index: xbars.len(),
+                Crossbar {
+                    index,
                     row0,
                     rows: nr,
                     outs,
                     cols,
                     cols_pad,
+                    words,
+                    bpc: bpc as usize,
                     flip_mask,
                     flip_f: flip.iter().map(|&f| f as f32).collect(),
                     levels,
-                    planes,
+                    planes: OnceLock::new(),
                     cond: Vec::new(),
                     strips: Vec::new(),
                     lists: OnceLock::new(),
-                });
+                }
+            })
+            .collect();
+        // Row by row: a column-strided walk would miss the cache on every weight.
+        let wsum = w.chunks_exact(n).fold(vec![0i64; n], |mut a, row| {
+            for (s, &v) in a.iter_mut().zip(row) {
+                *s += v;
             }
-        }
-        let wsum = (0..n).map(|o| (0..k).map(|r| w[r * n + o]).sum()).collect();
+            a
+        });
+        let linear = product::prepare(cfg, &xbars, w, k);
         Ok(Programmed {
             cfg: cfg.clone(),
             k,
@@ -267,6 +301,7 @@ impl Programmed {
             wsum,
             analog: false,
             kernel: ExactKernel::Auto,
+            linear,
         })
     }
 
@@ -280,7 +315,9 @@ impl Programmed {
         let (gmin, gmax) = (self.cfg.g_min, self.cfg.g_max);
         let step = (gmax - gmin) / self.cfg.cell_max() as f64;
         let normal = Normal::new(0.0, mu * (gmax - gmin)).expect("finite sigma");
-        for xb in &mut self.xbars {
+        let dac1 = self.cfg.dac_bits == 1;
+        // Each crossbar draws from its own stream: in parallel, the same numbers.
+        self.xbars.par_iter_mut().for_each(|xb| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             rng.set_stream(xb.index as u64);
             let cw = xb.cols + 1;
@@ -300,8 +337,8 @@ impl Programmed {
                 }
             }
             // Only the 1-bit-DAC path reads strips; wider DACs multiply `cond` by levels.
-            if self.cfg.dac_bits != 1 {
-                continue;
+            if !dac1 {
+                return;
             }
             let ns = cw.div_ceil(32);
             xb.strips = vec![Strip([0.0; 32]); ns * xb.rows];
@@ -310,8 +347,9 @@ impl Programmed {
                     xb.strips[(col / 32) * xb.rows + r].0[col % 32] = g;
                 }
             }
-        }
+        });
         self.analog = true;
+        self.linear = None;
         Ok(self)
     }
 
@@ -319,6 +357,12 @@ impl Programmed {
     pub fn with_exact_kernel(mut self, kernel: ExactKernel) -> Self {
         self.kernel = kernel;
         self
+    }
+
+    /// Whether a noiseless run of `Auto` is the exact product: no column of any crossbar can
+    /// exceed the ADC's range, so no conversion saturates and none changes a sum.
+    pub fn exact_product(&self) -> bool {
+        self.linear.is_some()
     }
 
     pub fn crossbars(&self) -> usize {

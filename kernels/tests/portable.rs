@@ -1,5 +1,6 @@
-//! The portable (non-AVX-512) code of the kernels, on any machine: this test binary (one test,
-//! so nothing else runs while it switches) asks for the plain path through `NESTEVO_SIMD`.
+//! The portable and the AVX2 code of the kernels, on any machine that has them: this test binary
+//! (one test, so nothing else runs while it switches) asks for each tier through `NESTEVO_SIMD`
+//! (a tier the CPU lacks runs as the best one it has).
 
 mod common;
 
@@ -8,8 +9,10 @@ use nestevo_kernels::{InputMode, Programmed, ReadNoise};
 
 #[test]
 fn portable_kernels_agree() {
-    std::env::set_var("NESTEVO_SIMD", "plain");
-    common::compare_kernels();
+    for tier in ["plain", "avx2"] {
+        std::env::set_var("NESTEVO_SIMD", tier);
+        common::compare_kernels();
+    }
 
     // The analogue path adds conductances in one fixed order on every code path: with cell and
     // read noise, the portable and the vector code give the very same outputs.
@@ -24,9 +27,13 @@ fn portable_kernels_agree() {
         .program_conductances(0.02, 9)
         .unwrap();
     let read = Some(ReadNoise { mu: 0.01, seed: 4 });
+    std::env::set_var("NESTEVO_SIMD", "plain");
     let plain = p.run(&x, b, InputMode::Unsigned, read).unwrap();
+    std::env::set_var("NESTEVO_SIMD", "avx2");
+    let avx2 = p.run(&x, b, InputMode::Unsigned, read).unwrap();
     std::env::remove_var("NESTEVO_SIMD");
     let best = p.run(&x, b, InputMode::Unsigned, read).unwrap();
+    assert_eq!(plain, avx2);
     assert_eq!(plain, best);
     assert!(plain.1.crossbars > 0);
 }

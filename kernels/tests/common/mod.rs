@@ -39,7 +39,7 @@ pub fn reference(w: &[i64], x: &[i64], b: usize, k: usize, n: usize) -> Vec<i64>
     y
 }
 
-/// The bit-sliced and the popcount kernels give the same outputs and the same event counts
+/// The bit-sliced and the popcount kernels (and `Auto`) give the same outputs and the same event counts
 /// (saturations included) over knobs that make the ADC saturate or not, partial tiles and
 /// blocks, signed and unsigned inputs.
 pub fn compare_kernels() {
@@ -96,6 +96,15 @@ pub fn compare_kernels() {
             let (y1, c1) = p.run(&x, b, mode, None).unwrap();
             let p = p.with_exact_kernel(ExactKernel::BitSliced);
             let (y2, c2) = p.run(&x, b, mode, None).unwrap();
+            // Auto: the exact product where no column can saturate, else a bit-plane kernel.
+            let p = p.with_exact_kernel(ExactKernel::Auto);
+            let (y3, c3) = p.run(&x, b, mode, None).unwrap();
+            assert_eq!(
+                (&y1, &c1),
+                (&y3, &c3),
+                "Auto, product {}",
+                p.exact_product()
+            );
             assert_eq!(
                 y1, y2,
                 "rows {rows} bpc {bpc} ib {ib} adc {adc} flip {flip} {mode:?}"

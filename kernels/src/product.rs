@@ -1,0 +1,127 @@
+//! The noiseless path where no conversion can saturate: the exact integer product.
+//!
+//! With the exact-range ADC (code = clamp(S, 0, 2^bits - 1)) a conversion changes its column sum
+//! only when S > 2^bits - 1. A column's sum in one read is S = sum_r level_r * c_r <= dac_max *
+//! sum_r c_r, with c_r the stored (biased, sliced, possibly flipped) cells; the unit column of a
+//! flipping crossbar sums the input levels alone, S <= dac_max * rows. When every such bound of
+//! every crossbar is within the ADC's range, every code equals its sum, the shift-and-add is
+//! linear, and the path's merged result minus the bias terms is, term by term,
+//!
+//! y[v, o] = sum_r x[v, r] * w[r, o]
+//!
+//! (the flip identity cell_max * U - S' = S, the sign of the top cycle of two's complement
+//! inputs and the offset of offset-binary ones all cancel). That is one matrix product, done in
+//! f64, which is exact while K * max|x| * max|w| < 2^53. Every event count follows from the
+//! shapes: each crossbar is read `cycles` times per vector, with its rows driven and its data
+//! columns (and unit column) converted; no conversion saturates.
+//!
+//! ISAAC (128 rows of 2-bit cells, flipping, 8-bit ADC) is always within range: a flipped
+//! column stores at most half of 128 * 3 = 384, and 192 and 128 are below 255.
+
+use crate::adc::AdcMode;
+use crate::config::XbarConfig;
+use crate::counts::Counts;
+use crate::program::Crossbar;
+use rayon::prelude::*;
+
+/// The weights as f64 for the product, kept only for layers where the product is exact.
+pub(crate) struct Linear {
+    /// Row-major K x N, the signed weights.
+    w: Vec<f64>,
+    /// Per input vector: (crossbar reads, DAC pulses, ADC conversions, shift-and-adds).
+    per_vector: [u64; 4],
+}
+
+/// The exact product of `w` (K x N) if the programmed crossbars provably never saturate and f64
+/// holds every partial sum exactly; `None` otherwise (the bit-plane kernels then run).
+pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Crossbar], w: &[i64], k: usize) -> Option<Linear> {
+    if !matches!(cfg.adc_mode, AdcMode::Exact) {
+        return None;
+    }
+    // |x| <= 2^input_bits, |w| <= 2^(weight_bits-1), at most K terms.
+    let bits = cfg.input_bits + cfg.weight_bits - 1 + usize::BITS - k.leading_zeros();
+    if bits >= f64::MANTISSA_DIGITS {
+        return None;
+    }
+    let (dmax, max) = (cfg.dac_max() as u64, cfg.max_code() as u64);
+    let cycles = cfg.cycles() as u64;
+    // Per crossbar: its counts per vector, or None where a column can leave the ADC's range.
+    let per: Option<Vec<[u64; 4]>> = xbars
+        .par_iter()
+        .map(|xb| {
+            if cfg.flip && dmax * xb.rows as u64 > max {
+                return None;
+            }
+            let mut col = vec![0u64; xb.cols];
+            for row in xb.levels.chunks_exact(xb.cols) {
+                for (s, &l) in col.iter_mut().zip(row) {
+                    *s += l as u64;
+                }
+            }
+            if col.iter().any(|&s| dmax * s > max) {
+                return None;
+            }
+            Some([
+                cycles,
+                xb.rows as u64 * cycles,
+                (xb.cols as u64 + cfg.flip as u64) * cycles,
+                xb.cols as u64 * cycles,
+            ])
+        })
+        .collect();
+    let per_vector = per?.iter().fold([0u64; 4], |mut a, c| {
+        for (x, y) in a.iter_mut().zip(c) {
+            *x += y;
+        }
+        a
+    });
+    Some(Linear {
+        w: w.par_iter().map(|&v| v as f64).collect(),
+        per_vector,
+    })
+}
+
+/// y = x w (batch x N) and the counts of the bit-plane kernels on the same inputs.
+pub(crate) fn run(l: &Linear, x: &[i64], batch: usize, k: usize, n: usize) -> (Vec<i64>, Counts) {
+    let xf: Vec<f64> = x.par_iter().map(|&v| v as f64).collect();
+    let mut yf = vec![0f64; batch * n];
+    // Row blocks of the product over the threads; each is one dgemm.
+    let per = batch
+        .div_ceil(rayon::current_num_threads().max(1) * 2)
+        .max(8);
+    yf.par_chunks_mut(per * n)
+        .zip(xf.par_chunks(per * k))
+        .for_each(|(yb, xb)| {
+            let m = xb.len() / k;
+            // SAFETY: xb is m x K, l.w is K x N and yb is m x N, all row-major and in bounds.
+            unsafe {
+                matrixmultiply::dgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    xb.as_ptr(),
+                    k as isize,
+                    1,
+                    l.w.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    yb.as_mut_ptr(),
+                    n as isize,
+                    1,
+                );
+            }
+        });
+    let y = yf.par_iter().map(|&v| v as i64).collect();
+    let b = batch as u64;
+    let [reads, pulses, conv, adds] = l.per_vector;
+    let counts = Counts {
+        crossbar_reads: reads * b,
+        dac_pulses: pulses * b,
+        adc_conversions: conv * b,
+        shift_adds: adds * b,
+        ..Counts::default()
+    };
+    (y, counts)
+}
