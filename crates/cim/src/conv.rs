@@ -11,6 +11,7 @@ use super::stats::LayerStats;
 use ndarray::{s, Array1, Array2, Array4, ArrayView4};
 use nestevo_arch::ArchSpec;
 use nestevo_core::invalid;
+use rayon::prelude::*;
 
 /// Stride, padding (zeros), dilation and groups, as (rows, columns) where two apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,27 +99,30 @@ pub fn im2col(
     let (b, _, h, w) = x.dim();
     let k = cin_g * kh * kw;
     let mut cols = Array2::<f32>::zeros((b * ho * wo, k));
-    for n in 0..b {
-        for oy in 0..ho {
-            for ox in 0..wo {
-                let mut row = cols.row_mut((n * ho + oy) * wo + ox);
-                for c in 0..cin_g {
-                    for i in 0..kh {
-                        let y =
-                            (oy * sh.stride.0 + i * sh.dilation.0) as isize - sh.padding.0 as isize;
-                        for j in 0..kw {
-                            let xx = (ox * sh.stride.1 + j * sh.dilation.1) as isize
-                                - sh.padding.1 as isize;
-                            if y >= 0 && xx >= 0 && (y as usize) < h && (xx as usize) < w {
-                                row[(c * kh + i) * kw + j] =
-                                    x[[n, g * cin_g + c, y as usize, xx as usize]];
-                            }
+    // One output position a row, in parallel; each row writes only its own values.
+    cols.as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(k.max(1))
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (n, oy, ox) = (r / (ho * wo), (r / wo) % ho, r % wo);
+            for c in 0..cin_g {
+                let plane = x.slice(s![n, g * cin_g + c, .., ..]);
+                for i in 0..kh {
+                    let y = (oy * sh.stride.0 + i * sh.dilation.0) as isize - sh.padding.0 as isize;
+                    if y < 0 || y as usize >= h {
+                        continue;
+                    }
+                    for j in 0..kw {
+                        let xx =
+                            (ox * sh.stride.1 + j * sh.dilation.1) as isize - sh.padding.1 as isize;
+                        if xx >= 0 && (xx as usize) < w {
+                            row[(c * kh + i) * kw + j] = plane[[y as usize, xx as usize]];
                         }
                     }
                 }
             }
-        }
-    }
+        });
     cols
 }
 
@@ -225,21 +229,23 @@ impl CimConv2d {
         let (cin_g, cout_g) = (self.cin / g, self.cout / g);
         let mut y = Array4::<f32>::zeros((b, self.cout, ho, wo));
         let mut stats = LayerStats::default();
+        let hw = ho * wo;
         for (gi, qm) in self.groups.iter().enumerate() {
             let cols = im2col(x, gi, cin_g, self.kernel, &self.shape, (ho, wo));
             let (out, st) = qm.forward(cols.view(), &act)?;
             stats += st;
-            for n in 0..b {
-                for oy in 0..ho {
-                    for ox in 0..wo {
-                        let r = (n * ho + oy) * wo + ox;
-                        for o in 0..cout_g {
-                            let oc = gi * cout_g + o;
-                            y[[n, oc, oy, ox]] = out[[r, o]] + self.bias[oc];
-                        }
-                    }
+            // y[n, oc] (one Ho x Wo plane each) from column oc - gi*cout_g of out's rows of frame n.
+            let planes = y.as_slice_mut().expect("fresh array").par_chunks_mut(hw.max(1));
+            planes.enumerate().for_each(|(i, plane)| {
+                let (n, oc) = (i / self.cout, i % self.cout);
+                if oc / cout_g != gi {
+                    return;
                 }
-            }
+                let (o, bias) = (oc - gi * cout_g, self.bias[oc]);
+                for (p, v) in plane.iter_mut().enumerate() {
+                    *v = out[[n * hw + p, o]] + bias;
+                }
+            });
         }
         // The groups work side by side on their own crossbars, like copies: a frame's input
         // vectors are its output positions, not that times the groups (the performance model

@@ -10,6 +10,7 @@ use super::stats::LayerStats;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use nestevo_arch::ArchSpec;
 use nestevo_core::invalid;
+use rayon::prelude::*;
 
 /// A float K x N weight matrix, quantised and programmed.
 pub struct QuantMatrix {
@@ -55,7 +56,14 @@ impl QuantMatrix {
         let xi = act.quantize(x);
         let (y, stats) = self.mat.mvm(xi.view(), act.signed)?;
         let s = self.wq.scale as f64 * act.scale as f64;
-        Ok((y.mapv(|v| (v as f64 * s) as f32), stats))
+        let y = match y.as_slice() {
+            Some(v) => Array2::from_shape_vec(
+                y.dim(),
+                v.par_iter().map(|&v| (v as f64 * s) as f32).collect(),
+            )?,
+            None => y.mapv(|v| (v as f64 * s) as f32),
+        };
+        Ok((y, stats))
     }
 }
 

@@ -98,7 +98,14 @@ impl CimMatrix {
         if k != kk {
             invalid!("inputs have {k} columns but the weights have K = {kk} rows");
         }
-        let flat: Vec<i64> = x.iter().copied().collect();
+        let owned;
+        let flat: &[i64] = match x.as_slice() {
+            Some(s) => s,
+            None => {
+                owned = x.iter().copied().collect::<Vec<i64>>();
+                &owned
+            }
+        };
         let mode = if signed {
             InputMode::Signed
         } else {
@@ -109,7 +116,7 @@ impl CimMatrix {
             // A stream apart from the programming noise of the same seed.
             seed: self.noise.seed ^ 0x005E_ED0F_4EAD,
         });
-        let (y, c) = self.prog.run(&flat, b, mode, read)?;
+        let (y, c) = self.prog.run(flat, b, mode, read)?;
         Ok((Array2::from_shape_vec((b, n), y)?, c))
     }
 }

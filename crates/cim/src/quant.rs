@@ -4,6 +4,7 @@
 //! otherwise two's complement (s_x = max|x| / (2^(bits-1) - 1)). Rounding is to nearest.
 
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -62,6 +63,12 @@ impl ActQuant {
     /// Values outside the calibrated range clamp to it.
     pub fn quantize(&self, x: ArrayView2<f32>) -> Array2<i64> {
         let (lo, hi) = self.range();
-        x.mapv(|v| ((v / self.scale).round() as i64).clamp(lo, hi))
+        let q = |v: f32| ((v / self.scale).round() as i64).clamp(lo, hi);
+        // Whole layers' activations: in parallel where they are contiguous.
+        match x.as_slice() {
+            Some(s) => Array2::from_shape_vec(x.dim(), s.par_iter().map(|&v| q(v)).collect())
+                .expect("same shape"),
+            None => x.mapv(q),
+        }
     }
 }
