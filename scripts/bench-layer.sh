@@ -5,6 +5,7 @@
 #   layer-avx2.json         the kernels capped at AVX2 (NESTEVO_SIMD=avx2), as on a CPU without AVX-512
 #   layer-auto.json         the kernels on the CPU's best tier
 #   numpy.json              numpy's f64 and f32 products of the shape, and 128 binary-input f32 products
+#   numpy-haswell.json      the same with OpenBLAS's AVX2 (Haswell) kernels: the bounds of a CPU without AVX-512
 #   crosssim.json           with CROSSSIM_PATH set to a CrossSim 3.2 checkout (scripts/crosssim_layer.py)
 # Needs python3 with numpy (threadpoolctl optional). ROUNDS (default 5) rounds each.
 set -euo pipefail
@@ -21,8 +22,8 @@ for tier in avx2 auto; do
   NESTEVO_SIMD=$tier target/release/examples/layer "$ROUNDS" --json > "$OUT/layer-$tier.json.tmp"
   mv "$OUT/layer-$tier.json.tmp" "$OUT/layer-$tier.json"
 done
-echo "numpy" >&2
-python3 - "$ROUNDS" "$OUT/numpy.json" <<'PY'
+numpy_bounds() {
+python3 - "$ROUNDS" "$1" <<'PY'
 import json, os, sys, time
 import numpy as np
 rounds, out = int(sys.argv[1]), sys.argv[2]
@@ -54,6 +55,11 @@ res["blas"] = blas
 tmp = out + ".tmp"; json.dump(res, open(tmp, "w"), indent=1); os.replace(tmp, out)
 print(json.dumps(res))
 PY
+}
+echo "numpy" >&2
+numpy_bounds "$OUT/numpy.json"
+echo "numpy, OpenBLAS Haswell kernels" >&2
+OPENBLAS_CORETYPE=Haswell numpy_bounds "$OUT/numpy-haswell.json"
 if [ -n "${CROSSSIM_PATH:-}" ]; then
   echo "CrossSim at $CROSSSIM_PATH" >&2
   python3 scripts/crosssim_layer.py --crosssim "$CROSSSIM_PATH" --rounds 3 --json "$OUT/crosssim.json"

@@ -99,6 +99,9 @@ pub fn im2col(
     let (b, _, h, w) = x.dim();
     let k = cin_g * kh * kw;
     let mut cols = Array2::<f32>::zeros((b * ho * wo, k));
+    let xs = x.as_standard_layout();
+    let xs = xs.as_slice().expect("standard layout");
+    let cin = x.dim().1;
     // One output position a row, in parallel; each row writes only its own values.
     cols.as_slice_mut()
         .expect("fresh array")
@@ -107,17 +110,19 @@ pub fn im2col(
         .for_each(|(r, row)| {
             let (n, oy, ox) = (r / (ho * wo), (r / wo) % ho, r % wo);
             for c in 0..cin_g {
-                let plane = x.slice(s![n, g * cin_g + c, .., ..]);
+                let plane = &xs[(n * cin + g * cin_g + c) * h * w..][..h * w];
                 for i in 0..kh {
                     let y = (oy * sh.stride.0 + i * sh.dilation.0) as isize - sh.padding.0 as isize;
                     if y < 0 || y as usize >= h {
                         continue;
                     }
-                    for j in 0..kw {
+                    let line = &plane[y as usize * w..][..w];
+                    let out = &mut row[(c * kh + i) * kw..][..kw];
+                    for (j, o) in out.iter_mut().enumerate() {
                         let xx =
                             (ox * sh.stride.1 + j * sh.dilation.1) as isize - sh.padding.1 as isize;
                         if xx >= 0 && (xx as usize) < w {
-                            row[(c * kh + i) * kw + j] = plane[[y as usize, xx as usize]];
+                            *o = line[xx as usize];
                         }
                     }
                 }
