@@ -12,9 +12,9 @@
 //! adc, counts              ADC law; event counts
 //! config                   the arithmetic knobs (XbarConfig) and KernelError
 //! simd, inputs             the SIMD tier (CPU features, NESTEVO_SIMD); DAC slices of the inputs
+//! product                  the exact product where no conversion can saturate
 //! program                  weights onto crossbars (and, where it is exact, the product);
 //!                          work units and their gathering
-//! product                  the exact product where no conversion can saturate
 //! exact, bitslice, analog  the bit-plane and analogue paths, side by side: none imports another
 //! dispatch                 Programmed::run: decides the tier once, picks the path, removes bias
 //! ```

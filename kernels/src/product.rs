@@ -21,7 +21,6 @@
 use crate::adc::AdcMode;
 use crate::config::XbarConfig;
 use crate::counts::Counts;
-use crate::program::Crossbar;
 use rayon::prelude::*;
 
 /// The weights as f64 for the product, kept only for layers where the product is exact.
@@ -34,7 +33,10 @@ pub(crate) struct Linear {
 
 /// The exact product of `w` (K x N) if the programmed crossbars provably never saturate and f64
 /// holds every partial sum exactly; `None` otherwise (the bit-plane kernels then run).
-pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Crossbar], w: &[i64], k: usize) -> Option<Linear> {
+/// One programmed crossbar as seen here: used rows, data columns, stored levels [row][col].
+pub(crate) type Stored<'a> = (usize, usize, &'a [u8]);
+
+pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Stored], w: &[i64], k: usize) -> Option<Linear> {
     if !matches!(cfg.adc_mode, AdcMode::Exact) {
         return None;
     }
@@ -48,12 +50,12 @@ pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Crossbar], w: &[i64], k: usize)
     // Per crossbar: its counts per vector, or None where a column can leave the ADC's range.
     let per: Option<Vec<[u64; 4]>> = xbars
         .par_iter()
-        .map(|xb| {
-            if cfg.flip && dmax * xb.rows as u64 > max {
+        .map(|&(rows, cols, levels)| {
+            if cfg.flip && dmax * rows as u64 > max {
                 return None;
             }
-            let mut col = vec![0u64; xb.cols];
-            for row in xb.levels.chunks_exact(xb.cols) {
+            let mut col = vec![0u64; cols];
+            for row in levels.chunks_exact(cols) {
                 for (s, &l) in col.iter_mut().zip(row) {
                     *s += l as u64;
                 }
@@ -63,9 +65,9 @@ pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Crossbar], w: &[i64], k: usize)
             }
             Some([
                 cycles,
-                xb.rows as u64 * cycles,
-                (xb.cols as u64 + cfg.flip as u64) * cycles,
-                xb.cols as u64 * cycles,
+                rows as u64 * cycles,
+                (cols as u64 + cfg.flip as u64) * cycles,
+                cols as u64 * cycles,
             ])
         })
         .collect();

@@ -290,7 +290,11 @@ impl Programmed {
             }
             a
         });
-        let linear = product::prepare(cfg, &xbars, w, k);
+        let stored: Vec<_> = xbars
+            .iter()
+            .map(|x| (x.rows, x.cols, &x.levels[..]))
+            .collect();
+        let linear = product::prepare(cfg, &stored, w, k);
         Ok(Programmed {
             cfg: cfg.clone(),
             k,

@@ -240,7 +240,10 @@ impl CimConv2d {
             let (out, st) = qm.forward(cols.view(), &act)?;
             stats += st;
             // y[n, oc] (one Ho x Wo plane each) from column oc - gi*cout_g of out's rows of frame n.
-            let planes = y.as_slice_mut().expect("fresh array").par_chunks_mut(hw.max(1));
+            let planes = y
+                .as_slice_mut()
+                .expect("fresh array")
+                .par_chunks_mut(hw.max(1));
             planes.enumerate().for_each(|(i, plane)| {
                 let (n, oc) = (i / self.cout, i % self.cout);
                 if oc / cout_g != gi {
