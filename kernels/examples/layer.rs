@@ -151,57 +151,37 @@ fn main() {
     }
 }
 
-/// C = A B for row-major A (B x K) and B (K x N), row blocks over the threads.
-fn dgemm(a: &[f64], b: &[f64]) -> Vec<f64> {
-    let mut c = vec![0f64; B * N];
-    let per = B.div_ceil(rayon::current_num_threads() * 2);
-    c.par_chunks_mut(per * N)
-        .zip(a.par_chunks(per * K))
-        .for_each(|(cb, ab)| unsafe {
-            // SAFETY: row-major blocks, in bounds.
-            matrixmultiply::dgemm(
-                ab.len() / K,
-                K,
-                N,
-                1.0,
-                ab.as_ptr(),
-                K as isize,
-                1,
-                b.as_ptr(),
-                N as isize,
-                1,
-                0.0,
-                cb.as_mut_ptr(),
-                N as isize,
-                1,
-            )
-        });
-    c
+/// C = A B for row-major A (B x K) and B (K x N), row blocks over the threads, with one of
+/// matrixmultiply's products.
+macro_rules! product {
+    ($name:ident, $t:ty, $gemm:path) => {
+        fn $name(a: &[$t], b: &[$t]) -> Vec<$t> {
+            let mut c: Vec<$t> = vec![0.0; B * N];
+            let per = B.div_ceil(rayon::current_num_threads() * 2);
+            c.par_chunks_mut(per * N)
+                .zip(a.par_chunks(per * K))
+                .for_each(|(cb, ab)| unsafe {
+                    // SAFETY: row-major blocks, in bounds.
+                    $gemm(
+                        ab.len() / K,
+                        K,
+                        N,
+                        1.0,
+                        ab.as_ptr(),
+                        K as isize,
+                        1,
+                        b.as_ptr(),
+                        N as isize,
+                        1,
+                        0.0,
+                        cb.as_mut_ptr(),
+                        N as isize,
+                        1,
+                    )
+                });
+            c
+        }
+    };
 }
-
-fn sgemm(a: &[f32], b: &[f32]) -> Vec<f32> {
-    let mut c = vec![0f32; B * N];
-    let per = B.div_ceil(rayon::current_num_threads() * 2);
-    c.par_chunks_mut(per * N)
-        .zip(a.par_chunks(per * K))
-        .for_each(|(cb, ab)| unsafe {
-            // SAFETY: row-major blocks, in bounds.
-            matrixmultiply::sgemm(
-                ab.len() / K,
-                K,
-                N,
-                1.0,
-                ab.as_ptr(),
-                K as isize,
-                1,
-                b.as_ptr(),
-                N as isize,
-                1,
-                0.0,
-                cb.as_mut_ptr(),
-                N as isize,
-                1,
-            )
-        });
-    c
-}
+product!(dgemm, f64, matrixmultiply::dgemm);
+product!(sgemm, f32, matrixmultiply::sgemm);
