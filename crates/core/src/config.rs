@@ -233,8 +233,10 @@ pub fn apply_override<C: Config>(c: &C, set: &str, source: &str) -> Result<C, In
         .map_err(|x: toml::de::Error| Invalid::new(&origin, key, raw, x.message().trim()))
 }
 
-/// `raw` read as the type of `like`: integer, float, boolean (true/on/yes, false/off/no) or
-/// string (surrounding quotes dropped); `None` when it is not one.
+/// `raw` read as the type of `like`: integer, float, boolean (true/on/yes, false/off/no),
+/// string (surrounding quotes dropped) or a list written as TOML (`[]`, `[1, 2]`,
+/// `[{w = 1}]`; its items are checked when the whole file is read back); `None` when it is not
+/// one.
 pub fn parse_value(raw: &str, like: &Value) -> Option<Value> {
     match like {
         Value::Integer(_) => raw.parse::<i64>().ok().map(Value::Integer),
@@ -245,6 +247,13 @@ pub fn parse_value(raw: &str, like: &Value) -> Option<Value> {
             _ => None,
         },
         Value::String(_) => Some(Value::String(raw.trim_matches('"').to_string())),
+        Value::Array(_) => match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+            Ok(mut t) => match t.remove("v") {
+                Some(v @ Value::Array(_)) => Some(v),
+                _ => None,
+            },
+            Err(_) => None,
+        },
         _ => None,
     }
 }
@@ -339,6 +348,12 @@ mod tests {
         let o = apply_overrides(&k, &sets, "preset `small`").unwrap();
         assert_eq!((o.rows, o.on, o.items[1].w), (8, false, 5));
         assert_eq!(o.name.as_deref(), Some("x"));
+        // A whole list, empty or not; a list of the wrong items is refused by name.
+        let l = |v: &str| apply_overrides(&k, &[format!("items={v}")], "f.toml");
+        assert!(l("[]").unwrap().items.is_empty());
+        assert_eq!(l("[{w = 7}]").unwrap().items[0].w, 7);
+        assert!(l("[1, 2]").unwrap_err().field == "items");
+        assert!(l("[").unwrap_err().allowed.contains("expected a array"));
         let d = differences(&k, &o);
         assert_eq!(d.len(), 4, "{d:?}");
         assert!(d.contains(&"items.1.w: 2 -> 5".to_string()), "{d:?}");
