@@ -124,7 +124,12 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
     let adc = ctx.adc;
     let outs = p.xbars[ci].outs;
     let m = (v1 - v0) * cycles;
-    let mut cur = vec![0f32; m * (cfg.cols + 1)];
+    // The column currents, a few MB a task: one buffer per thread, reused, since a fresh one
+    // costs page faults and zeroing every time. Every read's row is written before it is read.
+    let mut cur = SCRATCH.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    if cur.len() < m * (cfg.cols + 1) {
+        cur.resize(m * (cfg.cols + 1), 0.0);
+    }
     // Shift-and-add in f64: codes times powers of two stay exact far below 2^53.
     let mut colacc = vec![0f64; cfg.cols];
     let mut noise = vec![0f32; cfg.cols + 1];
@@ -232,6 +237,12 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
         cnt.shift_adds += nc as u64 * reads;
     }
     cnt.adc_saturations = sat;
+    SCRATCH.with(|c| *c.borrow_mut() = cur);
+}
+
+thread_local! {
+    /// `task_body`'s column currents, kept between the tasks of a thread.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// 1-bit DACs: each read's column currents, the sum over the rows whose input bit is on of
