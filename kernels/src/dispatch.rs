@@ -29,7 +29,7 @@ impl Programmed {
         mode: InputMode,
         read: Option<ReadNoise>,
     ) -> Result<(Vec<i64>, Counts), KernelError> {
-        let prep = inputs::prepare(&self.cfg, x, batch, self.k, mode)?;
+        inputs::check(&self.cfg, x, batch, self.k, mode)?;
         if read.is_some() && !self.analog {
             return fail("read noise needs the analogue path: program conductances first");
         }
@@ -40,6 +40,7 @@ impl Programmed {
             let (y, counts) = product::run(l, x, batch, self.k, self.n);
             return Ok((y, self.layer_counts(counts, batch)));
         }
+        let prep = inputs::encode_checked(&self.cfg, x, batch, self.k, mode);
         let (mut acc, counts) = if self.analog {
             // 1-bit DACs add conductance rows by input bit; wider DACs multiply by levels.
             if self.cfg.dac_bits == 1 {

@@ -36,6 +36,18 @@ pub fn prepare(
     k: usize,
     mode: InputMode,
 ) -> Result<Prepared, KernelError> {
+    check(cfg, x, batch, k, mode)?;
+    Ok(encode_checked(cfg, x, batch, k, mode))
+}
+
+/// The range check of `prepare` alone, for a path that needs no DAC encoding.
+pub(crate) fn check(
+    cfg: &XbarConfig,
+    x: &[i64],
+    batch: usize,
+    k: usize,
+    mode: InputMode,
+) -> Result<(), KernelError> {
     if x.len() != batch * k {
         return fail(format!(
             "inputs hold {} values, expected batch {batch} x K {k} = {}",
@@ -60,6 +72,18 @@ pub fn prepare(
             }
         ));
     }
+    Ok(())
+}
+
+/// Encodes a checked batch (see `prepare`).
+pub(crate) fn encode_checked(
+    cfg: &XbarConfig,
+    x: &[i64],
+    batch: usize,
+    k: usize,
+    mode: InputMode,
+) -> Prepared {
+    let bits = cfg.input_bits;
     let cycles = cfg.cycles();
     let d = cfg.dac_bits;
     let two_comp = mode == InputMode::Signed && d == 1;
@@ -86,13 +110,13 @@ pub fn prepare(
         .take(batch)
         .map(|row| row.iter().map(|&v| v + offset).sum())
         .collect();
-    Ok(Prepared {
+    Prepared {
         batch,
         applied,
         cycle_weight,
         applied_sum,
         offset,
-    })
+    }
 }
 
 /// Bit-planes of the input slices: for vector v, row tile t, cycle b, DAC bit d, a row mask in

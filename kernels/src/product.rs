@@ -31,11 +31,12 @@ pub(crate) struct Linear {
     per_vector: [u64; 4],
 }
 
+/// One programmed crossbar as seen here: used rows, data columns, and the largest sum of stored
+/// levels of any of its data columns.
+pub(crate) type Stored = (usize, usize, u64);
+
 /// The exact product of `w` (K x N) if the programmed crossbars provably never saturate and f64
 /// holds every partial sum exactly; `None` otherwise (the bit-plane kernels then run).
-/// One programmed crossbar as seen here: used rows, data columns, stored levels [row][col].
-pub(crate) type Stored<'a> = (usize, usize, &'a [u8]);
-
 pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Stored], w: &[i64], k: usize) -> Option<Linear> {
     if !matches!(cfg.adc_mode, AdcMode::Exact) {
         return None;
@@ -47,36 +48,16 @@ pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Stored], w: &[i64], k: usize) -
     }
     let (dmax, max) = (cfg.dac_max() as u64, cfg.max_code() as u64);
     let cycles = cfg.cycles() as u64;
-    // Per crossbar: its counts per vector, or None where a column can leave the ADC's range.
-    let per: Option<Vec<[u64; 4]>> = xbars
-        .par_iter()
-        .map(|&(rows, cols, levels)| {
-            if cfg.flip && dmax * rows as u64 > max {
-                return None;
-            }
-            let mut col = vec![0u64; cols];
-            for row in levels.chunks_exact(cols) {
-                for (s, &l) in col.iter_mut().zip(row) {
-                    *s += l as u64;
-                }
-            }
-            if col.iter().any(|&s| dmax * s > max) {
-                return None;
-            }
-            Some([
-                cycles,
-                rows as u64 * cycles,
-                (cols as u64 + cfg.flip as u64) * cycles,
-                cols as u64 * cycles,
-            ])
-        })
-        .collect();
-    let per_vector = per?.iter().fold([0u64; 4], |mut a, c| {
-        for (x, y) in a.iter_mut().zip(c) {
-            *x += y;
+    let mut per_vector = [0u64; 4];
+    for &(rows, cols, col_max) in xbars {
+        if dmax * col_max > max || (cfg.flip && dmax * rows as u64 > max) {
+            return None;
         }
-        a
-    });
+        per_vector[0] += cycles;
+        per_vector[1] += rows as u64 * cycles;
+        per_vector[2] += (cols as u64 + cfg.flip as u64) * cycles;
+        per_vector[3] += cols as u64 * cycles;
+    }
     Some(Linear {
         w: w.par_iter().map(|&v| v as f64).collect(),
         per_vector,

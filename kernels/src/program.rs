@@ -24,6 +24,8 @@ pub(crate) struct Crossbar {
     pub outs: usize,
     /// Used data columns (outs * slices); the unit column is extra.
     pub cols: usize,
+    /// The largest sum of stored levels of a data column (after flipping).
+    pub max_col_sum: u64,
     /// Data columns rounded up to a multiple of 8 (the bit-plane kernels work 8 columns at a time).
     pub cols_pad: usize,
     /// 0 or -1 (all ones) per padded column: the flip flags as a select mask.
@@ -242,16 +244,20 @@ impl Programmed {
                     }
                 }
                 let mut flip = vec![0i64; cols];
-                if cfg.flip {
-                    let mut sums = vec![0u64; cols];
-                    for lr in levels.chunks_exact(cols) {
-                        for (s, &l) in sums.iter_mut().zip(lr) {
-                            *s += l as u64;
-                        }
+                let mut sums = vec![0u64; cols];
+                for lr in levels.chunks_exact(cols) {
+                    for (s, &l) in sums.iter_mut().zip(lr) {
+                        *s += l as u64;
                     }
-                    for (f, &sum) in flip.iter_mut().zip(&sums) {
+                }
+                let full = nr as u64 * cmax as u64;
+                if cfg.flip {
+                    for (f, sum) in flip.iter_mut().zip(sums.iter_mut()) {
                         // Flip when the stored sum exceeds half the full scale of the used rows.
-                        *f = (2 * sum > nr as u64 * cmax as u64) as i64;
+                        if 2 * *sum > full {
+                            *f = 1;
+                            *sum = full - *sum;
+                        }
                     }
                     for lr in levels.chunks_exact_mut(cols) {
                         for (l, &f) in lr.iter_mut().zip(&flip) {
@@ -261,6 +267,7 @@ impl Programmed {
                         }
                     }
                 }
+                let max_col_sum = sums.iter().copied().max().unwrap_or(0);
                 let cols_pad = cols.div_ceil(8) * 8;
                 let mut flip_mask: Vec<i64> = flip.iter().map(|f| -f).collect();
                 flip_mask.resize(cols_pad, 0);
@@ -271,6 +278,7 @@ impl Programmed {
                     outs,
                     cols,
                     cols_pad,
+                    max_col_sum,
                     words,
                     bpc: bpc as usize,
                     flip_mask,
@@ -292,7 +300,7 @@ impl Programmed {
         });
         let stored: Vec<_> = xbars
             .iter()
-            .map(|x| (x.rows, x.cols, &x.levels[..]))
+            .map(|x| (x.rows, x.cols, x.max_col_sum))
             .collect();
         let linear = product::prepare(cfg, &stored, w, k);
         Ok(Programmed {

@@ -239,21 +239,19 @@ impl CimConv2d {
             let cols = im2col(x, gi, cin_g, self.kernel, &self.shape, (ho, wo));
             let (out, st) = qm.forward(cols.view(), &act)?;
             stats += st;
-            // y[n, oc] (one Ho x Wo plane each) from column oc - gi*cout_g of out's rows of frame n.
-            let planes = y
-                .as_slice_mut()
-                .expect("fresh array")
-                .par_chunks_mut(hw.max(1));
-            planes.enumerate().for_each(|(i, plane)| {
-                let (n, oc) = (i / self.cout, i % self.cout);
-                if oc / cout_g != gi {
-                    return;
-                }
-                let (o, bias) = (oc - gi * cout_g, self.bias[oc]);
-                for (p, v) in plane.iter_mut().enumerate() {
-                    *v = out[[n * hw + p, o]] + bias;
-                }
-            });
+            // y[n, gi*cout_g + o] (one Ho x Wo plane each) from column o of frame n's rows of out.
+            let ys = y.as_slice_mut().expect("fresh array");
+            ys.par_chunks_mut(self.cout * hw)
+                .enumerate()
+                .for_each(|(n, frame)| {
+                    let group = &mut frame[gi * cout_g * hw..(gi + 1) * cout_g * hw];
+                    group.par_chunks_mut(hw).enumerate().for_each(|(o, plane)| {
+                        let bias = self.bias[gi * cout_g + o];
+                        for (p, v) in plane.iter_mut().enumerate() {
+                            *v = out[[n * hw + p, o]] + bias;
+                        }
+                    });
+                });
         }
         // The groups work side by side on their own crossbars, like copies: a frame's input
         // vectors are its output positions, not that times the groups (the performance model

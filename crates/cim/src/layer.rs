@@ -5,12 +5,11 @@ use super::backend::Backend;
 use super::error::Result;
 use super::matrix::CimMatrix;
 use super::noise::{perturb_f32, NoiseMode, NoiseSpec};
-use super::quant::{ActQuant, WeightQuant};
+use super::quant::{par_map, ActQuant, WeightQuant};
 use super::stats::LayerStats;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use nestevo_arch::ArchSpec;
 use nestevo_core::invalid;
-use rayon::prelude::*;
 
 /// A float K x N weight matrix, quantised and programmed.
 pub struct QuantMatrix {
@@ -56,14 +55,7 @@ impl QuantMatrix {
         let xi = act.quantize(x);
         let (y, stats) = self.mat.mvm(xi.view(), act.signed)?;
         let s = self.wq.scale as f64 * act.scale as f64;
-        let y = match y.as_slice() {
-            Some(v) => Array2::from_shape_vec(
-                y.dim(),
-                v.par_iter().map(|&v| (v as f64 * s) as f32).collect(),
-            )?,
-            None => y.mapv(|v| (v as f64 * s) as f32),
-        };
-        Ok((y, stats))
+        Ok((par_map(y.view(), |v| (v as f64 * s) as f32), stats))
     }
 }
 

@@ -98,14 +98,9 @@ impl CimMatrix {
         if k != kk {
             invalid!("inputs have {k} columns but the weights have K = {kk} rows");
         }
-        let owned;
-        let flat: &[i64] = match x.as_slice() {
-            Some(s) => s,
-            None => {
-                owned = x.iter().copied().collect::<Vec<i64>>();
-                &owned
-            }
-        };
+        // A view onto x where it is contiguous (the usual case), else one copy.
+        let xs = x.as_standard_layout();
+        let flat = xs.as_slice().expect("standard layout");
         let mode = if signed {
             InputMode::Signed
         } else {

@@ -63,12 +63,18 @@ impl ActQuant {
     /// Values outside the calibrated range clamp to it.
     pub fn quantize(&self, x: ArrayView2<f32>) -> Array2<i64> {
         let (lo, hi) = self.range();
-        let q = |v: f32| ((v / self.scale).round() as i64).clamp(lo, hi);
-        // Whole layers' activations: in parallel where they are contiguous.
-        match x.as_slice() {
-            Some(s) => Array2::from_shape_vec(x.dim(), s.par_iter().map(|&v| q(v)).collect())
-                .expect("same shape"),
-            None => x.mapv(q),
-        }
+        par_map(x, |v| ((v / self.scale).round() as i64).clamp(lo, hi))
+    }
+}
+
+/// `x.mapv(f)` over the threads where `x` is contiguous (whole layers' activations).
+pub(crate) fn par_map<A: Copy + Sync, B: Send>(
+    x: ArrayView2<A>,
+    f: impl Fn(A) -> B + Sync + Send,
+) -> Array2<B> {
+    match x.as_slice() {
+        Some(s) => Array2::from_shape_vec(x.dim(), s.par_iter().map(|&v| f(v)).collect())
+            .expect("same shape"),
+        None => x.mapv(f),
     }
 }
