@@ -10,11 +10,10 @@ use crate::config::{fail, KernelError, XbarConfig};
 use crate::counts::Counts;
 use crate::product::{self, Linear};
 use crate::simd;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
+use nestevo_device::programming::Programming;
+use nestevo_device::{program_crossbar, CellLaw, Cells};
 use rayon::prelude::*;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// One programmed crossbar: rows [row0, row0+rows) of K, outputs [out0, out0+outs) of N.
 pub(crate) struct Crossbar {
@@ -317,37 +316,64 @@ impl Programmed {
         })
     }
 
-    /// Switches to the analogue path: every cell (and the unit column's cells, level 1) gets a
-    /// conductance g_min + level * step, plus N(0, (mu*(g_max - g_min))^2) drawn once, clipped
-    /// to [g_min, g_max]. Crossbar i draws from ChaCha8(seed, stream i): thread-count free.
-    pub fn program_conductances(mut self, mu: f64, seed: u64) -> Result<Self, KernelError> {
-        if !(mu.is_finite() && mu >= 0.0) {
-            return fail(format!("noise coefficient mu must be >= 0, got {mu}"));
+    /// Switches to the analogue path with Eq. 18-20 programming noise only: every cell (and the
+    /// unit column's cells, level 1) gets a conductance g_min + level * step, plus
+    /// N(0, (mu*(g_max - g_min))^2) drawn once, clipped to [g_min, g_max].
+    pub fn program_conductances(self, mu: f64, seed: u64) -> Result<Self, KernelError> {
+        if !(mu.is_finite() && (0.0..=1.0).contains(&mu)) {
+            return fail(format!("noise coefficient mu must be in 0..=1, got {mu}"));
         }
+        let laws: Vec<Arc<dyn CellLaw>> = if mu > 0.0 {
+            vec![Arc::new(Programming { mu })]
+        } else {
+            Vec::new()
+        };
+        self.program_cells(&laws, seed)
+    }
+
+    /// Switches to the analogue path: every cell (and the unit column's cells, level 1) starts at
+    /// its nominal conductance g_min + level * step, then `laws` change it in order
+    /// (`nestevo_device::program_crossbar`: law i of crossbar c draws from ChaCha8(seed), stream
+    /// c + i * 2^40, so the draws do not depend on the thread count). A law's `check` refuses a
+    /// crossbar it cannot describe before any work.
+    pub fn program_cells(
+        mut self,
+        laws: &[Arc<dyn CellLaw>],
+        seed: u64,
+    ) -> Result<Self, KernelError> {
         let (gmin, gmax) = (self.cfg.g_min, self.cfg.g_max);
-        let step = (gmax - gmin) / self.cfg.cell_max() as f64;
-        let normal = Normal::new(0.0, mu * (gmax - gmin)).expect("finite sigma");
+        let cmax = self.cfg.cell_max();
+        let step = (gmax - gmin) / cmax as f64;
+        for law in laws {
+            law.check(gmin, gmax, cmax)
+                .map_err(|e| KernelError(format!("device law `{}`: {e}", law.name())))?;
+        }
         let dac1 = self.cfg.dac_bits == 1;
-        // Each crossbar draws from its own stream: in parallel, the same numbers.
+        // Crossbars are independent and each law draws from its own stream per crossbar.
         self.xbars.par_iter_mut().for_each(|xb| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(xb.index as u64);
             let cw = xb.cols + 1;
-            xb.cond = vec![0f32; xb.rows * cw];
-            for r in 0..xb.rows {
-                for col in 0..cw {
-                    let level = if col < xb.cols {
-                        xb.levels[r * xb.cols + col] as f64
-                    } else {
-                        1.0
-                    };
-                    let mut g = gmin + level * step;
-                    if mu > 0.0 {
-                        g = (g + normal.sample(&mut rng)).clamp(gmin, gmax);
-                    }
-                    xb.cond[r * cw + col] = g as f32;
-                }
+            let mut levels = vec![1u8; xb.rows * cw];
+            for (lr, src) in levels
+                .chunks_exact_mut(cw)
+                .zip(xb.levels.chunks_exact(xb.cols))
+            {
+                lr[..xb.cols].copy_from_slice(src);
             }
+            let mut g = vec![0f64; xb.rows * cw];
+            let mut cells = Cells {
+                g: &mut g,
+                levels: &levels,
+                rows: xb.rows,
+                cols: cw,
+                g_min: gmin,
+                g_max: gmax,
+                cell_max: cmax,
+            };
+            for (g, &l) in cells.g.iter_mut().zip(&levels) {
+                *g = gmin + l as f64 * step;
+            }
+            program_crossbar(laws, &mut cells, seed, xb.index as u64);
+            xb.cond = g.iter().map(|&x| x as f32).collect();
             // Only the 1-bit-DAC path reads strips; wider DACs multiply `cond` by levels.
             if !dac1 {
                 return;

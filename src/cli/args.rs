@@ -18,16 +18,24 @@ pub struct ArchSel {
     /// Override a field, e.g. --set adc.bits=6 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Add a device law after the description's own (repeatable, applied in order), e.g.
+    /// --law stuck:off_rate=0.01 or --law drift:time_s=86400,compensate=true. Laws: programming
+    /// (mu), read (mu), stuck (off_rate, on_rate), drift (time_s, t0_s, nu, nu_sd, compensate),
+    /// table (file: CSV level,mean_us,sd_us).
+    #[arg(long = "law", value_name = "NAME[:KEY=VALUE,...]")]
+    pub laws: Vec<nestevo_device::LawSpec>,
 }
 
 impl ArchSel {
     pub fn load(&self) -> anyhow::Result<ArchSpec> {
         let spec = load_arch(&self.arch)?;
-        Ok(apply_overrides(
-            &spec,
-            &self.sets,
-            &self.arch.display().to_string(),
-        )?)
+        let source = self.arch.display().to_string();
+        let mut spec = apply_overrides(&spec, &self.sets, &source)?;
+        if !self.laws.is_empty() {
+            spec.device.laws.extend(self.laws.iter().cloned());
+            spec.device_laws(&format!("{source} (--law)"))?;
+        }
+        Ok(spec)
     }
 }
 

@@ -22,6 +22,19 @@ pub struct ArchSpec {
     pub power_mw: ComponentFigures,
     /// Area of one unit of each component, in mm^2.
     pub area_mm2: ComponentFigures,
+    /// What the cells really hold: device laws applied at programming (none: ideal cells).
+    #[serde(default)]
+    pub device: DeviceSpec,
+}
+
+/// The device laws of the crossbars' cells, applied in order while programming conductances
+/// (`nestevo_device`: programming, read, stuck, drift, table). A description without them has
+/// ideal cells; a run with laws takes the analogue path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    #[serde(default)]
+    pub laws: Vec<nestevo_device::LawSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +234,30 @@ impl ArchSpec {
     /// Outputs (weights) held by one crossbar's columns.
     pub fn outputs_per_crossbar(&self) -> u32 {
         self.crossbar.cols / self.slices_per_weight()
+    }
+    /// The device laws, built and checked against the cells (`device.laws.N.key` in errors).
+    pub fn device_laws(
+        &self,
+        source: &str,
+    ) -> Result<Vec<std::sync::Arc<dyn nestevo_device::CellLaw>>, crate::ArchError> {
+        let at = |e: nestevo_device::DeviceError| {
+            crate::ArchError::new(
+                source,
+                format!("device.laws.{}", e.field),
+                e.value,
+                e.allowed,
+            )
+        };
+        let laws = nestevo_device::build_all(&self.device.laws).map_err(at)?;
+        for (i, law) in laws.iter().enumerate() {
+            law.check(
+                self.crossbar.g_min_us,
+                self.crossbar.g_max_us,
+                self.cell_max(),
+            )
+            .map_err(|e| at(e.within(&i.to_string())))?;
+        }
+        Ok(laws)
     }
     pub fn crossbars_per_chip(&self) -> u64 {
         self.chip.tiles as u64 * self.tile.imas as u64 * self.ima.crossbars as u64

@@ -107,5 +107,6 @@ pub(super) fn validate(s: &ArchSpec, file: &str) -> Result<(), ArchError> {
             }
         }
     }
+    s.device_laws(file)?;
     Ok(())
 }

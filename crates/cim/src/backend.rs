@@ -6,6 +6,8 @@
 
 use super::CimError;
 use nestevo_core::error::{ErrorKind, Kinded};
+use nestevo_device::programming::Programming;
+use nestevo_device::CellLaw;
 use nestevo_kernels::{Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
 use std::fmt;
 use std::sync::Arc;
@@ -43,12 +45,24 @@ impl From<BackendError> for CimError {
     }
 }
 
-/// Programming noise of the analogue path: each cell's conductance gets N(0, (mu*(g_max -
-/// g_min))^2), clipped, drawn once from `seed` (mu = 0: noiseless conductances).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the analogue path's cells hold: the device laws applied in order at programming
+/// (`nestevo_device`; none: nominal conductances), drawn from `seed`.
+#[derive(Debug, Clone, Default)]
 pub struct CellNoise {
-    pub mu: f64,
+    pub laws: Vec<Arc<dyn CellLaw>>,
     pub seed: u64,
+}
+
+impl CellNoise {
+    /// Eq. 18-20 programming noise of coefficient `mu` alone (mu = 0: nominal conductances).
+    pub fn programming(mu: f64, seed: u64) -> Self {
+        let laws: Vec<Arc<dyn CellLaw>> = if mu > 0.0 {
+            vec![Arc::new(Programming { mu })]
+        } else {
+            Vec::new()
+        };
+        CellNoise { laws, seed }
+    }
 }
 
 /// A matrix programmed on some engine.
@@ -125,7 +139,7 @@ impl XbarEngine for KernelEngine {
     ) -> Result<Box<dyn XbarMatrix>, BackendError> {
         let mut p = Programmed::new(cfg, w, k, n)?;
         if let Some(c) = cells {
-            p = p.program_conductances(c.mu, c.seed)?;
+            p = p.program_cells(&c.laws, c.seed)?;
         }
         Ok(Box::new(p))
     }

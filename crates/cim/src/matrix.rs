@@ -36,6 +36,8 @@ pub fn xbar_config(spec: &ArchSpec) -> XbarConfig {
 pub struct CimMatrix {
     prog: Box<dyn XbarMatrix>,
     noise: NoiseSpec,
+    /// Per-read noise of the flag and the read laws together.
+    read_mu: f64,
 }
 
 impl CimMatrix {
@@ -58,21 +60,30 @@ impl CimMatrix {
         if noise.mode == NoiseMode::Weight {
             perturb_i64(&mut flat, noise.mu, noise.seed);
         }
-        let cell_mu = if noise.mode == NoiseMode::Cell {
-            noise.mu
-        } else {
-            0.0
-        };
-        let cells = (noise.mode == NoiseMode::Cell || noise.read_mu > 0.0).then_some(CellNoise {
-            mu: cell_mu,
-            seed: noise.seed,
-        });
-        let prog = backend
-            .engine()
-            .program(&xbar_config(spec), &flat, k, n, cells)?;
+        // Cell noise is the programming law, first, so that its draws are those of the stream
+        // the kernels always used; the description's device laws follow in their order.
+        let mut cells = CellNoise::programming(
+            if noise.mode == NoiseMode::Cell {
+                noise.mu
+            } else {
+                0.0
+            },
+            noise.seed,
+        );
+        let device = spec.device_laws(&spec.name)?;
+        cells.laws.extend(device.iter().cloned());
+        // Read noise of the flag and of any read law add in variance.
+        let read_var: f64 = device.iter().map(|l| l.read_mu().powi(2)).sum();
+        let read_mu = (read_var + noise.read_mu.powi(2)).sqrt();
+        let analog = noise.mode == NoiseMode::Cell || read_mu > 0.0 || !device.is_empty();
+        let prog =
+            backend
+                .engine()
+                .program(&xbar_config(spec), &flat, k, n, analog.then_some(cells))?;
         Ok(CimMatrix {
             prog,
             noise: *noise,
+            read_mu,
         })
     }
 
@@ -106,8 +117,8 @@ impl CimMatrix {
         } else {
             InputMode::Unsigned
         };
-        let read = (self.noise.read_mu > 0.0).then_some(ReadNoise {
-            mu: self.noise.read_mu,
+        let read = (self.read_mu > 0.0).then_some(ReadNoise {
+            mu: self.read_mu,
             // A stream apart from the programming noise of the same seed.
             seed: self.noise.seed ^ 0x005E_ED0F_4EAD,
         });

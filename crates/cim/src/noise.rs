@@ -4,9 +4,6 @@
 use super::error::Result;
 use nestevo_core::error::Invalid;
 use nestevo_core::invalid;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,38 +105,5 @@ impl NoiseSpec {
     }
 }
 
-/// Eq. 18-20 on float weights, in place; the range is the slice's own [min, max].
-pub fn perturb_f32(w: &mut [f32], mu: f64, seed: u64) {
-    perturb(w, mu, seed, |x| x as f64, |v| v as f32);
-}
-
-/// Eq. 18-20 on integer weights, rounded back to integers within [min, max].
-pub fn perturb_i64(w: &mut [i64], mu: f64, seed: u64) {
-    perturb(w, mu, seed, |x| x as f64, |v| v.round() as i64);
-}
-
-/// The one law behind both: sigma = mu * (max - min), a seeded Normal draw, clipped.
-fn perturb<T: Copy>(
-    w: &mut [T],
-    mu: f64,
-    seed: u64,
-    to: impl Fn(T) -> f64,
-    from: impl Fn(f64) -> T,
-) {
-    let (lo, hi) = min_max(w.iter().map(|&x| to(x)));
-    let sigma = mu * (hi - lo);
-    if sigma <= 0.0 {
-        return;
-    }
-    let normal = Normal::new(0.0, sigma).expect("finite sigma");
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for x in w.iter_mut() {
-        *x = from((to(*x) + normal.sample(&mut rng)).clamp(lo, hi));
-    }
-}
-
-fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
-    it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    })
-}
+/// Eq. 18-20 at weight level, in place: the one definition in `nestevo_device::weight`.
+pub use nestevo_device::weight::{perturb_f32, perturb_i64};

@@ -103,7 +103,7 @@ impl TorchMatrix {
     ) -> Result<Self, BackendError> {
         // The analogue path takes the kernels' conductance draws (bit for bit the same).
         let cpu = match cells {
-            Some(c) => Some(Programmed::new(cfg, w, k, n)?.program_conductances(c.mu, c.seed)?),
+            Some(c) => Some(Programmed::new(cfg, w, k, n)?.program_cells(&c.laws, c.seed)?),
             None => {
                 check(cfg, w, k, n)?;
                 None

@@ -141,3 +141,61 @@ fn overrides_apply_and_reject_unknown_keys() {
         .to_string();
     assert!(e.contains("section.key=value"), "{e}");
 }
+
+#[test]
+fn device_laws_are_read_validated_and_overridden() {
+    let text = format!(
+        "{}\n[[device.laws]]\nname = \"stuck\"\noff_rate = 0.01\n\n[[device.laws]]\nname = \"drift\"\ntime_s = 86400\ncompensate = true\n",
+        isaac_text()
+    );
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    let s = load_arch(f.path()).unwrap();
+    assert_eq!(s.device.laws.len(), 2);
+    assert_eq!(
+        s.device.laws[1].to_string(),
+        "drift:compensate=true,time_s=86400"
+    );
+    assert_eq!(s.device_laws("x").unwrap()[0].name(), "stuck");
+    // A bad law names its place in the list, the key, the value and what is allowed.
+    let bad = text.replace("off_rate = 0.01", "off_rate = 2");
+    let mut g = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    g.write_all(bad.as_bytes()).unwrap();
+    let e = load_arch(g.path()).unwrap_err().to_string();
+    assert!(
+        e.contains(&g.path().display().to_string())
+            && e.contains("device.laws.0.off_rate")
+            && e.contains("= 2")
+            && e.contains("<= 1"),
+        "{e}"
+    );
+    let e = apply_overrides(&s, &["device.laws.1.time_s=-5".into()], "f")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("device.laws.1.time_s") && e.contains(">= 0"),
+        "{e}"
+    );
+    let o = apply_overrides(&s, &["device.laws.1.time_s=3.15e7".into()], "f").unwrap();
+    assert_eq!(
+        o.device.laws[1].params["time_s"],
+        nestevo_device::Value::Num(3.15e7)
+    );
+    // A whole list on the command line; the presets have ideal cells.
+    let p = preset("isaac").unwrap();
+    assert!(p.device.laws.is_empty());
+    let o = apply_overrides(
+        &p,
+        &[r#"device.laws=[{name = "read", mu = 0.01}]"#.into()],
+        "isaac",
+    )
+    .unwrap();
+    assert_eq!(o.device_laws("isaac").unwrap()[0].read_mu(), 0.01);
+    let e = apply_overrides(&p, &[r#"device.laws=[{name = "pcm"}]"#.into()], "isaac")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("device.laws.0.name") && e.contains("drift"),
+        "{e}"
+    );
+}

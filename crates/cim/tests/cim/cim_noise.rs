@@ -196,3 +196,60 @@ fn analogue_path_without_noise_equals_exact_path() {
         .unwrap();
     assert!(s.adc_saturations > 0, "the flip-off case must saturate");
 }
+
+fn with_laws(laws: &[&str]) -> nestevo_arch::ArchSpec {
+    let mut spec = preset("isaac").unwrap();
+    spec.device.laws = laws.iter().map(|l| l.parse().unwrap()).collect();
+    spec
+}
+
+/// The description's laws and the noise flags are two ways to say the same thing.
+#[test]
+fn device_laws_in_the_description_equal_the_noise_flags() {
+    let (w, x) = mats(300, 24, 6, 3);
+    let run = |spec: &nestevo_arch::ArchSpec, n: &NoiseSpec| {
+        CimMatrix::program(spec, w.view(), n)
+            .unwrap()
+            .mvm(x.view(), false)
+            .unwrap()
+    };
+    let plain = preset("isaac").unwrap();
+    // Cell noise by flag and the programming law in the description: the same draws.
+    let by_flag = run(&plain, &noise(NoiseMode::Cell, 0.02, 9));
+    let by_law = run(
+        &with_laws(&["programming:mu=0.02"]),
+        &noise(NoiseMode::None, 0.0, 9),
+    );
+    assert_eq!(by_flag.0, by_law.0);
+    // Read noise by flag and the read law.
+    let flag = NoiseSpec {
+        read_mu: 0.01,
+        ..noise(NoiseMode::None, 0.0, 4)
+    };
+    let a = run(&plain, &flag);
+    let b = run(
+        &with_laws(&["read:mu=0.01"]),
+        &noise(NoiseMode::None, 0.0, 4),
+    );
+    assert_eq!(a.0, b.0);
+    // Cell noise by flag, then the description's stuck cells: a different, reproducible run.
+    let stuck = with_laws(&["stuck:off_rate=0.02"]);
+    let s1 = run(&stuck, &noise(NoiseMode::Cell, 0.02, 9));
+    assert_ne!(s1.0, by_flag.0);
+    assert_eq!(run(&stuck, &noise(NoiseMode::Cell, 0.02, 9)).0, s1.0);
+    // Laws without noise flags still take the analogue path; a law that changes nothing then
+    // gives the exact product.
+    let exact = run(&plain, &noise(NoiseMode::None, 0.0, 0));
+    let idle = run(
+        &with_laws(&["drift:time_s=0"]),
+        &noise(NoiseMode::None, 0.0, 0),
+    );
+    assert_eq!(idle.0, exact.0);
+    let m = CimMatrix::program(
+        &with_laws(&["drift:time_s=0"]),
+        w.view(),
+        &noise(NoiseMode::None, 0.0, 0),
+    )
+    .unwrap();
+    assert!(!m.programmed().unwrap().conductances(0).0.is_empty());
+}

@@ -172,7 +172,7 @@ fn noiseless_conductances_are_exact() {
         };
         let (b, k, n) = (6, 300, 40);
         let (w, x) = data(&c, (b, k, n), signed, false, 11);
-        let cells = Some(CellNoise { mu: 0.0, seed: 3 });
+        let cells = Some(CellNoise::programming(0.0, 3));
         let tm = torch().program(&c, &w, k, n, cells).unwrap();
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         let cpu = Programmed::new(&c, &w, k, n).unwrap();
@@ -189,19 +189,28 @@ fn noiseless_conductances_are_exact() {
     }
 }
 
-/// Cell noise: the conductances are the kernels' draws, so outputs equal the CPU analogue
-/// path's except where f32 rounding of a column current (another summation order) crosses a
-/// code boundary; all counts but saturations are equal, saturations nearly so.
+/// Cell noise and device laws: the conductances are the kernels' draws, so outputs equal the
+/// CPU analogue path's except where f32 rounding of a column current (another summation order)
+/// crosses a code boundary; all counts but saturations are equal, saturations nearly so.
 #[test]
 fn cell_noise_matches_kernels_draws() {
     let c = isaac();
     let (b, k, n) = (24, 384, 64);
     let (w, x) = data(&c, (b, k, n), false, false, 5);
-    let cells = CellNoise { mu: 0.02, seed: 9 };
-    let tm = torch().program(&c, &w, k, n, Some(cells)).unwrap();
+    let laws = [
+        "programming:mu=0.02",
+        "stuck:off_rate=0.005,on_rate=0.002",
+        "drift:time_s=3600",
+    ]
+    .map(|l| nestevo_device::build(&l.parse().unwrap()).unwrap());
+    let cells = CellNoise {
+        laws: laws.to_vec(),
+        seed: 9,
+    };
+    let tm = torch().program(&c, &w, k, n, Some(cells.clone())).unwrap();
     let cpu = Programmed::new(&c, &w, k, n)
         .unwrap()
-        .program_conductances(cells.mu, cells.seed)
+        .program_cells(&cells.laws, cells.seed)
         .unwrap();
     let (yt, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
     let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
@@ -259,7 +268,7 @@ fn read_noise_has_the_kernels_law() {
     let c = isaac();
     let (b, k, n) = (200, 128, 48);
     let (w, x) = data(&c, (b, k, n), false, false, 21);
-    let cells = Some(CellNoise { mu: 0.0, seed: 1 });
+    let cells = Some(CellNoise::programming(0.0, 1));
     let read = Some(ReadNoise { mu: 0.01, seed: 77 });
     let cpu = Programmed::new(&c, &w, k, n)
         .unwrap()
