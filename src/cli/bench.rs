@@ -18,6 +18,9 @@ pub enum BenchCommand {
     NoiseSweep(NoiseSweepArgs),
     /// Fine-tunes a checkpoint with the trainer's Eq. 18-20 weight noise (mu 0: the baseline).
     NoiseFinetune(NoiseFinetuneArgs),
+    /// mAP@0.5 of a detector on the chip under conductance drift (1 s to 10 years, with and
+    /// without global compensation) and stuck-at faults, against the ideal chip.
+    DeviceSweep(super::bench_device::DeviceSweepArgs),
 }
 
 pub fn run(c: BenchCommand) -> anyhow::Result<()> {
@@ -27,5 +30,6 @@ pub fn run(c: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::AdcSweep(a) => super::bench_couple::adc(a),
         BenchCommand::NoiseSweep(a) => super::bench_couple::noise(a),
         BenchCommand::NoiseFinetune(a) => super::bench_couple::finetune(a),
+        BenchCommand::DeviceSweep(a) => super::bench_device::run(a),
     }
 }

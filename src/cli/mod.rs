@@ -18,6 +18,7 @@ pub(crate) use needs_torch;
 mod args;
 mod bench;
 mod bench_couple;
+mod bench_device;
 mod cim;
 mod cim_generic;
 mod cim_mvm;

@@ -1,7 +1,9 @@
 //! Conductance drift over time (the power law of phase-change memory, as in aihwkit's PCM
 //! model): at `time_s` seconds after the reference time t0 (programming completes and is
 //! verified at t0) a cell holds g(t) = g(t0) * ((t + t0) / t0)^(-nu), with nu drawn per cell from
-//! N(nu, nu_sd^2), clipped at 0 (no cell grows). `time_s = 0` is the programmed state.
+//! N(nu, nu_sd^2), clipped at 0 (no cell grows). `time_s = 0` is the programmed state. The
+//! defaults (t0 20 s, nu 0.049, nu_sd 0.008) are aihwkit's PCM values for the upper conductance
+//! states, which carry most of a column's current.
 //!
 //! Global drift compensation (`compensate = true`): each crossbar is read once with every input
 //! on, right after programming and again at t; the ratio of the two offset-removed totals,
@@ -17,14 +19,14 @@ pub const INFO: LawInfo = LawInfo {
     name: "drift",
     summary:
         "g(t) = g(t0) ((t + t0)/t0)^-nu per cell, nu ~ N(nu, nu_sd^2); optional global compensation",
-    params: "time_s (>= 0, required), t0_s (> 0, default 20), nu (>= 0, default 0.05), \
-             nu_sd (>= 0, default 0.02), compensate (default false)",
+    params: "time_s (>= 0, required), t0_s (> 0, default 20), nu (>= 0, default 0.049), \
+             nu_sd (>= 0, default 0.008), compensate (default false)",
     build: |p| {
         Ok(Arc::new(Drift::new(
             p.num("time_s", None, 0.0, f64::INFINITY)?,
             p.num("t0_s", Some(20.0), f64::MIN_POSITIVE, f64::INFINITY)?,
-            p.num("nu", Some(0.05), 0.0, 1.0)?,
-            p.num("nu_sd", Some(0.02), 0.0, 1.0)?,
+            p.num("nu", Some(0.049), 0.0, 1.0)?,
+            p.num("nu_sd", Some(0.008), 0.0, 1.0)?,
             p.flag("compensate", false)?,
         )?))
     },

@@ -6,6 +6,8 @@
 //! side, plots and resumable points files. With it: everything that trains or times LibTorch.
 
 pub mod adc_sweep;
+/// The chip under drift and stuck-at faults.
+pub mod device_sweep;
 pub mod error;
 pub mod gpu_vs_cim;
 pub mod plot;
