@@ -4,7 +4,7 @@
 
 use super::error::{Result, TrainError};
 use super::loss::HeadOut;
-use super::noise::WeightNoise;
+use super::noise::{NoiseSite, WeightNoise};
 use nestevo_core::error::Context;
 use nestevo_core::{check, invalid};
 use nestevo_model::{ModelDesc, Op, Src};
@@ -49,6 +49,35 @@ pub struct Detector {
     pub classes: usize,
     /// Eq. 18-20 noise on every conv/linear weight in the forward pass, when set.
     pub noise: Option<WeightNoise>,
+    /// For each conv, the batch-norm the simulator folds into it (`cim::network`'s rule: a
+    /// batch-norm reading a conv that nothing else reads), for the folded noise site.
+    fold_into: Vec<Option<usize>>,
+}
+
+/// The simulator's fold rule (`cim::network::CimNetwork::new_on`), on a description's graph:
+/// a batch-norm whose first input is a conv read by nothing else (no other layer, not a
+/// network output) is folded into that conv.
+pub fn fold_targets(desc: &ModelDesc, inputs: &[Vec<Src>]) -> Vec<Option<usize>> {
+    let mut readers = vec![0usize; desc.layers.len()];
+    for s in inputs.iter().flatten() {
+        if let Src::Layer(j) = s {
+            readers[*j] += 1;
+        }
+    }
+    for o in &desc.outputs {
+        if let Some(j) = desc.index_of(o) {
+            readers[j] += 1;
+        }
+    }
+    let mut fold_into = vec![None; desc.layers.len()];
+    for (i, l) in desc.layers.iter().enumerate() {
+        if let (Op::BatchNorm, Some(Src::Layer(j))) = (&l.op, inputs[i].first()) {
+            if matches!(desc.layers[*j].op, Op::Conv { .. }) && readers[*j] == 1 {
+                fold_into[*j] = Some(i);
+            }
+        }
+    }
+    fold_into
 }
 
 impl Detector {
@@ -202,16 +231,78 @@ impl Detector {
             layers.push(layer);
             inputs.push(ins);
         }
+        let fold_into = fold_targets(desc, &inputs);
         Ok(Self {
             desc: desc.clone(),
             vs,
             layers,
             inputs,
+            fold_into,
             heads,
             stride: (desc.input[1] / hm_shape[1]) as f32,
             classes,
             noise: None,
         })
+    }
+
+    /// The batch-norm folded into layer `i` (a conv) on the chip, if any.
+    pub fn folded_bn(&self, i: usize) -> Option<usize> {
+        self.fold_into.get(i).copied().flatten()
+    }
+
+    /// gamma / sqrt(running_var + eps) [O] of batch-norm layer `k` (eps as the simulator's
+    /// fold, `cim::network::float::BN_EPS`): the factor folding multiplies a conv's output
+    /// channel by.
+    pub fn bn_scale(&self, k: usize) -> Option<Tensor> {
+        let Layer::Bn(bn) = &self.layers[k] else {
+            return None;
+        };
+        let var = bn.running_var.detach();
+        let inv = (var + nestevo_cim::network::float::BN_EPS as f64).rsqrt();
+        Some(match &bn.ws {
+            Some(g) => g.detach() * inv,
+            None => inv,
+        })
+    }
+
+    /// The noise as layer `i` sees it: the law at its site, on the weight `w`.
+    fn noisy_weight(&self, i: usize, w: &Tensor, groups: i64) -> Tensor {
+        match self.noise {
+            None => w.shallow_clone(),
+            Some(n) if n.site == NoiseSite::Raw => n.apply(w),
+            Some(n) => {
+                let scale = self.folded_bn(i).and_then(|k| self.bn_scale(k));
+                n.apply_chip(w, scale.as_ref(), groups)
+            }
+        }
+    }
+
+    /// Draws the noise once (as programming a chip does: one device state for every frame
+    /// that follows) from `seed`, writes the noisy weights into the variables and turns the
+    /// per-forward noise off. The clean weights are gone afterwards: for evaluation of a
+    /// loaded copy. Without noise it does nothing.
+    pub fn fix_noise_draw(&mut self, seed: u64) {
+        if self.noise.is_none() {
+            return;
+        }
+        tch::manual_seed(seed as i64);
+        let _g = tch::no_grad_guard();
+        let noisy: Vec<(usize, Tensor)> = self
+            .layers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match l {
+                Layer::Conv { w, groups, .. } => Some((i, self.noisy_weight(i, w, *groups))),
+                Layer::Linear { w, .. } => Some((i, self.noisy_weight(i, w, 1))),
+                _ => None,
+            })
+            .collect();
+        for (i, n) in noisy {
+            if let Layer::Conv { w, .. } | Layer::Linear { w, .. } = &self.layers[i] {
+                w.shallow_clone().copy_(&n);
+            }
+        }
+        self.noise = None;
     }
 
     /// Input [C, H, W] the description asks for.
@@ -297,16 +388,12 @@ impl Detector {
             );
         }
         let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(self.layers.len());
-        for (layer, ins) in self.layers.iter().zip(&self.inputs) {
+        for (i, (layer, ins)) in self.layers.iter().zip(&self.inputs).enumerate() {
             let get = |s: &Src| match s {
                 Src::Input => x,
                 Src::Layer(j) => outs[*j].as_ref().expect("earlier layer"),
             };
             let a = get(&ins[0]);
-            let noisy = |w: &Tensor| match self.noise {
-                Some(n) => n.apply(w),
-                None => w.shallow_clone(),
-            };
             let y = match layer {
                 Layer::Conv {
                     w,
@@ -316,14 +403,16 @@ impl Detector {
                     dilation,
                     groups,
                 } => a.conv2d(
-                    &noisy(w),
+                    &self.noisy_weight(i, w, *groups),
                     b.as_ref(),
                     [*stride; 2],
                     [*padding; 2],
                     [*dilation; 2],
                     *groups,
                 ),
-                Layer::Linear { w, b } => a.flatten(1, -1).linear(&noisy(w), b.as_ref()),
+                Layer::Linear { w, b } => a
+                    .flatten(1, -1)
+                    .linear(&self.noisy_weight(i, w, 1), b.as_ref()),
                 Layer::Bn(bn) if reestimate_bn => {
                     let mean = a.mean_dim(&[0i64, 2, 3][..], false, tch::Kind::Float);
                     let var = a.var_dim(&[0i64, 2, 3][..], true, false);
