@@ -153,6 +153,9 @@ fn columns() -> Vec<&'static str> {
     c
 }
 
+/// The frames rendered for one input size (w, h): the scored ones and the calibration ones.
+type FrameCache = ((usize, usize), Vec<Frame>, Vec<Frame>);
+
 /// Frames per forward of the crossbar modes: bounds the memory of im2col and the bit planes.
 const CIM_BATCH: usize = 8;
 
@@ -248,7 +251,7 @@ pub fn noise_sweep(s: &NoiseSweep, out: &Path) -> Result<PointsFile> {
     }
     let n = points.len();
     // Rendered once per input size: every model of a comparison shares its frames.
-    let mut cache: Option<((usize, usize), Vec<Frame>, Vec<Frame>)> = None;
+    let mut cache: Option<FrameCache> = None;
     for (k, (label, path, mode, mu, d)) in points.into_iter().enumerate() {
         let key = vec![
             label.clone(),

@@ -52,6 +52,9 @@ pub struct Detector {
     /// For each conv, the batch-norm the simulator folds into it (`cim::network`'s rule: a
     /// batch-norm reading a conv that nothing else reads), for the folded noise site.
     fold_into: Vec<Option<usize>>,
+    /// A noise draw fixed once (`fix_noise_draw`): per conv/linear layer the change of the
+    /// weight the chip holds; empty when none is fixed.
+    fixed: Vec<Option<Tensor>>,
 }
 
 /// The simulator's fold rule (`cim::network::CimNetwork::new_on`), on a description's graph:
@@ -238,6 +241,7 @@ impl Detector {
             layers,
             inputs,
             fold_into,
+            fixed: Vec::new(),
             heads,
             stride: (desc.input[1] / hm_shape[1]) as f32,
             classes,
@@ -265,44 +269,65 @@ impl Detector {
         })
     }
 
-    /// The noise as layer `i` sees it: the law at its site, on the weight `w`.
-    fn noisy_weight(&self, i: usize, w: &Tensor, groups: i64) -> Tensor {
+    /// The noise as layer `i` sees it: the weight to compute with, and for a conv whose
+    /// batch-norm the chip folds (folded site), the folded weight's change, whose product is
+    /// added after that batch-norm instead.
+    fn noisy_weight(&self, i: usize, w: &Tensor, groups: i64) -> (Tensor, Option<Tensor>) {
+        if let Some(Some(d)) = self.fixed.get(i) {
+            return match self.folded_bn(i) {
+                Some(_) => (w.shallow_clone(), Some(d.shallow_clone())),
+                None => (w + d, None),
+            };
+        }
         match self.noise {
-            None => w.shallow_clone(),
-            Some(n) if n.site == NoiseSite::Raw => n.apply(w),
-            Some(n) => {
-                let scale = self.folded_bn(i).and_then(|k| self.bn_scale(k));
-                n.apply_chip(w, scale.as_ref(), groups)
-            }
+            None => (w.shallow_clone(), None),
+            Some(n) if n.site == NoiseSite::Raw => (n.apply(w), None),
+            Some(n) => match self.folded_bn(i).and_then(|k| self.bn_scale(k)) {
+                Some(scale) => (
+                    w.shallow_clone(),
+                    Some(n.chip_delta(w, Some(&scale), groups)),
+                ),
+                None => (w + n.chip_delta(w, None, groups), None),
+            },
         }
     }
 
     /// Draws the noise once (as programming a chip does: one device state for every frame
-    /// that follows) from `seed`, writes the noisy weights into the variables and turns the
-    /// per-forward noise off. The clean weights are gone afterwards: for evaluation of a
-    /// loaded copy. Without noise it does nothing.
+    /// that follows) from `seed` and keeps it: every later forward uses this draw, the
+    /// per-forward noise is turned off. Without noise it does nothing.
     pub fn fix_noise_draw(&mut self, seed: u64) {
-        if self.noise.is_none() {
+        let Some(n) = self.noise else {
             return;
-        }
+        };
         tch::manual_seed(seed as i64);
         let _g = tch::no_grad_guard();
-        let noisy: Vec<(usize, Tensor)> = self
+        let fixed: Vec<Option<Tensor>> = self
             .layers
             .iter()
             .enumerate()
-            .filter_map(|(i, l)| match l {
-                Layer::Conv { w, groups, .. } => Some((i, self.noisy_weight(i, w, *groups))),
-                Layer::Linear { w, .. } => Some((i, self.noisy_weight(i, w, 1))),
-                _ => None,
+            .map(|(i, l)| {
+                let (w, groups) = match l {
+                    Layer::Conv { w, groups, .. } => (w, *groups),
+                    Layer::Linear { w, .. } => (w, 1),
+                    _ => return None,
+                };
+                Some(match n.site {
+                    NoiseSite::Raw => n.apply(w) - w,
+                    NoiseSite::Folded => {
+                        let scale = self.folded_bn(i).and_then(|k| self.bn_scale(k));
+                        n.chip_delta(w, scale.as_ref(), groups)
+                    }
+                })
             })
             .collect();
-        for (i, n) in noisy {
-            if let Layer::Conv { w, .. } | Layer::Linear { w, .. } = &self.layers[i] {
-                w.shallow_clone().copy_(&n);
-            }
-        }
+        self.fixed = fixed;
         self.noise = None;
+    }
+
+    /// The fixed draw's change of layer `i`'s weight as the chip holds it (folded for a conv
+    /// whose batch-norm is folded), if a draw is fixed.
+    pub fn fixed_noise(&self, i: usize) -> Option<&Tensor> {
+        self.fixed.get(i).and_then(Option::as_ref)
     }
 
     /// Input [C, H, W] the description asks for.
@@ -388,6 +413,8 @@ impl Detector {
             );
         }
         let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(self.layers.len());
+        // The folded noise's product of a conv, added after the batch-norm folded into it.
+        let mut after_bn: Vec<Option<Tensor>> = (0..self.layers.len()).map(|_| None).collect();
         for (i, (layer, ins)) in self.layers.iter().zip(&self.inputs).enumerate() {
             let get = |s: &Src| match s {
                 Src::Input => x,
@@ -402,17 +429,20 @@ impl Detector {
                     padding,
                     dilation,
                     groups,
-                } => a.conv2d(
-                    &self.noisy_weight(i, w, *groups),
-                    b.as_ref(),
-                    [*stride; 2],
-                    [*padding; 2],
-                    [*dilation; 2],
-                    *groups,
-                ),
-                Layer::Linear { w, b } => a
-                    .flatten(1, -1)
-                    .linear(&self.noisy_weight(i, w, 1), b.as_ref()),
+                } => {
+                    let (wn, folded) = self.noisy_weight(i, w, *groups);
+                    let conv = |w: &Tensor, b: Option<&Tensor>| {
+                        a.conv2d(w, b, [*stride; 2], [*padding; 2], [*dilation; 2], *groups)
+                    };
+                    if let (Some(d), Some(k)) = (folded, self.folded_bn(i)) {
+                        after_bn[k] = Some(conv(&d, None));
+                    }
+                    conv(&wn, b.as_ref())
+                }
+                Layer::Linear { w, b } => {
+                    let (wn, _) = self.noisy_weight(i, w, 1);
+                    a.flatten(1, -1).linear(&wn, b.as_ref())
+                }
                 Layer::Bn(bn) if reestimate_bn => {
                     let mean = a.mean_dim(&[0i64, 2, 3][..], false, tch::Kind::Float);
                     let var = a.var_dim(&[0i64, 2, 3][..], true, false);
@@ -420,7 +450,10 @@ impl Detector {
                     bn.running_var.shallow_clone().copy_(&var);
                     bn.forward_t(a, false)
                 }
-                Layer::Bn(bn) => bn.forward_t(a, train),
+                Layer::Bn(bn) => match after_bn[i].take() {
+                    Some(d) => bn.forward_t(a, train) + d,
+                    None => bn.forward_t(a, train),
+                },
                 Layer::Relu => a.relu(),
                 Layer::Relu6 => a.clamp(0.0, 6.0),
                 Layer::MaxPool([k, s, p]) => a.max_pool2d([*k; 2], [*s; 2], [*p; 2], [1, 1], false),

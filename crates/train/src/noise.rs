@@ -10,11 +10,15 @@
 //!   into the conv it reads when that conv feeds only it, w_f = w * gamma / sqrt(var + eps) per
 //!   output channel, draws Eq. 18-20 with the range of each group's folded weights and then
 //!   quantises max-abs. Drawing on the raw weight instead is a different perturbation at the
-//!   same mu (folding rescales each output channel differently), so the trainer draws on w_f
-//!   with w_f's range and maps the change back, delta_raw = delta_f / scale_c; in eval mode
-//!   conv + batch-norm then computes exactly the folded conv with the folded perturbation. In
-//!   training mode the batch-norm normalises with the batch's variance, not the running one,
-//!   so the match is approximate there (the running statistics are what the chip holds).
+//!   same mu (folding rescales each output channel differently), so the trainer draws delta_f
+//!   on w_f with w_f's range and adds its effect after the batch-norm, bn(conv(x, w)) +
+//!   conv(x, delta_f): in eval mode exactly the folded conv with the folded perturbation
+//!   (bn_eval(conv(x, w)) is the folded conv). Mapping the change back onto the raw weight
+//!   (delta_f / scale_c) is the same in exact arithmetic but not in practice: a channel with
+//!   a tiny gamma gets a huge raw change, which in training pollutes the batch statistics
+//!   (running variances overflowed in a fine-tune) and in eval drowns the clean product in
+//!   rounding. In training mode the batch-norm normalises with the batch's statistics and the
+//!   noise term uses the running ones (what the chip holds).
 
 use tch::{Kind, Tensor};
 
@@ -90,35 +94,28 @@ impl WeightNoise {
         w + (noisy - clean).detach()
     }
 
-    /// The law on the weight the chip holds: `scale` [O] is the folded batch-norm's
-    /// gamma / sqrt(running_var + eps) (None: nothing folded), `groups` the conv's groups (each
-    /// group its own range and quantisation scale, as the simulator programs one matrix per
-    /// group). Returns `w + delta_raw.detach()`; where a channel's scale is 0 the folded weight
-    /// is 0 whatever the raw one, so no raw change reproduces the chip's and that channel is
-    /// left clean.
-    pub fn apply_chip(&self, w: &Tensor, scale: Option<&Tensor>, groups: i64) -> Tensor {
-        if self.mu == 0.0 && self.weight_bits.is_none() {
-            return w.shallow_clone();
-        }
+    /// The law on the weight the chip holds, as the change of that weight (detached):
+    /// `scale` [O] is the folded batch-norm's gamma / sqrt(running_var + eps) (None: nothing
+    /// folded, the chip holds `w`), `groups` the conv's groups (each group its own range and
+    /// quantisation scale, as the simulator programs one matrix per group). The caller adds
+    /// its effect where the chip has it: after the batch-norm for a folded conv
+    /// (`Detector`), on the weight otherwise.
+    pub fn chip_delta(&self, w: &Tensor, scale: Option<&Tensor>, groups: i64) -> Tensor {
         let clean = w.detach();
-        let shape = clean.size();
-        let bshape: Vec<i64> = std::iter::once(shape[0])
-            .chain(std::iter::repeat_n(1, shape.len() - 1))
-            .collect();
-        let s = scale.map(|s| s.detach().to_kind(Kind::Float).view(bshape.as_slice()));
-        let wf = match &s {
-            Some(s) => &clean * s,
-            None => clean.shallow_clone(),
-        };
-        let delta_f = self.folded_delta(&wf, groups);
-        let delta = match &s {
+        if self.mu == 0.0 && self.weight_bits.is_none() {
+            return clean.zeros_like();
+        }
+        let wf = match scale {
             Some(s) => {
-                let nz = s.ne(0.0);
-                (delta_f / s.where_self(&nz, &s.ones_like())).where_self(&nz, &clean.zeros_like())
+                let shape = clean.size();
+                let b: Vec<i64> = std::iter::once(shape[0])
+                    .chain(std::iter::repeat_n(1, shape.len() - 1))
+                    .collect();
+                &clean * s.detach().to_kind(Kind::Float).view(b.as_slice())
             }
-            None => delta_f,
+            None => clean,
         };
-        w + delta.detach()
+        self.folded_delta(&wf, groups)
     }
 
     /// Eq. 18-20 (and the optional quantisation) on folded weights `wf` [O, ...], each of

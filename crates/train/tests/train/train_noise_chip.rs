@@ -119,11 +119,10 @@ impl Layer {
     /// The trainer's draw at `site`, as the change of the folded weight it makes.
     fn trainer_delta(&self, n: WeightNoise) -> Tensor {
         let s = self.scale();
-        let raw = match n.site {
-            NoiseSite::Folded => n.apply_chip(&self.w, Some(&s), 1),
-            NoiseSite::Raw => n.apply(&self.w),
-        } - &self.w;
-        raw * s.view([OUT, 1, 1, 1])
+        match n.site {
+            NoiseSite::Folded => n.chip_delta(&self.w, Some(&s), 1),
+            NoiseSite::Raw => (n.apply(&self.w) - &self.w) * s.view([OUT, 1, 1, 1]),
+        }
     }
     /// conv + batch-norm in eval mode with the raw weight `w`, on x.
     fn conv_bn(&self, w: &Tensor, x: &Tensor) -> Tensor {
@@ -204,12 +203,14 @@ fn folded_draw_matches_the_simulator_on_outputs() {
     };
     let sim = residuals(&|d, x| l.folded_conv(&(l.folded() + l.sim_delta(MU, 1000 + d)), x));
     let s = l.scale();
-    let trainer = |n: WeightNoise, x: &Tensor| {
-        let w = match n.site {
-            NoiseSite::Folded => n.apply_chip(&l.w, Some(&s), 1),
-            NoiseSite::Raw => n.apply(&l.w),
-        };
-        l.conv_bn(&w, x)
+    // What the detector computes: a folded conv's change added after the batch-norm, the
+    // raw law on the conv weight.
+    let trainer = |n: WeightNoise, x: &Tensor| match n.site {
+        NoiseSite::Folded => {
+            let d = n.chip_delta(&l.w, Some(&s), 1);
+            l.conv_bn(&l.w, x) + x.conv2d(&d, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1)
+        }
+        NoiseSite::Raw => l.conv_bn(&n.apply(&l.w), x),
     };
     let good = residuals(&|_, x| trainer(WeightNoise::folded(MU).unwrap(), x));
     let (d, p) = ks(&good, &sim);
@@ -231,43 +232,6 @@ fn folded_draw_matches_the_simulator_on_outputs() {
     assert!(p < 1e-6, "outputs, doubled mu passed: D {d:.4}, p {p:.3e}");
 }
 
-/// In eval mode the trainer's conv + batch-norm on w + delta_raw is the simulator's folded conv
-/// on w_f + delta_f (the same draw), to float rounding; the folded weights stay in their range.
-#[test]
-fn eval_conv_bn_is_the_folded_conv_with_the_folded_change() {
-    let l = layer(13);
-    tch::manual_seed(9);
-    let n = WeightNoise::folded(0.05).unwrap();
-    let w = n.apply_chip(&l.w, Some(&l.scale()), 1);
-    let delta_f = (&w - &l.w) * l.scale().view([OUT, 1, 1, 1]);
-    let x = Tensor::rand([2, IN, 8, 8], (Kind::Float, Device::Cpu));
-    let a = l.conv_bn(&w, &x);
-    let b = l.folded_conv(&(l.folded() + &delta_f), &x);
-    let err = (&a - &b).abs().max().double_value(&[]);
-    let mag = b.abs().max().double_value(&[]);
-    assert!(err < 1e-4 * mag.max(1.0), "max |diff| {err} of {mag}");
-    let wf = l.folded();
-    let noisy = &wf + &delta_f;
-    let (lo, hi) = (wf.min().double_value(&[]), wf.max().double_value(&[]));
-    let tol = 1e-5 * (hi - lo);
-    assert!(noisy.min().double_value(&[]) >= lo - tol && noisy.max().double_value(&[]) <= hi + tol);
-}
-
-/// A zero gamma makes a channel's folded weight 0 whatever the raw weight: that channel is
-/// left clean (no raw change could reproduce the chip's), never NaN.
-#[test]
-fn zero_scale_channels_stay_clean() {
-    let w = Tensor::rand([4, 2, 3, 3], (Kind::Float, Device::Cpu)) - 0.5;
-    let s = Tensor::from_slice(&[1.0f32, 0.0, 2.0, -1.0]);
-    let d = WeightNoise::folded(0.1)
-        .unwrap()
-        .apply_chip(&w, Some(&s), 1)
-        - &w;
-    assert!(d.isfinite().all().int64_value(&[]) == 1);
-    assert_eq!(d.get(1).abs().max().double_value(&[]), 0.0);
-    assert!(d.get(0).abs().max().double_value(&[]) > 0.0);
-}
-
 /// Groups draw with their own ranges (the simulator programs one matrix per group): a group of
 /// tiny weights gets tiny noise.
 #[test]
@@ -275,7 +239,7 @@ fn groups_have_their_own_range() {
     let big = Tensor::rand([4, 1, 3, 3], (Kind::Float, Device::Cpu)) - 0.5;
     let w = Tensor::cat(&[&big, &(&big * 1e-3)], 0);
     tch::manual_seed(5);
-    let d = WeightNoise::folded(0.1).unwrap().apply_chip(&w, None, 2) - &w;
+    let d = WeightNoise::folded(0.1).unwrap().chip_delta(&w, None, 2);
     let small = d.narrow(0, 4, 4).abs().max().double_value(&[]);
     assert!(
         small < 1e-3,
@@ -285,15 +249,15 @@ fn groups_have_their_own_range() {
 }
 
 /// The straight-through quantisation lands on the max-abs grid of the simulator
-/// (`cim::quant::WeightQuant`) and keeps the gradient the identity.
+/// (`cim::quant::WeightQuant`).
 #[test]
 fn weight_bits_round_to_the_simulators_grid() {
-    let w = (Tensor::rand([8, 4, 3, 3], (Kind::Float, Device::Cpu)) - 0.5).set_requires_grad(true);
+    let w = Tensor::rand([8, 4, 3, 3], (Kind::Float, Device::Cpu)) - 0.5;
     let n = WeightNoise::folded(0.0)
         .unwrap()
         .with_weight_bits(4)
         .unwrap();
-    let q = n.apply_chip(&w, None, 1);
+    let q = &w + n.chip_delta(&w, None, 1);
     let flat: Vec<f32> = Vec::try_from(w.detach().view([-1])).unwrap();
     let wq = nestevo_cim::WeightQuant::max_abs(&flat, 4);
     let want: Vec<f32> = flat
@@ -304,8 +268,6 @@ fn weight_bits_round_to_the_simulators_grid() {
     for (a, b) in got.iter().zip(&want) {
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");
     }
-    q.sum(Kind::Float).backward();
-    assert!((w.grad() - 1.0).abs().max().double_value(&[]) < 1e-6);
     assert!(WeightNoise::new(0.1).unwrap().with_weight_bits(8).is_err());
     assert!(WeightNoise::folded(0.1)
         .unwrap()
@@ -385,36 +347,43 @@ fn fold_rule_is_the_simulators() {
     assert_eq!(m.folded_bn(3), None);
 }
 
-/// On a whole detector, a fixed draw at the folded site perturbs c1's folded weight with
-/// sigma = mu x its range (the law above, wired through the model), keeps it in range, and
-/// turns the per-forward noise off.
-#[test]
-fn detector_fixed_draw_uses_the_folded_law() {
+fn fold_model() -> (Detector, Tensor, Tensor) {
     let desc = parse_model(FOLD, "fold.toml").unwrap();
-    let mut m = Detector::new(&desc, 4, Device::Cpu).unwrap();
+    let m = Detector::new(&desc, 4, Device::Cpu).unwrap();
+    let gamma = Tensor::from_slice(&[0.1f32, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]);
+    let var = Tensor::from_slice(&[4.0f32, 1.0, 0.5, 2.0, 0.1, 1.0, 3.0, 0.3]);
     let vars = m.vs.variables();
     tch::no_grad(|| {
-        vars["bn1.weight"]
+        vars["bn1.weight"].shallow_clone().copy_(&gamma);
+        vars["bn1.running_var"].shallow_clone().copy_(&var);
+        vars["bn1.running_mean"]
             .shallow_clone()
-            .copy_(&Tensor::from_slice(&[
-                0.1f32, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0,
-            ]));
-        vars["bn1.running_var"]
+            .copy_(&(Tensor::rand([8], (Kind::Float, Device::Cpu)) - 0.5));
+        vars["bn1.bias"]
             .shallow_clone()
-            .copy_(&Tensor::from_slice(&[
-                4.0f32, 1.0, 0.5, 2.0, 0.1, 1.0, 3.0, 0.3,
-            ]));
+            .copy_(&(Tensor::rand([8], (Kind::Float, Device::Cpu)) - 0.5));
     });
-    let scale = m.bn_scale(1).unwrap().view([8, 1, 1, 1]);
-    let w0 = vars["c1.weight"].detach().copy();
-    let wf = &w0 * &scale;
+    (m, gamma, var)
+}
+
+/// On a whole detector, a fixed draw at the folded site changes c1's folded weight with
+/// sigma = mu x its range, within its range, the same draw for the same seed; in eval mode
+/// the batch-norm's output is the simulator's folded conv on w_f + delta_f.
+#[test]
+fn detector_fixed_draw_is_the_folded_conv() {
+    tch::manual_seed(21);
+    let (mut m, gamma, var) = fold_model();
+    let vars = m.vs.variables();
+    let scale = (&gamma / (&var + BN_EPS as f64).sqrt()).view([8, 1, 1, 1]);
+    let w = vars["c1.weight"].detach();
+    let wf = &w * &scale;
     let range = (wf.max() - wf.min()).double_value(&[]);
     let mu = 0.05;
     m.noise = Some(WeightNoise::folded(mu).unwrap());
     m.fix_noise_draw(3);
     assert!(m.noise.is_none());
-    let df = (vars["c1.weight"].detach() - &w0) * &scale;
-    // Clipping moves a few values; the middle of the folded spread is mu x range.
+    assert!(vars["c1.weight"].equal(&w), "the clean weight stays");
+    let df = m.fixed_noise(0).unwrap().shallow_clone();
     let sd = df.std(true).double_value(&[]);
     assert!(
         (sd / (mu * range) - 1.0).abs() < 0.2,
@@ -425,12 +394,62 @@ fn detector_fixed_draw_uses_the_folded_law() {
     let tol = 1e-5 * range;
     assert!(noisy.min().double_value(&[]) >= wf.min().double_value(&[]) - tol);
     assert!(noisy.max().double_value(&[]) <= wf.max().double_value(&[]) + tol);
+    // bn1's eval output against the folded conv, b_f = beta + (b - mean) x scale.
+    let x = Tensor::rand([2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let (_, got) = m.forward_features(&x, false, 1).unwrap();
+    let b = match vars.get("c1.bias") {
+        Some(b) => b.detach(),
+        None => Tensor::zeros([8], (Kind::Float, Device::Cpu)),
+    };
+    let bf = vars["bn1.bias"].detach() + (b - vars["bn1.running_mean"].detach()) * scale.view([8]);
+    let want = x.conv2d(&noisy, Some(bf), [2, 2], [1, 1], [1, 1], 1);
+    let err = (&got - &want).abs().max().double_value(&[]);
+    assert!(
+        err < 1e-4 * want.abs().max().double_value(&[]).max(1.0),
+        "max |diff| {err}"
+    );
     // The same seed gives the same draw.
-    let mut m2 = Detector::new(&desc, 4, Device::Cpu).unwrap();
+    let (mut m2, _, _) = fold_model();
     m2.vs.copy(&m.vs).unwrap();
-    let v2 = m2.vs.variables();
-    tch::no_grad(|| v2["c1.weight"].shallow_clone().copy_(&w0));
     m2.noise = Some(WeightNoise::folded(mu).unwrap());
     m2.fix_noise_draw(3);
-    assert!(v2["c1.weight"].equal(&vars["c1.weight"]));
+    let same = (m2.fixed_noise(0).unwrap() - &df)
+        .abs()
+        .max()
+        .double_value(&[]);
+    assert_eq!(same, 0.0, "the same seed drew differently");
+}
+
+/// A channel whose gamma is 0 or tiny holds a (near) zero folded weight; the chip still adds
+/// its noise there. Training with the folded law keeps every batch-norm statistic finite (a
+/// change mapped back onto the raw weight, delta_f / scale, overflowed the running variances).
+#[test]
+fn tiny_gamma_trains_finite() {
+    tch::manual_seed(22);
+    let (mut m, _, _) = fold_model();
+    let vars = m.vs.variables();
+    tch::no_grad(|| {
+        vars["bn1.weight"]
+            .shallow_clone()
+            .copy_(&Tensor::from_slice(&[
+                0.0f32, 1e-30, 1e-20, 1.0, 2.0, 1e-12, 8.0, 16.0,
+            ]));
+    });
+    m.noise = Some(WeightNoise::folded(0.05).unwrap());
+    let x = Tensor::rand([4, 3, 16, 16], (Kind::Float, Device::Cpu));
+    for _ in 0..5 {
+        let out = m.forward(&x, true).unwrap();
+        out.hm.sum(Kind::Float).backward();
+        assert!(out.hm.isfinite().all().int64_value(&[]) == 1);
+    }
+    for (name, t) in m.vs.variables() {
+        assert!(
+            t.isfinite().all().int64_value(&[]) == 1,
+            "{name} holds a non-finite value"
+        );
+    }
+    // In eval mode the zero-gamma channel's output is its noise alone: not constant.
+    let (_, y) = m.forward_features(&x, false, 1).unwrap();
+    let c0 = y.narrow(1, 0, 1);
+    assert!((c0.max() - c0.min()).double_value(&[]) > 0.0);
 }
