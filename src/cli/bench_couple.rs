@@ -221,13 +221,20 @@ pub fn adc(a: AdcSweepArgs) -> Result<()> {
 pub struct NoiseSweepArgs {
     #[command(flatten)]
     pub sel: ArchSel,
-    /// A model to compare, LABEL=DIR/NAME.safetensors (repeat: e.g. noisy=..., clean=...).
+    /// A model to compare, LABEL=DIR/NAME.safetensors (repeat: e.g. noisy=..., clean=...); the
+    /// first is model A of the paired differences.
     #[arg(long = "checkpoint", required = true)]
     pub checkpoints: Vec<String>,
-    /// Scored frames (default: 64 of stream source).
+    /// Scored frames: --frames in all (default 300), spread over --streams, or all on
+    /// --stream when given.
     #[command(flatten)]
     pub frames: HeldOutArgs,
-    #[arg(long, default_value_t = 4)]
+    /// Streams the frames are spread over when --stream is not given.
+    #[arg(long, value_delimiter = ',', default_value = "source,A,B,C,D,E,F")]
+    pub streams: Vec<StreamId>,
+    /// Calibration frames of the crossbar modes, spread over the same streams (at least one
+    /// each).
+    #[arg(long, default_value_t = 7)]
     pub calib_frames: usize,
     /// Noise coefficients (Fig. 15).
     #[arg(
@@ -236,15 +243,17 @@ pub struct NoiseSweepArgs {
         default_value = "0,0.005,0.01,0.02,0.05,0.1"
     )]
     pub mus: Vec<f64>,
-    /// Evaluation modes: trainer, cim-weight, cim-cell.
+    /// Evaluation modes: trainer (the trainer's law on the folded weights), trainer-raw (on
+    /// the unfolded conv weights), cim-weight, cim-cell.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "trainer,cim-weight,cim-cell"
     )]
     pub modes: Vec<String>,
-    /// Noise draws per point with mu > 0.
-    #[arg(long, default_value_t = 5)]
+    /// Noise draws per point with mu > 0; draw d has seed noise-seed + d for every model and
+    /// mode.
+    #[arg(long, default_value_t = 10)]
     pub draws: usize,
     #[arg(long, default_value_t = 0)]
     pub noise_seed: u64,
@@ -252,10 +261,11 @@ pub struct NoiseSweepArgs {
     pub backend: BackendArg,
     #[arg(long)]
     pub threads: Option<i32>,
-    /// Results CSV (resumed when it exists).
+    /// Results CSV (resumed when it exists); the summary goes beside it as .json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Folder for one plot per evaluation mode (noise-MODE.png).
+    /// Folder for one plot per evaluation mode (noise-MODE.png) and the paired differences
+    /// (noise-paired.png).
     #[arg(long)]
     pub plot_dir: Option<PathBuf>,
 }
@@ -268,6 +278,10 @@ pub struct NoiseFinetuneArgs {
     /// Eq. 18-20 weight-noise coefficient in the forward pass (0: the noiseless baseline).
     #[arg(long)]
     pub mu: f64,
+    /// Where the noise is drawn: folded (the weights the chip holds, batch-norm folded) or raw
+    /// (the unfolded conv weights, the older law).
+    #[arg(long, default_value = "folded")]
+    pub site: String,
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -287,7 +301,7 @@ pub struct NoiseFinetuneArgs {
 
 #[cfg(feature = "torch")]
 pub fn noise(a: NoiseSweepArgs) -> Result<()> {
-    use nestevo_experiments::noise_sweep::{noise_sweep, summarise, EvalMode, NoiseSweep};
+    use nestevo_experiments::noise_sweep::{noise_sweep, spread, summarise, EvalMode, NoiseSweep};
     threads(a.threads)?;
     let models = a
         .checkpoints
@@ -302,39 +316,48 @@ pub fn noise(a: NoiseSweepArgs) -> Result<()> {
     let modes = a
         .modes
         .iter()
-        .map(|m| {
-            EvalMode::ALL
-                .into_iter()
-                .find(|x| x.name() == m)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("--modes {m}: allowed trainer, cim-weight, cim-cell")
-                })
-        })
+        .map(|m| Ok(m.parse::<EvalMode>()?))
         .collect::<Result<Vec<_>>>()?;
+    let total = a.frames.frames.unwrap_or(300);
+    let frames = match a.frames.stream {
+        Some(st) => vec![a.frames.held_out(st, total)?],
+        None => spread(&a.streams, total, a.frames.seed)?,
+    };
     let s = NoiseSweep {
         models,
         mus: a.mus,
         modes,
         draws: a.draws,
         seed: a.noise_seed,
-        frames: a.frames.held_out(StreamId::Source, 64)?,
+        frames,
         calib_frames: a.calib_frames,
         arch: a.sel.load()?,
         backend: a.backend.get()?,
     };
     let file = noise_sweep(&s, &a.out)?;
-    print!("{}", summarise(&file, a.plot_dir.as_deref())?);
+    let json = a.out.with_extension("json");
+    print!(
+        "{}",
+        summarise(&file, a.plot_dir.as_deref(), Some(json.as_path()))?
+    );
     Ok(())
 }
 
 #[cfg(feature = "torch")]
 pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
+    use nestevo_train::noise::NoiseSite;
     threads(a.threads)?;
+    let site = match a.site.as_str() {
+        "folded" => NoiseSite::Folded,
+        "raw" => NoiseSite::Raw,
+        s => anyhow::bail!("--site {s}: allowed folded, raw"),
+    };
     let p = nestevo_experiments::noise_sweep::finetune(
         &a.checkpoint,
         &a.out,
         &a.name,
         a.mu,
+        site,
         a.steps,
         a.batch,
         a.lr,

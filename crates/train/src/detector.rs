@@ -4,7 +4,7 @@
 
 use super::error::{Result, TrainError};
 use super::loss::HeadOut;
-use super::noise::WeightNoise;
+use super::noise::{NoiseSite, WeightNoise};
 use nestevo_core::error::Context;
 use nestevo_core::{check, invalid};
 use nestevo_model::{ModelDesc, Op, Src};
@@ -49,6 +49,38 @@ pub struct Detector {
     pub classes: usize,
     /// Eq. 18-20 noise on every conv/linear weight in the forward pass, when set.
     pub noise: Option<WeightNoise>,
+    /// For each conv, the batch-norm the simulator folds into it (`cim::network`'s rule: a
+    /// batch-norm reading a conv that nothing else reads), for the folded noise site.
+    fold_into: Vec<Option<usize>>,
+    /// A noise draw fixed once (`fix_noise_draw`): per conv/linear layer the change of the
+    /// weight the chip holds; empty when none is fixed.
+    fixed: Vec<Option<Tensor>>,
+}
+
+/// The simulator's fold rule (`cim::network::CimNetwork::new_on`), on a description's graph:
+/// a batch-norm whose first input is a conv read by nothing else (no other layer, not a
+/// network output) is folded into that conv.
+pub fn fold_targets(desc: &ModelDesc, inputs: &[Vec<Src>]) -> Vec<Option<usize>> {
+    let mut readers = vec![0usize; desc.layers.len()];
+    for s in inputs.iter().flatten() {
+        if let Src::Layer(j) = s {
+            readers[*j] += 1;
+        }
+    }
+    for o in &desc.outputs {
+        if let Some(j) = desc.index_of(o) {
+            readers[j] += 1;
+        }
+    }
+    let mut fold_into = vec![None; desc.layers.len()];
+    for (i, l) in desc.layers.iter().enumerate() {
+        if let (Op::BatchNorm, Some(Src::Layer(j))) = (&l.op, inputs[i].first()) {
+            if matches!(desc.layers[*j].op, Op::Conv { .. }) && readers[*j] == 1 {
+                fold_into[*j] = Some(i);
+            }
+        }
+    }
+    fold_into
 }
 
 impl Detector {
@@ -202,16 +234,100 @@ impl Detector {
             layers.push(layer);
             inputs.push(ins);
         }
+        let fold_into = fold_targets(desc, &inputs);
         Ok(Self {
             desc: desc.clone(),
             vs,
             layers,
             inputs,
+            fold_into,
+            fixed: Vec::new(),
             heads,
             stride: (desc.input[1] / hm_shape[1]) as f32,
             classes,
             noise: None,
         })
+    }
+
+    /// The batch-norm folded into layer `i` (a conv) on the chip, if any.
+    pub fn folded_bn(&self, i: usize) -> Option<usize> {
+        self.fold_into.get(i).copied().flatten()
+    }
+
+    /// gamma / sqrt(running_var + eps) [O] of batch-norm layer `k` (eps as the simulator's
+    /// fold, `cim::network::float::BN_EPS`): the factor folding multiplies a conv's output
+    /// channel by.
+    pub fn bn_scale(&self, k: usize) -> Option<Tensor> {
+        let Layer::Bn(bn) = &self.layers[k] else {
+            return None;
+        };
+        let var = bn.running_var.detach();
+        let inv = (var + nestevo_cim::network::float::BN_EPS as f64).rsqrt();
+        Some(match &bn.ws {
+            Some(g) => g.detach() * inv,
+            None => inv,
+        })
+    }
+
+    /// The noise as layer `i` sees it: the weight to compute with, and for a conv whose
+    /// batch-norm the chip folds (folded site), the folded weight's change, whose product is
+    /// added after that batch-norm instead.
+    fn noisy_weight(&self, i: usize, w: &Tensor, groups: i64) -> (Tensor, Option<Tensor>) {
+        if let Some(Some(d)) = self.fixed.get(i) {
+            return match self.folded_bn(i) {
+                Some(_) => (w.shallow_clone(), Some(d.shallow_clone())),
+                None => (w + d, None),
+            };
+        }
+        match self.noise {
+            None => (w.shallow_clone(), None),
+            Some(n) if n.site == NoiseSite::Raw => (n.apply(w), None),
+            Some(n) => match self.folded_bn(i).and_then(|k| self.bn_scale(k)) {
+                Some(scale) => (
+                    w.shallow_clone(),
+                    Some(n.chip_delta(w, Some(&scale), groups)),
+                ),
+                None => (w + n.chip_delta(w, None, groups), None),
+            },
+        }
+    }
+
+    /// Draws the noise once (as programming a chip does: one device state for every frame
+    /// that follows) from `seed` and keeps it: every later forward uses this draw, the
+    /// per-forward noise is turned off. Without noise it does nothing.
+    pub fn fix_noise_draw(&mut self, seed: u64) {
+        let Some(n) = self.noise else {
+            return;
+        };
+        tch::manual_seed(seed as i64);
+        let _g = tch::no_grad_guard();
+        let fixed: Vec<Option<Tensor>> = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (w, groups) = match l {
+                    Layer::Conv { w, groups, .. } => (w, *groups),
+                    Layer::Linear { w, .. } => (w, 1),
+                    _ => return None,
+                };
+                Some(match n.site {
+                    NoiseSite::Raw => n.apply(w) - w,
+                    NoiseSite::Folded => {
+                        let scale = self.folded_bn(i).and_then(|k| self.bn_scale(k));
+                        n.chip_delta(w, scale.as_ref(), groups)
+                    }
+                })
+            })
+            .collect();
+        self.fixed = fixed;
+        self.noise = None;
+    }
+
+    /// The fixed draw's change of layer `i`'s weight as the chip holds it (folded for a conv
+    /// whose batch-norm is folded), if a draw is fixed.
+    pub fn fixed_noise(&self, i: usize) -> Option<&Tensor> {
+        self.fixed.get(i).and_then(Option::as_ref)
     }
 
     /// Input [C, H, W] the description asks for.
@@ -297,16 +413,14 @@ impl Detector {
             );
         }
         let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(self.layers.len());
-        for (layer, ins) in self.layers.iter().zip(&self.inputs) {
+        // The folded noise's product of a conv, added after the batch-norm folded into it.
+        let mut after_bn: Vec<Option<Tensor>> = (0..self.layers.len()).map(|_| None).collect();
+        for (i, (layer, ins)) in self.layers.iter().zip(&self.inputs).enumerate() {
             let get = |s: &Src| match s {
                 Src::Input => x,
                 Src::Layer(j) => outs[*j].as_ref().expect("earlier layer"),
             };
             let a = get(&ins[0]);
-            let noisy = |w: &Tensor| match self.noise {
-                Some(n) => n.apply(w),
-                None => w.shallow_clone(),
-            };
             let y = match layer {
                 Layer::Conv {
                     w,
@@ -315,15 +429,20 @@ impl Detector {
                     padding,
                     dilation,
                     groups,
-                } => a.conv2d(
-                    &noisy(w),
-                    b.as_ref(),
-                    [*stride; 2],
-                    [*padding; 2],
-                    [*dilation; 2],
-                    *groups,
-                ),
-                Layer::Linear { w, b } => a.flatten(1, -1).linear(&noisy(w), b.as_ref()),
+                } => {
+                    let (wn, folded) = self.noisy_weight(i, w, *groups);
+                    let conv = |w: &Tensor, b: Option<&Tensor>| {
+                        a.conv2d(w, b, [*stride; 2], [*padding; 2], [*dilation; 2], *groups)
+                    };
+                    if let (Some(d), Some(k)) = (folded, self.folded_bn(i)) {
+                        after_bn[k] = Some(conv(&d, None));
+                    }
+                    conv(&wn, b.as_ref())
+                }
+                Layer::Linear { w, b } => {
+                    let (wn, _) = self.noisy_weight(i, w, 1);
+                    a.flatten(1, -1).linear(&wn, b.as_ref())
+                }
                 Layer::Bn(bn) if reestimate_bn => {
                     let mean = a.mean_dim(&[0i64, 2, 3][..], false, tch::Kind::Float);
                     let var = a.var_dim(&[0i64, 2, 3][..], true, false);
@@ -331,7 +450,10 @@ impl Detector {
                     bn.running_var.shallow_clone().copy_(&var);
                     bn.forward_t(a, false)
                 }
-                Layer::Bn(bn) => bn.forward_t(a, train),
+                Layer::Bn(bn) => match after_bn[i].take() {
+                    Some(d) => bn.forward_t(a, train) + d,
+                    None => bn.forward_t(a, train),
+                },
                 Layer::Relu => a.relu(),
                 Layer::Relu6 => a.clamp(0.0, 6.0),
                 Layer::MaxPool([k, s, p]) => a.max_pool2d([*k; 2], [*s; 2], [*p; 2], [1, 1], false),

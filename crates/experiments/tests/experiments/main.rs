@@ -5,6 +5,8 @@
 #[path = "../../../evolve/tests/evolve/common/mod.rs"]
 mod common;
 mod evolve_run;
+#[cfg(feature = "torch")]
+mod noise_paired;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as
 /// the command line does from the repository root; `cargo test` starts each crate's tests in the
