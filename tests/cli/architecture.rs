@@ -81,13 +81,14 @@ const ABOVE_THE_SIMULATOR: [&str; 11] = [
     "clap",
 ];
 
-/// The simulator (arch, model, cim, ppa, sweep) reaches nothing above it, LibTorch included.
+/// The simulator (device, arch, model, cim, ppa, sweep) reaches nothing above it, LibTorch
+/// included.
 #[test]
 fn the_simulator_reaches_nothing_above_it() {
     let g = manifests();
     refuse(
         &g,
-        &["arch", "model", "cim", "ppa", "sweep"],
+        &["device", "arch", "model", "cim", "ppa", "sweep"],
         &ABOVE_THE_SIMULATOR,
     );
     // ppa predicts what cim counts without using it.
@@ -113,13 +114,28 @@ fn data_eval_coupling_and_scheduling_need_no_libtorch() {
     );
 }
 
-/// The kernels crate depends on nothing of the project.
+/// The device laws depend on nothing of the project, and the kernels on nothing but them (they
+/// program conductances through the laws).
 #[test]
 fn the_kernels_crate_stands_alone() {
     let g = manifests();
-    let r = reach(&g, "kernels");
-    let ours: Vec<&String> = r.iter().filter(|d| g.contains_key(*d)).collect();
-    assert!(ours.is_empty(), "kernels depends on {ours:?}");
+    let ours = |c: &str| -> Vec<String> {
+        reach(&g, c)
+            .into_iter()
+            .filter(|d| g.contains_key(d))
+            .collect()
+    };
+    assert!(
+        ours("device").is_empty(),
+        "device depends on {:?}",
+        ours("device")
+    );
+    assert_eq!(
+        ours("kernels"),
+        ["device"],
+        "kernels depends on {:?}",
+        ours("kernels")
+    );
 }
 
 /// No library crate depends on the experiments or on the command-line parser.

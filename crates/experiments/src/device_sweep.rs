@@ -133,7 +133,12 @@ pub fn device_sweep(
         let t = std::time::Instant::now();
         let r = run_detector(desc, tensors, &spec, &cfg)?;
         let secs = t.elapsed().as_secs_f64();
-        let laws: Vec<String> = p.laws.iter().map(|l| l.to_string()).collect();
+        // A law's parameters are separated by ';' here: the file is comma-separated.
+        let laws: Vec<String> = p
+            .laws
+            .iter()
+            .map(|l| l.to_string().replace(',', ";"))
+            .collect();
         let mut row = key;
         row.extend([
             laws.join(" "),

@@ -68,6 +68,11 @@ impl PointsFile {
             row.len(),
             self.header.len()
         );
+        // The file is plain comma-separated without quoting: a field holding a comma or a line
+        // break would shift every later column on reading back.
+        if let Some(f) = row.iter().find(|f| f.contains([',', '\n'])) {
+            nestevo_core::invalid!("internal: the field `{f}` holds a comma or a line break");
+        }
         self.rows.push(row);
         let mut s = self.header.join(",") + "\n";
         for r in &self.rows {
