@@ -31,7 +31,8 @@ fn perturb<T: Copy>(
             (a.min(x), b.max(x))
         });
     let sigma = mu * (hi - lo);
-    if !(sigma > 0.0) {
+    // Nothing to draw for an empty or constant tensor (sigma 0 or NaN).
+    if sigma.is_nan() || sigma <= 0.0 {
         return;
     }
     let normal = Normal::new(0.0, sigma).expect("finite sigma");

@@ -4,13 +4,16 @@
 use plotters::prelude::*;
 use std::path::Path;
 
-const COLOURS: [RGBColor; 6] = [
+const COLOURS: [RGBColor; 9] = [
     RGBColor(200, 30, 30),
     RGBColor(30, 90, 200),
     RGBColor(20, 150, 60),
     RGBColor(200, 120, 0),
     RGBColor(130, 50, 170),
     RGBColor(0, 150, 160),
+    RGBColor(120, 80, 40),
+    RGBColor(220, 90, 170),
+    RGBColor(90, 90, 90),
 ];
 
 fn err<E: std::fmt::Display>(e: E) -> String {
@@ -110,6 +113,9 @@ pub fn curves(
     let x1 = pts.iter().map(|p| p.0).fold(f64::MIN, f64::max);
     let pad = ((x1 - x0) * 0.05).max(1e-3);
     let y1 = pts.iter().map(|p| p.1 + p.2).fold(0.0, f64::max).max(0.05) * 1.1;
+    // Differences can be negative: the axis then reaches below 0 (clipping them at 0 would
+    // draw a loss as no change).
+    let y0 = pts.iter().map(|p| p.1 - p.2).fold(0.0, f64::min) * 1.1;
     let root = BitMapBackend::new(path, (960, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -117,7 +123,7 @@ pub fn curves(
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d((x0 - pad)..(x1 + pad), 0f64..y1)
+        .build_cartesian_2d((x0 - pad)..(x1 + pad), y0..y1)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -125,6 +131,14 @@ pub fn curves(
         .y_desc(y_desc)
         .draw()
         .map_err(err)?;
+    if y0 < 0.0 {
+        chart
+            .draw_series(LineSeries::new(
+                [(x0 - pad, 0.0), (x1 + pad, 0.0)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
     for (i, c) in curves.iter().enumerate() {
         let col = COLOURS[i % COLOURS.len()];
         let mut p = c.points.clone();
