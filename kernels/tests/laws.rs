@@ -2,28 +2,15 @@
 //! drew, laws that change nothing leave the analogue path's outputs alone, and the others move
 //! them reproducibly from the seed.
 
+mod common;
+
+use common::isaac;
 use nestevo_device::{build, CellLaw};
-use nestevo_kernels::{AdcMode, InputMode, Programmed, XbarConfig};
+use nestevo_kernels::{InputMode, Programmed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use std::sync::Arc;
-
-fn isaac() -> XbarConfig {
-    XbarConfig {
-        rows: 128,
-        cols: 128,
-        bits_per_cell: 2,
-        weight_bits: 16,
-        input_bits: 16,
-        dac_bits: 1,
-        adc_bits: 8,
-        adc_mode: AdcMode::Exact,
-        flip: true,
-        g_min: 1.0,
-        g_max: 100.0,
-    }
-}
 
 fn data(k: usize, n: usize, b: usize) -> (Vec<i64>, Vec<i64>) {
     let mut r = ChaCha8Rng::seed_from_u64(1);
