@@ -1,5 +1,6 @@
 //! The LibTorch crossbar engine next to the CPU kernels and plain products, in the same run:
 //! (1) the ISAAC 1024x1024 layer on B input vectors, noiseless and with cell noise (mu 0.01);
+//! (noiseless: the exact product, and the bit-serial tensors that run where it does not apply);
 //! (2) the global detector (models/global.toml, random weights) on F stream frames,
 //! bit-faithfully, noiseless and with cell noise. Prints Markdown tables (median of R runs
 //! after one warm-up; every torch time includes the host -> device -> host copies).
@@ -105,6 +106,13 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
             tt,
             plain_dev,
         );
+        if noise.mode == NoiseMode::None {
+            // The bit-serial tensors, which run wherever the exact product does not apply.
+            let serial = TorchEngine::on(dev).with_exact_product(false).backend();
+            let ms = CimMatrix::program_on(&serial, &spec, w.view(), noise).unwrap();
+            let ts = time(reps, || ms.mvm(x.view(), false).unwrap());
+            row("torch engine, noiseless, bit-serial tensors", ts, plain_dev);
+        }
         if with_cpu {
             let mc = CimMatrix::program_on(&Backend::cpu(), &spec, w.view(), noise).unwrap();
             let tc = time(reps, || mc.mvm(x.view(), false).unwrap());

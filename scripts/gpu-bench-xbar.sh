@@ -1,40 +1,77 @@
 #!/usr/bin/env bash
-# On a lent GPU machine, one prepared call: the LibTorch crossbar engine on CUDA next to the CPU
-# kernels and plain products (benches/xbar_torch.rs): the ISAAC 1024x1024 layer at a batch of
-# 4096 vectors (noiseless and cell noise; torch outputs and counts checked against the kernels),
-# then the global detector (random weights) on 1200 frames on the torch engine, and on 64 frames
-# on both engines (heads compared); then, where target/release/nestevo is carried too, ResNet-50
-# (224x224, 8 images, exported on the device by scripts/export_resnet50_plain.py with its torch)
-# on the torch engine, noiseless and with cell noise.
+# On a lent GPU machine, one prepared call (about 8 minutes): the LibTorch crossbar engine on
+# CUDA next to the CPU kernels on that machine's cores (benches/xbar_torch.rs): the ISAAC
+# 1024x1024 layer at a batch of 4096 vectors (noiseless: the exact product and the bit-serial
+# tensors; cell noise; outputs and counts checked against the kernels); then, with
+# target/release/nestevo carried too, the shipped global detector on 1200 frames of stream D
+# (noiseless and cell noise), ResNet-50 (224x224, 8 images, exported there by scripts/export_resnet50_plain.py
+# with its torch) on the torch engine, noiseless and with cell noise, the evolution demo on the
+# GPU, and last the global detector (random weights) on 64 frames on both engines, heads compared.
 #   here:        cargo bench --bench xbar_torch --no-run && cargo build --release
 #                mkdir -p target/xbar-bench && cp "$(ls -t target/release/deps/xbar_torch-* | grep -v '\.d$' | head -n 1)" target/xbar-bench/xbar_torch
-#   device run:  carry ["target/xbar-bench", "target/release/nestevo"], command: scripts/gpu-bench-xbar.sh, timeout_s 590
+#                mkdir -p .gpulib && cp -L $(ldd target/release/nestevo | grep -E 'font|freetype|expat|png|brotli|libz' | awk '{print $3}') .gpulib
+#   device run:  carry ["target/xbar-bench", "target/release/nestevo", ".gpulib"], command: scripts/gpu-bench-xbar.sh,
+#                timeout_s 590 (SKIP_BENCH=1: only the nestevo commands; SKIP_CELL=1: only noiseless
+#                nestevo commands; SKIP_CHECK=1: not the 64-frame check; PAPER=1: also one run of the paper preset, PAPER_TIMEOUT s at most)
+#                .gpulib also holds /etc/fonts (as etc-fonts) and DejaVuSans*.ttf (as dejavu/) for the plots.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-bench-xbar}; mkdir -p "$out"
 venv=$(ls -d /opt/torch/.venv 2>/dev/null || true)
 lib=${TORCH_LIB:-$(ls -d "$venv"/lib/python3*/site-packages/torch/lib 2>/dev/null | head -n 1)}
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The binary's font libraries (plots), which that image lacks: copied from here into .gpulib.
+# Fonts for the plots: fontconfig's configuration and DejaVu Sans, copied from here likewise.
+if [ -d .gpulib ]; then
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/.gpulib"
+  [ -e /etc/fonts/fonts.conf ] || { mkdir -p /etc/fonts && cp -r .gpulib/etc-fonts/. /etc/fonts/; }
+  mkdir -p /usr/share/fonts/truetype/dejavu && cp -n .gpulib/dejavu/*.ttf /usr/share/fonts/truetype/dejavu/ 2>/dev/null
+fi
+noises="none cell"; [ "${SKIP_CELL:-0}" = 1 ] && noises=none
 bin=target/xbar-bench/xbar_torch
 nproc; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 SECONDS=0
-XBAR_PART=layer XBAR_BATCH=4096 XBAR_REPS=3 timeout 180 "$bin" --bench 2>&1 | tee "$out/layer-4096.txt"
-echo "layer rc ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$out/layer-4096.txt"
-XBAR_PART=network XBAR_FRAMES=1200 XBAR_FRAME_BATCH=64 XBAR_CPU=0 timeout 180 "$bin" --bench 2>&1 \
-  | tee "$out/network-1200.txt"
-echo "network-1200 rc ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$out/network-1200.txt"
-XBAR_PART=network XBAR_FRAMES=64 XBAR_FRAME_BATCH=64 XBAR_CPU=1 timeout 120 "$bin" --bench 2>&1 \
-  | tee "$out/network-64-check.txt"
-echo "network-64 rc ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$out/network-64-check.txt"
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  XBAR_PART=layer XBAR_BATCH=4096 XBAR_REPS=3 timeout 150 "$bin" --bench 2>&1 | tee "$out/layer-4096.txt"
+  echo "layer rc ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$out/layer-4096.txt"
+fi
 if [ -x target/release/nestevo ]; then
-  py=${PYTHON:-$venv/bin/python}
-  timeout 60 "$py" scripts/export_resnet50_plain.py "$out/r50" 8 2>&1 | tail -n 1 | tee "$out/resnet50.txt"
-  for noise in none cell; do
+  for noise in $noises; do
     mu=""; [ "$noise" = cell ] && mu="--mu 0.01"
-    timeout 90 target/release/nestevo cim run --model "$out/r50/resnet50.onnx" --inputs "$out/r50/resnet50_x.npy" \
-      --out "$out/r50/$noise" --backend torch --noise "$noise" $mu > "$out/r50/$noise.log" 2>&1
-    echo "resnet50 $noise (8 images) rc $? $(grep 'wall time' "$out/r50/$noise.log")" | tee -a "$out/resnet50.txt"
+    s0=$SECONDS
+    timeout 100 target/release/nestevo cim run --arch isaac --checkpoint models/pretrained/global.safetensors \
+      --stream D --frames 1200 --backend torch --noise "$noise" $mu --out "/tmp/global-$noise.json" \
+      > "$out/global-1200-$noise.log" 2>&1
+    echo "global 1200 frames of D, $noise: rc $? command $((SECONDS - s0)) s" | tee -a "$out/global-1200-$noise.log"
+  done
+  py=${PYTHON:-$venv/bin/python}
+  r50=/tmp/r50
+  timeout 60 "$py" scripts/export_resnet50_plain.py "$r50" 8 2>&1 | tail -n 1 | tee "$out/resnet50.txt"
+  for noise in $noises; do
+    mu=""; [ "$noise" = cell ] && mu="--mu 0.01"
+    s0=$SECONDS
+    timeout 80 target/release/nestevo cim run --model "$r50/resnet50.onnx" --inputs "$r50/resnet50_x.npy" \
+      --out "$r50/$noise" --backend torch --noise "$noise" $mu > "$out/r50-$noise.log" 2>&1
+    echo "resnet50 $noise (8 images) rc $? command $((SECONDS - s0)) s $(grep -i 'wall time' "$out/r50-$noise.log" | tr '\n' ' ')" \
+      | tee -a "$out/resnet50.txt"
   done
   echo "resnet50 at ${SECONDS} s" | tee -a "$out/resnet50.txt"
+  s0=$SECONDS
+  timeout 150 target/release/nestevo evolve run --preset demo --out /tmp/evolve-demo > "$out/demo.txt" 2>&1
+  echo "demo rc $? wall $((SECONDS - s0)) s" | tee -a "$out/demo.txt"
+  cp /tmp/evolve-demo/windows.csv "$out/demo-windows.csv" 2>/dev/null
+  if [ "${PAPER:-0}" = 1 ]; then
+    # One run of the paper preset (NestEvo, three terminals, six windows), bounded.
+    s0=$SECONDS
+    timeout "${PAPER_TIMEOUT:-240}" target/release/nestevo evolve run --preset paper --out /tmp/evolve-paper \
+      > "$out/paper.txt" 2>&1
+    echo "paper rc $? wall $((SECONDS - s0)) s" | tee -a "$out/paper.txt"
+    cp /tmp/evolve-paper/windows.csv "$out/paper-windows.csv" 2>/dev/null
+  fi
+fi
+if [ "${SKIP_BENCH:-0}" != 1 ] && [ "${SKIP_CHECK:-0}" != 1 ]; then
+  XBAR_PART=network XBAR_FRAMES=64 XBAR_FRAME_BATCH=64 XBAR_CPU=1 timeout 90 "$bin" --bench 2>&1 \
+    | tee "$out/network-64-check.txt"
+  echo "network-64 rc ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$out/network-64-check.txt"
 fi
 nvidia-smi --query-gpu=memory.used --format=csv,noheader || true

@@ -40,8 +40,9 @@ pub fn prepare(
     Ok(encode_checked(cfg, x, batch, k, mode))
 }
 
-/// The range check of `prepare` alone, for a path that needs no DAC encoding.
-pub(crate) fn check(
+/// The range check of `prepare` alone, for a path that needs no DAC encoding (the exact product,
+/// of every engine).
+pub fn check(
     cfg: &XbarConfig,
     x: &[i64],
     batch: usize,
@@ -60,7 +61,12 @@ pub(crate) fn check(
         InputMode::Unsigned => (0i64, (1i64 << bits) - 1),
         InputMode::Signed => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
     };
-    if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| **v < lo || **v > hi) {
+    // Over the threads first (whole layers' inputs); the first bad value only on failure.
+    let bad = |v: &i64| *v < lo || *v > hi;
+    if !x.par_iter().any(bad) {
+        return Ok(());
+    }
+    if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| bad(v)) {
         return fail(format!(
             "input [{}, {}] = {v} is outside the {} {bits}-bit range {lo}..={hi}",
             i / k.max(1),

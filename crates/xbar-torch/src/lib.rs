@@ -23,6 +23,12 @@
 //! signed inputs) removed on the host in i64, exactly as the kernels do it (calibrated ADC:
 //! the merged total times the LSB, rounded once). The analogue path goes cycle by cycle.
 //!
+//! Where the kernels take their exact product (`nestevo_kernels` `product.rs`: exact-range
+//! ADC, no programmed column sum times dac_max and, with flipping, no tile's used rows times
+//! dac_max above the top code, and K * 2^input_bits * 2^(weight_bits-1) < 2^53), a noiseless
+//! run here is the same: one f64 product x w on the device, the counts from the shapes and no
+//! saturation (`TorchEngine::exact_product` turns it off, for tests). ISAAC always qualifies.
+//!
 //! # Why it is exact (dtypes)
 //! - S_b and U_b: f32 batched products of integer operands (levels <= 15, input levels <= 15,
 //!   both exact in f32). Every partial sum is an integer at most R * cell_max * dac_max
@@ -77,6 +83,9 @@ pub struct TorchEngine {
     pub device: Device,
     /// Working-set budget of one chunk of a run, bytes.
     pub memory: usize,
+    /// Noiseless runs take the exact product where the programmed crossbars provably cannot
+    /// saturate (the kernels' rule); `false` keeps the bit-serial tensors (for tests).
+    pub exact_product: bool,
 }
 
 impl TorchEngine {
@@ -87,7 +96,28 @@ impl TorchEngine {
 
     pub fn on(device: Device) -> Self {
         let memory = if device.is_cuda() { 2 << 30 } else { 512 << 20 };
-        TorchEngine { device, memory }
+        TorchEngine {
+            device,
+            memory,
+            exact_product: true,
+        }
+    }
+
+    pub fn with_exact_product(mut self, on: bool) -> Self {
+        self.exact_product = on;
+        self
+    }
+
+    /// Programs a matrix, as `XbarEngine::program`, keeping the concrete type.
+    pub fn matrix(
+        &self,
+        cfg: &XbarConfig,
+        w: &[i64],
+        k: usize,
+        n: usize,
+        cells: Option<CellNoise>,
+    ) -> Result<TorchMatrix, BackendError> {
+        TorchMatrix::program(self, cfg, w, k, n, cells)
     }
 
     pub fn with_memory(mut self, bytes: usize) -> Self {
@@ -114,7 +144,7 @@ impl XbarEngine for TorchEngine {
         n: usize,
         cells: Option<CellNoise>,
     ) -> Result<Box<dyn XbarMatrix>, BackendError> {
-        Ok(Box::new(TorchMatrix::program(self, cfg, w, k, n, cells)?))
+        Ok(Box::new(self.matrix(cfg, w, k, n, cells)?))
     }
 }
 

@@ -23,6 +23,8 @@ struct State {
     /// The largest sum any conversion of the exact path can see: max over data columns of the
     /// stored column sum times dac_max, and, with flipping, used rows times dac_max.
     max_sum: i64,
+    /// The signed weights as f64 [K, N], kept where a noiseless run is the exact product.
+    linear: Option<Tensor>,
 }
 
 /// A matrix programmed on the LibTorch engine.
@@ -35,6 +37,8 @@ pub struct TorchMatrix {
     device: Device,
     memory: usize,
     analog: bool,
+    /// Whether the engine allows the exact product (`TorchEngine::exact_product`).
+    allow_product: bool,
     /// Sum over K of each output's signed weights (offset-binary inputs).
     wsum: Vec<i64>,
     state: Mutex<State>,
@@ -121,6 +125,7 @@ impl TorchMatrix {
             device: e.device,
             memory: e.memory,
             analog: cpu.is_some(),
+            allow_product: e.exact_product,
             wsum,
             state: Mutex::new(State {
                 cells: Tensor::new(),
@@ -129,6 +134,7 @@ impl TorchMatrix {
                 lut: None,
                 slice_w: Tensor::new(),
                 max_sum: 0,
+                linear: None,
             }),
         };
         let st = m.build(w, cpu.as_ref()).map_err(engine_err)?;
@@ -184,6 +190,22 @@ impl TorchMatrix {
             .f_int64_value(&[])?;
         let unit_max = if cfg.flip { rows.min(k) as i64 } else { 0 };
         let max_sum = col_max.max(unit_max) * dmax;
+        // The kernels' rule (`product.rs`): with the exact-range ADC and no sum able to exceed
+        // its range every code equals its sum, and the merged result is x w; f64 holds it
+        // exactly while K * 2^input_bits * 2^(weight_bits-1) < 2^53.
+        let bits = cfg.input_bits + cfg.weight_bits - 1 + usize::BITS - k.leading_zeros();
+        let linear = (self.allow_product
+            && cpu.is_none()
+            && matches!(cfg.adc_mode, AdcMode::Exact)
+            && max_sum <= cfg.max_code() as i64
+            && bits < f64::MANTISSA_DIGITS)
+            .then(|| {
+                Tensor::f_from_slice(w)?
+                    .f_reshape([k as i64, n as i64])?
+                    .f_to_device(dev)?
+                    .f_to_kind(Kind::Double)
+            })
+            .transpose()?;
         let cells = match cpu {
             None => levels.f_to_kind(Kind::Float)?.f_contiguous()?,
             Some(p) => {
@@ -230,6 +252,7 @@ impl TorchMatrix {
             lut,
             slice_w: Tensor::f_from_slice(&slice_w)?.f_to_device(dev)?,
             max_sum,
+            linear,
         })
     }
 
@@ -251,6 +274,58 @@ impl TorchMatrix {
     /// The device the tensors live on.
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// Whether a noiseless run is the exact product (the kernels' `exact_product`).
+    pub fn exact_product(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.linear.is_some())
+            .unwrap_or(false)
+    }
+
+    /// y = x w of a checked batch [batch, K] in f64 on the device, in chunks within the budget.
+    /// The inputs go to the device and the products come back without a host copy: the host
+    /// ends of both transfers are tensors over the caller's slices.
+    fn product(&self, w: &Tensor, x: &[i64], batch: usize) -> Result<Vec<i64>, TchError> {
+        let (k, n, dev) = (self.k, self.n, self.device);
+        // i64 inputs, their f64 copy, the f64 product and its i64 copy.
+        let per = (self.memory / ((k + n) * 16).max(1)).clamp(1, batch.max(1));
+        let mut out = vec![0i64; batch * n];
+        for v0 in (0..batch).step_by(per) {
+            let bv = (v0 + per).min(batch) - v0;
+            let xs = &x[v0 * k..(v0 + bv) * k];
+            let ys = &mut out[v0 * n..(v0 + bv) * n];
+            let (bi, ki, ni) = (bv as i64, k as i64, n as i64);
+            // SAFETY: each blob covers exactly its slice (bv x K and bv x N i64, row-major), is
+            // only read (xs) or written by the one copy below (ys), and is dropped before this
+            // iteration ends, while both slices are still borrowed.
+            let (xt, mut yt) = unsafe {
+                (
+                    Tensor::f_from_blob(
+                        xs.as_ptr().cast(),
+                        &[bi, ki],
+                        &[ki, 1],
+                        Kind::Int64,
+                        Device::Cpu,
+                    )?,
+                    Tensor::f_from_blob(
+                        ys.as_mut_ptr().cast(),
+                        &[bi, ni],
+                        &[ni, 1],
+                        Kind::Int64,
+                        Device::Cpu,
+                    )?,
+                )
+            };
+            let y = xt
+                .f_to_device(dev)?
+                .f_to_kind(Kind::Double)?
+                .f_matmul(w)?
+                .f_to_kind(Kind::Int64)?;
+            yt.f_copy_(&y)?;
+        }
+        Ok(out)
     }
 
     /// The exact path of one chunk: every cycle's column sums in one batched product
@@ -502,7 +577,6 @@ impl XbarMatrix for TorchMatrix {
         read: Option<ReadNoise>,
     ) -> Result<(Vec<i64>, Counts), BackendError> {
         let cfg = &self.cfg;
-        let prep = prepare(cfg, x, batch, self.k, mode)?;
         if read.is_some() && !self.analog {
             return kfail("read noise needs the analogue path: program conductances first".into());
         }
@@ -513,6 +587,25 @@ impl XbarMatrix for TorchMatrix {
         })?;
         let _g = tch::no_grad_guard();
         let (k, n) = (self.k, self.n);
+        let (t, c) = (self.row_tiles as u64, self.col_tiles as u64);
+        let reads = cfg.cycles() as u64 * batch as u64;
+        let cols = t * (n * cfg.slices()) as u64;
+        let counts = |sat: u64| Counts {
+            crossbars: t * c,
+            crossbar_reads: t * c * reads,
+            dac_pulses: k as u64 * c * reads,
+            adc_conversions: (cols + cfg.flip as u64 * t * c) * reads,
+            adc_saturations: sat,
+            shift_adds: cols * reads,
+            vectors: batch as u64,
+            macs: (k * n * batch) as u64,
+        };
+        if let Some(w) = &st.linear {
+            nestevo_kernels::inputs::check(cfg, x, batch, k, mode)?;
+            let y = self.product(w, x, batch).map_err(engine_err)?;
+            return Ok((y, counts(0)));
+        }
+        let prep = prepare(cfg, x, batch, k, mode)?;
         let per = self.chunk(batch);
         let mut acc = vec![0i64; batch * n];
         let mut sat = 0u64;
@@ -550,19 +643,6 @@ impl XbarMatrix for TorchMatrix {
                 *y = steps - bias * prep.applied_sum[v] - prep.offset * self.wsum[o];
             }
         }
-        let (t, c) = (self.row_tiles as u64, self.col_tiles as u64);
-        let reads = cfg.cycles() as u64 * batch as u64;
-        let cols = t * (n * cfg.slices()) as u64;
-        let counts = Counts {
-            crossbars: t * c,
-            crossbar_reads: t * c * reads,
-            dac_pulses: k as u64 * c * reads,
-            adc_conversions: (cols + cfg.flip as u64 * t * c) * reads,
-            adc_saturations: sat,
-            shift_adds: cols * reads,
-            vectors: batch as u64,
-            macs: (k * n * batch) as u64,
-        };
-        Ok((acc, counts))
+        Ok((acc, counts(sat)))
     }
 }

@@ -2,7 +2,7 @@
 //! kernels: the same outputs and the same event counts for every knob, the same conductances
 //! and law under noise.
 
-use nestevo_cim::{CellNoise, XbarEngine};
+use nestevo_cim::{CellNoise, XbarEngine, XbarMatrix};
 use nestevo_kernels::{AdcMode, Counts, InputMode, Programmed, ReadNoise, XbarConfig};
 use nestevo_xbar_torch::TorchEngine;
 use proptest::prelude::*;
@@ -98,6 +98,8 @@ proptest! {
         seed in any::<u64>(),
         // Chunks of a few vectors, so that splitting is exercised too.
         memory in prop::option::of(1usize..(4 << 20)),
+        // The exact product where it applies, or the bit-serial tensors always.
+        product in any::<bool>(),
     ) {
         let slices = (wb / bpc) as usize;
         prop_assume!(cols >= slices);
@@ -111,7 +113,9 @@ proptest! {
         if let Some(m) = memory {
             eng = eng.with_memory(m);
         }
-        let tm = eng.program(&c, &w, k, n, None).unwrap();
+        let tm = eng.with_exact_product(product).matrix(&c, &w, k, n, None).unwrap();
+        // The shortcut applies exactly where the kernels take theirs.
+        prop_assert_eq!(tm.exact_product(), product && cpu.exact_product());
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         prop_assert_eq!(ct, ce);
         prop_assert!(yt == ye, "outputs differ for {:?}", c);
