@@ -13,6 +13,7 @@ use crate::simd;
 use nestevo_device::programming::Programming;
 use nestevo_device::{program_crossbar, CellLaw, Cells};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 /// One programmed crossbar: rows [row0, row0+rows) of K, outputs [out0, out0+outs) of N.
@@ -40,6 +41,8 @@ pub(crate) struct Crossbar {
     /// Built on first use: the exact product and the analogue path never read them.
     pub planes: OnceLock<Vec<u64>>,
     /// Conductances in uS, [row][cols + 1]; the last column is the unit column (level 1).
+    /// Kept for wider DACs only: the 1-bit-DAC path reads `strips` (`Programmed::conductances`
+    /// gives either).
     pub cond: Vec<f32>,
     /// The same conductances in strips of 32 columns (the last zero-padded), each strip's rows
     /// one aligned 128-byte line pair: [strip][row]. What the 1-bit-DAC analogue kernel reads.
@@ -349,40 +352,46 @@ impl Programmed {
                 .map_err(|e| KernelError(format!("device law `{}`: {e}", law.name())))?;
         }
         let dac1 = self.cfg.dac_bits == 1;
-        // Crossbars are independent and each law draws from its own stream per crossbar.
-        self.xbars.par_iter_mut().for_each(|xb| {
+        // Crossbars are independent and each law draws from its own stream per crossbar. The
+        // working buffers are reused across a worker's crossbars: a fresh 130 kB f64 buffer per
+        // crossbar was a fresh mapping each time, and zeroing its pages dominated programming.
+        let init = || (Vec::<u8>::new(), Vec::<f64>::new());
+        self.xbars.par_iter_mut().for_each_init(init, |(levels, g), xb| {
             let cw = xb.cols + 1;
-            let mut levels = vec![1u8; xb.rows * cw];
+            levels.clear();
+            levels.resize(xb.rows * cw, 1);
             for (lr, src) in levels
                 .chunks_exact_mut(cw)
                 .zip(xb.levels.chunks_exact(xb.cols))
             {
                 lr[..xb.cols].copy_from_slice(src);
             }
-            let mut g = vec![0f64; xb.rows * cw];
+            g.clear();
+            g.resize(xb.rows * cw, 0.0);
             let mut cells = Cells {
-                g: &mut g,
-                levels: &levels,
+                g,
+                levels,
                 rows: xb.rows,
                 cols: cw,
                 g_min: gmin,
                 g_max: gmax,
                 cell_max: cmax,
             };
-            for (g, &l) in cells.g.iter_mut().zip(&levels) {
+            for (g, &l) in cells.g.iter_mut().zip(levels.iter()) {
                 *g = gmin + l as f64 * step;
             }
             program_crossbar(laws, &mut cells, seed, xb.index as u64);
-            xb.cond = g.iter().map(|&x| x as f32).collect();
-            // Only the 1-bit-DAC path reads strips; wider DACs multiply `cond` by levels.
+            // The 1-bit-DAC path reads strips only, wider DACs multiply `cond` by levels: one
+            // copy each (two would double the memory written, 1.6 GB for ResNet-50).
             if !dac1 {
+                xb.cond = g.iter().map(|&x| x as f32).collect();
                 return;
             }
             let ns = cw.div_ceil(32);
             xb.strips = vec![Strip([0.0; 32]); ns * xb.rows];
             for r in 0..xb.rows {
-                for (col, &g) in xb.cond[r * cw..][..cw].iter().enumerate() {
-                    xb.strips[(col / 32) * xb.rows + r].0[col % 32] = g;
+                for (col, &g) in g[r * cw..][..cw].iter().enumerate() {
+                    xb.strips[(col / 32) * xb.rows + r].0[col % 32] = g as f32;
                 }
             }
         });
@@ -413,10 +422,21 @@ impl Programmed {
         (self.k, self.n)
     }
 
-    /// Conductances of crossbar `i` in uS, [row][data cols + unit column] (empty when exact).
-    pub fn conductances(&self, i: usize) -> (&[f32], usize) {
+    /// Conductances of crossbar `i` in uS, [row][data cols + unit column] (empty when exact);
+    /// gathered from the strips where only they are kept (1-bit DACs).
+    pub fn conductances(&self, i: usize) -> (Cow<'_, [f32]>, usize) {
         let xb = &self.xbars[i];
-        (&xb.cond, xb.cols + 1)
+        let cw = xb.cols + 1;
+        if xb.strips.is_empty() {
+            return (Cow::Borrowed(&xb.cond), cw);
+        }
+        let mut g = vec![0f32; xb.rows * cw];
+        for (r, row) in g.chunks_exact_mut(cw).enumerate() {
+            for (col, v) in row.iter_mut().enumerate() {
+                *v = xb.strips[(col / 32) * xb.rows + r].0[col % 32];
+            }
+        }
+        (Cow::Owned(g), cw)
     }
     /// Stored levels of crossbar `i`, [row][data col], after flipping.
     pub fn levels(&self, i: usize) -> (&[u8], usize) {
