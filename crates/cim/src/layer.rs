@@ -10,6 +10,7 @@ use super::stats::LayerStats;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use nestevo_arch::ArchSpec;
 use nestevo_core::invalid;
+use rayon::prelude::*;
 
 /// A float K x N weight matrix, quantised and programmed.
 pub struct QuantMatrix {
@@ -38,7 +39,12 @@ impl QuantMatrix {
             perturb_f32(w.as_slice_mut().expect("owned"), noise.mu, noise.seed);
             prog_noise.mode = NoiseMode::None;
         }
-        if w.iter().any(|x| !x.is_finite()) {
+        if w
+            .as_slice()
+            .expect("owned")
+            .par_iter()
+            .any(|x| !x.is_finite())
+        {
             invalid!("weights hold a non-finite value");
         }
         let wq = WeightQuant::max_abs(w.as_slice().expect("owned"), spec.data.weight_bits);
