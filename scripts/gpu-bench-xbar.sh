@@ -9,24 +9,14 @@
 # GPU, and last the global detector (random weights) on 64 frames on both engines, heads compared.
 #   here:        cargo bench --bench xbar_torch --no-run && cargo build --release
 #                mkdir -p target/xbar-bench && cp "$(ls -t target/release/deps/xbar_torch-* | grep -v '\.d$' | head -n 1)" target/xbar-bench/xbar_torch
-#                mkdir -p .gpulib && cp -L $(ldd target/release/nestevo | grep -E 'font|freetype|expat|png|brotli|libz' | awk '{print $3}') .gpulib
+#                and .gpulib as scripts/gpu-env.sh says
 #   device run:  carry ["target/xbar-bench", "target/release/nestevo", ".gpulib"], command: scripts/gpu-bench-xbar.sh,
 #                timeout_s 590 (SKIP_BENCH=1: only the nestevo commands; SKIP_CELL=1: only noiseless
 #                nestevo commands; SKIP_CHECK=1: not the 64-frame check; PAPER=1: also one run of the paper preset, PAPER_TIMEOUT s at most)
-#                .gpulib also holds /etc/fonts (as etc-fonts) and DejaVuSans*.ttf (as dejavu/) for the plots.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-bench-xbar}; mkdir -p "$out"
-venv=$(ls -d /opt/torch/.venv 2>/dev/null || true)
-lib=${TORCH_LIB:-$(ls -d "$venv"/lib/python3*/site-packages/torch/lib 2>/dev/null | head -n 1)}
-export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# The binary's font libraries (plots), which that image lacks: copied from here into .gpulib.
-# Fonts for the plots: fontconfig's configuration and DejaVu Sans, copied from here likewise.
-if [ -d .gpulib ]; then
-  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/.gpulib"
-  [ -e /etc/fonts/fonts.conf ] || { mkdir -p /etc/fonts && cp -r .gpulib/etc-fonts/. /etc/fonts/; }
-  mkdir -p /usr/share/fonts/truetype/dejavu && cp -n .gpulib/dejavu/*.ttf /usr/share/fonts/truetype/dejavu/ 2>/dev/null
-fi
+. scripts/gpu-env.sh
 noises="none cell"; [ "${SKIP_CELL:-0}" = 1 ] && noises=none
 bin=target/xbar-bench/xbar_torch
 nproc; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
