@@ -356,45 +356,47 @@ impl Programmed {
         // working buffers are reused across a worker's crossbars: a fresh 130 kB f64 buffer per
         // crossbar was a fresh mapping each time, and zeroing its pages dominated programming.
         let init = || (Vec::<u8>::new(), Vec::<f64>::new());
-        self.xbars.par_iter_mut().for_each_init(init, |(levels, g), xb| {
-            let cw = xb.cols + 1;
-            levels.clear();
-            levels.resize(xb.rows * cw, 1);
-            for (lr, src) in levels
-                .chunks_exact_mut(cw)
-                .zip(xb.levels.chunks_exact(xb.cols))
-            {
-                lr[..xb.cols].copy_from_slice(src);
-            }
-            g.clear();
-            g.resize(xb.rows * cw, 0.0);
-            let mut cells = Cells {
-                g,
-                levels,
-                rows: xb.rows,
-                cols: cw,
-                g_min: gmin,
-                g_max: gmax,
-                cell_max: cmax,
-            };
-            for (g, &l) in cells.g.iter_mut().zip(levels.iter()) {
-                *g = gmin + l as f64 * step;
-            }
-            program_crossbar(laws, &mut cells, seed, xb.index as u64);
-            // The 1-bit-DAC path reads strips only, wider DACs multiply `cond` by levels: one
-            // copy each (two would double the memory written, 1.6 GB for ResNet-50).
-            if !dac1 {
-                xb.cond = g.iter().map(|&x| x as f32).collect();
-                return;
-            }
-            let ns = cw.div_ceil(32);
-            xb.strips = vec![Strip([0.0; 32]); ns * xb.rows];
-            for r in 0..xb.rows {
-                for (col, &g) in g[r * cw..][..cw].iter().enumerate() {
-                    xb.strips[(col / 32) * xb.rows + r].0[col % 32] = g as f32;
+        self.xbars
+            .par_iter_mut()
+            .for_each_init(init, |(levels, g), xb| {
+                let cw = xb.cols + 1;
+                levels.clear();
+                levels.resize(xb.rows * cw, 1);
+                for (lr, src) in levels
+                    .chunks_exact_mut(cw)
+                    .zip(xb.levels.chunks_exact(xb.cols))
+                {
+                    lr[..xb.cols].copy_from_slice(src);
                 }
-            }
-        });
+                g.clear();
+                g.resize(xb.rows * cw, 0.0);
+                let mut cells = Cells {
+                    g,
+                    levels,
+                    rows: xb.rows,
+                    cols: cw,
+                    g_min: gmin,
+                    g_max: gmax,
+                    cell_max: cmax,
+                };
+                for (g, &l) in cells.g.iter_mut().zip(levels.iter()) {
+                    *g = gmin + l as f64 * step;
+                }
+                program_crossbar(laws, &mut cells, seed, xb.index as u64);
+                // The 1-bit-DAC path reads strips only, wider DACs multiply `cond` by levels: one
+                // copy each (two would double the memory written, 1.6 GB for ResNet-50).
+                if !dac1 {
+                    xb.cond = g.iter().map(|&x| x as f32).collect();
+                    return;
+                }
+                let ns = cw.div_ceil(32);
+                xb.strips = vec![Strip([0.0; 32]); ns * xb.rows];
+                for r in 0..xb.rows {
+                    for (col, &g) in g[r * cw..][..cw].iter().enumerate() {
+                        xb.strips[(col / 32) * xb.rows + r].0[col % 32] = g as f32;
+                    }
+                }
+            });
         self.analog = true;
         self.linear = None;
         Ok(self)

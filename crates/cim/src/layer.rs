@@ -39,8 +39,7 @@ impl QuantMatrix {
             perturb_f32(w.as_slice_mut().expect("owned"), noise.mu, noise.seed);
             prog_noise.mode = NoiseMode::None;
         }
-        if w
-            .as_slice()
+        if w.as_slice()
             .expect("owned")
             .par_iter()
             .any(|x| !x.is_finite())
