@@ -69,7 +69,23 @@ fn paired_differences_over_shared_draws() {
         "{text}"
     );
     assert!(plots.join("noise-cim-weight.png").exists());
-    assert!(plots.join("noise-paired.png").exists());
+    // One noise level: no paired plot against mu; a second level brings it.
+    assert!(!plots.join("noise-paired.png").exists());
+    let mut s2 = std::fs::read_to_string(&p).unwrap();
+    for d in 0..5 {
+        s2 += &row("a", "cim-weight", 0.05, d, 0.3);
+        s2 += &row("b", "cim-weight", 0.05, d, 0.2 + 0.01 * d as f64);
+    }
+    let p2 = dir.path().join("s2.csv");
+    std::fs::write(&p2, s2).unwrap();
+    let plots2 = dir.path().join("plots2");
+    summarise(
+        &PointsFile::open(&p2, &header, 4).unwrap(),
+        Some(&plots2),
+        None,
+    )
+    .unwrap();
+    assert!(plots2.join("noise-paired.png").exists());
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(j["frames"], "source:4@1");
