@@ -35,4 +35,5 @@ pub use adc::AdcMode;
 pub use config::{KernelError, XbarConfig};
 pub use counts::Counts;
 pub use inputs::InputMode;
+pub use product::exact_product_holds;
 pub use program::{ExactKernel, Programmed, ReadNoise};

@@ -35,24 +35,33 @@ pub(crate) struct Linear {
 /// levels of any of its data columns.
 pub(crate) type Stored = (usize, usize, u64);
 
+/// The rule every engine follows: a noiseless run of a K-row layer is the exact product when
+/// the ADC has the exact range, no sum one read can deliver exceeds its top code (`max_sum`:
+/// the largest stored column sum of any crossbar, and with flipping its used rows, times
+/// dac_max) and f64 holds every partial sum (K * 2^input_bits * 2^(weight_bits-1) < 2^53).
+pub fn exact_product_holds(cfg: &XbarConfig, k: usize, max_sum: u64) -> bool {
+    // |x| <= 2^input_bits, |w| <= 2^(weight_bits-1), at most K terms.
+    let bits = cfg.input_bits + cfg.weight_bits - 1 + usize::BITS - k.leading_zeros();
+    matches!(cfg.adc_mode, AdcMode::Exact)
+        && max_sum <= cfg.max_code() as u64
+        && bits < f64::MANTISSA_DIGITS
+}
+
 /// The exact product of `w` (K x N) if the programmed crossbars provably never saturate and f64
 /// holds every partial sum exactly; `None` otherwise (the bit-plane kernels then run).
 pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Stored], w: &[i64], k: usize) -> Option<Linear> {
-    if !matches!(cfg.adc_mode, AdcMode::Exact) {
+    let dmax = cfg.dac_max() as u64;
+    let max_sum = xbars
+        .iter()
+        .map(|&(rows, _, col_max)| col_max.max(if cfg.flip { rows as u64 } else { 0 }) * dmax)
+        .max()
+        .unwrap_or(0);
+    if !exact_product_holds(cfg, k, max_sum) {
         return None;
     }
-    // |x| <= 2^input_bits, |w| <= 2^(weight_bits-1), at most K terms.
-    let bits = cfg.input_bits + cfg.weight_bits - 1 + usize::BITS - k.leading_zeros();
-    if bits >= f64::MANTISSA_DIGITS {
-        return None;
-    }
-    let (dmax, max) = (cfg.dac_max() as u64, cfg.max_code() as u64);
     let cycles = cfg.cycles() as u64;
     let mut per_vector = [0u64; 4];
-    for &(rows, cols, col_max) in xbars {
-        if dmax * col_max > max || (cfg.flip && dmax * rows as u64 > max) {
-            return None;
-        }
+    for &(rows, cols, _) in xbars {
         per_vector[0] += cycles;
         per_vector[1] += rows as u64 * cycles;
         per_vector[2] += (cols as u64 + cfg.flip as u64) * cycles;

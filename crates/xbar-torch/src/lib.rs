@@ -108,18 +108,6 @@ impl TorchEngine {
         self
     }
 
-    /// Programs a matrix, as `XbarEngine::program`, keeping the concrete type.
-    pub fn matrix(
-        &self,
-        cfg: &XbarConfig,
-        w: &[i64],
-        k: usize,
-        n: usize,
-        cells: Option<CellNoise>,
-    ) -> Result<TorchMatrix, BackendError> {
-        TorchMatrix::program(self, cfg, w, k, n, cells)
-    }
-
     pub fn with_memory(mut self, bytes: usize) -> Self {
         self.memory = bytes.max(1);
         self
@@ -144,7 +132,7 @@ impl XbarEngine for TorchEngine {
         n: usize,
         cells: Option<CellNoise>,
     ) -> Result<Box<dyn XbarMatrix>, BackendError> {
-        Ok(Box::new(self.matrix(cfg, w, k, n, cells)?))
+        Ok(Box::new(TorchMatrix::program(self, cfg, w, k, n, cells)?))
     }
 }
 

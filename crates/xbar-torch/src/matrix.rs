@@ -3,7 +3,9 @@
 
 use super::{engine_err, TorchEngine};
 use nestevo_cim::{BackendError, CellNoise, XbarMatrix};
-use nestevo_kernels::{AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
+use nestevo_kernels::{
+    exact_product_holds, AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig,
+};
 use std::sync::Mutex;
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -37,8 +39,6 @@ pub struct TorchMatrix {
     device: Device,
     memory: usize,
     analog: bool,
-    /// Whether the engine allows the exact product (`TorchEngine::exact_product`).
-    allow_product: bool,
     /// Sum over K of each output's signed weights (offset-binary inputs).
     wsum: Vec<i64>,
     state: Mutex<State>,
@@ -97,7 +97,8 @@ fn check(cfg: &XbarConfig, w: &[i64], k: usize, n: usize) -> Result<(), BackendE
 }
 
 impl TorchMatrix {
-    pub(crate) fn program(
+    /// Programs a matrix, as `XbarEngine::program` does, keeping the concrete type.
+    pub fn program(
         e: &TorchEngine,
         cfg: &XbarConfig,
         w: &[i64],
@@ -125,7 +126,6 @@ impl TorchMatrix {
             device: e.device,
             memory: e.memory,
             analog: cpu.is_some(),
-            allow_product: e.exact_product,
             wsum,
             state: Mutex::new(State {
                 cells: Tensor::new(),
@@ -137,12 +137,19 @@ impl TorchMatrix {
                 linear: None,
             }),
         };
-        let st = m.build(w, cpu.as_ref()).map_err(engine_err)?;
+        let st = m
+            .build(w, cpu.as_ref(), e.exact_product)
+            .map_err(engine_err)?;
         *m.state.lock().expect("fresh lock") = st;
         Ok(m)
     }
 
-    fn build(&self, w: &[i64], cpu: Option<&Programmed>) -> Result<State, TchError> {
+    fn build(
+        &self,
+        w: &[i64],
+        cpu: Option<&Programmed>,
+        allow_product: bool,
+    ) -> Result<State, TchError> {
         let _g = tch::no_grad_guard();
         let cfg = &self.cfg;
         let dev = self.device;
@@ -190,22 +197,16 @@ impl TorchMatrix {
             .f_int64_value(&[])?;
         let unit_max = if cfg.flip { rows.min(k) as i64 } else { 0 };
         let max_sum = col_max.max(unit_max) * dmax;
-        // The kernels' rule (`product.rs`): with the exact-range ADC and no sum able to exceed
-        // its range every code equals its sum, and the merged result is x w; f64 holds it
-        // exactly while K * 2^input_bits * 2^(weight_bits-1) < 2^53.
-        let bits = cfg.input_bits + cfg.weight_bits - 1 + usize::BITS - k.leading_zeros();
-        let linear = (self.allow_product
-            && cpu.is_none()
-            && matches!(cfg.adc_mode, AdcMode::Exact)
-            && max_sum <= cfg.max_code() as i64
-            && bits < f64::MANTISSA_DIGITS)
-            .then(|| {
-                Tensor::f_from_slice(w)?
-                    .f_reshape([k as i64, n as i64])?
-                    .f_to_device(dev)?
-                    .f_to_kind(Kind::Double)
-            })
-            .transpose()?;
+        // The kernels' rule: every code then equals its sum, and the merged result is x w.
+        let linear =
+            (allow_product && cpu.is_none() && exact_product_holds(cfg, k, max_sum as u64))
+                .then(|| {
+                    Tensor::f_from_slice(w)?
+                        .f_reshape([k as i64, n as i64])?
+                        .f_to_device(dev)?
+                        .f_to_kind(Kind::Double)
+                })
+                .transpose()?;
         let cells = match cpu {
             None => levels.f_to_kind(Kind::Float)?.f_contiguous()?,
             Some(p) => {

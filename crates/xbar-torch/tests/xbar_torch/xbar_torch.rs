@@ -4,7 +4,7 @@
 
 use nestevo_cim::{CellNoise, XbarEngine, XbarMatrix};
 use nestevo_kernels::{AdcMode, Counts, InputMode, Programmed, ReadNoise, XbarConfig};
-use nestevo_xbar_torch::TorchEngine;
+use nestevo_xbar_torch::{TorchEngine, TorchMatrix};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -113,7 +113,7 @@ proptest! {
         if let Some(m) = memory {
             eng = eng.with_memory(m);
         }
-        let tm = eng.with_exact_product(product).matrix(&c, &w, k, n, None).unwrap();
+        let tm = TorchMatrix::program(&eng.with_exact_product(product), &c, &w, k, n, None).unwrap();
         // The shortcut applies exactly where the kernels take theirs.
         prop_assert_eq!(tm.exact_product(), product && cpu.exact_product());
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
