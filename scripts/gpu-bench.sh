@@ -5,10 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-bench}; mkdir -p "$out"
-venv=$(ls -d /opt/torch/.venv 2>/dev/null || true)
+. scripts/gpu-env.sh
 export PYTHON=${PYTHON:-$venv/bin/python}
-lib=${TORCH_LIB:-$(ls -d "$venv"/lib/python3*/site-packages/torch/lib | head -n 1)}
-export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nproc; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 scripts/gpu-check.sh 2>&1 | tee "$out/gpu-check.txt" || exit 1
 for m in models/terminal.toml models/global.toml; do

@@ -4,8 +4,7 @@
 #   device run: carry ["target/release/nestevo"], command: scripts/gpu-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lib=${TORCH_LIB:-$(ls -d /opt/torch/.venv/lib/python3*/site-packages/torch/lib | head -n 1)}
-export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. scripts/gpu-env.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 bin=target/release/nestevo
 $bin info

@@ -10,5 +10,5 @@ export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [ -d .gpulib ]; then
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/.gpulib"
   [ -e /etc/fonts/fonts.conf ] || { mkdir -p /etc/fonts && cp -r .gpulib/etc-fonts/. /etc/fonts/; }
-  mkdir -p /usr/share/fonts/truetype/dejavu && cp -n .gpulib/dejavu/*.ttf /usr/share/fonts/truetype/dejavu/ 2>/dev/null
+  mkdir -p /usr/share/fonts/truetype/dejavu && cp -n .gpulib/dejavu/*.ttf /usr/share/fonts/truetype/dejavu/ 2>/dev/null || true
 fi
