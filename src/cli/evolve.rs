@@ -185,9 +185,20 @@ pub struct SweepArgs {
     sweep: String,
     #[arg(long, default_value = "nestevo")]
     method: String,
-    /// Output folder: one subfolder per value, sweep.{md,csv,json}, sweep.png.
+    /// Output folder: one subfolder per value, sweep.{md,csv,json}, sweep.png; with
+    /// --replicates, rep<R>/ per replicate and sweep_replicates.{md,csv,json,png} over them.
     #[arg(long)]
     out: PathBuf,
+    /// Independent replicates (fresh stream and training seeds each, the same for every value),
+    /// with paired differences against the first value; without it, one run per value.
+    #[arg(long)]
+    replicates: Option<usize>,
+    /// With --replicates: on the experiment's tuning seeds (protocol.tuning_seeds).
+    #[arg(long, requires = "replicates")]
+    tuning: bool,
+    /// With --replicates, I/N: run only the replicates R with R mod N = I.
+    #[arg(long, value_parser = parse_shard, requires = "replicates")]
+    shard: Option<(usize, usize)>,
     #[arg(long)]
     cpu: bool,
     #[arg(long)]
@@ -512,6 +523,22 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
         a.sweep
     );
     let dev = device(a.cpu, a.threads)?;
+    if let Some(count) = a.replicates {
+        anyhow::ensure!(count > 0, "--replicates: at least 1");
+        let reps = nestevo_experiments::replicates::Replicates {
+            count,
+            tuning: a.tuning,
+            shard: a.shard,
+        };
+        nestevo_experiments::sweep_replicates::sweep_replicates(
+            &exp, method, key, &values, &reps, &a.out, dev, true,
+        )?;
+        print!(
+            "{}",
+            std::fs::read_to_string(a.out.join("sweep_replicates.md"))?
+        );
+        return Ok(());
+    }
     nestevo_experiments::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("sweep.md"))?);
     Ok(())

@@ -54,6 +54,9 @@ pub mod replicates;
 /// The scheduler's profile: real training runs, one process each, for its predictor.
 #[cfg(feature = "torch")]
 pub mod sched_profile;
+/// Fig. 11 over independent replicates, as paired differences.
+#[cfg(feature = "torch")]
+pub mod sweep_replicates;
 /// Training speed of a description (steps per second).
 #[cfg(feature = "torch")]
 pub mod train_bench;

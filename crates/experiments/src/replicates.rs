@@ -221,7 +221,7 @@ pub fn tables(
     })
 }
 
-fn est(e: &Estimate) -> String {
+pub(crate) fn est(e: &Estimate) -> String {
     if e.lo.is_finite() {
         format!("{:.3} [{:.3}, {:.3}]", e.mean, e.lo, e.hi)
     } else {

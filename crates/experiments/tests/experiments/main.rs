@@ -7,6 +7,8 @@ mod common;
 mod evolve_run;
 #[cfg(feature = "torch")]
 mod noise_paired;
+#[cfg(feature = "torch")]
+mod sweep_tables;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as
 /// the command line does from the repository root; `cargo test` starts each crate's tests in the

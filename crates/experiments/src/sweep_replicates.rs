@@ -1,0 +1,347 @@
+//! One knob swept over independent replicates (Fig. 11 as paired differences).
+//!
+//! Replicate r is `Experiment::replicate(r, tuning)`, as in `replicates`: every value of the
+//! knob sees the same frames and seeds inside a replicate. Value v of replicate r is one run
+//! of the method in `out/rep<r>/<key>=<v>/`, resumed there and read back once finished; each
+//! replicate's own table and plot (`compare::sweep`) go to `out/rep<r>/`. `--shard i/n` runs
+//! the replicates r with r mod n = i; the tables cover every replicate whose runs are all
+//! finished, whichever shard made them.
+//!
+//! Per value: the means over replicates of the final terminal mean, of the terminal mean over
+//! the windows and of the mean life-cycle performance, each with its 95 % t interval. Paired:
+//! each value minus the first one on the same replicate, and per value the final terminal
+//! models minus the starting ones on the same post-run frames. A difference is called above
+//! or below only where its interval excludes 0.
+
+use crate::replicates::{est, PairedRow, Replicates};
+use nestevo_eval::paired::{mean_interval, paired, Estimate};
+use nestevo_evolve::config::{apply_override, Experiment};
+use nestevo_evolve::error::{EvolveError, Result};
+use nestevo_evolve::method::Method;
+use nestevo_evolve::run::Summary;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValueRow {
+    pub value: String,
+    pub final_terminal: Estimate,
+    pub start_terminal: Estimate,
+    /// Over windows and terminals: each window's new models on the segment after it.
+    pub mean_after: Estimate,
+    pub mean_lcp: Estimate,
+    pub global_after: Estimate,
+    /// Co-evolutions per run, averaged.
+    pub global_evolutions: f64,
+    /// Wall seconds per run, averaged.
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub experiment: String,
+    pub method: Method,
+    pub key: String,
+    pub tuning: bool,
+    pub windows: usize,
+    /// Replicates in the tables (every value's run finished).
+    pub replicates: Vec<usize>,
+    /// Replicates asked for but not (yet) finished.
+    pub missing: Vec<usize>,
+    pub values: Vec<ValueRow>,
+    pub paired: Vec<PairedRow>,
+}
+
+fn rep_dir(out: &Path, r: usize) -> PathBuf {
+    out.join(format!("rep{r}"))
+}
+
+fn value_dir(out: &Path, r: usize, key: &str, v: &str) -> PathBuf {
+    rep_dir(out, r).join(format!("{key}={v}"))
+}
+
+fn read_summary(dir: &Path) -> Option<Summary> {
+    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Runs this shard's replicates of every value, then writes `sweep_replicates.{md,csv,json}`
+/// and `sweep_replicates.png` in `out` from every finished replicate.
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_replicates(
+    exp: &Experiment,
+    method: Method,
+    key: &str,
+    values: &[String],
+    reps: &Replicates,
+    out: &Path,
+    device: tch::Device,
+    progress: bool,
+) -> Result<SweepReport> {
+    if values.is_empty() || reps.count == 0 {
+        return Err(EvolveError::BadInput(
+            "a sweep needs at least one value and one replicate".into(),
+        ));
+    }
+    if !reps.tuning {
+        exp.check_scoring_seeds(&format!("experiment `{}`", exp.name))?;
+    }
+    // Every value must parse before any run starts.
+    for v in values {
+        apply_override(exp, &format!("{key}={v}"), "--sweep")?;
+    }
+    for r in (0..reps.count).filter(|&r| reps.runs_here(r)) {
+        if progress {
+            eprintln!(
+                "replicate {r} of {}: {}",
+                reps.count,
+                rep_dir(out, r).display()
+            );
+        }
+        let e = exp.replicate(r, reps.tuning);
+        crate::compare::sweep(&e, method, key, values, &rep_dir(out, r), device, progress)?;
+    }
+    let report = sweep_tables(exp, method, key, values, reps, out)?;
+    write_report(out, &report)?;
+    Ok(report)
+}
+
+/// The report from the finished runs under `out` (no training).
+pub fn sweep_tables(
+    exp: &Experiment,
+    method: Method,
+    key: &str,
+    values: &[String],
+    reps: &Replicates,
+    out: &Path,
+) -> Result<SweepReport> {
+    let (mut done, mut missing, mut runs) = (Vec::new(), Vec::new(), Vec::<Vec<Summary>>::new());
+    for r in 0..reps.count {
+        let got: Option<Vec<Summary>> = values
+            .iter()
+            .map(|v| read_summary(&value_dir(out, r, key, v)))
+            .collect();
+        match got {
+            Some(s) => {
+                done.push(r);
+                runs.push(s);
+            }
+            None => missing.push(r),
+        }
+    }
+    let col = |vi: usize, f: &dyn Fn(&Summary) -> f64| -> Vec<f64> {
+        runs.iter().map(|rep| f(&rep[vi])).collect()
+    };
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let rows: Vec<ValueRow> = values
+        .iter()
+        .enumerate()
+        .map(|(vi, v)| ValueRow {
+            value: v.clone(),
+            final_terminal: mean_interval(&col(vi, &|s| s.final_terminal_map50)),
+            start_terminal: mean_interval(&col(vi, &|s| s.start_terminal_map50)),
+            mean_after: mean_interval(&col(vi, &|s| s.mean_map50_after)),
+            mean_lcp: mean_interval(&col(vi, &|s| s.mean_lcp)),
+            global_after: mean_interval(&col(vi, &|s| s.global_map50_after)),
+            global_evolutions: mean(col(vi, &|s| s.global_evolutions as f64)),
+            seconds: mean(col(vi, &|s| s.seconds)),
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    let mut push = |what: String, d: Estimate| {
+        pairs.push(PairedRow {
+            what,
+            verdict: d.verdict().to_string(),
+            difference: d,
+        })
+    };
+    let v0 = &values[0];
+    type Figure = (&'static str, fn(&Summary) -> f64);
+    let figures: [Figure; 3] = [
+        ("final terminal mean", |s| s.final_terminal_map50),
+        ("terminal mean over windows", |s| s.mean_map50_after),
+        ("mean LCP", |s| s.mean_lcp),
+    ];
+    for (vi, v) in values.iter().enumerate().skip(1) {
+        for (what, f) in figures {
+            push(
+                format!("{key}={v} - {key}={v0} ({what})"),
+                paired(&col(vi, &f), &col(0, &f)),
+            );
+        }
+    }
+    for (vi, v) in values.iter().enumerate() {
+        push(
+            format!("{key}={v}: final - start (terminal mean)"),
+            paired(
+                &col(vi, &|s| s.final_terminal_map50),
+                &col(vi, &|s| s.start_terminal_map50),
+            ),
+        );
+        if runs.iter().any(|rep| rep[vi].global_evolutions > 0) {
+            push(
+                format!("{key}={v}: global after - before (pooled)"),
+                paired(
+                    &col(vi, &|s| s.global_map50_after),
+                    &col(vi, &|s| s.global_map50_before),
+                ),
+            );
+        }
+    }
+    Ok(SweepReport {
+        experiment: exp.name.clone(),
+        method,
+        key: key.to_string(),
+        tuning: reps.tuning,
+        windows: exp.windows.count,
+        replicates: done,
+        missing,
+        values: rows,
+        paired: pairs,
+    })
+}
+
+fn write_report(out: &Path, r: &SweepReport) -> Result<()> {
+    let key = &r.key;
+    let mut md = format!(
+        "Experiment `{}`{}, method {}, {key} swept: {} replicate(s) finished ({:?}){}. Means over \
+         replicates with 95 % t intervals; terminal mAP@0.5 is the mean over terminals of each \
+         final (or starting) model on the post-run segment; over windows: each window's new \
+         models on the segment after it.\n\n\
+         | {key} | co-evolutions (of {}) | terminal final | terminal start | terminal over windows | mean LCP | global after (pooled) | wall per run (s) |\n\
+         |---:|---:|---|---|---|---|---|---:|\n",
+        r.experiment,
+        if r.tuning { " on its tuning seeds" } else { "" },
+        r.method,
+        r.replicates.len(),
+        r.replicates,
+        if r.missing.is_empty() {
+            String::new()
+        } else {
+            format!("; not finished: {:?}", r.missing)
+        },
+        r.windows
+    );
+    let mut csv = String::from("kind,what,mean,lo,hi,n,verdict\n");
+    for v in &r.values {
+        md.push_str(&format!(
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {:.0} |\n",
+            v.value,
+            v.global_evolutions,
+            est(&v.final_terminal),
+            est(&v.start_terminal),
+            est(&v.mean_after),
+            est(&v.mean_lcp),
+            est(&v.global_after),
+            v.seconds
+        ));
+        for (what, e) in [
+            ("final_terminal", &v.final_terminal),
+            ("start_terminal", &v.start_terminal),
+            ("mean_after", &v.mean_after),
+            ("mean_lcp", &v.mean_lcp),
+            ("global_after", &v.global_after),
+        ] {
+            csv.push_str(&format!(
+                "value,{key}={} {what},{:.4},{:.4},{:.4},{},\n",
+                v.value, e.mean, e.lo, e.hi, e.n
+            ));
+        }
+        csv.push_str(&format!(
+            "value,{key}={} global_evolutions,{:.4},,,{},\n",
+            v.value,
+            v.global_evolutions,
+            r.replicates.len()
+        ));
+    }
+    md.push_str(
+        "\nPaired differences over replicates (95 % t interval); an ordering only where the \
+         interval excludes 0.\n\n| difference | mean [95 % interval] | verdict |\n|---|---|---|\n",
+    );
+    for p in &r.paired {
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            p.what,
+            p.difference.signed(),
+            p.verdict
+        ));
+        csv.push_str(&format!(
+            "paired,{},{:.4},{:.4},{:.4},{},{}\n",
+            p.what, p.difference.mean, p.difference.lo, p.difference.hi, p.difference.n, p.verdict
+        ));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", out.display())))?;
+    let w = |name: &str, text: &str| -> Result<()> {
+        Ok(nestevo_core::error::write_atomic(
+            &out.join(name),
+            text.as_bytes(),
+        )?)
+    };
+    w("sweep_replicates.md", &md)?;
+    w("sweep_replicates.csv", &csv)?;
+    w(
+        "sweep_replicates.json",
+        &serde_json::to_string_pretty(r).expect("serialisable"),
+    )?;
+    plot(out, r)
+}
+
+/// Means with their 95 % half-widths against the value, where every value is a number and
+/// some replicate finished.
+fn plot(out: &Path, r: &SweepReport) -> Result<()> {
+    let Ok(xs) = r
+        .values
+        .iter()
+        .map(|v| v.value.parse::<f64>())
+        .collect::<std::result::Result<Vec<f64>, _>>()
+    else {
+        return Ok(());
+    };
+    if r.replicates.is_empty() {
+        return Ok(());
+    }
+    let half = |e: &Estimate| match (e.hi - e.mean).is_finite() {
+        true => e.hi - e.mean,
+        false => 0.0,
+    };
+    let curve = |name: &str, f: &dyn Fn(&ValueRow) -> (f64, f64)| crate::plot::Curve {
+        name: name.to_string(),
+        points: xs
+            .iter()
+            .zip(&r.values)
+            .map(|(&x, v)| {
+                let (m, h) = f(v);
+                (x, m, h)
+            })
+            .collect(),
+    };
+    let curves = [
+        curve("terminal mAP@0.5, final models", &|v| {
+            (v.final_terminal.mean, half(&v.final_terminal))
+        }),
+        curve("terminal mAP@0.5, over the windows", &|v| {
+            (v.mean_after.mean, half(&v.mean_after))
+        }),
+        curve("starting models (no evolution)", &|v| {
+            (v.start_terminal.mean, half(&v.start_terminal))
+        }),
+        curve("co-evolutions / windows", &|v| {
+            (v.global_evolutions / r.windows.max(1) as f64, 0.0)
+        }),
+    ];
+    let path = out.join("sweep_replicates.png");
+    crate::plot::curves(
+        &path,
+        &format!(
+            "{}: {} over {} replicate(s), 95 % intervals",
+            r.experiment,
+            r.key,
+            r.replicates.len()
+        ),
+        &r.key,
+        "",
+        &curves,
+    )
+    .map_err(|x| EvolveError::BadInput(format!("plotting {}: {x}", path.display())))
+}
