@@ -18,6 +18,10 @@ pub enum EvolveCommand {
     Aggregation(AggregationArgs),
     /// Validate an experiment (a preset or a file, with --set overrides) and print it as TOML.
     Check(CheckArgs),
+    /// Per-class pseudo-box thresholds chosen on the experiment's tuning seeds (the F1 of the
+    /// global model's boxes on every upload of tuning replicate 0): OUT/thresholds.{md,json}
+    /// and the --set that uses them.
+    Thresholds(ThresholdsArgs),
     /// The teacher margin: every shipped model on held-out frames of every stream, mAP@0.5
     /// with 95 % bootstrap intervals.
     Margin(MarginArgs),
@@ -207,6 +211,27 @@ pub struct SweepArgs {
 
 #[derive(Args)]
 #[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct ThresholdsArgs {
+    #[command(flatten)]
+    exp: ExperimentArgs,
+    /// Candidate thresholds.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55,0.6,0.65,0.7"
+    )]
+    grid: Vec<f64>,
+    /// Output folder: thresholds.{md,json}.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    cpu: bool,
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 pub struct AggregationArgs {
     /// Folder of the shipped checkpoints (global, terminal, M1-M3).
     #[arg(long, default_value = "models/pretrained")]
@@ -316,6 +341,7 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
         EvolveCommand::Sweep(a) => sweep(a),
         EvolveCommand::Aggregation(a) => aggregation(a),
         EvolveCommand::Check(a) => check(a),
+        EvolveCommand::Thresholds(a) => thresholds(a),
         EvolveCommand::Margin(a) => margin(a),
         EvolveCommand::TrainStats(a) => train_stats(a),
         EvolveCommand::Compress(a) => compress(a),
@@ -355,6 +381,7 @@ super::needs_torch! {
     margin(MarginArgs) => "evolve margin";
     compare(CompareArgs) => "evolve compare";
     sweep(SweepArgs) => "evolve sweep";
+    thresholds(ThresholdsArgs) => "evolve thresholds";
     aggregation(AggregationArgs) => "evolve aggregation";
     train_stats(TrainStatsArgs) => "evolve train-stats";
 }
@@ -541,6 +568,21 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
     }
     nestevo_experiments::compare::sweep(&exp, method, key, &values, &a.out, dev, true)?;
     print!("{}", std::fs::read_to_string(a.out.join("sweep.md"))?);
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+fn thresholds(a: ThresholdsArgs) -> anyhow::Result<()> {
+    use nestevo_experiments::thresholds::{choose_thresholds, ThresholdOptions};
+    let o = ThresholdOptions {
+        exp: a.exp.experiment()?,
+        grid: a.grid.clone(),
+        device: device(a.cpu, a.threads)?,
+        out: a.out.clone(),
+    };
+    let r = choose_thresholds(&o)?;
+    print!("{}", std::fs::read_to_string(a.out.join("thresholds.md"))?);
+    eprintln!("{} frames; {}", r.frames, r.set);
     Ok(())
 }
 

@@ -49,8 +49,9 @@ pub struct PairConfig {
     pub labels: PairLabels,
     /// Normalise the intermediate with its running batch-norm statistics (and leave them).
     pub freeze_mid_bn: bool,
-    /// With `PairLabels::Soft`: teacher peaks at or above this probability are positives.
-    pub peak_threshold: f64,
+    /// With `PairLabels::Soft`: teacher peaks at or above these probabilities (one for every
+    /// class, or one per class) are positives.
+    pub peak_thresholds: Vec<f64>,
     /// Labelled source frames (the global model's own training domain) added to each of the
     /// intermediate's steps, with their ground truth (rehearsal); 0: none.
     pub replay: usize,
@@ -231,7 +232,7 @@ pub fn train_pair_with_replay(
                         out_mid.hm.size()
                     )));
                 }
-                let lc_local = distill_loss(&out_local, &t, cfg.peak_threshold);
+                let lc_local = distill_loss(&out_local, &t, &cfg.peak_thresholds);
                 let lc_mid = match cfg.labels {
                     PairLabels::Boxes => {
                         let bx: Vec<Vec<GtBox>> = group.iter().map(|&i| boxes[i].clone()).collect();
@@ -239,7 +240,7 @@ pub fn train_pair_with_replay(
                         let t_mid = build_targets(&bx, mid.classes, grid, mid.stride, x.device());
                         detection_loss(&out_mid, &t_mid)
                     }
-                    PairLabels::Soft => distill_loss(&out_mid, &t, cfg.peak_threshold),
+                    PairLabels::Soft => distill_loss(&out_mid, &t, &cfg.peak_thresholds),
                 };
                 let (l_local, l_mid) = mutual_losses(
                     &out_local.hm,

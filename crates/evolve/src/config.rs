@@ -8,7 +8,7 @@
 
 use super::error::ConfigError;
 use nestevo_core::config::{self, Config};
-use nestevo_data::StreamId;
+use nestevo_data::{StreamId, CLASSES};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -175,6 +175,11 @@ pub struct GlobalSpec {
     /// The drift rule still measures the global model as it is.
     #[serde(default)]
     pub adapt_bn: bool,
+    /// One pseudo-box threshold per class (`data::CLASSES` order), replacing `min_score` for
+    /// the boxes and the distillation's peaks; empty: `min_score` for every class. Chosen on
+    /// tuning seeds by `nestevo evolve thresholds`.
+    #[serde(default)]
+    pub class_min_scores: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -423,6 +428,18 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
             "global.min_score",
             &e.global.min_score,
             "a detection score in (0, 1)",
+        );
+    }
+    let cms = &e.global.class_min_scores;
+    if !(cms.is_empty() || cms.len() == CLASSES.len()) || cms.iter().any(|&v| !(v > 0.0 && v < 1.0))
+    {
+        return err(
+            "global.class_min_scores",
+            &format!("{cms:?}"),
+            &format!(
+                "[] or {} detection scores in (0, 1), one per class {CLASSES:?}",
+                CLASSES.len()
+            ),
         );
     }
     if e.terminals.is_empty() {
@@ -693,6 +710,14 @@ const TERMINAL_OPTIONAL: &[(&str, fn() -> toml::Value)] = &[
 ];
 
 impl Experiment {
+    /// The pseudo-box thresholds: one per class, or `[min_score]` for every class.
+    pub fn pseudo_thresholds(&self) -> Vec<f64> {
+        match self.global.class_min_scores.is_empty() {
+            true => vec![self.global.min_score],
+            false => self.global.class_min_scores.clone(),
+        }
+    }
+
     /// Terminal `k`'s rendered stream; `None` for a folder.
     pub fn stream_of(&self, k: usize) -> Option<StreamId> {
         self.terminals[k].stream.parse().ok()

@@ -16,7 +16,7 @@ use ndarray::Array3;
 use nestevo_couple::label::Labelled;
 use nestevo_data::Frame;
 use nestevo_train::detector::Detector;
-use nestevo_train::loss::{distill_loss, HeadOut};
+use nestevo_train::loss::{distill_loss, peaks, HeadOut};
 use nestevo_train::trainer::lr_at;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -28,9 +28,9 @@ pub struct DistillConfig {
     pub steps: usize,
     pub batch: usize,
     pub lr: f64,
-    /// Teacher heat-map peaks at or above this probability are the focal loss's positives
-    /// (the pseudo-box threshold of the experiment).
-    pub peak_threshold: f64,
+    /// Teacher heat-map peaks at or above these probabilities (one for every class, or one
+    /// per class) are the focal loss's positives: the experiment's pseudo-box thresholds.
+    pub peak_thresholds: Vec<f64>,
     /// The per-cell soft term (see the module doc).
     pub soft: bool,
     /// Mirroring and photometric jitter (see the module doc).
@@ -144,9 +144,9 @@ pub fn distill(
                     out.hm.size()
                 )));
             }
-            let mut loss = distill_loss(&out, &teacher, cfg.peak_threshold);
+            let mut loss = distill_loss(&out, &teacher, &cfg.peak_thresholds);
             if cfg.soft {
-                loss += soft_cells(&out.hm, &teacher.hm, cfg.peak_threshold);
+                loss += soft_cells(&out.hm, &teacher.hm, &cfg.peak_thresholds);
             }
             let loss = loss * (group.len() as f64 / idx.len() as f64);
             let lv = loss.to_kind(Kind::Double).double_value(&[]);
@@ -172,14 +172,11 @@ pub fn distill(
 }
 
 /// Sum over every heat-map cell and class of KL(Bernoulli(teacher) || Bernoulli(student)),
-/// divided by the number of the teacher's peaks at or above `peak_threshold` (at least 1), as
-/// the focal loss is.
-pub fn soft_cells(student_hm: &Tensor, teacher_hm: &Tensor, peak_threshold: f64) -> Tensor {
+/// divided by the number of the teacher's peaks at or above `peak_thresholds` (one for every
+/// class or one per class; at least 1 peak), as the focal loss is.
+pub fn soft_cells(student_hm: &Tensor, teacher_hm: &Tensor, peak_thresholds: &[f64]) -> Tensor {
     let t = teacher_hm.detach().sigmoid();
-    let t_max = t.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
-    let peaks = t
-        .eq_tensor(&t_max)
-        .logical_and(&t.ge(peak_threshold))
+    let peaks = peaks(&t, peak_thresholds)
         .to_kind(Kind::Float)
         .sum(Kind::Float)
         .clamp_min(1.0);

@@ -213,7 +213,7 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
                 batch,
                 lr: 1e-3,
                 // The value distillation used before it became an experiment setting.
-                peak_threshold: 0.3,
+                peak_thresholds: vec![0.3],
                 soft: false,
                 augment: false,
                 seed,
@@ -278,7 +278,7 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
                 samples: 0,
                 labels: PairLabels::Soft,
                 freeze_mid_bn: false,
-                peak_threshold: 0.3,
+                peak_thresholds: vec![0.3],
                 replay: 0,
                 seed,
                 context: format!("job {}", job.id),

@@ -123,7 +123,7 @@ pub fn run_one(
                 steps: e.distill.steps,
                 batch,
                 lr: e.distill.lr,
-                peak_threshold: e.global.min_score,
+                peak_thresholds: e.pseudo_thresholds(),
                 soft: e.distill.soft,
                 augment: e.distill.augment,
                 seed,
@@ -146,7 +146,7 @@ pub fn run_one(
                 replay: 0,
                 labels: m.labels,
                 freeze_mid_bn: m.freeze_bn,
-                peak_threshold: e.global.min_score,
+                peak_thresholds: e.pseudo_thresholds(),
                 seed,
                 context,
             };

@@ -57,6 +57,9 @@ pub mod sched_profile;
 /// Fig. 11 over independent replicates, as paired differences.
 #[cfg(feature = "torch")]
 pub mod sweep_replicates;
+/// Per-class pseudo-box thresholds chosen on tuning seeds.
+#[cfg(feature = "torch")]
+pub mod thresholds;
 /// Training speed of a description (steps per second).
 #[cfg(feature = "torch")]
 pub mod train_bench;

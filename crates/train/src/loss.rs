@@ -167,15 +167,33 @@ pub fn detection_loss(out: &HeadOut, t: &Targets) -> Tensor {
     hm + wh * W_WH + off * W_OFF
 }
 
+/// The local maxima (3x3) of heat-map probabilities `p` [B, C, H, W] at or above their
+/// class's threshold: `thresholds` holds one value for every class, or one per class.
+pub fn peaks(p: &Tensor, thresholds: &[f64]) -> Tensor {
+    let max = p.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+    let above = match thresholds {
+        [t] => p.ge(*t),
+        ts => {
+            let c = p.size()[1];
+            assert_eq!(ts.len() as i64, c, "one threshold, or one per class");
+            // Compared in p's kind, as the scalar form is.
+            let t = Tensor::from_slice(ts)
+                .to_kind(p.kind())
+                .to_device(p.device())
+                .view([1, c, 1, 1]);
+            p.ge_tensor(&t)
+        }
+    };
+    p.eq_tensor(&max).logical_and(&above)
+}
+
 /// Distillation from a teacher's outputs on the same frames: the student's heat-map follows
-/// the teacher's probabilities (its confident peaks raised to 1 so the focal loss has
-/// positives), and size and offset follow the teacher's where the teacher sees an object.
-pub fn distill_loss(student: &HeadOut, teacher: &HeadOut, peak_threshold: f64) -> Tensor {
+/// the teacher's probabilities (its confident peaks, `peaks` at `peak_thresholds`, raised to
+/// 1 so the focal loss has positives), and size and offset follow the teacher's where the
+/// teacher sees an object.
+pub fn distill_loss(student: &HeadOut, teacher: &HeadOut, peak_thresholds: &[f64]) -> Tensor {
     let t_prob = teacher.hm.detach().sigmoid();
-    let t_max = t_prob.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
-    let peaks = t_prob
-        .eq_tensor(&t_max)
-        .logical_and(&t_prob.ge(peak_threshold));
+    let peaks = peaks(&t_prob, peak_thresholds);
     let soft = t_prob.where_self(&peaks.logical_not(), &t_prob.ones_like());
     let hm = focal_loss(&student.hm, &soft);
     // Where any class of the teacher peaks, match its box regressions.

@@ -122,7 +122,7 @@ pub fn train(
             }
             Objective::Distill { teacher, gt_weight } => {
                 let t_out = tch::no_grad(|| teacher.forward(&x, false))?;
-                let kd = distill_loss(&out, &t_out, 0.3);
+                let kd = distill_loss(&out, &t_out, &[0.3]);
                 if *gt_weight > 0.0 {
                     let boxes: Vec<Vec<GtBox>> = frames.iter().map(|f| f.boxes.clone()).collect();
                     let t = build_targets(&boxes, model.classes, grid, model.stride, x.device());

@@ -132,7 +132,7 @@ impl Strategy for CoEvolve {
                     samples: e.generator.samples,
                     labels: e.mutual.labels,
                     freeze_mid_bn: e.mutual.freeze_bn,
-                    peak_threshold: e.global.min_score,
+                    peak_thresholds: e.pseudo_thresholds(),
                     replay: e.mutual.replay,
                     seed: seed_of(e.seed, w, k, 4),
                     context: format!("window {w}, terminal {}", uploads[j].terminal),

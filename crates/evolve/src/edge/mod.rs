@@ -45,7 +45,7 @@ use super::labeller::{feature_stats, TorchLabeller};
 use super::method::{Action, Method};
 use super::schedule::{schedule, Stage, StageJob, WindowSchedule};
 pub use super::uploads::upload_counts;
-use nestevo_couple::label::{LabelRequest, Labelled, Labeller};
+use nestevo_couple::label::{LabelRequest, Labelled, Labeller, PseudoBox};
 use nestevo_data::{Frame, StreamId, CLASSES};
 use nestevo_sched::{JobKind, MemoryModel, Work};
 use nestevo_train::checkpoint;
@@ -322,13 +322,20 @@ impl Edge {
             .collect()
     }
 
+    /// The labellers' floor: the lowest pseudo-box threshold (`per_class` then holds each
+    /// box to its class's).
+    fn floor(&self) -> f32 {
+        self.exp.pseudo_thresholds().into_iter().fold(1.0, f64::min) as f32
+    }
+
     fn label(&mut self, frames: &[Frame], features: bool) -> Result<(Vec<Labelled>, f64)> {
         let req = LabelRequest {
-            min_score: self.exp.global.min_score as f32,
+            min_score: self.floor(),
             feature_layer: features.then(|| self.exp.drift.layer.clone()),
         };
         let t0 = Instant::now();
-        let labels = self.labeller.label(frames, &req)?;
+        let mut labels = self.labeller.label(frames, &req)?;
+        per_class(&mut labels, &self.exp.pseudo_thresholds());
         // The simulated chip's modelled time replaces the wall time of simulating it.
         let cost = self.labeller.last_cost();
         self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
@@ -344,15 +351,17 @@ impl Edge {
     /// with it); else from the labeller as it is.
     fn label_training(&mut self, frames: &[Frame], original: bool) -> Result<(Vec<Labelled>, f64)> {
         let req = LabelRequest {
-            min_score: self.exp.global.min_score as f32,
+            min_score: self.floor(),
             feature_layer: None,
         };
+        let thresholds = self.exp.pseudo_thresholds();
         if !self.exp.global.adapt_bn {
             if !original {
                 return self.label(frames, false);
             }
             let t0 = Instant::now();
-            let l = TorchLabeller::new(&self.original).label(frames, &req)?;
+            let mut l = TorchLabeller::new(&self.original).label(frames, &req)?;
+            per_class(&mut l, &thresholds);
             return Ok((l, t0.elapsed().as_secs_f64()));
         }
         let t0 = Instant::now();
@@ -370,7 +379,8 @@ impl Edge {
             self.program_energy_j += c.energy_j;
         }
         let t1 = Instant::now();
-        let labels = lab.label(frames, &req)?;
+        let mut labels = lab.label(frames, &req)?;
+        per_class(&mut labels, &thresholds);
         let cost = lab.last_cost();
         self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
         seconds += cost.map_or(t1.elapsed().as_secs_f64(), |c| c.seconds);
@@ -536,10 +546,7 @@ const BN_FRAMES: usize = 256;
 
 /// Re-estimates `m`'s batch-norm statistics (`Detector::reestimate_bn`) on `frames` of its
 /// input size, evenly thinned to at most `BN_FRAMES`; nothing when none fits.
-pub(crate) fn reestimate_bn_on<'a>(
-    m: &Detector,
-    frames: impl Iterator<Item = &'a Frame>,
-) -> Result<()> {
+pub fn reestimate_bn_on<'a>(m: &Detector, frames: impl Iterator<Item = &'a Frame>) -> Result<()> {
     let [_, h, w] = m.desc.input;
     let mut picks: Vec<&Frame> = frames.filter(|f| f.height == h && f.width == w).collect();
     if picks.len() > BN_FRAMES {
@@ -556,8 +563,20 @@ pub(crate) fn reestimate_bn_on<'a>(
     Ok(())
 }
 
+/// Keeps each pseudo box at or above its class's threshold (`thresholds`: one per class; a
+/// single one was already the labeller's `min_score`).
+pub fn per_class(labels: &mut [Labelled], thresholds: &[f64]) {
+    if thresholds.len() < 2 {
+        return;
+    }
+    for l in labels {
+        l.boxes
+            .retain(|b| thresholds.get(b.class).is_none_or(|&t| b.score >= t as f32));
+    }
+}
+
 /// Precision and recall of the pseudo boxes `labels` against the ground truth the frames
-/// carry (greedy matching by score, same class, IoU >= 0.5); `None` when no frame has any.
+/// carry (`match_boxes`); `None` when no frame has any.
 pub fn pseudo_quality(frames: &[Frame], labels: &[Labelled]) -> Option<(f64, f64)> {
     let gts: usize = frames.iter().map(|f| f.boxes.len()).sum();
     if gts == 0 {
@@ -565,10 +584,20 @@ pub fn pseudo_quality(frames: &[Frame], labels: &[Labelled]) -> Option<(f64, f64
     }
     let (mut tp, mut np) = (0usize, 0usize);
     for (f, l) in frames.iter().zip(labels) {
-        let mut used = vec![false; f.boxes.len()];
-        // `boxes` come best first.
-        for b in &l.boxes {
-            np += 1;
+        np += l.boxes.len();
+        tp += match_boxes(f, &l.boxes).into_iter().filter(|&m| m).count();
+    }
+    Some((tp as f64 / np.max(1) as f64, tp as f64 / gts as f64))
+}
+
+/// For each of `boxes` (best first, as labellers return them), whether it matches a
+/// ground-truth box of `f`: greedily, the unused one of its class with the highest IoU, at
+/// least 0.5. Best first, a box's outcome does not depend on any box below it.
+pub fn match_boxes(f: &Frame, boxes: &[PseudoBox]) -> Vec<bool> {
+    let mut used = vec![false; f.boxes.len()];
+    boxes
+        .iter()
+        .map(|b| {
             let p = b.gt();
             let best = f
                 .boxes
@@ -580,11 +609,10 @@ pub fn pseudo_quality(frames: &[Frame], labels: &[Labelled]) -> Option<(f64, f64
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             if let Some((i, _)) = best {
                 used[i] = true;
-                tp += 1;
             }
-        }
-    }
-    Some((tp as f64 / np.max(1) as f64, tp as f64 / gts as f64))
+            best.is_some()
+        })
+        .collect()
 }
 
 fn iou(a: &nestevo_data::GtBox, b: &nestevo_data::GtBox) -> f32 {

@@ -74,7 +74,7 @@ impl Window<'_> {
             steps: e.distill.steps,
             batch: e.distill.batch,
             lr: e.distill.lr,
-            peak_threshold: e.global.min_score,
+            peak_thresholds: e.pseudo_thresholds(),
             soft: e.distill.soft,
             augment: e.distill.augment,
             seed: seed_of(e.seed, self.w, self.ks[j], what),

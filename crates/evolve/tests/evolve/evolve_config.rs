@@ -114,6 +114,22 @@ fn out_of_range_values_are_named() {
     .unwrap_err()
     .to_string();
     assert_names(&e, &["mutual.replay", "300", "0 (none) to 256"]);
+    // Per-class thresholds: one per class or none, each a score.
+    let smoke = preset("smoke").unwrap();
+    for bad in ["[0.3, 0.4]", "[0.3, 0.4, 0.5, 1.0]"] {
+        let e = apply_overrides(&smoke, &[format!("global.class_min_scores={bad}")], "smoke")
+            .unwrap_err()
+            .to_string();
+        assert_names(&e, &["global.class_min_scores", "(0, 1)", "person"]);
+    }
+    assert_eq!(smoke.pseudo_thresholds(), vec![smoke.global.min_score]);
+    let e = apply_overrides(
+        &smoke,
+        &["global.class_min_scores=[0.3, 0.45, 0.5, 0.6]".into()],
+        "smoke",
+    )
+    .unwrap();
+    assert_eq!(e.pseudo_thresholds(), vec![0.3, 0.45, 0.5, 0.6]);
 }
 
 /// Terminal fields: a stream that is not a terminal stream, a duplicate id, a model that is

@@ -71,10 +71,62 @@ fn soft_cells_by_hand() {
     let s = Tensor::ones([1, 4, 3, 3], (Kind::Float, Device::Cpu));
     let sig = 1.0 / (1.0 + (-1.0f64).exp());
     let kl = 0.5 * (0.5 / sig).ln() + 0.5 * (0.5 / (1.0 - sig)).ln();
-    let got = soft_cells(&s, &t, 0.4).double_value(&[]);
+    let got = soft_cells(&s, &t, &[0.4]).double_value(&[]);
     assert!((got - kl).abs() < 1e-5, "{got} against {kl}");
     let same = Tensor::randn([2, 4, 5, 5], (Kind::Float, Device::Cpu));
-    assert!(soft_cells(&same, &same, 0.4).double_value(&[]).abs() < 1e-4);
+    assert!(soft_cells(&same, &same, &[0.4]).double_value(&[]).abs() < 1e-4);
+}
+
+/// Per-class peak thresholds: a class-0 peak of probability 0.5 and a class-1 peak of 0.3.
+/// At 0.4 for every class one peak counts; at (0.4, 0.2) both do, which halves the normalised
+/// sum; per class at (0.4, 0.4) equals the single threshold exactly. Labels keep each box at
+/// its class's threshold.
+#[test]
+fn per_class_peak_thresholds() {
+    let _serial = crate::serial();
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let t = Tensor::full([1, 2, 5, 5], -6.0, (Kind::Float, Device::Cpu));
+    let _ = t.get(0).get(0).get(1).get(1).fill_(logit(0.5));
+    let _ = t.get(0).get(1).get(3).get(3).fill_(logit(0.3));
+    let s = Tensor::zeros([1, 2, 5, 5], (Kind::Float, Device::Cpu));
+    let one = soft_cells(&s, &t, &[0.4]).double_value(&[]);
+    let two = soft_cells(&s, &t, &[0.4, 0.2]).double_value(&[]);
+    assert!((one - 2.0 * two).abs() < 1e-6 * one.abs(), "{one} {two}");
+    assert_eq!(soft_cells(&s, &t, &[0.4, 0.4]).double_value(&[]), one);
+    let p = t.sigmoid();
+    let n = |th: &[f64]| {
+        nestevo_train::loss::peaks(&p, th)
+            .sum(Kind::Int64)
+            .int64_value(&[])
+    };
+    assert_eq!(
+        (n(&[0.4]), n(&[0.4, 0.2]), n(&[0.6, 0.2]), n(&[0.2])),
+        (1, 2, 1, 2)
+    );
+
+    use nestevo_couple::label::{Labelled, PseudoBox, SoftOutputs};
+    let b = |class, score| PseudoBox {
+        class,
+        score,
+        x0: 0.0,
+        y0: 0.0,
+        x1: 1.0,
+        y1: 1.0,
+    };
+    let mut labels = vec![Labelled {
+        frame: 0,
+        boxes: vec![b(0, 0.9), b(1, 0.5), b(0, 0.35), b(1, 0.3)],
+        soft: SoftOutputs {
+            hm: ndarray::Array3::zeros((0, 0, 0)),
+            wh: ndarray::Array3::zeros((0, 0, 0)),
+            off: ndarray::Array3::zeros((0, 0, 0)),
+            stride: 1.0,
+        },
+        features: None,
+    }];
+    nestevo_evolve::edge::per_class(&mut labels, &[0.3, 0.45, 0.5, 0.6]);
+    let kept: Vec<(usize, f32)> = labels[0].boxes.iter().map(|x| (x.class, x.score)).collect();
+    assert_eq!(kept, vec![(0, 0.9), (1, 0.5), (0, 0.35)]);
 }
 
 /// A mirrored frame carries mirrored teacher outputs: heat-map and sizes flipped left-right,

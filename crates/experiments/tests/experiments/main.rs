@@ -9,6 +9,8 @@ mod evolve_run;
 mod noise_paired;
 #[cfg(feature = "torch")]
 mod sweep_tables;
+#[cfg(feature = "torch")]
+mod thresholds_choice;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as
 /// the command line does from the repository root; `cargo test` starts each crate's tests in the
