@@ -184,7 +184,8 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 pub struct SweepArgs {
     #[command(flatten)]
     exp: ExperimentArgs,
-    /// KEY=V1,V2,...: the field and its values (e.g. drift.gamma=4,8,12,20,40).
+    /// KEY=V1,V2,...: the field and its values (e.g. drift.gamma=4,8,12,20,40; a list value
+    /// in brackets: global.class_min_scores=[],[0.4,0.3,0.25,0.3]).
     #[arg(long)]
     sweep: String,
     #[arg(long, default_value = "nestevo")]
@@ -532,6 +533,28 @@ fn compare(a: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The values of `--sweep KEY=V1,V2,...`: split at the commas outside brackets, so that a value
+/// may be a list (`global.class_min_scores=[],[0.4,0.3,0.25,0.3]`).
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+fn split_values(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0i32);
+    for ch in s.chars() {
+        match ch {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
 #[cfg(feature = "torch")]
 fn sweep(a: SweepArgs) -> anyhow::Result<()> {
     let exp = a.exp.experiment()?;
@@ -543,7 +566,7 @@ fn sweep(a: SweepArgs) -> anyhow::Result<()> {
         .sweep
         .split_once('=')
         .ok_or_else(|| anyhow::anyhow!("--sweep {}: expected KEY=V1,V2,...", a.sweep))?;
-    let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+    let values = split_values(values);
     anyhow::ensure!(
         values.iter().all(|v| !v.is_empty()),
         "--sweep {}: an empty value",

@@ -255,6 +255,23 @@ fn commands_answer_bad_input_in_one_line() {
             ],
             &["terminals[0].stream_seed", "901", "tuning_seeds"],
         );
+        // A sweep's list values split at the commas outside brackets, and every value is
+        // checked before any run starts.
+        one_clear_line(
+            &[
+                "evolve",
+                "sweep",
+                "--preset",
+                "smoke",
+                "--sweep",
+                "global.class_min_scores=[],[0.3, 0.4]",
+                "--replicates",
+                "1",
+                "--out",
+                d,
+            ],
+            &["global.class_min_scores", "[0.3, 0.4]", "one per class"],
+        );
     }
 }
 

@@ -8,7 +8,7 @@
 //! noise".
 
 use crate::evolution::run;
-use nestevo_evolve::config::{apply_override, Experiment};
+use nestevo_evolve::config::{apply_overrides, Experiment};
 use nestevo_evolve::error::{EvolveError, Result};
 use nestevo_evolve::method::Method;
 use nestevo_evolve::run::{RunOptions, Summary, WindowRecord};
@@ -243,7 +243,8 @@ pub fn sweep(
 ) -> Result<Vec<SweepRow>> {
     let mut rows = Vec::new();
     for v in values {
-        let e = apply_override(exp, &format!("{key}={v}"), "--sweep")?;
+        // Validated as the whole experiment, as every `--set` is.
+        let e = apply_overrides(exp, &[format!("{key}={v}")], "--sweep")?;
         let dir: PathBuf = out.join(format!("{key}={v}"));
         if progress {
             eprintln!("{key} = {v}: {}", dir.display());

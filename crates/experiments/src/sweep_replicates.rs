@@ -15,7 +15,7 @@
 
 use crate::replicates::{est, PairedRow, Replicates};
 use nestevo_eval::paired::{mean_interval, paired, Estimate};
-use nestevo_evolve::config::{apply_override, Experiment};
+use nestevo_evolve::config::{apply_overrides, Experiment};
 use nestevo_evolve::error::{EvolveError, Result};
 use nestevo_evolve::method::Method;
 use nestevo_evolve::run::Summary;
@@ -86,9 +86,9 @@ pub fn sweep_replicates(
     if !reps.tuning {
         exp.check_scoring_seeds(&format!("experiment `{}`", exp.name))?;
     }
-    // Every value must parse before any run starts.
+    // Every value must parse and validate before any run starts.
     for v in values {
-        apply_override(exp, &format!("{key}={v}"), "--sweep")?;
+        apply_overrides(exp, &[format!("{key}={v}")], "--sweep")?;
     }
     for r in (0..reps.count).filter(|&r| reps.runs_here(r)) {
         if progress {
