@@ -5,6 +5,8 @@
 
 use super::error::{Result, ServeError};
 use super::worker::{Evolved, Evolver, Upload, WindowResult};
+use nestevo_data::Frame;
+use nestevo_evolve::coevolve::copy_model;
 use nestevo_evolve::config::Experiment;
 use nestevo_evolve::drift::Decision;
 use nestevo_evolve::edge::{Edge, TerminalUpload};
@@ -90,5 +92,27 @@ impl Evolver for EdgeEvolver {
     fn save_global(&self, dir: &Path) -> Result<(PathBuf, usize)> {
         let p = checkpoint::save(self.edge.global(), dir, &TrainState::default())?;
         Ok((p, self.edge.global_version))
+    }
+
+    fn save_intermediates(&self, dir: &Path) -> Result<()> {
+        for t in self.edge.terminals() {
+            if let Some(m) = self.edge.intermediate(&t.id)? {
+                let m = copy_model(m, &format!("mid-{}", t.id))?;
+                checkpoint::save(&m, dir, &TrainState::default())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_intermediate(&mut self, id: &str, model: &Path) -> Result<()> {
+        Ok(self.edge.set_intermediate(id, model)?)
+    }
+
+    fn memory_frames(&self) -> usize {
+        self.edge.experiment().distill.memory
+    }
+
+    fn remember(&mut self, id: &str, frames: Vec<Frame>) -> Result<()> {
+        Ok(self.edge.remember(id, &frames)?)
     }
 }

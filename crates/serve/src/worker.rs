@@ -54,6 +54,28 @@ pub trait Evolver {
     fn save_terminal(&self, id: &str, dir: &Path) -> Result<PathBuf>;
     /// Writes the global model into `dir`; returns the path and its version.
     fn save_global(&self, dir: &Path) -> Result<(PathBuf, usize)>;
+    /// Writes every kept intermediate model into `dir` as `mid-<terminal>.safetensors` (none
+    /// kept: nothing).
+    fn save_intermediates(&self, _dir: &Path) -> Result<()> {
+        Ok(())
+    }
+    /// Restart: terminal `id`'s intermediate as a finished window left it.
+    fn restore_intermediate(&mut self, _id: &str, _model: &Path) -> Result<()> {
+        Ok(())
+    }
+    /// Frames of earlier uploads each terminal keeps against forgetting (0: none).
+    fn memory_frames(&self) -> usize {
+        0
+    }
+    /// Restart: an earlier upload of terminal `id`, oldest first, into its memory.
+    fn remember(&mut self, _id: &str, _frames: Vec<Frame>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Where window `w`'s intermediates are kept.
+fn intermediates_dir(svc: &Service, w: usize) -> PathBuf {
+    svc.dir.join("intermediates").join(format!("w{w}"))
 }
 
 /// Builds the evolver inside the worker thread (LibTorch objects never cross threads).
@@ -80,6 +102,7 @@ pub fn spawn(svc: Arc<Service>, make: EvolverFactory) -> Worker {
     Worker { stop, handle }
 }
 
+/// The frames a request's window read (the same on every call).
 fn read_frames(svc: &Service, r: &EvolutionRow) -> Result<Vec<Frame>> {
     let rows = svc.store().frames_of(&r.terminal, r.window)?;
     // At most D_max frames, spread evenly over what the terminal sent.
@@ -127,7 +150,41 @@ fn sync_terminals(svc: &Service, ev: &mut dyn Evolver, known: &mut HashSet<Strin
             let p = current.unwrap_or(first);
             ev.restore_terminal(&t.id, Path::new(&p), delta)?;
         }
+        restore_edge_state(svc, ev, &t.id)?;
         known.insert(t.id);
+    }
+    Ok(())
+}
+
+/// A restart: terminal `id`'s intermediate as its last finished window left it, and its memory
+/// (its last uploads, read as those windows read them), so that the edge goes on as it would
+/// have without the restart. A window that did not finish is not read: it runs again.
+fn restore_edge_state(svc: &Service, ev: &mut dyn Evolver, id: &str) -> Result<()> {
+    let done: Vec<EvolutionRow> = svc
+        .store()
+        .evolutions_in("done")?
+        .into_iter()
+        .filter(|r| r.terminal == id && r.frames > 0)
+        .collect();
+    let Some(last) = done.last() else {
+        return Ok(());
+    };
+    let p = intermediates_dir(svc, last.window).join(format!("mid-{id}.safetensors"));
+    if p.is_file() {
+        ev.restore_intermediate(id, &p)?;
+    }
+    let cap = ev.memory_frames();
+    let (mut uploads, mut n) = (Vec::new(), 0);
+    for r in done.iter().rev() {
+        if n >= cap {
+            break;
+        }
+        let f = read_frames(svc, r)?;
+        n += f.len();
+        uploads.push(f);
+    }
+    for f in uploads.into_iter().rev() {
+        ev.remember(id, f)?;
     }
     Ok(())
 }
@@ -152,7 +209,10 @@ fn run_window(
             global_updated: false,
         }
     } else {
-        ev.window(w, uploads)?
+        let o = ev.window(w, uploads)?;
+        // Before the window is committed: a restart reads them only once it is.
+        ev.save_intermediates(&intermediates_dir(svc, w))?;
+        o
     };
     let mut results = Vec::new();
     for r in requests {

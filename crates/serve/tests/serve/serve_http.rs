@@ -12,6 +12,7 @@ use nestevo_serve::ServeConfig;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A stand-in for `evolve::edge::Edge` in HTTP-level tests only.
@@ -20,6 +21,14 @@ struct DoubleEvolver {
     windows: usize,
     /// Every window fails (to see a failed request).
     fail: bool,
+    /// What a restart handed back: (terminal, intermediate path) and (terminal, frames).
+    restored: Arc<Mutex<Restored>>,
+}
+
+#[derive(Default)]
+struct Restored {
+    intermediates: Vec<(String, PathBuf)>,
+    remembered: Vec<(String, usize)>,
 }
 
 impl Evolver for DoubleEvolver {
@@ -72,6 +81,31 @@ impl Evolver for DoubleEvolver {
     fn save_global(&self, _: &Path) -> serve::Result<(PathBuf, usize)> {
         unreachable!("the double never updates the global model")
     }
+    /// Keeps one "intermediate" per terminal: a file naming the windows it saw.
+    fn save_intermediates(&self, dir: &Path) -> serve::Result<()> {
+        std::fs::create_dir_all(dir).unwrap();
+        for id in self.models.keys() {
+            std::fs::write(
+                dir.join(format!("mid-{id}.safetensors")),
+                format!("{}", self.windows),
+            )
+            .unwrap();
+        }
+        Ok(())
+    }
+    fn restore_intermediate(&mut self, id: &str, model: &Path) -> serve::Result<()> {
+        let r = &mut self.restored.lock().unwrap().intermediates;
+        r.push((id.into(), model.to_path_buf()));
+        Ok(())
+    }
+    fn memory_frames(&self) -> usize {
+        4
+    }
+    fn remember(&mut self, id: &str, frames: Vec<nestevo_data::Frame>) -> serve::Result<()> {
+        let r = &mut self.restored.lock().unwrap().remembered;
+        r.push((id.into(), frames.len()));
+        Ok(())
+    }
 }
 
 const ADMIN: &str = "admin-token-for-tests-0123456789";
@@ -81,6 +115,15 @@ fn start(dir: &Path, edit: impl FnOnce(&mut ServeConfig)) -> serve::Running {
 }
 
 fn start_double(dir: &Path, edit: impl FnOnce(&mut ServeConfig), fail: bool) -> serve::Running {
+    start_with(dir, edit, fail, Arc::default())
+}
+
+fn start_with(
+    dir: &Path,
+    edit: impl FnOnce(&mut ServeConfig),
+    fail: bool,
+    restored: Arc<Mutex<Restored>>,
+) -> serve::Running {
     let tok = dir.join("admin.tok");
     std::fs::write(&tok, ADMIN).unwrap();
     let mut cfg = ServeConfig::preset("smoke").unwrap();
@@ -93,6 +136,7 @@ fn start_double(dir: &Path, edit: impl FnOnce(&mut ServeConfig), fail: bool) -> 
             models: HashMap::new(),
             windows: 0,
             fail,
+            restored,
         }) as Box<dyn Evolver>)
     });
     serve::start(
@@ -527,6 +571,66 @@ fn restart_keeps_everything_and_runs_the_queue() {
     );
     assert_eq!(c.evolve("a", Some("x")).unwrap().request_id, e.request_id);
     assert_eq!(c.health().unwrap().frames_stored, 3);
+    r.stop();
+}
+
+/// The edge's own state survives a restart: each terminal's intermediate as its last finished
+/// window saved it, and its memory refilled from its stored uploads, newest last, until the
+/// memory's size is reached (4 frames: the 3 of window 1 and the 2 of window 0, whole uploads).
+/// A terminal that never finished a window gets nothing.
+#[test]
+fn restart_restores_intermediates_and_memories() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start(dir.path(), |c| c.window_timeout_s = 0.0);
+    let admin = Client::new(&url(&r), Some(ADMIN.into()));
+    let ta = admin.register("a", "M2", "D").unwrap();
+    let c = admin.with_token(&ta.token);
+    let mut t = 0.0;
+    for n in [2, 3] {
+        for _ in 0..n {
+            c.put_frame("a", t, &png(t as u64)).unwrap();
+            t += 1.0;
+        }
+        let e = c.evolve("a", None).unwrap();
+        let s = c
+            .wait_evolution(e.request_id, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!((s.state.as_str(), s.frames), ("done", n));
+    }
+    admin.register("b", "M2", "D").unwrap();
+    r.stop();
+    let restored = Arc::new(Mutex::new(Restored::default()));
+    let r = start_with(
+        dir.path(),
+        |c| c.window_timeout_s = 0.0,
+        false,
+        restored.clone(),
+    );
+    let t0 = std::time::Instant::now();
+    while restored.lock().unwrap().remembered.len() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "nothing restored");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let got = restored.lock().unwrap();
+    assert_eq!(got.intermediates.len(), 1, "{:?}", got.intermediates);
+    let (id, p) = &got.intermediates[0];
+    assert_eq!(id, "a");
+    assert!(
+        p.ends_with("intermediates/w1/mid-a.safetensors"),
+        "{}",
+        p.display()
+    );
+    assert_eq!(
+        std::fs::read_to_string(p).unwrap(),
+        "2",
+        "saved after its second window"
+    );
+    assert_eq!(
+        got.remembered,
+        vec![("a".to_string(), 2), ("a".to_string(), 3)]
+    );
+    drop(got);
     r.stop();
 }
 
