@@ -82,6 +82,69 @@ fn read_summary(dir: &Path) -> Option<Summary> {
     serde_json::from_str(&text).ok()
 }
 
+/// Replicates 0..count whose runs (`arms(r)`: one folder per arm) have all finished, those
+/// that have not, and the finished ones' summaries, one per arm.
+pub(crate) type Finished = (Vec<usize>, Vec<usize>, Vec<Vec<Summary>>);
+
+pub(crate) fn finished(count: usize, arms: impl Fn(usize) -> Vec<PathBuf>) -> Finished {
+    let (mut done, mut missing, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..count {
+        match arms(r).iter().map(|d| read_summary(d)).collect() {
+            Some(s) => {
+                done.push(r);
+                runs.push(s);
+            }
+            None => missing.push(r),
+        }
+    }
+    (done, missing, runs)
+}
+
+/// Arm `a`'s own paired rows: final minus starting terminal mean and, where it co-evolved,
+/// the global model after minus before (pooled and mean over terminals).
+pub(crate) fn arm_pairs(
+    name: &str,
+    runs: &[Vec<Summary>],
+    a: usize,
+    push: &mut impl FnMut(String, Estimate),
+) {
+    let col =
+        |f: &dyn Fn(&Summary) -> f64| -> Vec<f64> { runs.iter().map(|rep| f(&rep[a])).collect() };
+    push(
+        format!("{name}: final - start (terminal mean)"),
+        paired(
+            &col(&|s| s.final_terminal_map50),
+            &col(&|s| s.start_terminal_map50),
+        ),
+    );
+    if runs.iter().any(|rep| rep[a].global_evolutions > 0) {
+        push(
+            format!("{name}: global after - before (pooled)"),
+            paired(
+                &col(&|s| s.global_map50_after),
+                &col(&|s| s.global_map50_before),
+            ),
+        );
+        push(
+            format!("{name}: global after - before (mean over terminals)"),
+            paired(
+                &col(&|s| s.global_mean_map50_after),
+                &col(&|s| s.global_mean_map50_before),
+            ),
+        );
+    }
+}
+
+/// Writes `files` (name, text) into `out` atomically, making `out` first.
+pub(crate) fn write_files(out: &Path, files: &[(&str, &str)]) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", out.display())))?;
+    for (name, text) in files {
+        nestevo_core::error::write_atomic(&out.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Runs this shard's replicates of every method, then writes `replicates.{md,csv,json}` in
 /// `out` from every finished replicate.
 pub fn compare_replicates(
@@ -124,22 +187,12 @@ pub fn tables(
     reps: &Replicates,
     out: &Path,
 ) -> Result<ReplicateReport> {
-    let mut done = Vec::new();
-    let mut missing = Vec::new();
-    let mut runs: Vec<Vec<Summary>> = Vec::new();
-    for r in 0..reps.count {
-        let got: Option<Vec<Summary>> = methods
+    let (done, missing, runs) = finished(reps.count, |r| {
+        methods
             .iter()
-            .map(|m| read_summary(&rep_dir(out, r).join(m.name())))
-            .collect();
-        match got {
-            Some(s) => {
-                done.push(r);
-                runs.push(s);
-            }
-            None => missing.push(r),
-        }
-    }
+            .map(|m| rep_dir(out, r).join(m.name()))
+            .collect()
+    });
     let col = |m: usize, f: &dyn Fn(&Summary) -> f64| -> Vec<f64> {
         runs.iter().map(|rep| f(&rep[m])).collect()
     };
@@ -172,29 +225,7 @@ pub fn tables(
         );
     }
     for (mi, m) in methods.iter().enumerate() {
-        push(
-            format!("{m}: final - start (terminal mean)"),
-            paired(
-                &col(mi, &|s| s.final_terminal_map50),
-                &col(mi, &|s| s.start_terminal_map50),
-            ),
-        );
-        if runs.iter().any(|rep| rep[mi].global_evolutions > 0) {
-            push(
-                format!("{m}: global after - before (pooled)"),
-                paired(
-                    &col(mi, &|s| s.global_map50_after),
-                    &col(mi, &|s| s.global_map50_before),
-                ),
-            );
-            push(
-                format!("{m}: global after - before (mean over terminals)"),
-                paired(
-                    &col(mi, &|s| s.global_mean_map50_after),
-                    &col(mi, &|s| s.global_mean_map50_before),
-                ),
-            );
-        }
+        arm_pairs(&m.to_string(), &runs, mi, &mut push);
         for t in &exp.terminals {
             let of = |s: &Summary, f: &dyn Fn(&nestevo_evolve::run::TerminalSummary) -> f64| {
                 s.terminals
@@ -286,18 +317,15 @@ fn write_report(out: &Path, r: &ReplicateReport) -> Result<()> {
             p.what, p.difference.mean, p.difference.lo, p.difference.hi, p.difference.n, p.verdict
         ));
     }
-    let w = |name: &str, text: &str| -> Result<()> {
-        Ok(nestevo_core::error::write_atomic(
-            &out.join(name),
-            text.as_bytes(),
-        )?)
-    };
-    std::fs::create_dir_all(out)
-        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", out.display())))?;
-    w("replicates.md", &md)?;
-    w("replicates.csv", &csv)?;
-    w(
-        "replicates.json",
-        &serde_json::to_string_pretty(r).expect("serialisable"),
+    write_files(
+        out,
+        &[
+            ("replicates.md", &md),
+            ("replicates.csv", &csv),
+            (
+                "replicates.json",
+                &serde_json::to_string_pretty(r).expect("serialisable"),
+            ),
+        ],
     )
 }

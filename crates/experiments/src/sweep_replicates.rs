@@ -13,7 +13,7 @@
 //! models minus the starting ones on the same post-run frames. A difference is called above
 //! or below only where its interval excludes 0.
 
-use crate::replicates::{est, PairedRow, Replicates};
+use crate::replicates::{arm_pairs, est, finished, write_files, PairedRow, Replicates};
 use nestevo_eval::paired::{mean_interval, paired, Estimate};
 use nestevo_evolve::config::{apply_overrides, Experiment};
 use nestevo_evolve::error::{EvolveError, Result};
@@ -58,11 +58,6 @@ fn rep_dir(out: &Path, r: usize) -> PathBuf {
 
 fn value_dir(out: &Path, r: usize, key: &str, v: &str) -> PathBuf {
     rep_dir(out, r).join(format!("{key}={v}"))
-}
-
-fn read_summary(dir: &Path) -> Option<Summary> {
-    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 /// Runs this shard's replicates of every value, then writes `sweep_replicates.{md,csv,json}`
@@ -115,20 +110,9 @@ pub fn sweep_tables(
     reps: &Replicates,
     out: &Path,
 ) -> Result<SweepReport> {
-    let (mut done, mut missing, mut runs) = (Vec::new(), Vec::new(), Vec::<Vec<Summary>>::new());
-    for r in 0..reps.count {
-        let got: Option<Vec<Summary>> = values
-            .iter()
-            .map(|v| read_summary(&value_dir(out, r, key, v)))
-            .collect();
-        match got {
-            Some(s) => {
-                done.push(r);
-                runs.push(s);
-            }
-            None => missing.push(r),
-        }
-    }
+    let (done, missing, runs) = finished(reps.count, |r| {
+        values.iter().map(|v| value_dir(out, r, key, v)).collect()
+    });
     let col = |vi: usize, f: &dyn Fn(&Summary) -> f64| -> Vec<f64> {
         runs.iter().map(|rep| f(&rep[vi])).collect()
     };
@@ -171,22 +155,7 @@ pub fn sweep_tables(
         }
     }
     for (vi, v) in values.iter().enumerate() {
-        push(
-            format!("{key}={v}: final - start (terminal mean)"),
-            paired(
-                &col(vi, &|s| s.final_terminal_map50),
-                &col(vi, &|s| s.start_terminal_map50),
-            ),
-        );
-        if runs.iter().any(|rep| rep[vi].global_evolutions > 0) {
-            push(
-                format!("{key}={v}: global after - before (pooled)"),
-                paired(
-                    &col(vi, &|s| s.global_map50_after),
-                    &col(vi, &|s| s.global_map50_before),
-                ),
-            );
-        }
+        arm_pairs(&format!("{key}={v}"), &runs, vi, &mut push);
     }
     Ok(SweepReport {
         experiment: exp.name.clone(),
@@ -270,19 +239,16 @@ fn write_report(out: &Path, r: &SweepReport) -> Result<()> {
             p.what, p.difference.mean, p.difference.lo, p.difference.hi, p.difference.n, p.verdict
         ));
     }
-    std::fs::create_dir_all(out)
-        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", out.display())))?;
-    let w = |name: &str, text: &str| -> Result<()> {
-        Ok(nestevo_core::error::write_atomic(
-            &out.join(name),
-            text.as_bytes(),
-        )?)
-    };
-    w("sweep_replicates.md", &md)?;
-    w("sweep_replicates.csv", &csv)?;
-    w(
-        "sweep_replicates.json",
-        &serde_json::to_string_pretty(r).expect("serialisable"),
+    write_files(
+        out,
+        &[
+            ("sweep_replicates.md", &md),
+            ("sweep_replicates.csv", &csv),
+            (
+                "sweep_replicates.json",
+                &serde_json::to_string_pretty(r).expect("serialisable"),
+            ),
+        ],
     )?;
     plot(out, r)
 }
