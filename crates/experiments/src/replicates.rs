@@ -135,6 +135,26 @@ pub(crate) fn arm_pairs(
     }
 }
 
+/// The paired differences as a Markdown table (appended to `md`) and CSV rows (to `csv`).
+pub(crate) fn paired_section(md: &mut String, csv: &mut String, paired: &[PairedRow]) {
+    md.push_str(
+        "\nPaired differences over replicates (95 % t interval); an ordering only where the \
+         interval excludes 0.\n\n| difference | mean [95 % interval] | verdict |\n|---|---|---|\n",
+    );
+    for p in paired {
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            p.what,
+            p.difference.signed(),
+            p.verdict
+        ));
+        csv.push_str(&format!(
+            "paired,{},{:.4},{:.4},{:.4},{},{}\n",
+            p.what, p.difference.mean, p.difference.lo, p.difference.hi, p.difference.n, p.verdict
+        ));
+    }
+}
+
 /// Writes `files` (name, text) into `out` atomically, making `out` first.
 pub(crate) fn write_files(out: &Path, files: &[(&str, &str)]) -> Result<()> {
     std::fs::create_dir_all(out)
@@ -301,22 +321,7 @@ fn write_report(out: &Path, r: &ReplicateReport) -> Result<()> {
             ));
         }
     }
-    md.push_str(
-        "\nPaired differences over replicates (95 % t interval); an ordering only where the \
-         interval excludes 0.\n\n| difference | mean [95 % interval] | verdict |\n|---|---|---|\n",
-    );
-    for p in &r.paired {
-        md.push_str(&format!(
-            "| {} | {} | {} |\n",
-            p.what,
-            p.difference.signed(),
-            p.verdict
-        ));
-        csv.push_str(&format!(
-            "paired,{},{:.4},{:.4},{:.4},{},{}\n",
-            p.what, p.difference.mean, p.difference.lo, p.difference.hi, p.difference.n, p.verdict
-        ));
-    }
+    paired_section(&mut md, &mut csv, &r.paired);
     write_files(
         out,
         &[

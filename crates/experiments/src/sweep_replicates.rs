@@ -13,7 +13,9 @@
 //! models minus the starting ones on the same post-run frames. A difference is called above
 //! or below only where its interval excludes 0.
 
-use crate::replicates::{arm_pairs, est, finished, write_files, PairedRow, Replicates};
+use crate::replicates::{
+    arm_pairs, est, finished, paired_section, write_files, PairedRow, Replicates,
+};
 use nestevo_eval::paired::{mean_interval, paired, Estimate};
 use nestevo_evolve::config::{apply_overrides, Experiment};
 use nestevo_evolve::error::{EvolveError, Result};
@@ -223,22 +225,7 @@ fn write_report(out: &Path, r: &SweepReport) -> Result<()> {
             r.replicates.len()
         ));
     }
-    md.push_str(
-        "\nPaired differences over replicates (95 % t interval); an ordering only where the \
-         interval excludes 0.\n\n| difference | mean [95 % interval] | verdict |\n|---|---|---|\n",
-    );
-    for p in &r.paired {
-        md.push_str(&format!(
-            "| {} | {} | {} |\n",
-            p.what,
-            p.difference.signed(),
-            p.verdict
-        ));
-        csv.push_str(&format!(
-            "paired,{},{:.4},{:.4},{:.4},{},{}\n",
-            p.what, p.difference.mean, p.difference.lo, p.difference.hi, p.difference.n, p.verdict
-        ));
-    }
+    paired_section(&mut md, &mut csv, &r.paired);
     write_files(
         out,
         &[
