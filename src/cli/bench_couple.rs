@@ -69,7 +69,7 @@ pub struct GpuVsCimArgs {
 pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
     use nestevo_core::error::write_atomic;
     use nestevo_couple::{run_detector, WriteCost};
-    use nestevo_eval::{evaluate, ground_truth};
+    use nestevo_eval::{evaluate_with_ci, ground_truth};
     use nestevo_experiments::gpu_vs_cim::{
         global_side, mapper_side, plot, render, GpuVsCim, Measured,
     };
@@ -95,7 +95,7 @@ pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
     let frames = held.render(w, h)?;
     eprintln!("LibTorch on {device:?} ...");
     let (t, dets) = time_checkpoint(&a.checkpoint, device, &frames, a.batch)?;
-    let torch_map = evaluate(&ground_truth(&frames), &dets).map50;
+    let torch_map = evaluate_with_ci(&ground_truth(&frames), &dets);
     let conv = |t: InferTiming| Measured {
         device: t.device,
         frames: t.frames,
@@ -115,7 +115,7 @@ pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
     };
     let run = run_detector(&desc, &tensors, &spec, &cfg)?;
     let program = WriteCost::default().program(&spec, &desc)?;
-    let global = global_side(conv(t), torch_map, &run, program);
+    let global = global_side(conv(t), &torch_map, &run, program);
     let big = nestevo_model::load_model(&a.big_model)?;
     let measured = if a.big_frames > 0 {
         eprintln!(

@@ -10,6 +10,7 @@ use nestevo_arch::ArchSpec;
 use nestevo_couple::detector::RunReport;
 use nestevo_couple::label::DeviceCost;
 use nestevo_couple::CoupleError;
+use nestevo_eval::{Interval, MapReport};
 use nestevo_model::ModelDesc;
 use nestevo_ppa::network_report;
 use serde::Serialize;
@@ -34,8 +35,10 @@ pub struct GlobalSide {
     pub model: String,
     pub frames: usize,
     pub measured: Measured,
-    /// mAP@0.5 of the LibTorch detections on the frames.
+    /// mAP@0.5 of the LibTorch detections on the frames, with its 95 % bootstrap interval
+    /// over frames (as the bit-faithful run's).
     pub torch_map50: f64,
+    pub torch_map50_ci: Option<Interval>,
     pub arch: String,
     /// Modelled: the mapped pipeline's time for the frames, s.
     pub isaac_time_s: f64,
@@ -45,7 +48,9 @@ pub struct GlobalSide {
     pub isaac_program: DeviceCost,
     /// Bit-faithful run: mAP@0.5 of the simulator's float reference and of the crossbars.
     pub float_map50: f64,
+    pub float_map50_ci: Option<Interval>,
     pub cim_map50: f64,
+    pub cim_map50_ci: Option<Interval>,
     pub cim_vs_float_map50: f64,
     /// Wall time of the bit-faithful simulation on this machine, s.
     pub simulation_wall_s: f64,
@@ -76,7 +81,7 @@ pub struct GpuVsCim {
 /// The global model's side by side from the measured run and the bit-faithful run.
 pub fn global_side(
     measured: Measured,
-    torch_map50: f64,
+    torch: &MapReport,
     run: &RunReport,
     program: DeviceCost,
 ) -> GlobalSide {
@@ -84,14 +89,17 @@ pub fn global_side(
         model: run.model.clone(),
         frames: run.frames,
         measured,
-        torch_map50,
+        torch_map50: torch.map50,
+        torch_map50_ci: torch.ci95.map(|c| c.map50),
         arch: run.arch.clone(),
         isaac_time_s: run.cost.pipeline_time_us * 1e-6,
         isaac_energy_j: run.cost.energy_total_uj * 1e-6,
         isaac_chips: run.cost.chips,
         isaac_program: program,
         float_map50: run.float.map50,
+        float_map50_ci: run.float.ci95.map(|c| c.map50),
         cim_map50: run.cim.map50,
+        cim_map50_ci: run.cim.ci95.map(|c| c.map50),
         cim_vs_float_map50: run.cim_vs_float.map50,
         simulation_wall_s: run.cim_seconds,
     }
@@ -154,9 +162,16 @@ pub fn render(r: &GpuVsCim) -> String {
         "| energy | not measured | {:.4e} J (counted events) |\n",
         g.isaac_energy_j
     );
+    let ci = |m: f64, c: Option<Interval>| match c {
+        Some(c) => format!("{m:.4} [{:.4}, {:.4}]", c.lo, c.hi),
+        None => format!("{m:.4}"),
+    };
     s += &format!(
-        "| mAP@0.5 | {:.4} | {:.4} (simulator float reference {:.4}; against the float detections {:.4}) |\n",
-        g.torch_map50, g.cim_map50, g.float_map50, g.cim_vs_float_map50
+        "| mAP@0.5 (95 % CI over frames) | {} | {} (simulator float reference {}; against the float detections {:.4}) |\n",
+        ci(g.torch_map50, g.torch_map50_ci),
+        ci(g.cim_map50, g.cim_map50_ci),
+        ci(g.float_map50, g.float_map50_ci),
+        g.cim_vs_float_map50
     );
     s += &format!(
         "| wall time of the simulation on this machine | | {:.2} s |\n",
