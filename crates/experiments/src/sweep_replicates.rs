@@ -293,7 +293,7 @@ fn plot(out: &Path, r: &SweepReport) -> Result<()> {
             r.replicates.len()
         ),
         &r.key,
-        "",
+        "mAP@0.5; share of windows that co-evolved",
         &curves,
     )
     .map_err(|x| EvolveError::BadInput(format!("plotting {}: {x}", path.display())))
