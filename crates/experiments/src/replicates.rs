@@ -73,7 +73,8 @@ pub struct ReplicateReport {
     pub paired: Vec<PairedRow>,
 }
 
-fn rep_dir(out: &Path, r: usize) -> PathBuf {
+/// Replicate `r`'s folder under `out`.
+pub(crate) fn rep_dir(out: &Path, r: usize) -> PathBuf {
     out.join(format!("rep{r}"))
 }
 

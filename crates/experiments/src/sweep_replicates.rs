@@ -14,7 +14,7 @@
 //! or below only where its interval excludes 0.
 
 use crate::replicates::{
-    arm_pairs, est, finished, paired_section, write_files, PairedRow, Replicates,
+    arm_pairs, est, finished, paired_section, rep_dir, write_files, PairedRow, Replicates,
 };
 use nestevo_eval::paired::{mean_interval, paired, Estimate};
 use nestevo_evolve::config::{apply_overrides, Experiment};
@@ -52,10 +52,6 @@ pub struct SweepReport {
     pub missing: Vec<usize>,
     pub values: Vec<ValueRow>,
     pub paired: Vec<PairedRow>,
-}
-
-fn rep_dir(out: &Path, r: usize) -> PathBuf {
-    out.join(format!("rep{r}"))
 }
 
 fn value_dir(out: &Path, r: usize, key: &str, v: &str) -> PathBuf {
