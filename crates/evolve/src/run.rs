@@ -81,6 +81,9 @@ pub struct WindowRecord {
     pub mid_distance_start: Option<f64>,
     #[serde(default)]
     pub mid_distance: Option<f64>,
+    /// Its intermediate after the local phase on the other terminals' uploads, mAP@0.5.
+    #[serde(default)]
+    pub mid_map50_others: Option<f64>,
     /// The global model before and after the window on this terminal's scoring frames.
     pub global_map50: f64,
     pub global_map50_after: f64,
@@ -504,6 +507,7 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 pseudo_recall: oc.pseudo_recall,
                 mid_distance_start: oc.mid_distance_start,
                 mid_distance: oc.mid_distance,
+                mid_map50_others: oc.mid_map50_others,
                 lcp: lcp(before.0, after.0, times.total(), e.windows.t_total_s),
                 global_map50: evaluate(gt, g_old).map50,
                 global_map50_after: evaluate(gt, &g_new).map50,
@@ -719,11 +723,11 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
         "window,terminal,stream,uploaded,pseudo_boxes,delta,delta_global,decision,action,\
          map50_before,map50_before_lo,map50_before_hi,map50_after,map50_after_lo,map50_after_hi,\
          map50_deployed,lcp,global_map50,global_map50_after,t_c,t_w,t_r,label_s,map50_start,\
-         pseudo_precision,pseudo_recall,mid_distance_start,mid_distance\n",
+         pseudo_precision,pseudo_recall,mid_distance_start,mid_distance,mid_map50_others\n",
     );
     for r in records {
         csv.push_str(&format!(
-            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3},{:.4},{},{},{},{}\n",
+            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3},{:.4},{},{},{},{},{}\n",
             r.window,
             r.terminal,
             r.stream,
@@ -754,7 +758,8 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
             r.pseudo_precision.map_or(String::new(), |v| format!("{v:.4}")),
             r.pseudo_recall.map_or(String::new(), |v| format!("{v:.4}")),
             r.mid_distance_start.map_or(String::new(), |v| format!("{v:.5}")),
-            r.mid_distance.map_or(String::new(), |v| format!("{v:.5}"))
+            r.mid_distance.map_or(String::new(), |v| format!("{v:.5}")),
+            r.mid_map50_others.map_or(String::new(), |v| format!("{v:.4}"))
         ));
     }
     write_atomic(&out.join("windows.csv"), &csv)

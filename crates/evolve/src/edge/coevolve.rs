@@ -21,8 +21,10 @@ use crate::generator::{train_generator, GenConfig, Generator, Head};
 use crate::jobs::generator_work;
 use crate::schedule::Stage;
 use nestevo_data::{Frame, CLASSES};
+use nestevo_eval::{evaluate, ground_truth};
 use nestevo_sched::JobKind;
 use nestevo_train::detector::Detector;
+use nestevo_train::evaluate::predict;
 use std::time::Instant;
 
 pub(super) struct CoEvolve {
@@ -161,6 +163,8 @@ impl Strategy for CoEvolve {
             name: "pairs".into(),
             jobs: pairs,
         });
+        // A diagnostic outside the timed stages: each intermediate on the others' uploads.
+        win.mid_map50_others = cross_map50(&mids, uploads)?;
         // FedAvg, reprogram the labeller, relabel every upload, then distil.
         let t = Instant::now();
         let weighted: Vec<(&Detector, usize)> = mids
@@ -229,4 +233,26 @@ fn reestimate(
     let share = (uploads.iter().map(|u| u.frames.len()).sum::<usize>() / uploads.len().max(1))
         .min(source.len());
     super::reestimate_bn_on(global, ups.chain(source.iter().take(share)))
+}
+
+/// mAP@0.5 of each intermediate on every other upload's frames (their ground truth), averaged
+/// over the other uploads that carry any; `None` with a single upload or without ground truth.
+fn cross_map50(mids: &[Detector], uploads: &[super::TerminalUpload]) -> Result<Vec<Option<f64>>> {
+    let scored: Vec<bool> = uploads
+        .iter()
+        .map(|u| u.frames.iter().any(|f| !f.boxes.is_empty()))
+        .collect();
+    mids.iter()
+        .enumerate()
+        .map(|(j, m)| {
+            let mut maps = Vec::new();
+            for (i, u) in uploads.iter().enumerate() {
+                if i != j && scored[i] {
+                    let dets = predict(m, &u.frames, 64)?;
+                    maps.push(evaluate(&ground_truth(&u.frames), &dets).map50);
+                }
+            }
+            Ok((!maps.is_empty()).then(|| maps.iter().sum::<f64>() / maps.len() as f64))
+        })
+        .collect()
 }

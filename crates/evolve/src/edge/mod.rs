@@ -102,6 +102,10 @@ pub struct TerminalOutcome {
     pub mid_distance_start: Option<f64>,
     #[serde(default)]
     pub mid_distance: Option<f64>,
+    /// Its intermediate after its local phase on the other terminals' uploads (mAP@0.5 against
+    /// their ground truth, mean over them): how far the intermediates have specialised.
+    #[serde(default)]
+    pub mid_map50_others: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -492,6 +496,7 @@ impl Edge {
             generator_accuracy: Vec::new(),
             global_updated: false,
             mid_distance: vec![None; n],
+            mid_map50_others: vec![None; n],
         };
         strategy(action).run(self, &mut win)?;
         let Window {
@@ -500,6 +505,7 @@ impl Edge {
             generator_accuracy: gen_acc,
             global_updated,
             mid_distance,
+            mid_map50_others,
             ..
         } = win;
         let sched = schedule(&stages, &e.sched, seed_of(e.seed, w, 0, 7))
@@ -518,6 +524,7 @@ impl Edge {
                 last_loss: losses[j].1,
                 mid_distance_start: mid_distance[j].map(|d| d.0),
                 mid_distance: mid_distance[j].map(|d| d.1),
+                mid_map50_others: mid_map50_others[j],
                 pseudo_precision: quality[j].map(|q| q.0),
                 pseudo_recall: quality[j].map(|q| q.1),
             })

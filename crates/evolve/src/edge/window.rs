@@ -34,6 +34,9 @@ pub(super) struct Window<'a> {
     /// Each upload's intermediate: its distance from the global model at the window's start
     /// and after its local phase (`coevolve::relative_distance`), when one trained.
     pub mid_distance: Vec<Option<(f64, f64)>>,
+    /// Each upload's intermediate after its local phase on the other uploads' frames: mAP@0.5
+    /// against their ground truth, averaged over the other uploads that carry any.
+    pub mid_map50_others: Vec<Option<f64>>,
 }
 
 impl Window<'_> {

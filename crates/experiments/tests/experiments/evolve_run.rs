@@ -84,6 +84,17 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         assert!(d > 0.0);
         let got = rec(1).mid_distance_start.unwrap();
         assert!((got - d).abs() < 1e-6 * d.max(1.0), "{got} against {d}");
+        // Its logged mAP on the other terminal's upload equals a direct computation from the
+        // saved intermediate and that upload drawn again.
+        let e = options(whole.path(), 2, false).exp;
+        let other = e.terminals.iter().position(|x| x.id != t.id).unwrap();
+        let src = nestevo_evolve::run::terminal_sources(&e).unwrap();
+        let up = rec_of(&r, 0, &e.terminals[other].id).uploaded;
+        let frames = nestevo_evolve::run::upload_frames(&e, other, &src[other], 0, up).unwrap();
+        let dets = nestevo_train::evaluate::predict(&mid, &frames, 64).unwrap();
+        let direct = nestevo_eval::evaluate(&nestevo_eval::ground_truth(&frames), &dets).map50;
+        let logged = rec(0).mid_map50_others.unwrap();
+        assert!((logged - direct).abs() < 1e-9, "{logged} against {direct}");
     }
     assert!(s.start_terminal_map50_lo <= s.start_terminal_map50);
     // Table 3 inside the loop reads the same intermediates back: one row per window, the loss
@@ -169,4 +180,10 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
     assert_eq!(resumed.mean_map50_after, s.mean_map50_after);
     assert_eq!(resumed.global_map50_after, s.global_map50_after);
     assert_eq!(resumed.final_terminal_map50, s.final_terminal_map50);
+}
+
+fn rec_of<'a>(r: &'a [WindowRecord], w: usize, id: &str) -> &'a WindowRecord {
+    r.iter()
+        .find(|x| x.window == w && x.terminal == id)
+        .unwrap()
 }
