@@ -166,6 +166,31 @@ pub(crate) fn write_files(out: &Path, files: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Checks the seeds (scoring runs never on tuning seeds), then calls `f` with each of this
+/// shard's replicates and its folder, in order, saying which on stderr with `progress`.
+pub(crate) fn each_replicate(
+    exp: &Experiment,
+    reps: &Replicates,
+    out: &Path,
+    progress: bool,
+    mut f: impl FnMut(&Experiment, &Path) -> Result<()>,
+) -> Result<()> {
+    if !reps.tuning {
+        exp.check_scoring_seeds(&format!("experiment `{}`", exp.name))?;
+    }
+    for r in (0..reps.count).filter(|&r| reps.runs_here(r)) {
+        if progress {
+            eprintln!(
+                "replicate {r} of {}: {}",
+                reps.count,
+                rep_dir(out, r).display()
+            );
+        }
+        f(&exp.replicate(r, reps.tuning), &rep_dir(out, r))?;
+    }
+    Ok(())
+}
+
 /// Runs this shard's replicates of every method, then writes `replicates.{md,csv,json}` in
 /// `out` from every finished replicate.
 pub fn compare_replicates(
@@ -181,21 +206,10 @@ pub fn compare_replicates(
             "a comparison needs at least one method and one replicate".into(),
         ));
     }
-    if !reps.tuning {
-        exp.check_scoring_seeds(&format!("experiment `{}`", exp.name))?;
-    }
-    for r in (0..reps.count).filter(|&r| reps.runs_here(r)) {
-        let e = exp.replicate(r, reps.tuning);
-        if progress {
-            eprintln!(
-                "replicate {r} of {}: {}",
-                reps.count,
-                rep_dir(out, r).display()
-            );
-        }
+    each_replicate(exp, reps, out, progress, |e, dir| {
         // The replicate's own table and plot (`compare`), its runs in rep<r>/<method>/.
-        crate::compare::compare(&e, methods, &rep_dir(out, r), device, progress)?;
-    }
+        crate::compare::compare(e, methods, dir, device, progress).map(|_| ())
+    })?;
     let report = tables(exp, methods, reps, out)?;
     write_report(out, &report)?;
     Ok(report)

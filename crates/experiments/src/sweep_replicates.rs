@@ -14,7 +14,8 @@
 //! or below only where its interval excludes 0.
 
 use crate::replicates::{
-    arm_pairs, est, finished, paired_section, rep_dir, write_files, PairedRow, Replicates,
+    arm_pairs, each_replicate, est, finished, paired_section, rep_dir, write_files, PairedRow,
+    Replicates,
 };
 use nestevo_eval::paired::{mean_interval, paired, Estimate};
 use nestevo_evolve::config::{apply_overrides, Experiment};
@@ -76,24 +77,13 @@ pub fn sweep_replicates(
             "a sweep needs at least one value and one replicate".into(),
         ));
     }
-    if !reps.tuning {
-        exp.check_scoring_seeds(&format!("experiment `{}`", exp.name))?;
-    }
     // Every value must parse and validate before any run starts.
     for v in values {
         apply_overrides(exp, &[format!("{key}={v}")], "--sweep")?;
     }
-    for r in (0..reps.count).filter(|&r| reps.runs_here(r)) {
-        if progress {
-            eprintln!(
-                "replicate {r} of {}: {}",
-                reps.count,
-                rep_dir(out, r).display()
-            );
-        }
-        let e = exp.replicate(r, reps.tuning);
-        crate::compare::sweep(&e, method, key, values, &rep_dir(out, r), device, progress)?;
-    }
+    each_replicate(exp, reps, out, progress, |e, dir| {
+        crate::compare::sweep(e, method, key, values, dir, device, progress).map(|_| ())
+    })?;
     let report = sweep_tables(exp, method, key, values, reps, out)?;
     write_report(out, &report)?;
     Ok(report)
