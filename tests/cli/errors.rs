@@ -272,6 +272,20 @@ fn commands_answer_bad_input_in_one_line() {
             ],
             &["global.class_min_scores", "[0.3, 0.4]", "one per class"],
         );
+        // Threshold candidates must be scores.
+        one_clear_line(
+            &[
+                "evolve",
+                "thresholds",
+                "--preset",
+                "smoke",
+                "--grid",
+                "0.3,1.5",
+                "--out",
+                d,
+            ],
+            &["--grid", "1.5", "(0, 1)"],
+        );
     }
 }
 
