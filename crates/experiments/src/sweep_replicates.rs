@@ -38,6 +38,9 @@ pub struct ValueRow {
     pub global_evolutions: f64,
     /// Wall seconds per run, averaged.
     pub seconds: f64,
+    /// Paired against the first value: final terminal mean, terminal mean over the windows and
+    /// mean LCP (0 for the first value itself).
+    pub versus_first: [Estimate; 3],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +108,12 @@ pub fn sweep_tables(
         runs.iter().map(|rep| f(&rep[vi])).collect()
     };
     let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    type Figure = (&'static str, fn(&Summary) -> f64);
+    let figures: [Figure; 3] = [
+        ("final terminal mean", |s| s.final_terminal_map50),
+        ("terminal mean over windows", |s| s.mean_map50_after),
+        ("mean LCP", |s| s.mean_lcp),
+    ];
     let rows: Vec<ValueRow> = values
         .iter()
         .enumerate()
@@ -117,6 +126,7 @@ pub fn sweep_tables(
             global_after: mean_interval(&col(vi, &|s| s.global_map50_after)),
             global_evolutions: mean(col(vi, &|s| s.global_evolutions as f64)),
             seconds: mean(col(vi, &|s| s.seconds)),
+            versus_first: figures.map(|(_, f)| paired(&col(vi, &f), &col(0, &f))),
         })
         .collect();
     let mut pairs = Vec::new();
@@ -128,18 +138,9 @@ pub fn sweep_tables(
         })
     };
     let v0 = &values[0];
-    type Figure = (&'static str, fn(&Summary) -> f64);
-    let figures: [Figure; 3] = [
-        ("final terminal mean", |s| s.final_terminal_map50),
-        ("terminal mean over windows", |s| s.mean_map50_after),
-        ("mean LCP", |s| s.mean_lcp),
-    ];
-    for (vi, v) in values.iter().enumerate().skip(1) {
-        for (what, f) in figures {
-            push(
-                format!("{key}={v} - {key}={v0} ({what})"),
-                paired(&col(vi, &f), &col(0, &f)),
-            );
+    for (row, v) in rows.iter().zip(values).skip(1) {
+        for ((what, _), d) in figures.iter().zip(row.versus_first) {
+            push(format!("{key}={v} - {key}={v0} ({what})"), d);
         }
     }
     for (vi, v) in values.iter().enumerate() {
@@ -226,7 +227,8 @@ fn write_report(out: &Path, r: &SweepReport) -> Result<()> {
     plot(out, r)
 }
 
-/// Means with their 95 % half-widths against the value, where every value is a number and
+/// Means with their 95 % half-widths against the value (`sweep_replicates.png`), and the paired
+/// differences against the first value (`sweep_paired.png`), where every value is a number and
 /// some replicate finished.
 fn plot(out: &Path, r: &SweepReport) -> Result<()> {
     let Ok(xs) = r
@@ -281,6 +283,41 @@ fn plot(out: &Path, r: &SweepReport) -> Result<()> {
         &r.key,
         "mAP@0.5; share of windows that co-evolved",
         &curves,
+    )
+    .map_err(|x| EvolveError::BadInput(format!("plotting {}: {x}", path.display())))?;
+    // What can tell: each value minus the first on the same replicates.
+    let names = [
+        "final terminal mean",
+        "terminal mean over the windows",
+        "mean LCP",
+    ];
+    let diffs: Vec<crate::plot::Curve> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            curve(n, &|v| {
+                let d = &v.versus_first[i];
+                match d.mean.is_finite() {
+                    true => (d.mean, half(d)),
+                    false => (0.0, 0.0),
+                }
+            })
+        })
+        .collect();
+    let path = out.join("sweep_paired.png");
+    crate::plot::curves(
+        &path,
+        &format!(
+            "{}: each {} minus {} = {}, paired over {} replicate(s), 95 % intervals",
+            r.experiment,
+            r.key,
+            r.key,
+            r.values[0].value,
+            r.replicates.len()
+        ),
+        &r.key,
+        "difference in mAP@0.5 / LCP",
+        &diffs,
     )
     .map_err(|x| EvolveError::BadInput(format!("plotting {}: {x}", path.display())))
 }

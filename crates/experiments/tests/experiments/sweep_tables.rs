@@ -84,6 +84,8 @@ fn sweep_over_replicates_pairs_values_by_hand() {
     assert!((d.difference.hi - d.difference.mean - half).abs() < 1e-9);
     assert!((t975(2) - 4.303).abs() < 1e-12);
     assert_eq!(d.verdict, "above");
+    assert_eq!(report.values[1].versus_first[0], d.difference);
+    assert_eq!(report.values[0].versus_first[0].mean, 0.0);
     // The means alone could not tell (0.4 against 0.45 with replicates 0.2 apart).
     let (a, b) = (
         &report.values[0].final_terminal,
@@ -104,6 +106,7 @@ fn sweep_over_replicates_pairs_values_by_hand() {
         "sweep_replicates.csv",
         "sweep_replicates.json",
         "sweep_replicates.png",
+        "sweep_paired.png",
         "rep0/sweep.md",
     ] {
         assert!(out.join(f).is_file(), "{f}");
