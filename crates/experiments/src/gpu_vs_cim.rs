@@ -10,7 +10,7 @@ use nestevo_arch::ArchSpec;
 use nestevo_couple::detector::RunReport;
 use nestevo_couple::label::DeviceCost;
 use nestevo_couple::CoupleError;
-use nestevo_eval::{Interval, MapReport};
+use nestevo_eval::{with_ci, Interval, MapReport};
 use nestevo_model::ModelDesc;
 use nestevo_ppa::network_report;
 use serde::Serialize;
@@ -162,15 +162,11 @@ pub fn render(r: &GpuVsCim) -> String {
         "| energy | not measured | {:.4e} J (counted events) |\n",
         g.isaac_energy_j
     );
-    let ci = |m: f64, c: Option<Interval>| match c {
-        Some(c) => format!("{m:.4} [{:.4}, {:.4}]", c.lo, c.hi),
-        None => format!("{m:.4}"),
-    };
     s += &format!(
         "| mAP@0.5 (95 % CI over frames) | {} | {} (simulator float reference {}; against the float detections {:.4}) |\n",
-        ci(g.torch_map50, g.torch_map50_ci),
-        ci(g.cim_map50, g.cim_map50_ci),
-        ci(g.float_map50, g.float_map50_ci),
+        with_ci(g.torch_map50, g.torch_map50_ci),
+        with_ci(g.cim_map50, g.cim_map50_ci),
+        with_ci(g.float_map50, g.float_map50_ci),
         g.cim_vs_float_map50
     );
     s += &format!(

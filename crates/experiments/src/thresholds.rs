@@ -110,19 +110,23 @@ pub fn prf(cands: &[Candidate], truths: &[usize], class: Option<usize>, threshol
     Prf::of(boxes, hits, t)
 }
 
+/// The threshold of `grid` with the highest F1 of the candidates of `class` (every class:
+/// `None`), the higher one on a tie.
+fn best(cands: &[Candidate], truths: &[usize], class: Option<usize>, grid: &[f64]) -> f64 {
+    let mut best = (f64::NEG_INFINITY, grid[0]);
+    for &t in grid {
+        let f = prf(cands, truths, class, &[t]).f1;
+        if f >= best.0 {
+            best = (f, t);
+        }
+    }
+    best.1
+}
+
 /// Per class, the threshold of `grid` with the highest F1 (the higher one on a tie).
 pub fn choose(cands: &[Candidate], truths: &[usize], grid: &[f64]) -> Vec<f64> {
     (0..truths.len())
-        .map(|c| {
-            let mut best = (f64::NEG_INFINITY, grid[0]);
-            for &t in grid {
-                let f = prf(cands, truths, Some(c), &[t]).f1;
-                if f >= best.0 {
-                    best = (f, t);
-                }
-            }
-            best.1
-        })
+        .map(|c| best(cands, truths, Some(c), grid))
         .collect()
 }
 
@@ -226,13 +230,7 @@ pub fn choose_thresholds(o: &ThresholdOptions) -> Result<ThresholdReport> {
             at_min_score: prf(&cands, &truths, Some(c), &ms),
         })
         .collect();
-    let mut best_single = (f64::NEG_INFINITY, o.grid[0]);
-    for &t in &o.grid {
-        let f = prf(&cands, &truths, None, &[t]).f1;
-        if f >= best_single.0 {
-            best_single = (f, t);
-        }
-    }
+    let best_single = best(&cands, &truths, None, &o.grid);
     let list: Vec<String> = chosen.iter().map(|t| format!("{t}")).collect();
     let report = ThresholdReport {
         experiment: e.name.clone(),
@@ -243,8 +241,8 @@ pub fn choose_thresholds(o: &ThresholdOptions) -> Result<ThresholdReport> {
         classes,
         pooled_min_score: prf(&cands, &truths, None, &ms),
         pooled_chosen: prf(&cands, &truths, None, &chosen),
-        best_single: best_single.1,
-        pooled_best_single: prf(&cands, &truths, None, &[best_single.1]),
+        best_single,
+        pooled_best_single: prf(&cands, &truths, None, &[best_single]),
         set: format!("--set 'global.class_min_scores=[{}]'", list.join(", ")),
     };
     write(&o.out, &report)?;
@@ -290,14 +288,14 @@ fn write(out: &Path, r: &ThresholdReport) -> Result<()> {
         &r.pooled_best_single,
     );
     md += &format!("\nTo use them: `{}`\n", r.set);
-    std::fs::create_dir_all(out)
-        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", out.display())))?;
-    nestevo_core::error::write_atomic(&out.join("thresholds.md"), md.as_bytes())?;
-    nestevo_core::error::write_atomic(
-        &out.join("thresholds.json"),
-        serde_json::to_string_pretty(r)
-            .expect("serialisable")
-            .as_bytes(),
-    )?;
-    Ok(())
+    crate::replicates::write_files(
+        out,
+        &[
+            ("thresholds.md", &md),
+            (
+                "thresholds.json",
+                &serde_json::to_string_pretty(r).expect("serialisable"),
+            ),
+        ],
+    )
 }

@@ -23,11 +23,10 @@
 //! signed inputs) removed on the host in i64, exactly as the kernels do it (calibrated ADC:
 //! the merged total times the LSB, rounded once). The analogue path goes cycle by cycle.
 //!
-//! Where the kernels take their exact product (`nestevo_kernels` `product.rs`: exact-range
-//! ADC, no programmed column sum times dac_max and, with flipping, no tile's used rows times
-//! dac_max above the top code, and K * 2^input_bits * 2^(weight_bits-1) < 2^53), a noiseless
-//! run here is the same: one f64 product x w on the device, the counts from the shapes and no
-//! saturation (`TorchEngine::exact_product` turns it off, for tests). ISAAC always qualifies.
+//! Where the kernels take their exact product (`nestevo_kernels::exact_product_holds`, the one
+//! rule both engines apply), a noiseless run here is the same: one f64 product x w on the
+//! device, the counts from the shapes and no saturation (`TorchEngine::exact_product` turns it
+//! off, for tests). ISAAC always qualifies.
 //!
 //! # Why it is exact (dtypes)
 //! - S_b and U_b: f32 batched products of integer operands (levels <= 15, input levels <= 15,

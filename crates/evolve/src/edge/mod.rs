@@ -332,14 +332,25 @@ impl Edge {
         self.exp.pseudo_thresholds().into_iter().fold(1.0, f64::min) as f32
     }
 
+    /// `lab`'s labels with each box held to its class's threshold (`per_class`).
+    fn pseudo(
+        &self,
+        lab: &dyn Labeller,
+        frames: &[Frame],
+        req: &LabelRequest,
+    ) -> Result<Vec<Labelled>> {
+        let mut l = lab.label(frames, req)?;
+        per_class(&mut l, &self.exp.pseudo_thresholds());
+        Ok(l)
+    }
+
     fn label(&mut self, frames: &[Frame], features: bool) -> Result<(Vec<Labelled>, f64)> {
         let req = LabelRequest {
             min_score: self.floor(),
             feature_layer: features.then(|| self.exp.drift.layer.clone()),
         };
         let t0 = Instant::now();
-        let mut labels = self.labeller.label(frames, &req)?;
-        per_class(&mut labels, &self.exp.pseudo_thresholds());
+        let labels = self.pseudo(self.labeller.as_ref(), frames, &req)?;
         // The simulated chip's modelled time replaces the wall time of simulating it.
         let cost = self.labeller.last_cost();
         self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
@@ -358,14 +369,12 @@ impl Edge {
             min_score: self.floor(),
             feature_layer: None,
         };
-        let thresholds = self.exp.pseudo_thresholds();
         if !self.exp.global.adapt_bn {
             if !original {
                 return self.label(frames, false);
             }
             let t0 = Instant::now();
-            let mut l = TorchLabeller::new(&self.original).label(frames, &req)?;
-            per_class(&mut l, &thresholds);
+            let l = self.pseudo(&TorchLabeller::new(&self.original), frames, &req)?;
             return Ok((l, t0.elapsed().as_secs_f64()));
         }
         let t0 = Instant::now();
@@ -383,8 +392,7 @@ impl Edge {
             self.program_energy_j += c.energy_j;
         }
         let t1 = Instant::now();
-        let mut labels = lab.label(frames, &req)?;
-        per_class(&mut labels, &thresholds);
+        let labels = self.pseudo(lab.as_ref(), frames, &req)?;
         let cost = lab.last_cost();
         self.label_energy_j += cost.map_or(0.0, |c| c.energy_j);
         seconds += cost.map_or(t1.elapsed().as_secs_f64(), |c| c.seconds);
