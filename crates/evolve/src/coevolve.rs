@@ -45,6 +45,9 @@ pub struct PairConfig {
     pub mu: f64,
     /// Generated samples per step (when a generator is given).
     pub samples: usize,
+    /// Weight of the generator's feature-level term (`feature_term`) in the intermediate's
+    /// loss, at its pseudo boxes' centres (when a generator is given); 0: none.
+    pub feature: f64,
     /// What `L_C` follows.
     pub labels: PairLabels,
     /// Normalise the intermediate with its running batch-norm statistics (and leave them).
@@ -122,6 +125,27 @@ fn head_logits(d: &Detector, z: &Tensor) -> Result<Tensor> {
     Ok(z.linear(&w.reshape([c, dim]), Some(b)))
 }
 
+/// The index of the layer the heat-map head reads (its first input): the latent space of the
+/// generator.
+fn head_input(d: &Detector) -> Result<usize> {
+    let name = &d.desc.outputs[0];
+    let input = d
+        .desc
+        .layers
+        .iter()
+        .find(|l| &l.name == name)
+        .and_then(|l| l.inputs.first());
+    input
+        .and_then(|i| d.desc.layers.iter().position(|l| &l.name == i))
+        .ok_or_else(|| {
+            EvolveError::BadInput(format!(
+                "model {}: the heat-map head `{name}` reads no layer of the model, so the \
+                 generator's feature-level term has no latent to act on",
+                d.desc.name
+            ))
+        })
+}
+
 /// Deep mutual learning of a terminal (`local`) and its intermediate (`mid`) on the terminal's
 /// frames, following the global model's pseudo boxes `labels` (Eq. 14-15); with a generator,
 /// `samples` generated latent vectors per step train the intermediate's head as well, their
@@ -184,6 +208,15 @@ pub fn train_pair_with_replay(
     let mut opt_mid = adamw.build(&mid.vs, cfg.lr)?;
     let boxes = pseudo_boxes(labels);
     let warmup = (cfg.steps / 20).max(1);
+    // The feature-level term: the class prototypes of the generator and the layer the heads
+    // read. Drawn only when the term is on, so that runs without it draw what they drew.
+    let feature = match generator {
+        Some((gen, prior)) if cfg.feature > 0.0 => {
+            let (protos, known) = super::feature_term::prototypes(gen, prior);
+            Some((protos, known, head_input(mid)?))
+        }
+        _ => None,
+    };
     mid.noise = (cfg.mu > 0.0)
         .then(|| WeightNoise::new(cfg.mu))
         .transpose()?;
@@ -216,7 +249,13 @@ pub fn train_pair_with_replay(
                 // normalisation, gradients still flow): trained on one stream each, their
                 // running statistics would drift to that stream, and the average of a day and
                 // a night intermediate's statistics fits neither (measured: docs/evolution.md).
-                let out_mid = mid.forward(&x, !cfg.freeze_mid_bn)?;
+                let (out_mid, feats) = match &feature {
+                    Some((.., keep)) => {
+                        let (o, f) = mid.forward_features(&x, !cfg.freeze_mid_bn, *keep)?;
+                        (o, Some(f))
+                    }
+                    None => (mid.forward(&x, !cfg.freeze_mid_bn)?, None),
+                };
                 // The terminal's L_C follows the global model's soft outputs (as distillation
                 // does); the intermediate's follows `cfg.labels`.
                 let t = teacher_outputs(labels, &group, x.device());
@@ -252,6 +291,19 @@ pub fn train_pair_with_replay(
                 );
                 let l_local = l_local * share;
                 let mut l_mid = l_mid * share;
+                if let (Some((protos, known, _)), Some(f)) = (&feature, &feats) {
+                    let bx: Vec<Vec<GtBox>> = group.iter().map(|&i| boxes[i].clone()).collect();
+                    let (gh, gw) = (f.size()[2] as usize, f.size()[3] as usize);
+                    let cells = super::feature_term::centre_cells(
+                        &bx,
+                        mid.classes,
+                        (gh, gw),
+                        w as f32 / gw as f32,
+                    );
+                    if let Some(lf) = super::feature_term::feature_loss(f, &cells, protos, known) {
+                        l_mid += lf * (cfg.feature * share);
+                    }
+                }
                 // Replay and the generated samples join the first group's loss (once a step).
                 if g == 0 && cfg.replay > 0 {
                     let picks: Vec<&Frame> = (0..cfg.replay)

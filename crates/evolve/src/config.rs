@@ -319,6 +319,11 @@ pub struct GeneratorSpec {
     pub diversity: f64,
     /// Generated samples added to each mutual-learning batch.
     pub samples: usize,
+    /// Weight of the feature-level term (`feature_term`): the intermediate's latent at each
+    /// pseudo box's centre is pulled toward the generator's prototype of that class. 0: the
+    /// samples reach the heads only.
+    #[serde(default)]
+    pub feature: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -596,6 +601,13 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
     lr("generator.lr", g.lr)?;
     if !(g.diversity.is_finite() && g.diversity >= 0.0) {
         return err("generator.diversity", &g.diversity, "a finite number >= 0");
+    }
+    if !(g.feature.is_finite() && (0.0..=100.0).contains(&g.feature)) {
+        return err(
+            "generator.feature",
+            &g.feature,
+            "a weight from 0 (no feature-level term) to 100",
+        );
     }
     let l = &e.labeller;
     match l.noise.parse::<nestevo_cim::NoiseMode>() {

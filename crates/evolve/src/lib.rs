@@ -32,6 +32,8 @@ pub mod edge;
 #[cfg(feature = "torch")]
 pub mod executor;
 #[cfg(feature = "torch")]
+pub mod feature_term;
+#[cfg(feature = "torch")]
 pub mod generator;
 #[cfg(feature = "torch")]
 pub mod jobs;

@@ -287,6 +287,7 @@ pub fn table3(o: &AggOptions) -> Result<AggTable> {
                     beta: 0.8,
                     mu: o.mu,
                     samples: if with_gen { 16 } else { 0 },
+                    feature: 0.0,
                     labels: PairLabels::Soft,
                     freeze_mid_bn: true,
                     peak_thresholds: vec![o.min_score],

@@ -143,6 +143,7 @@ pub fn run_one(
                 beta: m.beta,
                 mu: m.mu,
                 samples: 0,
+                feature: 0.0,
                 replay: 0,
                 labels: m.labels,
                 freeze_mid_bn: m.freeze_bn,

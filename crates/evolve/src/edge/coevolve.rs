@@ -132,6 +132,7 @@ impl Strategy for CoEvolve {
                     beta: e.mutual.beta,
                     mu: e.mutual.mu,
                     samples: e.generator.samples,
+                    feature: e.generator.feature,
                     labels: e.mutual.labels,
                     freeze_mid_bn: e.mutual.freeze_bn,
                     peak_thresholds: e.pseudo_thresholds(),

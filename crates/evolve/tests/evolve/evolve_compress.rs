@@ -259,6 +259,7 @@ fn detectors_train_on_pooled_frames() {
             beta: 0.8,
             mu: 0.02,
             samples: 0,
+            feature: 0.0,
             replay: 0,
             labels: PairLabels::Boxes,
             freeze_mid_bn: true,

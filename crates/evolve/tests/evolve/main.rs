@@ -7,6 +7,7 @@ mod couple_cim_label;
 mod evolve_coevolve;
 mod evolve_compress;
 mod evolve_config;
+mod evolve_feature_term;
 mod evolve_folder;
 mod evolve_labeller_config;
 mod evolve_maths;

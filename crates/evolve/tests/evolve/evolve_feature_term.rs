@@ -1,0 +1,196 @@
+#![cfg(feature = "torch")]
+//! The generator's feature-level term: its loss by hand, the cells it acts on against
+//! `build_targets`, and its reach into the intermediate's feature extractor.
+
+use nestevo_couple::label::{LabelRequest, Labeller};
+use nestevo_data::{GtBox, Stream, StreamId};
+use nestevo_evolve::coevolve::{
+    class_counts, copy_model, pseudo_boxes, train_pair, PairConfig, PairLabels,
+};
+use nestevo_evolve::feature_term::{centre_cells, feature_loss, prototypes, TAU};
+use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
+use nestevo_evolve::labeller::TorchLabeller;
+use nestevo_train::loss::build_targets;
+use tch::{Device, Kind, Tensor};
+
+use crate::common::tiny;
+
+/// Two cells of a [1, 2, 2, 2] latent against three prototypes, the third of a class never
+/// seen: the cross-entropy of cosine logits over the two known classes, computed by hand.
+#[test]
+fn feature_loss_equals_a_hand_computation() {
+    // Channel 0 then channel 1, each a 2x2 plane (rows y, columns x).
+    let feats =
+        Tensor::from_slice(&[1.0f32, 0.0, 2.0, 3.0, 0.0, 1.0, 2.0, 1.0]).reshape([1, 2, 2, 2]);
+    let protos = Tensor::from_slice(&[1.0f32, 0.0, 1.0, 1.0, -1.0, 0.5]).reshape([3, 2]);
+    let known = [true, true, false];
+    // Cell (y 0, x 0) = (1, 0) of class 1; cell (y 1, x 1) = (3, 1) of class 0.
+    let cells = [[0, 0, 0, 1], [0, 1, 1, 0]];
+    let got = feature_loss(&feats, &cells, &protos, &known)
+        .unwrap()
+        .double_value(&[]);
+    let cos = |a: [f64; 2], b: [f64; 2]| {
+        (a[0] * b[0] + a[1] * b[1]) / ((a[0].hypot(a[1]) + 1e-6) * (b[0].hypot(b[1]) + 1e-6))
+    };
+    let ce = |f: [f64; 2], y: usize| {
+        let l: Vec<f64> = [[1.0, 0.0], [1.0, 1.0]]
+            .iter()
+            .map(|&p| cos(f, p) / TAU)
+            .collect();
+        let lse = l.iter().map(|v| v.exp()).sum::<f64>().ln();
+        lse - l[y]
+    };
+    let want = (ce([1.0, 0.0], 1) + ce([3.0, 1.0], 0)) / 2.0;
+    assert!((got - want).abs() < 1e-4, "{got} against {want}");
+    assert!(feature_loss(&feats, &[], &protos, &known).is_none());
+}
+
+/// Every cell the term acts on is a centre `build_targets` puts a peak of 1 at, in its class's
+/// plane; boxes of no area or unknown class give none.
+#[test]
+fn centre_cells_are_the_targets_peaks() {
+    let b = |class, x0, y0, x1, y1| GtBox {
+        class,
+        x0,
+        y0,
+        x1,
+        y1,
+    };
+    let boxes = vec![
+        vec![
+            b(0, 1.0, 2.0, 9.0, 7.0),
+            b(2, 20.0, 20.0, 31.5, 31.9),
+            b(1, 3.0, 3.0, 3.0, 8.0),
+        ],
+        vec![b(3, 0.0, 0.0, 4.0, 4.0), b(7, 0.0, 0.0, 8.0, 8.0)],
+    ];
+    let cells = centre_cells(&boxes, 4, (8, 8), 4.0);
+    assert_eq!(cells, vec![[0, 1, 1, 0], [0, 6, 6, 2], [1, 0, 0, 3]]);
+    let t = build_targets(&boxes, 4, (8, 8), 4.0, Device::Cpu);
+    for [f, y, x, c] in cells {
+        let v =
+            t.hm.get(f as i64)
+                .get(c as i64)
+                .get(y as i64)
+                .get(x as i64)
+                .double_value(&[]);
+        assert_eq!(v, 1.0, "cell {f} {y} {x} class {c}");
+    }
+}
+
+/// With the term on, the same pair from the same start ends with the intermediate's latents
+/// at the pseudo boxes' centres nearer the generator's prototypes (a lower `L_feat` on the
+/// training frames) than without it, and layers below the heads end elsewhere.
+#[test]
+fn feature_term_moves_the_extractor_toward_the_prototypes() {
+    let _serial = crate::serial();
+    tch::set_num_threads(1);
+    let st = Stream::new(StreamId::A, 1).with_size(16, 16);
+    let fs: Vec<_> = (0..8).map(|i| st.frame(i * 7)).collect();
+    let rgb: Vec<&[u8]> = fs.iter().map(|f| f.rgb.as_slice()).collect();
+    // Statistics of these frames, so that the latents are not all cut off by the ReLU.
+    let teacher = tiny(3);
+    teacher
+        .reestimate_bn(&teacher.batch_from_rgb(&rgb))
+        .unwrap();
+    let mut labels = TorchLabeller::new(&teacher)
+        .label(
+            &fs,
+            &LabelRequest {
+                min_score: 0.05,
+                feature_layer: None,
+            },
+        )
+        .unwrap();
+    // The untrained teacher's boxes have no area (its size head is near 0); give them some, as
+    // a trained one would, so that they hold centres.
+    for b in labels.iter_mut().flat_map(|l| l.boxes.iter_mut()) {
+        b.x1 = b.x0 + 4.0;
+        b.y1 = b.y0 + 4.0;
+    }
+    let counts = class_counts(&labels, 4);
+    let total: usize = counts.iter().sum();
+    assert!(total > 0, "the teacher gives boxes");
+    let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / total as f64).collect();
+    // The generator learns against another model's head, so its prototypes are not what the
+    // intermediate already has.
+    let other = tiny(9);
+    let mut g = Generator::new(
+        4,
+        16,
+        Head::of(&other).unwrap().latent_dim(),
+        4,
+        Device::Cpu,
+    );
+    train_generator(
+        &mut g,
+        &[Head::of(&other).unwrap()],
+        std::slice::from_ref(&counts),
+        &GenConfig {
+            steps: 30,
+            batch: 16,
+            lr: 1e-2,
+            diversity: 1.0,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    let run = |feature: f64| {
+        let (mut local, mut mid) = (tiny(4), copy_model(&teacher, "mid").unwrap());
+        train_pair(
+            &mut local,
+            &mut mid,
+            &fs,
+            &labels,
+            Some((&g, prior.as_slice())),
+            &PairConfig {
+                steps: 30,
+                batch: 4,
+                lr: 1e-3,
+                alpha: 0.5,
+                beta: 0.5,
+                mu: 0.0,
+                samples: 4,
+                feature,
+                labels: PairLabels::Boxes,
+                freeze_mid_bn: true,
+                peak_thresholds: vec![0.3],
+                replay: 0,
+                seed: 7,
+                context: "feature test".into(),
+            },
+        )
+        .unwrap();
+        mid
+    };
+    let (without, with) = (run(0.0), run(5.0));
+    let (protos, known) = prototypes(&g, &prior);
+    let keep = without
+        .desc
+        .layers
+        .iter()
+        .position(|l| l.name == "head_relu")
+        .unwrap();
+    let loss = |m: &nestevo_train::detector::Detector| {
+        let _g = tch::no_grad_guard();
+        let x = m.batch_from_rgb(&rgb);
+        let (_, f) = m.forward_features(&x, false, keep).unwrap();
+        let grid = (f.size()[2] as usize, f.size()[3] as usize);
+        let cells = centre_cells(&pseudo_boxes(&labels), 4, grid, m.stride);
+        feature_loss(&f, &cells, &protos, &known)
+            .unwrap()
+            .double_value(&[])
+    };
+    let (l0, l1) = (loss(&without), loss(&with));
+    assert!(l1 < l0, "L_feat with the term {l1} against {l0} without");
+    let first_conv = |m: &nestevo_train::detector::Detector| {
+        let v = m.vs.variables();
+        let name = format!("{}.weight", m.desc.layers[0].name);
+        v[&name].copy()
+    };
+    let moved = (first_conv(&with) - first_conv(&without))
+        .abs()
+        .sum(Kind::Double)
+        .double_value(&[]);
+    assert!(moved > 0.0, "the first layer differs");
+}
