@@ -200,6 +200,10 @@ fn overrides_apply_and_are_checked() {
             "distill.memory=5000",
             &["distill.memory", "5000", "0 (none) to 4096"][..],
         ),
+        (
+            "generator.feature=-0.5",
+            &["generator.feature", "-0.5", "from 0 (no feature-level term) to 100"][..],
+        ),
     ] {
         let e = apply_overrides(&p, &[set.into()], "p")
             .unwrap_err()
@@ -213,6 +217,8 @@ fn overrides_apply_and_are_checked() {
     assert_names(&e, &["protocol.tuning_seeds", "at least one"]);
     // The TOML it prints reads back to the same experiment.
     assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
+    // A file written before the feature-level term existed reads with it off.
+    assert_eq!(p.generator.feature, 0.0);
 }
 
 /// The co-evolution switches default to soft labels and frozen batch norm when a file leaves
