@@ -346,8 +346,16 @@ impl Forward<'_, '_> {
             }
             Node::Relu => a.f_fmax(&scalar(0.0).map_err(tch)?),
             Node::Relu6 => a.f_clamp(0.0, 6.0),
-            Node::MaxPool([k, s, p]) => pool(a, *k, *s, *p, true, dev),
-            Node::AvgPool([k, s, p]) => pool(a, *k, *s, *p, false, dev),
+            Node::MaxPool([k, s, p]) | Node::AvgPool([k, s, p]) => {
+                let sz = a.size();
+                let side = sz[2].min(sz[3]) as usize;
+                if *k == 0 || *s == 0 || side + 2 * p < *k {
+                    return Err(CimError::Invalid(format!(
+                        "pooling window {k} (stride {s}, padding {p}) does not fit a side of {side}"
+                    )));
+                }
+                pool(a, *k, *s, *p, matches!(node, Node::MaxPool(_)), dev)
+            }
             Node::Gap => gap(a, dev),
             Node::Add => {
                 let b = second()?;
