@@ -39,7 +39,16 @@ pub fn run(a: RunArgs, spec: ArchSpec, noise: NoiseSpec) -> Result<()> {
         )?,
         None => x.clone(),
     };
-    let r = run_generic(&desc, &tensors, &spec, x.view(), calib.view(), &noise)?;
+    let backend = a.backend.get()?;
+    let r = run_generic(
+        &desc,
+        &tensors,
+        &spec,
+        x.view(),
+        calib.view(),
+        &noise,
+        &backend,
+    )?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let several = desc.outputs.len() > 1;
     for (k, name) in desc.outputs.iter().enumerate() {

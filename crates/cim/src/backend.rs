@@ -4,11 +4,14 @@
 //! Another engine (the LibTorch one in `nestevo_xbar_torch`, feature `torch`) implements the
 //! same two calls; `cim` itself only sees this interface, never the engine behind it.
 
+use super::network::{LayerRun, NetPlan};
 use super::CimError;
+use ndarray::{Array4, ArrayView4};
 use nestevo_core::error::{ErrorKind, Kinded};
 use nestevo_device::programming::Programming;
 use nestevo_device::CellLaw;
 use nestevo_kernels::{Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig};
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -83,6 +86,28 @@ pub trait XbarMatrix: Send + Sync {
     fn kernel(&self) -> Option<&Programmed> {
         None
     }
+    /// The concrete matrix, for an engine's whole-network path to find its own matrices.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
+}
+
+/// What a whole-network engine made of a forward.
+pub enum NetRun {
+    /// The network's outputs (`desc.outputs` order) and each crossbar layer's counts, as the
+    /// layer-by-layer path gives them.
+    Done {
+        outputs: Vec<Array4<f32>>,
+        runs: Vec<LayerRun>,
+    },
+    /// Some layer is beyond the engine (why, naming it): the caller runs layer by layer.
+    Uncovered(String),
+}
+
+/// An engine that runs a calibrated network as a whole (e.g. with the activations resident on
+/// a device between layers), with the layer-by-layer path's arithmetic and counts.
+pub trait NetworkEngine: Send + Sync {
+    fn forward(&self, plan: &NetPlan<'_>, x: ArrayView4<f32>) -> Result<NetRun, CimError>;
 }
 
 /// An engine that programs matrices.
@@ -99,6 +124,10 @@ pub trait XbarEngine: Send + Sync {
         n: usize,
         cells: Option<CellNoise>,
     ) -> Result<Box<dyn XbarMatrix>, BackendError>;
+    /// Its whole-network path, where it has one.
+    fn network(&self) -> Option<&dyn NetworkEngine> {
+        None
+    }
 }
 
 /// The CPU kernels as an engine.
@@ -174,5 +203,8 @@ impl Backend {
     }
     pub fn engine(&self) -> &dyn XbarEngine {
         &*self.0
+    }
+    pub fn network(&self) -> Option<&dyn NetworkEngine> {
+        self.0.network()
     }
 }

@@ -211,6 +211,34 @@ impl CimConv2d {
         })
     }
 
+    /// One programmed matrix per group (K = Cin/groups * kh * kw, N = Cout/groups).
+    pub fn groups(&self) -> &[QuantMatrix] {
+        &self.groups
+    }
+
+    pub fn bias(&self) -> &Array1<f32> {
+        &self.bias
+    }
+
+    /// The calibrated input quantisation, once set.
+    pub fn act_quant(&self) -> Option<ActQuant> {
+        self.act
+    }
+
+    pub fn shape(&self) -> Conv2dShape {
+        self.shape
+    }
+
+    /// (kh, kw).
+    pub fn kernel(&self) -> (usize, usize) {
+        self.kernel
+    }
+
+    /// (Cin, Cout).
+    pub fn channels(&self) -> (usize, usize) {
+        (self.cin, self.cout)
+    }
+
     pub fn calibrate(&mut self, samples: ArrayView4<f32>) {
         let v: Vec<f32> = samples.iter().copied().collect();
         self.act = Some(ActQuant::calibrate(&v, self.input_bits));

@@ -55,6 +55,11 @@ impl QuantMatrix {
         self.mat.shape()
     }
 
+    /// The programmed integer matrix.
+    pub fn matrix(&self) -> &CimMatrix {
+        &self.mat
+    }
+
     /// x (B x K floats) -> s_w * s_x * y_int (B x N), no bias.
     pub fn forward(&self, x: ArrayView2<f32>, act: &ActQuant) -> Result<(Array2<f32>, LayerStats)> {
         let xi = act.quantize(x);
@@ -114,6 +119,15 @@ impl CimLinear {
 
     pub fn act_quant(&self) -> Option<ActQuant> {
         self.act
+    }
+
+    /// The quantised, programmed weights (K = in, N = out).
+    pub fn quant_matrix(&self) -> &QuantMatrix {
+        &self.qm
+    }
+
+    pub fn bias(&self) -> &Array1<f32> {
+        &self.bias
     }
 
     /// x [B, in] -> y [B, out]. An uncalibrated layer calibrates on this batch first.

@@ -15,12 +15,14 @@ pub mod noise;
 pub mod quant;
 pub mod stats;
 
-pub use backend::{Backend, BackendError, CellNoise, XbarEngine, XbarMatrix};
+pub use backend::{
+    Backend, BackendError, CellNoise, NetRun, NetworkEngine, XbarEngine, XbarMatrix,
+};
 pub use conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 pub use error::CimError;
 pub use layer::CimLinear;
 pub use matrix::{xbar_config, CimMatrix};
-pub use network::CimNetwork;
+pub use network::{CimNetwork, NetPlan, Node, PlanLayer};
 pub use noise::{NoiseMode, NoiseSpec};
 pub use quant::{ActQuant, WeightQuant};
 pub use stats::LayerStats;

@@ -102,6 +102,20 @@ impl CimMatrix {
         self.prog.kernel()
     }
 
+    /// The engine's matrix (an engine's whole-network path runs it on its own data).
+    pub fn engine_matrix(&self) -> &dyn XbarMatrix {
+        &*self.prog
+    }
+
+    /// The per-read noise of a run, if any (of the noise flag and the device's read laws).
+    pub fn read_noise(&self) -> Option<ReadNoise> {
+        (self.read_mu > 0.0).then_some(ReadNoise {
+            mu: self.read_mu,
+            // A stream apart from the programming noise of the same seed.
+            seed: self.noise.seed ^ 0x005E_ED0F_4EAD,
+        })
+    }
+
     /// The integer products of a batch (B x K) after bias removal, before any scaling.
     pub fn mvm(&self, x: ArrayView2<i64>, signed: bool) -> Result<(Array2<i64>, LayerStats)> {
         let (b, k) = x.dim();
@@ -117,12 +131,7 @@ impl CimMatrix {
         } else {
             InputMode::Unsigned
         };
-        let read = (self.read_mu > 0.0).then_some(ReadNoise {
-            mu: self.read_mu,
-            // A stream apart from the programming noise of the same seed.
-            seed: self.noise.seed ^ 0x005E_ED0F_4EAD,
-        });
-        let (y, c) = self.prog.run(flat, b, mode, read)?;
+        let (y, c) = self.prog.run(flat, b, mode, self.read_noise())?;
         Ok((Array2::from_shape_vec((b, n), y)?, c))
     }
 }

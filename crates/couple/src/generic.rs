@@ -11,7 +11,7 @@ use super::CoupleError;
 use ndarray::{Array4, ArrayD, ArrayView4, Axis, IxDyn};
 use nestevo_arch::ArchSpec;
 use nestevo_cim::network::{merge_runs, total, LayerRun};
-use nestevo_cim::{CimNetwork, LayerStats, NoiseSpec};
+use nestevo_cim::{Backend, CimNetwork, LayerStats, NoiseSpec};
 use nestevo_core::error::Context;
 use nestevo_model::{ModelDesc, Op, Tensors};
 use serde::Serialize;
@@ -92,6 +92,8 @@ pub struct GenericReport {
     pub frames: usize,
     pub calib_frames: usize,
     pub noise: NoiseSpec,
+    /// Engine of the crossbars (`cpu` or `torch`).
+    pub backend: String,
     pub folded_batch_norms: usize,
     pub outputs: Vec<OutputDiff>,
     pub layers: Vec<LayerEnergy>,
@@ -123,7 +125,8 @@ pub struct GenericRun {
     pub cim: Vec<Array4<f32>>,
 }
 
-/// Programs the network, calibrates on `calib`, runs `x` in float and on the crossbars.
+/// Programs the network on the engine `backend`, calibrates on `calib`, runs `x` in float and
+/// on the crossbars.
 pub fn run_generic(
     desc: &ModelDesc,
     tensors: &Tensors,
@@ -131,9 +134,10 @@ pub fn run_generic(
     x: ArrayView4<f32>,
     calib: ArrayView4<f32>,
     noise: &NoiseSpec,
+    backend: &Backend,
 ) -> Result<GenericRun> {
     let t0 = Instant::now();
-    let mut net = CimNetwork::new(desc, tensors, spec, noise)
+    let mut net = CimNetwork::new_on(desc, tensors, spec, noise, backend)
         .ctx(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
     let t1 = Instant::now();
     net.calibrate(calib)?;
@@ -210,6 +214,7 @@ pub fn run_generic(
         frames,
         calib_frames: calib.dim().0,
         noise: *noise,
+        backend: backend.name().to_string(),
         folded_batch_norms: net.folded_layers().len(),
         outputs,
         layers,
@@ -236,8 +241,8 @@ pub fn run_generic(
 pub fn render_generic(r: &GenericReport) -> String {
     let n = &r.noise;
     let mut s = format!(
-        "model {} on {} | {} frames (calibrated on {}) | noise {:?} mu {} seed {}\n\n",
-        r.model, r.arch, r.frames, r.calib_frames, n.mode, n.mu, n.seed
+        "model {} on {} ({} engine) | {} frames (calibrated on {}) | noise {:?} mu {} seed {}\n\n",
+        r.model, r.arch, r.backend, r.frames, r.calib_frames, n.mode, n.mu, n.seed
     );
     s += "| output | shape | max abs diff | max abs float | relative | rms diff |\n|---|---|---|---|---|---|\n";
     for o in &r.outputs {

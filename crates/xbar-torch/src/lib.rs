@@ -68,10 +68,11 @@
 //! (T * R * N * slices * 4 bytes; 34 MB for a 1024 x 1024 ISAAC layer).
 
 mod matrix;
+mod net;
 
-pub use matrix::TorchMatrix;
+pub use matrix::{round_half_away, TorchMatrix};
 
-use nestevo_cim::{Backend, BackendError, CellNoise, XbarEngine, XbarMatrix};
+use nestevo_cim::{Backend, BackendError, CellNoise, NetworkEngine, XbarEngine, XbarMatrix};
 use nestevo_kernels::XbarConfig;
 use std::sync::Arc;
 use tch::Device;
@@ -132,6 +133,11 @@ impl XbarEngine for TorchEngine {
         cells: Option<CellNoise>,
     ) -> Result<Box<dyn XbarMatrix>, BackendError> {
         Ok(Box::new(TorchMatrix::program(self, cfg, w, k, n, cells)?))
+    }
+
+    /// The whole network on the device (`net`).
+    fn network(&self) -> Option<&dyn NetworkEngine> {
+        Some(self)
     }
 }
 

@@ -468,26 +468,24 @@ impl TorchMatrix {
         Ok((acc, fsum, sat))
     }
 
-    /// y [bv, N] before the host tail, and the saturated conversions, of `bv` vectors.
+    /// y [bv, N] before the tail (i64, on the device), and the saturated conversions (an i64
+    /// [1] on the device), of `bv` applied patterns `applied` ([bv, K] i64 on the device).
     fn run_chunk(
         &self,
         st: &State,
-        applied: &[i64],
+        applied: &Tensor,
         bv: usize,
         cycle_weight: &[i64],
         read_sd: Option<f32>,
-    ) -> Result<(Vec<i64>, u64), TchError> {
+    ) -> Result<(Tensor, Tensor), TchError> {
         let cfg = &self.cfg;
-        let dev = self.device;
         let (k, n, t) = (self.k, self.n, self.row_tiles);
         let (rows, slices) = (cfg.rows, cfg.slices());
         let ns = n * slices;
         let (ti, bvi, nsi) = (t as i64, bv as i64, ns as i64);
         let flip = cfg.flip;
         // [T, bv, R] applied patterns, rows past K zero.
-        let xa = Tensor::f_from_slice(applied)?
-            .f_reshape([bvi, k as i64])?
-            .f_to_device(dev)?
+        let xa = applied
             .f_constant_pad_nd([0, (t * rows - k) as i64])?
             .f_reshape([bvi, ti, rows as i64])?
             .f_permute([1, 0, 2])?
@@ -510,15 +508,205 @@ impl TorchMatrix {
         let y = acc
             .f_reshape([ti, bvi, n as i64, slices as i64])?
             .f_mul(&st.slice_w)?
-            .f_sum_dim_intlist([0i64, 3].as_slice(), false, Kind::Int64)?
-            .f_to_device(Device::Cpu)?
-            .f_contiguous()?
-            .f_reshape([-1])?;
-        let mut out = vec![0i64; bv * n];
-        y.f_copy_data(&mut out, bv * n)?;
-        let s = sat.f_to_device(Device::Cpu)?.f_int64_value(&[0])?;
-        Ok((out, s as u64))
+            .f_sum_dim_intlist([0i64, 3].as_slice(), false, Kind::Int64)?;
+        Ok((y, sat))
     }
+
+    /// The counts of a run of `batch` vectors with `sat` saturated conversions: every other
+    /// figure follows from the shapes, as the kernels count it.
+    fn counts(&self, batch: usize, sat: u64) -> Counts {
+        let cfg = &self.cfg;
+        let (k, n) = (self.k, self.n);
+        let (t, c) = (self.row_tiles as u64, self.col_tiles as u64);
+        let reads = cfg.cycles() as u64 * batch as u64;
+        let cols = t * (n * cfg.slices()) as u64;
+        Counts {
+            crossbars: t * c,
+            crossbar_reads: t * c * reads,
+            dac_pulses: k as u64 * c * reads,
+            adc_conversions: (cols + cfg.flip as u64 * t * c) * reads,
+            adc_saturations: sat,
+            shift_adds: cols * reads,
+            vectors: batch as u64,
+            macs: (k * n * batch) as u64,
+        }
+    }
+
+    /// The chunks of a run of `batch` prepared patterns (`chunk_of(v0, v1)` gives a chunk's
+    /// [bv, K] i64 patterns on the device): y [batch, N] before the tail and the saturations.
+    /// Read noise is seeded per chunk from its first vector, so both entry points draw alike.
+    fn run_chunks(
+        &self,
+        st: &State,
+        batch: usize,
+        chunk_of: &dyn Fn(usize, usize) -> Result<Tensor, TchError>,
+        cycle_weight: &[i64],
+        read: Option<ReadNoise>,
+    ) -> Result<(Vec<Tensor>, Tensor), TchError> {
+        let read_sd = read.map(|r| (r.mu * self.cfg.cell_max() as f64) as f32);
+        let per = self.chunk(batch);
+        let mut ys = Vec::with_capacity(batch.div_ceil(per));
+        let mut sat = Tensor::f_zeros([1], (Kind::Int64, self.device))?;
+        for v0 in (0..batch).step_by(per) {
+            let v1 = (v0 + per).min(batch);
+            let xa = chunk_of(v0, v1)?;
+            let (y, s) = match read {
+                Some(r) => {
+                    let _lock = RNG.lock().unwrap_or_else(|p| p.into_inner());
+                    // A chunk's draws depend on the seed and its first vector only.
+                    tch::manual_seed(
+                        (r.seed ^ (v0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64,
+                    );
+                    self.run_chunk(st, &xa, v1 - v0, cycle_weight, read_sd)
+                }
+                None => self.run_chunk(st, &xa, v1 - v0, cycle_weight, None),
+            }?;
+            ys.push(y);
+            sat = sat.f_add(&s)?;
+        }
+        Ok((ys, sat))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, BackendError> {
+        self.state.lock().map_err(|_| BackendError::Engine {
+            backend: "torch",
+            msg: "a previous run panicked while holding this matrix".into(),
+        })
+    }
+
+    /// A run on device data: `x` [B, K] i64 integer inputs on this matrix's device -> y_int
+    /// [B, N] i64 on the device (after bias removal, before scaling) and the counts. The same
+    /// arithmetic, noise draws and counts as `XbarMatrix::run` on the same values; the range
+    /// check runs on the device (the offending value is read back only on failure), the DAC
+    /// encoding and the tail (calibrated LSB, bias and offset removal) are tensor ops.
+    pub fn run_tensor(
+        &self,
+        x: &Tensor,
+        mode: InputMode,
+        read: Option<ReadNoise>,
+    ) -> Result<(Tensor, Counts), BackendError> {
+        let cfg = &self.cfg;
+        let (k, n) = (self.k, self.n);
+        let size = x.size();
+        if size.len() != 2 || size[1] != k as i64 || x.kind() != Kind::Int64 {
+            return kfail(format!(
+                "device inputs of shape {size:?} and kind {:?}: expected [batch, K {k}] Int64",
+                x.kind()
+            ));
+        }
+        if x.device() != self.device {
+            return kfail(format!(
+                "device inputs on {:?}: the matrix is on {:?}",
+                x.device(),
+                self.device
+            ));
+        }
+        if read.is_some() && !self.analog {
+            return kfail("read noise needs the analogue path: program conductances first".into());
+        }
+        let batch = size[0] as usize;
+        let st = self.lock()?;
+        let _g = tch::no_grad_guard();
+        self.check_tensor(x, batch, mode)?;
+        let dev = self.device;
+        if batch == 0 {
+            let y = Tensor::f_zeros([0, n as i64], (Kind::Int64, dev)).map_err(engine_err)?;
+            return Ok((y, self.counts(0, 0)));
+        }
+        if let Some(w) = &st.linear {
+            let y = self.product_tensor(w, x, batch).map_err(engine_err)?;
+            return Ok((y, self.counts(batch, 0)));
+        }
+        // The kernels' encoding of an empty batch gives the cycle weights and the offset.
+        let enc = nestevo_kernels::inputs::prepare(cfg, &[], 0, k, mode)?;
+        let run = || -> Result<(Tensor, u64), TchError> {
+            let mask = (1i64 << cfg.input_bits) - 1;
+            let shifted = x.f_add_scalar(enc.offset)?;
+            let applied = shifted.f_bitwise_and(mask)?;
+            let applied_sum = shifted.f_sum_dim_intlist([1i64].as_slice(), true, Kind::Int64)?;
+            let chunk_of = |v0: usize, v1: usize| applied.f_narrow(0, v0 as i64, (v1 - v0) as i64);
+            let (ys, sat) = self.run_chunks(&st, batch, &chunk_of, &enc.cycle_weight, read)?;
+            let y = Tensor::f_cat(&ys, 0)?;
+            // The kernels' tail: LSB scaling (rounded once, half away from zero), bias removal.
+            let steps = match cfg.adc_mode {
+                AdcMode::Exact => y,
+                AdcMode::Calibrated { full_scale } => round_half_away(
+                    &y.f_to_kind(Kind::Double)?
+                        .f_mul_scalar(full_scale / cfg.max_code() as f64)?,
+                )?
+                .f_to_kind(Kind::Int64)?,
+            };
+            let bias = 1i64 << (cfg.weight_bits - 1);
+            let wsum = Tensor::f_from_slice(&self.wsum)?
+                .f_to_device(dev)?
+                .f_reshape([1, n as i64])?;
+            let y = steps
+                .f_sub(&applied_sum.f_mul_scalar(bias)?)?
+                .f_sub(&wsum.f_mul_scalar(enc.offset)?)?;
+            let sat = sat.f_to_device(Device::Cpu)?.f_int64_value(&[0])?;
+            Ok((y, sat as u64))
+        };
+        let (y, sat) = run().map_err(engine_err)?;
+        Ok((y, self.counts(batch, sat)))
+    }
+
+    /// The kernels' range check of device inputs: on the device, the first offending value
+    /// read back (and named by the kernels' own message) only when there is one.
+    fn check_tensor(&self, x: &Tensor, batch: usize, mode: InputMode) -> Result<(), BackendError> {
+        let bits = self.cfg.input_bits;
+        let (lo, hi) = match mode {
+            InputMode::Unsigned => (0i64, (1i64 << bits) - 1),
+            InputMode::Signed => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
+        };
+        let bad = || -> Result<bool, TchError> {
+            Ok(x.f_lt(lo)?
+                .f_logical_or(&x.f_gt(hi)?)?
+                .f_any()?
+                .f_to_device(Device::Cpu)?
+                .f_int64_value(&[])?
+                != 0)
+        };
+        if bad().map_err(engine_err)? {
+            let host = Vec::<i64>::try_from(
+                x.f_to_device(Device::Cpu)
+                    .and_then(|h| h.f_reshape([-1]))
+                    .map_err(engine_err)?,
+            )
+            .map_err(engine_err)?;
+            nestevo_kernels::inputs::check(&self.cfg, &host, batch, self.k, mode)?;
+        }
+        Ok(())
+    }
+
+    /// y = x w of device inputs [batch, K] i64 in f64 on the device, in chunks within the
+    /// budget, as i64 [batch, N].
+    fn product_tensor(&self, w: &Tensor, x: &Tensor, batch: usize) -> Result<Tensor, TchError> {
+        let (k, n) = (self.k, self.n);
+        let per = (self.memory / ((k + n) * 16).max(1)).clamp(1, batch.max(1));
+        let mut ys = Vec::with_capacity(batch.div_ceil(per));
+        for v0 in (0..batch).step_by(per) {
+            let bv = (v0 + per).min(batch) - v0;
+            ys.push(
+                x.f_narrow(0, v0 as i64, bv as i64)?
+                    .f_to_kind(Kind::Double)?
+                    .f_matmul(w)?
+                    .f_to_kind(Kind::Int64)?,
+            );
+        }
+        match ys.len() {
+            1 => Ok(ys.pop().expect("one chunk")),
+            _ => Tensor::f_cat(&ys, 0),
+        }
+    }
+}
+
+/// Rounding half away from zero (Rust's `f64::round`, the kernels' rounding) of an f64 or f32
+/// tensor; torch's `round` goes half to even. The fraction v - trunc(v) is exact in floating
+/// point, so the ties are found exactly.
+pub fn round_half_away(v: &Tensor) -> Result<Tensor, TchError> {
+    let t = v.f_trunc()?;
+    let up = v.f_sub(&t)?.f_abs()?.f_ge(0.5)?.f_to_kind(v.kind())?;
+    t.f_add(&v.f_sign()?.f_mul(&up)?)
 }
 
 /// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as i64 [T, 1, M]. The
@@ -570,6 +758,10 @@ impl XbarMatrix for TorchMatrix {
         self.row_tiles * self.col_tiles
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn run(
         &self,
         x: &[i64],
@@ -581,53 +773,35 @@ impl XbarMatrix for TorchMatrix {
         if read.is_some() && !self.analog {
             return kfail("read noise needs the analogue path: program conductances first".into());
         }
-        let read_sd = read.map(|r| (r.mu * cfg.cell_max() as f64) as f32);
-        let st = self.state.lock().map_err(|_| BackendError::Engine {
-            backend: "torch",
-            msg: "a previous run panicked while holding this matrix".into(),
-        })?;
+        let st = self.lock()?;
         let _g = tch::no_grad_guard();
         let (k, n) = (self.k, self.n);
-        let (t, c) = (self.row_tiles as u64, self.col_tiles as u64);
-        let reads = cfg.cycles() as u64 * batch as u64;
-        let cols = t * (n * cfg.slices()) as u64;
-        let counts = |sat: u64| Counts {
-            crossbars: t * c,
-            crossbar_reads: t * c * reads,
-            dac_pulses: k as u64 * c * reads,
-            adc_conversions: (cols + cfg.flip as u64 * t * c) * reads,
-            adc_saturations: sat,
-            shift_adds: cols * reads,
-            vectors: batch as u64,
-            macs: (k * n * batch) as u64,
-        };
         if let Some(w) = &st.linear {
             nestevo_kernels::inputs::check(cfg, x, batch, k, mode)?;
             let y = self.product(w, x, batch).map_err(engine_err)?;
-            return Ok((y, counts(0)));
+            return Ok((y, self.counts(batch, 0)));
         }
         let prep = prepare(cfg, x, batch, k, mode)?;
-        let per = self.chunk(batch);
+        let dev = self.device;
+        let chunk_of = |v0: usize, v1: usize| {
+            Tensor::f_from_slice(&prep.applied[v0 * k..v1 * k])?
+                .f_reshape([(v1 - v0) as i64, k as i64])?
+                .f_to_device(dev)
+        };
         let mut acc = vec![0i64; batch * n];
-        let mut sat = 0u64;
-        for v0 in (0..batch).step_by(per) {
-            let v1 = (v0 + per).min(batch);
-            let xs = &prep.applied[v0 * k..v1 * k];
-            let (y, s) = match read {
-                Some(r) => {
-                    let _lock = RNG.lock().unwrap_or_else(|p| p.into_inner());
-                    // A chunk's draws depend on the seed and its first vector only.
-                    tch::manual_seed(
-                        (r.seed ^ (v0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64,
-                    );
-                    self.run_chunk(&st, xs, v1 - v0, &prep.cycle_weight, read_sd)
-                }
-                None => self.run_chunk(&st, xs, v1 - v0, &prep.cycle_weight, None),
+        let sat = (|| -> Result<u64, TchError> {
+            let (ys, sat) = self.run_chunks(&st, batch, &chunk_of, &prep.cycle_weight, read)?;
+            let mut v0 = 0;
+            for y in ys {
+                let bv = y.size()[0] as usize;
+                y.f_to_device(Device::Cpu)?
+                    .f_contiguous()?
+                    .f_copy_data(&mut acc[v0 * n..(v0 + bv) * n], bv * n)?;
+                v0 += bv;
             }
-            .map_err(engine_err)?;
-            acc[v0 * n..v1 * n].copy_from_slice(&y);
-            sat += s;
-        }
+            Ok(sat.f_to_device(Device::Cpu)?.f_int64_value(&[0])? as u64)
+        })()
+        .map_err(engine_err)?;
         // The host tail, as the kernels': LSB scaling (rounded once), bias and offset removal.
         let lsb = match cfg.adc_mode {
             AdcMode::Exact => 1.0,
@@ -644,6 +818,6 @@ impl XbarMatrix for TorchMatrix {
                 *y = steps - bias * prep.applied_sum[v] - prep.offset * self.wsum[o];
             }
         }
-        Ok((acc, counts(sat)))
+        Ok((acc, self.counts(batch, sat)))
     }
 }

@@ -4,11 +4,16 @@
 //! sample frames); every other op, products of two computed tensors included, runs digitally
 //! in f32. Beside it, the float reference of the same
 //! graph (batch-norm unfolded, as the trainer's eval mode), which the crossbar run is judged by.
+//!
+//! An engine with a whole-network path (`backend::NetworkEngine`, e.g. the LibTorch one) gets
+//! the calibrated network as a `NetPlan` (every layer's node, inputs and folding; no tensors)
+//! and runs `forward_cim` itself; where it covers not every layer it says so, and the network
+//! runs here layer by layer. `NESTEVO_NET_PATH=layers` forces the layer-by-layer path.
 
 pub mod float;
 
 use self::float::BatchNorm;
-use super::backend::Backend;
+use super::backend::{Backend, NetRun};
 use super::conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 use super::digital;
 use super::error::{CimError, Result};
@@ -21,7 +26,9 @@ use nestevo_core::error::Context;
 use nestevo_model::{Act, ModelDesc, Op, Src, Tensors};
 use serde::Serialize;
 
-enum Node {
+/// One layer of a programmed network: its op and what it holds (the float weights of the
+/// reference, the programmed crossbars and their calibrated input quantisation).
+pub enum Node {
     Conv {
         w: Array4<f32>,
         b: Option<Array1<f32>>,
@@ -98,6 +105,28 @@ pub struct CimNetwork {
     /// Batch-norm layers folded into the conv they read (identity on the crossbar path).
     folded: Vec<bool>,
     calibrated: bool,
+    backend: Backend,
+    /// The layer-by-layer fallback has been reported (once per network).
+    fallback_noted: bool,
+}
+
+/// A calibrated network as an engine's whole-network path sees it.
+pub struct NetPlan<'a> {
+    pub name: &'a str,
+    /// [C, H, W] of a frame.
+    pub input: [usize; 3],
+    pub layers: Vec<PlanLayer<'a>>,
+    /// Indices of the network's outputs (`desc.outputs` order).
+    pub outputs: Vec<usize>,
+}
+
+/// One layer of a `NetPlan`.
+pub struct PlanLayer<'a> {
+    pub name: &'a str,
+    pub node: &'a Node,
+    pub srcs: &'a [Src],
+    /// A batch-norm folded into the conv it reads: the identity here.
+    pub folded: bool,
 }
 
 fn dyn_to<D: ndarray::Dimension>(a: &ndarray::ArrayD<f32>) -> Array<D> {
@@ -298,6 +327,8 @@ impl CimNetwork {
             srcs,
             folded,
             calibrated: false,
+            backend: backend.clone(),
+            fallback_noted: false,
         })
     }
 
@@ -392,8 +423,59 @@ impl CimNetwork {
         Ok(())
     }
 
-    /// The network's outputs computed on the crossbars, and each crossbar layer's counts.
+    /// The calibrated network as an engine's whole-network path sees it.
+    pub fn plan(&self) -> NetPlan<'_> {
+        NetPlan {
+            name: &self.desc.name,
+            input: self.desc.input,
+            layers: (0..self.nodes.len())
+                .map(|i| PlanLayer {
+                    name: &self.desc.layers[i].name,
+                    node: &self.nodes[i],
+                    srcs: &self.srcs[i],
+                    folded: self.folded[i],
+                })
+                .collect(),
+            outputs: self
+                .desc
+                .outputs
+                .iter()
+                .map(|o| self.desc.index_of(o).expect("resolved by parse"))
+                .collect(),
+        }
+    }
+
+    /// The network's outputs computed on the crossbars, and each crossbar layer's counts: by
+    /// the engine's whole-network path where it has one that covers every layer, else layer
+    /// by layer (the same arithmetic and counts).
     pub fn forward_cim(&mut self, x: ArrayView4<f32>) -> Result<(Vec<Array4<f32>>, Vec<LayerRun>)> {
+        let forced = std::env::var("NESTEVO_NET_PATH").is_ok_and(|v| v == "layers");
+        if let (Some(engine), false) = (self.backend.network(), forced) {
+            self.check_input(&x)?;
+            nestevo_core::check!(
+                self.calibrated,
+                "model {}: calibrate the activation scales on sample frames before a crossbar run",
+                self.desc.name
+            );
+            match engine.forward(&self.plan(), x).ctx(|| {
+                format!(
+                    "model {} on the {} engine",
+                    self.desc.name,
+                    self.backend.name()
+                )
+            })? {
+                NetRun::Done { outputs, runs } => return Ok((outputs, runs)),
+                NetRun::Uncovered(why) if !self.fallback_noted => {
+                    self.fallback_noted = true;
+                    eprintln!(
+                        "model {}: the {} engine runs this network layer by layer on the host ({why})",
+                        self.desc.name,
+                        self.backend.name()
+                    );
+                }
+                NetRun::Uncovered(_) => {}
+            }
+        }
         let (outs, runs) = self.forward_cim_layers(x)?;
         Ok((self.pick_outputs(outs), runs))
     }

@@ -1,6 +1,7 @@
 //! The LibTorch crossbar engine against the kernels.
 //! One test binary for the crate; each module was once a file of its own.
 
+mod net;
 mod xbar_torch;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as

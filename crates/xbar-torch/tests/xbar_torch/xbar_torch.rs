@@ -61,7 +61,7 @@ fn data(
     (w, x)
 }
 
-fn torch() -> TorchEngine {
+pub(super) fn torch() -> TorchEngine {
     tch::set_num_threads(1);
     TorchEngine::on(Device::Cpu)
 }
@@ -302,7 +302,7 @@ fn read_noise_has_the_kernels_law() {
 }
 
 /// Random tensors for every layer of `desc`, named as the trainer names them.
-fn random_tensors(desc: &nestevo_model::ModelDesc, seed: u64) -> nestevo_model::Tensors {
+pub(super) fn random_tensors(desc: &nestevo_model::ModelDesc, seed: u64) -> nestevo_model::Tensors {
     use ndarray::{ArrayD, IxDyn};
     use nestevo_model::Op;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
