@@ -16,8 +16,9 @@ use nestevo_cim::{Backend, CimMatrix, CimNetwork, NoiseMode, NoiseSpec};
 use nestevo_couple::batch_from_frames;
 use nestevo_data::StreamId;
 use nestevo_eval::HeldOut;
+use nestevo_kernels::InputMode;
 use nestevo_model::{load_model, ModelDesc, Op, Tensors};
-use nestevo_xbar_torch::TorchEngine;
+use nestevo_xbar_torch::{TorchEngine, TorchMatrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -105,6 +106,35 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
             &format!("torch engine, {name} (programming {prog_t:.2} s)"),
             tt,
             plain_dev,
+        );
+        // The same run with the inputs already on the device and the outputs left there, as a
+        // layer runs inside the whole-network path (`net.rs`).
+        let tm = mt
+            .engine_matrix()
+            .as_any()
+            .and_then(|a| a.downcast_ref::<TorchMatrix>())
+            .expect("a torch matrix");
+        let xi = Tensor::from_slice(x.as_slice().unwrap())
+            .reshape([b as i64, K as i64])
+            .to_device(dev);
+        let read = mt.read_noise();
+        let td = time(reps, || {
+            let y = tm.run_tensor(&xi, InputMode::Unsigned, read).unwrap();
+            sync(dev);
+            y
+        });
+        row(
+            &format!("torch engine, {name}, inputs and outputs resident on the device"),
+            td,
+            plain_dev,
+        );
+        let (yd, _) = tm.run_tensor(&xi, InputMode::Unsigned, read).unwrap();
+        let yd = Vec::<i64>::try_from(yd.to_device(Device::Cpu).reshape([-1])).unwrap();
+        let (yh, _) = mt.mvm(x.view(), false).unwrap();
+        let same = yh.iter().zip(&yd).filter(|(a, b)| a != b).count();
+        println!(
+            "| (check: {same} of {} resident outputs differ from the host entry's) | | | |",
+            yd.len()
         );
         if noise.mode == NoiseMode::None {
             // The bit-serial tensors, which run wherever the exact product does not apply.

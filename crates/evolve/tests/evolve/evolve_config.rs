@@ -202,7 +202,11 @@ fn overrides_apply_and_are_checked() {
         ),
         (
             "generator.feature=-0.5",
-            &["generator.feature", "-0.5", "from 0 (no feature-level term) to 100"][..],
+            &[
+                "generator.feature",
+                "-0.5",
+                "from 0 (no feature-level term) to 100",
+            ][..],
         ),
     ] {
         let e = apply_overrides(&p, &[set.into()], "p")
