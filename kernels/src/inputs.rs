@@ -57,10 +57,7 @@ pub fn check(
         ));
     }
     let bits = cfg.input_bits;
-    let (lo, hi) = match mode {
-        InputMode::Unsigned => (0i64, (1i64 << bits) - 1),
-        InputMode::Signed => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
-    };
+    let (lo, hi) = input_range(bits, mode);
     // Over the threads first (whole layers' inputs); the first bad value only on failure.
     let bad = |v: &i64| *v < lo || *v > hi;
     if !x.par_iter().any(bad) {
@@ -79,6 +76,14 @@ pub fn check(
         ));
     }
     Ok(())
+}
+
+/// The integers a `bits`-bit input may take: 0..=2^bits - 1 unsigned, two's complement signed.
+pub fn input_range(bits: u32, mode: InputMode) -> (i64, i64) {
+    match mode {
+        InputMode::Unsigned => (0, (1i64 << bits) - 1),
+        InputMode::Signed => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
+    }
 }
 
 /// Encodes a checked batch (see `prepare`).

@@ -293,13 +293,9 @@ pub fn train_pair_with_replay(
                 let mut l_mid = l_mid * share;
                 if let (Some((protos, known, _)), Some(f)) = (&feature, &feats) {
                     let bx: Vec<Vec<GtBox>> = group.iter().map(|&i| boxes[i].clone()).collect();
-                    let (gh, gw) = (f.size()[2] as usize, f.size()[3] as usize);
-                    let cells = super::feature_term::centre_cells(
-                        &bx,
-                        mid.classes,
-                        (gh, gw),
-                        w as f32 / gw as f32,
-                    );
+                    let grid = (f.size()[2] as usize, f.size()[3] as usize);
+                    let cells =
+                        super::feature_term::centre_cells(&bx, mid.classes, grid, mid.stride);
                     if let Some(lf) = super::feature_term::feature_loss(f, &cells, protos, known) {
                         l_mid += lf * (cfg.feature * share);
                     }

@@ -290,8 +290,7 @@ impl TorchMatrix {
     /// ends of both transfers are tensors over the caller's slices.
     fn product(&self, w: &Tensor, x: &[i64], batch: usize) -> Result<Vec<i64>, TchError> {
         let (k, n, dev) = (self.k, self.n, self.device);
-        // i64 inputs, their f64 copy, the f64 product and its i64 copy.
-        let per = (self.memory / ((k + n) * 16).max(1)).clamp(1, batch.max(1));
+        let per = self.product_chunk(batch);
         let mut out = vec![0i64; batch * n];
         for v0 in (0..batch).step_by(per) {
             let bv = (v0 + per).min(batch) - v0;
@@ -653,11 +652,7 @@ impl TorchMatrix {
     /// The kernels' range check of device inputs: on the device, the first offending value
     /// read back (and named by the kernels' own message) only when there is one.
     fn check_tensor(&self, x: &Tensor, batch: usize, mode: InputMode) -> Result<(), BackendError> {
-        let bits = self.cfg.input_bits;
-        let (lo, hi) = match mode {
-            InputMode::Unsigned => (0i64, (1i64 << bits) - 1),
-            InputMode::Signed => (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1),
-        };
+        let (lo, hi) = nestevo_kernels::inputs::input_range(self.cfg.input_bits, mode);
         let bad = || -> Result<bool, TchError> {
             Ok(x.f_lt(lo)?
                 .f_logical_or(&x.f_gt(hi)?)?
@@ -678,11 +673,16 @@ impl TorchMatrix {
         Ok(())
     }
 
+    /// Vectors per chunk of the exact product within the memory budget: per vector its i64
+    /// inputs, their f64 copy, the f64 product and its i64 copy.
+    fn product_chunk(&self, batch: usize) -> usize {
+        (self.memory / ((self.k + self.n) * 16).max(1)).clamp(1, batch.max(1))
+    }
+
     /// y = x w of device inputs [batch, K] i64 in f64 on the device, in chunks within the
     /// budget, as i64 [batch, N].
     fn product_tensor(&self, w: &Tensor, x: &Tensor, batch: usize) -> Result<Tensor, TchError> {
-        let (k, n) = (self.k, self.n);
-        let per = (self.memory / ((k + n) * 16).max(1)).clamp(1, batch.max(1));
+        let per = self.product_chunk(batch);
         let mut ys = Vec::with_capacity(batch.div_ceil(per));
         for v0 in (0..batch).step_by(per) {
             let bv = (v0 + per).min(batch) - v0;
