@@ -16,6 +16,10 @@ pub enum EvolveCommand {
     /// Tables 2 and 3: averaging heterogeneous and same-architecture terminals, and
     /// intermediates trained on different streams with and without the generator.
     Aggregation(AggregationArgs),
+    /// The global model as it is on the post-run frames of finished runs (any folders holding
+    /// them): as saved, and with its batch-norm statistics re-estimated on the edge's source
+    /// frames, against the shipped model; OUT/global_bn.{md,json}.
+    GlobalBn(GlobalBnArgs),
     /// Validate an experiment (a preset or a file, with --set overrides) and print it as TOML.
     Check(CheckArgs),
     /// Per-class pseudo-box thresholds chosen on the experiment's tuning seeds (the F1 of the
@@ -275,6 +279,20 @@ pub struct AggregationArgs {
 }
 
 #[derive(Args)]
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+pub struct GlobalBnArgs {
+    /// Folders searched for finished runs (summary.json and final/global.safetensors).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    cpu: bool,
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     exp: ExperimentArgs,
@@ -341,6 +359,7 @@ pub fn run(c: EvolveCommand) -> anyhow::Result<()> {
         EvolveCommand::Compare(a) => compare(a),
         EvolveCommand::Sweep(a) => sweep(a),
         EvolveCommand::Aggregation(a) => aggregation(a),
+        EvolveCommand::GlobalBn(a) => global_bn(a),
         EvolveCommand::Check(a) => check(a),
         EvolveCommand::Thresholds(a) => thresholds(a),
         EvolveCommand::Margin(a) => margin(a),
@@ -384,6 +403,7 @@ super::needs_torch! {
     sweep(SweepArgs) => "evolve sweep";
     thresholds(ThresholdsArgs) => "evolve thresholds";
     aggregation(AggregationArgs) => "evolve aggregation";
+    global_bn(GlobalBnArgs) => "evolve global-bn";
     train_stats(TrainStatsArgs) => "evolve train-stats";
 }
 
@@ -606,6 +626,13 @@ fn thresholds(a: ThresholdsArgs) -> anyhow::Result<()> {
     let r = choose_thresholds(&o)?;
     print!("{}", std::fs::read_to_string(a.out.join("thresholds.md"))?);
     eprintln!("{} frames; {}", r.frames, r.set);
+    Ok(())
+}
+
+#[cfg(feature = "torch")]
+fn global_bn(a: GlobalBnArgs) -> anyhow::Result<()> {
+    nestevo_experiments::global_bn::global_bn(&a.dirs, &a.out, device(a.cpu, a.threads)?)?;
+    print!("{}", std::fs::read_to_string(a.out.join("global_bn.md"))?);
     Ok(())
 }
 

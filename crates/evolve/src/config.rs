@@ -286,6 +286,24 @@ pub struct MutualSpec {
     /// of the pooled data).
     #[serde(default)]
     pub reestimate_bn: bool,
+    /// The frames `reestimate_bn` uses: `uploads-and-source` (the window's uploads and as many
+    /// replayed source frames as one terminal's share) or `source` (the replayed source frames
+    /// only: the global model as it is keeps the normalisation of its training domain, and each
+    /// terminal's frames are normalised as their own when labelled, with `global.adapt_bn`).
+    #[serde(default = "uploads_and_source")]
+    pub bn_frames: BnFrames,
+}
+
+fn uploads_and_source() -> BnFrames {
+    BnFrames::UploadsAndSource
+}
+
+/// What the new global model's batch-norm statistics are re-estimated on after FedAvg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BnFrames {
+    UploadsAndSource,
+    Source,
 }
 
 fn yes() -> bool {

@@ -36,6 +36,9 @@ pub mod compress_bench;
 pub mod evolution;
 #[cfg(feature = "torch")]
 pub mod evolve_plot;
+/// The global model as it is, with the statistics it keeps or re-estimated on source frames.
+#[cfg(feature = "torch")]
+pub mod global_bn;
 /// The LibTorch side of the GPU-versus-CIM report (Table 6).
 #[cfg(feature = "torch")]
 pub mod infer_bench;

@@ -15,6 +15,7 @@ use crate::coevolve::{
     class_counts, class_prior, copy_model, relative_distance, train_pair_with_replay, PairConfig,
 };
 use crate::compress;
+use crate::config::BnFrames;
 use crate::error::Result;
 use crate::fedavg::fedavg_detectors;
 use crate::generator::{train_generator, GenConfig, Generator, Head};
@@ -175,7 +176,7 @@ impl Strategy for CoEvolve {
             .collect();
         edge.global = fedavg_detectors(&weighted, &gname)?;
         if e.mutual.reestimate_bn {
-            reestimate(&edge.global, uploads, source)?;
+            reestimate(&edge.global, uploads, source, e.mutual.bn_frames)?;
         }
         if e.mutual.persist {
             for (j, m) in mids.into_iter().enumerate() {
@@ -224,12 +225,17 @@ impl Strategy for CoEvolve {
 }
 
 /// The global model's batch-norm statistics from the window's uploads (every terminal's
-/// frames) and as many source frames as one terminal's share: the data the average now serves.
+/// frames) and as many source frames as one terminal's share (the data the average now
+/// serves), or from the source frames alone.
 fn reestimate(
     global: &Detector,
     uploads: &[super::TerminalUpload],
     source: &[Frame],
+    on: BnFrames,
 ) -> Result<()> {
+    if on == BnFrames::Source {
+        return super::reestimate_bn_on(global, source.iter());
+    }
     let ups = uploads.iter().flat_map(|u| u.frames.iter());
     let share = (uploads.iter().map(|u| u.frames.len()).sum::<usize>() / uploads.len().max(1))
         .min(source.len());

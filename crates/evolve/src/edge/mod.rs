@@ -408,8 +408,7 @@ impl Edge {
     /// from and rehearsal replays: drawn once, seeded by the run.
     fn draw_source(&mut self) {
         if self.source.is_none() {
-            let mut pool = FramePool::new(StreamId::Source, self.exp.seed ^ 0xA1);
-            self.source = Some(pool.sample(ADAPT_SOURCE_FRAMES));
+            self.source = Some(source_frames(&self.exp));
         }
     }
 
@@ -558,6 +557,12 @@ impl Edge {
 
 /// Frames batch-norm statistics are re-estimated on, at most (one forward pass).
 const BN_FRAMES: usize = 256;
+
+/// The labelled source frames the edge replays and adapts from (drawn once per run, from the
+/// experiment's seed).
+pub fn source_frames(e: &Experiment) -> Vec<Frame> {
+    FramePool::new(StreamId::Source, e.seed ^ 0xA1).sample(ADAPT_SOURCE_FRAMES)
+}
 
 /// Re-estimates `m`'s batch-norm statistics (`Detector::reestimate_bn`) on `frames` of its
 /// input size, evenly thinned to at most `BN_FRAMES`; nothing when none fits.

@@ -187,3 +187,52 @@ fn rec_of<'a>(r: &'a [WindowRecord], w: usize, id: &str) -> &'a WindowRecord {
         .find(|x| x.window == w && x.terminal == id)
         .unwrap()
 }
+
+/// With `mutual.bn_frames = "source"` the new global model's statistics are those of the
+/// replayed source frames: re-estimating the saved model on them changes nothing, and
+/// `evolve global-bn` scores it the same as saved and as re-estimated.
+#[test]
+fn source_bn_frames_leave_the_global_model_with_the_source_statistics() {
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(dir.path(), 1, false);
+    o.exp.mutual.bn_frames = nestevo_evolve::config::BnFrames::Source;
+    run(&o).unwrap();
+    let path = dir.path().join("final/global.safetensors");
+    let (saved, _) = checkpoint::load(&path, tch::Device::Cpu).unwrap();
+    let (again, _) = checkpoint::load(&path, tch::Device::Cpu).unwrap();
+    let source = nestevo_evolve::edge::source_frames(&o.exp);
+    nestevo_evolve::edge::reestimate_bn_on(&again, source.iter()).unwrap();
+    let (a, b) = (saved.vs.variables(), again.vs.variables());
+    let mut stats = 0;
+    for (k, v) in &a {
+        if k.ends_with("running_mean") || k.ends_with("running_var") {
+            stats += 1;
+        }
+        let d = (v - &b[k]).abs().max().double_value(&[]);
+        assert!(d < 1e-6, "{k}: {d}");
+    }
+    assert!(stats > 0, "the model has batch-norm statistics");
+    let out = tempfile::tempdir().unwrap();
+    let t = nestevo_experiments::global_bn::global_bn(
+        &[dir.path().to_path_buf()],
+        out.path(),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(t.runs.len(), 1);
+    let r = &t.runs[0];
+    assert!((r.after.pooled - r.after_source.pooled).abs() < 1e-9);
+    assert!((r.after.mean - r.after_source.mean).abs() < 1e-9);
+    assert!(out.path().join("global_bn.md").is_file());
+    // A folder without a finished run is refused, naming it.
+    let empty = tempfile::tempdir().unwrap();
+    let e = nestevo_experiments::global_bn::global_bn(
+        &[empty.path().to_path_buf()],
+        out.path(),
+        tch::Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains(&empty.path().display().to_string()), "{e}");
+}
