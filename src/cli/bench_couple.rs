@@ -244,7 +244,8 @@ pub struct NoiseSweepArgs {
     )]
     pub mus: Vec<f64>,
     /// Evaluation modes: trainer (the trainer's law on the folded weights), trainer-raw (on
-    /// the unfolded conv weights), cim-weight, cim-cell.
+    /// the unfolded conv weights), trainer-cell (the trainer's law on their cells),
+    /// cim-weight, cim-cell.
     #[arg(
         long,
         value_delimiter = ',',
@@ -272,14 +273,18 @@ pub struct NoiseSweepArgs {
 
 #[derive(Args)]
 pub struct NoiseFinetuneArgs {
+    /// The accelerator whose weight and cell bits the cell site uses.
+    #[command(flatten)]
+    pub sel: ArchSel,
     /// The checkpoint to fine-tune.
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Eq. 18-20 weight-noise coefficient in the forward pass (0: the noiseless baseline).
     #[arg(long)]
     pub mu: f64,
-    /// Where the noise is drawn: folded (the weights the chip holds, batch-norm folded) or raw
-    /// (the unfolded conv weights, the older law).
+    /// Where the noise is drawn: folded (the weights the chip holds, batch-norm folded), cell
+    /// (every cell of those weights as the accelerator slices them: the chip's programming
+    /// law) or raw (the unfolded conv weights, the older law).
     #[arg(long, default_value = "folded")]
     pub site: String,
     #[arg(long, default_value_t = 300)]
@@ -349,15 +354,18 @@ pub fn finetune(a: NoiseFinetuneArgs) -> Result<()> {
     threads(a.threads)?;
     let site = match a.site.as_str() {
         "folded" => NoiseSite::Folded,
+        "cell" => NoiseSite::Cell,
         "raw" => NoiseSite::Raw,
-        s => anyhow::bail!("--site {s}: allowed folded, raw"),
+        s => anyhow::bail!("--site {s}: allowed folded, cell, raw"),
     };
+    let arch = a.sel.load()?;
     let p = nestevo_experiments::noise_sweep::finetune(
         &a.checkpoint,
         &a.out,
         &a.name,
         a.mu,
         site,
+        &arch,
         a.steps,
         a.batch,
         a.lr,

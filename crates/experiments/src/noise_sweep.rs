@@ -7,6 +7,8 @@
 //!   folded tensor's range, `train::noise::NoiseSite::Folded`), drawn once per draw (one device
 //!   state for every frame, as programming gives), LibTorch forward.
 //! - `trainer-raw`: the same with the older law on the unfolded conv weights.
+//! - `trainer-cell`: the trainer's cell-level law (`NoiseSite::Cell`: the folded weights
+//!   quantised and sliced as the accelerator stores them, every cell drawn), LibTorch forward.
 //! - `cim-weight`: bit-faithful, Eq. 18-20 on the folded weights before quantisation.
 //! - `cim-cell`: bit-faithful, the same law on every cell's conductance.
 //!
@@ -45,6 +47,8 @@ pub enum EvalMode {
     Trainer,
     /// The trainer's older law on the unfolded conv weights.
     TrainerRaw,
+    /// The trainer's cell-level law on the folded weights' cells.
+    TrainerCell,
     /// Bit-faithful, Eq. 18-20 on the weights before programming.
     Weight,
     /// Bit-faithful, Eq. 18-20 on every cell's conductance.
@@ -52,9 +56,10 @@ pub enum EvalMode {
 }
 
 impl EvalMode {
-    pub const ALL: [EvalMode; 4] = [
+    pub const ALL: [EvalMode; 5] = [
         EvalMode::Trainer,
         EvalMode::TrainerRaw,
+        EvalMode::TrainerCell,
         EvalMode::Weight,
         EvalMode::Cell,
     ];
@@ -62,6 +67,7 @@ impl EvalMode {
         match self {
             EvalMode::Trainer => "trainer",
             EvalMode::TrainerRaw => "trainer-raw",
+            EvalMode::TrainerCell => "trainer-cell",
             EvalMode::Weight => "cim-weight",
             EvalMode::Cell => "cim-cell",
         }
@@ -76,7 +82,8 @@ impl std::str::FromStr for EvalMode {
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 EvolveError::BadInput(format!(
-                    "evaluation mode `{s}`: allowed trainer, trainer-raw, cim-weight, cim-cell"
+                    "evaluation mode `{s}`: allowed trainer, trainer-raw, trainer-cell, cim-weight, \
+                     cim-cell"
                 ))
             })
     }
@@ -191,14 +198,27 @@ fn cim_map(
     Ok(evaluate(&ground_truth(frames), &dets).map50)
 }
 
+/// The trainer's law at `site` (the cell site with the accelerator's weight and cell bits).
+pub fn site_law(site: NoiseSite, mu: f64, arch: &ArchSpec) -> Result<WeightNoise> {
+    Ok(match site {
+        NoiseSite::Raw => WeightNoise::new(mu)?,
+        NoiseSite::Folded => WeightNoise::folded(mu)?,
+        NoiseSite::Cell => {
+            WeightNoise::cell(mu, arch.data.weight_bits, arch.crossbar.bits_per_cell)?
+        }
+    })
+}
+
 /// mAP@0.5 of a checkpoint in LibTorch with the trainer's noise at `site`, drawn once.
-fn trainer_map(path: &Path, site: NoiseSite, mu: f64, seed: u64, frames: &[Frame]) -> Result<f64> {
+fn trainer_map(
+    path: &Path,
+    law: WeightNoise,
+    seed: u64,
+    frames: &[Frame],
+) -> Result<f64> {
     let (mut m, _) = load(path, tch::Device::Cpu)?;
-    if mu > 0.0 {
-        m.noise = Some(match site {
-            NoiseSite::Raw => WeightNoise::new(mu)?,
-            NoiseSite::Folded => WeightNoise::folded(mu)?,
-        });
+    if law.mu > 0.0 {
+        m.noise = Some(law);
         m.fix_noise_draw(seed);
     }
     let dets = predict(&m, frames, 64)?;
@@ -284,8 +304,14 @@ pub fn noise_sweep(s: &NoiseSweep, out: &Path) -> Result<PointsFile> {
         }
         let (_, frames, calib) = cache.as_ref().expect("set above");
         let map50 = match mode {
-            EvalMode::Trainer => trainer_map(path, NoiseSite::Folded, mu, seed, frames)?,
-            EvalMode::TrainerRaw => trainer_map(path, NoiseSite::Raw, mu, seed, frames)?,
+            EvalMode::Trainer | EvalMode::TrainerRaw | EvalMode::TrainerCell => {
+                let site = match mode {
+                    EvalMode::Trainer => NoiseSite::Folded,
+                    EvalMode::TrainerRaw => NoiseSite::Raw,
+                    _ => NoiseSite::Cell,
+                };
+                trainer_map(path, site_law(site, mu, &s.arch)?, seed, frames)?
+            }
             EvalMode::Weight | EvalMode::Cell => {
                 let nm = match (mu > 0.0, mode) {
                     (false, _) => NoiseMode::None,
@@ -601,7 +627,7 @@ pub fn summarise(
 }
 
 /// Fine-tunes a checkpoint on the source stream's training frames with the trainer's Eq. 18-20
-/// weight noise at `mu` drawn at `site` (0: the same fine-tune without noise, the fair
+/// noise at `mu` drawn at `site` (the cell site with `arch`'s weight and cell bits; 0: the same fine-tune without noise, the fair
 /// baseline: same frames, seed and steps), and saves it as `dir/NAME.safetensors`.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
@@ -610,6 +636,7 @@ pub fn finetune(
     name: &str,
     mu: f64,
     site: NoiseSite,
+    arch: &ArchSpec,
     steps: usize,
     batch: usize,
     lr: f64,
@@ -617,10 +644,7 @@ pub fn finetune(
 ) -> Result<PathBuf> {
     let (mut m, _) = load(from, tch::Device::Cpu)?;
     m.noise = if mu > 0.0 {
-        Some(match site {
-            NoiseSite::Raw => WeightNoise::new(mu)?,
-            NoiseSite::Folded => WeightNoise::folded(mu)?,
-        })
+        Some(site_law(site, mu, arch)?)
     } else {
         None
     };

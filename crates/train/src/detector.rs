@@ -313,7 +313,7 @@ impl Detector {
                 };
                 Some(match n.site {
                     NoiseSite::Raw => n.apply(w) - w,
-                    NoiseSite::Folded => {
+                    NoiseSite::Folded | NoiseSite::Cell => {
                         let scale = self.folded_bn(i).and_then(|k| self.bn_scale(k));
                         n.chip_delta(w, scale.as_ref(), groups)
                     }

@@ -19,6 +19,17 @@
 //!   (running variances overflowed in a fine-tune) and in eval drowns the clean product in
 //!   rounding. In training mode the batch-norm normalises with the batch's statistics and the
 //!   noise term uses the running ones (what the chip holds).
+//! - `Cell`: programming noise on the chip's cells, where the simulator's `--noise cell` (the
+//!   device law `programming`) draws it. The folded weight is quantised as the chip quantises
+//!   it (max-abs, `weight_bits` per group), stored offset-binary u = q + 2^(bits-1) in slices of
+//!   `bits_per_cell`; every slice's level l gets l' = clamp(l + mu * cell_max * N(0, 1), 0,
+//!   cell_max) (sigma = mu (g_max - g_min) in conductance is mu * cell_max in levels), and the
+//!   weight the cells hold is sum_s l'_s 2^(s bits_per_cell) - 2^(bits-1). The most significant
+//!   slice dominates (sigma about 0.75 mu of the group's range at 16 bits, 2-bit cells), and
+//!   cells at level 0 or cell_max can only move one way, which biases small weights. Column
+//!   flipping stores cell_max - l instead, which gives the same distribution (the noise is
+//!   symmetric), so the law ignores it. What it leaves out: the ADC rounding each column's sum
+//!   of up to 128 such cells, which absorbs small errors (at mu 0.01 the chip loses nothing).
 
 use tch::{Kind, Tensor};
 
@@ -30,6 +41,9 @@ pub enum NoiseSite {
     /// The weight the chip holds: batch-norm folded where the simulator folds it, each
     /// group's own range.
     Folded,
+    /// The folded weight's cells: quantised, sliced, each cell drawn as the chip's programming
+    /// law draws it.
+    Cell,
 }
 
 /// Eq. 18-20 with coefficient `mu`; `mu = 0` is the identity.
@@ -39,7 +53,10 @@ pub struct WeightNoise {
     pub site: NoiseSite,
     /// With `Folded`: after the draw, max-abs quantisation to this many bits per group (as the
     /// simulator's `quant::WeightQuant`), straight through like the noise. None: no rounding.
+    /// With `Cell`: the chip's weight bits (always set).
     pub weight_bits: Option<u32>,
+    /// With `Cell`: bits per cell (ISAAC: 2).
+    pub cell_bits: u32,
 }
 
 impl WeightNoise {
@@ -51,6 +68,27 @@ impl WeightNoise {
             mu,
             site: NoiseSite::Raw,
             weight_bits: None,
+            cell_bits: 2,
+        })
+    }
+
+    /// The law on the cells of the weights the chip holds: `weight_bits` (2..=32) stored in
+    /// cells of `cell_bits` (1..=8, at most `weight_bits`), as the accelerator's
+    /// `data.weight_bits` and `crossbar.bits_per_cell`.
+    pub fn cell(mu: f64, weight_bits: u32, cell_bits: u32) -> Result<Self, super::TrainError> {
+        nestevo_core::check!(
+            (2..=32).contains(&weight_bits),
+            "weight bits {weight_bits}: allowed 2 to 32"
+        );
+        nestevo_core::check!(
+            (1..=8).contains(&cell_bits) && cell_bits <= weight_bits,
+            "bits per cell {cell_bits}: allowed 1 to 8, at most the weight bits ({weight_bits})"
+        );
+        Ok(Self {
+            site: NoiseSite::Cell,
+            weight_bits: Some(weight_bits),
+            cell_bits,
+            ..Self::new(mu)?
         })
     }
 
@@ -122,6 +160,9 @@ impl WeightNoise {
     /// `groups` groups of output channels with its own range: the change W' - wf.
     pub fn folded_delta(&self, wf: &Tensor, groups: i64) -> Tensor {
         let g = wf.view([groups, -1]);
+        if self.site == NoiseSite::Cell {
+            return (self.cell_draw(&g) - &g).view(wf.size().as_slice());
+        }
         let mut noisy = g.shallow_clone();
         if self.mu > 0.0 {
             let lo = g.amin([1i64].as_slice(), true);
@@ -136,5 +177,34 @@ impl WeightNoise {
             noisy = (&noisy / &step).round().clamp(-(q + 1.0), q) * step;
         }
         (noisy - g).view(wf.size().as_slice())
+    }
+
+    /// The `Cell` site on groups `g` [G, n]: the weights the cells hold after the draw
+    /// (see the module documentation). f64 inside: 32-bit weights do not fit f32's mantissa.
+    fn cell_draw(&self, g: &Tensor) -> Tensor {
+        let bits = self.weight_bits.expect("Cell sets weight_bits");
+        let g64 = g.to_kind(Kind::Double);
+        let q = ((1i64 << (bits - 1)) - 1) as f64;
+        let half = (1i64 << (bits - 1)) as f64;
+        let m = g64.abs().amax([1i64].as_slice(), true);
+        let step = (&m / q).where_self(&m.gt(0.0), &m.ones_like());
+        let mut rest = (&g64 / &step).round().clamp(-(q + 1.0), q) + half;
+        let base = (1u64 << self.cell_bits) as f64;
+        let cmax = base - 1.0;
+        let sigma = self.mu * cmax;
+        let mut held = rest.zeros_like();
+        let mut place = 1.0;
+        for _ in 0..bits.div_ceil(self.cell_bits) {
+            let level = rest.fmod(base);
+            rest = (&rest - &level) / base;
+            let drawn = if sigma > 0.0 {
+                (&level + level.randn_like() * sigma).clamp(0.0, cmax)
+            } else {
+                level
+            };
+            held += drawn * place;
+            place *= base;
+        }
+        ((held - half) * step).to_kind(g.kind())
     }
 }

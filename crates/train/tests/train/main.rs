@@ -3,6 +3,7 @@
 
 mod train_detector;
 mod train_noise;
+mod train_noise_cell;
 mod train_noise_chip;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as

@@ -15,7 +15,7 @@ use tch::{Device, Kind, Tensor};
 
 /// Two-sample Kolmogorov-Smirnov: the statistic D = sup |F_a - F_b| and its asymptotic p-value
 /// Q(sqrt(n_e) D) with n_e = n m / (n + m), Q(l) = 2 sum_k (-1)^(k-1) exp(-2 k^2 l^2).
-fn ks(a: &[f64], b: &[f64]) -> (f64, f64) {
+pub(crate) fn ks(a: &[f64], b: &[f64]) -> (f64, f64) {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
     a.sort_by(f64::total_cmp);
     b.sort_by(f64::total_cmp);
@@ -120,7 +120,7 @@ impl Layer {
     fn trainer_delta(&self, n: WeightNoise) -> Tensor {
         let s = self.scale();
         match n.site {
-            NoiseSite::Folded => n.chip_delta(&self.w, Some(&s), 1),
+            NoiseSite::Folded | NoiseSite::Cell => n.chip_delta(&self.w, Some(&s), 1),
             NoiseSite::Raw => (n.apply(&self.w) - &self.w) * s.view([OUT, 1, 1, 1]),
         }
     }
@@ -206,7 +206,7 @@ fn folded_draw_matches_the_simulator_on_outputs() {
     // What the detector computes: a folded conv's change added after the batch-norm, the
     // raw law on the conv weight.
     let trainer = |n: WeightNoise, x: &Tensor| match n.site {
-        NoiseSite::Folded => {
+        NoiseSite::Folded | NoiseSite::Cell => {
             let d = n.chip_delta(&l.w, Some(&s), 1);
             l.conv_bn(&l.w, x) + x.conv2d(&d, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1)
         }
