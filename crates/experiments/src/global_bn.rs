@@ -161,7 +161,9 @@ pub fn global_bn(dirs: &[PathBuf], out: &Path, device: tch::Device) -> Result<Gl
             f(&r.after_source)
         ));
     }
-    md.push_str("\nAfter minus before, paired by run (95 % t interval), pooled / mean over terminals:\n\n");
+    md.push_str(
+        "\nAfter minus before, paired by run (95 % t interval), pooled / mean over terminals:\n\n",
+    );
     for (v, p, m) in &t.differences {
         md.push_str(&format!(
             "- {v}: {} ({}) / {} ({})\n",

@@ -210,12 +210,7 @@ pub fn site_law(site: NoiseSite, mu: f64, arch: &ArchSpec) -> Result<WeightNoise
 }
 
 /// mAP@0.5 of a checkpoint in LibTorch with the trainer's noise at `site`, drawn once.
-fn trainer_map(
-    path: &Path,
-    law: WeightNoise,
-    seed: u64,
-    frames: &[Frame],
-) -> Result<f64> {
+fn trainer_map(path: &Path, law: WeightNoise, seed: u64, frames: &[Frame]) -> Result<f64> {
     let (mut m, _) = load(path, tch::Device::Cpu)?;
     if law.mu > 0.0 {
         m.noise = Some(law);

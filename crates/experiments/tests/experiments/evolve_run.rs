@@ -41,6 +41,7 @@ fn records(out: &std::path::Path) -> Vec<WindowRecord> {
 /// Co-evolution, outputs, budget and resume.
 #[test]
 fn smoke_run_writes_its_outputs_and_resumes_exactly() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let whole = tempfile::tempdir().unwrap();
     let s = run(&options(whole.path(), 2, false)).unwrap();
@@ -193,6 +194,7 @@ fn rec_of<'a>(r: &'a [WindowRecord], w: usize, id: &str) -> &'a WindowRecord {
 /// `evolve global-bn` scores it the same as saved and as re-estimated.
 #[test]
 fn source_bn_frames_leave_the_global_model_with_the_source_statistics() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let mut o = options(dir.path(), 1, false);

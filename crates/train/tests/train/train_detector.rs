@@ -24,6 +24,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn shipped_models_build_with_stride_4_heads_and_global_is_larger() {
+    let _serial = crate::serial();
     let t = terminal();
     let g = Detector::new(
         &load_model(Path::new("models/global.toml")).unwrap(),
@@ -57,6 +58,7 @@ fn shipped_models_build_with_stride_4_heads_and_global_is_larger() {
 
 #[test]
 fn a_head_of_the_wrong_width_is_a_clear_error() {
+    let _serial = crate::serial();
     let text = std::fs::read_to_string("models/terminal.toml").unwrap();
     let desc = parse_model(&text, "models/terminal.toml").unwrap();
     let err = Detector::new(&desc, 7, Device::Cpu)
@@ -71,6 +73,7 @@ fn a_head_of_the_wrong_width_is_a_clear_error() {
 
 #[test]
 fn pruning_removes_channels_and_keeps_the_function_at_ratio_zero() {
+    let _serial = crate::serial();
     let base = terminal();
     let x = Tensor::rand([2, 3, 96, 96], (Kind::Float, Device::Cpu));
     let same = prune(&base, 0.0, "same").unwrap();
@@ -97,6 +100,7 @@ fn pruning_removes_channels_and_keeps_the_function_at_ratio_zero() {
 
 #[test]
 fn pruning_keeps_the_largest_l1_filters() {
+    let _serial = crate::serial();
     let base = terminal();
     // Make filter 5 of `stem` tiny: it must be among those removed.
     let vars = base.vs.variables();
@@ -158,6 +162,7 @@ kernel = 1
 
 #[test]
 fn convs_feeding_an_add_are_not_pruned() {
+    let _serial = crate::serial();
     let desc = parse_model(WITH_ADD, "res.toml").unwrap();
     let m = Detector::new(&desc, 4, Device::Cpu).unwrap();
     let p = prune(&m, 0.5, "half").unwrap();
@@ -169,6 +174,7 @@ fn convs_feeding_an_add_are_not_pruned() {
 
 #[test]
 fn checkpoint_round_trip_and_missing_description() {
+    let _serial = crate::serial();
     let m = terminal();
     let dir = tempfile::tempdir().unwrap();
     let state = checkpoint::TrainState {
@@ -197,6 +203,7 @@ fn checkpoint_round_trip_and_missing_description() {
 
 #[test]
 fn targets_and_decoding_agree_on_a_hand_made_box() {
+    let _serial = crate::serial();
     // One car from (20, 30) to (44, 46): centre (32, 38) px = cell (8, 9.5), size 6 x 4 cells.
     let g = GtBox {
         class: 1,
@@ -251,6 +258,7 @@ fn targets_and_decoding_agree_on_a_hand_made_box() {
 
 #[test]
 fn a_nan_loss_stops_training_naming_model_and_step() {
+    let _serial = crate::serial();
     let mut m = terminal();
     let vars = m.vs.variables();
     let _ = tch::no_grad(|| vars["hm.bias"].shallow_clone().fill_(f64::NAN));
@@ -283,6 +291,7 @@ fn a_nan_loss_stops_training_naming_model_and_step() {
 
 #[test]
 fn pseudo_label_and_distillation_objectives_train() {
+    let _serial = crate::serial();
     let teacher = terminal();
     let mut student = prune(&teacher, 0.5, "student").unwrap();
     let cfg = trainer::TrainConfig {

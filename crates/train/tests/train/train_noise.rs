@@ -10,6 +10,7 @@ fn weights() -> Tensor {
 
 #[test]
 fn spread_is_mu_times_range() {
+    let _serial = crate::serial();
     tch::manual_seed(1);
     let w = weights();
     let mu = 0.05; // sigma = 0.05 * 2 = 0.1
@@ -23,6 +24,7 @@ fn spread_is_mu_times_range() {
 
 #[test]
 fn clipping_holds_and_noise_is_redrawn() {
+    let _serial = crate::serial();
     tch::manual_seed(2);
     let w = weights() * 0.3 + 0.1; // range [-0.2, 0.4]
     let n = WeightNoise::new(0.5).unwrap();
@@ -47,6 +49,7 @@ fn clipping_holds_and_noise_is_redrawn() {
 
 #[test]
 fn gradient_passes_straight_through() {
+    let _serial = crate::serial();
     tch::manual_seed(3);
     let w = weights().set_requires_grad(true);
     let c = Tensor::randn([20_000], (Kind::Float, tch::Device::Cpu));
@@ -91,6 +94,7 @@ kernel = 1
 
 #[test]
 fn wrapper_on_a_model_perturbs_each_forward_and_trains_clean_weights() {
+    let _serial = crate::serial();
     tch::manual_seed(4);
     let desc = parse_model(TINY, "tiny.toml").unwrap();
     let mut m = Detector::new(&desc, 4, tch::Device::Cpu).unwrap();

@@ -67,30 +67,36 @@ fn trainer_delta(w: &[f32], law: &WeightNoise, seed: u64) -> Vec<f64> {
 
 #[test]
 fn cell_law_equals_the_simulators_cells_in_distribution() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     let (w, step) = weights(3);
     let mu = 0.02;
     // Several draws a side: 8192 values.
     let sim: Vec<f64> = (0..4).flat_map(|d| sim_delta(&w, step, mu, d)).collect();
     let law = WeightNoise::cell(mu, 16, 2).unwrap();
-    let tr: Vec<f64> = (0..4).flat_map(|d| trainer_delta(&w, &law, 10 + d)).collect();
+    let tr: Vec<f64> = (0..4)
+        .flat_map(|d| trainer_delta(&w, &law, 10 + d))
+        .collect();
     let (d, p) = ks(&sim, &tr);
     assert!(p > 0.01, "same law: D {d}, p {p}");
     // A doubled mu is told apart.
     let twice = WeightNoise::cell(2.0 * mu, 16, 2).unwrap();
-    let tr2: Vec<f64> = (0..4).flat_map(|d| trainer_delta(&w, &twice, 10 + d)).collect();
+    let tr2: Vec<f64> = (0..4)
+        .flat_map(|d| trainer_delta(&w, &twice, 10 + d))
+        .collect();
     let (d2, p2) = ks(&sim, &tr2);
     assert!(p2 < 1e-6, "doubled mu: D {d2}, p {p2}");
     // So is a Gaussian of the same standard deviation without the cells' limits.
     let sd = (sim.iter().map(|x| x * x).sum::<f64>() / sim.len() as f64).sqrt();
-    let gauss: Vec<f64> = Vec::try_from(Tensor::randn([8192], (Kind::Double, tch::Device::Cpu)) * sd)
-        .unwrap();
+    let gauss: Vec<f64> =
+        Vec::try_from(Tensor::randn([8192], (Kind::Double, tch::Device::Cpu)) * sd).unwrap();
     let (d3, p3) = ks(&sim, &gauss);
     assert!(p3 < 1e-6, "unclipped Gaussian: D {d3}, p {p3}");
 }
 
 #[test]
 fn cell_law_moments_by_hand() {
+    let _serial = crate::serial();
     tch::set_num_threads(1);
     // Without noise: the chip's max-abs 16-bit rounding, nothing else.
     let (w, step) = weights(4);
@@ -116,8 +122,14 @@ fn cell_law_moments_by_hand() {
     let mean = inner.iter().sum::<f64>() / inner.len() as f64;
     let var = inner.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (inner.len() - 1) as f64;
     let want = 0.03f64.powi(2) * (0..8).map(|s| 16f64.powi(s)).sum::<f64>();
-    assert!((var / want - 1.0).abs() < 0.05, "variance {var} against {want}");
-    assert!(mean.abs() < 4.0 * (want / inner.len() as f64).sqrt(), "mean {mean}");
+    assert!(
+        (var / want - 1.0).abs() < 0.05,
+        "variance {var} against {want}"
+    );
+    assert!(
+        mean.abs() < 4.0 * (want / inner.len() as f64).sqrt(),
+        "mean {mean}"
+    );
     // w = -max is stored as u = 1: the lowest slice at level 1, every other cell at level 0,
     // which can only rise: the weight falls by at most one step.
     let low = [-1.0f32, 1.0];

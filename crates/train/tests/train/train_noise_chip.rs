@@ -46,6 +46,7 @@ pub(crate) fn ks(a: &[f64], b: &[f64]) -> (f64, f64) {
 
 #[test]
 fn ks_by_hand() {
+    let _serial = crate::serial();
     // Identical samples: D = 0; disjoint: D = 1.
     assert_eq!(ks(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]).0, 0.0);
     assert_eq!(ks(&[1.0, 2.0], &[3.0, 4.0]).0, 1.0);
@@ -153,6 +154,7 @@ const MU: f64 = 0.02;
 /// Weight level: the folded perturbation of one layer, 4608 values a side.
 #[test]
 fn folded_draw_matches_the_simulator_on_weights() {
+    let _serial = crate::serial();
     let l = layer(11);
     tch::manual_seed(7);
     let sim = values(&l.sim_delta(MU, 7));
@@ -183,6 +185,7 @@ fn folded_draw_matches_the_simulator_on_weights() {
 /// sample is independent), 150 draws a side.
 #[test]
 fn folded_draw_matches_the_simulator_on_outputs() {
+    let _serial = crate::serial();
     let l = layer(12);
     tch::manual_seed(8);
     let draws = 150u64;
@@ -236,6 +239,7 @@ fn folded_draw_matches_the_simulator_on_outputs() {
 /// tiny weights gets tiny noise.
 #[test]
 fn groups_have_their_own_range() {
+    let _serial = crate::serial();
     let big = Tensor::rand([4, 1, 3, 3], (Kind::Float, Device::Cpu)) - 0.5;
     let w = Tensor::cat(&[&big, &(&big * 1e-3)], 0);
     tch::manual_seed(5);
@@ -252,6 +256,7 @@ fn groups_have_their_own_range() {
 /// (`cim::quant::WeightQuant`).
 #[test]
 fn weight_bits_round_to_the_simulators_grid() {
+    let _serial = crate::serial();
     let w = Tensor::rand([8, 4, 3, 3], (Kind::Float, Device::Cpu)) - 0.5;
     let n = WeightNoise::folded(0.0)
         .unwrap()
@@ -329,6 +334,7 @@ kernel = 1
 /// folded); the heads feed nothing but the outputs.
 #[test]
 fn fold_rule_is_the_simulators() {
+    let _serial = crate::serial();
     let desc = parse_model(FOLD, "fold.toml").unwrap();
     let inputs: Vec<_> = desc
         .walk()
@@ -371,6 +377,7 @@ fn fold_model() -> (Detector, Tensor, Tensor) {
 /// the batch-norm's output is the simulator's folded conv on w_f + delta_f.
 #[test]
 fn detector_fixed_draw_is_the_folded_conv() {
+    let _serial = crate::serial();
     tch::manual_seed(21);
     let (mut m, gamma, var) = fold_model();
     let vars = m.vs.variables();
@@ -425,6 +432,7 @@ fn detector_fixed_draw_is_the_folded_conv() {
 /// change mapped back onto the raw weight, delta_f / scale, overflowed the running variances).
 #[test]
 fn tiny_gamma_trains_finite() {
+    let _serial = crate::serial();
     tch::manual_seed(22);
     let (mut m, _, _) = fold_model();
     let vars = m.vs.variables();
