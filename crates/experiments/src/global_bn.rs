@@ -45,8 +45,17 @@ pub struct GlobalBnTable {
 }
 
 /// Finished runs at or below `dir` (folders holding `summary.json` and
-/// `final/global.safetensors`), in path order.
-fn runs_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// `final/global.safetensors`), in path order; a folder reached twice through links is read once.
+fn runs_under(
+    dir: &Path,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> Result<()> {
+    if let Ok(real) = dir.canonicalize() {
+        if !seen.insert(real) {
+            return Ok(());
+        }
+    }
     if dir.join("summary.json").is_file() && dir.join("final/global.safetensors").is_file() {
         out.push(dir.to_path_buf());
         return Ok(());
@@ -58,7 +67,7 @@ fn runs_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         .collect();
     subs.sort();
     for s in subs {
-        runs_under(&s, out)?;
+        runs_under(&s, seen, out)?;
     }
     Ok(())
 }
@@ -107,9 +116,9 @@ fn run_scores(run: &Path, device: tch::Device) -> Result<RunScores> {
 
 /// Scores every finished run under `dirs`; writes `out/global_bn.{md,json}`.
 pub fn global_bn(dirs: &[PathBuf], out: &Path, device: tch::Device) -> Result<GlobalBnTable> {
-    let mut found = Vec::new();
+    let (mut found, mut seen) = (Vec::new(), Default::default());
     for d in dirs {
-        runs_under(d, &mut found)?;
+        runs_under(d, &mut seen, &mut found)?;
     }
     if found.is_empty() {
         return Err(EvolveError::BadInput(format!(
@@ -173,18 +182,7 @@ pub fn global_bn(dirs: &[PathBuf], out: &Path, device: tch::Device) -> Result<Gl
             m.verdict()
         ));
     }
-    std::fs::create_dir_all(out)
-        .map_err(|x| EvolveError::BadInput(format!("creating {}: {x}", out.display())))?;
-    let w = |name: &str, text: &str| -> Result<()> {
-        Ok(nestevo_core::error::write_atomic(
-            &out.join(name),
-            text.as_bytes(),
-        )?)
-    };
-    w("global_bn.md", &md)?;
-    w(
-        "global_bn.json",
-        &serde_json::to_string_pretty(&t).expect("serialisable"),
-    )?;
+    let json = serde_json::to_string_pretty(&t).expect("serialisable");
+    crate::replicates::write_files(out, &[("global_bn.md", &md), ("global_bn.json", &json)])?;
     Ok(t)
 }
