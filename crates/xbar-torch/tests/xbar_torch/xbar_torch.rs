@@ -158,6 +158,40 @@ fn refuses_what_the_kernels_refuse() {
     assert!(err.contains("read noise needs the analogue path"), "{err}");
 }
 
+/// The device entry (`run_tensor`, inputs already a tensor) refuses what the host entry
+/// refuses, and a tensor of the wrong shape or kind, each in one line saying what it expected.
+#[test]
+fn device_entry_refuses_bad_tensors() {
+    use tch::{Kind, Tensor};
+    let c = isaac();
+    let m = TorchMatrix::program(&torch(), &c, &[5, -3], 2, 1, None).unwrap();
+    let ok = Tensor::from_slice(&[1i64, 2]).view([1, 2]);
+    let (y, _) = m.run_tensor(&ok, InputMode::Unsigned, None).unwrap();
+    assert_eq!(Vec::<i64>::try_from(y.view([-1])).unwrap(), vec![5 - 6]);
+    let refuse = |x: &Tensor, read: Option<ReadNoise>| {
+        m.run_tensor(x, InputMode::Unsigned, read)
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let e = refuse(&Tensor::from_slice(&[1i64, 2, 3]).view([1, 3]), None);
+    assert!(
+        e.contains("[1, 3]") && e.contains("expected [batch, K 2] Int64"),
+        "{e}"
+    );
+    let e = refuse(&Tensor::from_slice(&[1i64, 2]), None);
+    assert!(
+        e.contains("[2]") && e.contains("expected [batch, K 2]"),
+        "{e}"
+    );
+    let e = refuse(&ok.to_kind(Kind::Float), None);
+    assert!(e.contains("Float") && e.contains("Int64"), "{e}");
+    let e = refuse(&Tensor::from_slice(&[-1i64, 0]).view([1, 2]), None);
+    assert!(e.contains("input [0, 0] = -1 is outside"), "{e}");
+    let e = refuse(&ok, Some(ReadNoise { mu: 0.1, seed: 1 }));
+    assert!(e.contains("read noise needs the analogue path"), "{e}");
+}
+
 /// ISAAC's knobs with two-bit cells (the shape the noise tests use).
 fn isaac() -> XbarConfig {
     cfg((128, 128, 2), (16, 16, 1, 8), None, true)
