@@ -323,6 +323,27 @@ mod torch_side {
     }
 
     #[test]
+    fn an_unknown_noise_site_is_refused() {
+        one_clear_line(
+            &[
+                "bench",
+                "noise-finetune",
+                "--checkpoint",
+                "models/pretrained/global.safetensors",
+                "--mu",
+                "0.02",
+                "--site",
+                "cells",
+                "--out",
+                "/nonexistent",
+                "--name",
+                "x",
+            ],
+            &["--site cells", "allowed folded, cell, raw"],
+        );
+    }
+
+    #[test]
     fn libtorch_failures_are_faults_without_backtraces() {
         let a = tch::Tensor::zeros([2, 3], (tch::Kind::Float, tch::Device::Cpu));
         let e: TrainError = a.f_matmul(&a).unwrap_err().into();

@@ -72,6 +72,15 @@ impl EvalMode {
             EvalMode::Cell => "cim-cell",
         }
     }
+    /// The trainer's noise site of a LibTorch mode; None for the bit-faithful ones.
+    pub fn trainer_site(self) -> Option<NoiseSite> {
+        match self {
+            EvalMode::Trainer => Some(NoiseSite::Folded),
+            EvalMode::TrainerRaw => Some(NoiseSite::Raw),
+            EvalMode::TrainerCell => Some(NoiseSite::Cell),
+            EvalMode::Weight | EvalMode::Cell => None,
+        }
+    }
 }
 
 impl std::str::FromStr for EvalMode {
@@ -298,25 +307,17 @@ pub fn noise_sweep(s: &NoiseSweep, out: &Path) -> Result<PointsFile> {
             ));
         }
         let (_, frames, calib) = cache.as_ref().expect("set above");
-        let map50 = match mode {
-            EvalMode::Trainer | EvalMode::TrainerRaw | EvalMode::TrainerCell => {
-                let site = match mode {
-                    EvalMode::Trainer => NoiseSite::Folded,
-                    EvalMode::TrainerRaw => NoiseSite::Raw,
-                    _ => NoiseSite::Cell,
-                };
-                trainer_map(path, site_law(site, mu, &s.arch)?, seed, frames)?
-            }
-            EvalMode::Weight | EvalMode::Cell => {
-                let nm = match (mu > 0.0, mode) {
-                    (false, _) => NoiseMode::None,
-                    (true, EvalMode::Weight) => NoiseMode::Weight,
-                    _ => NoiseMode::Cell,
-                };
-                let noise = NoiseSpec::from_flags(nm, mu, 0.0, seed)
-                    .map_err(|e| EvolveError::BadInput(e.to_string()))?;
-                cim_map(path, s, noise, frames, calib)?
-            }
+        let map50 = if let Some(site) = mode.trainer_site() {
+            trainer_map(path, site_law(site, mu, &s.arch)?, seed, frames)?
+        } else {
+            let nm = match (mu > 0.0, mode) {
+                (false, _) => NoiseMode::None,
+                (true, EvalMode::Weight) => NoiseMode::Weight,
+                _ => NoiseMode::Cell,
+            };
+            let noise = NoiseSpec::from_flags(nm, mu, 0.0, seed)
+                .map_err(|e| EvolveError::BadInput(e.to_string()))?;
+            cim_map(path, s, noise, frames, calib)?
         };
         let secs = t.elapsed().as_secs_f64();
         let mut row = key;
@@ -621,9 +622,10 @@ pub fn summarise(
     Ok(s)
 }
 
-/// Fine-tunes a checkpoint on the source stream's training frames with the trainer's Eq. 18-20
-/// noise at `mu` drawn at `site` (the cell site with `arch`'s weight and cell bits; 0: the same fine-tune without noise, the fair
-/// baseline: same frames, seed and steps), and saves it as `dir/NAME.safetensors`.
+/// Fine-tunes a checkpoint on the source stream's training frames with the trainer's noise at
+/// `mu` drawn at `site` (the cell site with `arch`'s weight and cell bits; 0: the same
+/// fine-tune without noise, the fair baseline: same frames, seed and steps), and saves it as
+/// `dir/NAME.safetensors`.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     from: &Path,

@@ -253,6 +253,26 @@ fn mutual_label_kind_defaults_and_is_checked() {
     assert!(e.contains("mutual.labels") && e.contains("hard"), "{e}");
 }
 
+/// What the global model's statistics are re-estimated on: `uploads-and-source` when a file
+/// leaves it out, `source` on the paper preset and by `--set`, anything else refused naming the
+/// field, the value and the two allowed.
+#[test]
+fn bn_frames_default_preset_and_refusal() {
+    use nestevo_evolve::config::BnFrames;
+    let p = parse_experiment(&smoke_text(), "smoke.toml").unwrap();
+    assert_eq!(p.mutual.bn_frames, BnFrames::UploadsAndSource);
+    assert_eq!(preset("paper").unwrap().mutual.bn_frames, BnFrames::Source);
+    let q = apply_overrides(&p, &["mutual.bn_frames=source".into()], "p").unwrap();
+    assert_eq!(q.mutual.bn_frames, BnFrames::Source);
+    let e = apply_overrides(&p, &["mutual.bn_frames=pooled".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(
+        &e,
+        &["mutual.bn_frames", "pooled", "uploads-and-source", "source"],
+    );
+}
+
 /// `[sched]` defaults (knapsack, 1024 MB, util 0.5) when a file leaves it out, reads a section,
 /// takes `--set`, round-trips through `to_toml`, and refuses an unknown policy, a zero budget,
 /// a util outside (0, 1] and an unknown key, naming field and value.

@@ -98,6 +98,17 @@ fn cell_law_equals_the_simulators_cells_in_distribution() {
 fn cell_law_moments_by_hand() {
     let _serial = crate::serial();
     tch::set_num_threads(1);
+    // Bits the chip cannot hold are refused, saying what is allowed.
+    let e = WeightNoise::cell(0.02, 40, 2).unwrap_err().to_string();
+    assert!(
+        e.contains("weight bits 40") && e.contains("allowed 2 to 32"),
+        "{e}"
+    );
+    let e = WeightNoise::cell(0.02, 16, 9).unwrap_err().to_string();
+    assert!(
+        e.contains("bits per cell 9") && e.contains("allowed 1 to 8"),
+        "{e}"
+    );
     // Without noise: the chip's max-abs 16-bit rounding, nothing else.
     let (w, step) = weights(4);
     let zero = trainer_delta(&w, &WeightNoise::cell(0.0, 16, 2).unwrap(), 0);
