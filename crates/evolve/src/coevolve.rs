@@ -71,6 +71,14 @@ pub struct PairReport {
     pub mid_first: f64,
     pub mid_last: f64,
     pub seconds: f64,
+    /// The generated samples' cross-entropy on the intermediate's head, mean over the first
+    /// and the last tenth of the steps (with a generator and samples).
+    pub sample_ce: Option<(f64, f64)>,
+    /// The feature-level term, unweighted, the same way (with a generator and the term on).
+    pub feature: Option<(f64, f64)>,
+    /// Mean L2 norm of the intermediate's latents at its pseudo-box centres over the steps
+    /// (with the feature term on): the scale the generator's samples are set against.
+    pub latent_norm: Option<f64>,
 }
 
 /// The pseudo boxes of each label, as training targets.
@@ -123,6 +131,37 @@ fn head_logits(d: &Detector, z: &Tensor) -> Result<Tensor> {
     let b = get("bias")?;
     let (c, dim) = (w.size()[0], w.size()[1]);
     Ok(z.linear(&w.reshape([c, dim]), Some(b)))
+}
+
+/// Mean L2 norm of `d`'s latents (the input of its heat-map head) at the centres of the pseudo
+/// boxes of `labels` on `frames` (eval mode, no gradient); `None` without boxes.
+pub fn box_latent_norm(d: &Detector, frames: &[Frame], labels: &[Labelled]) -> Result<Option<f64>> {
+    let keep = head_input(d)?;
+    let boxes = pseudo_boxes(labels);
+    let _guard = tch::no_grad_guard();
+    let (mut sum, mut n) = (0.0, 0usize);
+    let all: Vec<usize> = (0..frames.len()).collect();
+    for group in super::distill::by_size(frames, &all) {
+        for part in group.chunks(32) {
+            let (h, w) = (frames[part[0]].height, frames[part[0]].width);
+            let rgb: Vec<&[u8]> = part.iter().map(|&i| frames[i].rgb.as_slice()).collect();
+            let (_, f) = d.forward_features(&d.batch_from_rgb_hw(&rgb, h, w), false, keep)?;
+            let bx: Vec<Vec<GtBox>> = part.iter().map(|&i| boxes[i].clone()).collect();
+            let grid = (f.size()[2] as usize, f.size()[3] as usize);
+            let cells = super::feature_term::centre_cells(&bx, d.classes, grid, d.stride);
+            if cells.is_empty() {
+                continue;
+            }
+            sum += super::feature_term::centre_latents(&f, &cells)
+                .square()
+                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+                .sqrt()
+                .sum(Kind::Double)
+                .double_value(&[]);
+            n += cells.len();
+        }
+    }
+    Ok((n > 0).then(|| sum / n as f64))
 }
 
 /// The index of the layer the heat-map head reads (its first input): the latent space of the
@@ -221,6 +260,8 @@ pub fn train_pair_with_replay(
         .then(|| WeightNoise::new(cfg.mu))
         .transpose()?;
     let (mut l_locals, mut l_mids) = (Vec::new(), Vec::new());
+    // Diagnostics of the generator's two terms, read off values already computed.
+    let (mut ces, mut feats_l, mut norms) = (Vec::new(), Vec::new(), Vec::new());
     let result = (|| -> Result<()> {
         for step in 0..cfg.steps {
             let lr = lr_at(step, cfg.steps, warmup, cfg.lr);
@@ -236,6 +277,7 @@ pub fn train_pair_with_replay(
             opt_local.zero_grad();
             opt_mid.zero_grad();
             let (mut vl, mut vm) = (0.0, 0.0);
+            let mut vf = None;
             for (g, group) in super::distill::by_size(frames, &idx)
                 .into_iter()
                 .enumerate()
@@ -297,6 +339,15 @@ pub fn train_pair_with_replay(
                     let cells =
                         super::feature_term::centre_cells(&bx, mid.classes, grid, mid.stride);
                     if let Some(lf) = super::feature_term::feature_loss(f, &cells, protos, known) {
+                        *vf.get_or_insert(0.0) += lf.double_value(&[]) * share;
+                        norms.push(tch::no_grad(|| {
+                            super::feature_term::centre_latents(f, &cells)
+                                .square()
+                                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+                                .sqrt()
+                                .mean(Kind::Float)
+                                .double_value(&[])
+                        }));
                         l_mid += lf * (cfg.feature * share);
                     }
                 }
@@ -318,6 +369,7 @@ pub fn train_pair_with_replay(
                         let y = super::generator::draw_labels(prior, cfg.samples, x.device());
                         let z = tch::no_grad(|| gen.sample(&y, false).1);
                         let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
+                        ces.push(ce.double_value(&[]));
                         l_mid += ce * cfg.beta;
                     }
                 }
@@ -343,19 +395,29 @@ pub fn train_pair_with_replay(
             opt_mid.step();
             l_locals.push(vl);
             l_mids.push(vm);
+            feats_l.extend(vf);
         }
         Ok(())
     })();
     mid.noise = None;
     result?;
-    let tenth = (l_locals.len() / 10).max(1);
     let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    // Mean over the first and the last tenth of a series; none for an empty one.
+    let ends = |s: &[f64]| {
+        let tenth = (s.len() / 10).max(1);
+        (!s.is_empty()).then(|| (mean(&s[..tenth]), mean(&s[s.len() - tenth..])))
+    };
+    let (local_first, local_last) = ends(&l_locals).expect("steps >= 1");
+    let (mid_first, mid_last) = ends(&l_mids).expect("steps >= 1");
     Ok(PairReport {
-        local_first: mean(&l_locals[..tenth]),
-        local_last: mean(&l_locals[l_locals.len() - tenth..]),
-        mid_first: mean(&l_mids[..tenth]),
-        mid_last: mean(&l_mids[l_mids.len() - tenth..]),
+        local_first,
+        local_last,
+        mid_first,
+        mid_last,
         seconds: t0.elapsed().as_secs_f64(),
+        sample_ce: ends(&ces),
+        feature: ends(&feats_l),
+        latent_norm: (!norms.is_empty()).then(|| mean(&norms)),
     })
 }
 

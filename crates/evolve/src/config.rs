@@ -342,6 +342,11 @@ pub struct GeneratorSpec {
     /// samples reach the heads only.
     #[serde(default)]
     pub feature: f64,
+    /// Scale every generated sample to the intermediates' own latent norm at their pseudo-box
+    /// centres (measured each window on their training frames, mean over them), so that the
+    /// generator chooses directions only (`Generator::with_norm`). false: unbounded samples.
+    #[serde(default)]
+    pub match_norm: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -71,6 +71,20 @@ pub fn centre_cells(
     cells
 }
 
+/// The latents of `feats` [B, latent, H, W] at `cells`, as [cells, latent].
+pub fn centre_latents(feats: &Tensor, cells: &[[usize; 4]]) -> Tensor {
+    let s = feats.size();
+    let (d, h, w) = (s[1], s[2], s[3]);
+    let flat: Vec<i64> = cells
+        .iter()
+        .map(|&[b, y, x, _]| (b as i64 * h + y as i64) * w + x as i64)
+        .collect();
+    feats
+        .permute([0, 2, 3, 1])
+        .reshape([-1, d])
+        .index_select(0, &Tensor::from_slice(&flat).to_device(feats.device()))
+}
+
 /// `L_feat` on latents `feats` [B, latent, H, W] at `cells`; `None` without cells.
 pub fn feature_loss(
     feats: &Tensor,
@@ -81,18 +95,9 @@ pub fn feature_loss(
     if cells.is_empty() {
         return None;
     }
-    let s = feats.size();
-    let (d, h, w) = (s[1], s[2], s[3]);
     let dev = feats.device();
-    let flat: Vec<i64> = cells
-        .iter()
-        .map(|&[b, y, x, _]| (b as i64 * h + y as i64) * w + x as i64)
-        .collect();
     let target: Vec<i64> = cells.iter().map(|c| c[3] as i64).collect();
-    let f = feats
-        .permute([0, 2, 3, 1])
-        .reshape([-1, d])
-        .index_select(0, &Tensor::from_slice(&flat).to_device(dev));
+    let f = centre_latents(feats, cells);
     let unit = |t: &Tensor| {
         let n = t
             .square()

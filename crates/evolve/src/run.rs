@@ -94,6 +94,30 @@ pub struct WindowRecord {
     pub label_s: f64,
     pub first_loss: f64,
     pub last_loss: f64,
+    /// The window's generator (the same on every terminal's row; absent without one): its loss
+    /// over the first and the last tenth of its steps, its accuracy on the intermediates'
+    /// heads (mean over heads) and its samples' mean L2 norm.
+    #[serde(default)]
+    pub gen_loss_first: Option<f64>,
+    #[serde(default)]
+    pub gen_loss_last: Option<f64>,
+    #[serde(default)]
+    pub gen_accuracy: Option<f64>,
+    #[serde(default)]
+    pub gen_latent_norm: Option<f64>,
+    /// This terminal's pair: the generated samples' cross-entropy on its intermediate's head
+    /// and the feature-level term (first and last tenth of the steps), and the intermediate's
+    /// latent norm at its pseudo-box centres.
+    #[serde(default)]
+    pub sample_ce_first: Option<f64>,
+    #[serde(default)]
+    pub sample_ce_last: Option<f64>,
+    #[serde(default)]
+    pub feature_first: Option<f64>,
+    #[serde(default)]
+    pub feature_last: Option<f64>,
+    #[serde(default)]
+    pub mid_latent_norm: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -517,6 +541,18 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 label_s: oc.label_s,
                 first_loss: oc.first_loss,
                 last_loss: oc.last_loss,
+                gen_loss_first: outcome.generator_loss.map(|l| l.0),
+                gen_loss_last: outcome.generator_loss.map(|l| l.1),
+                gen_accuracy: (!outcome.generator_accuracy.is_empty()).then(|| {
+                    outcome.generator_accuracy.iter().sum::<f64>()
+                        / outcome.generator_accuracy.len() as f64
+                }),
+                gen_latent_norm: outcome.generator_latent_norm,
+                sample_ce_first: oc.sample_ce.map(|l| l.0),
+                sample_ce_last: oc.sample_ce.map(|l| l.1),
+                feature_first: oc.feature_term.map(|l| l.0),
+                feature_last: oc.feature_term.map(|l| l.1),
+                mid_latent_norm: oc.mid_latent_norm,
             });
         }
         let dir = round_dir(&o.out, w);
@@ -723,11 +759,13 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
         "window,terminal,stream,uploaded,pseudo_boxes,delta,delta_global,decision,action,\
          map50_before,map50_before_lo,map50_before_hi,map50_after,map50_after_lo,map50_after_hi,\
          map50_deployed,lcp,global_map50,global_map50_after,t_c,t_w,t_r,label_s,map50_start,\
-         pseudo_precision,pseudo_recall,mid_distance_start,mid_distance,mid_map50_others\n",
+         pseudo_precision,pseudo_recall,mid_distance_start,mid_distance,mid_map50_others,\
+         gen_loss_first,gen_loss_last,gen_accuracy,gen_latent_norm,sample_ce_first,\
+         sample_ce_last,feature_first,feature_last,mid_latent_norm\n",
     );
     for r in records {
         csv.push_str(&format!(
-            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3},{:.4},{},{},{},{},{}\n",
+            "{},{},{},{},{},{:.4},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3},{:.4},{},{},{},{},{},{}\n",
             r.window,
             r.terminal,
             r.stream,
@@ -759,7 +797,20 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
             r.pseudo_recall.map_or(String::new(), |v| format!("{v:.4}")),
             r.mid_distance_start.map_or(String::new(), |v| format!("{v:.5}")),
             r.mid_distance.map_or(String::new(), |v| format!("{v:.5}")),
-            r.mid_map50_others.map_or(String::new(), |v| format!("{v:.4}"))
+            r.mid_map50_others.map_or(String::new(), |v| format!("{v:.4}")),
+            [
+                r.gen_loss_first,
+                r.gen_loss_last,
+                r.gen_accuracy,
+                r.gen_latent_norm,
+                r.sample_ce_first,
+                r.sample_ce_last,
+                r.feature_first,
+                r.feature_last,
+                r.mid_latent_norm,
+            ]
+            .map(|v| v.map_or(String::new(), |v| format!("{v:.5}")))
+            .join(",")
         ));
     }
     write_atomic(&out.join("windows.csv"), &csv)

@@ -9,10 +9,11 @@
 //! their own terminal's frames since they were made, so their heads disagree where their data
 //! did (FedGen's setting); copies of one global model would all answer alike.
 
-use super::window::{Strategy, Window};
+use super::window::{PairTerms, Strategy, Window};
 use super::{distill_job, seed_of, Edge};
 use crate::coevolve::{
-    class_counts, class_prior, copy_model, relative_distance, train_pair_with_replay, PairConfig,
+    box_latent_norm, class_counts, class_prior, copy_model, relative_distance,
+    train_pair_with_replay, PairConfig,
 };
 use crate::compress;
 use crate::config::BnFrames;
@@ -69,6 +70,19 @@ impl Strategy for CoEvolve {
                 CLASSES.len(),
                 edge.global.vs.device(),
             );
+            if e.generator.match_norm {
+                // Each intermediate on its own training frames, frame-weighted.
+                let (mut sum, mut n) = (0.0, 0usize);
+                for (j, m) in mids.iter().enumerate() {
+                    if let Some(r) = box_latent_norm(m, &uploads[j].frames, &win.labels[j])? {
+                        sum += r * uploads[j].frames.len() as f64;
+                        n += uploads[j].frames.len();
+                    }
+                }
+                if n > 0 {
+                    g = g.with_norm(sum / n as f64);
+                }
+            }
             let rep = train_generator(
                 &mut g,
                 &heads,
@@ -82,6 +96,8 @@ impl Strategy for CoEvolve {
                 },
             )?;
             win.generator_accuracy = rep.accuracy;
+            win.generator_loss = Some((rep.first_loss, rep.last_loss));
+            win.generator_latent_norm = Some(rep.latent_norm);
             let wk = generator_work(
                 heads[0].latent_dim(),
                 heads.len(),
@@ -143,6 +159,11 @@ impl Strategy for CoEvolve {
                 },
             )?;
             win.mid_distance[j] = Some((d0, relative_distance(&mids[j], &edge.global)?));
+            win.pair_terms[j] = Some(PairTerms {
+                sample_ce: rep.sample_ce,
+                feature: rep.feature,
+                latent_norm: rep.latent_norm,
+            });
             let t = &uploads[j].terminal;
             let mut wk = win.work_of(
                 &[&edge.terminals[k].model.desc, &mids[j].desc],

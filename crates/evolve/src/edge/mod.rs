@@ -106,6 +106,15 @@ pub struct TerminalOutcome {
     /// their ground truth, mean over them): how far the intermediates have specialised.
     #[serde(default)]
     pub mid_map50_others: Option<f64>,
+    /// Its pair's generated-sample cross-entropy and feature-level term (first and last tenth
+    /// of the steps) and its intermediate's latent norm at pseudo-box centres: whether the
+    /// generator's terms carried any signal. Absent where no generator took part.
+    #[serde(default)]
+    pub sample_ce: Option<(f64, f64)>,
+    #[serde(default)]
+    pub feature_term: Option<(f64, f64)>,
+    #[serde(default)]
+    pub mid_latent_norm: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +127,11 @@ pub struct WindowOutcome {
     pub global_updated: bool,
     /// The generator's accuracy per intermediate head, when one was trained.
     pub generator_accuracy: Vec<f64>,
+    /// Its loss over the first and the last tenth of its steps, and its samples' mean L2 norm.
+    #[serde(default)]
+    pub generator_loss: Option<(f64, f64)>,
+    #[serde(default)]
+    pub generator_latent_norm: Option<f64>,
     /// Wall seconds of the whole window on the edge.
     pub seconds: f64,
     /// The window's jobs replayed on the `[sched]` device (`schedule`): where t_w, t_r come from.
@@ -501,6 +515,9 @@ impl Edge {
             // No training: no loss (0, so that the JSON tables stay numbers).
             losses: vec![(0.0, 0.0); n],
             generator_accuracy: Vec::new(),
+            generator_loss: None,
+            generator_latent_norm: None,
+            pair_terms: vec![None; n],
             global_updated: false,
             mid_distance: vec![None; n],
             mid_map50_others: vec![None; n],
@@ -510,6 +527,9 @@ impl Edge {
             stages,
             losses,
             generator_accuracy: gen_acc,
+            generator_loss,
+            generator_latent_norm,
+            pair_terms,
             global_updated,
             mid_distance,
             mid_map50_others,
@@ -532,6 +552,9 @@ impl Edge {
                 mid_distance_start: mid_distance[j].map(|d| d.0),
                 mid_distance: mid_distance[j].map(|d| d.1),
                 mid_map50_others: mid_map50_others[j],
+                sample_ce: pair_terms[j].and_then(|p| p.sample_ce),
+                feature_term: pair_terms[j].and_then(|p| p.feature),
+                mid_latent_norm: pair_terms[j].and_then(|p| p.latent_norm),
                 pseudo_precision: quality[j].map(|q| q.0),
                 pseudo_recall: quality[j].map(|q| q.1),
             })
@@ -549,6 +572,8 @@ impl Edge {
             terminals,
             global_updated,
             generator_accuracy: gen_acc,
+            generator_loss,
+            generator_latent_norm,
             seconds: t0.elapsed().as_secs_f64(),
             schedule: Some(sched),
         })

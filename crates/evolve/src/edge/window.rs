@@ -12,6 +12,14 @@ use nestevo_couple::label::Labelled;
 use nestevo_model::ModelDesc;
 use nestevo_sched::{JobKind, MemoryModel, Work};
 
+/// What a pair reports of the generator's two terms (`coevolve::PairReport`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct PairTerms {
+    pub sample_ce: Option<(f64, f64)>,
+    pub feature: Option<(f64, f64)>,
+    pub latent_norm: Option<f64>,
+}
+
 /// One action of a window (what `method::Action` names), carried out on the edge.
 pub(super) trait Strategy {
     fn run(&self, edge: &mut Edge, win: &mut Window<'_>) -> Result<()>;
@@ -30,6 +38,11 @@ pub(super) struct Window<'a> {
     /// Each upload's (first, last) training loss.
     pub losses: Vec<(f64, f64)>,
     pub generator_accuracy: Vec<f64>,
+    /// The generator's loss over its first and last tenth of steps and its samples' mean norm.
+    pub generator_loss: Option<(f64, f64)>,
+    pub generator_latent_norm: Option<f64>,
+    /// Each upload's pair: its generated-sample and feature-term diagnostics, when one trained.
+    pub pair_terms: Vec<Option<PairTerms>>,
     pub global_updated: bool,
     /// Each upload's intermediate: its distance from the global model at the window's start
     /// and after its local phase (`coevolve::relative_distance`), when one trained.

@@ -5,7 +5,7 @@
 use nestevo_couple::label::{LabelRequest, Labeller};
 use nestevo_data::{GtBox, Stream, StreamId};
 use nestevo_evolve::coevolve::{
-    class_counts, copy_model, pseudo_boxes, train_pair, PairConfig, PairLabels,
+    box_latent_norm, class_counts, copy_model, pseudo_boxes, train_pair, PairConfig, PairLabels,
 };
 use nestevo_evolve::feature_term::{centre_cells, feature_loss, prototypes, TAU};
 use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
@@ -112,6 +112,40 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
     let total: usize = counts.iter().sum();
     assert!(total > 0, "the teacher gives boxes");
     let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / total as f64).collect();
+    // The latents' scale the generator can be held to: the mean norm at the boxes' centres,
+    // against the latents read one cell at a time.
+    {
+        let _g = tch::no_grad_guard();
+        let keep = teacher
+            .desc
+            .layers
+            .iter()
+            .position(|l| l.name == "head_relu")
+            .unwrap();
+        let (_, f) = teacher
+            .forward_features(&teacher.batch_from_rgb(&rgb), false, keep)
+            .unwrap();
+        let grid = (f.size()[2] as usize, f.size()[3] as usize);
+        let cells = centre_cells(&pseudo_boxes(&labels), 4, grid, teacher.stride);
+        let want = cells
+            .iter()
+            .map(|&[b, y, x, _]| {
+                let v = f.get(b as i64).select(1, y as i64).select(1, x as i64);
+                v.square().sum(Kind::Double).double_value(&[]).sqrt()
+            })
+            .sum::<f64>()
+            / cells.len() as f64;
+        let got = box_latent_norm(&teacher, &fs, &labels).unwrap().unwrap();
+        assert!((got - want).abs() < 1e-5 * want, "{got} against {want}");
+        let none: Vec<_> = labels
+            .iter()
+            .map(|l| nestevo_couple::label::Labelled {
+                boxes: Vec::new(),
+                ..l.clone()
+            })
+            .collect();
+        assert_eq!(box_latent_norm(&teacher, &fs, &none).unwrap(), None);
+    }
     // The generator learns against another model's head, so its prototypes are not what the
     // intermediate already has.
     let other = tiny(9);
@@ -137,7 +171,7 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
     .unwrap();
     let run = |feature: f64| {
         let (mut local, mut mid) = (tiny(4), copy_model(&teacher, "mid").unwrap());
-        train_pair(
+        let r = train_pair(
             &mut local,
             &mut mid,
             &fs,
@@ -161,9 +195,22 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
             },
         )
         .unwrap();
-        mid
+        (mid, r)
     };
-    let (without, with) = (run(0.0), run(5.0));
+    let ((without, r0), (with, r1)) = (run(0.0), run(5.0));
+    // The report carries the generator's terms: the samples' cross-entropy in both runs, the
+    // feature term and the latents' scale only where the term is on; the feature term falls.
+    for r in [&r0, &r1] {
+        let (a, b) = r.sample_ce.unwrap();
+        assert!(
+            a.is_finite() && b.is_finite() && a >= 0.0 && b >= 0.0,
+            "{r:?}"
+        );
+    }
+    assert!(r0.feature.is_none() && r0.latent_norm.is_none(), "{r0:?}");
+    let (f0, f1) = r1.feature.unwrap();
+    assert!(f1 < f0, "the feature term falls: {r1:?}");
+    assert!(r1.latent_norm.unwrap() > 0.0, "{r1:?}");
     let (protos, known) = prototypes(&g, &prior);
     let keep = without
         .desc

@@ -138,6 +138,55 @@ fn generator_learns_samples_the_heads_classify_as_their_labels() {
     assert!(train_generator(&mut g, &[narrow], &[vec![1, 1, 1, 1]], &cfg).is_err());
 }
 
+/// Unbounded, the generator satisfies the heads by inflating its samples, and the heads'
+/// cross-entropy on them is near 0; scaled to a fixed norm (`with_norm`) every sample has that
+/// norm, the heads still classify most of them as their labels, and their cross-entropy stays
+/// well above the unbounded generator's.
+#[test]
+fn generator_with_a_norm_keeps_its_samples_at_that_scale() {
+    let _serial = crate::serial();
+    tch::manual_seed(3);
+    let opts = (Kind::Float, Device::Cpu);
+    let heads = vec![Head {
+        w: Tensor::randn([4, 16], opts),
+        b: Tensor::zeros([4], opts),
+    }];
+    let cfg = GenConfig {
+        steps: 300,
+        batch: 64,
+        lr: 1e-2,
+        diversity: 1.0,
+        seed: 5,
+    };
+    let counts = [vec![10, 5, 4, 3]];
+    let y = Tensor::from_slice(&[0i64, 1, 2, 3, 0, 1, 2, 3]);
+    let run = |g: &mut Generator| {
+        let r = train_generator(g, &heads, &counts, &cfg).unwrap();
+        let _ng = tch::no_grad_guard();
+        let (_, z) = g.sample(&y, false);
+        let ce = heads[0]
+            .logits(&z)
+            .cross_entropy_for_logits(&y)
+            .double_value(&[]);
+        (r, z, ce)
+    };
+    let (free, _, ce_free) = run(&mut Generator::new(8, 32, 16, 4, Device::Cpu));
+    let mut g = Generator::new(8, 32, 16, 4, Device::Cpu).with_norm(2.0);
+    let (held, z, ce_held) = run(&mut g);
+    let norms = z
+        .square()
+        .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+        .sqrt();
+    for i in 0..8 {
+        let n = norms.double_value(&[i]);
+        assert!((n - 2.0).abs() < 1e-4, "sample {i}: norm {n}");
+    }
+    assert!(free.latent_norm > 4.0, "unbounded samples grow: {free:?}");
+    assert!((held.latent_norm - 2.0).abs() < 1e-4, "{held:?}");
+    assert!(held.accuracy[0] >= 0.75, "{held:?}");
+    assert!(ce_held > 10.0 * ce_free, "{ce_held} against {ce_free}");
+}
+
 /// The LibTorch labeller returns per frame the boxes above the threshold (best first), the
 /// three soft outputs on the head grid and the named layer's features; the drift statistics
 /// pool one vector per box; an unknown layer is a clear error.

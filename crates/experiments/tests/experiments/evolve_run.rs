@@ -67,7 +67,27 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         assert!((0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&q));
         assert!((0.0..=1.0).contains(&x.map50_start));
         assert!(x.mid_distance.unwrap() > 0.0, "the intermediate trained");
+        // The generator's diagnostics: on every row of a window it trained in, with the
+        // pair's generated-sample cross-entropy (the preset leaves the feature term off).
+        assert_eq!(x.gen_loss_first.is_some(), x.sample_ce_first.is_some());
+        if let Some(acc) = x.gen_accuracy {
+            assert!((0.0..=1.0).contains(&acc), "{acc}");
+            assert!(x.gen_latent_norm.unwrap() > 0.0);
+            assert!(x.gen_loss_last.unwrap().is_finite());
+            assert!(x.sample_ce_last.unwrap() >= 0.0);
+        }
+        assert!(x.feature_first.is_none() && x.mid_latent_norm.is_none());
     }
+    assert!(
+        r.iter().any(|x| x.gen_accuracy.is_some()),
+        "a generator trained"
+    );
+    let csv = std::fs::read_to_string(whole.path().join("windows.csv")).unwrap();
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("feature_last,mid_latent_norm"));
     // Window 0's intermediates start as copies of the global model; window 1's start where
     // window 0's ended (kept across the window, not copied from the new global model).
     for t in &s.terminals {
