@@ -76,8 +76,9 @@ pub struct PairReport {
     pub sample_ce: Option<(f64, f64)>,
     /// The feature-level term, unweighted, the same way (with a generator and the term on).
     pub feature: Option<(f64, f64)>,
-    /// Mean L2 norm of the intermediate's latents at its pseudo-box centres over the steps
-    /// (with the feature term on): the scale the generator's samples are set against.
+    /// Mean L2 norm of the intermediate's latents at its pseudo-box centres over the steps, as
+    /// the pair computes them (its normalisation mode and weight noise), with the feature term
+    /// on. `generator.match_norm` measures its target apart (`box_latent_norm`, eval mode).
     pub latent_norm: Option<f64>,
 }
 
@@ -136,6 +137,14 @@ fn head_logits(d: &Detector, z: &Tensor) -> Result<Tensor> {
 /// Mean L2 norm of `d`'s latents (the input of its heat-map head) at the centres of the pseudo
 /// boxes of `labels` on `frames` (eval mode, no gradient); `None` without boxes.
 pub fn box_latent_norm(d: &Detector, frames: &[Frame], labels: &[Labelled]) -> Result<Option<f64>> {
+    if frames.len() != labels.len() {
+        return Err(EvolveError::BadInput(format!(
+            "latent norm of model {}: {} frames and {} labels (one label per frame needed)",
+            d.desc.name,
+            frames.len(),
+            labels.len()
+        )));
+    }
     let keep = head_input(d)?;
     let boxes = pseudo_boxes(labels);
     let _guard = tch::no_grad_guard();
@@ -260,7 +269,7 @@ pub fn train_pair_with_replay(
         .then(|| WeightNoise::new(cfg.mu))
         .transpose()?;
     let (mut l_locals, mut l_mids) = (Vec::new(), Vec::new());
-    // Diagnostics of the generator's two terms, read off values already computed.
+    // Diagnostics of the generator's two terms; reading them changes no result.
     let (mut ces, mut feats_l, mut norms) = (Vec::new(), Vec::new(), Vec::new());
     let result = (|| -> Result<()> {
         for step in 0..cfg.steps {

@@ -343,7 +343,7 @@ pub struct GeneratorSpec {
     #[serde(default)]
     pub feature: f64,
     /// Scale every generated sample to the intermediates' own latent norm at their pseudo-box
-    /// centres (measured each window on their training frames, mean over them), so that the
+    /// centres (measured each window on their training frames, frame-weighted), so that the
     /// generator chooses directions only (`Generator::with_norm`). false: unbounded samples.
     #[serde(default)]
     pub match_norm: bool,

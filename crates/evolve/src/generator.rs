@@ -159,9 +159,14 @@ impl Generator {
     /// satisfies the heads by inflating its latents (a larger latent only sharpens their
     /// softmax), and the intermediates' cross-entropy on such samples is near 0 from the first
     /// step; at the scale of the intermediates' own latents it is not.
-    pub fn with_norm(mut self, r: f64) -> Self {
+    pub fn with_norm(mut self, r: f64) -> Result<Self> {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(EvolveError::BadInput(format!(
+                "generator: sample norm {r}: must be a finite number above 0"
+            )));
+        }
         self.norm = Some(r);
-        self
+        Ok(self)
     }
 
     /// z = G(eps, y) for [N, noise_dim] noise and [N] class indices.
@@ -172,9 +177,12 @@ impl Generator {
         let z = self.l2.forward(&h).relu();
         match self.norm {
             Some(r) => {
+                // The clamp keeps an all-zero sample's gradient finite (sqrt's is infinite at
+                // 0); no other sample's norm is anywhere near it.
                 let n = z
                     .square()
                     .sum_dim_intlist([1i64].as_slice(), true, Kind::Float)
+                    .clamp_min(1e-24)
                     .sqrt();
                 z * r / (n + 1e-6)
             }

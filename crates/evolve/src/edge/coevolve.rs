@@ -71,16 +71,18 @@ impl Strategy for CoEvolve {
                 edge.global.vs.device(),
             );
             if e.generator.match_norm {
-                // Each intermediate on its own training frames, frame-weighted.
-                let (mut sum, mut n) = (0.0, 0usize);
+                // Each intermediate on its own training frames, frame-weighted; its forward
+                // passes count in the generator job's time.
+                let (mut sum, mut weight) = (0.0, 0usize);
                 for (j, m) in mids.iter().enumerate() {
                     if let Some(r) = box_latent_norm(m, &uploads[j].frames, &win.labels[j])? {
                         sum += r * uploads[j].frames.len() as f64;
-                        n += uploads[j].frames.len();
+                        weight += uploads[j].frames.len();
                     }
                 }
-                if n > 0 {
-                    g = g.with_norm(sum / n as f64);
+                // Without a box anywhere there is no scale to match: the samples stay free.
+                if weight > 0 {
+                    g = g.with_norm(sum / weight as f64)?;
                 }
             }
             let rep = train_generator(

@@ -106,13 +106,14 @@ pub struct TerminalOutcome {
     /// their ground truth, mean over them): how far the intermediates have specialised.
     #[serde(default)]
     pub mid_map50_others: Option<f64>,
-    /// Its pair's generated-sample cross-entropy and feature-level term (first and last tenth
-    /// of the steps) and its intermediate's latent norm at pseudo-box centres: whether the
-    /// generator's terms carried any signal. Absent where no generator took part.
+    /// Its pair's generated-sample cross-entropy (first and last tenth of the steps); absent
+    /// where no generator took part.
     #[serde(default)]
     pub sample_ce: Option<(f64, f64)>,
+    /// Its pair's feature-level term, the same way; absent without the term.
     #[serde(default)]
     pub feature_term: Option<(f64, f64)>,
+    /// Its intermediate's latent norm at pseudo-box centres in the pair (`PairReport`).
     #[serde(default)]
     pub mid_latent_norm: Option<f64>,
 }
@@ -127,9 +128,10 @@ pub struct WindowOutcome {
     pub global_updated: bool,
     /// The generator's accuracy per intermediate head, when one was trained.
     pub generator_accuracy: Vec<f64>,
-    /// Its loss over the first and the last tenth of its steps, and its samples' mean L2 norm.
+    /// Its loss over the first and the last tenth of its steps.
     #[serde(default)]
     pub generator_loss: Option<(f64, f64)>,
+    /// Its samples' mean L2 norm (with `generator.match_norm`, the norm they were held to).
     #[serde(default)]
     pub generator_latent_norm: Option<f64>,
     /// Wall seconds of the whole window on the edge.

@@ -145,6 +145,8 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
             })
             .collect();
         assert_eq!(box_latent_norm(&teacher, &fs, &none).unwrap(), None);
+        let e = box_latent_norm(&teacher, &fs[1..], &labels).unwrap_err();
+        assert!(e.to_string().contains("7 frames and 8 labels"), "{e}");
     }
     // The generator learns against another model's head, so its prototypes are not what the
     // intermediate already has.

@@ -171,7 +171,13 @@ fn generator_with_a_norm_keeps_its_samples_at_that_scale() {
         (r, z, ce)
     };
     let (free, _, ce_free) = run(&mut Generator::new(8, 32, 16, 4, Device::Cpu));
-    let mut g = Generator::new(8, 32, 16, 4, Device::Cpu).with_norm(2.0);
+    for bad in [0.0, -1.0, f64::NAN] {
+        let e = Generator::new(8, 32, 16, 4, Device::Cpu).with_norm(bad);
+        assert!(e.is_err_and(|e| e.to_string().contains("above 0")), "{bad}");
+    }
+    let mut g = Generator::new(8, 32, 16, 4, Device::Cpu)
+        .with_norm(2.0)
+        .unwrap();
     let (held, z, ce_held) = run(&mut g);
     let norms = z
         .square()

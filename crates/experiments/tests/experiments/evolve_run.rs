@@ -83,11 +83,10 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
         "a generator trained"
     );
     let csv = std::fs::read_to_string(whole.path().join("windows.csv")).unwrap();
-    assert!(csv
-        .lines()
-        .next()
-        .unwrap()
-        .ends_with("feature_last,mid_latent_norm"));
+    let header = csv.lines().next().unwrap();
+    assert!(header.ends_with("feature_last,mid_latent_norm"));
+    let fields = header.split(',').count();
+    assert!(csv.lines().all(|l| l.split(',').count() == fields));
     // Window 0's intermediates start as copies of the global model; window 1's start where
     // window 0's ended (kept across the window, not copied from the new global model).
     for t in &s.terminals {
