@@ -20,7 +20,8 @@
 pub use super::config::PairLabels;
 use super::distill::teacher_outputs;
 use super::error::{EvolveError, Result};
-use super::generator::Generator;
+use super::feature_term::centre_latents;
+use super::generator::{row_norms, Generator};
 use super::mutual::mutual_losses;
 use nestevo_couple::label::Labelled;
 use nestevo_data::{Frame, GtBox};
@@ -161,10 +162,7 @@ pub fn box_latent_norm(d: &Detector, frames: &[Frame], labels: &[Labelled]) -> R
             if cells.is_empty() {
                 continue;
             }
-            sum += super::feature_term::centre_latents(&f, &cells)
-                .square()
-                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
-                .sqrt()
+            sum += row_norms(&centre_latents(&f, &cells))
                 .sum(Kind::Double)
                 .double_value(&[]);
             n += cells.len();
@@ -350,10 +348,7 @@ pub fn train_pair_with_replay(
                     if let Some(lf) = super::feature_term::feature_loss(f, &cells, protos, known) {
                         *vf.get_or_insert(0.0) += lf.double_value(&[]) * share;
                         norms.push(tch::no_grad(|| {
-                            super::feature_term::centre_latents(f, &cells)
-                                .square()
-                                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
-                                .sqrt()
+                            row_norms(&centre_latents(f, &cells))
                                 .mean(Kind::Float)
                                 .double_value(&[])
                         }));

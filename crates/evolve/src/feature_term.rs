@@ -12,8 +12,8 @@
 //!
 //! with classes the generator never saw (no pseudo box anywhere) left out of the softmax.
 //! Cosine keeps the term blind to the latent's scale, which the generator is free to inflate
-//! (a larger latent only sharpens the heads' softmax) unless `generator.match_norm` holds it. The gradient flows through `f` into
-//! every layer below the heads; the prototypes are constants. An intermediate whose features
+//! (a larger latent only sharpens the heads' softmax) unless `generator.match_norm` holds it.
+//! The gradient flows through `f` into every layer below the heads; the prototypes are constants. An intermediate whose features
 //! drift from the others' on its own stream is pulled back toward what all of them read, so
 //! that FedAvg averages extractors that still agree (FedProto's prototype alignment, with the
 //! prototypes drawn from FedGen's generator instead of sent by the clients).

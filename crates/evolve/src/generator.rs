@@ -201,6 +201,13 @@ impl Generator {
     }
 }
 
+/// The L2 norm of each row of a [N, latent] tensor, as [N].
+pub fn row_norms(t: &Tensor) -> Tensor {
+    t.square()
+        .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+        .sqrt()
+}
+
 /// `n` class labels drawn in proportion to `prior` (seeded by LibTorch's generator).
 pub fn draw_labels(prior: &[f64], n: usize, device: Device) -> Tensor {
     let p = Tensor::from_slice(prior)
@@ -303,12 +310,7 @@ pub fn train_generator(
     let _guard = tch::no_grad_guard();
     let y = draw_labels(&prior, 1000, dev);
     let (_, z) = g.sample(&y, false);
-    let latent_norm = z
-        .square()
-        .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
-        .sqrt()
-        .mean(Kind::Float)
-        .double_value(&[]);
+    let latent_norm = row_norms(&z).mean(Kind::Float).double_value(&[]);
     let accuracy = heads
         .iter()
         .map(|h| {

@@ -9,7 +9,7 @@
 //! their own terminal's frames since they were made, so their heads disagree where their data
 //! did (FedGen's setting); copies of one global model would all answer alike.
 
-use super::window::{PairTerms, Strategy, Window};
+use super::window::{Strategy, Window};
 use super::{distill_job, seed_of, Edge};
 use crate::coevolve::{
     box_latent_norm, class_counts, class_prior, copy_model, relative_distance,
@@ -161,11 +161,7 @@ impl Strategy for CoEvolve {
                 },
             )?;
             win.mid_distance[j] = Some((d0, relative_distance(&mids[j], &edge.global)?));
-            win.pair_terms[j] = Some(PairTerms {
-                sample_ce: rep.sample_ce,
-                feature: rep.feature,
-                latent_norm: rep.latent_norm,
-            });
+            win.pairs[j] = Some(rep.clone());
             let t = &uploads[j].terminal;
             let mut wk = win.work_of(
                 &[&edge.terminals[k].model.desc, &mids[j].desc],

@@ -35,7 +35,7 @@ mod window;
 
 use super::cim_labeller::labeller_factory;
 pub use super::cim_labeller::{torch_labeller, LabellerFactory};
-use super::coevolve::copy_model;
+use super::coevolve::{copy_model, PairReport};
 use super::compress;
 use super::config::Experiment;
 use super::distill::{distill, DistillConfig};
@@ -519,7 +519,7 @@ impl Edge {
             generator_accuracy: Vec::new(),
             generator_loss: None,
             generator_latent_norm: None,
-            pair_terms: vec![None; n],
+            pairs: vec![None; n],
             global_updated: false,
             mid_distance: vec![None; n],
             mid_map50_others: vec![None; n],
@@ -531,7 +531,7 @@ impl Edge {
             generator_accuracy: gen_acc,
             generator_loss,
             generator_latent_norm,
-            pair_terms,
+            pairs,
             global_updated,
             mid_distance,
             mid_map50_others,
@@ -554,9 +554,9 @@ impl Edge {
                 mid_distance_start: mid_distance[j].map(|d| d.0),
                 mid_distance: mid_distance[j].map(|d| d.1),
                 mid_map50_others: mid_map50_others[j],
-                sample_ce: pair_terms[j].and_then(|p| p.sample_ce),
-                feature_term: pair_terms[j].and_then(|p| p.feature),
-                mid_latent_norm: pair_terms[j].and_then(|p| p.latent_norm),
+                sample_ce: pairs[j].as_ref().and_then(|p| p.sample_ce),
+                feature_term: pairs[j].as_ref().and_then(|p| p.feature),
+                mid_latent_norm: pairs[j].as_ref().and_then(|p| p.latent_norm),
                 pseudo_precision: quality[j].map(|q| q.0),
                 pseudo_recall: quality[j].map(|q| q.1),
             })

@@ -3,7 +3,7 @@
 //! (stages of jobs, per-terminal losses, the generator's accuracy, whether the global model
 //! changed).
 
-use super::{seed_of, Edge, TerminalUpload};
+use super::{seed_of, Edge, PairReport, TerminalUpload};
 use crate::config::Experiment;
 use crate::distill::DistillConfig;
 use crate::error::{EvolveError, Result};
@@ -11,14 +11,6 @@ use crate::schedule::{Stage, StageJob};
 use nestevo_couple::label::Labelled;
 use nestevo_model::ModelDesc;
 use nestevo_sched::{JobKind, MemoryModel, Work};
-
-/// What a pair reports of the generator's two terms (`coevolve::PairReport`).
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct PairTerms {
-    pub sample_ce: Option<(f64, f64)>,
-    pub feature: Option<(f64, f64)>,
-    pub latent_norm: Option<f64>,
-}
 
 /// One action of a window (what `method::Action` names), carried out on the edge.
 pub(super) trait Strategy {
@@ -41,8 +33,8 @@ pub(super) struct Window<'a> {
     /// The generator's loss over its first and last tenth of steps and its samples' mean norm.
     pub generator_loss: Option<(f64, f64)>,
     pub generator_latent_norm: Option<f64>,
-    /// Each upload's pair: its generated-sample and feature-term diagnostics, when one trained.
-    pub pair_terms: Vec<Option<PairTerms>>,
+    /// Each upload's pair report (the generator's terms in it), when one trained.
+    pub pairs: Vec<Option<PairReport>>,
     pub global_updated: bool,
     /// Each upload's intermediate: its distance from the global model at the window's start
     /// and after its local phase (`coevolve::relative_distance`), when one trained.
