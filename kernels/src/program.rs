@@ -32,8 +32,17 @@ pub(crate) struct Crossbar {
     pub flip_mask: Vec<i64>,
     /// The flip flags as 0.0 / 1.0 (analogue path).
     pub flip_f: Vec<f32>,
-    /// Stored levels, [row][col].
-    pub levels: Vec<u8>,
+    /// The crossbar's signed weights, [row][out] (`weight_bits` <= 16): what the stored levels
+    /// are made from, at a quarter of their bytes for 2-bit cells.
+    pub tile: Vec<i16>,
+    /// Weight slices per output, the offset-binary bias 2^(weight_bits-1), bits per cell and
+    /// the largest level (the recipe of `levels` from `tile`).
+    pub slices: usize,
+    pub bias: i64,
+    pub cmax: u32,
+    /// Stored levels, [row][col], built on first use: the exact product never reads them, and
+    /// the analogue path writes them straight into its own buffer (`write_levels`).
+    pub levels: OnceLock<Vec<u8>>,
     /// Row words of the full crossbar height, and bits per cell (the shape of `planes`).
     pub words: usize,
     pub bpc: usize,
@@ -127,12 +136,47 @@ impl RowLists {
 }
 
 impl Crossbar {
+    /// Writes the stored levels (biased, sliced, flipped) row by row into `dst`, whose rows are
+    /// `stride` >= `cols` bytes apart; the bytes past `cols` in each row are left alone.
+    pub(crate) fn write_levels(&self, dst: &mut [u8], stride: usize) {
+        let (cols, slices, bpc) = (self.cols, self.slices, self.bpc as u32);
+        let cmax = self.cmax as u64;
+        for (wr, lr) in self
+            .tile
+            .chunks_exact(self.outs)
+            .zip(dst.chunks_exact_mut(stride))
+        {
+            let lr = &mut lr[..cols];
+            for (&wv, lo) in wr.iter().zip(lr.chunks_exact_mut(slices)) {
+                let u = (wv as i64 + self.bias) as u64;
+                for (s, l) in lo.iter_mut().enumerate() {
+                    *l = ((u >> (s as u32 * bpc)) & cmax) as u8;
+                }
+            }
+            // flip_mask is 0 or -1: a flipped level is cmax - level.
+            for (l, &f) in lr.iter_mut().zip(&self.flip_mask) {
+                if f != 0 {
+                    *l = self.cmax as u8 - *l;
+                }
+            }
+        }
+    }
+
+    /// The stored levels, [row][col] (built on first use).
+    pub(crate) fn levels(&self) -> &[u8] {
+        self.levels.get_or_init(|| {
+            let mut v = vec![0u8; self.rows * self.cols];
+            self.write_levels(&mut v, self.cols);
+            v
+        })
+    }
+
     /// The bit-planes of the stored levels (see `planes`).
     pub(crate) fn planes(&self) -> &[u64] {
         self.planes.get_or_init(|| {
             let (words, bpc, np) = (self.words, self.bpc, self.cols_pad);
             let mut planes = vec![0u64; bpc * words * np];
-            for (r, lr) in self.levels.chunks_exact(self.cols).enumerate() {
+            for (r, lr) in self.levels().chunks_exact(self.cols).enumerate() {
                 let (wd, bit) = (r / 64, r % 64);
                 for (col, &l) in lr.iter().enumerate() {
                     for j in 0..bpc {
@@ -234,24 +278,31 @@ impl Programmed {
                 let nr = rows.min(k - row0);
                 let outs = opx.min(n - out0);
                 let cols = outs * slices;
-                let mut levels = vec![0u8; nr * cols];
+                // The column sums of the stored levels, straight from the weights: the levels
+                // themselves (a byte per cell, 200 MB for ResNet-50) are built only for a path
+                // that reads them.
+                let mut tile = Vec::with_capacity(nr * outs);
+                // Per slice, then output (contiguous, so the loop vectorises); at most
+                // rows * cell_max per sum.
+                let mut by_slice = vec![0u32; slices * outs];
                 for r in 0..nr {
                     let wr = &w[(row0 + r) * n + out0..][..outs];
-                    let lr = &mut levels[r * cols..][..cols];
-                    for (&wv, lo) in wr.iter().zip(lr.chunks_exact_mut(slices)) {
-                        let u = (wv + bias) as u64;
-                        for (s, l) in lo.iter_mut().enumerate() {
-                            *l = ((u >> (s as u32 * bpc)) & cmax as u64) as u8;
+                    // In the signed weight range (checked above), so within i16.
+                    tile.extend(wr.iter().map(|&v| v as i16));
+                    for (s, so) in by_slice.chunks_exact_mut(outs).enumerate() {
+                        let shift = s as u32 * bpc;
+                        for (sum, &wv) in so.iter_mut().zip(wr) {
+                            *sum += (((wv + bias) as u64 >> shift) & cmax as u64) as u32;
                         }
                     }
                 }
-                let mut flip = vec![0i64; cols];
                 let mut sums = vec![0u64; cols];
-                for lr in levels.chunks_exact(cols) {
-                    for (s, &l) in sums.iter_mut().zip(lr) {
-                        *s += l as u64;
+                for (o, so) in sums.chunks_exact_mut(slices).enumerate() {
+                    for (s, sum) in so.iter_mut().enumerate() {
+                        *sum = by_slice[s * outs + o] as u64;
                     }
                 }
+                let mut flip = vec![0i64; cols];
                 let full = nr as u64 * cmax as u64;
                 if cfg.flip {
                     for (f, sum) in flip.iter_mut().zip(sums.iter_mut()) {
@@ -259,13 +310,6 @@ impl Programmed {
                         if 2 * *sum > full {
                             *f = 1;
                             *sum = full - *sum;
-                        }
-                    }
-                    for lr in levels.chunks_exact_mut(cols) {
-                        for (l, &f) in lr.iter_mut().zip(&flip) {
-                            if f != 0 {
-                                *l = (cmax - *l as u32) as u8;
-                            }
                         }
                     }
                 }
@@ -285,7 +329,11 @@ impl Programmed {
                     bpc: bpc as usize,
                     flip_mask,
                     flip_f: flip.iter().map(|&f| f as f32).collect(),
-                    levels,
+                    tile,
+                    slices,
+                    bias,
+                    cmax,
+                    levels: OnceLock::new(),
                     planes: OnceLock::new(),
                     cond: Vec::new(),
                     strips: Vec::new(),
@@ -362,12 +410,7 @@ impl Programmed {
                 let cw = xb.cols + 1;
                 levels.clear();
                 levels.resize(xb.rows * cw, 1);
-                for (lr, src) in levels
-                    .chunks_exact_mut(cw)
-                    .zip(xb.levels.chunks_exact(xb.cols))
-                {
-                    lr[..xb.cols].copy_from_slice(src);
-                }
+                xb.write_levels(levels, cw);
                 g.clear();
                 g.resize(xb.rows * cw, 0.0);
                 let mut cells = Cells {
@@ -443,7 +486,7 @@ impl Programmed {
     /// Stored levels of crossbar `i`, [row][data col], after flipping.
     pub fn levels(&self, i: usize) -> (&[u8], usize) {
         let xb = &self.xbars[i];
-        (&xb.levels, xb.cols)
+        (xb.levels(), xb.cols)
     }
 
     /// Work units (column tile, first vector, last vector) for the parallel loops: at most

@@ -190,10 +190,17 @@ impl CimConv2d {
         for gi in 0..g {
             let wg = weight.slice(s![gi * cout_g..(gi + 1) * cout_g, .., .., ..]);
             // [cout_g, K] -> K x N with K in (channel, row, column) order, as im2col.
-            let m = wg
-                .to_owned()
-                .into_shape_with_order((cout_g, cin_g * kh * kw))?
-                .reversed_axes();
+            // A view where the group's weights are contiguous (always, from a standard array).
+            let owned;
+            let m = match wg.into_shape_with_order((cout_g, cin_g * kh * kw)) {
+                Ok(v) => v.reversed_axes(),
+                Err(_) => {
+                    owned = wg
+                        .to_owned()
+                        .into_shape_with_order((cout_g, cin_g * kh * kw))?;
+                    owned.view().reversed_axes()
+                }
+            };
             // Each group draws its own noise.
             let mut nz = *noise;
             nz.seed = noise.seed.wrapping_add(gi as u64);

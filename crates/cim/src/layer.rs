@@ -33,21 +33,32 @@ impl QuantMatrix {
         backend: &Backend,
     ) -> Result<Self> {
         noise.check()?;
-        let mut w = w.as_standard_layout().into_owned();
         let mut prog_noise = *noise;
-        if noise.mode == NoiseMode::Weight {
+        // Weight noise perturbs a copy; otherwise the weights are read where they lie (a conv's
+        // are a transposed view: one pass quantises them into the crossbars' layout).
+        let perturbed = (noise.mode == NoiseMode::Weight).then(|| {
+            let mut w = w.as_standard_layout().into_owned();
             perturb_f32(w.as_slice_mut().expect("owned"), noise.mu, noise.seed);
             prog_noise.mode = NoiseMode::None;
-        }
-        if w.as_slice()
-            .expect("owned")
-            .par_iter()
-            .any(|x| !x.is_finite())
-        {
+            w
+        });
+        let w = match &perturbed {
+            Some(p) => p.view(),
+            None => w.view(),
+        };
+        let owned;
+        let flat = match w.as_slice_memory_order() {
+            Some(s) => s,
+            None => {
+                owned = w.as_standard_layout().into_owned();
+                owned.as_slice().expect("owned")
+            }
+        };
+        if flat.par_iter().any(|x| !x.is_finite()) {
             invalid!("weights hold a non-finite value");
         }
-        let wq = WeightQuant::max_abs(w.as_slice().expect("owned"), spec.data.weight_bits);
-        let mat = CimMatrix::program_on(backend, spec, wq.quantize(w.view()).view(), &prog_noise)?;
+        let wq = WeightQuant::max_abs(flat, spec.data.weight_bits);
+        let mat = CimMatrix::program_on(backend, spec, wq.quantize(w).view(), &prog_noise)?;
         Ok(QuantMatrix { wq, mat })
     }
 

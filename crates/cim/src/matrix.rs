@@ -8,6 +8,7 @@ use ndarray::{Array2, ArrayView2};
 use nestevo_arch::{AdcRange, ArchSpec};
 use nestevo_core::invalid;
 use nestevo_kernels::{AdcMode, InputMode, Programmed, ReadNoise, XbarConfig};
+use std::borrow::Cow;
 
 /// The arithmetic knobs of `spec`. The calibrated ADC's full scale is the largest sum a column
 /// can deliver (`ArchSpec::max_column_sum`, which counts the unit column when flipping).
@@ -56,9 +57,13 @@ impl CimMatrix {
     ) -> Result<Self> {
         noise.check()?;
         let (k, n) = w.dim();
-        let mut flat: Vec<i64> = w.iter().copied().collect();
+        // The weights where they lie (standard layout, no weight noise), else one copy.
+        let mut flat = match w.as_slice() {
+            Some(s) if noise.mode != NoiseMode::Weight => Cow::Borrowed(s),
+            _ => Cow::Owned(w.iter().copied().collect::<Vec<i64>>()),
+        };
         if noise.mode == NoiseMode::Weight {
-            perturb_i64(&mut flat, noise.mu, noise.seed);
+            perturb_i64(flat.to_mut(), noise.mu, noise.seed);
         }
         // Cell noise is the programming law, first, so that its draws are those of the stream
         // the kernels always used; the description's device laws follow in their order.

@@ -26,9 +26,24 @@ impl WeightQuant {
             bits,
         }
     }
+    /// The integer weights in standard layout, whatever the layout of `w` (a transposed view is
+    /// read row by row over the threads: no copy of the floats first).
     pub fn quantize(&self, w: ArrayView2<f32>) -> Array2<i64> {
         let (lo, hi) = (-(1i64 << (self.bits - 1)), (1i64 << (self.bits - 1)) - 1);
-        par_map(w, |x| ((x / self.scale).round() as i64).clamp(lo, hi))
+        let f = |x: f32| ((x / self.scale).round() as i64).clamp(lo, hi);
+        if w.is_standard_layout() {
+            return par_map(w, f);
+        }
+        let (k, n) = w.dim();
+        let mut out = vec![0i64; k * n];
+        if n > 0 {
+            out.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
+                for (o, &x) in row.iter_mut().zip(w.row(r)) {
+                    *o = f(x);
+                }
+            });
+        }
+        Array2::from_shape_vec((k, n), out).expect("k x n values")
     }
 }
 

@@ -223,22 +223,29 @@ impl CimNetwork {
                         dilation: (*dilation, *dilation),
                         groups: *groups,
                     };
-                    let (mut wf, mut bf) =
-                        (w.clone(), b.clone().unwrap_or_else(|| Array1::zeros(*o)));
-                    if let Some(k) = fold_into[i] {
-                        let bn = bn_of(k)?;
-                        fold_batch_norm(
-                            &mut wf,
-                            &mut bf,
-                            &bn.gamma,
-                            &bn.beta,
-                            &bn.mean,
-                            &bn.var,
-                            float::BN_EPS,
-                        )
-                        .ctx(|| format!("layer `{name}`: folding `{}`", desc.layers[k].name))?;
-                    }
-                    let cim = CimConv2d::new_on(spec, wf.view(), Some(bf), shape, &nz, backend)
+                    let mut bf = b.clone().unwrap_or_else(|| Array1::zeros(*o));
+                    // A copy of the weights only where a batch-norm folds into them.
+                    let folded_w;
+                    let wf = match fold_into[i] {
+                        Some(k) => {
+                            let bn = bn_of(k)?;
+                            let mut wf = w.clone();
+                            fold_batch_norm(
+                                &mut wf,
+                                &mut bf,
+                                &bn.gamma,
+                                &bn.beta,
+                                &bn.mean,
+                                &bn.var,
+                                float::BN_EPS,
+                            )
+                            .ctx(|| format!("layer `{name}`: folding `{}`", desc.layers[k].name))?;
+                            folded_w = wf;
+                            folded_w.view()
+                        }
+                        None => w.view(),
+                    };
+                    let cim = CimConv2d::new_on(spec, wf, Some(bf), shape, &nz, backend)
                         .ctx(|| format!("layer `{name}` onto crossbars"))?;
                     Node::Conv { w, b, shape, cim }
                 }
@@ -406,6 +413,12 @@ impl CimNetwork {
     /// Sets every crossbar layer's input scale from the float network's activations on
     /// sample frames `x` (max-abs, see `quant`).
     pub fn calibrate(&mut self, x: ArrayView4<f32>) -> Result<()> {
+        self.calibrate_outputs(x).map(drop)
+    }
+
+    /// `calibrate`, returning the float network's outputs on `x` (those of `forward_float`):
+    /// where the calibration frames are the frames run, the float reference comes for free.
+    pub fn calibrate_outputs(&mut self, x: ArrayView4<f32>) -> Result<Vec<Array4<f32>>> {
         let all = self.forward_float_layers(x)?;
         for (i, node) in self.nodes.iter_mut().enumerate() {
             let a = match self.srcs[i][0] {
@@ -420,7 +433,7 @@ impl CimNetwork {
             }
         }
         self.calibrated = true;
-        Ok(())
+        Ok(self.pick_outputs(all))
     }
 
     /// The calibrated network as an engine's whole-network path sees it.

@@ -143,3 +143,25 @@ fn digital_layers() {
     assert!(concat_channels(&[x.view(), up.view()]).is_err());
     assert!(max_pool2d(x.view(), 5, 1, 0).is_err());
 }
+
+#[test]
+fn weights_quantise_the_same_from_any_layout() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    // A conv's weights reach the crossbars as a transposed view [K, N] of [N, K].
+    let w = Array2::from_shape_fn((7, 13), |_| rng.gen_range(-2.0f32..2.0));
+    let view = w.view().reversed_axes();
+    assert!(!view.is_standard_layout());
+    let q = nestevo_cim::WeightQuant::max_abs(w.as_slice().unwrap(), 16);
+    let from_view = q.quantize(view);
+    let from_copy = q.quantize(view.as_standard_layout().view());
+    assert!(from_view.is_standard_layout());
+    assert_eq!(from_view, from_copy);
+    assert_eq!(from_view.dim(), (13, 7));
+    // Round to nearest with the max-abs scale: the largest weight maps to the top code.
+    let (i, m) = w
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .unwrap();
+    assert_eq!(from_view[[i % 13, i / 13]].abs(), 32767, "max |w| = {m}");
+}

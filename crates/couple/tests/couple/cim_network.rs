@@ -466,3 +466,19 @@ fn decoder_finds_peaks_with_their_sizes() {
     assert_eq!((e.image_id, e.class, e.score), (11, 0, 0.5));
     assert_eq!([e.x0, e.y0, e.x1, e.y1], [0.0, 28.0, 0.0, 28.0]);
 }
+
+#[test]
+fn calibration_returns_the_float_reference_of_its_frames() {
+    let desc = tiny();
+    let t = random_tensors(&desc, 3);
+    let mut net =
+        CimNetwork::new(&desc, &t, &preset("isaac").unwrap(), &NoiseSpec::default()).unwrap();
+    let x = frames_like(&desc, 2, 5);
+    let from_calibration = net.calibrate_outputs(x.view()).unwrap();
+    let float = net.forward_float(x.view()).unwrap();
+    assert_eq!(from_calibration.len(), desc.outputs.len());
+    for (a, b) in from_calibration.iter().zip(&float) {
+        // The same pass over the same frames: equal to the bit.
+        assert_eq!(a, b);
+    }
+}

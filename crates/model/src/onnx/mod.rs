@@ -208,7 +208,10 @@ pub fn load_network(
             ));
         }
         let imp = import_onnx(model)?;
-        let t = imp.tensors();
+        let t = Tensors {
+            source: PathBuf::from(&imp.desc.source),
+            map: imp.weights,
+        };
         return Ok((imp.desc, t));
     }
     let Some(w) = weights else {
