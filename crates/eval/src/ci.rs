@@ -22,6 +22,7 @@ use super::{Detection, MapReport};
 use nestevo_data::GtBox;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// Bootstrap resamples per interval.
 pub const RESAMPLES: usize = 1000;
@@ -97,19 +98,28 @@ fn bootstrap(m: &Matched, block: &[usize], resamples: usize) -> MapCi {
     let n = m.images();
     let nb = block.iter().max().map_or(0, |b| b + 1);
     let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    // The draws in sequence (so the resamples are those of one seeded stream), the figures of
+    // the resamples over the threads, kept in draw order.
+    let weights: Vec<Vec<u32>> = (0..resamples)
+        .map(|_| {
+            let mut drawn = vec![0u32; nb];
+            for _ in 0..nb {
+                drawn[rng.gen_range(0..nb)] += 1;
+            }
+            block.iter().map(|&b| drawn[b]).collect()
+        })
+        .collect();
+    debug_assert!(weights.iter().all(|w| w.len() == n));
+    let figures: Vec<[f64; 4]> = weights
+        .par_iter()
+        .map(|w| {
+            let r = m.report(Some(w));
+            [r.map50, r.map75, r.map, r.map50_voc]
+        })
+        .collect();
     let mut cols: [Vec<f64>; 4] = Default::default();
-    let mut w = vec![0u32; n];
-    let mut drawn = vec![0u32; nb];
-    for _ in 0..resamples {
-        drawn.iter_mut().for_each(|x| *x = 0);
-        for _ in 0..nb {
-            drawn[rng.gen_range(0..nb)] += 1;
-        }
-        for (x, &b) in w.iter_mut().zip(block) {
-            *x = drawn[b];
-        }
-        let r = m.report(Some(&w));
-        for (c, v) in cols.iter_mut().zip([r.map50, r.map75, r.map, r.map50_voc]) {
+    for f in figures {
+        for (c, v) in cols.iter_mut().zip(f) {
             c.push(v);
         }
     }
@@ -155,20 +165,33 @@ fn mean_with_blocks(matched: &[Matched], blocks: &[Vec<usize>]) -> (f64, Interva
     let k = matched.len() as f64;
     let mean = matched.iter().map(|m| m.report(None).map50).sum::<f64>() / k;
     let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
-    let mut means = Vec::with_capacity(RESAMPLES);
-    for _ in 0..RESAMPLES {
-        let mut sum = 0.0;
-        for (m, block) in matched.iter().zip(blocks) {
-            let nb = block.iter().max().map_or(0, |b| b + 1);
-            let mut drawn = vec![0u32; nb];
-            for _ in 0..nb {
-                drawn[rng.gen_range(0..nb)] += 1;
+    // Draws in sequence (set by set within a resample, as one seeded stream), figures over the
+    // threads in draw order.
+    let draws: Vec<Vec<Vec<u32>>> = (0..RESAMPLES)
+        .map(|_| {
+            blocks
+                .iter()
+                .map(|block| {
+                    let nb = block.iter().max().map_or(0, |b| b + 1);
+                    let mut drawn = vec![0u32; nb];
+                    for _ in 0..nb {
+                        drawn[rng.gen_range(0..nb)] += 1;
+                    }
+                    block.iter().map(|&b| drawn[b]).collect()
+                })
+                .collect()
+        })
+        .collect();
+    let means: Vec<f64> = draws
+        .par_iter()
+        .map(|ws| {
+            let mut sum = 0.0;
+            for (m, w) in matched.iter().zip(ws) {
+                sum += m.report(Some(w)).map50;
             }
-            let w: Vec<u32> = block.iter().map(|&b| drawn[b]).collect();
-            sum += m.report(Some(&w)).map50;
-        }
-        means.push(sum / k);
-    }
+            sum / k
+        })
+        .collect();
     (mean, percentile_interval(means))
 }
 
@@ -253,6 +276,89 @@ mod tests {
             mean_map50_with_ci(&sets).1
         );
         assert_eq!(mean_map50_with_block_ci(&sets, &[blocks]).1, ci);
+    }
+
+    /// A resample's figures (images counted as drawn, pooled ranking placed from the ranking of
+    /// each image once) equal those of the data with every drawn image copied as often as it
+    /// was drawn, scored plainly; scores from a few values so that ties are common, within an
+    /// image and across images.
+    #[test]
+    fn weighted_report_equals_the_copied_images() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let scores = [0.3f32, 0.5, 0.7, 0.9];
+        let bx = |rng: &mut ChaCha8Rng| {
+            let (x, y) = (rng.gen_range(0.0..60.0f32), rng.gen_range(0.0..60.0f32));
+            let s = rng.gen_range(8.0..20.0f32);
+            [x, y, x + s, y + s]
+        };
+        let (mut gt, mut dets) = (Vec::new(), Vec::new());
+        for i in 0..30u64 {
+            let mut boxes = Vec::new();
+            for _ in 0..rng.gen_range(0..4) {
+                let [x0, y0, x1, y1] = bx(&mut rng);
+                boxes.push(GtBox {
+                    class: rng.gen_range(0..2),
+                    x0,
+                    y0,
+                    x1,
+                    y1,
+                });
+            }
+            for g in &boxes {
+                if rng.gen_bool(0.7) {
+                    let mut j = || rng.gen_range(-3.0..3.0f32);
+                    let (a, b) = (j(), j());
+                    dets.push(Detection {
+                        image_id: i,
+                        class: g.class,
+                        score: scores[rng.gen_range(0..4)],
+                        x0: g.x0 + a,
+                        y0: g.y0 + b,
+                        x1: g.x1 + a,
+                        y1: g.y1 + b,
+                    });
+                }
+            }
+            for _ in 0..rng.gen_range(0..3) {
+                let [x0, y0, x1, y1] = bx(&mut rng);
+                dets.push(Detection {
+                    image_id: i,
+                    class: rng.gen_range(0..2),
+                    score: scores[rng.gen_range(0..4)],
+                    x0,
+                    y0,
+                    x1,
+                    y1,
+                });
+            }
+            gt.push((i, boxes));
+        }
+        let m = Matched::new(&gt, &dets);
+        for _ in 0..20 {
+            let w: Vec<u32> = (0..gt.len()).map(|_| rng.gen_range(0..4)).collect();
+            // Copy j of image i gets id i * 10 + j: ascending ids keep image, then copy order.
+            let (mut g2, mut d2) = (Vec::new(), Vec::new());
+            for (i, (id, boxes)) in gt.iter().enumerate() {
+                for j in 0..w[i] as u64 {
+                    let nid = id * 10 + j;
+                    g2.push((nid, boxes.clone()));
+                    d2.extend(
+                        dets.iter()
+                            .filter(|d| d.image_id == *id)
+                            .map(|d| Detection {
+                                image_id: nid,
+                                ..d.clone()
+                            }),
+                    );
+                }
+            }
+            let (a, b) = (m.report(Some(&w)), super::super::map::evaluate(&g2, &d2));
+            assert_eq!(
+                (a.map50, a.map75, a.map, a.map50_voc, a.ap_per_class.clone()),
+                (b.map50, b.map75, b.map, b.map50_voc, b.ap_per_class.clone()),
+                "weights {w:?}"
+            );
+        }
     }
 
     /// Nearest-rank percentiles of 1..=1000 are 25 and 975.

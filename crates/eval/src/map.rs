@@ -73,12 +73,24 @@ pub fn iou(a: [f32; 4], b: [f32; 4]) -> f64 {
 /// AP from detections already sorted by descending score (`true` = true positive) and the number
 /// of ground-truth boxes.
 pub fn average_precision(kind: ApKind, tp: &[bool], n_gt: usize) -> f64 {
+    average_precision_in(kind, tp, n_gt, &mut Vec::new(), &mut Vec::new())
+}
+
+/// `average_precision` with the recall and precision curves in the caller's buffers (a
+/// bootstrap computes thousands of curves of a hundred thousand points).
+fn average_precision_in(
+    kind: ApKind,
+    tp: &[bool],
+    n_gt: usize,
+    rc: &mut Vec<f64>,
+    pr: &mut Vec<f64>,
+) -> f64 {
     if n_gt == 0 {
         return 0.0;
     }
     let (mut ctp, mut cfp) = (0.0f64, 0.0f64);
-    let mut rc = Vec::with_capacity(tp.len());
-    let mut pr = Vec::with_capacity(tp.len());
+    rc.clear();
+    pr.clear();
     for &t in tp {
         if t {
             ctp += 1.0;
@@ -113,7 +125,7 @@ pub fn average_precision(kind: ApKind, tp: &[bool], n_gt: usize) -> f64 {
         ApKind::VocAllPoints => {
             let mut ap = 0.0;
             let mut prev_r = 0.0;
-            for (r, p) in rc.iter().zip(&pr) {
+            for (r, p) in rc.iter().zip(pr.iter()) {
                 ap += (r - prev_r) * p;
                 prev_r = *r;
             }
@@ -171,8 +183,49 @@ pub fn evaluate(gt: &[(u64, Vec<GtBox>)], dets: &[Detection]) -> MapReport {
 pub(super) struct Matched {
     /// image (ascending id, as COCOeval orders them) -> class -> outcome.
     images: Vec<Vec<ImageClass>>,
+    /// Per class, every image's COCO (resp. VOC) rows in the pooled ranking with each image
+    /// counted once: (score, image, row), by descending score, ties in (image, row) order.
+    coco_rank: Vec<Vec<(f32, u32, [bool; 10])>>,
+    voc_rank: Vec<Vec<(f32, u32, bool)>>,
     gt_images: usize,
     detections: usize,
+}
+
+/// The pooled ranking of a resample that counts image i `w(i)` times, as a stable sort by
+/// descending score of the images' rows concatenated (image by image, each as often as drawn)
+/// orders it: among equal scores, image by image, each image's rows repeated copy after copy.
+/// `rank` is that ranking with every image once, (score, image, outcome); `out` gets the
+/// positions in `rank` of the resample's ranking.
+fn weighted_rank<T>(rank: &[(f32, u32, T)], w: impl Fn(usize) -> usize, out: &mut Vec<u32>) {
+    out.clear();
+    let mut i = 0;
+    while i < rank.len() {
+        let (score, img) = (rank[i].0, rank[i].1);
+        let mut j = i + 1;
+        while j < rank.len() && rank[j].1 == img && rank[j].0.total_cmp(&score).is_eq() {
+            j += 1;
+        }
+        for _ in 0..w(img as usize) {
+            out.extend(i as u32..j as u32);
+        }
+        i = j;
+    }
+}
+
+/// Rows (score, image, outcome) of every image once, stably sorted by descending score;
+/// `rows(image)` gives an image's (score, outcome) rows for the class.
+fn ranking<T: Copy>(
+    images: &[Vec<ImageClass>],
+    rows: impl Fn(&[ImageClass]) -> Vec<(f32, T)>,
+) -> Vec<(f32, u32, T)> {
+    let mut r = Vec::new();
+    for (i, img) in images.iter().enumerate() {
+        for (s, t) in rows(img) {
+            r.push((s, i as u32, t));
+        }
+    }
+    r.sort_by(|a, b| b.0.total_cmp(&a.0));
+    r
 }
 
 #[derive(Default, Clone)]
@@ -228,8 +281,17 @@ impl Matched {
                     .collect()
             })
             .collect();
+        let images: Vec<Vec<ImageClass>> = images;
+        let coco_rank = (0..nc)
+            .map(|c| ranking(&images, |img| img[c].coco.clone()))
+            .collect();
+        let voc_rank = (0..nc)
+            .map(|c| ranking(&images, |img| img[c].voc.clone()))
+            .collect();
         Matched {
             images,
+            coco_rank,
+            voc_rank,
             gt_images: gt.len(),
             detections: dets.len(),
         }
@@ -255,23 +317,23 @@ impl Matched {
             if n_gt[c] == 0 {
                 continue;
             }
-            let mut coco: Vec<(f32, [bool; 10])> = Vec::new();
-            let mut voc_dets: Vec<(f32, bool)> = Vec::new();
-            for (i, img) in self.images.iter().enumerate() {
-                for _ in 0..w(i) {
-                    coco.extend_from_slice(&img[c].coco);
-                    voc_dets.extend_from_slice(&img[c].voc);
-                }
-            }
-            // Stable sorts: equal scores keep image order, as numpy's mergesort does.
-            coco.sort_by(|a, b| b.0.total_cmp(&a.0));
+            // The pooled rankings every image's rows make when counted as drawn (stable:
+            // equal scores keep image order, as numpy's mergesort does).
+            let mut seq = Vec::new();
+            let rank = &self.coco_rank[c];
+            weighted_rank(rank, w, &mut seq);
+            let mut flags = Vec::with_capacity(seq.len());
+            let (mut rc, mut pr) = (Vec::new(), Vec::new());
             for (k, a) in ap[c].iter_mut().enumerate() {
-                let flags: Vec<bool> = coco.iter().map(|x| x.1[k]).collect();
-                *a = average_precision(ApKind::Coco101, &flags, n_gt[c]);
+                flags.clear();
+                flags.extend(seq.iter().map(|&p| rank[p as usize].2[k]));
+                *a = average_precision_in(ApKind::Coco101, &flags, n_gt[c], &mut rc, &mut pr);
             }
-            voc_dets.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let flags: Vec<bool> = voc_dets.iter().map(|x| x.1).collect();
-            voc[c] = average_precision(ApKind::VocAllPoints, &flags, n_gt[c]);
+            let rank = &self.voc_rank[c];
+            weighted_rank(rank, w, &mut seq);
+            flags.clear();
+            flags.extend(seq.iter().map(|&p| rank[p as usize].2));
+            voc[c] = average_precision_in(ApKind::VocAllPoints, &flags, n_gt[c], &mut rc, &mut pr);
         }
 
         let with_gt: Vec<usize> = (0..nc).filter(|&c| n_gt[c] > 0).collect();
