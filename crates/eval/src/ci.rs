@@ -347,7 +347,7 @@ mod tests {
                             .filter(|d| d.image_id == *id)
                             .map(|d| Detection {
                                 image_id: nid,
-                                ..d.clone()
+                                ..*d
                             }),
                     );
                 }
