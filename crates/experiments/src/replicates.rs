@@ -11,7 +11,8 @@
 //!
 //! Per method: the mean over replicates of the final terminal mean and of the global model
 //! before and after, each with its 95 % t interval (`eval::paired`). Paired: the first method
-//! minus each other one, the global model after minus before, and per terminal the final
+//! minus each other one (the final terminal mean, and the global model after where both
+//! co-evolved), the global model after minus before, and per terminal the final
 //! model minus the starting model on the same post-run frames (every run scores its starting
 //! models beside its final ones). A difference is called above or below only where its
 //! interval excludes 0.
@@ -257,6 +258,28 @@ pub fn tables(
         push(
             format!("{} - {m} (final terminal mean)", methods[0]),
             paired(&first, &col(mi, &|s| s.final_terminal_map50)),
+        );
+    }
+    // The global models the two methods leave, where both co-evolved (e.g. NestEvo against A2,
+    // which differ only in the generator): the same start, frames and seeds.
+    let evolved = |mi: usize| runs.iter().any(|rep| rep[mi].global_evolutions > 0);
+    for (mi, m) in methods.iter().enumerate().skip(1) {
+        if !(evolved(0) && evolved(mi)) {
+            continue;
+        }
+        push(
+            format!("{} - {m} (global after, pooled)", methods[0]),
+            paired(
+                &col(0, &|s| s.global_map50_after),
+                &col(mi, &|s| s.global_map50_after),
+            ),
+        );
+        push(
+            format!("{} - {m} (global after, mean over terminals)", methods[0]),
+            paired(
+                &col(0, &|s| s.global_mean_map50_after),
+                &col(mi, &|s| s.global_mean_map50_after),
+            ),
         );
     }
     for (mi, m) in methods.iter().enumerate() {

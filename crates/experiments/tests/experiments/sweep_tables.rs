@@ -118,3 +118,56 @@ fn sweep_over_replicates_pairs_values_by_hand() {
     let md = std::fs::read_to_string(out.join("sweep_replicates.md")).unwrap();
     assert!(md.contains("not finished: [3]"), "{md}");
 }
+
+/// Table 4 over replicates read back: the first method's global model after is paired with
+/// every other method's that co-evolved, by hand; a method that never co-evolved gets no row.
+#[test]
+fn methods_pair_their_global_models_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let exp = preset("smoke").unwrap();
+    // Global after (pooled) per replicate: NestEvo ends 0.02, 0.025, 0.015 above A2.
+    let (a2_after, gain) = ([0.40, 0.55, 0.45], [0.02, 0.025, 0.015]);
+    for r in 0..3 {
+        let e = exp.replicate(r, false);
+        for (m, after, evolutions) in [
+            ("nestevo", a2_after[r] + gain[r], 3),
+            ("a2", a2_after[r], 3),
+            ("a3", 0.5, 0),
+        ] {
+            let d = out.join(format!("rep{r}/{m}"));
+            finished(&d, &e, 0.4, evolutions);
+            let p = d.join("summary.json");
+            let mut s: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            s["global_map50_after"] = Value::from(after);
+            s["global_mean_map50_after"] = Value::from(after + 0.1);
+            std::fs::write(&p, s.to_string()).unwrap();
+        }
+    }
+    let reps = Replicates {
+        count: 3,
+        tuning: false,
+        shard: None,
+    };
+    let report = nestevo_experiments::replicates::tables(
+        &exp,
+        &[Method::Nestevo, Method::A2, Method::A3],
+        &reps,
+        out,
+    )
+    .unwrap();
+    let row = |what: &str| report.paired.iter().find(|p| p.what == what);
+    for what in [
+        "nestevo - a2 (global after, pooled)",
+        "nestevo - a2 (global after, mean over terminals)",
+    ] {
+        let d = &row(what).unwrap().difference;
+        // Differences 0.02, 0.025, 0.015: mean 0.02, s = 0.005.
+        let half = t975(2) * 0.005 / 3f64.sqrt();
+        assert!((d.mean - 0.02).abs() < 1e-12, "{what}: {}", d.mean);
+        assert!((d.hi - d.mean - half).abs() < 1e-9, "{what}");
+        assert_eq!(row(what).unwrap().verdict, "above");
+    }
+    assert!(row("nestevo - a3 (global after, pooled)").is_none());
+    assert!(row("nestevo - a3 (final terminal mean)").is_some());
+}
