@@ -181,8 +181,8 @@ pub fn evaluate(gt: &[(u64, Vec<GtBox>)], dets: &[Detection]) -> MapReport {
 /// at every COCO threshold and by VOC) and its ground-truth count. Matching never looks across
 /// images, so a bootstrap resample of images only re-weights these rows.
 pub(super) struct Matched {
-    /// image (ascending id, as COCOeval orders them) -> class -> outcome.
-    images: Vec<Vec<ImageClass>>,
+    /// image (ascending id, as COCOeval orders them) -> class -> ground-truth boxes.
+    n_gt: Vec<Vec<usize>>,
     /// Per class, every image's COCO (resp. VOC) rows in the pooled ranking with each image
     /// counted once: (score, image, row), by descending score, ties in (image, row) order.
     coco_rank: Vec<Vec<(f32, u32, [bool; 10])>>,
@@ -228,7 +228,7 @@ fn ranking<T: Copy>(
     r
 }
 
-#[derive(Default, Clone)]
+/// One image and class's rows, before they are pooled into the rankings.
 struct ImageClass {
     n_gt: usize,
     /// The best MAX_DETS detections by score: (score, tp at each IoU threshold).
@@ -252,7 +252,7 @@ impl Matched {
         for d in dets.iter().filter(|d| d.class < nc) {
             images.entry(d.image_id).or_insert_with(empty).1[d.class].push(d);
         }
-        let images = images
+        let images: Vec<Vec<ImageClass>> = images
             .values()
             .map(|(g, d)| {
                 (0..nc)
@@ -281,7 +281,6 @@ impl Matched {
                     .collect()
             })
             .collect();
-        let images: Vec<Vec<ImageClass>> = images;
         let coco_rank = (0..nc)
             .map(|c| ranking(&images, |img| img[c].coco.clone()))
             .collect();
@@ -289,7 +288,10 @@ impl Matched {
             .map(|c| ranking(&images, |img| img[c].voc.clone()))
             .collect();
         Matched {
-            images,
+            n_gt: images
+                .iter()
+                .map(|img| img.iter().map(|ic| ic.n_gt).collect())
+                .collect(),
             coco_rank,
             voc_rank,
             gt_images: gt.len(),
@@ -298,7 +300,7 @@ impl Matched {
     }
 
     pub(super) fn images(&self) -> usize {
-        self.images.len()
+        self.n_gt.len()
     }
 
     /// The figures with image `i` counted `weights[i]` times (all once when `None`).
@@ -306,9 +308,9 @@ impl Matched {
         let nc = CLASSES.len();
         let w = |i: usize| weights.map_or(1, |w| w[i]) as usize;
         let mut n_gt = vec![0usize; nc];
-        for (i, img) in self.images.iter().enumerate() {
+        for (i, img) in self.n_gt.iter().enumerate() {
             for c in 0..nc {
-                n_gt[c] += w(i) * img[c].n_gt;
+                n_gt[c] += w(i) * img[c];
             }
         }
         let mut ap = vec![[0.0f64; 10]; nc];

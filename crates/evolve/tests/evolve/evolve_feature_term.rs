@@ -15,6 +15,15 @@ use tch::{Device, Kind, Tensor};
 
 use crate::common::tiny;
 
+/// The index of the layer the heat-map head reads in the tiny detectors (their latent space).
+fn head_relu(d: &nestevo_train::detector::Detector) -> usize {
+    d.desc
+        .layers
+        .iter()
+        .position(|l| l.name == "head_relu")
+        .expect("the tiny detectors have a head_relu layer")
+}
+
 /// Two cells of a [1, 2, 2, 2] latent against three prototypes, the third of a class never
 /// seen: the cross-entropy of cosine logits over the two known classes, computed by hand.
 #[test]
@@ -116,12 +125,7 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
     // against the latents read one cell at a time.
     {
         let _g = tch::no_grad_guard();
-        let keep = teacher
-            .desc
-            .layers
-            .iter()
-            .position(|l| l.name == "head_relu")
-            .unwrap();
+        let keep = head_relu(&teacher);
         let (_, f) = teacher
             .forward_features(&teacher.batch_from_rgb(&rgb), false, keep)
             .unwrap();
@@ -214,12 +218,7 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
     assert!(f1 < f0, "the feature term falls: {r1:?}");
     assert!(r1.latent_norm.unwrap() > 0.0, "{r1:?}");
     let (protos, known) = prototypes(&g, &prior);
-    let keep = without
-        .desc
-        .layers
-        .iter()
-        .position(|l| l.name == "head_relu")
-        .unwrap();
+    let keep = head_relu(&without);
     let loss = |m: &nestevo_train::detector::Detector| {
         let _g = tch::no_grad_guard();
         let x = m.batch_from_rgb(&rgb);
