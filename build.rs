@@ -1,6 +1,7 @@
 //! Links what a LibTorch crate builds (the binary, and each crate's test binaries) to the
 //! LibTorch of the project's virtualenv so that it runs without LD_LIBRARY_PATH, and keeps
-//! libtorch_cuda linked (the linker's --as-needed would drop it, and then no GPU is ever seen).
+//! libtorch_cuda linked (the linker's --as-needed would drop it, and then no GPU is ever seen),
+//! except into the binary, which opens it at start-up where a GPU can be there.
 //! Shared by every crate that links LibTorch (`build = "../../build.rs"`).
 use std::path::PathBuf;
 
@@ -21,7 +22,8 @@ fn main() {
     let root = root.canonicalize().unwrap_or(root);
     let lib = root.join("lib");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    if lib.join("libtorch_cuda.so").exists() {
+    // The binary opens libtorch_cuda itself where a driver is present (`src/cuda.rs`).
+    if lib.join("libtorch_cuda.so").exists() && pkg != "nestevo" {
         println!(
             "cargo:rustc-link-arg=-Wl,--no-as-needed,-L{},-ltorch_cuda,--as-needed",
             lib.display()

@@ -12,6 +12,8 @@ pub struct Info {
     /// "cpu" or "cuda:0 (NAME, N MiB)".
     pub device: String,
     pub cuda_devices: usize,
+    /// What start-up did with LibTorch's CUDA library (absent without torch).
+    pub cuda_library: Option<String>,
     pub torch_threads: Option<i32>,
     pub rayon_threads: usize,
     pub cpus: usize,
@@ -25,6 +27,7 @@ pub fn collect() -> Info {
         libtorch_path: None,
         device: "cpu".into(),
         cuda_devices: 0,
+        cuda_library: None,
         torch_threads: None,
         rayon_threads: rayon::current_num_threads(),
         cpus: num_cpus::get(),
@@ -40,6 +43,7 @@ fn torch_info(info: &mut Info) {
     // the version is that of the library actually running, not of the one built against.
     info.torch_threads = Some(tch::get_num_threads());
     info.cuda_devices = tch::Cuda::device_count().max(0) as usize;
+    info.cuda_library = Some(crate::cuda::state().to_string());
     let loaded = loaded_libtorch_dir();
     info.libtorch = loaded
         .as_deref()
@@ -98,6 +102,9 @@ impl std::fmt::Display for Info {
         }
         writeln!(f, "device         {}", self.device)?;
         writeln!(f, "cuda devices   {}", self.cuda_devices)?;
+        if let Some(c) = &self.cuda_library {
+            writeln!(f, "libtorch_cuda  {c}")?;
+        }
         if let Some(t) = self.torch_threads {
             writeln!(f, "torch threads  {t}")?;
         }

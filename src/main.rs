@@ -7,9 +7,13 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
+#[cfg(feature = "torch")]
+mod cuda;
 mod engines;
 mod info;
 
 fn main() -> std::process::ExitCode {
+    #[cfg(feature = "torch")]
+    cuda::init();
     cli::main()
 }
