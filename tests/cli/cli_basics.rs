@@ -41,6 +41,38 @@ fn info_reports_versions_and_device() {
     );
 }
 
+/// The binary opens LibTorch's CUDA library itself (`src/cuda.rs`): never with
+/// `NESTEVO_CUDA=0`, and with `NESTEVO_CUDA=1` even on a machine without a driver, where the
+/// run must go on on the CPU.
+#[cfg(feature = "torch")]
+#[test]
+fn cuda_library_follows_nestevo_cuda() {
+    let info = |flag: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_nestevo"))
+            .args(["info", "--json"])
+            .env("NESTEVO_CUDA", flag)
+            .output()
+            .expect("run nestevo");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("info --json is JSON")
+    };
+    let off = info("0");
+    assert_eq!(off["cuda_library"], "not loaded (NESTEVO_CUDA=0)");
+    assert_eq!(off["cuda_devices"], 0);
+    let on = info("1");
+    let dir = on["libtorch_path"].as_str().expect("libtorch path");
+    let state = on["cuda_library"].as_str().unwrap();
+    if std::path::Path::new(dir).join("libtorch_cuda.so").exists() {
+        assert_eq!(state, "loaded");
+    } else {
+        assert!(state.starts_with("failed to load"), "{state}");
+    }
+}
+
 #[test]
 fn unknown_command_fails_cleanly() {
     let (code, _, err) = nestevo(&["frobnicate"]);
