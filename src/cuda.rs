@@ -41,17 +41,35 @@ impl std::fmt::Display for CudaLoad {
 static STATE: OnceLock<CudaLoad> = OnceLock::new();
 
 const LIBRARY: &str = "libtorch_cuda.so";
+const VAR: &str = "NESTEVO_CUDA";
 
-/// Opens `libtorch_cuda.so` where a driver is present (see the module doc); says why on
-/// standard error when a driver is present and it cannot be opened. Idempotent.
-pub fn init() -> &'static CudaLoad {
+/// A value of `NESTEVO_CUDA`: `None` to look for a driver, `Some(open)` otherwise.
+fn parse(value: &str) -> Result<Option<bool>, String> {
+    match value {
+        "0" => Ok(Some(false)),
+        "1" => Ok(Some(true)),
+        v => Err(format!(
+            "environment variable {VAR} = {v:?} is not allowed: 0 (never open {LIBRARY}), 1 \
+             (always open it) or unset (open it where an NVIDIA driver is present)"
+        )),
+    }
+}
+
+/// Opens `libtorch_cuda.so` where a driver is present or `NESTEVO_CUDA=1` asks (see the module
+/// doc) and keeps what happened for `state`; says on standard error why it could not be opened.
+/// Refuses a `NESTEVO_CUDA` other than 0 or 1.
+pub fn init() -> Result<(), String> {
+    let forced = match std::env::var(VAR) {
+        Ok(v) => parse(&v)?,
+        Err(_) => None,
+    };
     STATE.get_or_init(|| {
-        let wanted = match std::env::var("NESTEVO_CUDA").as_deref() {
-            Ok("0") => return CudaLoad::Disabled,
-            Ok("1") => true,
-            _ => driver_present(),
+        let (open, why) = match forced {
+            Some(false) => return CudaLoad::Disabled,
+            Some(true) => (true, "NESTEVO_CUDA=1"),
+            None => (driver_present(), "an NVIDIA driver is present"),
         };
-        if !wanted {
+        if !open {
             return CudaLoad::NoDriver;
         }
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL;
@@ -66,16 +84,17 @@ pub fn init() -> &'static CudaLoad {
             }
             Err(e) => {
                 let state = CudaLoad::Failed(e.to_string());
-                eprintln!("warning: an NVIDIA driver is present but {LIBRARY} {state}; LibTorch runs on the CPU");
+                eprintln!("warning: {why} but {LIBRARY} {state}; LibTorch runs on the CPU");
                 state
             }
         }
-    })
+    });
+    Ok(())
 }
 
-/// What `init` did (`init` runs it if it has not run).
-pub fn state() -> &'static CudaLoad {
-    init()
+/// What `init` did; `None` before it ran.
+pub fn state() -> Option<&'static CudaLoad> {
+    STATE.get()
 }
 
 fn driver_present() -> bool {

@@ -43,7 +43,7 @@ fn torch_info(info: &mut Info) {
     // the version is that of the library actually running, not of the one built against.
     info.torch_threads = Some(tch::get_num_threads());
     info.cuda_devices = tch::Cuda::device_count().max(0) as usize;
-    info.cuda_library = Some(crate::cuda::state().to_string());
+    info.cuda_library = crate::cuda::state().map(|c| c.to_string());
     let loaded = loaded_libtorch_dir();
     info.libtorch = loaded
         .as_deref()

@@ -14,6 +14,9 @@ mod info;
 
 fn main() -> std::process::ExitCode {
     #[cfg(feature = "torch")]
-    cuda::init();
+    if let Err(e) = cuda::init() {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(1);
+    }
     cli::main()
 }

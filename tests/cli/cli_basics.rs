@@ -43,7 +43,7 @@ fn info_reports_versions_and_device() {
 
 /// The binary opens LibTorch's CUDA library itself (`src/cuda.rs`): never with
 /// `NESTEVO_CUDA=0`, and with `NESTEVO_CUDA=1` even on a machine without a driver, where the
-/// run must go on on the CPU.
+/// run must go on on the CPU; any other value is refused, naming it and what is allowed.
 #[cfg(feature = "torch")]
 #[test]
 fn cuda_library_follows_nestevo_cuda() {
@@ -71,6 +71,17 @@ fn cuda_library_follows_nestevo_cuda() {
     } else {
         assert!(state.starts_with("failed to load"), "{state}");
     }
+    let out = Command::new(env!("CARGO_BIN_EXE_nestevo"))
+        .args(["info"])
+        .env("NESTEVO_CUDA", "yes")
+        .output()
+        .expect("run nestevo");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("NESTEVO_CUDA = \"yes\"") && err.contains("0 (never"),
+        "{err}"
+    );
 }
 
 #[test]
