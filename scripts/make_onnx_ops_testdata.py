@@ -26,6 +26,12 @@ Writes tests/data/onnx/ (each NAME.onnx with NAME_x.npy and NAME_y0.npy, NAME_y1
                a fused in-projection, a rank-5 Transpose, Squeeze, Gather of q/k/v, a Gemm on
                [L, E] rows; batch 1, as such graphs are exported
   unsupported_cos  a Cos node named `head/cos` (refused)
+  pad          Pad in constant mode with value 0.5 on channels and on W of [N, C, H, W], and on
+               the token axis of [N, L, E] after a Reshape
+  pad_reflect  a Pad in reflect mode named `body/pad` (refused, naming the mode)
+  einsum       Einsum as batched products: x.x^T (`bik,bjk->bij`), x^T.x (`bki,bkj->bij`) and
+               heads as a second batch axis (`bhik,bhkj->bhij`)
+  einsum_outer an Einsum that is no matrix product (`bi,bj->bij`) named `head/outer` (refused)
 
 Needs onnx, onnxruntime and numpy in a virtualenv of their own:
   python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy
@@ -290,8 +296,58 @@ def unsupported():
     onnx.save(m, os.path.join(OUT, "unsupported_cos.onnx"))
 
 
+def pad():
+    build("pad", [
+        n("Pad", ["x", "p4", "half"], ["y0"], name="pad/chw"),
+        n("Reshape", ["x", "s_tok"], ["t"], name="pad/tokens"),
+        n("Pad", ["t", "p3"], ["y1"], name="pad/rows"),
+    ], [3, 4, 5], ["y0", "y1"], [
+        const("p4", [0, 1, 0, 2, 0, 0, 0, 1], np.int64), const("half", 0.5),
+        const("s_tok", [1, 12, 5], np.int64), const("p3", [0, 2, 0, 0, 1, 0], np.int64),
+    ], batch=1)
+
+
+def pad_reflect():
+    g = helper.make_graph(
+        [n("Pad", ["x", "p"], ["y"], name="body/pad", mode="reflect")],
+        "pad_reflect",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 8, 8])],
+        [const("p", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "pad_reflect.onnx"))
+
+
+def einsum():
+    build("einsum", [
+        n("Einsum", ["x", "x"], ["y0"], name="e/xxt", equation="bik,bjk->bij"),
+        n("Einsum", ["x", "x"], ["y1"], name="e/xtx", equation="bki,bkj->bij"),
+        n("Reshape", ["x", "s_heads"], ["h"], name="e/heads"),
+        n("Einsum", ["h", "h"], ["y2"], name="e/heads_prod", equation="bhik,bhkj->bhij"),
+    ], [4, 4], ["y0", "y1", "y2"], [const("s_heads", [1, 4, 2, 2], np.int64)], batch=1)
+
+
+def einsum_outer():
+    g = helper.make_graph(
+        [n("Flatten", ["x"], ["f"], name="body/flat"),
+         n("Einsum", ["f", "f"], ["y"], name="head/outer", equation="bi,bj->bij")],
+        "einsum_outer",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 6])],
+        [],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "einsum_outer.onnx"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const, mha):
+    for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const, mha,
+              pad, pad_reflect, einsum, einsum_outer):
         f()
     print("wrote", sorted(os.listdir(OUT)))

@@ -143,6 +143,14 @@ pub enum Act {
         alpha: f32,
         beta: f32,
     },
+    Sqrt,
+    Exp,
+    /// min(max(x, min), max) (ONNX `Clip` with other bounds than ReLU's and ReLU6's; the
+    /// norm's floor of F.normalize).
+    Clip {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Act {
@@ -155,6 +163,9 @@ impl Act {
             Act::Tanh => "tanh",
             Act::Gelu => "gelu",
             Act::Affine { .. } => "affine",
+            Act::Sqrt => "sqrt",
+            Act::Exp => "exp",
+            Act::Clip { .. } => "clip",
         }
     }
 
@@ -168,6 +179,9 @@ impl Act {
             Act::Tanh => x.tanh(),
             Act::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
             Act::Affine { alpha, beta } => alpha * x + beta,
+            Act::Sqrt => x.sqrt(),
+            Act::Exp => x.exp(),
+            Act::Clip { min, max } => x.max(min).min(max),
         }
     }
 }

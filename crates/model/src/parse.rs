@@ -55,6 +55,10 @@ pub(super) struct RawLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beta: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pads: Option<[usize; 4]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub neg_inf: Option<bool>,
@@ -77,7 +81,7 @@ pub(super) struct RawLayer {
 }
 
 const OPS: &str = "conv, linear, bn, relu, relu6, maxpool, avgpool, gap, add, upsample, concat, \
-                   flatten, dense, matmul, sigmoid, hardsigmoid, hardswish, erf, tanh, gelu, \
+                   flatten, dense, matmul, sigmoid, hardsigmoid, hardswish, erf, tanh, gelu, sqrt, exp, clip, \
                    affine, mul, div, pad, reducemean, softmax, layernorm, transpose, reshape, \
                    slice, const";
 
@@ -228,6 +232,8 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         ("scale", l.scale.is_some()),
         ("alpha", l.alpha.is_some()),
         ("beta", l.beta.is_some()),
+        ("min", l.min.is_some()),
+        ("max", l.max.is_some()),
         ("pads", l.pads.is_some()),
         ("neg_inf", l.neg_inf.is_some()),
         ("axis", l.axis.is_some()),
@@ -255,6 +261,7 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "concat" | "softmax" => &["axis"],
         "dense" => &["out_features", "bias"],
         "hardsigmoid" | "affine" => &["alpha", "beta"],
+        "clip" => &["min", "max"],
         "pad" => &["pads", "neg_inf"],
         "reducemean" => &["axes"],
         "layernorm" => &["eps"],
@@ -262,7 +269,7 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "reshape" | "const" => &["shape"],
         "slice" => &["axis", "start", "end", "step"],
         "bn" | "relu" | "relu6" | "gap" | "add" | "flatten" | "matmul" | "sigmoid"
-        | "hardswish" | "erf" | "tanh" | "gelu" | "mul" | "div" => &[],
+        | "hardswish" | "erf" | "tanh" | "gelu" | "mul" | "div" | "sqrt" | "exp" => &[],
         other => return Err(err("op", format!("unknown op `{other}`; allowed: {OPS}"))),
     };
     for (field, is) in present {
@@ -372,6 +379,21 @@ fn build_op(l: &RawLayer, err: &dyn Fn(&str, String) -> ModelError) -> Result<Op
         "erf" => Op::Act(Act::Erf),
         "tanh" => Op::Act(Act::Tanh),
         "gelu" => Op::Act(Act::Gelu),
+        "sqrt" => Op::Act(Act::Sqrt),
+        "exp" => Op::Act(Act::Exp),
+        "clip" => {
+            let (min, max) = (
+                l.min.unwrap_or(f32::NEG_INFINITY),
+                l.max.unwrap_or(f32::INFINITY),
+            );
+            if min.is_nan() || max.is_nan() || min > max {
+                return Err(err(
+                    "min",
+                    format!("min {min} and max {max}: numbers with min <= max"),
+                ));
+            }
+            Op::Act(Act::Clip { min, max })
+        }
         "affine" => Op::Act(Act::Affine {
             alpha: l.alpha.unwrap_or(1.0),
             beta: l.beta.unwrap_or(0.0),

@@ -71,6 +71,10 @@ impl ModelDesc {
                     r.alpha = Some(*alpha);
                     r.beta = Some(*beta);
                 }
+                Op::Act(Act::Clip { min, max }) => {
+                    r.min = min.is_finite().then_some(*min);
+                    r.max = max.is_finite().then_some(*max);
+                }
                 Op::Pad { pads, neg_inf } => {
                     r.pads = Some(*pads);
                     r.neg_inf = neg_inf.then_some(true);

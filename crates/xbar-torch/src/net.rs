@@ -71,7 +71,7 @@ fn uncovered(plan: &NetPlan<'_>, device: Device) -> Option<String> {
             Node::Softmax(_) => Err("softmax (f32 summation order)"),
             Node::LayerNorm { .. } => Err("layer-norm (f32 summation order)"),
             Node::ReduceMean(_) => Err("reduce-mean (f32 summation order)"),
-            Node::Act(Act::Sigmoid | Act::Tanh | Act::Erf | Act::Gelu) => {
+            Node::Act(Act::Sigmoid | Act::Tanh | Act::Erf | Act::Gelu | Act::Exp) => {
                 Err("a transcendental activation (the device's functions round differently)")
             }
             _ => Ok(()),
@@ -590,6 +590,9 @@ fn act(x: &Tensor, f: Act, dev: Device) -> Result<Tensor, TchError> {
             let six = Tensor::f_from_slice(&[6f32])?.f_to_device(dev)?;
             x.f_mul(&x.f_div(&six)?.f_add_scalar(0.5)?.f_clamp(0.0, 1.0)?)
         }
+        // IEEE square root is correctly rounded on host and device alike.
+        Act::Sqrt => x.f_sqrt(),
+        Act::Clip { min, max } => x.f_clamp(min as f64, max as f64),
         other => Err(TchError::Kind(format!(
             "activation {} is not covered on the device",
             other.kind()

@@ -225,3 +225,101 @@ fn multihead_attention_moving_the_batch() {
     assert_eq!(count(&|o| matches!(o, Op::Dense { bias: true, .. })), 2);
     assert_eq!(count(&|o| *o == Op::MatMul), 2);
 }
+
+/// A tiny Swin Transformer as torchvision builds it and torch exports it
+/// (scripts/make_onnx_swin_testdata.py): the rank-6 window partition (four moving groups of
+/// axes, several `transpose` layers), the cyclic shift, a Pad to whole windows that is not 0
+/// (a `concat` with `const` zeros), the position bias and the shifted-window mask added with
+/// broadcasting (the mask folded from ScatterND), Q.K^T and A.V over windows and heads, Softmax
+/// on the last of four axes. Float within 1e-4 of onnxruntime, crossbars within 2e-2, and the
+/// performance model maps it.
+#[test]
+fn swin_windows_shifts_and_padding() {
+    let imp = check("swin", 1, 2e-2);
+    let d = &imp.desc;
+    let count = |f: &dyn Fn(&Op) -> bool| d.layers.iter().filter(|l| f(&l.op)).count();
+    // Two products per block, four blocks.
+    assert_eq!(count(&|o| *o == Op::MatMul), 8);
+    assert_eq!(count(&|o| matches!(o, Op::Softmax { .. })), 4);
+    // The grid padded 10 -> 12 and 5 -> 6 on both axes: zeros concatenated, no `pad` layer
+    // (that one pads H and W of [C, H, W], and these are Swin's [H, W, C]).
+    assert!(count(&|o| matches!(o, Op::Const { .. })) >= 4);
+    // qkv, proj, fc1, fc2 per block, the patch merging's reduction, the head.
+    assert_eq!(count(&|o| matches!(o, Op::Dense { .. })), 17);
+    let spec = preset("isaac").unwrap();
+    let r = nestevo_ppa::network_report(&spec, d, 1).unwrap();
+    let ops = |op: &str| r.digital_by_op.iter().find(|x| x.op == op).map(|x| x.ops);
+    // Q.K^T and A.V: 16 windows x 2 heads x 9 x 9 x 4 MACs each in stage 1 (12 x 12 tokens of
+    // 8 channels), 4 windows x 2 heads x 9 x 9 x 8 in stage 2, two blocks each, 2 operations
+    // per MAC.
+    let mac = 2 * (16 * 2 * 9 * 9 * 4) + 2 * (4 * 2 * 9 * 9 * 8);
+    assert_eq!(ops("matmul"), Some(2 * mac * 2));
+}
+
+/// Pad in constant mode with a value other than 0, on channels and W of a feature map and on
+/// the token axis of [N, L, E]: `concat` layers of `const` values, float within 1e-4 of
+/// onnxruntime and exact on the crossbars (no crossbar layer); another mode is refused naming
+/// the node and the mode.
+#[test]
+fn pad_constant_and_refused_modes() {
+    let imp = check("pad", 2, 0.0);
+    assert!(kinds(&imp).contains(&"const"));
+    let m = import_onnx(&data("pad_reflect.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("node `body/pad`"), "{m}");
+    assert!(m.contains("mode `reflect`"), "{m}");
+}
+
+/// Swin V2's blocks (scripts/make_onnx_swin_testdata.py): the continuous position bias, an MLP
+/// on a constant table, folded at import (no crossbar layer for it); cosine attention's
+/// F.normalize (ReduceL2 as `mul`, `reducemean`, `affine`, `sqrt`; Clip as `clip`; Expand as a
+/// `mul` by ones) and its clamped, exponentiated per-head scale. Float within 1e-4 of
+/// onnxruntime, crossbars within 2e-2.
+#[test]
+fn swin_v2_cosine_attention_and_folded_position_mlp() {
+    let imp = check("swin_v2", 1, 2e-2);
+    let count = |f: &dyn Fn(&Op) -> bool| imp.desc.layers.iter().filter(|l| f(&l.op)).count();
+    // Only the blocks' qkv, proj, fc1, fc2, the reduction and the head go onto crossbars: the
+    // position MLP's two linear layers per block were evaluated on their constant table.
+    assert_eq!(count(&|o| matches!(o, Op::Dense { .. })), 17);
+    // q and k normalised in each of the four blocks.
+    assert_eq!(count(&|o| matches!(o, Op::Act(Act::Sqrt))), 8);
+    assert_eq!(count(&|o| matches!(o, Op::Act(Act::Clip { .. }))), 8);
+    assert_eq!(count(&|o| *o == Op::MatMul), 8);
+}
+
+/// MaxViT (scripts/make_onnx_swin_testdata.py): block and grid attention written as Einsum
+/// (Q.K^T with the key's last two axes swapped first, A.V as it stands), MBConv with
+/// squeeze-and-excitation, a classifier normalising flat features. Float within 1e-4 of
+/// onnxruntime, crossbars within 2e-2; an Einsum that is not a matrix product is refused with
+/// the equation named.
+#[test]
+fn maxvit_einsum_attention() {
+    let imp = check("maxvit", 1, 2e-2);
+    let count = |f: &dyn Fn(&Op) -> bool| imp.desc.layers.iter().filter(|l| f(&l.op)).count();
+    // Two blocks, each with block and grid attention, two products each.
+    assert_eq!(count(&|o| *o == Op::MatMul), 8);
+    assert!(count(&|o| matches!(o, Op::LayerNorm { .. })) >= 1);
+}
+
+/// Einsum as batched matrix products (x.x^T, x^T.x, heads as a second batch axis): float within
+/// 1e-4 of onnxruntime and crossbars within 2e-2 (the products run digitally on the quantised
+/// activations); an outer product is refused naming the node and its equation.
+#[test]
+fn einsum_products_and_refused_equations() {
+    let imp = check("einsum", 3, 2e-2);
+    assert_eq!(
+        imp.desc
+            .layers
+            .iter()
+            .filter(|l| l.op == Op::MatMul)
+            .count(),
+        3
+    );
+    let m = import_onnx(&data("einsum_outer.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("node `head/outer`"), "{m}");
+    assert!(m.contains("equation `bi,bj->bij`"), "{m}");
+}

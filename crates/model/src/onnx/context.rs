@@ -292,6 +292,12 @@ impl<'a> Ctx<'a> {
     /// `rank` (a constant of fewer axes gets leading 1s, as ONNX broadcasting aligns the ends).
     pub fn const_layer(&mut self, node: &Node, k: usize, rank: usize) -> Result<String, OnnxError> {
         let c = self.konst(node, k, "operand")?.clone();
+        self.const_value(node, c, rank)
+    }
+
+    /// A `const` layer holding `c` (not necessarily one of the node's inputs: a padding's
+    /// zeros, a constant expanded to its operand's shape), for an operand of ONNX rank `rank`.
+    pub fn const_value(&mut self, node: &Node, c: Const, rank: usize) -> Result<String, OnnxError> {
         if c.dims.len() > rank {
             return Err(node.err(format!(
                 "constant operand of shape {:?} has more axes than the computed tensor's {rank}",

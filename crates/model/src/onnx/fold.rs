@@ -34,6 +34,20 @@ const FOLDED: &[&str] = &[
     "Floor",
     "Ceil",
     "Transpose",
+    "ScatterND",
+    "Not",
+    "MatMul",
+    "Relu",
+    "Sigmoid",
+    "Exp",
+    "Log",
+    "Abs",
+    "Sign",
+    "Clip",
+    "Max",
+    "Min",
+    "Less",
+    "Greater",
 ];
 
 /// Values with their dims; `int` when they are integers (ONNX int32/int64/bool).
@@ -173,7 +187,10 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
     let attr = |name: &str, d: i64| node.attrs.int(name, d);
     let norm = |a: i64, r: usize| -> usize { (if a < 0 { a + r as i64 } else { a }) as usize };
     Ok(match op {
-        "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Equal" => {
+        "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Equal" | "Max" | "Min" | "Less"
+        | "Greater"
+            if ins.len() == 2 =>
+        {
             let (a, b) = (&ins[0], &ins[1]);
             let int = a.int && b.int;
             let fmod = attr("fmod", 0)? != 0;
@@ -186,21 +203,95 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
                 "Mod" if fmod || !int => Box::new(|x, y| x % y),
                 "Mod" => Box::new(|x, y| x - y * (x / y).floor()),
                 "Pow" => Box::new(|x, y| ((x as f32).powf(y as f32)) as f64),
+                "Max" => Box::new(f64::max),
+                "Min" => Box::new(f64::min),
+                "Less" => Box::new(|x, y| f64::from(u8::from(x < y))),
+                "Greater" => Box::new(|x, y| f64::from(u8::from(x > y))),
                 _ => Box::new(|x, y| f64::from(u8::from(x == y))),
             };
-            binary(a, b, f, int || op == "Equal")?
+            let boolean = matches!(op, "Equal" | "Less" | "Greater");
+            binary(a, b, f, int || boolean)?
         }
-        "Sqrt" | "Neg" | "Floor" | "Ceil" => {
+        "Sqrt" | "Neg" | "Floor" | "Ceil" | "Relu" | "Sigmoid" | "Exp" | "Log" | "Abs" | "Sign" => {
             let t = &mut ins[0];
+            // Float functions in f32, as the graph computes them.
+            let f32_of = |v: f64, f: fn(f32) -> f32| f(v as f32) as f64;
             for v in t.v.iter_mut() {
                 *v = match op {
-                    "Sqrt" => ((*v as f32).sqrt()) as f64,
+                    "Sqrt" => f32_of(*v, f32::sqrt),
                     "Neg" => -*v,
                     "Floor" => v.floor(),
-                    _ => v.ceil(),
+                    "Ceil" => v.ceil(),
+                    "Relu" => v.max(0.0),
+                    "Sigmoid" => f32_of(*v, |x| 1.0 / (1.0 + (-x).exp())),
+                    "Exp" => f32_of(*v, f32::exp),
+                    "Log" => f32_of(*v, f32::ln),
+                    "Abs" => v.abs(),
+                    _ => v.signum() * f64::from(u8::from(*v != 0.0)),
                 };
             }
             ins.swap_remove(0)
+        }
+        "Clip" => {
+            // Opset 11+: min and max are optional inputs 1 and 2.
+            let bound = |k: usize, d: f64| {
+                given
+                    .iter()
+                    .position(|&g| g == k)
+                    .map_or(d, |i| ins[i].v[0])
+            };
+            let (lo, hi) = (bound(1, f64::NEG_INFINITY), bound(2, f64::INFINITY));
+            let mut t = ins.swap_remove(0);
+            t.v.iter_mut().for_each(|v| *v = v.max(lo).min(hi));
+            t
+        }
+        "MatMul" => {
+            // [.., M, K] x [.., K, N] with the leading axes broadcast; sums in f64, then f32.
+            let (a, b) = (&ins[0], &ins[1]);
+            if a.dims.len() < 2 || b.dims.len() < 2 {
+                return Err("MatMul of constants of rank below 2".into());
+            }
+            let (ra, rb) = (a.dims.len(), b.dims.len());
+            let (m, k, n) = (a.dims[ra - 2], a.dims[ra - 1], b.dims[rb - 1]);
+            if b.dims[rb - 2] != k {
+                return Err(format!("MatMul of {:?} and {:?}", a.dims, b.dims));
+            }
+            let lead = broadcast(&[&a.dims[..ra - 2], &b.dims[..rb - 2]])?;
+            let with = |t: &T, rows: usize, cols: usize| -> Result<Vec<f64>, String> {
+                let mut d = lead.clone();
+                d.extend([rows, cols]);
+                let l = t.dims.len();
+                let mut own = t.dims[..l - 2].to_vec();
+                own.extend([rows, cols]);
+                expand(
+                    &T {
+                        dims: own,
+                        v: t.v.clone(),
+                        int: t.int,
+                    },
+                    &d,
+                )
+            };
+            let (x, y) = (with(a, m, k)?, with(b, k, n)?);
+            let batches: usize = lead.iter().product();
+            let mut v = Vec::with_capacity(batches * m * n);
+            for bt in 0..batches {
+                for i in 0..m {
+                    for j in 0..n {
+                        let sum: f64 = (0..k)
+                            .map(|q| x[(bt * m + i) * k + q] * y[(bt * k + q) * n + j])
+                            .sum();
+                        v.push((sum as f32) as f64);
+                    }
+                }
+            }
+            let mut dims = lead;
+            dims.extend([m, n]);
+            T {
+                v,
+                dims,
+                int: a.int && b.int,
+            }
         }
         "Cast" => {
             let to = attr("to", 1)?;
@@ -432,6 +523,53 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
                 v,
                 int: t.int,
             }
+        }
+        "Not" => {
+            let mut t = ins.swap_remove(0);
+            t.v.iter_mut()
+                .for_each(|v| *v = f64::from(u8::from(*v == 0.0)));
+            t
+        }
+        "ScatterND" => {
+            // data[indices[i, :]] = updates[i], each index naming a slice of the data's
+            // leading k axes (as Swin's shifted-window mask is built, region by region).
+            let reduction = node.attrs.string("reduction", "none")?;
+            if reduction != "none" {
+                return Err(format!("ScatterND reduction `{reduction}`: only `none`"));
+            }
+            let (upd, idx) = (ins.swap_remove(2), ins.swap_remove(1));
+            let mut t = ins.swap_remove(0);
+            let k = *idx.dims.last().ok_or("indices of rank 0")?;
+            if k > t.dims.len() {
+                return Err(format!(
+                    "indices of depth {k} into data of rank {}",
+                    t.dims.len()
+                ));
+            }
+            let inner: usize = t.dims[k..].iter().product();
+            let s = strides(&t.dims);
+            let ids = idx.ints();
+            let count = ids.len() / k.max(1);
+            if upd.v.len() != count * inner {
+                return Err(format!(
+                    "updates of shape {:?} for {count} slices of {inner} values",
+                    upd.dims
+                ));
+            }
+            for i in 0..count {
+                let mut at = 0;
+                for a in 0..k {
+                    let n = t.dims[a] as i64;
+                    let j = ids[i * k + a];
+                    let j = if j < 0 { j + n } else { j };
+                    if !(0..n).contains(&j) {
+                        return Err(format!("index {j} on an axis of {n}"));
+                    }
+                    at += j as usize * s[a];
+                }
+                t.v[at..at + inner].copy_from_slice(&upd.v[i * inner..(i + 1) * inner]);
+            }
+            t
         }
         other => return Err(format!("{other} is not folded")),
     })

@@ -1,6 +1,6 @@
 //! The element-wise functions of one input, each becoming a layer of the same name:
-//! `Sigmoid`, `HardSigmoid` (`alpha`, `beta` honoured), `HardSwish`, `Erf`, `Tanh` and `Gelu`
-//! (opset 20; `approximate` = "none" only). SiLU exports as Sigmoid then a Mul of two
+//! `Sigmoid`, `HardSigmoid` (`alpha`, `beta` honoured), `HardSwish`, `Erf`, `Tanh`, `Sqrt`,
+//! `Exp` and `Gelu` (opset 20; `approximate` = "none" only). SiLU exports as Sigmoid then a Mul of two
 //! computed tensors, GELU before opset 20 as Div, Erf, Add, Mul, Mul: both map op by op.
 
 use super::OnnxOp;
@@ -12,7 +12,16 @@ pub struct Activation;
 
 impl OnnxOp for Activation {
     fn op_types(&self) -> &'static [&'static str] {
-        &["Sigmoid", "HardSigmoid", "HardSwish", "Erf", "Tanh", "Gelu"]
+        &[
+            "Sigmoid",
+            "HardSigmoid",
+            "HardSwish",
+            "Erf",
+            "Tanh",
+            "Gelu",
+            "Sqrt",
+            "Exp",
+        ]
     }
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
@@ -25,6 +34,8 @@ impl OnnxOp for Activation {
             "HardSwish" => Act::HardSwish,
             "Erf" => Act::Erf,
             "Tanh" => Act::Tanh,
+            "Sqrt" => Act::Sqrt,
+            "Exp" => Act::Exp,
             _ => {
                 let a = node.string("approximate", "none")?;
                 if a != "none" {

@@ -2,11 +2,13 @@
 //! through). A constant added to the Conv, MatMul or Gemm right before it, when nothing else
 //! reads that node's output, becomes (or adds to) that layer's bias, as exporters split a
 //! linear layer into MatMul + Add; any other scalar constant, an `affine` layer x + c; a
-//! constant of the other operand's shape (position embeddings), a `const` layer and an `add`.
-//! Refused: any other Add of a constant.
+//! constant that broadcasts to the other operand's shape (position embeddings, Swin's position
+//! bias and window mask), expanded to that shape, a `const` layer and an `add`. Refused: a
+//! constant that would grow the operand (ONNX broadcasting both ways).
 
 use super::OnnxOp;
 use crate::onnx::context::{broadcast_bias, Ctx, Node, Val};
+use crate::onnx::proto::Const;
 use crate::onnx::OnnxError;
 use crate::{Act, Op};
 use ndarray::{ArrayD, IxDyn};
@@ -61,18 +63,19 @@ impl OnnxOp for Add {
                     cx.push(node, Op::Act(Act::Affine { alpha: 1.0, beta }), vec![x])?;
                 }
                 _ => {
-                    // Position embeddings: a constant of the operand's own shape.
-                    let rank = cx.dims_of(&x).len();
-                    let k = cx.const_layer(node, consts[0], rank)?;
-                    if cx.dims_of(&k) != cx.dims_of(&x) {
-                        return Err(node.err(format!(
-                            "Add of a constant of shape {:?} to a tensor of shape {:?}: a \
-                             constant must be a bias, a scalar or of the tensor's shape",
-                            cx.dims_of(&k),
-                            cx.dims_of(&x)
-                        )));
-                    }
+                    // Position embeddings (a constant of the operand's own shape), Swin's
+                    // position bias and window mask (broadcast over windows or heads): the
+                    // constant, expanded to the operand's shape, as a `const` layer.
                     let dims = cx.dims_of(&x);
+                    let c = cx.konst(node, consts[0], "operand")?;
+                    let c = expand(c, &dims).ok_or_else(|| {
+                        node.err(format!(
+                            "Add of a constant of shape {:?} to a tensor of shape {dims:?}: a \
+                             constant must be a bias, a scalar or broadcast to the tensor's shape",
+                            c.dims
+                        ))
+                    })?;
+                    let k = cx.const_value(node, c, dims.len())?;
                     let mut ins = vec![x, k];
                     if consts[0] == 0 {
                         ins.reverse();
@@ -129,4 +132,44 @@ fn bias_target(cx: &Ctx, v: &str) -> bool {
             cx.layers[*j].op,
             Op::Conv { .. } | Op::Linear { .. } | Op::Dense { .. }
         )
+}
+
+/// `c` broadcast (ONNX rules: the ends aligned, each axis equal or 1) to exactly `dims`, or
+/// None where it does not broadcast to them.
+fn expand(c: &Const, dims: &[usize]) -> Option<Const> {
+    let r = dims.len();
+    if c.dims.len() > r {
+        return None;
+    }
+    let cd: Vec<usize> = std::iter::repeat_n(1, r - c.dims.len())
+        .chain(c.dims.iter().copied())
+        .collect();
+    if cd.iter().zip(dims).any(|(&a, &b)| a != b && a != 1) {
+        return None;
+    }
+    // Row-major strides of the constant, 0 along its broadcast axes.
+    let mut stride = vec![0; r];
+    let mut s = 1;
+    for a in (0..r).rev() {
+        stride[a] = if cd[a] == 1 { 0 } else { s };
+        s *= cd[a];
+    }
+    let n: usize = dims.iter().product();
+    let mut f = Vec::with_capacity(n);
+    let mut idx = vec![0; r];
+    for _ in 0..n {
+        f.push(c.f[idx.iter().zip(&stride).map(|(i, s)| i * s).sum::<usize>()]);
+        for a in (0..r).rev() {
+            idx[a] += 1;
+            if idx[a] < dims[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    Some(Const {
+        dims: dims.to_vec(),
+        f,
+        ints: None,
+    })
 }

@@ -1,21 +1,18 @@
-//! `Clip` becomes a `relu` layer for Clip(0, inf) and a `relu6` layer for Clip(0, 6): the
-//! bounds are the constant scalar inputs `min` and `max` (opset 11+) or, in older opsets, the
-//! attributes of those names. Refused: any other bounds, computed bounds.
+//! `Clip` becomes a `relu` layer for Clip(0, inf), a `relu6` layer for Clip(0, 6) and a `clip`
+//! layer for other bounds (F.normalize's floor on the norm): the bounds are the constant scalar
+//! inputs `min` and `max` (opset 11+) or, in older opsets, the attributes of those names.
+//! Refused: computed bounds, min above max.
 
 use super::OnnxOp;
 use crate::onnx::context::{Ctx, Node};
 use crate::onnx::OnnxError;
-use crate::Op;
+use crate::{Act, Op};
 
 pub struct Clip;
 
 impl OnnxOp for Clip {
     fn op_types(&self) -> &'static [&'static str] {
         &["Clip"]
-    }
-
-    fn listed(&self) -> String {
-        "Clip (as ReLU or ReLU6)".into()
     }
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
@@ -39,12 +36,12 @@ impl OnnxOp for Clip {
         let op = match (lo, hi) {
             (0.0, f32::INFINITY) => Op::Relu,
             (0.0, 6.0) => Op::Relu6,
-            _ => {
+            _ if lo.is_nan() || hi.is_nan() || lo > hi => {
                 return Err(node.err(format!(
-                    "Clip({lo}, {hi}): supported are Clip(0, inf) as ReLU and Clip(0, 6) as \
-                     ReLU6"
+                    "Clip({lo}, {hi}): the bounds must be numbers with min <= max"
                 )))
             }
+            _ => Op::Act(Act::Clip { min: lo, max: hi }),
         };
         let x = cx.data(node, 0)?;
         cx.push(node, op, vec![x])?;

@@ -1,7 +1,7 @@
 //! `LayerNormalization` becomes a `layernorm` layer over the last axis, its `Scale` and
 //! optional `B` (constants of that axis's size) as `weight` and `bias`. Honoured: `epsilon`,
-//! `axis` naming the last axis. Refused: normalisation over several axes, a tensor whose last
-//! axis is not held on its own (flat features, rank > 4), read mean/inverse-deviation outputs.
+//! `axis` naming the last axis (flat features and a last axis merged in the frame laid out as
+//! rows first). Refused: normalisation over several axes, read mean/inverse-deviation outputs.
 
 use super::OnnxOp;
 use crate::onnx::context::{arr, frame, frame_axis, Ctx, Node};
@@ -23,12 +23,20 @@ impl OnnxOp for LayerNorm {
         let rank = dims.len() as i64;
         let last = axis == -1 || axis == rank - 1;
         let d = dims.last().copied().unwrap_or(1);
-        if !last || frame_axis(&dims, -1) != Ok(2) || frame(&dims)[2] != d {
+        if !last {
             return Err(node.err(format!(
-                "axis {axis} of shape {dims:?}: only the last axis, held on its own (tokens \
-                 or rows, not flat features), is supported"
+                "axis {axis} of shape {dims:?}: only the last axis is supported"
             )));
         }
+        // Flat features ([1, F], held as [F, 1, 1]) and a last axis merged with others in the
+        // frame are laid out as rows first.
+        let x = if frame_axis(&dims, -1) == Ok(2) && frame(&dims)[2] == d {
+            x
+        } else {
+            let rows = [1, dims.iter().product::<usize>() / d.max(1), d];
+            let j = cx.push_dims(node, Op::Reshape { shape: rows }, vec![x], rows.to_vec())?;
+            cx.layers[j].name.clone()
+        };
         let vec_of = |k: usize, what: &str| -> Result<Vec<f32>, OnnxError> {
             let t = cx.konst(node, k, what)?;
             if t.f.len() != d {
@@ -45,7 +53,9 @@ impl OnnxOp for LayerNorm {
             false => vec![0.0; d],
         };
         let eps = node.float("epsilon")?.unwrap_or(1e-5);
-        let j = cx.push(node, Op::LayerNorm { eps }, vec![x])?;
+        // The layer itself, not the `reshape` that may follow it.
+        let j = cx.layers.len();
+        cx.push_dims(node, Op::LayerNorm { eps }, vec![x], dims)?;
         cx.set_weight(j, "weight", arr(&[d], scale));
         cx.set_weight(j, "bias", arr(&[d], bias));
         Ok(())

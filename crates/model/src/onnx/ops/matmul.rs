@@ -3,7 +3,8 @@
 //! transformer's projections). Both go onto crossbars; an Add of a constant right after either
 //! becomes its bias (see `add.rs`). Of two computed tensors ([.., M, K] x [.., K, N], the
 //! leading axis equal or 1, as attention's Q.K^T and A.V per head): a `matmul` layer, run in
-//! the tiles' digital units. Refused: a weight that is not 2-D, leading axes that do not fit
+//! the tiles' digital units; several leading axes (windows and heads) are merged into one
+//! first. Refused: a weight that is not 2-D, leading axes that do not fit
 //! one [C, H, W] axis.
 
 use super::gemm::linear;
@@ -26,30 +27,65 @@ impl OnnxOp for MatMul {
         }
         let x = cx.data(node, 0)?;
         let y = cx.data(node, 1)?;
-        let (dx, dy) = (cx.dims_of(&x), cx.dims_of(&y));
-        // M x K and K x N must be the frames' H x W: the last two axes, each on its own.
-        let rows_cols = |d: &[usize]| {
-            let f = frame(d);
-            d.len() >= 2 && f[1..] == d[d.len() - 2..]
+        product(cx, node, x, y)
+    }
+}
+
+/// The product of two computed tensors `x` [.., M, K] and `y` [.., K, N] as a `matmul` layer
+/// (with `reshape` layers merging several leading axes where needed), bound to the node's
+/// output.
+pub(super) fn product(cx: &mut Ctx, node: &Node, x: String, y: String) -> Result<(), OnnxError> {
+    let (dx, dy) = (cx.dims_of(&x), cx.dims_of(&y));
+    // M x K and K x N must be the frames' H x W: the last two axes, each on its own.
+    let rows_cols = |d: &[usize]| {
+        let f = frame(d);
+        d.len() >= 2 && f[1..] == d[d.len() - 2..]
+    };
+    let lead = |d: &[usize]| d[..d.len().saturating_sub(2)].to_vec();
+    let (lx, ly) = (lead(&dx), lead(&dy));
+    let (bx, by) = (lx.iter().product::<usize>(), ly.iter().product::<usize>());
+    let same_lead = {
+        let big = |l: &[usize]| l.iter().copied().filter(|&a| a != 1).collect::<Vec<_>>();
+        big(&lx) == big(&ly)
+    };
+    if dx.len() >= 2
+        && dy.len() >= 2
+        && (!rows_cols(&dx) || !rows_cols(&dy))
+        && (same_lead || by == 1)
+    {
+        // Several batch axes (Swin's windows and heads): merged into one, [B, M, K] x
+        // [B or 1, K, N], the product's rows then laid out again under its ONNX dims.
+        let mut merged = |v: String, b: usize, d: &[usize]| -> Result<String, OnnxError> {
+            let shape = [b, d[d.len() - 2], d[d.len() - 1]];
+            if cx.shape_of(&v) == shape {
+                return Ok(v);
+            }
+            let j = cx.push_dims(node, Op::Reshape { shape }, vec![v], shape.to_vec())?;
+            Ok(cx.layers[j].name.clone())
         };
-        if !rows_cols(&dx) || !rows_cols(&dy) {
-            return Err(node.err(format!(
-                "product of shapes {dx:?} and {dy:?}: each operand must be [.., M, K] with its \
-                 leading axes holding at most one that is not 1 (heads)"
-            )));
-        }
-        let lead = |d: &[usize]| d[..d.len() - 2].to_vec();
-        let (lx, ly) = (lead(&dx), lead(&dy));
-        let n = lx.len().max(ly.len());
-        let pad = |l: Vec<usize>| [vec![1; n - l.len()], l].concat();
-        let mut out: Vec<usize> = pad(lx)
-            .iter()
-            .zip(pad(ly))
-            .map(|(a, b)| (*a).max(b))
-            .collect();
+        let xm = merged(x, bx, &dx)?;
+        let ym = merged(y, by, &dy)?;
+        let mut out = if lx.len() >= ly.len() { lx } else { ly };
         out.push(dx[dx.len() - 2]);
         out.push(dy[dy.len() - 1]);
-        cx.push_dims(node, Op::MatMul, vec![x, y], out)?;
-        Ok(())
+        cx.push_dims(node, Op::MatMul, vec![xm, ym], out)?;
+        return Ok(());
     }
+    if !rows_cols(&dx) || !rows_cols(&dy) {
+        return Err(node.err(format!(
+            "product of shapes {dx:?} and {dy:?}: each operand must be [.., M, K], the \
+             leading axes of the second equal to the first's or all 1"
+        )));
+    }
+    let n = lx.len().max(ly.len());
+    let pad = |l: Vec<usize>| [vec![1; n - l.len()], l].concat();
+    let mut out: Vec<usize> = pad(lx)
+        .iter()
+        .zip(pad(ly))
+        .map(|(a, b)| (*a).max(b))
+        .collect();
+    out.push(dx[dx.len() - 2]);
+    out.push(dy[dy.len() - 1]);
+    cx.push_dims(node, Op::MatMul, vec![x, y], out)?;
+    Ok(())
 }

@@ -10,11 +10,14 @@ mod clip;
 mod concat;
 mod constant;
 mod conv;
+mod einsum;
+mod expand;
 mod flatten;
 mod gemm;
 mod identity;
 mod layer_norm;
 mod matmul;
+mod pad;
 mod pool;
 mod reduce_mean;
 mod relu;
@@ -49,6 +52,7 @@ pub static REGISTRY: &[&dyn OnnxOp] = &[
     &conv::Conv,
     &gemm::Gemm,
     &matmul::MatMul,
+    &einsum::Einsum,
     &add::Add,
     &arith::Arith,
     &batch_norm::BatchNorm,
@@ -67,6 +71,8 @@ pub static REGISTRY: &[&dyn OnnxOp] = &[
     &flatten::Flatten,
     &reshape::Reshape,
     &transpose::Transpose,
+    &expand::Expand,
+    &pad::Pad,
     &identity::Identity,
     &constant::Constant,
 ];
@@ -129,12 +135,12 @@ mod tests {
         // The list as the registry spells it (the error message users read).
         assert_eq!(
             supported_ops(),
-            "Conv, Gemm, MatMul, Add, Sum, Mul, Div, Sub, BatchNormalization, \
-             LayerNormalization, Relu, Clip (as ReLU or ReLU6), Sigmoid, HardSigmoid, HardSwish, \
-             Erf, Tanh, Gelu, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, \
+            "Conv, Gemm, MatMul, Einsum (batched matrix products), Add, Sum, Mul, Div, Sub, BatchNormalization, \
+             LayerNormalization, Relu, Clip, Sigmoid, HardSigmoid, HardSwish, Erf, Tanh, Gelu, Sqrt, \
+             Exp, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, ReduceL2, \
              Concat, Slice, Gather (one constant index), Split, Resize and Upsample (nearest, \
-             integer scale), Flatten, Reshape, Squeeze, Unsqueeze, Transpose (up to 3 moving \
-             groups of axes), Identity, Dropout, Constant"
+             integer scale), Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Expand, Pad \
+             (constant mode), Identity, Dropout, Constant"
         );
     }
 }

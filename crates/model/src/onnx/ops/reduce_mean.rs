@@ -1,17 +1,20 @@
-//! `ReduceMean` becomes a `reducemean` layer. Honoured: `axes` as attribute (opset < 18) or
-//! constant input (opset 18), negative axes, `keepdims` (a dropped axis changes only the
-//! layout). Refused: no axes (a mean over everything), computed axes.
+//! `ReduceMean` becomes a `reducemean` layer, `ReduceL2` (F.normalize's norm, Swin V2's cosine
+//! attention) a `mul` of the input by itself, a `reducemean`, an `affine` by the count and a
+//! `sqrt`. Honoured: `axes` as attribute (opset < 18) or constant input (opset 18), negative
+//! axes, `keepdims` (a dropped axis changes only the layout), one axis the frame holds merged
+//! with others (grouped around it first). Refused: no axes (a reduction over everything),
+//! computed axes.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, onnx_axis, Ctx, Node};
+use crate::onnx::context::{frame_axis, onnx_axis, per_frame, Ctx, Node};
 use crate::onnx::OnnxError;
-use crate::Op;
+use crate::{Act, Op};
 
 pub struct ReduceMean;
 
 impl OnnxOp for ReduceMean {
     fn op_types(&self) -> &'static [&'static str] {
-        &["ReduceMean"]
+        &["ReduceMean", "ReduceL2"]
     }
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
@@ -24,18 +27,12 @@ impl OnnxOp for ReduceMean {
         };
         if list.is_empty() {
             return Err(node.err(
-                "no axes: a mean over every axis including the batch is not supported".into(),
+                "no axes: a reduction over every axis including the batch is not supported".into(),
             ));
         }
-        let mut axes = [false; 3];
         let mut onnx_axes = Vec::new();
         for &a in &list {
-            let i = onnx_axis(&dims, a).map_err(|m| node.err(m))?;
-            // A mean over an axis of size 1 (the batch among them) changes nothing.
-            if dims[i] != 1 {
-                axes[frame_axis(&dims, a).map_err(|m| node.err(m))?] = true;
-            }
-            onnx_axes.push(i);
+            onnx_axes.push(onnx_axis(&dims, a).map_err(|m| node.err(m))?);
         }
         let keep = node.int("keepdims", 1)? != 0;
         let out: Vec<usize> = dims
@@ -47,7 +44,71 @@ impl OnnxOp for ReduceMean {
                 true => None,
             })
             .collect();
-        cx.push_dims(node, Op::ReduceMean { axes }, vec![x], out)?;
+        if node.proto.op_type == "ReduceMean" {
+            mean(cx, node, x, &dims, &list, out)?;
+            return Ok(());
+        }
+        // ||x||_2 = sqrt(n * mean(x * x)) over the n values reduced (F.normalize's norm).
+        let n: usize = onnx_axes.iter().map(|&a| dims[a]).product();
+        let j = cx.push_dims(node, Op::Mul, vec![x.clone(), x], dims.clone())?;
+        let sq = cx.layers[j].name.clone();
+        let m = mean(cx, node, sq, &dims, &list, out.clone())?;
+        let alpha = n as f32;
+        let j = cx.push_dims(
+            node,
+            Op::Act(Act::Affine { alpha, beta: 0.0 }),
+            vec![m],
+            out.clone(),
+        )?;
+        let s = cx.layers[j].name.clone();
+        cx.push_dims(node, Op::Act(Act::Sqrt), vec![s], out)?;
         Ok(())
     }
+}
+
+/// A `reducemean` layer of `x` (ONNX `dims`) over ONNX axes `list`, recorded with dims `out`;
+/// one axis held merged with others in the frame (the last of a rank-4 tensor) is grouped
+/// around first. Returns the layer's name.
+fn mean(
+    cx: &mut Ctx,
+    node: &Node,
+    x: String,
+    dims: &[usize],
+    list: &[i64],
+    out: Vec<usize>,
+) -> Result<String, OnnxError> {
+    let mut axes = [false; 3];
+    let mut merged = None;
+    for &a in list {
+        let i = onnx_axis(dims, a).map_err(|m| node.err(m))?;
+        // A mean over an axis of size 1 (the batch among them) changes nothing.
+        if dims[i] == 1 {
+            continue;
+        }
+        match frame_axis(dims, a) {
+            Ok(f) => axes[f] = true,
+            Err(_) if list.len() == 1 && i >= per_frame(dims).1 => merged = Some(i),
+            Err(m) => return Err(node.err(m)),
+        }
+    }
+    let src = match merged {
+        None => x,
+        Some(i) => {
+            let grouped = [
+                dims[..i].iter().product(),
+                dims[i],
+                dims[i + 1..].iter().product(),
+            ];
+            axes = [false, true, false];
+            let j = cx.push_dims(
+                node,
+                Op::Reshape { shape: grouped },
+                vec![x],
+                grouped.to_vec(),
+            )?;
+            cx.layers[j].name.clone()
+        }
+    };
+    let j = cx.push_dims(node, Op::ReduceMean { axes }, vec![src], out)?;
+    Ok(cx.layers[j].name.clone())
 }

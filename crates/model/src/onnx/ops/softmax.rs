@@ -1,8 +1,9 @@
 //! `Softmax` becomes a `softmax` layer along the [C, H, W] axis holding ONNX `axis` (default
-//! -1, opset 13 meaning: one axis). Refused: the batch axis, an axis merged past the fourth.
+//! -1, opset 13 meaning: one axis); an axis the frame holds merged with others gets a `reshape`
+//! around it first. Refused: the batch axis.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, Ctx, Node};
+use crate::onnx::context::{frame_axis, onnx_axis, per_frame, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -16,8 +17,32 @@ impl OnnxOp for Softmax {
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let x = cx.data(node, 0)?;
         let dims = cx.dims_of(&x);
-        let axis = frame_axis(&dims, node.int("axis", -1)?).map_err(|m| node.err(m))?;
-        cx.push(node, Op::Softmax { axis }, vec![x])?;
+        let axis = node.int("axis", -1)?;
+        let a = onnx_axis(&dims, axis).map_err(|m| node.err(m))?;
+        match frame_axis(&dims, axis) {
+            Ok(fa) => {
+                cx.push(node, Op::Softmax { axis: fa }, vec![x])?;
+            }
+            Err(m) if a < per_frame(&dims).1 => return Err(node.err(m)),
+            Err(_) => {
+                // The axis is merged with others in the frame (a rank-4 product of windows and
+                // heads): the axes before it and after it grouped around it, then laid out
+                // again under the ONNX dims.
+                let grouped = [
+                    dims[..a].iter().product(),
+                    dims[a],
+                    dims[a + 1..].iter().product(),
+                ];
+                let j = cx.push_dims(
+                    node,
+                    Op::Reshape { shape: grouped },
+                    vec![x],
+                    grouped.to_vec(),
+                )?;
+                let g = cx.layers[j].name.clone();
+                cx.push_dims(node, Op::Softmax { axis: 1 }, vec![g], dims)?;
+            }
+        }
         Ok(())
     }
 }
