@@ -46,12 +46,12 @@ impl OnnxOp for Einsum {
             return Err(refuse("only letters (no ellipsis)"));
         }
         let r = out.len();
-        if r < 2 || a.len() != r || b.len() != r || a[..r - 2] != out[..r - 2] {
+        if r < 2 || a.len() != r || b.len() != r {
             return Err(refuse(
-                "the operands must hold the output's batch letters first",
+                "each operand needs as many axes as the output, at least two",
             ));
         }
-        if b[..r - 2] != out[..r - 2] {
+        if a[..r - 2] != out[..r - 2] || b[..r - 2] != out[..r - 2] {
             return Err(refuse(
                 "the operands must hold the output's batch letters first",
             ));
