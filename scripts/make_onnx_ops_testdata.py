@@ -32,6 +32,9 @@ Writes tests/data/onnx/ (each NAME.onnx with NAME_x.npy and NAME_y0.npy, NAME_y1
   einsum       Einsum as batched products: x.x^T (`bik,bjk->bij`), x^T.x (`bki,bkj->bij`) and
                heads as a second batch axis (`bhik,bhkj->bhij`)
   einsum_outer an Einsum that is no matrix product (`bi,bj->bij`) named `head/outer` (refused)
+  external     a Conv + Gemm whose weights are kept in external data (external.bin beside it,
+               one file for all tensors, as models over 2 GB are saved)
+  external_escape  the same graph with a location outside the model's folder (refused)
 
 Needs onnx, onnxruntime and numpy in a virtualenv of their own:
   python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy
@@ -345,9 +348,37 @@ def einsum_outer():
     onnx.save(m, os.path.join(OUT, "einsum_outer.onnx"))
 
 
+def external():
+    g = helper.make_graph(
+        [n("Conv", ["x", "w"], ["c"], name="body/conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         n("Flatten", ["c"], ["f"], name="body/flat"),
+         n("Gemm", ["f", "fc_w", "fc_b"], ["y0"], name="head/fc", transB=1)],
+        "external",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("y0", TensorProto.FLOAT, [1, 5])],
+        [init("w", (3, 2, 3, 3)), init("fc_w", (5, 48)), init("fc_b", (5,), 0.1)],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    path = os.path.join(OUT, "external.onnx")
+    onnx.save(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+              location="external.bin", size_threshold=0)
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    y = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.save(os.path.join(OUT, "external_x.npy"), x)
+    np.save(os.path.join(OUT, "external_y0.npy"), y)
+    m = onnx.load(path, load_external_data=False)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../external.bin"
+    onnx.save(m, os.path.join(OUT, "external_escape.onnx"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const, mha,
-              pad, pad_reflect, einsum, einsum_outer):
+              pad, pad_reflect, einsum, einsum_outer, external):
         f()
     print("wrote", sorted(os.listdir(OUT)))

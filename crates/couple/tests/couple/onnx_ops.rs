@@ -323,3 +323,24 @@ fn einsum_products_and_refused_equations() {
     assert!(m.contains("node `head/outer`"), "{m}");
     assert!(m.contains("equation `bi,bj->bij`"), "{m}");
 }
+
+/// Weights kept in external data (external.bin beside the .onnx file, as models over 2 GB are
+/// saved) are read from the model's folder: float within 1e-4 of onnxruntime. The same bytes
+/// without a folder, and a location outside the folder, are refused naming the tensor.
+#[test]
+fn external_data_is_read_from_the_models_folder() {
+    check("external", 1, 2e-2);
+    let bytes = std::fs::read(data("external.onnx")).unwrap();
+    let m = nestevo_model::onnx::import_onnx_bytes(&bytes, "external.onnx", "external")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("tensor `w` keeps its data in an external file"),
+        "{m}"
+    );
+    let m = import_onnx(&data("external_escape.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("external location `../external.bin`"), "{m}");
+    assert!(m.contains("inside the model's folder"), "{m}");
+}

@@ -22,6 +22,7 @@
 
 mod context;
 mod convert;
+mod external;
 mod fold;
 mod ops;
 mod proto;
@@ -129,17 +130,35 @@ pub fn import_onnx(path: &Path) -> Result<Imported, OnnxError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "onnx".into());
-    import_onnx_bytes(&bytes, &file, &stem)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    import_model(&bytes, &file, &stem, Some(dir))
 }
 
 /// Converts ONNX bytes; `file` names them in errors, `stem` (the file's stem) names the network.
+/// Tensors kept in external data files are refused (no folder to read them from).
 pub fn import_onnx_bytes(bytes: &[u8], file: &str, stem: &str) -> Result<Imported, OnnxError> {
+    import_model(bytes, file, stem, None)
+}
+
+/// Converts ONNX bytes, reading external data from `dir` where given.
+fn import_model(
+    bytes: &[u8],
+    file: &str,
+    stem: &str,
+    dir: Option<&Path>,
+) -> Result<Imported, OnnxError> {
     let decode = |detail: String| OnnxError::Decode {
         file: file.to_string(),
         bytes: bytes.len(),
         detail,
     };
-    let model = ModelProto::parse_from_bytes(bytes).map_err(|e| decode(e.to_string()))?;
+    let mut model = ModelProto::parse_from_bytes(bytes).map_err(|e| decode(e.to_string()))?;
+    if let Some(dir) = dir {
+        external::load(&mut model, dir).map_err(|message| OnnxError::Graph {
+            file: file.to_string(),
+            message,
+        })?;
+    }
     // A file cut between top-level fields still parses; a real model names its opset and
     // holds a graph with nodes and outputs.
     if model.opset_import.is_empty() {

@@ -2,7 +2,6 @@
 //! attributes, with the checks that make a bad value an error rather than a wrong network.
 
 use onnx_protobuf::attribute_proto::AttributeType;
-use onnx_protobuf::tensor_proto::DataLocation;
 use onnx_protobuf::{AttributeProto, NodeProto, TensorProto};
 
 /// ONNX `TensorProto.DataType` codes the importer reads.
@@ -21,10 +20,11 @@ pub struct Const {
 
 /// Decodes a constant tensor; the error says why (external data, dtype, size).
 pub fn read_tensor(t: &TensorProto) -> Result<Const, String> {
-    if t.data_location.enum_value() == Ok(DataLocation::EXTERNAL) || !t.external_data.is_empty() {
+    if super::external::is_external(t) {
         return Err(format!(
-            "tensor `{}` keeps its data in an external file; export with the weights inside the \
-             .onnx file (torch.onnx.export(..., external_data=False))",
+            "tensor `{}` keeps its data in an external file; import the .onnx file from its \
+             folder (its path, not its bytes), or export with the weights inside the .onnx \
+             file (torch.onnx.export(..., external_data=False))",
             t.name
         ));
     }
