@@ -284,6 +284,14 @@ def mha():
     ], batch=1)
 
 
+def save_refused(g, name):
+    """A graph the importer refuses: checked by onnx, saved without reference outputs."""
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, f"{name}.onnx"))
+
+
 def unsupported():
     g = helper.make_graph(
         [n("Conv", ["x", "w"], ["c"], name="body/conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
@@ -293,10 +301,7 @@ def unsupported():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])],
         [init("w", (3, 2, 3, 3))],
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    onnx.save(m, os.path.join(OUT, "unsupported_cos.onnx"))
+    save_refused(g, "unsupported_cos")
 
 
 def pad():
@@ -318,10 +323,7 @@ def pad_reflect():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 8, 8])],
         [const("p", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)],
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    onnx.save(m, os.path.join(OUT, "pad_reflect.onnx"))
+    save_refused(g, "pad_reflect")
 
 
 def einsum():
@@ -342,10 +344,7 @@ def einsum_outer():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 6])],
         [],
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    onnx.save(m, os.path.join(OUT, "einsum_outer.onnx"))
+    save_refused(g, "einsum_outer")
 
 
 def external():
@@ -362,6 +361,9 @@ def external():
     m.ir_version = 8
     onnx.checker.check_model(m)
     path = os.path.join(OUT, "external.onnx")
+    # onnx appends to an existing data file: start afresh so that reruns write the same bytes.
+    if os.path.exists(os.path.join(OUT, "external.bin")):
+        os.remove(os.path.join(OUT, "external.bin"))
     onnx.save(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
               location="external.bin", size_threshold=0)
     x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)

@@ -264,7 +264,8 @@ fn add_rows(
     // Reads in blocks, their row lists made once; then 32 columns at a time over the block,
     // so that the crossbar's 32-column strip of conductances stays in L1.
     const BLOCK: usize = 64;
-    let mut lists = vec![0u16; BLOCK * rows];
+    // 8 entries of slack after the last list: a byte's eight positions are stored whole.
+    let mut lists = vec![0u16; BLOCK * rows + 8];
     let mut lens = [0usize; BLOCK];
     let reads: Vec<(usize, usize)> = (v0..v1)
         .flat_map(|v| (0..cycles).map(move |b| (v, b)))
@@ -272,14 +273,20 @@ fn add_rows(
     for (bi, block) in reads.chunks(BLOCK).enumerate() {
         for (j, &(v, b)) in block.iter().enumerate() {
             let m = &planes[((v * tiles + t) * cycles + b) * words..][..words];
-            let l = &mut lists[j * rows..][..rows];
+            // The rows on, ascending, a byte of the mask at a time: its set bits' positions
+            // from a table, all eight stored (one vector store) and the count advanced by its
+            // popcount, so the cost is per byte, not per row on. What lands past the count is
+            // overwritten by the next byte or the next list and never read.
+            let l = &mut lists[j * rows..][..rows + 8];
             let mut n = 0;
             for (w, &mw) in m.iter().enumerate() {
-                let mut bits = mw;
-                while bits != 0 {
-                    l[n] = (w * 64 + bits.trailing_zeros() as usize) as u16;
-                    n += 1;
-                    bits &= bits - 1;
+                for (i, byte) in mw.to_le_bytes().into_iter().enumerate() {
+                    let base = (w * 64 + i * 8) as u16;
+                    let pos = &BYTE_ROWS[byte as usize];
+                    for (d, &p) in l[n..n + 8].iter_mut().zip(pos) {
+                        *d = base + p as u16;
+                    }
+                    n += byte.count_ones() as usize;
                 }
             }
             lens[j] = n;
@@ -308,6 +315,24 @@ fn add_rows(
         }
     }
 }
+
+/// For each byte, the positions of its set bits in ascending order (then zeros).
+static BYTE_ROWS: [[u8; 8]; 256] = {
+    let mut t = [[0u8; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let (mut n, mut i) = (0, 0);
+        while i < 8 {
+            if b & (1 << i) != 0 {
+                t[b][n] = i as u8;
+                n += 1;
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// The first out.len() columns of a strip, over the listed rows, summed in `add_rows`' order.
 fn strip(list: &[u16], st: &[Strip], out: &mut [f32]) {

@@ -288,6 +288,21 @@ impl<'a> Ctx<'a> {
         Ok(j)
     }
 
+    /// `x` laid out as `shape` (same values, row-major): `x` itself where it already is, else a
+    /// `reshape` layer's name.
+    pub fn laid_out(
+        &mut self,
+        node: &Node,
+        x: String,
+        shape: [usize; 3],
+    ) -> Result<String, OnnxError> {
+        if self.shape_of(&x) == shape {
+            return Ok(x);
+        }
+        let j = self.push_dims(node, Op::Reshape { shape }, vec![x], shape.to_vec())?;
+        Ok(self.layers[j].name.clone())
+    }
+
     /// A `const` layer holding constant input `k` of the node, for an operand of ONNX rank
     /// `rank` (a constant of fewer axes gets leading 1s, as ONNX broadcasting aligns the ends).
     pub fn const_layer(&mut self, node: &Node, k: usize, rank: usize) -> Result<String, OnnxError> {
@@ -428,6 +443,16 @@ pub fn frame(dims: &[usize]) -> [usize; 3] {
         [a, b] => [1, *a, *b],
         [a, b, rest @ ..] => [*a, *b, rest.iter().product()],
     }
+}
+
+/// `dims` grouped around axis `a`: [the axes before it, it, the axes after it], so that an op
+/// along one axis the frame holds merged with others can run on the middle axis.
+pub fn around(dims: &[usize], a: usize) -> [usize; 3] {
+    [
+        dims[..a].iter().product(),
+        dims[a],
+        dims[a + 1..].iter().product(),
+    ]
 }
 
 /// ONNX axis `axis` (negative counts from the end) of a tensor of `dims` as an index into them.

@@ -80,12 +80,7 @@ impl OnnxOp for Expand {
                 held[lead + i] = size;
             }
         }
-        let src = if cx.shape_of(&x) == held {
-            x
-        } else {
-            let j = cx.push_dims(node, Op::Reshape { shape: held }, vec![x], held.to_vec())?;
-            cx.layers[j].name.clone()
-        };
+        let src = cx.laid_out(node, x, held)?;
         let c = Const {
             dims: ones.to_vec(),
             f: vec![1.0; ones.iter().product()],

@@ -34,8 +34,7 @@ impl OnnxOp for LayerNorm {
             x
         } else {
             let rows = [1, dims.iter().product::<usize>() / d.max(1), d];
-            let j = cx.push_dims(node, Op::Reshape { shape: rows }, vec![x], rows.to_vec())?;
-            cx.layers[j].name.clone()
+            cx.laid_out(node, x, rows)?
         };
         let vec_of = |k: usize, what: &str| -> Result<Vec<f32>, OnnxError> {
             let t = cx.konst(node, k, what)?;

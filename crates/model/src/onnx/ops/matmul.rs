@@ -55,16 +55,9 @@ pub(super) fn product(cx: &mut Ctx, node: &Node, x: String, y: String) -> Result
     {
         // Several batch axes (Swin's windows and heads): merged into one, [B, M, K] x
         // [B or 1, K, N], the product's rows then laid out again under its ONNX dims.
-        let mut merged = |v: String, b: usize, d: &[usize]| -> Result<String, OnnxError> {
-            let shape = [b, d[d.len() - 2], d[d.len() - 1]];
-            if cx.shape_of(&v) == shape {
-                return Ok(v);
-            }
-            let j = cx.push_dims(node, Op::Reshape { shape }, vec![v], shape.to_vec())?;
-            Ok(cx.layers[j].name.clone())
-        };
-        let xm = merged(x, bx, &dx)?;
-        let ym = merged(y, by, &dy)?;
+        let rows_of = |b: usize, d: &[usize]| [b, d[d.len() - 2], d[d.len() - 1]];
+        let xm = cx.laid_out(node, x, rows_of(bx, &dx))?;
+        let ym = cx.laid_out(node, y, rows_of(by, &dy))?;
         let mut out = if lx.len() >= ly.len() { lx } else { ly };
         out.push(dx[dx.len() - 2]);
         out.push(dy[dy.len() - 1]);

@@ -6,7 +6,7 @@
 //! computed axes.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, onnx_axis, per_frame, Ctx, Node};
+use crate::onnx::context::{around, frame_axis, onnx_axis, per_frame, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::{Act, Op};
 
@@ -94,19 +94,8 @@ fn mean(
     let src = match merged {
         None => x,
         Some(i) => {
-            let grouped = [
-                dims[..i].iter().product(),
-                dims[i],
-                dims[i + 1..].iter().product(),
-            ];
             axes = [false, true, false];
-            let j = cx.push_dims(
-                node,
-                Op::Reshape { shape: grouped },
-                vec![x],
-                grouped.to_vec(),
-            )?;
-            cx.layers[j].name.clone()
+            cx.laid_out(node, x, around(dims, i))?
         }
     };
     let j = cx.push_dims(node, Op::ReduceMean { axes }, vec![src], out)?;

@@ -3,7 +3,7 @@
 //! around it first. Refused: the batch axis.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, onnx_axis, per_frame, Ctx, Node};
+use crate::onnx::context::{around, frame_axis, onnx_axis, per_frame, Ctx, Node};
 use crate::onnx::OnnxError;
 use crate::Op;
 
@@ -28,18 +28,7 @@ impl OnnxOp for Softmax {
                 // The axis is merged with others in the frame (a rank-4 product of windows and
                 // heads): the axes before it and after it grouped around it, then laid out
                 // again under the ONNX dims.
-                let grouped = [
-                    dims[..a].iter().product(),
-                    dims[a],
-                    dims[a + 1..].iter().product(),
-                ];
-                let j = cx.push_dims(
-                    node,
-                    Op::Reshape { shape: grouped },
-                    vec![x],
-                    grouped.to_vec(),
-                )?;
-                let g = cx.layers[j].name.clone();
+                let g = cx.laid_out(node, x, around(&dims, a))?;
                 cx.push_dims(node, Op::Softmax { axis: 1 }, vec![g], dims)?;
             }
         }

@@ -49,17 +49,8 @@ pub(super) fn permute(
     perm: &[usize],
 ) -> Result<String, OnnxError> {
     let dims = cx.dims_of(&x);
-    let n = dims.len();
     let out: Vec<usize> = perm.iter().map(|&a| dims[a]).collect();
-    // Axes of size 1 (the batch among them) go anywhere without moving a value; the rest,
-    // renumbered, are what moves.
-    let big: Vec<usize> = (0..n).filter(|&a| dims[a] != 1).collect();
-    let p: Vec<usize> = perm
-        .iter()
-        .copied()
-        .filter(|&a| dims[a] != 1)
-        .map(|a| big.iter().position(|&b| b == a).expect("a big axis"))
-        .collect();
+    let (big, p) = big_axes(&dims, perm);
     if runs_of(&p).len() <= 3 {
         return step(cx, node, x, &dims, perm, out);
     }
@@ -93,6 +84,19 @@ pub(super) fn permute(
     Ok(src)
 }
 
+/// The axes of `dims` that are not 1, and `perm` over them renumbered: axes of size 1 (the
+/// batch among them) go anywhere without moving a value, so only the others are permuted.
+fn big_axes(dims: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let big: Vec<usize> = (0..dims.len()).filter(|&a| dims[a] != 1).collect();
+    let p = perm
+        .iter()
+        .copied()
+        .filter(|&a| dims[a] != 1)
+        .map(|a| big.iter().position(|&b| b == a).expect("a big axis"))
+        .collect();
+    (big, p)
+}
+
 /// Runs of consecutive axes in `p` (a permutation of the big axes).
 fn runs_of(p: &[usize]) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -116,14 +120,7 @@ fn step(
     perm: &[usize],
     out: Vec<usize>,
 ) -> Result<String, OnnxError> {
-    let n = dims.len();
-    let big: Vec<usize> = (0..n).filter(|&a| dims[a] != 1).collect();
-    let p: Vec<usize> = perm
-        .iter()
-        .copied()
-        .filter(|&a| dims[a] != 1)
-        .map(|a| big.iter().position(|&b| b == a).expect("a big axis"))
-        .collect();
+    let (big, p) = big_axes(dims, perm);
     let runs = runs_of(&p);
     debug_assert!(runs.len() <= 3, "at most three runs per step");
     let mut by_input = runs.clone();
@@ -140,17 +137,7 @@ fn step(
     for (i, r) in runs.iter().enumerate() {
         fperm[lead + i] = lead + by_input.iter().position(|b| b == r).expect("a run");
     }
-    let src = if cx.shape_of(&x) == grouped {
-        x
-    } else {
-        let j = cx.push_dims(
-            node,
-            Op::Reshape { shape: grouped },
-            vec![x],
-            grouped.to_vec(),
-        )?;
-        cx.layers[j].name.clone()
-    };
+    let src = cx.laid_out(node, x, grouped)?;
     let j = cx.push_dims(node, Op::Transpose { perm: fperm }, vec![src], out)?;
     Ok(cx.layers[j].name.clone())
 }
