@@ -35,6 +35,9 @@ Writes tests/data/onnx/ (each NAME.onnx with NAME_x.npy and NAME_y0.npy, NAME_y1
   external     a Conv + Gemm whose weights are kept in external data (external.bin beside it,
                one file for all tensors, as models over 2 GB are saved)
   external_escape  the same graph with a location outside the model's folder (refused)
+  norms        after a 1x1 Conv: Exp, Sqrt of a Relu, Clip(-0.5, 0.7), ReduceL2 over channels (keepdims 1) and
+               over W (keepdims 0), Expand of a [N, C, 1, 1] gate to [N, C, H, W], F.normalize
+               as Swin V2 writes it (ReduceL2, Clip, Expand, Div)
 
 Needs onnx, onnxruntime and numpy in a virtualenv of their own:
   python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy
@@ -378,9 +381,30 @@ def external():
     onnx.save(m, os.path.join(OUT, "external_escape.onnx"))
 
 
+def norms():
+    build("norms", [
+        n("Conv", ["x", "w1"], ["z"], name="mix", kernel_shape=[1, 1]),
+        n("Exp", ["z"], ["y0"], name="exp"),
+        n("Relu", ["z"], ["r"], name="sqrt/relu"),
+        n("Sqrt", ["r"], ["y1"], name="sqrt"),
+        n("Clip", ["z", "lo", "hi"], ["y2"], name="clip"),
+        n("ReduceL2", ["z"], ["y3"], name="l2/channels", axes=[1], keepdims=1),
+        n("ReduceL2", ["z"], ["y4"], name="l2/w", axes=[-1], keepdims=0),
+        n("ReduceMean", ["z"], ["g"], name="gate/mean", axes=[2, 3], keepdims=1),
+        n("Expand", ["g", "s_full"], ["y5"], name="gate/expand"),
+        n("ReduceL2", ["z"], ["nrm"], name="normalize/l2", axes=[-1], keepdims=1),
+        n("Clip", ["nrm", "eps"], ["nc"], name="normalize/clip"),
+        n("Expand", ["nc", "s_full"], ["ne"], name="normalize/expand"),
+        n("Div", ["z", "ne"], ["y6"], name="normalize/div"),
+    ], [3, 4, 5], [f"y{k}" for k in range(7)], [
+        const("lo", -0.5), const("hi", 0.7), const("eps", 1e-12),
+        const("s_full", [1, 3, 4, 5], np.int64), init("w1", (3, 3, 1, 1), 0.6),
+    ], batch=1)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     for f in (pool_pad, acts, excite, shuffle, convnext, attention, unsupported, fold_const, mha,
-              pad, pad_reflect, einsum, einsum_outer, external):
+              pad, pad_reflect, einsum, einsum_outer, external, norms):
         f()
     print("wrote", sorted(os.listdir(OUT)))

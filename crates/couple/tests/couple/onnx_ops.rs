@@ -344,3 +344,15 @@ fn external_data_is_read_from_the_models_folder() {
     assert!(m.contains("external location `../external.bin`"), "{m}");
     assert!(m.contains("inside the model's folder"), "{m}");
 }
+
+/// Exp, Sqrt, Clip with other bounds, ReduceL2 over channels and over W, Expand of a gate and
+/// F.normalize as Swin V2 writes it, after a 1x1 Conv: float within 1e-4 of onnxruntime,
+/// crossbars within 2e-2 (each op's digital arithmetic on the conv's crossbar outputs).
+#[test]
+fn exp_sqrt_clip_l2_and_expand() {
+    let imp = check("norms", 7, 2e-2);
+    let k = kinds(&imp);
+    for op in ["exp", "sqrt", "clip", "reducemean", "mul", "div"] {
+        assert!(k.contains(&op), "{op} missing from {k:?}");
+    }
+}
