@@ -133,3 +133,34 @@ fn presets_load_and_derive_their_figures() {
     assert_eq!(code, 0);
     assert!(out.contains("lossless ADC bits      9"), "{out}");
 }
+
+/// A training command whose stderr is a log or a pipe (where the progress bar draws nothing)
+/// still says where it is: one plain line per tenth of the steps.
+#[cfg(feature = "torch")]
+#[test]
+fn training_into_a_log_prints_plain_progress_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = nestevo(&[
+        "bench",
+        "noise-finetune",
+        "--checkpoint",
+        "models/pretrained/M3.safetensors",
+        "--mu",
+        "0",
+        "--steps",
+        "20",
+        "--batch",
+        "2",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--name",
+        "p",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("p: step ")).collect();
+    assert_eq!(lines.len(), 10, "{err}");
+    assert!(lines[0].starts_with("p: step 2/20, loss "), "{err}");
+    assert!(lines[9].starts_with("p: step 20/20, loss "), "{err}");
+}

@@ -96,6 +96,14 @@ pub fn train(
     );
     bar.set_prefix(name.clone());
     bar.set_position(cfg.start_step as u64);
+    // indicatif draws nothing when stderr is not a terminal (a log file, nohup), so a run
+    // there says where it is in plain lines, one per tenth of the steps.
+    use std::io::IsTerminal;
+    let log_every = if cfg.progress && !std::io::stderr().is_terminal() {
+        Some((cfg.steps / 10).max(1))
+    } else {
+        None
+    };
     let grid = model.grid();
     let start = Instant::now();
     let mut losses = Vec::with_capacity(cfg.steps);
@@ -146,6 +154,13 @@ pub fn train(
             bar.set_message(format!("loss {v:.3}"));
         }
         let done = step + 1;
+        if log_every.is_some_and(|k| done % k == 0 || done == cfg.steps) {
+            eprintln!(
+                "{name}: step {done}/{}, loss {v:.4}, {:.0} s",
+                cfg.steps,
+                start.elapsed().as_secs_f64()
+            );
+        }
         if let Some(dir) = &cfg.checkpoint_dir {
             if done == cfg.steps || (cfg.checkpoint_every > 0 && done % cfg.checkpoint_every == 0) {
                 let state = TrainState {
