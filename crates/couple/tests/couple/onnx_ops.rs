@@ -345,6 +345,39 @@ fn external_data_is_read_from_the_models_folder() {
     assert!(m.contains("inside the model's folder"), "{m}");
 }
 
+/// The location's text stays inside the folder, but a symbolic link could lead out of it: the
+/// resolved path must stay inside too (a link to a file within the folder is followed), and
+/// only a regular file is read (a directory, a FIFO or a device never is).
+#[cfg(unix)]
+#[test]
+fn external_data_through_links_and_non_files() {
+    use std::os::unix::fs::symlink;
+    let place = |dir: &Path| {
+        std::fs::copy(data("external.onnx"), dir.join("external.onnx")).unwrap();
+        dir.join("external.onnx")
+    };
+    let out = tempfile::tempdir().unwrap();
+    let model = place(out.path());
+    symlink(data("external.bin"), out.path().join("external.bin")).unwrap();
+    let m = import_onnx(&model).unwrap_err().to_string();
+    assert!(m.contains("tensor `w`"), "{m}");
+    assert!(m.contains("leads out of the model's folder"), "{m}");
+
+    let inside = tempfile::tempdir().unwrap();
+    let model = place(inside.path());
+    std::fs::copy(data("external.bin"), inside.path().join("real.bin")).unwrap();
+    symlink("real.bin", inside.path().join("external.bin")).unwrap();
+    let a = import_onnx(&model).unwrap();
+    let b = import_onnx(&data("external.onnx")).unwrap();
+    assert_eq!(a.desc, b.desc);
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = place(dir.path());
+    std::fs::create_dir(dir.path().join("external.bin")).unwrap();
+    let m = import_onnx(&model).unwrap_err().to_string();
+    assert!(m.contains("is not a regular file"), "{m}");
+}
+
 /// Exp, Sqrt, Clip with other bounds, ReduceL2 over channels and over W, Expand of a gate and
 /// F.normalize as Swin V2 writes it, after a 1x1 Conv: float within 1e-4 of onnxruntime,
 /// crossbars within 2e-2 (each op's digital arithmetic on the conv's crossbar outputs).

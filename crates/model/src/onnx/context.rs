@@ -455,6 +455,17 @@ pub fn around(dims: &[usize], a: usize) -> [usize; 3] {
     ]
 }
 
+/// The most values a tensor the importer makes may hold (8 GiB of f32): sizes read from a file
+/// (pad amounts, expand shapes) are checked against it before anything is allocated.
+pub const MAX_VALUES: usize = 1 << 31;
+
+/// The number of values of a tensor of `dims`, if it is at most `MAX_VALUES`.
+pub fn count_within(dims: &[usize]) -> Option<usize> {
+    dims.iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_VALUES)
+}
+
 /// ONNX axis `axis` (negative counts from the end) of a tensor of `dims` as an index into them.
 pub fn onnx_axis(dims: &[usize], axis: i64) -> Result<usize, String> {
     let r = dims.len() as i64;

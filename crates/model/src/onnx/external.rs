@@ -71,6 +71,35 @@ fn load_one(t: &mut TensorProto, dir: &Path) -> Result<(), String> {
     }
     let path = dir.join(rel);
     let shown = path.display();
+    // The text of the location stays inside the folder; a symlink could still lead out of
+    // it, so the resolved path must too. A FIFO or a device would block or never end: only a
+    // regular file is read.
+    let inside = match (std::fs::canonicalize(dir), std::fs::canonicalize(&path)) {
+        (Ok(d), Ok(p)) => p.starts_with(d),
+        (_, Err(e)) => {
+            return Err(format!(
+                "tensor `{name}`: cannot open external data {shown}: {e}"
+            ))
+        }
+        (Err(e), _) => {
+            return Err(format!(
+                "tensor `{name}`: the model's folder {}: {e}",
+                dir.display()
+            ))
+        }
+    };
+    if !inside {
+        return Err(format!(
+            "tensor `{name}`: external location `{location}` leads out of the model's folder \
+             (through a symbolic link); it must stay inside it"
+        ));
+    }
+    let meta = std::fs::metadata(&path).map_err(|e| format!("tensor `{name}`: {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "tensor `{name}`: external data {shown} is not a regular file"
+        ));
+    }
     let mut f = File::open(&path)
         .map_err(|e| format!("tensor `{name}`: cannot open external data {shown}: {e}"))?;
     let size = f

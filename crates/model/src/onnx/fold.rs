@@ -113,6 +113,20 @@ pub fn fold(cx: &mut Ctx, node: &Node) -> Result<bool, OnnxError> {
         cx.bind(node, Val::Const(t.into_const()));
         return Ok(true);
     }
+    let (need, most) = arity(&n.op_type);
+    if !(0..need).all(|k| given.contains(&k)) || given.iter().any(|&k| k >= most) {
+        let allowed = match (need, most) {
+            (a, b) if a == b => format!("{a}"),
+            (a, usize::MAX) => format!("{a} or more"),
+            (a, b) => format!("{a} to {b}"),
+        };
+        return Err(node.err(format!(
+            "{} takes {allowed} inputs (the first {need} given); the node has {} ({} given)",
+            n.op_type,
+            n.input.len(),
+            given.len()
+        )));
+    }
     let mut ins = Vec::with_capacity(given.len());
     for &k in &given {
         match cx.lookup(node, k)? {
@@ -123,6 +137,21 @@ pub fn fold(cx: &mut Ctx, node: &Node) -> Result<bool, OnnxError> {
     let out = eval(node, &given, ins).map_err(|m| node.err(format!("folding constants: {m}")))?;
     cx.bind(node, Val::Const(out.into_const()));
     Ok(true)
+}
+
+/// The inputs a folded op reads: how many leading ones must be given, and how many it has at
+/// most (ONNX's arity), so that a malformed node is refused before it is evaluated.
+fn arity(op: &str) -> (usize, usize) {
+    match op {
+        "Where" | "Range" | "ScatterND" => (3, 3),
+        "Slice" => (3, 5),
+        "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Equal" | "Less" | "Greater" | "MatMul"
+        | "Gather" | "Expand" | "Reshape" => (2, 2),
+        "Max" | "Min" | "Concat" => (1, usize::MAX),
+        "Clip" => (1, 3),
+        "Squeeze" | "Unsqueeze" => (1, 2),
+        _ => (1, 1),
+    }
 }
 
 /// Row-major strides of `dims`.
@@ -212,6 +241,17 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
             let boolean = matches!(op, "Equal" | "Less" | "Greater");
             binary(a, b, f, int || boolean)?
         }
+        "Max" | "Min" => {
+            // One input, or more than two: folded pairwise from the left.
+            let f = if op == "Max" { f64::max } else { f64::min };
+            let mut it = ins.into_iter();
+            let mut acc = it.next().ok_or("no inputs")?;
+            for t in it {
+                let int = acc.int && t.int;
+                acc = binary(&acc, &t, f, int)?;
+            }
+            acc
+        }
         "Sqrt" | "Neg" | "Floor" | "Ceil" | "Relu" | "Sigmoid" | "Exp" | "Log" | "Abs" | "Sign" => {
             let t = &mut ins[0];
             // Float functions in f32, as the graph computes them.
@@ -233,14 +273,21 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
             ins.swap_remove(0)
         }
         "Clip" => {
-            // Opset 11+: min and max are optional inputs 1 and 2.
-            let bound = |k: usize, d: f64| {
-                given
-                    .iter()
-                    .position(|&g| g == k)
-                    .map_or(d, |i| ins[i].v[0])
+            // Opset 11+: min and max are optional scalar inputs 1 and 2; before, attributes.
+            let bound = |k: usize, name: &str, d: f64| -> Result<f64, String> {
+                match given.iter().position(|&g| g == k) {
+                    Some(i) if ins[i].v.len() == 1 => Ok(ins[i].v[0]),
+                    Some(i) => Err(format!(
+                        "Clip's {name} must be a scalar, got shape {:?}",
+                        ins[i].dims
+                    )),
+                    None => Ok(node.attrs.float(name)?.map_or(d, f64::from)),
+                }
             };
-            let (lo, hi) = (bound(1, f64::NEG_INFINITY), bound(2, f64::INFINITY));
+            let (lo, hi) = (
+                bound(1, "min", f64::NEG_INFINITY)?,
+                bound(2, "max", f64::INFINITY)?,
+            );
             let mut t = ins.swap_remove(0);
             t.v.iter_mut().for_each(|v| *v = v.max(lo).min(hi));
             t
@@ -451,10 +498,23 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
         "Slice" => {
             let t = &ins[0];
             let r = t.dims.len();
-            let get = |k: usize| ins.get(k).map(|x| x.ints());
+            // By input position: axes may be left out ("") while steps are given.
+            let get = |k: usize| given.iter().position(|&g| g == k).map(|i| ins[i].ints());
             let (starts, ends) = (get(1).unwrap_or_default(), get(2).unwrap_or_default());
             let axes = get(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
             let steps = get(4).unwrap_or_else(|| vec![1; starts.len()]);
+            let n = starts.len();
+            if ends.len() != n || axes.len() != n || steps.len() != n {
+                return Err(format!(
+                    "Slice with {n} starts, {} ends, {} axes and {} steps: they must be as many",
+                    ends.len(),
+                    axes.len(),
+                    steps.len()
+                ));
+            }
+            if let Some(a) = axes.iter().find(|&&a| a < -(r as i64) || a >= r as i64) {
+                return Err(format!("Slice axis {a} of a tensor of rank {r}"));
+            }
             // The indices kept along each axis.
             let mut keep: Vec<Vec<usize>> = t.dims.iter().map(|&d| (0..d).collect()).collect();
             for k in 0..starts.len() {
@@ -508,6 +568,11 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
                 Some(p) => p.iter().map(|&a| norm(a, r)).collect(),
                 None => (0..r).rev().collect(),
             };
+            let mut sorted = perm.clone();
+            sorted.sort_unstable();
+            if sorted != (0..r).collect::<Vec<_>>() {
+                return Err(format!("Transpose perm {perm:?} of a tensor of rank {r}"));
+            }
             let dims: Vec<usize> = perm.iter().map(|&a| t.dims[a]).collect();
             let (src, out_s) = (strides(&t.dims), strides(&dims));
             let v = (0..t.v.len())

@@ -130,7 +130,11 @@ pub fn import_onnx(path: &Path) -> Result<Imported, OnnxError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "onnx".into());
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // `model.onnx` has the empty path as its parent, which names no folder to resolve.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     import_model(&bytes, &file, &stem, Some(dir))
 }
 

@@ -3,6 +3,7 @@
 
 mod model_desc;
 mod model_errors;
+mod onnx_graphs;
 
 /// The tests read the shipped models, specs and experiment files by their repository paths, as
 /// the command line does from the repository root; `cargo test` starts each crate's tests in the

@@ -47,7 +47,8 @@ impl OnnxOp for Add {
         let cannot = || {
             node.err(
                 "an Add of a constant is supported only as the bias of the Conv, MatMul or Gemm \
-                 right before it, when nothing else reads that node's output, or of a scalar"
+                 right before it, when nothing else reads that node's output, of a scalar, or \
+                 of a constant that broadcasts to the other operand's shape"
                     .into(),
             )
         };

@@ -45,6 +45,10 @@ impl OnnxOp for Einsum {
         if !valid(a) || !valid(b) || !valid(&out) {
             return Err(refuse("only letters (no ellipsis)"));
         }
+        // A letter twice in the output takes a diagonal, which no product computes.
+        if out.iter().enumerate().any(|(n, c)| out[..n].contains(c)) {
+            return Err(refuse("a letter repeats in the output"));
+        }
         let r = out.len();
         if r < 2 || a.len() != r || b.len() != r {
             return Err(refuse(

@@ -7,7 +7,7 @@
 //! broadcast.
 
 use super::OnnxOp;
-use crate::onnx::context::{Ctx, Node};
+use crate::onnx::context::{count_within, Ctx, Node};
 use crate::onnx::proto::Const;
 use crate::onnx::OnnxError;
 use crate::Op;
@@ -45,6 +45,11 @@ impl OnnxOp for Expand {
                     )))
                 }
             });
+        }
+        if count_within(&out).is_none() {
+            return Err(node.err(format!(
+                "shape {shape:?}: the expanded tensor {out:?} would hold more than 2^31 values"
+            )));
         }
         if out == xd {
             let v = cx.lookup(node, 0)?.clone();

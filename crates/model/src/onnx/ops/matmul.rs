@@ -44,21 +44,23 @@ pub(super) fn product(cx: &mut Ctx, node: &Node, x: String, y: String) -> Result
     let lead = |d: &[usize]| d[..d.len().saturating_sub(2)].to_vec();
     let (lx, ly) = (lead(&dx), lead(&dy));
     let (bx, by) = (lx.iter().product::<usize>(), ly.iter().product::<usize>());
-    let same_lead = {
-        let big = |l: &[usize]| l.iter().copied().filter(|&a| a != 1).collect::<Vec<_>>();
-        big(&lx) == big(&ly)
-    };
+    // ONNX broadcasts the leading axes axis by axis, aligned at the right; the merged product
+    // holds the case where they are equal, or where the second operand's are all 1.
+    let n = lx.len().max(ly.len());
+    let pad = |l: &[usize]| [vec![1; n - l.len()], l.to_vec()].concat();
+    let (px, py) = (pad(&lx), pad(&ly));
+    let broadcast: Vec<usize> = px.iter().zip(&py).map(|(a, b)| *a.max(b)).collect();
     if dx.len() >= 2
         && dy.len() >= 2
         && (!rows_cols(&dx) || !rows_cols(&dy))
-        && (same_lead || by == 1)
+        && (px == py || by == 1)
     {
         // Several batch axes (Swin's windows and heads): merged into one, [B, M, K] x
         // [B or 1, K, N], the product's rows then laid out again under its ONNX dims.
         let rows_of = |b: usize, d: &[usize]| [b, d[d.len() - 2], d[d.len() - 1]];
         let xm = cx.laid_out(node, x, rows_of(bx, &dx))?;
         let ym = cx.laid_out(node, y, rows_of(by, &dy))?;
-        let mut out = if lx.len() >= ly.len() { lx } else { ly };
+        let mut out = broadcast;
         out.push(dx[dx.len() - 2]);
         out.push(dy[dy.len() - 1]);
         cx.push_dims(node, Op::MatMul, vec![xm, ym], out)?;
@@ -70,13 +72,7 @@ pub(super) fn product(cx: &mut Ctx, node: &Node, x: String, y: String) -> Result
              leading axes of the second equal to the first's or all 1"
         )));
     }
-    let n = lx.len().max(ly.len());
-    let pad = |l: Vec<usize>| [vec![1; n - l.len()], l].concat();
-    let mut out: Vec<usize> = pad(lx)
-        .iter()
-        .zip(pad(ly))
-        .map(|(a, b)| (*a).max(b))
-        .collect();
+    let mut out = broadcast;
     out.push(dx[dx.len() - 2]);
     out.push(dy[dy.len() - 1]);
     cx.push_dims(node, Op::MatMul, vec![x, y], out)?;

@@ -5,7 +5,7 @@
 //! batch axis, an axis merged past the third.
 
 use super::OnnxOp;
-use crate::onnx::context::{frame_axis, Ctx, Node, Val};
+use crate::onnx::context::{count_within, frame_axis, Ctx, Node, Val};
 use crate::onnx::proto::Const;
 use crate::onnx::OnnxError;
 use crate::Op;
@@ -47,7 +47,11 @@ impl OnnxOp for Pad {
             node.float("value")?.unwrap_or(0.0)
         };
         let axes: Vec<usize> = if node.has_input(3) {
-            let a = cx.konst(node, 3, "axes")?.ints.clone().unwrap_or_default();
+            let a = cx
+                .konst(node, 3, "axes")?
+                .ints
+                .clone()
+                .ok_or_else(|| node.err("axes must be integers".into()))?;
             a.iter()
                 .map(|&a| crate::onnx::context::onnx_axis(&dims, a))
                 .collect::<Result<_, _>>()
@@ -66,6 +70,25 @@ impl OnnxOp for Pad {
             return Err(node.err(format!(
                 "pads {pads:?}: amount {p} is negative (a crop); only padding is supported"
             )));
+        }
+        let padded: Option<Vec<usize>> = (0..r)
+            .map(|a| match axes.iter().position(|&x| x == a) {
+                Some(i) => dims[a]
+                    .checked_add(usize::try_from(pads[i]).ok()?)?
+                    .checked_add(usize::try_from(pads[axes.len() + i]).ok()?),
+                None => Some(dims[a]),
+            })
+            .collect();
+        if padded.as_deref().and_then(count_within).is_none() {
+            return Err(node.err(format!(
+                "pads {pads:?}: the padded tensor would hold more than 2^31 values"
+            )));
+        }
+        let mut seen = axes.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() != axes.len() {
+            return Err(node.err(format!("axes {axes:?}: an axis repeats")));
         }
         if pads.iter().all(|&p| p == 0) {
             let v: Val = cx.lookup(node, 0)?.clone();

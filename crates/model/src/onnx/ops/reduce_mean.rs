@@ -21,10 +21,19 @@ impl OnnxOp for ReduceMean {
         let x = cx.data(node, 0)?;
         let dims = cx.dims_of(&x);
         let list = if node.has_input(1) {
-            cx.konst(node, 1, "axes")?.ints.clone().unwrap_or_default()
+            cx.konst(node, 1, "axes")?
+                .ints
+                .clone()
+                .ok_or_else(|| node.err("axes must be integers".into()))?
         } else {
             node.ints("axes")?.unwrap_or_default()
         };
+        // Opset 18: no axes with noop_with_empty_axes = 1 leaves the tensor as it is.
+        if list.is_empty() && node.int("noop_with_empty_axes", 0)? != 0 {
+            let v = cx.lookup(node, 0)?.clone();
+            cx.bind(node, v);
+            return Ok(());
+        }
         if list.is_empty() {
             return Err(node.err(
                 "no axes: a reduction over every axis including the batch is not supported".into(),
@@ -33,6 +42,13 @@ impl OnnxOp for ReduceMean {
         let mut onnx_axes = Vec::new();
         for &a in &list {
             onnx_axes.push(onnx_axis(&dims, a).map_err(|m| node.err(m))?);
+        }
+        if onnx_axes
+            .iter()
+            .enumerate()
+            .any(|(i, a)| onnx_axes[..i].contains(a))
+        {
+            return Err(node.err(format!("axes {list:?}: an axis repeats")));
         }
         let keep = node.int("keepdims", 1)? != 0;
         let out: Vec<usize> = dims
