@@ -35,6 +35,8 @@ pub struct Ctx<'a> {
     pub weights: BTreeMap<String, ArrayD<f32>>,
     /// How many node inputs and graph outputs read each value.
     pub readers: HashMap<String, usize>,
+    /// The graph's opset of the default domain (some ops changed meaning between opsets).
+    pub opset: i64,
 }
 
 /// The node being converted: its position, protobuf and attributes, and how its errors read.
@@ -143,6 +145,7 @@ impl<'a> Ctx<'a> {
             names: HashSet::from(["input".to_string()]),
             weights: BTreeMap::new(),
             readers,
+            opset: 17,
         }
     }
 

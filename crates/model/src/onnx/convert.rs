@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 /// The graph as (description, weights).
 pub fn convert(
     g: &GraphProto,
+    opset: i64,
     file: &str,
     name: &str,
 ) -> Result<(ModelDesc, BTreeMap<String, ArrayD<f32>>), OnnxError> {
@@ -52,6 +53,7 @@ pub fn convert(
         *readers.entry(o.name.clone()).or_default() += 1;
     }
     let mut cx = Ctx::new(file, name, vals, input_dims, readers);
+    cx.opset = opset;
     for (i, n) in g.node.iter().enumerate() {
         node(&mut cx, &Node::new(i, n, file))?;
     }

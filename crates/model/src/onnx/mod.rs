@@ -176,7 +176,13 @@ fn import_model(
     }
     // The file's name is the user's; exporters name graphs generically (`main_graph`).
     let name = if stem.is_empty() { &graph.name } else { stem };
-    let (desc, weights) = convert::convert(graph, file, &context::sanitize(name))?;
+    // The default domain's opset ("" or "ai.onnx").
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(17, |o| o.version);
+    let (desc, weights) = convert::convert(graph, opset, file, &context::sanitize(name))?;
     // Through the TOML reader: what is imported is exactly what a description file loads as.
     let desc = parse_model(&desc.to_toml(), file)?;
     Ok(Imported { desc, weights })

@@ -291,3 +291,22 @@ fn reduction_axes_repeated_or_empty() {
     assert_eq!(imp.desc.layers[0].op, Op::Relu);
     assert_eq!(imp.desc.shapes().unwrap(), vec![[2, 3, 4]]);
 }
+
+/// Before opset 13 Softmax normalises over every axis from `axis` (default 1) on: refused
+/// there unless that is the last axis alone, which means the same in every opset.
+#[test]
+fn softmax_before_opset_13() {
+    let flat = G::new(&[1, 2, 3], 11)
+        .node("Softmax", &["x"], "y", vec![])
+        .bytes("y");
+    refused(&flat, &["n_y", "opset 11: axis 1", "only the last axis"]);
+    let last = G::new(&[1, 2, 3], 11)
+        .node("Softmax", &["x"], "y", vec![attr_int("axis", -1)])
+        .bytes("y");
+    let imp = import(&last).unwrap();
+    assert!(
+        matches!(imp.desc.layers[0].op, Op::Softmax { .. }),
+        "{:?}",
+        imp.desc.layers
+    );
+}
