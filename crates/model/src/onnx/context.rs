@@ -216,6 +216,28 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Integers given as the constant input `k` (newer opsets: axes, pads, starts) or, where
+    /// that input is absent, as the attribute `name` (older opsets); `None` where neither is.
+    pub fn ints_arg(
+        &self,
+        node: &Node,
+        k: usize,
+        name: &str,
+    ) -> Result<Option<Vec<i64>>, OnnxError> {
+        if node.has_input(k) {
+            let c = self.konst(node, k, name)?;
+            match &c.ints {
+                Some(v) => Ok(Some(v.clone())),
+                None => Err(node.err(format!(
+                    "{name} `{}` must be integers (int32 or int64)",
+                    node.proto.input[k]
+                ))),
+            }
+        } else {
+            node.ints(name)
+        }
+    }
+
     fn index(&self, src: &str) -> Option<usize> {
         self.layers.iter().position(|l| l.name == src)
     }

@@ -32,26 +32,14 @@ impl OnnxOp for Pad {
         let dims = cx.dims_of(&x);
         let r = dims.len();
         // Opset 11+: pads (and the value, the axes) are inputs; before it, attributes.
-        let pads: Vec<i64> = if node.has_input(1) {
-            cx.konst(node, 1, "pads")?
-                .ints
-                .clone()
-                .ok_or_else(|| node.err("pads must be integers".into()))?
-        } else {
-            node.ints("pads")?.unwrap_or_default()
-        };
+        let pads: Vec<i64> = cx.ints_arg(node, 1, "pads")?.unwrap_or_default();
         let value = if node.has_input(2) {
             let c = cx.konst(node, 2, "constant_value")?;
             *c.f.first().unwrap_or(&0.0)
         } else {
             node.float("value")?.unwrap_or(0.0)
         };
-        let axes: Vec<usize> = if node.has_input(3) {
-            let a = cx
-                .konst(node, 3, "axes")?
-                .ints
-                .clone()
-                .ok_or_else(|| node.err("axes must be integers".into()))?;
+        let axes: Vec<usize> = if let Some(a) = cx.ints_arg(node, 3, "axes")? {
             a.iter()
                 .map(|&a| crate::onnx::context::onnx_axis(&dims, a))
                 .collect::<Result<_, _>>()

@@ -20,14 +20,7 @@ impl OnnxOp for ReduceMean {
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let x = cx.data(node, 0)?;
         let dims = cx.dims_of(&x);
-        let list = if node.has_input(1) {
-            cx.konst(node, 1, "axes")?
-                .ints
-                .clone()
-                .ok_or_else(|| node.err("axes must be integers".into()))?
-        } else {
-            node.ints("axes")?.unwrap_or_default()
-        };
+        let list = cx.ints_arg(node, 1, "axes")?.unwrap_or_default();
         // Opset 18: no axes with noop_with_empty_axes = 1 leaves the tensor as it is.
         if list.is_empty() && node.int("noop_with_empty_axes", 0)? != 0 {
             let v = cx.lookup(node, 0)?.clone();

@@ -28,11 +28,7 @@ impl OnnxOp for Reshape {
         let out = match node.proto.op_type.as_str() {
             "Reshape" => target(cx, node, &dims)?,
             op => {
-                let axes = if node.has_input(1) {
-                    cx.konst(node, 1, "axes")?.ints.clone().unwrap_or_default()
-                } else {
-                    node.ints("axes")?.unwrap_or_default()
-                };
+                let axes = cx.ints_arg(node, 1, "axes")?.unwrap_or_default();
                 squeeze(op == "Squeeze", &dims, &axes).map_err(|m| node.err(m))?
             }
         };

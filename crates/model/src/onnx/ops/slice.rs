@@ -37,13 +37,7 @@ impl OnnxOp for Slice {
             let _ = j;
             return Ok(());
         }
-        let list = |k: usize, attr: &str| -> Result<Option<Vec<i64>>, OnnxError> {
-            if node.has_input(k) {
-                Ok(cx.konst(node, k, attr)?.ints.clone())
-            } else {
-                node.ints(attr)
-            }
-        };
+        let list = |k: usize, attr: &str| cx.ints_arg(node, k, attr);
         let starts = list(1, "starts")?.unwrap_or_default();
         let ends = list(2, "ends")?.unwrap_or_default();
         let axes = list(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
