@@ -181,6 +181,8 @@ impl Act {
             Act::Affine { alpha, beta } => alpha * x + beta,
             Act::Sqrt => x.sqrt(),
             Act::Exp => x.exp(),
+            // NaN stays NaN, as torch's clamp on the tensor engine keeps it.
+            Act::Clip { .. } if x.is_nan() => x,
             Act::Clip { min, max } => x.max(min).min(max),
         }
     }

@@ -293,7 +293,7 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
             t
         }
         "MatMul" => {
-            // [.., M, K] x [.., K, N] with the leading axes broadcast; sums in f64, then f32.
+            // [.., M, K] x [.., K, N] with the leading axes broadcast; sums in f64.
             let (a, b) = (&ins[0], &ins[1]);
             if a.dims.len() < 2 || b.dims.len() < 2 {
                 return Err("MatMul of constants of rank below 2".into());
@@ -321,6 +321,8 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
             };
             let (x, y) = (with(a, m, k)?, with(b, k, n)?);
             let batches: usize = lead.iter().product();
+            // Integers (shape arithmetic) stay exact; floats round to f32 as the graph's do.
+            let int = a.int && b.int;
             let mut v = Vec::with_capacity(batches * m * n);
             for bt in 0..batches {
                 for i in 0..m {
@@ -328,17 +330,13 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
                         let sum: f64 = (0..k)
                             .map(|q| x[(bt * m + i) * k + q] * y[(bt * k + q) * n + j])
                             .sum();
-                        v.push((sum as f32) as f64);
+                        v.push(if int { sum } else { (sum as f32) as f64 });
                     }
                 }
             }
             let mut dims = lead;
             dims.extend([m, n]);
-            T {
-                v,
-                dims,
-                int: a.int && b.int,
-            }
+            T { v, dims, int }
         }
         "Cast" => {
             let to = attr("to", 1)?;

@@ -137,3 +137,17 @@ out_features = 5
     let back = parse_model(&m.to_toml(), "round trip").unwrap();
     assert_eq!(back, m);
 }
+
+/// Clip keeps NaN (as torch's clamp does on the tensor engine) and clips numbers.
+#[test]
+fn clip_keeps_nan_and_clips_numbers() {
+    let c = nestevo_model::Act::Clip {
+        min: -1.0,
+        max: 2.0,
+    };
+    assert!(c.apply(f32::NAN).is_nan());
+    assert_eq!(
+        [-5.0, 0.5, 7.0, f32::INFINITY].map(|x| c.apply(x)),
+        [-1.0, 0.5, 2.0, 2.0]
+    );
+}
