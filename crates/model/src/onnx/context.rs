@@ -484,6 +484,45 @@ pub fn around(dims: &[usize], a: usize) -> [usize; 3] {
 /// (pad amounts, expand shapes) are checked against it before anything is allocated.
 pub const MAX_VALUES: usize = 1 << 31;
 
+/// Values `v` of a row-major tensor of `src` broadcast to `dims` by numpy's rules (`src`
+/// aligned at the right, each of its axes equal to the target's or 1); `None` where they do
+/// not broadcast or the result would exceed `MAX_VALUES`.
+pub fn broadcast_to<V: Copy>(src: &[usize], v: &[V], dims: &[usize]) -> Option<Vec<V>> {
+    let r = dims.len();
+    if src.len() > r || v.len() != src.iter().product::<usize>() {
+        return None;
+    }
+    let cd: Vec<usize> = std::iter::repeat_n(1, r - src.len())
+        .chain(src.iter().copied())
+        .collect();
+    if cd.iter().zip(dims).any(|(&a, &b)| a != b && a != 1) {
+        return None;
+    }
+    let n = count_within(dims)?;
+    // Row-major strides of the source, 0 along its broadcast axes; an odometer over `dims`.
+    let mut stride = vec![0; r];
+    let mut s = 1;
+    for a in (0..r).rev() {
+        stride[a] = if cd[a] == 1 { 0 } else { s };
+        s *= cd[a];
+    }
+    let mut out = Vec::with_capacity(n);
+    let (mut idx, mut at) = (vec![0; r], 0usize);
+    for _ in 0..n {
+        out.push(v[at]);
+        for a in (0..r).rev() {
+            idx[a] += 1;
+            at += stride[a];
+            if idx[a] < dims[a] {
+                break;
+            }
+            at -= stride[a] * idx[a];
+            idx[a] = 0;
+        }
+    }
+    Some(out)
+}
+
 /// The number of values of a tensor of `dims`, if it is at most `MAX_VALUES`.
 pub fn count_within(dims: &[usize]) -> Option<usize> {
     dims.iter()

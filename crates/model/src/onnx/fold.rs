@@ -4,7 +4,7 @@
 //! below whose inputs are all constants is evaluated and bound to its result; it becomes no
 //! layer. Values are exact: integers stay integers (shapes), floats are f32 as ONNX's.
 
-use super::context::{Ctx, Node, Val};
+use super::context::{broadcast_to, Ctx, Node, Val};
 use super::proto::Const;
 use super::OnnxError;
 
@@ -165,23 +165,8 @@ fn strides(dims: &[usize]) -> Vec<usize> {
 
 /// `t` broadcast to `dims` (numpy rules; `dims` already the broadcast shape).
 fn expand(t: &T, dims: &[usize]) -> Result<Vec<f64>, String> {
-    let off = dims.len() - t.dims.len();
-    let src = strides(&t.dims);
-    let total: usize = dims.iter().product();
-    let out_s = strides(dims);
-    let mut v = Vec::with_capacity(total);
-    for i in 0..total {
-        let mut j = 0;
-        for (a, &d) in dims.iter().enumerate() {
-            let idx = (i / out_s[a]) % d;
-            if a >= off {
-                let sd = t.dims[a - off];
-                j += if sd == 1 { 0 } else { idx } * src[a - off];
-            }
-        }
-        v.push(t.v[j]);
-    }
-    Ok(v)
+    broadcast_to(&t.dims, &t.v, dims)
+        .ok_or_else(|| format!("{:?} does not broadcast to {dims:?}", t.dims))
 }
 
 /// The numpy broadcast of several shapes.

@@ -7,7 +7,7 @@
 //! constant that would grow the operand (ONNX broadcasting both ways).
 
 use super::OnnxOp;
-use crate::onnx::context::{broadcast_bias, Ctx, Node, Val};
+use crate::onnx::context::{broadcast_bias, broadcast_to, Ctx, Node, Val};
 use crate::onnx::proto::Const;
 use crate::onnx::OnnxError;
 use crate::{Act, Op};
@@ -138,39 +138,9 @@ fn bias_target(cx: &Ctx, v: &str) -> bool {
 /// `c` broadcast (ONNX rules: the ends aligned, each axis equal or 1) to exactly `dims`, or
 /// None where it does not broadcast to them.
 fn expand(c: &Const, dims: &[usize]) -> Option<Const> {
-    let r = dims.len();
-    if c.dims.len() > r {
-        return None;
-    }
-    let cd: Vec<usize> = std::iter::repeat_n(1, r - c.dims.len())
-        .chain(c.dims.iter().copied())
-        .collect();
-    if cd.iter().zip(dims).any(|(&a, &b)| a != b && a != 1) {
-        return None;
-    }
-    // Row-major strides of the constant, 0 along its broadcast axes.
-    let mut stride = vec![0; r];
-    let mut s = 1;
-    for a in (0..r).rev() {
-        stride[a] = if cd[a] == 1 { 0 } else { s };
-        s *= cd[a];
-    }
-    let n: usize = dims.iter().product();
-    let mut f = Vec::with_capacity(n);
-    let mut idx = vec![0; r];
-    for _ in 0..n {
-        f.push(c.f[idx.iter().zip(&stride).map(|(i, s)| i * s).sum::<usize>()]);
-        for a in (0..r).rev() {
-            idx[a] += 1;
-            if idx[a] < dims[a] {
-                break;
-            }
-            idx[a] = 0;
-        }
-    }
     Some(Const {
+        f: broadcast_to(&c.dims, &c.f, dims)?,
         dims: dims.to_vec(),
-        f,
         ints: None,
     })
 }
