@@ -273,22 +273,14 @@ fn add_rows(
     for (bi, block) in reads.chunks(BLOCK).enumerate() {
         for (j, &(v, b)) in block.iter().enumerate() {
             let m = &planes[((v * tiles + t) * cycles + b) * words..][..words];
-            // The rows on, ascending, a byte of the mask at a time: its set bits' positions
-            // from a table, all eight stored (one vector store) and the count advanced by its
-            // popcount, so the cost is per byte, not per row on. What lands past the count is
-            // overwritten by the next byte or the next list and never read.
             let l = &mut lists[j * rows..][..rows + 8];
-            let mut n = 0;
-            for (w, &mw) in m.iter().enumerate() {
-                for (i, byte) in mw.to_le_bytes().into_iter().enumerate() {
-                    let base = (w * 64 + i * 8) as u16;
-                    let pos = &BYTE_ROWS[byte as usize];
-                    for (d, &p) in l[n..n + 8].iter_mut().zip(pos) {
-                        *d = base + p as u16;
-                    }
-                    n += byte.count_ones() as usize;
-                }
-            }
+            let n = row_list(m, l);
+            // The strips below are read unchecked at these rows: `input_planes` sets bits only
+            // for a tile's rows, so the last (largest) is below `rows`; checked once per read.
+            assert!(
+                n == 0 || usize::from(l[n - 1]) < rows,
+                "a mask bit past the crossbar"
+            );
             lens[j] = n;
         }
         let out0 = bi * BLOCK * cw;
@@ -301,7 +293,8 @@ fn add_rows(
                 #[cfg(target_arch = "x86_64")]
                 match simd {
                     // SAFETY: the tier is Avx512 (resp. Avx2), so the CPU reported AVX-512F
-                    // (resp. AVX2); every listed row is below xb.rows, the length of `st`.
+                    // (resp. AVX2); every listed row is below xb.rows, the length of `st` (the
+                    // lists ascend and their last entry was checked above).
                     Simd::Avx512 => unsafe { strip_avx512(l, st, o) },
                     Simd::Avx2 => unsafe { strip_avx2(l, st, o) },
                     Simd::Plain => strip(l, st, o),
@@ -314,6 +307,26 @@ fn add_rows(
             }
         }
     }
+}
+
+/// The rows whose bit is on in mask `m`, ascending, written to the front of `l`; returns how
+/// many. A byte of the mask at a time: its set bits' positions from a table, all eight stored
+/// (one vector store) and the count advanced by its popcount, so the cost is per byte, not per
+/// row on. What lands past the count is overwritten by the next byte or the next list and never
+/// read; `l` needs 8 entries of slack past the number of bits on.
+fn row_list(m: &[u64], l: &mut [u16]) -> usize {
+    let mut n = 0;
+    for (w, &mw) in m.iter().enumerate() {
+        for (i, byte) in mw.to_le_bytes().into_iter().enumerate() {
+            let base = (w * 64 + i * 8) as u16;
+            let pos = &BYTE_ROWS[byte as usize];
+            for (d, &p) in l[n..n + 8].iter_mut().zip(pos) {
+                *d = base + p as u16;
+            }
+            n += byte.count_ones() as usize;
+        }
+    }
+    n
 }
 
 /// For each byte, the positions of its set bits in ascending order (then zeros).
@@ -425,6 +438,60 @@ unsafe fn strip_avx2(list: &[u16], st: &[Strip], out: &mut [f32]) {
                 break;
             }
             out[c0..c0 + m].copy_from_slice(&tmp[..m]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_list;
+    use rand::{Rng, SeedableRng};
+
+    /// The bit-by-bit list the table replaced.
+    fn by_bits(m: &[u64]) -> Vec<u16> {
+        let mut out = Vec::new();
+        for (w, &mw) in m.iter().enumerate() {
+            let mut x = mw;
+            while x != 0 {
+                out.push((w * 64 + x.trailing_zeros() as usize) as u16);
+                x &= x - 1;
+            }
+        }
+        out
+    }
+
+    /// Random, empty, full and top-bit-only masks of crossbars of 1 to 200 rows (bits only
+    /// below the row count, as `input_planes` sets them): the same rows in the same order.
+    #[test]
+    fn row_lists_equal_the_bit_by_bit_lists() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for rows in [1usize, 3, 7, 8, 9, 63, 64, 65, 127, 128, 200] {
+            let words = rows.div_ceil(64);
+            let keep = |w: usize| match rows - w * 64 {
+                r if r >= 64 => u64::MAX,
+                r => (1u64 << r) - 1,
+            };
+            let mut masks: Vec<Vec<u64>> = vec![
+                vec![0; words],
+                (0..words).map(keep).collect(),
+                (0..words)
+                    .map(|w| {
+                        if w == words - 1 {
+                            1 << ((rows - 1) % 64)
+                        } else {
+                            0
+                        }
+                    })
+                    .collect(),
+            ];
+            for _ in 0..200 {
+                masks.push((0..words).map(|w| rng.gen::<u64>() & keep(w)).collect());
+            }
+            for m in masks {
+                let mut l = vec![0u16; rows + 8];
+                let n = row_list(&m, &mut l);
+                assert_eq!(l[..n], by_bits(&m)[..], "rows {rows}, mask {m:x?}");
+            }
         }
     }
 }

@@ -36,3 +36,31 @@ fn isaac_exact_and_analogue_match_integer_product() {
 fn bit_sliced_kernel_equals_popcount_kernel() {
     common::compare_kernels();
 }
+
+/// The analogue path (noiseless conductances) on crossbars of 3, 33 and 200 rows (row lists of
+/// one byte, several bytes and several words, partial tiles at k = 300): the integer product.
+#[test]
+fn analogue_path_on_other_crossbar_heights() {
+    let (b, k, n) = (3, 300, 21);
+    let mut s = 11u64;
+    let w: Vec<i64> = (0..k * n)
+        .map(|_| lcg(&mut s) as i64 % 65536 - 32768)
+        .collect();
+    let x: Vec<i64> = (0..b * k).map(|_| lcg(&mut s) as i64 % 65536).collect();
+    let want = reference(&w, &x, b, k, n);
+    for rows in [3, 33, 200] {
+        let cfg = nestevo_kernels::XbarConfig {
+            rows,
+            adc_bits: 10,
+            ..isaac()
+        };
+        let p = Programmed::new(&cfg, &w, k, n).unwrap();
+        let (y, c) = p.run(&x, b, InputMode::Unsigned, None).unwrap();
+        assert_eq!(y, want, "rows {rows}, exact path");
+        assert_eq!(c.adc_saturations, 0);
+        let p = p.program_conductances(0.0, 1).unwrap();
+        let (y2, c2) = p.run(&x, b, InputMode::Unsigned, None).unwrap();
+        assert_eq!(y2, want, "rows {rows}, analogue path");
+        assert_eq!(c, c2);
+    }
+}
