@@ -132,6 +132,7 @@ impl<'a> Ctx<'a> {
         vals: HashMap<String, Val>,
         input_dims: Vec<usize>,
         readers: HashMap<String, usize>,
+        opset: i64,
     ) -> Self {
         Ctx {
             file,
@@ -145,7 +146,7 @@ impl<'a> Ctx<'a> {
             names: HashSet::from(["input".to_string()]),
             weights: BTreeMap::new(),
             readers,
-            opset: 17,
+            opset,
         }
     }
 

@@ -52,8 +52,7 @@ pub fn convert(
     for o in &g.output {
         *readers.entry(o.name.clone()).or_default() += 1;
     }
-    let mut cx = Ctx::new(file, name, vals, input_dims, readers);
-    cx.opset = opset;
+    let mut cx = Ctx::new(file, name, vals, input_dims, readers, opset);
     for (i, n) in g.node.iter().enumerate() {
         node(&mut cx, &Node::new(i, n, file))?;
     }

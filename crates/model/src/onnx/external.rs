@@ -100,12 +100,9 @@ fn load_one(t: &mut TensorProto, dir: &Path) -> Result<(), String> {
             "tensor `{name}`: external data {shown} is not a regular file"
         ));
     }
+    let size = meta.len();
     let mut f = File::open(&path)
         .map_err(|e| format!("tensor `{name}`: cannot open external data {shown}: {e}"))?;
-    let size = f
-        .metadata()
-        .map_err(|e| format!("tensor `{name}`: {shown}: {e}"))?
-        .len();
     let length = length.unwrap_or(size.saturating_sub(offset));
     if offset.checked_add(length).is_none_or(|end| end > size) {
         return Err(format!(

@@ -201,10 +201,8 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
     let attr = |name: &str, d: i64| node.attrs.int(name, d);
     let norm = |a: i64, r: usize| -> usize { (if a < 0 { a + r as i64 } else { a }) as usize };
     Ok(match op {
-        "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Equal" | "Max" | "Min" | "Less"
-        | "Greater"
-            if ins.len() == 2 =>
-        {
+        // Two inputs each (`arity`); Max and Min take any number, below.
+        "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Equal" | "Less" | "Greater" => {
             let (a, b) = (&ins[0], &ins[1]);
             let int = a.int && b.int;
             let fmod = attr("fmod", 0)? != 0;
@@ -217,8 +215,6 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
                 "Mod" if fmod || !int => Box::new(|x, y| x % y),
                 "Mod" => Box::new(|x, y| x - y * (x / y).floor()),
                 "Pow" => Box::new(|x, y| ((x as f32).powf(y as f32)) as f64),
-                "Max" => Box::new(f64::max),
-                "Min" => Box::new(f64::min),
                 "Less" => Box::new(|x, y| f64::from(u8::from(x < y))),
                 "Greater" => Box::new(|x, y| f64::from(u8::from(x > y))),
                 _ => Box::new(|x, y| f64::from(u8::from(x == y))),
@@ -227,7 +223,7 @@ fn eval(node: &Node, given: &[usize], mut ins: Vec<T>) -> Result<T, String> {
             binary(a, b, f, int || boolean)?
         }
         "Max" | "Min" => {
-            // One input, or more than two: folded pairwise from the left.
+            // Any number of inputs, folded pairwise from the left.
             let f = if op == "Max" { f64::max } else { f64::min };
             let mut it = ins.into_iter();
             let mut acc = it.next().ok_or("no inputs")?;
