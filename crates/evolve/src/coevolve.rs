@@ -8,8 +8,9 @@
 //! 3. each terminal/intermediate pair learns mutually on the terminal's uploaded frames
 //!    (`train_pair`, Eq. 14-15), with Eq. 18-20 weight noise of coefficient `mu` in the
 //!    intermediate's forward pass; generated samples add `CE(head_mid(z), y)` to the
-//!    intermediate's loss (a pruned terminal's head reads a narrower latent, so the terminal
-//!    takes part through the KL term on real frames only: see `generator`);
+//!    intermediate's loss; with `terminal` above 0 the same samples, mapped into the pruned
+//!    terminal's narrower latent (`latent_projection`), add `CE(head_local(P z), y)` to the
+//!    terminal's (the generator broadcast to the pairs, as the paper has it);
 //! 4. FedAvg of the intermediates weighted by their frame counts into the new global model
 //!    (batch-norm running statistics averaged with the same weights, `fedavg`);
 //! 5. the new global model relabels each terminal's frames and distils into that terminal
@@ -49,6 +50,9 @@ pub struct PairConfig {
     /// Weight of the generator's feature-level term (`feature_term`) in the intermediate's
     /// loss, at its pseudo boxes' centres (when a generator is given); 0: none.
     pub feature: f64,
+    /// Weight of the generated samples in the terminal's loss (beside alpha), through
+    /// `latent_projection` (when a generator is given); 0: the terminal sees real frames only.
+    pub terminal: f64,
     /// What `L_C` follows.
     pub labels: PairLabels,
     /// Normalise the intermediate with its running batch-norm statistics (and leave them).
@@ -81,6 +85,12 @@ pub struct PairReport {
     /// the pair computes them (its normalisation mode and weight noise), with the feature term
     /// on. `generator.match_norm` measures its target apart (`box_latent_norm`, eval mode).
     pub latent_norm: Option<f64>,
+    /// The projected samples' cross-entropy on the terminal's head (first and last tenth of
+    /// the steps), with the terminal's term on.
+    pub terminal_ce: Option<(f64, f64)>,
+    /// How well the projection reproduces the terminal's latents from the intermediate's at
+    /// the pseudo-box centres it was fitted on (R^2 over every latent coordinate).
+    pub projection_r2: Option<f64>,
 }
 
 /// The pseudo boxes of each label, as training targets.
@@ -169,6 +179,89 @@ pub fn box_latent_norm(d: &Detector, frames: &[Frame], labels: &[Labelled]) -> R
         }
     }
     Ok((n > 0).then(|| sum / n as f64))
+}
+
+/// A map from `mid`'s latent space (the generator's) into `local`'s, fitted on their latents at
+/// the centres of the pseudo boxes of `labels` on `frames` (eval mode, no gradient):
+/// ridge regression with an intercept, `[z, 1] P ~ z_local`, `P` of shape [latent_mid + 1,
+/// latent_local], the ridge `1e-3 * trace(Z^T Z) / latent_mid`. Labels are not used, only
+/// where objects sit. Returns `P`, the terminal's mean latent norm there (the scale the
+/// projected samples are set to) and the fit's R^2; `None` with fewer centres than
+/// coordinates to fit.
+pub fn latent_projection(
+    mid: &Detector,
+    local: &Detector,
+    frames: &[Frame],
+    labels: &[Labelled],
+) -> Result<Option<(Tensor, f64, f64)>> {
+    let (km, kl) = (head_input(mid)?, head_input(local)?);
+    let boxes = pseudo_boxes(labels);
+    let _guard = tch::no_grad_guard();
+    let (mut zm, mut zl) = (Vec::new(), Vec::new());
+    let all: Vec<usize> = (0..frames.len()).collect();
+    for group in super::distill::by_size(frames, &all) {
+        for part in group.chunks(32) {
+            let (h, w) = (frames[part[0]].height, frames[part[0]].width);
+            let rgb: Vec<&[u8]> = part.iter().map(|&i| frames[i].rgb.as_slice()).collect();
+            let x = mid.batch_from_rgb_hw(&rgb, h, w);
+            let (_, fm) = mid.forward_features(&x, false, km)?;
+            let (_, fl) = local.forward_features(&x, false, kl)?;
+            if fm.size()[2..] != fl.size()[2..] {
+                return Err(EvolveError::BadInput(format!(
+                    "latent projection: intermediate {}'s latent grid {:?} and terminal {}'s \
+                     {:?} must agree",
+                    mid.desc.name,
+                    &fm.size()[2..],
+                    local.desc.name,
+                    &fl.size()[2..]
+                )));
+            }
+            let bx: Vec<Vec<GtBox>> = part.iter().map(|&i| boxes[i].clone()).collect();
+            let grid = (fm.size()[2] as usize, fm.size()[3] as usize);
+            let cells = super::feature_term::centre_cells(&bx, mid.classes, grid, mid.stride);
+            if cells.is_empty() {
+                continue;
+            }
+            zm.push(centre_latents(&fm, &cells));
+            zl.push(centre_latents(&fl, &cells));
+        }
+    }
+    if zm.is_empty() {
+        return Ok(None);
+    }
+    let (zm, zl) = (
+        Tensor::cat(&zm, 0).to_kind(Kind::Double),
+        Tensor::cat(&zl, 0).to_kind(Kind::Double),
+    );
+    let (n, dm) = (zm.size()[0], zm.size()[1]);
+    if n <= dm + 1 {
+        return Ok(None);
+    }
+    let x = Tensor::cat(&[&zm, &zm.ones_like().narrow(1, 0, 1)], 1);
+    let xtx = x.transpose(0, 1).matmul(&x);
+    let ridge = 1e-3 * zm.square().sum(Kind::Double).double_value(&[]) / dm as f64;
+    let eye = Tensor::eye(dm + 1, (Kind::Double, x.device())) * ridge.max(1e-12);
+    let p = Tensor::linalg_solve(&(xtx + eye), &x.transpose(0, 1).matmul(&zl), true);
+    let resid = (x.matmul(&p) - &zl)
+        .square()
+        .sum(Kind::Double)
+        .double_value(&[]);
+    let centred = (&zl - zl.mean_dim([0i64].as_slice(), true, Kind::Double))
+        .square()
+        .sum(Kind::Double)
+        .double_value(&[]);
+    let r2 = 1.0 - resid / centred.max(f64::MIN_POSITIVE);
+    let norm = row_norms(&zl).mean(Kind::Double).double_value(&[]);
+    Ok(Some((p.to_kind(Kind::Float), norm, r2)))
+}
+
+/// Generated latents `z` [N, latent_mid] in the terminal's latent space: `[z, 1] P`, through a
+/// ReLU (the terminal's latents are ReLU outputs), each row scaled to L2 norm `norm`.
+pub fn project_samples(z: &Tensor, p: &Tensor, norm: f64) -> Tensor {
+    let x = Tensor::cat(&[z, &z.ones_like().narrow(1, 0, 1)], 1);
+    let y = x.matmul(p).relu();
+    let n = row_norms(&y).unsqueeze(1);
+    y * norm / (n + 1e-6)
 }
 
 /// The index of the layer the heat-map head reads (its first input): the latent space of the
@@ -263,6 +356,15 @@ pub fn train_pair_with_replay(
         }
         _ => None,
     };
+    // The terminal's share of the samples: the map into its latent, fitted once on the pair's
+    // frames before either model moves.
+    let proj = match generator {
+        Some(_) if cfg.terminal > 0.0 && cfg.samples > 0 => {
+            latent_projection(mid, local, frames, labels)?
+        }
+        _ => None,
+    };
+    let mut tces = Vec::new();
     mid.noise = (cfg.mu > 0.0)
         .then(|| WeightNoise::new(cfg.mu))
         .transpose()?;
@@ -338,7 +440,7 @@ pub fn train_pair_with_replay(
                     cfg.alpha,
                     cfg.beta,
                 );
-                let l_local = l_local * share;
+                let mut l_local = l_local * share;
                 let mut l_mid = l_mid * share;
                 if let (Some((protos, known, _)), Some(f)) = (&feature, &feats) {
                     let bx: Vec<Vec<GtBox>> = group.iter().map(|&i| boxes[i].clone()).collect();
@@ -375,6 +477,12 @@ pub fn train_pair_with_replay(
                         let ce = head_logits(mid, &z)?.cross_entropy_for_logits(&y);
                         ces.push(ce.double_value(&[]));
                         l_mid += ce * cfg.beta;
+                        if let Some((p, norm, _)) = &proj {
+                            let zt = project_samples(&z, p, *norm);
+                            let ce = head_logits(local, &zt)?.cross_entropy_for_logits(&y);
+                            tces.push(ce.double_value(&[]));
+                            l_local += ce * (cfg.alpha * cfg.terminal);
+                        }
                     }
                 }
                 let (gl, gm) = (
@@ -422,6 +530,8 @@ pub fn train_pair_with_replay(
         sample_ce: ends(&ces),
         feature: ends(&feats_l),
         latent_norm: (!norms.is_empty()).then(|| mean(&norms)),
+        terminal_ce: ends(&tces),
+        projection_r2: proj.map(|p| p.2),
     })
 }
 

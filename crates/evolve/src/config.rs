@@ -342,6 +342,12 @@ pub struct GeneratorSpec {
     /// samples reach the heads only.
     #[serde(default)]
     pub feature: f64,
+    /// Weight of the same samples in each terminal's loss (beside mutual.alpha), mapped into
+    /// its narrower latent by a least-squares fit on the pair's frames
+    /// (`coevolve::latent_projection`): the generator broadcast to the terminals as well. 0:
+    /// the terminals learn from real frames only.
+    #[serde(default)]
+    pub terminal: f64,
     /// Scale every generated sample to the intermediates' own latent norm at their pseudo-box
     /// centres (measured each window on their training frames, frame-weighted), so that the
     /// generator chooses directions only (`Generator::with_norm`). false: unbounded samples.
@@ -630,6 +636,13 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
             "generator.feature",
             &g.feature,
             "a weight from 0 (no feature-level term) to 100",
+        );
+    }
+    if !(g.terminal.is_finite() && (0.0..=100.0).contains(&g.terminal)) {
+        return err(
+            "generator.terminal",
+            &g.terminal,
+            "a weight from 0 (the terminals see no samples) to 100",
         );
     }
     let l = &e.labeller;

@@ -277,6 +277,7 @@ pub fn train(job: &Job, p: &Prepared, seed: u64, device: Device) -> Result<RunOu
                 mu: 0.02,
                 samples: 0,
                 feature: 0.0,
+                terminal: 0.0,
                 labels: PairLabels::Soft,
                 freeze_mid_bn: false,
                 peak_thresholds: vec![0.3],

@@ -118,6 +118,14 @@ pub struct WindowRecord {
     pub feature_last: Option<f64>,
     #[serde(default)]
     pub mid_latent_norm: Option<f64>,
+    /// This terminal's share of the samples (`generator.terminal`): their cross-entropy on its
+    /// head (first and last tenth of the pair's steps) and the latent projection's R^2.
+    #[serde(default)]
+    pub terminal_ce_first: Option<f64>,
+    #[serde(default)]
+    pub terminal_ce_last: Option<f64>,
+    #[serde(default)]
+    pub projection_r2: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -553,6 +561,9 @@ pub fn run_with(o: &RunOptions, factory: Option<LabellerFactory>) -> Result<Summ
                 feature_first: oc.feature_term.map(|l| l.0),
                 feature_last: oc.feature_term.map(|l| l.1),
                 mid_latent_norm: oc.mid_latent_norm,
+                terminal_ce_first: oc.terminal_ce.map(|l| l.0),
+                terminal_ce_last: oc.terminal_ce.map(|l| l.1),
+                projection_r2: oc.projection_r2,
             });
         }
         let dir = round_dir(&o.out, w);
@@ -761,7 +772,8 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
          map50_deployed,lcp,global_map50,global_map50_after,t_c,t_w,t_r,label_s,map50_start,\
          pseudo_precision,pseudo_recall,mid_distance_start,mid_distance,mid_map50_others,\
          gen_loss_first,gen_loss_last,gen_accuracy,gen_latent_norm,sample_ce_first,\
-         sample_ce_last,feature_first,feature_last,mid_latent_norm\n",
+         sample_ce_last,feature_first,feature_last,mid_latent_norm,terminal_ce_first,\
+         terminal_ce_last,projection_r2\n",
     );
     for r in records {
         csv.push_str(&format!(
@@ -808,6 +820,9 @@ fn write_tables(out: &Path, records: &[WindowRecord]) -> Result<()> {
                 r.feature_first,
                 r.feature_last,
                 r.mid_latent_norm,
+                r.terminal_ce_first,
+                r.terminal_ce_last,
+                r.projection_r2,
             ]
             .map(|v| v.map_or(String::new(), |v| format!("{v:.5}")))
             .join(",")

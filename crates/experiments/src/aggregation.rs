@@ -288,6 +288,7 @@ pub fn table3(o: &AggOptions) -> Result<AggTable> {
                     mu: o.mu,
                     samples: if with_gen { 16 } else { 0 },
                     feature: 0.0,
+                    terminal: 0.0,
                     labels: PairLabels::Soft,
                     freeze_mid_bn: true,
                     peak_thresholds: vec![o.min_score],

@@ -144,6 +144,7 @@ pub fn run_one(
                 mu: m.mu,
                 samples: 0,
                 feature: 0.0,
+                terminal: 0.0,
                 replay: 0,
                 labels: m.labels,
                 freeze_mid_bn: m.freeze_bn,

@@ -152,6 +152,7 @@ impl Strategy for CoEvolve {
                     mu: e.mutual.mu,
                     samples: e.generator.samples,
                     feature: e.generator.feature,
+                    terminal: e.generator.terminal,
                     labels: e.mutual.labels,
                     freeze_mid_bn: e.mutual.freeze_bn,
                     peak_thresholds: e.pseudo_thresholds(),

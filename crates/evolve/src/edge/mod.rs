@@ -116,6 +116,11 @@ pub struct TerminalOutcome {
     /// Its intermediate's latent norm at pseudo-box centres in the pair (`PairReport`).
     #[serde(default)]
     pub mid_latent_norm: Option<f64>,
+    /// Its terminal's projected-sample cross-entropy and the projection's R^2 (`PairReport`).
+    #[serde(default)]
+    pub terminal_ce: Option<(f64, f64)>,
+    #[serde(default)]
+    pub projection_r2: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -557,6 +562,8 @@ impl Edge {
                 sample_ce: pairs[j].as_ref().and_then(|p| p.sample_ce),
                 feature_term: pairs[j].as_ref().and_then(|p| p.feature),
                 mid_latent_norm: pairs[j].as_ref().and_then(|p| p.latent_norm),
+                terminal_ce: pairs[j].as_ref().and_then(|p| p.terminal_ce),
+                projection_r2: pairs[j].as_ref().and_then(|p| p.projection_r2),
                 pseudo_precision: quality[j].map(|q| q.0),
                 pseudo_recall: quality[j].map(|q| q.1),
             })

@@ -260,6 +260,7 @@ fn detectors_train_on_pooled_frames() {
             mu: 0.02,
             samples: 0,
             feature: 0.0,
+            terminal: 0.0,
             replay: 0,
             labels: PairLabels::Boxes,
             freeze_mid_bn: true,

@@ -192,6 +192,7 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
                 mu: 0.0,
                 samples: 4,
                 feature,
+                terminal: 0.0,
                 labels: PairLabels::Boxes,
                 freeze_mid_bn: true,
                 peak_thresholds: vec![0.3],

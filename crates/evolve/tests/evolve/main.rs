@@ -14,6 +14,7 @@ mod evolve_maths;
 mod evolve_protocol;
 mod evolve_sched_loop;
 mod evolve_schedule;
+mod evolve_terminal_samples;
 mod evolve_torch;
 mod train_smoke;
 

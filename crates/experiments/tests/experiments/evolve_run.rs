@@ -77,6 +77,7 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
             assert!(x.sample_ce_last.unwrap() >= 0.0);
         }
         assert!(x.feature_first.is_none() && x.mid_latent_norm.is_none());
+        assert!(x.terminal_ce_first.is_none() && x.projection_r2.is_none());
     }
     assert!(
         r.iter().any(|x| x.gen_accuracy.is_some()),
@@ -84,7 +85,7 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
     );
     let csv = std::fs::read_to_string(whole.path().join("windows.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.ends_with("feature_last,mid_latent_norm"));
+    assert!(header.ends_with("mid_latent_norm,terminal_ce_first,terminal_ce_last,projection_r2"));
     let fields = header.split(',').count();
     assert!(csv.lines().all(|l| l.split(',').count() == fields));
     // Window 0's intermediates start as copies of the global model; window 1's start where
