@@ -14,10 +14,10 @@
 //! class logits are the heat-map logits read as a classifier over the classes.
 //!
 //! A pruned terminal's head reads a narrower latent (its own `head_relu`), so it cannot take
-//! these samples; it takes part in mutual learning only through the KL term on real frames,
-//! and the samples train the intermediates (which share the global architecture). A learned
-//! projection from the shared latent to each terminal's would be trained on the same pseudo
-//! labels it should add to, and would not be deployed; it was left out on purpose.
+//! these samples as they are. With `generator.terminal` they reach it through a linear map
+//! fitted, without labels, from the intermediate's latents to the terminal's at the same
+//! cells (`coevolve::latent_projection`); without it the terminal takes part in mutual
+//! learning only through the KL term on real frames.
 
 use super::error::{EvolveError, Result};
 use nestevo_model::Op;
