@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Paired differences of two sets of evolution runs over replicates (95 % t intervals).
+
+    python3 scripts/pair_runs.py A_ROOT A_METHOD B_ROOT B_METHOD REPS...
+
+Each side is ROOT/rep<R>/<METHOD>/summary.json as `nestevo evolve compare` writes it; the two
+may be different folders (the same method under two settings) or one folder (two methods).
+Prints, per replicate and paired over them, A - B on the final terminal mean, on each
+terminal's final model, on the global model after co-evolution (pooled and mean over
+terminals, from ROOT/rep<R>/table4.json), and each side's final - start per terminal.
+"""
+import json
+import math
+import sys
+
+# Two-sided 95 % t quantiles by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+       9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+       17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 24: 2.064, 29: 2.045}
+
+
+def t95(df):
+    if df in T95:
+        return T95[df]
+    return T95[max(k for k in T95 if k <= df)]
+
+
+def interval(xs):
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, float("nan"), float("nan")
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    h = t95(n - 1) * sd / math.sqrt(n)
+    return m, m - h, m + h
+
+
+def load(root, method, r):
+    s = json.load(open(f"{root}/rep{r}/{method}/summary.json"))
+    t = {row["method"]: row for row in json.load(open(f"{root}/rep{r}/table4.json"))}[method]
+    terms = {x["id"]: (x["final_map50"], x["start_map50"]) for x in s["terminals"]}
+    return terms, t
+
+
+def main():
+    if len(sys.argv) < 6:
+        sys.exit(__doc__)
+    ar, am, br, bm = sys.argv[1:5]
+    reps = [int(r) for r in sys.argv[5:]]
+    rows = []
+    for r in reps:
+        (ta, ga), (tb, gb) = load(ar, am, r), load(br, bm, r)
+        if ta.keys() != tb.keys():
+            sys.exit(f"replicate {r}: terminals {sorted(ta)} against {sorted(tb)}")
+        ids = list(ta)
+        fa = sum(v[0] for v in ta.values()) / len(ta)
+        fb = sum(v[0] for v in tb.values()) / len(tb)
+        rows.append({
+            "rep": r,
+            "final A": fa,
+            "final B": fb,
+            "A - B": fa - fb,
+            **{f"{i} A - B": ta[i][0] - tb[i][0] for i in ids},
+            **{f"{i} A final - start": ta[i][0] - ta[i][1] for i in ids},
+            **{f"{i} B final - start": tb[i][0] - tb[i][1] for i in ids},
+            "global pooled A - B": ga["global_map50_after"] - gb["global_map50_after"],
+            "global mean A - B": ga["global_mean_after"] - gb["global_mean_after"],
+            "A global after - before (pooled)":
+                ga["global_map50_after"] - ga["global_map50_before"],
+            "A global after - before (mean)":
+                ga["global_mean_after"] - ga["global_mean_before"],
+        })
+    print(f"A = {ar} {am}, B = {br} {bm}, replicates {reps}\n")
+    print("| replicate | final A | final B | A - B |\n|---|---:|---:|---:|")
+    for x in rows:
+        print(f"| {x['rep']} | {x['final A']:.4f} | {x['final B']:.4f} | {x['A - B']:+.4f} |")
+    print("\n| paired over replicates | mean [95 % t interval] | above 0 | verdict |\n|---|---|---:|---|")
+    for k in rows[0]:
+        if k in ("rep",):
+            continue
+        xs = [x[k] for x in rows]
+        m, lo, hi = interval(xs)
+        above = sum(1 for v in xs if v > 0)
+        verdict = "above 0" if lo > 0 else ("below 0" if hi < 0 else "within noise")
+        if k in ("final A", "final B"):
+            verdict = ""
+        print(f"| {k} | {m:+.4f} [{lo:+.4f}, {hi:+.4f}] | {above} of {len(xs)} | {verdict} |")
+
+
+if __name__ == "__main__":
+    main()
