@@ -37,9 +37,8 @@ def interval(xs):
 
 def load(root, method, r):
     s = json.load(open(f"{root}/rep{r}/{method}/summary.json"))
-    t = {row["method"]: row for row in json.load(open(f"{root}/rep{r}/table4.json"))}[method]
     terms = {x["id"]: (x["final_map50"], x["start_map50"]) for x in s["terminals"]}
-    return terms, t
+    return terms, s
 
 
 def main():
@@ -64,11 +63,11 @@ def main():
             **{f"{i} A final - start": ta[i][0] - ta[i][1] for i in ids},
             **{f"{i} B final - start": tb[i][0] - tb[i][1] for i in ids},
             "global pooled A - B": ga["global_map50_after"] - gb["global_map50_after"],
-            "global mean A - B": ga["global_mean_after"] - gb["global_mean_after"],
+            "global mean A - B": ga["global_mean_map50_after"] - gb["global_mean_map50_after"],
             "A global after - before (pooled)":
                 ga["global_map50_after"] - ga["global_map50_before"],
             "A global after - before (mean)":
-                ga["global_mean_after"] - ga["global_mean_before"],
+                ga["global_mean_map50_after"] - ga["global_mean_map50_before"],
         })
     print(f"A = {ar} {am}, B = {br} {bm}, replicates {reps}\n")
     print("| replicate | final A | final B | A - B |\n|---|---:|---:|---:|")
