@@ -208,6 +208,14 @@ fn overrides_apply_and_are_checked() {
                 "from 0 (no feature-level term) to 100",
             ][..],
         ),
+        (
+            "generator.terminal=101.0",
+            &[
+                "generator.terminal",
+                "101",
+                "from 0 (the terminals see no samples) to 100",
+            ][..],
+        ),
     ] {
         let e = apply_overrides(&p, &[set.into()], "p")
             .unwrap_err()
@@ -223,6 +231,8 @@ fn overrides_apply_and_are_checked() {
     assert_eq!(parse_experiment(&q.to_toml(), "again").unwrap(), q);
     // A file written before the feature-level term existed reads with it off.
     assert_eq!(p.generator.feature, 0.0);
+    assert_eq!(p.generator.terminal, 0.0);
+    assert_eq!(preset("paper").unwrap().generator.terminal, 1.0);
 }
 
 /// The co-evolution switches default to soft labels and frozen batch norm when a file leaves
