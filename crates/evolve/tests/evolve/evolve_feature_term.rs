@@ -2,18 +2,15 @@
 //! The generator's feature-level term: its loss by hand, the cells it acts on against
 //! `build_targets`, and its reach into the intermediate's feature extractor.
 
-use nestevo_couple::label::{LabelRequest, Labeller};
-use nestevo_data::{GtBox, Stream, StreamId};
+use nestevo_data::GtBox;
 use nestevo_evolve::coevolve::{
     box_latent_norm, class_counts, copy_model, pseudo_boxes, train_pair, PairConfig, PairLabels,
 };
 use nestevo_evolve::feature_term::{centre_cells, feature_loss, prototypes, TAU};
-use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
-use nestevo_evolve::labeller::TorchLabeller;
 use nestevo_train::loss::build_targets;
 use tch::{Device, Kind, Tensor};
 
-use crate::common::tiny;
+use crate::common::{labelled_frames, tiny, trained_generator};
 
 /// The index of the layer the heat-map head reads in the tiny detectors (their latent space).
 fn head_relu(d: &nestevo_train::detector::Detector) -> usize {
@@ -94,29 +91,8 @@ fn centre_cells_are_the_targets_peaks() {
 fn feature_term_moves_the_extractor_toward_the_prototypes() {
     let _serial = crate::serial();
     tch::set_num_threads(1);
-    let st = Stream::new(StreamId::A, 1).with_size(16, 16);
-    let fs: Vec<_> = (0..8).map(|i| st.frame(i * 7)).collect();
+    let (fs, teacher, labels) = labelled_frames();
     let rgb: Vec<&[u8]> = fs.iter().map(|f| f.rgb.as_slice()).collect();
-    // Statistics of these frames, so that the latents are not all cut off by the ReLU.
-    let teacher = tiny(3);
-    teacher
-        .reestimate_bn(&teacher.batch_from_rgb(&rgb))
-        .unwrap();
-    let mut labels = TorchLabeller::new(&teacher)
-        .label(
-            &fs,
-            &LabelRequest {
-                min_score: 0.05,
-                feature_layer: None,
-            },
-        )
-        .unwrap();
-    // The untrained teacher's boxes have no area (its size head is near 0); give them some, as
-    // a trained one would, so that they hold centres.
-    for b in labels.iter_mut().flat_map(|l| l.boxes.iter_mut()) {
-        b.x1 = b.x0 + 4.0;
-        b.y1 = b.y0 + 4.0;
-    }
     let counts = class_counts(&labels, 4);
     let total: usize = counts.iter().sum();
     assert!(total > 0, "the teacher gives boxes");
@@ -155,26 +131,7 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
     // The generator learns against another model's head, so its prototypes are not what the
     // intermediate already has.
     let other = tiny(9);
-    let mut g = Generator::new(
-        4,
-        16,
-        Head::of(&other).unwrap().latent_dim(),
-        4,
-        Device::Cpu,
-    );
-    train_generator(
-        &mut g,
-        &[Head::of(&other).unwrap()],
-        std::slice::from_ref(&counts),
-        &GenConfig {
-            steps: 30,
-            batch: 16,
-            lr: 1e-2,
-            diversity: 1.0,
-            seed: 1,
-        },
-    )
-    .unwrap();
+    let g = trained_generator(&other, &counts);
     let run = |feature: f64| {
         let (mut local, mut mid) = (tiny(4), copy_model(&teacher, "mid").unwrap());
         let r = train_pair(

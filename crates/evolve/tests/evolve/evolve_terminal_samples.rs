@@ -2,45 +2,17 @@
 //! The generator's samples in the terminal's loss: the map from the intermediate's latent into
 //! the pruned terminal's, and the term in a pair.
 
-use nestevo_couple::label::{LabelRequest, Labelled, Labeller};
-use nestevo_data::{Frame, Stream, StreamId};
+use nestevo_couple::label::Labelled;
 use nestevo_evolve::coevolve::{
     class_counts, copy_model, latent_projection, project_samples, train_pair, PairConfig,
     PairLabels,
 };
-use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
-use nestevo_evolve::labeller::TorchLabeller;
+use nestevo_evolve::generator::Head;
 use nestevo_train::detector::Detector;
 use nestevo_train::prune::prune;
 use tch::{Device, Kind, Tensor};
 
-use crate::common::tiny;
-
-/// Eight frames, a teacher normalised on them and its pseudo boxes (given an area, as a trained
-/// teacher's would have, so that they hold centres).
-fn setting() -> (Vec<Frame>, Detector, Vec<Labelled>) {
-    let st = Stream::new(StreamId::A, 1).with_size(16, 16);
-    let fs: Vec<_> = (0..8).map(|i| st.frame(i * 7)).collect();
-    let rgb: Vec<&[u8]> = fs.iter().map(|f| f.rgb.as_slice()).collect();
-    let teacher = tiny(3);
-    teacher
-        .reestimate_bn(&teacher.batch_from_rgb(&rgb))
-        .unwrap();
-    let mut labels = TorchLabeller::new(&teacher)
-        .label(
-            &fs,
-            &LabelRequest {
-                min_score: 0.05,
-                feature_layer: None,
-            },
-        )
-        .unwrap();
-    for b in labels.iter_mut().flat_map(|l| l.boxes.iter_mut()) {
-        b.x1 = b.x0 + 4.0;
-        b.y1 = b.y0 + 4.0;
-    }
-    (fs, teacher, labels)
-}
+use crate::common::{labelled_frames, trained_generator};
 
 /// `[z, 1] P` through a ReLU, each row at the given norm, by hand.
 #[test]
@@ -71,7 +43,7 @@ fn projected_samples_equal_a_hand_computation() {
 fn latent_projection_fits_the_terminals_latent() {
     let _serial = crate::serial();
     tch::set_num_threads(1);
-    let (fs, teacher, labels) = setting();
+    let (fs, teacher, labels) = labelled_frames();
     let copy = copy_model(&teacher, "copy").unwrap();
     let (p, norm, r2) = latent_projection(&teacher, &copy, &fs, &labels)
         .unwrap()
@@ -119,30 +91,11 @@ fn latent_projection_fits_the_terminals_latent() {
 fn the_terminal_learns_from_projected_samples() {
     let _serial = crate::serial();
     tch::set_num_threads(1);
-    let (fs, teacher, labels) = setting();
+    let (fs, teacher, labels) = labelled_frames();
     let counts = class_counts(&labels, 4);
     let total: usize = counts.iter().sum();
     let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / total as f64).collect();
-    let mut g = Generator::new(
-        4,
-        16,
-        Head::of(&teacher).unwrap().latent_dim(),
-        4,
-        Device::Cpu,
-    );
-    train_generator(
-        &mut g,
-        &[Head::of(&teacher).unwrap()],
-        std::slice::from_ref(&counts),
-        &GenConfig {
-            steps: 30,
-            batch: 16,
-            lr: 1e-2,
-            diversity: 1.0,
-            seed: 1,
-        },
-    )
-    .unwrap();
+    let g = trained_generator(&teacher, &counts);
     let run = |terminal: f64| {
         let mut local = prune(&teacher, 0.5, "local").unwrap();
         let mut mid = copy_model(&teacher, "mid").unwrap();

@@ -97,3 +97,62 @@ pub fn small_smoke(extra: &[&str]) -> nestevo_evolve::config::Experiment {
     let smoke = nestevo_evolve::config::preset("smoke").unwrap();
     nestevo_evolve::config::apply_overrides(&smoke, &sets, "smoke").unwrap()
 }
+
+/// Eight frames of stream A at 16x16, a tiny teacher normalised on them (so that its latents
+/// are not all cut off by the ReLU) and its pseudo boxes, given an area (the untrained size
+/// head gives none) as a trained teacher's would have, so that they hold centres.
+#[allow(dead_code)]
+pub fn labelled_frames() -> (
+    Vec<nestevo_data::Frame>,
+    Detector,
+    Vec<nestevo_couple::label::Labelled>,
+) {
+    use nestevo_couple::label::{LabelRequest, Labeller};
+    let st = nestevo_data::Stream::new(nestevo_data::StreamId::A, 1).with_size(16, 16);
+    let fs: Vec<_> = (0..8).map(|i| st.frame(i * 7)).collect();
+    let rgb: Vec<&[u8]> = fs.iter().map(|f| f.rgb.as_slice()).collect();
+    let teacher = tiny(3);
+    teacher
+        .reestimate_bn(&teacher.batch_from_rgb(&rgb))
+        .unwrap();
+    let mut labels = nestevo_evolve::labeller::TorchLabeller::new(&teacher)
+        .label(
+            &fs,
+            &LabelRequest {
+                min_score: 0.05,
+                feature_layer: None,
+            },
+        )
+        .unwrap();
+    for b in labels.iter_mut().flat_map(|l| l.boxes.iter_mut()) {
+        b.x1 = b.x0 + 4.0;
+        b.y1 = b.y0 + 4.0;
+    }
+    (fs, teacher, labels)
+}
+
+/// A generator (noise 4, hidden 16, four classes) trained 30 steps against `head_of`'s head
+/// with class counts `counts`.
+#[allow(dead_code)]
+pub fn trained_generator(
+    head_of: &Detector,
+    counts: &[usize],
+) -> nestevo_evolve::generator::Generator {
+    use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
+    let head = Head::of(head_of).unwrap();
+    let mut g = Generator::new(4, 16, head.latent_dim(), 4, Device::Cpu);
+    train_generator(
+        &mut g,
+        &[head],
+        &[counts.to_vec()],
+        &GenConfig {
+            steps: 30,
+            batch: 16,
+            lr: 1e-2,
+            diversity: 1.0,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    g
+}
