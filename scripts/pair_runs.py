@@ -10,29 +10,9 @@ terminal's final model, on the global model after co-evolution (pooled and mean 
 terminals, from ROOT/rep<R>/table4.json), and each side's final - start per terminal.
 """
 import json
-import math
 import sys
 
-# Two-sided 95 % t quantiles by degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-       9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
-       17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 24: 2.064, 29: 2.045}
-
-
-def t95(df):
-    if df in T95:
-        return T95[df]
-    return T95[max(k for k in T95 if k <= df)]
-
-
-def interval(xs):
-    n = len(xs)
-    m = sum(xs) / n
-    if n < 2:
-        return m, float("nan"), float("nan")
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-    h = t95(n - 1) * sd / math.sqrt(n)
-    return m, m - h, m + h
+from tstats import interval
 
 
 def load(root, method, r):

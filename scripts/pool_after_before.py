@@ -10,13 +10,9 @@ paired after - before, pooled over the terminals' joint frames and averaged over
 with its 95 % t interval over all the runs read. Standard library only.
 """
 import json
-import math
-import statistics as st
 import sys
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
-        17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064}
+from tstats import interval
 
 method, files = sys.argv[1], sys.argv[2:]
 pooled, mean = [], []
@@ -31,8 +27,7 @@ for f in files:
         pooled.append(row["global_map50_after"] - row["global_map50_before"])
         mean.append(row["global_mean_after"] - row["global_mean_before"])
 for name, v in (("pooled", pooled), ("mean over terminals", mean)):
-    n, m = len(v), st.mean(v)
-    h = T975[n - 1] * st.stdev(v) / math.sqrt(n)
+    m, lo, hi = interval(v)
     above = sum(x > 0 for x in v)
-    print(f"{method}: global after - before ({name}): {m:+.4f} [{m - h:+.4f}, {m + h:+.4f}], "
-          f"{n} runs, {above} above 0")
+    print(f"{method}: global after - before ({name}): {m:+.4f} [{lo:+.4f}, {hi:+.4f}], "
+          f"{len(v)} runs, {above} above 0")

@@ -6,12 +6,14 @@ the per-seed means with a t interval over seeds (5-7, 8-11 alone, all). Run from
 import csv
 import os
 import statistics as st
+
+from tstats import interval
+
 files = {5: 'docs/results/coupling/dose/score.csv'}
 for k in range(6, 12):
     f = f'docs/results/coupling/dose-seeds/seed{k}.csv'
     if os.path.exists(f) and sum(1 for _ in open(f)) == 23:
         files[k] = f
-T = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 9: 2.262}
 means = []
 for s, f in files.items():
     rows = list(csv.DictReader(open(f)))
@@ -20,17 +22,15 @@ for s, f in files.items():
     a0 = [float(r['map50']) for r in rows if r['model'] == 'ft-cell03' and r['mu'] == '0'][0]
     b0 = [float(r['map50']) for r in rows if r['model'] == 'ft-clean' and r['mu'] == '0'][0]
     d = [a[k] - b[k] for k in sorted(a)]
-    m, sd = st.mean(d), st.stdev(d)
-    h = T[len(d) - 1] * sd / len(d) ** 0.5
-    print(f"seed {s}: ft-cell03 {a0:.3f} / {st.mean(a.values()):.3f}, ft-clean {b0:.3f} / {st.mean(b.values()):.3f}; paired {m:+.3f} [{m-h:+.3f}, {m+h:+.3f}] (n={len(d)}, {sum(x > 0 for x in d)} above); noiseless {a0-b0:+.3f}")
+    m, lo, hi = interval(d)
+    print(f"seed {s}: ft-cell03 {a0:.3f} / {st.mean(a.values()):.3f}, ft-clean {b0:.3f} / {st.mean(b.values()):.3f}; paired {m:+.3f} [{lo:+.3f}, {hi:+.3f}] (n={len(d)}, {sum(x > 0 for x in d)} above); noiseless {a0-b0:+.3f}")
     means.append((s, m))
 def pool(name, ks):
     v = [m for s, m in means if s in ks]
     if len(v) < 2:
         return
-    m, sd = st.mean(v), st.stdev(v)
-    h = T[len(v) - 1] * sd / len(v) ** 0.5
-    print(f"{name} ({len(v)} seeds): {m:+.3f} [{m-h:+.3f}, {m+h:+.3f}] (t, {len(v)-1} df; {sum(x > 0 for x in v)} above 0)")
+    m, lo, hi = interval(v)
+    print(f"{name} ({len(v)} seeds): {m:+.3f} [{lo:+.3f}, {hi:+.3f}] (t, {len(v)-1} df; {sum(x > 0 for x in v)} above 0)")
 pool("seeds 5-7", {5, 6, 7})
 pool("seeds 8-11 alone", {8, 9, 10, 11})
 pool("all", set(range(5, 12)))

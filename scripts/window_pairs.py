@@ -11,12 +11,11 @@ only.
 """
 import csv
 import glob
-import math
 import os
 import statistics as st
 import sys
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+from tstats import interval
 
 out, a, b, cols = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 reps = sorted(
@@ -44,8 +43,6 @@ for w in windows:
                 vals = [float(x[c]) for x in data[(r, m)] if int(x["window"]) == w and x[c] != ""]
                 per[m].append(st.mean(vals) if vals else float("nan"))
         d = [x - y for x, y in zip(per[a], per[b])]
-        n = len(d)
-        h = T975[n - 1] * st.stdev(d) / math.sqrt(n) if n > 1 else float("nan")
-        m = st.mean(d)
+        m, lo, hi = interval(d)
         print(f"| {w} | {c} | {st.mean(per[a]):.3f} | {st.mean(per[b]):.3f} | "
-              f"{m:+.3f} [{m - h:+.3f}, {m + h:+.3f}] |")
+              f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}] |")

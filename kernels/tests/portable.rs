@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{isaac, lcg};
+use common::{isaac, signed16, unsigned16};
 use nestevo_kernels::{InputMode, Programmed, ReadNoise};
 
 #[test]
@@ -18,10 +18,8 @@ fn portable_kernels_agree() {
     // read noise, the portable and the vector code give the very same outputs.
     let (b, k, n) = (7, 260, 20);
     let mut s = 5u64;
-    let w: Vec<i64> = (0..k * n)
-        .map(|_| lcg(&mut s) as i64 % 65536 - 32768)
-        .collect();
-    let x: Vec<i64> = (0..b * k).map(|_| lcg(&mut s) as i64 % 65536).collect();
+    let w = signed16(k * n, &mut s);
+    let x = unsigned16(b * k, &mut s);
     let p = Programmed::new(&isaac(), &w, k, n)
         .unwrap()
         .program_conductances(0.02, 9)

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{isaac, lcg, reference};
+use common::{isaac, reference, signed16, unsigned16};
 use nestevo_kernels::{InputMode, Programmed};
 
 /// A bad `NESTEVO_SIMD` is refused when programming and when multiplying; every allowed value
@@ -14,10 +14,8 @@ use nestevo_kernels::{InputMode, Programmed};
 fn unknown_simd_tier_is_refused() {
     let (b, k, n) = (5, 130, 12);
     let mut s = 3u64;
-    let w: Vec<i64> = (0..k * n)
-        .map(|_| lcg(&mut s) as i64 % 65536 - 32768)
-        .collect();
-    let x: Vec<i64> = (0..b * k).map(|_| lcg(&mut s) as i64 % 65536).collect();
+    let w = signed16(k * n, &mut s);
+    let x = unsigned16(b * k, &mut s);
     std::env::remove_var("NESTEVO_SIMD");
     let p = Programmed::new(&isaac(), &w, k, n).unwrap();
 

@@ -2,23 +2,19 @@
 
 mod common;
 
-use common::{isaac, lcg, reference};
+use common::{isaac, reference, signed16, unsigned16};
 use nestevo_kernels::{InputMode, Programmed};
 
 #[test]
 fn isaac_exact_and_analogue_match_integer_product() {
     let (b, k, n) = (5, 300, 37);
     let mut s = 7u64;
-    let w: Vec<i64> = (0..k * n)
-        .map(|_| lcg(&mut s) as i64 % 65536 - 32768)
-        .collect();
+    let w = signed16(k * n, &mut s);
     for mode in [InputMode::Unsigned, InputMode::Signed] {
-        let x: Vec<i64> = (0..b * k)
-            .map(|_| match mode {
-                InputMode::Unsigned => lcg(&mut s) as i64 % 65536,
-                InputMode::Signed => lcg(&mut s) as i64 % 65536 - 32768,
-            })
-            .collect();
+        let x = match mode {
+            InputMode::Unsigned => unsigned16(b * k, &mut s),
+            InputMode::Signed => signed16(b * k, &mut s),
+        };
         let want = reference(&w, &x, b, k, n);
         let p = Programmed::new(&isaac(), &w, k, n).unwrap();
         let (y, c) = p.run(&x, b, mode, None).unwrap();
@@ -43,10 +39,8 @@ fn bit_sliced_kernel_equals_popcount_kernel() {
 fn analogue_path_on_other_crossbar_heights() {
     let (b, k, n) = (3, 300, 21);
     let mut s = 11u64;
-    let w: Vec<i64> = (0..k * n)
-        .map(|_| lcg(&mut s) as i64 % 65536 - 32768)
-        .collect();
-    let x: Vec<i64> = (0..b * k).map(|_| lcg(&mut s) as i64 % 65536).collect();
+    let w = signed16(k * n, &mut s);
+    let x = unsigned16(b * k, &mut s);
     let want = reference(&w, &x, b, k, n);
     for rows in [3, 33, 200] {
         let cfg = nestevo_kernels::XbarConfig {

@@ -27,6 +27,16 @@ pub fn lcg(seed: &mut u64) -> u64 {
     *seed >> 33
 }
 
+/// `len` signed 16-bit values (weights) drawn from `lcg`.
+pub fn signed16(len: usize, s: &mut u64) -> Vec<i64> {
+    (0..len).map(|_| lcg(s) as i64 % 65536 - 32768).collect()
+}
+
+/// `len` unsigned 16-bit values (inputs) drawn from `lcg`.
+pub fn unsigned16(len: usize, s: &mut u64) -> Vec<i64> {
+    (0..len).map(|_| lcg(s) as i64 % 65536).collect()
+}
+
 pub fn reference(w: &[i64], x: &[i64], b: usize, k: usize, n: usize) -> Vec<i64> {
     let mut y = vec![0i64; b * n];
     for v in 0..b {

@@ -8,13 +8,12 @@ use nestevo_evolve::adapt::{adapt, reverse_gradient, AdaptConfig};
 use nestevo_evolve::coevolve::{
     class_counts, copy_model, train_pair, train_pair_with_replay, PairConfig, PairLabels,
 };
-use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
 use nestevo_evolve::labeller::TorchLabeller;
 use nestevo_train::detector::Detector;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::common;
-use common::tiny;
+use common::{pair_config, tiny, trained_generator};
 
 fn frames(n: u64) -> Vec<nestevo_data::Frame> {
     let st = Stream::new(StreamId::A, 1).with_size(16, 16);
@@ -53,21 +52,7 @@ fn mutual_learning_pair_lowers_both_losses() {
         copy_model(&l0, "local").unwrap(),
         copy_model(&m0, "mid").unwrap(),
     );
-    let head = Head::of(&mid).unwrap();
-    let mut g = Generator::new(4, 16, head.latent_dim(), 4, Device::Cpu);
-    train_generator(
-        &mut g,
-        &[head],
-        std::slice::from_ref(&counts),
-        &GenConfig {
-            steps: 20,
-            batch: 16,
-            lr: 1e-2,
-            diversity: 1.0,
-            seed: 1,
-        },
-    )
-    .unwrap();
+    let g = trained_generator(&mid, &counts, 20);
     let total: usize = counts.iter().sum();
     let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / total as f64).collect();
     let r = train_pair(
@@ -77,21 +62,9 @@ fn mutual_learning_pair_lowers_both_losses() {
         &labels,
         Some((&g, prior.as_slice())),
         &PairConfig {
-            steps: 40,
-            batch: 4,
-            lr: 1e-2,
-            alpha: 0.5,
-            beta: 0.5,
             mu: 0.02,
             samples: 8,
-            feature: 0.0,
-            terminal: 0.0,
-            labels: PairLabels::Boxes,
-            freeze_mid_bn: true,
-            peak_thresholds: vec![0.3],
-            replay: 0,
-            seed: 7,
-            context: "test".into(),
+            ..pair_config("test")
         },
     )
     .unwrap();
@@ -116,18 +89,10 @@ fn mutual_learning_pair_refuses_mismatched_labels() {
             steps: 1,
             batch: 1,
             lr: 1e-3,
-            alpha: 0.5,
-            beta: 0.5,
-            mu: 0.0,
-            samples: 0,
-            feature: 0.0,
-            terminal: 0.0,
             labels: PairLabels::Soft,
             freeze_mid_bn: false,
-            peak_thresholds: vec![0.3],
-            replay: 0,
             seed: 0,
-            context: "window 3, terminal x".into(),
+            ..pair_config("window 3, terminal x")
         },
     )
     .err()
@@ -160,19 +125,9 @@ fn replayed_source_frames_train_the_intermediate() {
     let cfg = |replay| PairConfig {
         steps: 6,
         batch: 2,
-        lr: 1e-2,
-        alpha: 0.5,
-        beta: 0.5,
-        mu: 0.0,
-        samples: 0,
-        feature: 0.0,
-        terminal: 0.0,
-        labels: PairLabels::Boxes,
-        freeze_mid_bn: true,
-        peak_thresholds: vec![0.3],
         replay,
         seed: 3,
-        context: "replay test".into(),
+        ..pair_config("replay test")
     };
     let run = |replay, src: &[nestevo_data::Frame]| {
         let (mut l, mut m) = (tiny(4), copy_model(&teacher, "mid").unwrap());

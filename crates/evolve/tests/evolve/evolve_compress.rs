@@ -243,7 +243,6 @@ fn detectors_train_on_pooled_frames() {
     // A mutual-learning pair on the same mixed set, the intermediate on box targets built on
     // each size's grid.
     use nestevo_evolve::coevolve::{copy_model, train_pair, PairConfig};
-    use nestevo_evolve::config::PairLabels;
     let mut mid = copy_model(&teacher, "mid").unwrap();
     let rep = train_pair(
         &mut student,
@@ -253,20 +252,11 @@ fn detectors_train_on_pooled_frames() {
         None,
         &PairConfig {
             steps: 2,
-            batch: 4,
             lr: 1e-4,
-            alpha: 0.5,
             beta: 0.8,
             mu: 0.02,
-            samples: 0,
-            feature: 0.0,
-            terminal: 0.0,
-            replay: 0,
-            labels: PairLabels::Boxes,
-            freeze_mid_bn: true,
-            peak_thresholds: vec![0.3],
             seed: 2,
-            context: "test".into(),
+            ..crate::common::pair_config("test")
         },
     )
     .unwrap();

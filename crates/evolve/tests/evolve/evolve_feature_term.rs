@@ -4,13 +4,13 @@
 
 use nestevo_data::GtBox;
 use nestevo_evolve::coevolve::{
-    box_latent_norm, class_counts, copy_model, pseudo_boxes, train_pair, PairConfig, PairLabels,
+    box_latent_norm, class_counts, copy_model, pseudo_boxes, train_pair, PairConfig,
 };
 use nestevo_evolve::feature_term::{centre_cells, feature_loss, prototypes, TAU};
 use nestevo_train::loss::build_targets;
 use tch::{Device, Kind, Tensor};
 
-use crate::common::{labelled_frames, tiny, trained_generator};
+use crate::common::{labelled_frames, pair_config, tiny, trained_generator};
 
 /// The index of the layer the heat-map head reads in the tiny detectors (their latent space).
 fn head_relu(d: &nestevo_train::detector::Detector) -> usize {
@@ -131,7 +131,7 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
     // The generator learns against another model's head, so its prototypes are not what the
     // intermediate already has.
     let other = tiny(9);
-    let g = trained_generator(&other, &counts);
+    let g = trained_generator(&other, &counts, 30);
     let run = |feature: f64| {
         let (mut local, mut mid) = (tiny(4), copy_model(&teacher, "mid").unwrap());
         let r = train_pair(
@@ -142,20 +142,10 @@ fn feature_term_moves_the_extractor_toward_the_prototypes() {
             Some((&g, prior.as_slice())),
             &PairConfig {
                 steps: 30,
-                batch: 4,
                 lr: 1e-3,
-                alpha: 0.5,
-                beta: 0.5,
-                mu: 0.0,
                 samples: 4,
                 feature,
-                terminal: 0.0,
-                labels: PairLabels::Boxes,
-                freeze_mid_bn: true,
-                peak_thresholds: vec![0.3],
-                replay: 0,
-                seed: 7,
-                context: "feature test".into(),
+                ..pair_config("feature test")
             },
         )
         .unwrap();

@@ -5,14 +5,13 @@
 use nestevo_couple::label::Labelled;
 use nestevo_evolve::coevolve::{
     class_counts, copy_model, latent_projection, project_samples, train_pair, PairConfig,
-    PairLabels,
 };
 use nestevo_evolve::generator::Head;
 use nestevo_train::detector::Detector;
 use nestevo_train::prune::prune;
 use tch::{Device, Kind, Tensor};
 
-use crate::common::{labelled_frames, trained_generator};
+use crate::common::{labelled_frames, pair_config, trained_generator};
 
 /// `[z, 1] P` through a ReLU, each row at the given norm, by hand.
 #[test]
@@ -95,7 +94,7 @@ fn the_terminal_learns_from_projected_samples() {
     let counts = class_counts(&labels, 4);
     let total: usize = counts.iter().sum();
     let prior: Vec<f64> = counts.iter().map(|&c| c as f64 / total as f64).collect();
-    let g = trained_generator(&teacher, &counts);
+    let g = trained_generator(&teacher, &counts, 30);
     let run = |terminal: f64| {
         let mut local = prune(&teacher, 0.5, "local").unwrap();
         let mut mid = copy_model(&teacher, "mid").unwrap();
@@ -106,21 +105,10 @@ fn the_terminal_learns_from_projected_samples() {
             &labels,
             Some((&g, prior.as_slice())),
             &PairConfig {
-                steps: 40,
-                batch: 4,
                 lr: 3e-3,
-                alpha: 0.5,
-                beta: 0.5,
-                mu: 0.0,
                 samples: 16,
-                feature: 0.0,
                 terminal,
-                labels: PairLabels::Boxes,
-                freeze_mid_bn: true,
-                peak_thresholds: vec![0.3],
-                replay: 0,
-                seed: 7,
-                context: "terminal samples test".into(),
+                ..pair_config("terminal samples test")
             },
         )
         .unwrap();

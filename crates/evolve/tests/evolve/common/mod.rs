@@ -131,12 +131,13 @@ pub fn labelled_frames() -> (
     (fs, teacher, labels)
 }
 
-/// A generator (noise 4, hidden 16, four classes) trained 30 steps against `head_of`'s head
-/// with class counts `counts`.
+/// A generator (noise 4, hidden 16, four classes) trained `steps` steps against `head_of`'s
+/// head with class counts `counts`.
 #[allow(dead_code)]
 pub fn trained_generator(
     head_of: &Detector,
     counts: &[usize],
+    steps: usize,
 ) -> nestevo_evolve::generator::Generator {
     use nestevo_evolve::generator::{train_generator, GenConfig, Generator, Head};
     let head = Head::of(head_of).unwrap();
@@ -146,7 +147,7 @@ pub fn trained_generator(
         &[head],
         &[counts.to_vec()],
         &GenConfig {
-            steps: 30,
+            steps,
             batch: 16,
             lr: 1e-2,
             diversity: 1.0,
@@ -155,4 +156,28 @@ pub fn trained_generator(
     )
     .unwrap();
     g
+}
+
+/// The pair settings the tests start from (40 steps of 4 frames at lr 1e-2, alpha = beta =
+/// 0.5, no noise, samples, feature or terminal term, replay, box labels, frozen batch norm);
+/// each test sets what it is about with `..pair_config(context)`.
+#[allow(dead_code)]
+pub fn pair_config(context: &str) -> nestevo_evolve::coevolve::PairConfig {
+    nestevo_evolve::coevolve::PairConfig {
+        steps: 40,
+        batch: 4,
+        lr: 1e-2,
+        alpha: 0.5,
+        beta: 0.5,
+        mu: 0.0,
+        samples: 0,
+        feature: 0.0,
+        terminal: 0.0,
+        labels: nestevo_evolve::config::PairLabels::Boxes,
+        freeze_mid_bn: true,
+        peak_thresholds: vec![0.3],
+        replay: 0,
+        seed: 7,
+        context: context.into(),
+    }
 }
