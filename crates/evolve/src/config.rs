@@ -645,6 +645,15 @@ pub fn validate(e: &Experiment, source: &str) -> Result<(), ConfigError> {
             "a weight from 0 (the terminals see no samples) to 100",
         );
     }
+    // The terminals take the samples the intermediates' steps draw: with none drawn the weight
+    // would silently do nothing.
+    if g.terminal > 0.0 && g.samples == 0 {
+        return err(
+            "generator.terminal",
+            &g.terminal,
+            "0 while generator.samples = 0 (the terminals take the samples the pairs draw)",
+        );
+    }
     let l = &e.labeller;
     match l.noise.parse::<nestevo_cim::NoiseMode>() {
         Err(_) => {

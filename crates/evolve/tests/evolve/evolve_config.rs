@@ -232,7 +232,16 @@ fn overrides_apply_and_are_checked() {
     // A file written before the feature-level term existed reads with it off.
     assert_eq!(p.generator.feature, 0.0);
     assert_eq!(p.generator.terminal, 0.0);
-    assert_eq!(preset("paper").unwrap().generator.terminal, 1.0);
+    let paper = preset("paper").unwrap();
+    assert_eq!(paper.generator.terminal, 1.0);
+    // The terminals' weight with no samples drawn would do nothing: refused, naming both.
+    let e = apply_overrides(&paper, &["generator.samples=0".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(
+        &e,
+        &["generator.terminal", "1", "0 while generator.samples = 0"],
+    );
 }
 
 /// The co-evolution switches default to soft labels and frozen batch norm when a file leaves
