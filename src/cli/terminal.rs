@@ -123,6 +123,11 @@ pub fn run(a: TerminalArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", a.token_file.display()))?;
     let (token, window_s, first) = match serde_json::from_str::<Registered>(&text) {
         Ok(r) => (r.token, Some(r.window_s), Some(r.next_upload)),
+        // A registration record that does not parse is damaged, not a token.
+        Err(e) if text.trim_start().starts_with('{') => anyhow::bail!(
+            "--token-file {}: a registration record (JSON) that does not parse: {e}",
+            a.token_file.display()
+        ),
         Err(_) => (text.trim().to_string(), None, None),
     };
     let window_s = a.window_s.or(window_s).ok_or_else(|| {

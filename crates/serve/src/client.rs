@@ -27,6 +27,10 @@ pub enum ClientError {
     },
     #[error("{url}: unexpected answer: {message}")]
     Decode { url: String, message: String },
+    /// The address cannot be reached by any retry (not a URL, another scheme, a host that
+    /// does not resolve).
+    #[error("{url}: {message} (the server is given like http://127.0.0.1:8470)")]
+    BadAddress { url: String, message: String },
 }
 
 impl ClientError {
@@ -54,6 +58,9 @@ pub struct Client {
     pub max_attempts: u32,
     /// Retries made so far (for the record).
     pub retries: std::cell::Cell<u64>,
+    /// Say on stderr when a request is being retried (a terminal or a load test's admin; not
+    /// each of a load test's many clients).
+    pub verbose: bool,
 }
 
 impl Client {
@@ -68,6 +75,7 @@ impl Client {
             token,
             max_attempts: 40,
             retries: std::cell::Cell::new(0),
+            verbose: false,
         }
     }
 
@@ -78,6 +86,7 @@ impl Client {
     pub fn with_token(&self, token: &str) -> Client {
         let mut c = Client::new(&self.base, Some(token.to_string()));
         c.max_attempts = self.max_attempts;
+        c.verbose = self.verbose;
         c
     }
 
@@ -94,6 +103,19 @@ impl Client {
         for attempt in 0..self.max_attempts {
             if attempt > 0 {
                 self.retries.set(self.retries.get() + 1);
+                if self.verbose && (attempt == 1 || attempt % 10 == 0) {
+                    // Transport errors already name the URL.
+                    let what = if last.contains(&url) {
+                        last.clone()
+                    } else {
+                        format!("{url}: {last}")
+                    };
+                    eprintln!(
+                        "{what}; retrying (attempt {} of {})",
+                        attempt + 1,
+                        self.max_attempts
+                    );
+                }
             }
             let mut req = self.agent.request(method, &url);
             if let Some(t) = &self.token {
@@ -124,6 +146,14 @@ impl Client {
                 }
                 Err(ureq::Error::Status(_, resp)) => resp,
                 Err(ureq::Error::Transport(t)) => {
+                    use ureq::ErrorKind as K;
+                    // Only a connection that failed or dropped can come back.
+                    if matches!(t.kind(), K::InvalidUrl | K::UnknownScheme | K::Dns) {
+                        return Err(ClientError::BadAddress {
+                            url,
+                            message: t.to_string(),
+                        });
+                    }
                     last = t.to_string();
                     if attempt + 1 < self.max_attempts {
                         std::thread::sleep(backoff);

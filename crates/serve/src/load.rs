@@ -68,7 +68,8 @@ fn err(e: super::client::ClientError) -> ServeError {
 }
 
 pub fn run(o: &LoadOptions) -> Result<LoadReport> {
-    let admin = Client::new(&o.server, Some(o.admin_token.clone()));
+    let mut admin = Client::new(&o.server, Some(o.admin_token.clone()));
+    admin.verbose = true;
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     // 64 distinct frames, encoded once (the server decodes every upload).
     let st = Stream::new(StreamId::D, 7);

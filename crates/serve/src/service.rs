@@ -369,56 +369,63 @@ impl Service {
                 ),
             ));
         }
-        {
-            let st = self.store();
-            let dup: Option<i64> = st
-                .conn
-                .query_row(
-                    "SELECT id FROM frames WHERE terminal = ?1 AND time_s = ?2",
-                    params![t.id, time_s],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let pending = st.pending_frames(&t.id)?;
-            if let Some(id) = dup {
-                return Ok(FrameAck {
-                    frame_id: id,
-                    duplicate: true,
-                    pending,
-                });
-            }
-            if pending >= self.cfg.max_pending_frames {
-                return Err(ServeError::Busy {
-                    message: format!(
-                        "terminal `{}` has {pending} frames waiting (bound {}); ask for an \
-                         evolution first",
-                        t.id, self.cfg.max_pending_frames
-                    ),
-                    retry_after_s: 5,
-                });
-            }
-        }
         let folder = self.dir.join("frames").join(&t.id);
         std::fs::create_dir_all(&folder)
             .map_err(|e| nestevo_core::error::IoError::new(&folder, "create folder", e))?;
         let path = folder.join(format!("t{:016x}.png", time_s.to_bits()));
-        write_durable(&path, png)?;
+        // The store stays locked from the duplicate check to the insert, so that two uploads
+        // of one stream time cannot both pass the check and overwrite each other's file.
         let st = self.store();
+        let dup: Option<(i64, String)> = st
+            .conn
+            .query_row(
+                "SELECT id, path FROM frames WHERE terminal = ?1 AND time_s = ?2",
+                params![t.id, time_s],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let pending = st.pending_frames(&t.id)?;
+        if let Some((id, stored)) = dup {
+            // A retry of the same frame is acknowledged again; a different frame at a time
+            // already taken is refused, since acknowledging it would lose it.
+            let old = std::fs::read(&stored).map_err(|e| {
+                nestevo_core::error::IoError::new(Path::new(&stored), "read stored frame", e)
+            })?;
+            if old != png {
+                return Err(ServeError::Conflict(format!(
+                    "X-Frame-Time `{}`: terminal `{}` already stored a different frame at \
+                     {time_s} s (frame {id}); one frame per stream time",
+                    time.escape_default(),
+                    t.id
+                )));
+            }
+            return Ok(FrameAck {
+                frame_id: id,
+                duplicate: true,
+                pending,
+            });
+        }
+        if pending >= self.cfg.max_pending_frames {
+            return Err(ServeError::Busy {
+                message: format!(
+                    "terminal `{}` has {pending} frames waiting (bound {}); ask for an \
+                     evolution first",
+                    t.id, self.cfg.max_pending_frames
+                ),
+                retry_after_s: 5,
+            });
+        }
+        write_durable(&path, png)?;
         let inserted = st.conn.execute(
-            "INSERT OR IGNORE INTO frames (terminal, time_s, path, bytes) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO frames (terminal, time_s, path, bytes) VALUES (?1, ?2, ?3, ?4)",
             params![t.id, time_s, path.display().to_string(), png.len() as i64],
         )?;
-        let id: i64 = st.conn.query_row(
-            "SELECT id FROM frames WHERE terminal = ?1 AND time_s = ?2",
-            params![t.id, time_s],
-            |r| r.get(0),
-        )?;
-        if inserted == 1 {
-            self.metrics.frames_stored.inc();
-        }
+        let id = st.conn.last_insert_rowid();
+        self.metrics.frames_stored.inc();
+        debug_assert_eq!(inserted, 1);
         Ok(FrameAck {
             frame_id: id,
-            duplicate: inserted == 0,
+            duplicate: false,
             pending: st.pending_frames(&t.id)?,
         })
     }

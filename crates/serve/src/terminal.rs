@@ -146,7 +146,8 @@ fn client_err(e: super::client::ClientError) -> ServeError {
 pub fn play(o: &TerminalOptions, window_s: f64, first_upload: usize) -> Result<Vec<WindowLog>> {
     std::fs::create_dir_all(&o.work)
         .map_err(|e| nestevo_core::error::IoError::new(&o.work, "create folder", e))?;
-    let c = Client::new(&o.server, Some(o.token.clone()));
+    let mut c = Client::new(&o.server, Some(o.token.clone()));
+    c.verbose = true;
     let st = &o.source;
     let len = (window_s * st.fps()).floor() as u64;
     if len == 0 {

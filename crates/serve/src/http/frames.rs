@@ -29,11 +29,12 @@ pub fn router() -> Router<App> {
     request_body(content = PngBody, content_type = "image/png",
         description = "One PNG frame of the terminal model's input size"),
     responses(
-        (status = 202, description = "Stored durably", body = FrameAck),
+        (status = 202, description = "Stored durably (or the same frame again: `duplicate`)", body = FrameAck),
         (status = 400, description = "Corrupt or wrongly sized PNG, or a bad header", body = ErrorBody),
         (status = 401, description = "No token, or an unknown one", body = ErrorBody),
         (status = 403, description = "Another terminal's token", body = ErrorBody),
         (status = 404, description = "Unknown terminal", body = ErrorBody),
+        (status = 409, description = "A different frame is already stored at this stream time", body = ErrorBody),
         (status = 413, description = "Body over the limit", body = ErrorBody),
         (status = 503, description = "Too many frames waiting; see Retry-After", body = ErrorBody),
     ),

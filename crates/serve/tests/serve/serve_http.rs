@@ -264,6 +264,16 @@ fn auth_and_errors_store_nothing() {
         again.duplicate && again.frame_id == ack.frame_id,
         "a retry stores nothing new"
     );
+    let other = png(1);
+    assert_ne!(other, good);
+    let t15 = [("Content-Type", "image/png"), ("X-Frame-Time", "1.5")];
+    let a = c1.send("POST", frames, &t15, Some(&other)).unwrap();
+    let msg = String::from_utf8_lossy(&a.body);
+    assert_eq!(a.status, 409, "a different frame at a taken time: {msg}");
+    assert!(
+        msg.contains("X-Frame-Time") && msg.contains("different frame"),
+        "{msg}"
+    );
     assert_eq!(
         (
             frame_files(dir.path()),
@@ -650,4 +660,22 @@ fn failed_window_reports_the_reason() {
     assert!(s.reason.unwrap().contains("refuses"));
     assert_eq!(c.model("a", None).unwrap().unwrap().0, "\"v0\"");
     r.stop();
+}
+
+/// An address no retry can reach (not a URL, another scheme) fails at once, saying how the
+/// server is given, instead of retrying for minutes.
+#[test]
+fn an_unusable_address_fails_at_once() {
+    for base in ["notaurl", "ftp://127.0.0.1:1"] {
+        let c = Client::new(base, None);
+        let t = std::time::Instant::now();
+        let e = c.health().unwrap_err();
+        assert!(
+            matches!(e, nestevo_serve::client::ClientError::BadAddress { .. }),
+            "{base}: {e}"
+        );
+        assert!(e.to_string().contains("http://127.0.0.1:8470"), "{e}");
+        assert!(t.elapsed().as_secs_f64() < 2.0, "{base}: no retries");
+        assert_eq!(c.retries.get(), 0);
+    }
 }
