@@ -7,5 +7,7 @@ mod spec;
 mod validate;
 
 pub use error::ArchError;
-pub use load::{apply_override, apply_overrides, load_arch, parse_arch, preset, PRESETS};
+pub use load::{
+    apply_override, apply_overrides, check_override_form, load_arch, parse_arch, preset, PRESETS,
+};
 pub use spec::*;

@@ -64,3 +64,9 @@ pub fn apply_overrides(
 pub fn apply_override(spec: &ArchSpec, set: &str, source: &str) -> Result<ArchSpec, ArchError> {
     config::apply_override(spec, set, source)
 }
+
+/// Whether `section.key=value` names a field of the description and holds a value of its type
+/// (the description it makes is not checked).
+pub fn check_override_form(spec: &ArchSpec, set: &str, source: &str) -> Result<(), ArchError> {
+    Ok(config::check_override_form(spec, set, source)?)
+}

@@ -168,6 +168,25 @@ pub fn apply_overrides<C: Config>(c: &C, sets: &[String], source: &str) -> Resul
 /// `apply_overrides`).
 pub fn apply_override<C: Config>(c: &C, set: &str, source: &str) -> Result<C, Invalid> {
     let origin = format!("{source} (--set {set})");
+    let (root, key, raw) = overridden(c, set, &origin)?;
+    root.try_into()
+        .map_err(|x: toml::de::Error| Invalid::new(&origin, &key, &raw, x.message().trim()))
+}
+
+/// Whether `set` names a key of `c` and holds a value of that key's type, without checking the
+/// description it makes (a value may be invalid alone and valid beside another override, as in
+/// a sweep's grid).
+pub fn check_override_form<C: Config>(c: &C, set: &str, source: &str) -> Result<(), Invalid> {
+    overridden(c, set, &format!("{source} (--set {set})")).map(|_| ())
+}
+
+/// `c` as a TOML value with `set` written in: the value, the key and the raw value.
+fn overridden<C: Config>(
+    c: &C,
+    set: &str,
+    origin: &str,
+) -> Result<(Value, String, String), Invalid> {
+    let origin = origin.to_string();
     let (key, raw) = set.split_once('=').ok_or_else(|| {
         Invalid::new(
             &origin,
@@ -229,8 +248,7 @@ pub fn apply_override<C: Config>(c: &C, set: &str, source: &str) -> Result<C, In
     let old = node.clone();
     *node = parse_value(raw, &old)
         .ok_or_else(|| Invalid::new(&origin, key, raw, format!("expected a {}", old.type_str())))?;
-    root.try_into()
-        .map_err(|x: toml::de::Error| Invalid::new(&origin, key, raw, x.message().trim()))
+    Ok((root, key.to_string(), raw.to_string()))
 }
 
 /// `raw` read as the type of `like`: integer, float, boolean (true/on/yes, false/off/no),

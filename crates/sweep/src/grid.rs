@@ -122,6 +122,15 @@ impl Grid {
         c
     }
 
+    /// The values of point `i`, one per axis.
+    pub fn values(&self, i: u64) -> Vec<String> {
+        self.coords(i)
+            .iter()
+            .zip(&self.axes)
+            .map(|(&v, a)| a.values[v].clone())
+            .collect()
+    }
+
     /// The `key=value` overrides of point `i`.
     pub fn sets(&self, i: u64) -> Vec<String> {
         self.coords(i)

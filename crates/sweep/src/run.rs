@@ -8,7 +8,7 @@ use super::pareto::pareto_front;
 use super::perf::metrics;
 use super::plot::plot;
 use super::SweepError;
-use nestevo_arch::{apply_overrides, ArchSpec};
+use nestevo_arch::{apply_overrides, check_override_form, ArchSpec};
 use nestevo_model::ModelDesc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -195,15 +195,34 @@ fn resume_point(
     let mut pos = head.len();
     let mut in_point = 0usize;
     let mut want = expected.next();
-    for line in text[head.len()..].split_inclusive('\n') {
+    for (n, line) in text[head.len()..].split_inclusive('\n').enumerate() {
+        // Only the last line can be cut off by a crash mid-append; a complete line that is
+        // not the row expected here was edited or damaged, and cutting the file there would
+        // lose every point after it.
         if !line.ends_with('\n') {
             break;
         }
-        let Some(row) = Row::parse(line, k) else {
-            break;
-        };
-        if Some(row.point) != want || row.model != cfg.models[in_point].name {
-            break;
+        let wanted = want.map(|p| (p, cfg.grid.values(p), &cfg.models[in_point].name));
+        match (Row::parse(line, k), wanted) {
+            (Some(row), Some((p, values, model)))
+                if row.point == p && row.values == values && row.model == *model => {}
+            (_, wanted) => {
+                let expected = match wanted {
+                    Some((p, values, model)) => {
+                        format!("point {p} ({}) of model `{model}`", values.join(", "))
+                    }
+                    None => "no more rows (the shard is complete)".to_string(),
+                };
+                return Err(SweepError::file(
+                    path,
+                    format!(
+                        "line {} `{}` is not the row expected there, {expected}: the file was \
+                         edited or damaged; mend or remove that line, or choose another --out",
+                        n + 2,
+                        line.trim_end()
+                    ),
+                ));
+            }
         }
         pos += line.len();
         in_point += 1;
@@ -228,6 +247,19 @@ pub fn run_sweep(cfg: &SweepConfig, out: &Path) -> Result<SweepOutcome, SweepErr
             grid: String::new(),
             message: "give one or more --model, each with a different name".into(),
         });
+    }
+    // A key the description does not have, or a value not of its type, would make every row
+    // invalid: refused before anything runs. Values that fail the description's checks stay
+    // rows with their reason (they may be valid beside another axis's value).
+    for a in &cfg.grid.axes {
+        for v in &a.values {
+            check_override_form(&cfg.arch, &format!("{}={v}", a.key), &cfg.arch_source).map_err(
+                |e| SweepError::Grid {
+                    grid: a.canonical(),
+                    message: e.to_string(),
+                },
+            )?;
+        }
     }
     let meta = Meta::of(cfg);
     let head = header(&keys(&cfg.grid));
@@ -421,6 +453,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepOutcome, SweepError>
         .map(|g| g.split_once('=').map_or(g.clone(), |(k, _)| k.to_string()))
         .collect();
     let head = header(&keys);
+    let grid = Grid::parse(&m0.grid)?;
     let per = m0.models.len();
     let mut by_shard: Vec<Vec<String>> = vec![Vec::new(); n as usize];
     for (p, m) in inputs.iter().zip(&metas) {
@@ -435,7 +468,17 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepOutcome, SweepError>
             .map(String::from)
             .collect();
         let want = s.len(m0.points) as usize * per;
-        if lines.len() != want || lines.last().is_some_and(|l| !l.ends_with('\n')) {
+        if lines.last().is_some_and(|l| !l.ends_with('\n')) {
+            return Err(SweepError::file(
+                p,
+                format!(
+                    "its last row (line {}) is cut off: finish the shard first (rerun its sweep \
+                     command, which resumes)",
+                    lines.len() + 1
+                ),
+            ));
+        }
+        if lines.len() != want {
             return Err(SweepError::file(
                 p,
                 format!(
@@ -452,11 +495,17 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepOutcome, SweepError>
         let lines = &by_shard[(pt % n) as usize];
         let at = (pt / n) as usize * per;
         for l in &lines[at..at + per] {
-            if !l.starts_with(&format!("{pt},")) {
+            let values = grid.values(pt);
+            let row = Row::parse(l, keys.len());
+            if row
+                .as_ref()
+                .is_none_or(|r| r.point != pt || r.values != values)
+            {
                 return Err(SweepError::file(
                     &inputs[(pt % n) as usize],
                     format!(
-                        "rows out of order: expected point {pt}, found `{}`",
+                        "expected point {pt} ({}), found `{}`",
+                        values.join(", "),
                         l.trim_end()
                     ),
                 ));

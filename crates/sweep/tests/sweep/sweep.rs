@@ -226,3 +226,64 @@ fn pareto_front_keeps_exactly_the_non_dominated_points() {
     assert_eq!(pareto_front(&rows, true), [0, 1, 2, 3, 4, 5, 7]);
     assert_eq!(pareto_front(&rows, false), [0, 1, 3, 4, 5, 7]);
 }
+
+/// A key the description does not have, or a value not of its type, is refused before any
+/// point runs, naming the axis; nothing is written.
+#[test]
+fn an_axis_the_description_cannot_take_is_refused_before_running() {
+    let d = tempfile::tempdir().unwrap();
+    for (axis, says) in [
+        ("adc.bitz=6..8", "no such key"),
+        ("adc.bits=a,b", "expected a"),
+    ] {
+        let mut c = config(Shard::WHOLE);
+        c.grid = Grid::parse(&[axis.into()]).unwrap();
+        let out = d.path().join("r.csv");
+        let e = run_sweep(&c, &out).unwrap_err().to_string();
+        assert!(
+            e.contains(axis.split('=').next().unwrap()) && e.contains(says),
+            "{axis}: {e}"
+        );
+        assert!(!out.exists(), "{axis}: nothing written");
+    }
+}
+
+/// A damaged row in the middle of a results file is refused naming its line, where cutting the
+/// file there would lose every point after it; a merge checks each row's values against the
+/// grid.
+#[test]
+fn a_damaged_row_is_refused_not_cut_away() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("r.csv");
+    run_sweep(&config(Shard::WHOLE), &out).unwrap();
+    let full = read(&out);
+    let lines: Vec<&str> = full.split_inclusive('\n').collect();
+    let mut bad = lines.clone();
+    let damaged = lines[3].replacen(",resnet18,", ",garbage,", 1);
+    bad[3] = &damaged;
+    let bad = bad.concat();
+    std::fs::write(&out, &bad).unwrap();
+    let e = run_sweep(&config(Shard::WHOLE), &out)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 4") && e.contains("garbage"), "{e}");
+    assert_eq!(read(&out), bad, "the file is left as it was");
+
+    // A shard whose row holds another value than the grid's at that point.
+    let shards: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let p = d.path().join(format!("s{i}.csv"));
+            run_sweep(&config(Shard { index: i, count: 2 }), &p).unwrap();
+            p
+        })
+        .collect();
+    let t = read(&shards[1]);
+    // Point 1 is crossbar.rows=64, dac.bits=1, adc.bits=8: make its adc.bits 7.
+    let tampered = t.replacen("1,64,1,8,", "1,64,1,7,", 2);
+    assert_ne!(tampered, t);
+    std::fs::write(&shards[1], tampered).unwrap();
+    let e = merge(&shards, &d.path().join("m.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected point 1 (64, 1, 8)"), "{e}");
+}
