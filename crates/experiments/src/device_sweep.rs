@@ -96,7 +96,17 @@ pub fn device_sweep(
 ) -> Result<PointsFile, CoupleError> {
     nestevo_core::check!(s.draws >= 1, "--draws must be at least 1");
     nestevo_core::check!(!s.sets.is_empty(), "--streams: give at least one stream");
-    let mut file = PointsFile::open(out, &COLUMNS, 4)?;
+    let identity = serde_json::json!({
+        "model": desc.name,
+        "tensors_sha256": crate::points::tensors_digest(tensors),
+        "arch": s.arch,
+        "frames": s.sets,
+        "calib_frames": s.calib_frames,
+        "noise_seed": s.seed,
+    });
+    let mut file = PointsFile::open(out, &COLUMNS, 4)?
+        .bound_to(&identity)?
+        .numeric(&COLUMNS[5..])?;
     let mut todo = Vec::new();
     for p in &s.points {
         // The ideal chip draws nothing: one draw.

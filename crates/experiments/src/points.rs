@@ -1,10 +1,14 @@
 //! A long sweep's results file: one CSV row per finished point, keyed by its first `keys`
 //! columns. The file is rewritten atomically after every point, so a crash loses at most the
 //! point in flight; a rerun reads it and skips the points already there (resume). A file whose
-//! header differs from the sweep's is refused rather than mixed.
+//! header differs from the sweep's is refused rather than mixed, and so is a file made by a
+//! different run (another checkpoint, accelerator, frames or seed): `bound_to` keeps what made
+//! it beside it as `<file>.run.json`.
 
 use nestevo_core::error::{write_atomic, IoError};
 use nestevo_couple::CoupleError;
+use nestevo_model::Tensors;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 pub struct PointsFile {
@@ -55,6 +59,65 @@ impl PointsFile {
         })
     }
 
+    /// Ties the file to the run that makes it. `identity` (a JSON object of what decides every
+    /// point's value: the model's content, the accelerator, the frames, the seeds) is written
+    /// beside the file as `<file>.run.json` when the file starts; a rerun with another identity,
+    /// or a file with points but no such record, is refused, naming what differs, so that
+    /// another run's points are never read back as this one's.
+    pub fn bound_to(self, identity: &serde_json::Value) -> Result<Self, CoupleError> {
+        let side = PathBuf::from(format!("{}.run.json", self.path.display()));
+        if side.exists() {
+            let text =
+                std::fs::read_to_string(&side).map_err(|e| IoError::new(&side, "read", e))?;
+            let kept: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                CoupleError::Invalid(format!("run record {}: not JSON: {e}", side.display()))
+            })?;
+            if kept != *identity {
+                let fields = differences(&kept, identity);
+                nestevo_core::invalid!(
+                    "results file {} was made by another run ({}, recorded in {}): move it \
+                     away or pick another --out",
+                    self.path.display(),
+                    fields.join("; "),
+                    side.display()
+                );
+            }
+        } else {
+            nestevo_core::check!(
+                self.rows.is_empty(),
+                "results file {} holds {} points but no record of the run that made them ({}): \
+                 move it away or pick another --out",
+                self.path.display(),
+                self.rows.len(),
+                side.display()
+            );
+            let text = serde_json::to_string_pretty(identity)
+                .map_err(|e| CoupleError::Invalid(format!("internal: {e}")))?;
+            write_atomic(&side, text.as_bytes())?;
+        }
+        Ok(self)
+    }
+
+    /// Refuses a file where a value of one of `columns` is not a number (`NaN` is one), naming
+    /// the file, the line, the column and the value, rather than reading it back as NaN.
+    pub fn numeric(self, columns: &[&str]) -> Result<Self, CoupleError> {
+        for c in columns {
+            let Some(i) = self.header.iter().position(|h| h == c) else {
+                nestevo_core::invalid!("internal: no column `{c}` in {}", self.path.display());
+            };
+            for (k, r) in self.rows.iter().enumerate() {
+                nestevo_core::check!(
+                    r[i].trim().parse::<f64>().is_ok(),
+                    "results file {}, line {}: column `{c}` holds `{}`, not a number",
+                    self.path.display(),
+                    k + 2,
+                    r[i]
+                );
+            }
+        }
+        Ok(self)
+    }
+
     /// Whether the point with these key values is already in the file.
     pub fn done(&self, key: &[String]) -> bool {
         self.rows.iter().any(|r| r[..self.keys] == *key)
@@ -98,4 +161,37 @@ impl PointsFile {
             .and_then(|i| row[i].parse().ok())
             .unwrap_or(f64::NAN)
     }
+}
+
+/// `field: kept -> now` for every top-level field of two JSON objects that differs.
+fn differences(kept: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        kept.as_object().unwrap_or(&empty),
+        now.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&serde_json::Value>| v.map_or("absent".to_string(), |v| v.to_string());
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k))))
+        .collect()
+}
+
+/// SHA-256 of a checkpoint's content (every tensor's name, shape and values, in name order):
+/// the same weights give the same digest whatever file they were read from.
+pub fn tensors_digest(t: &Tensors) -> String {
+    let mut h = Sha256::new();
+    for (name, a) in &t.map {
+        h.update(name.as_bytes());
+        for d in a.shape() {
+            h.update((*d as u64).to_le_bytes());
+        }
+        for v in a.iter() {
+            h.update(v.to_le_bytes());
+        }
+    }
+    format!("{:x}", h.finalize())
 }

@@ -78,6 +78,24 @@ fn check(o: &SimulateOptions) -> Result<()> {
     if !(o.speedup.is_finite() && o.speedup > 0.0) {
         return Err(bad(format!("--speedup {}: allowed is above 0", o.speedup)));
     }
+    if !(o.window_s.is_finite() && o.window_s > 0.0) {
+        return Err(bad(format!(
+            "--window-s {}: allowed is a finite number of seconds above 0",
+            o.window_s
+        )));
+    }
+    if !(o.jitter_s.is_finite() && o.jitter_s >= 0.0) {
+        return Err(bad(format!(
+            "--jitter-s {}: allowed is a finite number of seconds, 0 or more",
+            o.jitter_s
+        )));
+    }
+    if !(o.step_scale.is_finite() && o.step_scale > 0.0) {
+        return Err(bad(format!(
+            "--step-scale {}: allowed is above 0",
+            o.step_scale
+        )));
+    }
     Ok(())
 }
 
@@ -98,12 +116,6 @@ pub fn run(o: &SimulateOptions, mem: &MemoryModel, time: &TimeModel) -> Result<S
         step_scale: o.step_scale,
         seed: o.seed,
     };
-    if !(o.step_scale.is_finite() && o.step_scale > 0.0) {
-        return Err(bad(format!(
-            "--step-scale {}: allowed is above 0",
-            o.step_scale
-        )));
-    }
     if let Some(f) = &o.write_jobs {
         let text = jobs_file(&evolutions(&models, &scenario(o.terminals)));
         write_atomic(f, text.as_bytes())?;

@@ -7,6 +7,7 @@ mod common;
 mod evolve_run;
 #[cfg(feature = "torch")]
 mod noise_paired;
+mod points_file;
 #[cfg(feature = "torch")]
 mod sweep_tables;
 #[cfg(feature = "torch")]
