@@ -454,7 +454,9 @@ fn experiment(
         (None, Some(f)) => (config::load_experiment(f)?, f.display().to_string()),
         (None, None) => anyhow::bail!("give --preset P or --config FILE"),
     };
-    Ok(config::apply_overrides(&e, sets, &source)?)
+    let e = config::apply_overrides(&e, sets, &source)?;
+    config::check_files(&e, &source)?;
+    Ok(e)
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<()> {
@@ -771,6 +773,12 @@ fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
     use nestevo_data::{StreamId, CLASSES};
     use nestevo_evolve::labeller::{feature_stats, source_stats, TorchLabeller};
     use nestevo_train::checkpoint;
+    if !(a.min_score > 0.0 && a.min_score < 1.0) {
+        anyhow::bail!(
+            "--min-score {}: allowed is a detection score in (0, 1)",
+            a.min_score
+        );
+    }
     let (model, _) = checkpoint::load(&a.model, device(a.cpu, a.threads)?)?;
     let lab = TorchLabeller::new(&model);
     let req = LabelRequest {
@@ -779,6 +787,16 @@ fn train_stats(a: TrainStatsArgs) -> anyhow::Result<()> {
     };
     let stats = source_stats(&lab, a.frames, a.seed, &req)?;
     let out = a.model.with_extension("drift.json");
+    // Statistics of no box would replace good ones with zeros; keep what is there.
+    if stats.boxes() == 0 {
+        anyhow::bail!(
+            "no pseudo box at score >= {} on {} source frames: nothing written ({} kept as it \
+             was); lower --min-score or raise --frames",
+            a.min_score,
+            a.frames,
+            out.display()
+        );
+    }
     stats.save(&out)?;
     println!(
         "{} pseudo boxes (score >= {}) on {} source frames, layer {} ({} features): per class {:?}; written to {}",

@@ -199,6 +199,32 @@ mod with_torch {
             (None, None) => anyhow::bail!("give --stream S or --frames-dir DIR"),
         };
         anyhow::ensure!(!frames.is_empty(), "no frames to score in {source}");
+        // A folder without labels has nothing to score against: every mAP would read 0.
+        let unlabelled = a
+            .frames_dir
+            .as_ref()
+            .filter(|_| a.frames.stream.is_none())
+            .filter(|d| !d.join(nestevo_data::ANNOTATIONS).is_file());
+        if let Some(dir) = unlabelled {
+            let p = a.predictions_out.as_ref().with_context(|| {
+                format!(
+                    "--frames-dir {}: no {} (COCO labels), so nothing to score; give \
+                     --predictions-out FILE to write the detections",
+                    dir.display(),
+                    nestevo_data::ANNOTATIONS
+                )
+            })?;
+            let (_, dets) = evaluate::evaluate_frames(&model, &frames)?;
+            nestevo_eval::write_coco_results(p, &dets)?;
+            println!(
+                "{} detections on {} frames of {source} written to {} (no {}: nothing scored)",
+                dets.len(),
+                frames.len(),
+                p.display(),
+                nestevo_data::ANNOTATIONS
+            );
+            return Ok(());
+        }
         let (r, dets) = evaluate::evaluate_frames(&model, &frames)?;
         if let Some(p) = &a.predictions_out {
             nestevo_eval::write_coco_results(p, &dets)?;

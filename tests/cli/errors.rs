@@ -289,6 +289,109 @@ fn commands_answer_bad_input_in_one_line() {
     }
 }
 
+/// Bad values that once ran (a NaN window spinning forever, a frame count that panicked, a grid
+/// key that made every row invalid, an experiment naming a missing file) are refused up front.
+#[test]
+fn bad_values_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    one_clear_line(
+        &[
+            "evolve",
+            "check",
+            "--preset",
+            "smoke",
+            "--set",
+            "global.model=models/pretrained/nope.safetensors",
+        ],
+        &["global.model", "nope.safetensors", "no such file"],
+    );
+    one_clear_line(
+        &[
+            "evolve",
+            "check",
+            "--preset",
+            "smoke",
+            "--set",
+            "drift.layer=nosuchlayer",
+        ],
+        &["drift.layer", "nosuchlayer", "a layer of the global model"],
+    );
+    one_clear_line(
+        &[
+            "sched",
+            "simulate",
+            "--window-s",
+            "NaN",
+            "--terminals",
+            "2",
+            "--evolutions",
+            "1",
+        ],
+        &["--window-s", "NaN", "finite"],
+    );
+    one_clear_line(
+        &[
+            "cim",
+            "run",
+            "--checkpoint",
+            "models/pretrained/M3.safetensors",
+            "--stream",
+            "A",
+            "--frames",
+            "18446744073709551615",
+        ],
+        &["frames", "18446744073709551615", "at most 100000"],
+    );
+    let out = format!("{d}/sweep.csv");
+    one_clear_line(
+        &[
+            "sweep",
+            "--grid",
+            "adc.bitz=6..8",
+            "--model",
+            "models/resnet18.toml",
+            "--out",
+            &out,
+        ],
+        &["adc.bitz", "no such key"],
+    );
+    assert!(!Path::new(&out).exists(), "nothing written");
+    if cfg!(feature = "torch") {
+        one_clear_line(
+            &[
+                "evolve",
+                "train-stats",
+                "--model",
+                "models/pretrained/M3.safetensors",
+                "--min-score",
+                "5",
+            ],
+            &["--min-score 5", "(0, 1)"],
+        );
+        // A folder of frames without labels has nothing to score.
+        let frames = format!("{d}/frames");
+        let (ok, e) = nestevo(&[
+            "data", "render", "--stream", "A", "--frames", "2", "--out", &frames,
+        ]);
+        assert!(ok, "{e}");
+        std::fs::remove_file(format!("{frames}/annotations.json")).unwrap();
+        one_clear_line(
+            &[
+                "eval",
+                "--checkpoint",
+                "models/pretrained/M3.safetensors",
+                "--frames-dir",
+                &frames,
+                "--threads",
+                "1",
+                "--cpu",
+            ],
+            &["--frames-dir", "annotations.json", "--predictions-out"],
+        );
+    }
+}
+
 /// With LibTorch: a checkpoint of another model is refused by tensor name before LibTorch reads
 /// it (no C++ backtrace), and LibTorch's own failures are faults without their backtrace.
 #[cfg(feature = "torch")]

@@ -22,14 +22,20 @@ type Result<T, E = CoupleError> = std::result::Result<T, E>;
 /// Frames per forward: bounds the memory of im2col and the bit planes.
 const BATCH: usize = 8;
 
-/// `x` of shape [B, ...] with C*H*W values per frame as [B, C, H, W] (so [B, F] inputs feed
-/// a network whose description input is [F, 1, 1]).
+/// `x` as [B, C, H, W]: given so (dimensions of size 1 may be left out or added, so [B, F]
+/// feeds a network whose description input is [F, 1, 1]), or flat as [B, C*H*W]. Any other
+/// shape with the right count (channels last, say) is refused: reinterpreting it would
+/// scramble the frames.
 pub fn as_frames(x: ArrayD<f32>, chw: [usize; 3], what: &str) -> Result<Array4<f32>> {
     let per: usize = chw.iter().product();
     let shape = x.shape().to_vec();
+    let frame = shape.get(1..).unwrap_or(&[]);
+    let squeezed = |d: &[usize]| d.iter().copied().filter(|&n| n != 1).collect::<Vec<_>>();
+    let fits = squeezed(frame) == squeezed(&chw) || frame == [per].as_slice();
     nestevo_core::check!(
-        shape.len() >= 2 && shape[1..].iter().product::<usize>() == per && shape[0] >= 1,
-        "{what}: shape {shape:?}; the network takes [batch, {}, {}, {}] ({per} values per frame)",
+        fits && shape[0] >= 1,
+        "{what}: shape {shape:?}; the network takes [batch, {}, {}, {}] (or [batch, {per}] flat), \
+         channels first",
         chw[0],
         chw[1],
         chw[2]

@@ -23,6 +23,10 @@ pub const SPACING_S: f64 = 2.0;
 pub const DEFAULT_FRAMES: usize = 300;
 /// Seeds from here up are the trainer's.
 pub const TRAINING_SEEDS_FROM: u64 = 1 << 32;
+/// Frames of one set rendered at once: 55 hours of stream at one every 2 s.
+pub const MAX_FRAMES: usize = 100_000;
+/// Bytes of RGB one set may hold in memory (every frame is rendered before it is scored).
+pub const MAX_BYTES: usize = 16 << 30;
 
 /// A held-out set: which stream, which seed, how many frames.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -93,6 +97,21 @@ impl HeldOut {
                 "frame size",
                 format!("{width}x{height}"),
                 "the renderer draws frames of at least 8x8 pixels",
+            )
+            .into());
+        }
+        let bytes = (self.frames as u128) * (width as u128) * (height as u128) * 3;
+        if self.frames > MAX_FRAMES || bytes > MAX_BYTES as u128 {
+            return Err(Invalid::new(
+                "",
+                "frames",
+                self.frames,
+                format!(
+                    "at most {MAX_FRAMES} frames, and at most {} GiB of {width}x{height} RGB \
+                     ({} frames) rendered at once",
+                    MAX_BYTES >> 30,
+                    MAX_BYTES / (width * height * 3)
+                ),
             )
             .into());
         }

@@ -394,6 +394,57 @@ pub fn load_experiment(path: &Path) -> Result<Experiment, ConfigError> {
     config::load(path)
 }
 
+/// The files an experiment reads, checked before anything runs (the values are checked when
+/// it is read): every checkpoint and the description beside it, each folder terminal's frames,
+/// and the drift layer among the global model's layers. Paths are read from the working
+/// directory, as a run reads them.
+pub fn check_files(e: &Experiment, source: &str) -> Result<(), ConfigError> {
+    let checkpoint = |field: &str, path: &str| -> Result<nestevo_model::ModelDesc, ConfigError> {
+        let p = Path::new(path);
+        let bad = |allowed: String| Err(ConfigError::new(source, field, path, allowed));
+        if !p.is_file() {
+            return bad("an existing NAME.safetensors checkpoint (no such file)".into());
+        }
+        let desc = p.with_extension("toml");
+        if !desc.is_file() {
+            return bad(format!(
+                "a checkpoint with its description beside it ({} is missing)",
+                desc.display()
+            ));
+        }
+        nestevo_model::load_model(&desc).or_else(|x| {
+            bad(format!(
+                "a checkpoint whose description loads ({}: {x})",
+                desc.display()
+            ))
+        })
+    };
+    let g = checkpoint("global.model", &e.global.model)?;
+    if g.index_of(&e.drift.layer).is_none() {
+        let names: Vec<&str> = g.layers.iter().map(|l| l.name.as_str()).collect();
+        return Err(ConfigError::new(
+            source,
+            "drift.layer",
+            &e.drift.layer,
+            format!("a layer of the global model: {}", names.join(", ")),
+        ));
+    }
+    for (k, t) in e.terminals.iter().enumerate() {
+        checkpoint(&format!("terminals[{k}].model"), &t.model)?;
+        if let Some(f) = &t.frames {
+            if !Path::new(f).is_dir() {
+                return Err(ConfigError::new(
+                    source,
+                    format!("terminals[{k}].frames"),
+                    f,
+                    "an existing folder of PNG frames (no such folder)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses and validates TOML text; `source` names it in errors.
 pub fn parse_experiment(text: &str, source: &str) -> Result<Experiment, ConfigError> {
     config::parse(text, source)

@@ -178,3 +178,31 @@ fn truncated_files_are_refused() {
         assert!(m.contains("cut.onnx") && m.contains("truncated"), "{m}");
     }
 }
+
+/// Inputs are taken channels first, flat, or with dimensions of size 1 left out; a shape with
+/// the right count in another order (channels last) is refused, not reinterpreted.
+#[test]
+fn inputs_are_taken_channels_first_only() {
+    let chw = [3, 8, 8];
+    for ok in [vec![2, 3, 8, 8], vec![2, 192], vec![2, 1, 3, 8, 8]] {
+        let x = ArrayD::<f32>::zeros(ok.clone());
+        assert_eq!(
+            as_frames(x, chw, "x").unwrap().shape(),
+            [2, 3, 8, 8],
+            "{ok:?}"
+        );
+    }
+    let nhwc = ArrayD::<f32>::zeros(vec![2, 8, 8, 3]);
+    let e = as_frames(nhwc, chw, "--inputs x.npy")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("[2, 8, 8, 3]") && e.contains("channels first"),
+        "{e}"
+    );
+    let one = ArrayD::<f32>::zeros(vec![4, 8, 8]);
+    assert_eq!(
+        as_frames(one, [1, 8, 8], "x").unwrap().shape(),
+        [4, 1, 8, 8]
+    );
+}

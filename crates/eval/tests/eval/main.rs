@@ -2,6 +2,7 @@
 //! One test binary for the crate; each module was once a file of its own.
 
 mod eval_coco_crosscheck;
+mod eval_heldout;
 mod eval_map;
 mod eval_results;
 
