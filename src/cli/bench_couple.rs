@@ -192,6 +192,9 @@ pub struct AdcSweepArgs {
 
 pub fn adc(a: AdcSweepArgs) -> Result<()> {
     threads(a.threads)?;
+    for &mu in &a.mus {
+        nestevo_cim::noise::check_mu("--mus", mu)?;
+    }
     anyhow::ensure!(
         a.noise != NoiseMode::None || a.mus.iter().all(|m| *m == 0.0),
         "--noise none with a mu > 0 in --mus: choose weight or cell"

@@ -137,13 +137,17 @@ fn render(a: RenderArgs) -> Result<()> {
 }
 
 fn sheet(a: SheetArgs) -> Result<()> {
+    // A sheet is one PNG: a few hundred frames at most make sense on a screen.
     ensure!(
-        a.cols >= 1 && a.rows >= 1,
-        "--cols and --rows must be at least 1"
+        (1..=64).contains(&a.cols) && (1..=64).contains(&a.rows),
+        "--cols {} --rows {}: each is allowed from 1 to 64",
+        a.cols,
+        a.rows
     );
     ensure!(
         a.every_s >= 0.0 && a.every_s.is_finite(),
-        "--every-s must be a number of seconds >= 0"
+        "--every-s {}: allowed is a number of seconds >= 0",
+        a.every_s
     );
     let stream = a.sel.open()?;
     let step = ((a.every_s * stream.fps()).round() as u64).max(1);

@@ -145,6 +145,9 @@ pub fn run(a: SweepArgs) -> Result<()> {
         chunk: r.chunk,
         progress: !r.json,
     };
+    if r.threads == Some(0) {
+        anyhow::bail!("--threads 0: allowed is 1 or more (leave it out for one per core)");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(r.threads.unwrap_or(0))
         .build()?;

@@ -214,7 +214,8 @@ mod with_torch {
                     nestevo_data::ANNOTATIONS
                 )
             })?;
-            let (_, dets) = evaluate::evaluate_frames(&model, &frames)?;
+            let (_, dets) =
+                evaluate::evaluate_frames(&model, &frames).with_context(|| source.clone())?;
             nestevo_eval::write_coco_results(p, &dets)?;
             println!(
                 "{} detections on {} frames of {source} written to {} (no {}: nothing scored)",
@@ -225,7 +226,8 @@ mod with_torch {
             );
             return Ok(());
         }
-        let (r, dets) = evaluate::evaluate_frames(&model, &frames)?;
+        let (r, dets) =
+            evaluate::evaluate_frames(&model, &frames).with_context(|| source.clone())?;
         if let Some(p) = &a.predictions_out {
             nestevo_eval::write_coco_results(p, &dets)?;
         }

@@ -246,9 +246,18 @@ fn overridden<C: Config>(
         };
     }
     let old = node.clone();
-    *node = parse_value(raw, &old)
-        .ok_or_else(|| Invalid::new(&origin, key, raw, format!("expected a {}", old.type_str())))?;
+    *node =
+        parse_value(raw, &old).ok_or_else(|| Invalid::new(&origin, key, raw, expected(&old)))?;
     Ok((root, key.to_string(), raw.to_string()))
+}
+
+/// What a value of `like`'s type is, for an error.
+fn expected(like: &Value) -> String {
+    match like {
+        Value::Integer(_) => format!("expected an integer (at most {})", i64::MAX),
+        Value::Array(_) => "expected an array, written as TOML ([1, 2])".into(),
+        other => format!("expected a {}", other.type_str()),
+    }
 }
 
 /// `raw` read as the type of `like`: integer, float, boolean (true/on/yes, false/off/no),
@@ -371,7 +380,7 @@ mod tests {
         assert!(l("[]").unwrap().items.is_empty());
         assert_eq!(l("[{w = 7}]").unwrap().items[0].w, 7);
         assert!(l("[1, 2]").unwrap_err().field == "items");
-        assert!(l("[").unwrap_err().allowed.contains("expected a array"));
+        assert!(l("[").unwrap_err().allowed.contains("expected an array"));
         let d = differences(&k, &o);
         assert_eq!(d.len(), 4, "{d:?}");
         assert!(d.contains(&"items.1.w: 2 -> 5".to_string()), "{d:?}");
@@ -395,7 +404,7 @@ mod tests {
         let x = e("rows=0");
         assert_eq!((x.field.as_str(), x.value.as_str()), ("rows", "0"));
         assert!(x.allowed.contains("1 or more"));
-        assert!(e("rows=many").allowed.contains("expected a integer"));
+        assert!(e("rows=many").allowed.contains("expected an integer"));
         assert!(e("depth=3")
             .allowed
             .contains("keys here: gain, items, on, rows"));

@@ -99,6 +99,13 @@ pub fn frame_file_name(i: u64) -> String {
 /// Renders frames `start..start+n` of a stream into `dir` as PNGs plus `annotations.json`.
 pub fn export_frames(stream: &Stream, start: u64, n: u64, dir: &Path) -> Result<ExportSummary> {
     let t0 = std::time::Instant::now();
+    // Frame indices become stream times and COCO ids (JSON numbers): exact below 2^53.
+    const LAST: u64 = 1 << 53;
+    if start.checked_add(n).is_none_or(|end| end > LAST) {
+        nestevo_core::invalid!(
+            "frames {start}..{start}+{n}: the frame indices must stay below 2^53 = {LAST}"
+        );
+    }
     std::fs::create_dir_all(dir).map_err(|e| IoError::new(dir, "create folder", e))?;
     let images: Vec<(CocoImage, Vec<GtBox>)> = (start..start + n)
         .into_par_iter()

@@ -67,7 +67,14 @@ impl std::str::FromStr for LawSpec {
                     Err(_) => Value::Text(v.trim_matches('"').to_string()),
                 },
             };
-            params.insert(k.trim().to_string(), value);
+            if params.insert(k.trim().to_string(), value).is_some() {
+                // A TOML table refuses a repeated key; so does the flag.
+                return Err(DeviceError::new(
+                    name,
+                    format!("\"{s}\""),
+                    format!("each parameter once (`{}` is given twice)", k.trim()),
+                ));
+            }
         }
         Ok(LawSpec {
             name: name.to_string(),

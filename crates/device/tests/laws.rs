@@ -261,6 +261,11 @@ fn the_registry_refuses_names_keys_and_values_clearly() {
     assert_eq!(m.field, "1.mu");
     assert!("".parse::<LawSpec>().is_err());
     assert!("stuck:off_rate".parse::<LawSpec>().is_err());
+    let m = "drift:time_s=10,time_s=20"
+        .parse::<LawSpec>()
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("`time_s` is given twice"), "{m}");
 }
 
 #[test]

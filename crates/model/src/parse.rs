@@ -106,11 +106,14 @@ pub fn load_model(path: &Path) -> Result<ModelDesc, ModelError> {
 /// Parses and checks TOML text; `source` names it in errors.
 pub fn parse_model(text: &str, source: &str) -> Result<ModelDesc, ModelError> {
     let raw: RawModel = toml::from_str(text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| format!(" (at byte {})", s.start))
-            .unwrap_or_default();
-        ModelError::new(source, "", "", format!("{}{at}", e.message().trim()))
+        // The line's `section.key` (`layers[3].out_channels`) and value, not a byte offset.
+        let i = nestevo_core::config::toml_error(source, text, &e);
+        let message = if i.value.is_empty() {
+            i.allowed
+        } else {
+            format!("{}: {}", i.value, i.allowed)
+        };
+        ModelError::new(source, "", i.field, message)
     })?;
     let model = resolve(raw, source)?;
     model.shapes()?;

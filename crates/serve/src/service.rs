@@ -180,8 +180,13 @@ impl Service {
             }
         };
         if admin.len() < 16 {
+            let file = cfg
+                .admin_token_file
+                .clone()
+                .unwrap_or_else(|| dir.join("admin.token"));
             return Err(ServeError::Config(format!(
-                "admin token: {} characters; at least 16 are needed",
+                "admin token in {}: {} characters; at least 16 are needed",
+                file.display(),
                 admin.len()
             )));
         }

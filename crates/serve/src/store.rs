@@ -6,7 +6,7 @@
 //! Windows are the server's: `open_window` in `meta` is the window new evolution requests join;
 //! the worker closes it (moves it on) when it starts the window's run.
 
-use super::error::Result;
+use super::error::{Result, ServeError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -90,15 +90,23 @@ fn evolution_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvolutionRow> {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+        // Errors here name the file: a damaged or foreign file is the operator's to move.
+        let named = |e: rusqlite::Error| {
+            ServeError::Fault(format!("state database {}: {e}", path.display()))
+        };
+        let conn = Connection::open(path).map_err(named)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(named)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(named)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(named)?;
+        conn.execute_batch(SCHEMA).map_err(named)?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('open_window', '0')",
             [],
-        )?;
+        )
+        .map_err(named)?;
         Ok(Store { conn })
     }
 

@@ -148,8 +148,19 @@ fn names_and_outputs() {
 fn malformed_toml_and_missing_file() {
     let e = parse_model("name = \"t\"\ninput = [3, 8]\n", "t.toml").unwrap_err();
     assert!(e.to_string().starts_with("t.toml: "), "{e}");
+    assert_eq!(e.field, "input", "{e}");
     let e = err("[[layers]]\nname = \"a\"\nop = \"relu\"\nkernal = 3\n");
     assert!(e.to_string().contains("kernal"), "{e}");
+    assert_eq!(e.field, "layers[0].kernal", "{e}");
+    // A value of the wrong type: the layer's field and the value, not a byte offset.
+    let e = err(
+        "[[layers]]\nname = \"a\"\nop = \"relu\"\n[[layers]]\nname = \"c\"\nop = \"conv\"\nout_channels = \"64\"\nkernel = 3\n",
+    );
+    assert_eq!(e.field, "layers[1].out_channels", "{e}");
+    assert!(
+        e.to_string().contains("\"64\"") && !e.to_string().contains("byte"),
+        "{e}"
+    );
     let e = load_model(Path::new("/no/such/model.toml")).unwrap_err();
     assert!(
         e.to_string().contains("/no/such/model.toml") && e.to_string().contains("cannot read"),
