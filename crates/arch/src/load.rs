@@ -68,5 +68,5 @@ pub fn apply_override(spec: &ArchSpec, set: &str, source: &str) -> Result<ArchSp
 /// Whether `section.key=value` names a field of the description and holds a value of its type
 /// (the description it makes is not checked).
 pub fn check_override_form(spec: &ArchSpec, set: &str, source: &str) -> Result<(), ArchError> {
-    Ok(config::check_override_form(spec, set, source)?)
+    config::check_override_form(spec, set, source)
 }
