@@ -22,5 +22,18 @@ pub fn load_checkpoint(
         "checkpoint {w}: its model description {} is missing (give one with --model)",
         desc_path.display()
     );
-    Ok((load_model(&desc_path)?, Tensors::read(weights)?))
+    let (desc, tensors) = (load_model(&desc_path)?, Tensors::read(weights)?);
+    // Tensors are named `layer.parameter`; one of no layer of this description means the
+    // checkpoint belongs to another model (the trainer refuses such a file the same way).
+    if let Some(extra) = tensors.map.keys().find(|n| {
+        n.rsplit_once('.')
+            .is_none_or(|(layer, _)| desc.index_of(layer).is_none())
+    }) {
+        nestevo_core::invalid!(
+            "checkpoint {w}: tensor `{extra}` is not a parameter of any layer of the description \
+             {} (a checkpoint of another model?)",
+            desc_path.display()
+        );
+    }
+    Ok((desc, tensors))
 }
