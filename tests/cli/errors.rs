@@ -295,28 +295,21 @@ fn commands_answer_bad_input_in_one_line() {
 fn bad_values_are_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    one_clear_line(
-        &[
-            "evolve",
-            "check",
-            "--preset",
-            "smoke",
-            "--set",
+    for (set, says) in [
+        (
             "global.model=models/pretrained/nope.safetensors",
-        ],
-        &["global.model", "nope.safetensors", "no such file"],
-    );
-    one_clear_line(
-        &[
-            "evolve",
-            "check",
-            "--preset",
-            "smoke",
-            "--set",
+            ["global.model", "nope.safetensors", "no such file"],
+        ),
+        (
             "drift.layer=nosuchlayer",
-        ],
-        &["drift.layer", "nosuchlayer", "a layer of the global model"],
-    );
+            ["drift.layer", "nosuchlayer", "a layer of the global model"],
+        ),
+    ] {
+        one_clear_line(
+            &["evolve", "check", "--preset", "smoke", "--set", set],
+            &says,
+        );
+    }
     one_clear_line(
         &[
             "sched",

@@ -57,14 +57,14 @@ pub fn adc_sweep(
         .collect();
     let mut header: Vec<&str> = COLUMNS.to_vec();
     header.extend(layers.iter().map(String::as_str));
-    let identity = serde_json::json!({
-        "model": desc.name,
-        "tensors_sha256": crate::points::tensors_digest(tensors),
-        "arch": base,
-        "frames": cfg.frames,
-        "calib_frames": cfg.calib_frames,
-        "noise_seed": grid.seed,
-    });
+    let identity = crate::points::detector_run(
+        desc,
+        tensors,
+        base,
+        &cfg.frames,
+        cfg.calib_frames,
+        grid.seed,
+    );
     let mut file = PointsFile::open(out, &header, 5)?
         .bound_to(&identity)?
         .numeric(&header[5..])?;

@@ -96,14 +96,8 @@ pub fn device_sweep(
 ) -> Result<PointsFile, CoupleError> {
     nestevo_core::check!(s.draws >= 1, "--draws must be at least 1");
     nestevo_core::check!(!s.sets.is_empty(), "--streams: give at least one stream");
-    let identity = serde_json::json!({
-        "model": desc.name,
-        "tensors_sha256": crate::points::tensors_digest(tensors),
-        "arch": s.arch,
-        "frames": s.sets,
-        "calib_frames": s.calib_frames,
-        "noise_seed": s.seed,
-    });
+    let identity =
+        crate::points::detector_run(desc, tensors, &s.arch, &s.sets, s.calib_frames, s.seed);
     let mut file = PointsFile::open(out, &COLUMNS, 4)?
         .bound_to(&identity)?
         .numeric(&COLUMNS[5..])?;

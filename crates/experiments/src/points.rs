@@ -195,3 +195,23 @@ pub fn tensors_digest(t: &Tensors) -> String {
     }
     format!("{:x}", h.finalize())
 }
+
+/// What decides every point of a detector sweep, for `PointsFile::bound_to`: the model and its
+/// weights' digest, the accelerator, the scored frames, the calibration frames, the noise seed.
+pub fn detector_run(
+    desc: &nestevo_model::ModelDesc,
+    tensors: &Tensors,
+    arch: &nestevo_arch::ArchSpec,
+    frames: &impl serde::Serialize,
+    calib_frames: usize,
+    noise_seed: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "model": desc.name,
+        "tensors_sha256": tensors_digest(tensors),
+        "arch": arch,
+        "frames": frames,
+        "calib_frames": calib_frames,
+        "noise_seed": noise_seed,
+    })
+}
