@@ -186,18 +186,16 @@ fn overridden<C: Config>(
     set: &str,
     origin: &str,
 ) -> Result<(Value, String, String), Invalid> {
-    let origin = origin.to_string();
     let (key, raw) = set.split_once('=').ok_or_else(|| {
         Invalid::new(
-            &origin,
+            origin,
             "",
             "",
             format!("an override has the form {}", C::SET_FORM),
         )
     })?;
     let (key, raw) = (key.trim(), raw.trim());
-    let mut root =
-        Value::try_from(c).map_err(|x| Invalid::new(&origin, key, raw, x.to_string()))?;
+    let mut root = Value::try_from(c).map_err(|x| Invalid::new(origin, key, raw, x.to_string()))?;
     let path: Vec<&str> = key.split('.').collect();
     let mut node = &mut root;
     for (i, part) in path.iter().enumerate() {
@@ -213,7 +211,7 @@ fn overridden<C: Config>(
                     let mut keys: Vec<_> = t.keys().cloned().collect();
                     keys.sort();
                     return Err(Invalid::new(
-                        &origin,
+                        origin,
                         key,
                         raw,
                         format!("no such key; keys here: {}", keys.join(", ")),
@@ -227,7 +225,7 @@ fn overridden<C: Config>(
                     Ok(k) if k < n => &mut a[k],
                     _ => {
                         return Err(Invalid::new(
-                            &origin,
+                            origin,
                             key,
                             raw,
                             format!("`{here}` is a list of {n}: index it with 0 to {}", n - 1),
@@ -237,7 +235,7 @@ fn overridden<C: Config>(
             }
             _ => {
                 return Err(Invalid::new(
-                    &origin,
+                    origin,
                     key,
                     raw,
                     format!("`{here}` is a value, not a section"),
@@ -246,8 +244,7 @@ fn overridden<C: Config>(
         };
     }
     let old = node.clone();
-    *node =
-        parse_value(raw, &old).ok_or_else(|| Invalid::new(&origin, key, raw, expected(&old)))?;
+    *node = parse_value(raw, &old).ok_or_else(|| Invalid::new(origin, key, raw, expected(&old)))?;
     Ok((root, key.to_string(), raw.to_string()))
 }
 

@@ -69,11 +69,22 @@ impl PointsFile {
         if side.exists() {
             let text =
                 std::fs::read_to_string(&side).map_err(|e| IoError::new(&side, "read", e))?;
-            let kept: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                CoupleError::Invalid(format!("run record {}: not JSON: {e}", side.display()))
-            })?;
-            if kept != *identity {
-                let fields = differences(&kept, identity);
+            // Compared as TOML values so that the configurations' own `differences` names
+            // each field that moved (`arch.adc.bits: 8 -> 6`), not a whole section.
+            let kept = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| toml::Value::try_from(v).ok())
+                .ok_or_else(|| {
+                    CoupleError::Invalid(format!(
+                        "run record {}: not a record this program wrote (a JSON object without \
+                         nulls); move it away with its results file",
+                        side.display()
+                    ))
+                })?;
+            let now = toml::Value::try_from(identity)
+                .map_err(|e| CoupleError::Invalid(format!("internal: run record: {e}")))?;
+            if kept != now {
+                let fields = nestevo_core::config::differences(&kept, &now);
                 nestevo_core::invalid!(
                     "results file {} was made by another run ({}, recorded in {}): move it \
                      away or pick another --out",
@@ -161,23 +172,6 @@ impl PointsFile {
             .and_then(|i| row[i].parse().ok())
             .unwrap_or(f64::NAN)
     }
-}
-
-/// `field: kept -> now` for every top-level field of two JSON objects that differs.
-fn differences(kept: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
-    let empty = serde_json::Map::new();
-    let (a, b) = (
-        kept.as_object().unwrap_or(&empty),
-        now.as_object().unwrap_or(&empty),
-    );
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let show = |v: Option<&serde_json::Value>| v.map_or("absent".to_string(), |v| v.to_string());
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k))))
-        .collect()
 }
 
 /// SHA-256 of a checkpoint's content (every tensor's name, shape and values, in name order):

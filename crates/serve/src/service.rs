@@ -146,6 +146,10 @@ impl Service {
     /// (the config's file, or `admin.token` made here on first start).
     pub fn open(cfg: ServeConfig, dir: &Path) -> Result<Arc<Service>> {
         let exp = cfg.experiment()?;
+        // The checkpoints and frames it names, checked at start as the command line does
+        // (paths are read from the working directory, as the evolutions read them).
+        nestevo_evolve::config::check_files(&exp, &cfg.experiment)
+            .map_err(|e| ServeError::Config(format!("experiment: {e}")))?;
         std::fs::create_dir_all(dir.join("frames"))
             .map_err(|e| nestevo_core::error::IoError::new(dir, "create folder", e))?;
         let store = Store::open(&dir.join("state.db"))?;

@@ -494,8 +494,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<SweepOutcome, SweepError>
     for pt in 0..m0.points {
         let lines = &by_shard[(pt % n) as usize];
         let at = (pt / n) as usize * per;
+        let values = grid.values(pt);
         for l in &lines[at..at + per] {
-            let values = grid.values(pt);
             let row = Row::parse(l, keys.len());
             if row
                 .as_ref()

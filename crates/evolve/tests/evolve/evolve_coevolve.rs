@@ -2,18 +2,16 @@
 //! Co-evolution's training jobs on tiny models: the mutual-learning pair (Eq. 14-15 with
 //! weight noise and generated samples), the gradient-reversal layer and A1's adaptation.
 
-use nestevo_couple::label::{LabelRequest, Labeller};
 use nestevo_data::{Stream, StreamId};
 use nestevo_evolve::adapt::{adapt, reverse_gradient, AdaptConfig};
 use nestevo_evolve::coevolve::{
     class_counts, copy_model, train_pair, train_pair_with_replay, PairConfig, PairLabels,
 };
-use nestevo_evolve::labeller::TorchLabeller;
 use nestevo_train::detector::Detector;
 use tch::{Kind, Tensor};
 
 use crate::common;
-use common::{pair_config, tiny, trained_generator};
+use common::{pair_config, pseudo_boxes, tiny, trained_generator};
 
 fn frames(n: u64) -> Vec<nestevo_data::Frame> {
     let st = Stream::new(StreamId::A, 1).with_size(16, 16);
@@ -36,15 +34,7 @@ fn mutual_learning_pair_lowers_both_losses() {
     tch::set_num_threads(1);
     let teacher = tiny(3);
     let fs = frames(8);
-    let labels = TorchLabeller::new(&teacher)
-        .label(
-            &fs,
-            &LabelRequest {
-                min_score: 0.05,
-                feature_layer: None,
-            },
-        )
-        .unwrap();
+    let labels = pseudo_boxes(&teacher, &fs);
     let counts = class_counts(&labels, 4);
     assert!(counts.iter().sum::<usize>() > 0, "the teacher gives boxes");
     let (l0, m0) = (tiny(4), copy_model(&teacher, "mid").unwrap());
@@ -112,11 +102,7 @@ fn replayed_source_frames_train_the_intermediate() {
     tch::set_num_threads(1);
     let teacher = tiny(3);
     let fs = frames(6);
-    let req = LabelRequest {
-        min_score: 0.05,
-        feature_layer: None,
-    };
-    let labels = TorchLabeller::new(&teacher).label(&fs, &req).unwrap();
+    let labels = pseudo_boxes(&teacher, &fs);
     let source: Vec<_> = {
         let st = Stream::new(StreamId::Source, 2).with_size(16, 16);
         (0..6).map(|i| st.frame(i * 11)).collect()

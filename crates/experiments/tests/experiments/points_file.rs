@@ -40,6 +40,24 @@ fn a_results_file_resumes_only_its_own_run() {
         "{e}"
     );
 
+    // A nested field is named by its dotted key, not as its whole section.
+    let p2 = dir.path().join("dev.csv");
+    let arch = |bits: u32| json!({"model": "M1", "arch": {"adc": {"bits": bits, "flip": true}}});
+    PointsFile::open(&p2, &HEADER, 1)
+        .unwrap()
+        .bound_to(&arch(8))
+        .unwrap();
+    let e = PointsFile::open(&p2, &HEADER, 1)
+        .unwrap()
+        .bound_to(&arch(6))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("arch.adc.bits: 8 -> 6") && !e.contains("flip"),
+        "{e}"
+    );
+
     std::fs::remove_file(&side).unwrap();
     let e = PointsFile::open(&p, &HEADER, 1)
         .unwrap()

@@ -679,3 +679,24 @@ fn an_unusable_address_fails_at_once() {
         assert_eq!(c.retries.get(), 0);
     }
 }
+
+/// An experiment naming a checkpoint that is not there is refused at start, naming the field,
+/// before any terminal registers.
+#[test]
+fn a_missing_checkpoint_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = nestevo_evolve::config::preset("smoke").unwrap();
+    e.global.model = "models/pretrained/nope.safetensors".into();
+    let exp = dir.path().join("exp.toml");
+    std::fs::write(&exp, e.to_toml()).unwrap();
+    let mut cfg = ServeConfig::preset("smoke").unwrap();
+    cfg.experiment = exp.display().to_string();
+    let msg = serve::service::Service::open(cfg, &dir.path().join("state"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("global.model") && msg.contains("nope.safetensors"),
+        "{msg}"
+    );
+}

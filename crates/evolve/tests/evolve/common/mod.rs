@@ -98,6 +98,22 @@ pub fn small_smoke(extra: &[&str]) -> nestevo_evolve::config::Experiment {
     nestevo_evolve::config::apply_overrides(&smoke, &sets, "smoke").unwrap()
 }
 
+/// A tiny (untrained) teacher's pseudo boxes on `frames`: every detection above 0.05.
+#[allow(dead_code)]
+pub fn pseudo_boxes(
+    teacher: &Detector,
+    frames: &[nestevo_data::Frame],
+) -> Vec<nestevo_couple::label::Labelled> {
+    use nestevo_couple::label::{LabelRequest, Labeller};
+    let req = LabelRequest {
+        min_score: 0.05,
+        feature_layer: None,
+    };
+    nestevo_evolve::labeller::TorchLabeller::new(teacher)
+        .label(frames, &req)
+        .unwrap()
+}
+
 /// Eight frames of stream A at 16x16, a tiny teacher normalised on them (so that its latents
 /// are not all cut off by the ReLU) and its pseudo boxes, given an area (the untrained size
 /// head gives none) as a trained teacher's would have, so that they hold centres.
@@ -107,7 +123,6 @@ pub fn labelled_frames() -> (
     Detector,
     Vec<nestevo_couple::label::Labelled>,
 ) {
-    use nestevo_couple::label::{LabelRequest, Labeller};
     let st = nestevo_data::Stream::new(nestevo_data::StreamId::A, 1).with_size(16, 16);
     let fs: Vec<_> = (0..8).map(|i| st.frame(i * 7)).collect();
     let rgb: Vec<&[u8]> = fs.iter().map(|f| f.rgb.as_slice()).collect();
@@ -115,15 +130,7 @@ pub fn labelled_frames() -> (
     teacher
         .reestimate_bn(&teacher.batch_from_rgb(&rgb))
         .unwrap();
-    let mut labels = nestevo_evolve::labeller::TorchLabeller::new(&teacher)
-        .label(
-            &fs,
-            &LabelRequest {
-                min_score: 0.05,
-                feature_layer: None,
-            },
-        )
-        .unwrap();
+    let mut labels = pseudo_boxes(&teacher, &fs);
     for b in labels.iter_mut().flat_map(|l| l.boxes.iter_mut()) {
         b.x1 = b.x0 + 4.0;
         b.y1 = b.y0 + 4.0;
