@@ -1,7 +1,7 @@
 //! Reading descriptions: from a file, from a shipped preset, with `--set` overrides, all
 //! through the house's one configuration mechanism (`nestevo_core::config`).
 
-use super::{validate::validate, ArchError, ArchSpec};
+use super::{validate::validate, ArchError, ArchSpec, WeightScale};
 use nestevo_core::config::{self, Config};
 use std::path::Path;
 
@@ -25,6 +25,12 @@ impl Config for ArchSpec {
 
     fn validate(&self, source: &str) -> Result<(), ArchError> {
         validate(self, source)
+    }
+
+    /// `data.weight_scale` is written out only when it is not the default.
+    fn optional_field(path: &[&str]) -> Option<toml::Value> {
+        (path == ["data", "weight_scale"])
+            .then(|| toml::Value::String(WeightScale::Layer.as_str().into()))
     }
 }
 

@@ -98,6 +98,38 @@ pub struct CrossbarSpec {
 pub struct DataSpec {
     pub weight_bits: u32,
     pub input_bits: u32,
+    /// How the float weights map onto the integer range: one scale per layer (ISAAC) or one
+    /// per crossbar column, i.e. per output channel (aihwkit's column-wise weight scaling).
+    /// Absent from a file: per layer; written out only when it is not the default, so older
+    /// descriptions and run records read back unchanged.
+    #[serde(default, skip_serializing_if = "WeightScale::is_layer")]
+    pub weight_scale: WeightScale,
+}
+
+/// The weights' quantisation scale (`data.weight_scale`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightScale {
+    /// s_w = max|W| / (2^(bits-1) - 1) over the whole layer (each group of a grouped conv its
+    /// own): one multiply per output after the shift-and-add, as ISAAC has it.
+    #[default]
+    Layer,
+    /// s_w[n] = max_k |W[k, n]| / (2^(bits-1) - 1) for each output column n: a column whose
+    /// weights are small keeps its full 2^(bits-1) - 1 levels. The rescale is still one multiply
+    /// per output, by that column's scale.
+    Column,
+}
+
+impl WeightScale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeightScale::Layer => "layer",
+            WeightScale::Column => "column",
+        }
+    }
+    pub fn is_layer(&self) -> bool {
+        *self == WeightScale::Layer
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

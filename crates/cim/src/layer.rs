@@ -5,10 +5,10 @@ use super::backend::Backend;
 use super::error::Result;
 use super::matrix::CimMatrix;
 use super::noise::{perturb_f32, NoiseMode, NoiseSpec};
-use super::quant::{par_map, ActQuant, WeightQuant};
+use super::quant::{ActQuant, WeightQuant};
 use super::stats::LayerStats;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use nestevo_arch::ArchSpec;
+use nestevo_arch::{ArchSpec, WeightScale};
 use nestevo_core::invalid;
 use rayon::prelude::*;
 
@@ -57,7 +57,10 @@ impl QuantMatrix {
         if flat.par_iter().any(|x| !x.is_finite()) {
             invalid!("weights hold a non-finite value");
         }
-        let wq = WeightQuant::max_abs(flat, spec.data.weight_bits);
+        let wq = match spec.data.weight_scale {
+            WeightScale::Layer => WeightQuant::max_abs(flat, spec.data.weight_bits),
+            WeightScale::Column => WeightQuant::per_column(w, spec.data.weight_bits),
+        };
         let mat = CimMatrix::program_on(backend, spec, wq.quantize(w).view(), &prog_noise)?;
         Ok(QuantMatrix { wq, mat })
     }
@@ -75,8 +78,7 @@ impl QuantMatrix {
     pub fn forward(&self, x: ArrayView2<f32>, act: &ActQuant) -> Result<(Array2<f32>, LayerStats)> {
         let xi = act.quantize(x);
         let (y, stats) = self.mat.mvm(xi.view(), act.signed)?;
-        let s = self.wq.scale as f64 * act.scale as f64;
-        Ok((par_map(y.view(), |v| (v as f64 * s) as f32), stats))
+        Ok((self.wq.dequantize(y.view(), act.scale), stats))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Per-layer quantisation between floats and the crossbars' integers (SPEC 3.2 steps 1 and 8).
-//! Weights: symmetric max-abs scale, s_w = max|w| / (2^(bits-1) - 1). Activations: calibrated
+//! Weights: symmetric max-abs scale, s_w = max|w| / (2^(bits-1) - 1) over the layer, or with
+//! `data.weight_scale = "column"` one such scale per output column (the rescale after the
+//! shift-and-add multiplies each output by its own column's s_w). Activations: calibrated
 //! on sample inputs; non-negative samples give an unsigned code (s_x = max / (2^bits - 1)),
 //! otherwise two's complement (s_x = max|x| / (2^(bits-1) - 1)). Rounding is to nearest.
 
@@ -7,13 +9,39 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeightQuant {
+    /// The layer's scale; with column scales, the largest of them.
     pub scale: f32,
     pub bits: u32,
+    /// One scale per output column (None: `scale` for every column).
+    pub columns: Option<Vec<f32>>,
 }
 
 impl WeightQuant {
+    /// One max-abs scale per column of the K x N `w`.
+    pub fn per_column(w: ArrayView2<f32>, bits: u32) -> Self {
+        let q = ((1i64 << (bits - 1)) - 1) as f32;
+        let maxes: Vec<f32> = (0..w.ncols())
+            .into_par_iter()
+            .map(|c| w.column(c).iter().fold(0f32, |a, &x| a.max(x.abs())))
+            .collect();
+        let step = |m: f32| if m > 0.0 { m / q } else { 1.0 };
+        // The layer's scale is the largest column's, as `max_abs` gives it.
+        let scale = step(maxes.iter().copied().fold(0f32, f32::max));
+        let cols = maxes.into_iter().map(step).collect();
+        WeightQuant {
+            scale,
+            bits,
+            columns: Some(cols),
+        }
+    }
+
+    /// Column `n`'s scale.
+    pub fn column_scale(&self, n: usize) -> f32 {
+        self.columns.as_ref().map_or(self.scale, |c| c[n])
+    }
+
     pub fn max_abs(w: &[f32], bits: u32) -> Self {
         // The maximum does not depend on the order: over the threads (25 M weights in ResNet-50).
         let m = w
@@ -24,26 +52,53 @@ impl WeightQuant {
         WeightQuant {
             scale: if m > 0.0 { m / q } else { 1.0 },
             bits,
+            columns: None,
         }
     }
     /// The integer weights in standard layout, whatever the layout of `w` (a transposed view is
     /// read row by row over the threads: no copy of the floats first).
     pub fn quantize(&self, w: ArrayView2<f32>) -> Array2<i64> {
         let (lo, hi) = (-(1i64 << (self.bits - 1)), (1i64 << (self.bits - 1)) - 1);
-        let f = |x: f32| ((x / self.scale).round() as i64).clamp(lo, hi);
-        if w.is_standard_layout() {
-            return par_map(w, f);
+        let f = |x: f32, s: f32| ((x / s).round() as i64).clamp(lo, hi);
+        if w.is_standard_layout() && self.columns.is_none() {
+            return par_map(w, |x| f(x, self.scale));
         }
         let (k, n) = w.dim();
         let mut out = vec![0i64; k * n];
         if n > 0 {
             out.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
-                for (o, &x) in row.iter_mut().zip(w.row(r)) {
-                    *o = f(x);
+                for (c, (o, &x)) in row.iter_mut().zip(w.row(r)).enumerate() {
+                    *o = f(x, self.column_scale(c));
                 }
             });
         }
         Array2::from_shape_vec((k, n), out).expect("k x n values")
+    }
+
+    /// The integer outputs y (B x N) back to floats: y[b, n] * s_w[n] * `act_scale`, in f64.
+    pub fn dequantize(&self, y: ArrayView2<i64>, act_scale: f32) -> Array2<f32> {
+        match &self.columns {
+            None => {
+                let s = self.scale as f64 * act_scale as f64;
+                par_map(y, |v| (v as f64 * s) as f32)
+            }
+            Some(cols) => {
+                let s: Vec<f64> = cols.iter().map(|&c| c as f64 * act_scale as f64).collect();
+                let y = y.as_standard_layout();
+                let ys = y.as_slice().expect("standard layout");
+                let mut out = vec![0f32; ys.len()];
+                if !s.is_empty() {
+                    out.par_chunks_mut(s.len())
+                        .zip(ys.par_chunks(s.len()))
+                        .for_each(|(o, yr)| {
+                            for ((o, &v), &s) in o.iter_mut().zip(yr).zip(&s) {
+                                *o = (v as f64 * s) as f32;
+                            }
+                        });
+                }
+                Array2::from_shape_vec(y.dim(), out).expect("same shape")
+            }
+        }
     }
 }
 

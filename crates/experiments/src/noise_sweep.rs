@@ -23,7 +23,7 @@
 
 use crate::plot::{curves, Curve};
 use crate::points::PointsFile;
-use nestevo_arch::ArchSpec;
+use nestevo_arch::{ArchSpec, WeightScale};
 use nestevo_cim::{Backend, CimNetwork, NoiseMode, NoiseSpec};
 use nestevo_core::error::write_atomic;
 use nestevo_couple::{batch_from_frames, load_checkpoint};
@@ -214,6 +214,7 @@ pub fn site_law(site: NoiseSite, mu: f64, arch: &ArchSpec) -> Result<WeightNoise
         NoiseSite::Folded => WeightNoise::folded(mu)?,
         NoiseSite::Cell => {
             WeightNoise::cell(mu, arch.data.weight_bits, arch.crossbar.bits_per_cell)?
+                .with_column_scales(arch.data.weight_scale == WeightScale::Column)
         }
     })
 }

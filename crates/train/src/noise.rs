@@ -21,10 +21,10 @@
 //!   noise term uses the running ones (what the chip holds).
 //! - `Cell`: programming noise on the chip's cells, where the simulator's `--noise cell` (the
 //!   device law `programming`) draws it. The folded weight is quantised as the chip quantises
-//!   it (max-abs, `weight_bits` per group), stored offset-binary u = q + 2^(bits-1) in slices of
-//!   `bits_per_cell`; every slice's level l gets l' = clamp(l + mu * cell_max * N(0, 1), 0,
-//!   cell_max) (sigma = mu (g_max - g_min) in conductance is mu * cell_max in levels), and the
-//!   weight the cells hold is sum_s l'_s 2^(s bits_per_cell) - 2^(bits-1). The most significant
+//!   it (max-abs, `weight_bits` per group, or per output channel with `column_scales`), stored
+//!   offset-binary u = q + 2^(bits-1) in slices of `bits_per_cell`; every slice's level l gets
+//!   l' = clamp(l + mu * cell_max * N(0, 1), 0, cell_max) (sigma = mu (g_max - g_min) in
+//!   conductance is mu * cell_max in levels), and the weight the cells hold is sum_s l'_s 2^(s bits_per_cell) - 2^(bits-1). The most significant
 //!   slice dominates (sigma about 0.75 mu of the group's range at 16 bits, 2-bit cells), and
 //!   cells at level 0 or cell_max can only move one way, which biases small weights. Column
 //!   flipping stores cell_max - l instead, which gives the same distribution (the noise is
@@ -57,6 +57,9 @@ pub struct WeightNoise {
     pub weight_bits: Option<u32>,
     /// With `Cell`: bits per cell (ISAAC: 2).
     pub cell_bits: u32,
+    /// The quantisation scale per output channel (the accelerator's `data.weight_scale =
+    /// "column"`) instead of per group.
+    pub column_scales: bool,
 }
 
 impl WeightNoise {
@@ -69,6 +72,7 @@ impl WeightNoise {
             site: NoiseSite::Raw,
             weight_bits: None,
             cell_bits: 2,
+            column_scales: false,
         })
     }
 
@@ -117,6 +121,16 @@ impl WeightNoise {
         })
     }
 
+    /// Quantises with one scale per output channel, as the accelerator's `data.weight_scale =
+    /// "column"` programs the crossbars (the noise of `Folded` keeps each group's range: the
+    /// chip draws Eq. 18-20 on the float weights before it quantises).
+    pub fn with_column_scales(self, on: bool) -> Self {
+        Self {
+            column_scales: on,
+            ..self
+        }
+    }
+
     /// sigma = mu * (max W - min W) (Eq. 19), W' = clamp(W + sigma * N(0, 1), min W, max W)
     /// (Eq. 18, 20), returned as `W + (W' - W).detach()` so that dW'/dW = 1. The whole
     /// tensor's range, whatever the site (a layer that folds nothing and has one group draws
@@ -160,8 +174,15 @@ impl WeightNoise {
     /// `groups` groups of output channels with its own range: the change W' - wf.
     pub fn folded_delta(&self, wf: &Tensor, groups: i64) -> Tensor {
         let g = wf.view([groups, -1]);
+        // The rows that share one quantisation scale: each group, or each output channel.
+        let rows = if self.column_scales {
+            wf.size()[0]
+        } else {
+            groups
+        };
         if self.site == NoiseSite::Cell {
-            return (self.cell_draw(&g) - &g).view(wf.size().as_slice());
+            let c = wf.view([rows, -1]);
+            return (self.cell_draw(&c) - &c).view(wf.size().as_slice());
         }
         let mut noisy = g.shallow_clone();
         if self.mu > 0.0 {
@@ -172,9 +193,10 @@ impl WeightNoise {
         }
         if let Some(bits) = self.weight_bits {
             let q = ((1i64 << (bits - 1)) - 1) as f64;
-            let m = noisy.abs().amax([1i64].as_slice(), true);
+            let n = noisy.view([rows, -1]);
+            let m = n.abs().amax([1i64].as_slice(), true);
             let step = (&m / q).where_self(&m.gt(0.0), &m.ones_like());
-            noisy = (&noisy / &step).round().clamp(-(q + 1.0), q) * step;
+            noisy = ((&n / &step).round().clamp(-(q + 1.0), q) * step).view([groups, -1]);
         }
         (noisy - g).view(wf.size().as_slice())
     }

@@ -298,13 +298,21 @@ impl Forward<'_, '_> {
         };
         let xi = q.f_to_kind(Kind::Int64).map_err(tch)?;
         let (y, st) = m.run_tensor(&xi, mode, qm.matrix().read_noise())?;
-        let s = qm.wq.scale as f64 * act.scale as f64;
         let bias = Tensor::f_from_slice(bias.as_slice().expect("owned bias"))
             .and_then(|t| t.f_to_device(self.dev))
             .map_err(tch)?;
+        let y = y.f_to_kind(Kind::Double).map_err(tch)?;
+        // y[b, n] * s_w[n] * s_x in f64, as `cim`'s `WeightQuant::dequantize`.
+        let y = match &qm.wq.columns {
+            None => y.f_mul_scalar(qm.wq.scale as f64 * act.scale as f64),
+            Some(cols) => {
+                let s: Vec<f64> = cols.iter().map(|&c| c as f64 * act.scale as f64).collect();
+                Tensor::f_from_slice(&s)
+                    .and_then(|t| t.f_to_device(self.dev))
+                    .and_then(|t| y.f_mul(&t))
+            }
+        };
         let y = y
-            .f_to_kind(Kind::Double)
-            .and_then(|t| t.f_mul_scalar(s))
             .and_then(|t| t.f_to_kind(Kind::Float))
             .and_then(|t| t.f_add(&bias))
             .map_err(tch)?;

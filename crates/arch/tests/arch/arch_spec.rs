@@ -199,3 +199,43 @@ fn device_laws_are_read_validated_and_overridden() {
         "{e}"
     );
 }
+
+/// `data.weight_scale`: per layer unless a file or `--set` says per column; a bad value is
+/// named with what is allowed; the default is not written out, so the serialised ISAAC (and
+/// every run record made before the field existed) reads the same.
+#[test]
+fn weight_scale_defaults_to_the_layer_and_is_settable() {
+    use nestevo_arch::WeightScale;
+    let s = preset("isaac").unwrap();
+    assert_eq!(s.data.weight_scale, WeightScale::Layer);
+    assert!(!toml::to_string(&s).unwrap().contains("weight_scale"));
+    let o = apply_overrides(&s, &["data.weight_scale=column".into()], "isaac").unwrap();
+    assert_eq!(o.data.weight_scale, WeightScale::Column);
+    assert!(toml::to_string(&o)
+        .unwrap()
+        .contains("weight_scale = \"column\""));
+    let back = apply_overrides(&o, &["data.weight_scale=layer".into()], "isaac").unwrap();
+    assert_eq!(back, s);
+    let e = apply_overrides(&s, &["data.weight_scale=row".into()], "isaac")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("data.weight_scale") && e.contains("row") && e.contains("`column`"),
+        "{e}"
+    );
+    let m = load_with(
+        "input_bits = 16",
+        "input_bits = 16\nweight_scale = \"channel\"",
+    );
+    assert!(
+        m.contains("weight_scale") && m.contains("channel") && m.contains("`layer`"),
+        "{m}"
+    );
+    let text = isaac_text().replacen(
+        "input_bits = 16",
+        "input_bits = 16\nweight_scale = \"column\"",
+        1,
+    );
+    let f = nestevo_arch::parse_arch(&text, "t.toml").unwrap();
+    assert_eq!(f.data.weight_scale, WeightScale::Column);
+}

@@ -165,3 +165,62 @@ fn weights_quantise_the_same_from_any_layout() {
         .unwrap();
     assert_eq!(from_view[[i % 13, i / 13]].abs(), 32767, "max |w| = {m}");
 }
+
+/// `data.weight_scale = "column"`: each output column gets its own max-abs scale, so a column
+/// of small weights keeps all 2^15 - 1 levels where one layer scale leaves it a handful; the
+/// integers and the rescale are exactly the hand computation.
+#[test]
+fn column_scales_keep_each_columns_levels() {
+    let layer = preset("isaac").unwrap();
+    let column =
+        nestevo_arch::apply_overrides(&layer, &["data.weight_scale=column".into()], "t").unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(4);
+    // PyTorch layout [out, in]: output 1's weights are 1e-4 of output 0's.
+    let w = Array2::from_shape_fn((2, 64), |(o, _)| {
+        r.gen_range(-1f32..1.0) * if o == 1 { 1e-4 } else { 1.0 }
+    });
+    let x = Array2::from_shape_fn((3, 64), |_| r.gen_range(0f32..1.0));
+    let want = x.dot(&w.t());
+    let err = |spec: &nestevo_arch::ArchSpec| {
+        let mut l = CimLinear::new(spec, w.view(), None, &NoiseSpec::default()).unwrap();
+        l.calibrate(x.view());
+        let (y, _) = l.forward(x.view()).unwrap();
+        let col = |a: &Array2<f32>| a.column(1).to_vec();
+        (rel_err(&col(&y), &col(&want)), l)
+    };
+    let (e_layer, _) = err(&layer);
+    let (e_col, l) = err(&column);
+    assert!(e_col < 1e-4, "column scales: small column's error {e_col}");
+    assert!(
+        e_layer > 100.0 * e_col,
+        "one layer scale: {e_layer} against {e_col}"
+    );
+
+    // The scales and integers by hand: s_n = max_k |w[k, n]| / 32767, round to nearest.
+    let wq = &l.quant_matrix().wq;
+    let cols = wq.columns.as_ref().expect("column scales");
+    for (n, &s) in cols.iter().enumerate() {
+        let m = w.row(n).iter().fold(0f32, |a, &v| a.max(v.abs()));
+        assert_eq!(s, m / 32767.0);
+    }
+    assert_eq!(
+        wq.scale,
+        cols[0].max(cols[1]),
+        "the layer's scale is the largest"
+    );
+    let q = wq.quantize(w.t());
+    for ((k, n), &v) in q.indexed_iter() {
+        assert_eq!(v, (w[[n, k]] / cols[n]).round() as i64);
+    }
+    // The rescale multiplies each output by its own column's scale, in f64.
+    let y = ndarray::array![[3i64, -5], [7, 11]];
+    let d = wq.dequantize(y.view(), 0.25);
+    for ((b, n), &v) in d.indexed_iter() {
+        assert_eq!(v, (y[[b, n]] as f64 * cols[n] as f64 * 0.25) as f32);
+    }
+    // An all-zero column keeps scale 1 and integers 0, as an all-zero layer does.
+    let z = Array2::from_shape_fn((4, 2), |(_, n)| if n == 0 { 0.5f32 } else { 0.0 });
+    let zq = nestevo_cim::WeightQuant::per_column(z.view(), 16);
+    assert_eq!(zq.columns.as_deref(), Some(&[0.5 / 32767.0, 1.0][..]));
+    assert!(zq.quantize(z.view()).column(1).iter().all(|&v| v == 0));
+}

@@ -149,3 +149,57 @@ fn cell_law_moments_by_hand() {
         assert!(d[0] >= -(step * 1.0001) as f64, "{}", d[0]);
     }
 }
+
+/// With column scales (the accelerator's `data.weight_scale = "column"`) the cell law and the
+/// folded quantisation round each output channel on its own max-abs grid, as the simulator's
+/// `WeightQuant::per_column` does; per group, the small channel is rounded on the large one's.
+#[test]
+fn column_scales_round_each_output_channel_on_its_own_grid() {
+    let _serial = crate::serial();
+    tch::set_num_threads(1);
+    // [out 2, in 3, 2, 2]: channel 1's weights are 1e-4 of channel 0's.
+    let big = Tensor::rand([1, 3, 2, 2], (Kind::Float, tch::Device::Cpu)) - 0.5;
+    let w = Tensor::cat(&[&big, &(&big * 1e-4)], 0);
+    let flat: Vec<f32> = Vec::try_from(w.view([-1])).unwrap();
+    let grid = |bits: u32| {
+        let q = ((1i64 << (bits - 1)) - 1) as f32;
+        let out: Vec<f32> = flat
+            .chunks(12)
+            .flat_map(|c| {
+                let s = c.iter().fold(0f32, |a, &x| a.max(x.abs())) / q;
+                c.iter().map(move |&x| (x / s).round() * s)
+            })
+            .collect();
+        out
+    };
+    for (law, bits) in [
+        (WeightNoise::cell(0.0, 8, 2).unwrap(), 8),
+        (
+            WeightNoise::folded(0.0)
+                .unwrap()
+                .with_weight_bits(8)
+                .unwrap(),
+            8,
+        ),
+    ] {
+        let per_group = (&w + law.folded_delta(&w, 1)).view([-1]);
+        let per_col = (&w + law.with_column_scales(true).folded_delta(&w, 1)).view([-1]);
+        let per_col: Vec<f32> = Vec::try_from(per_col).unwrap();
+        for (a, b) in per_col.iter().zip(grid(bits)) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-9), "{a} vs {b}");
+        }
+        // One scale for both channels leaves the small one at most a level or two.
+        let per_group: Vec<f32> = Vec::try_from(per_group).unwrap();
+        let small_err: f32 = per_group[12..]
+            .iter()
+            .zip(&flat[12..])
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        let col_err: f32 = per_col[12..]
+            .iter()
+            .zip(&flat[12..])
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        assert!(small_err > 100.0 * col_err, "{small_err} vs {col_err}");
+    }
+}

@@ -173,7 +173,7 @@ fn same_counts(a: &[LayerRun], b: &[LayerRun]) {
 /// Noiseless: bit for bit the host path's outputs (on the torch engine and on the CPU kernels)
 /// and the same counts, on ISAAC (the exact product), on the bit-serial tensors and with a
 /// 4-bit ADC of the exact range (saturations) and of the calibrated range (the LSB rounding of
-/// the tail), unsigned and signed frames.
+/// the tail), unsigned and signed frames, one scale per layer and per column.
 /// Every digital op replays the host's f32 operations in the host's order (net.rs), so no
 /// tolerance is needed.
 #[test]
@@ -183,10 +183,13 @@ fn device_network_equals_host_path() {
     narrow.adc.bits = 4;
     let mut calibrated = narrow.clone();
     calibrated.adc.range = AdcRange::Calibrated;
+    let mut columns = isaac.clone();
+    columns.data.weight_scale = nestevo_arch::WeightScale::Column;
     for (spec, exact, signed) in [
         (&isaac, true, false),
         (&isaac, true, true),
         (&isaac, false, true),
+        (&columns, true, true),
         (&narrow, true, false),
         (&calibrated, true, true),
     ] {
