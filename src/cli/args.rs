@@ -111,3 +111,16 @@ pub fn set_threads(t: Option<i32>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Refuses an output file whose folder does not exist before any work is done, so that a typo in
+/// `flag` never costs a finished run's results.
+pub fn out_folder(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => anyhow::bail!(
+            "{flag} {}: the folder {} does not exist (create it first)",
+            path.display(),
+            d.display()
+        ),
+        _ => Ok(()),
+    }
+}

@@ -2,7 +2,7 @@
 //! compensation) and stuck-at faults, each point against the ideal chip on the same frames.
 
 use super::args::{set_threads, ArchSel, BackendArg};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use nestevo_couple::load_checkpoint;
 use nestevo_data::StreamId;
@@ -68,6 +68,22 @@ pub fn run(a: DeviceSweepArgs) -> Result<()> {
             .build_global();
     }
     let arch = a.sel.load()?;
+    // Each value's laws against the description first, so that a bad one is named by its flag.
+    let check = |points: Vec<nestevo_experiments::device_sweep::Point>| -> Result<()> {
+        for p in points {
+            let mut spec = arch.clone();
+            spec.device.laws.extend(p.laws);
+            spec.device_laws(&spec.name)?;
+        }
+        Ok(())
+    };
+    check(grid(&[1.0], &[], &a.drift)?).with_context(|| format!("--drift {}", a.drift))?;
+    for &t in &a.times {
+        check(grid(&[t], &[], &a.drift)?).with_context(|| format!("--times {t}"))?;
+    }
+    for &r in &a.rates {
+        check(grid(&[], &[r], "")?).with_context(|| format!("--rates {r}"))?;
+    }
     let (desc, tensors) = load_checkpoint(&a.checkpoint, None)?;
     let sets = a
         .streams

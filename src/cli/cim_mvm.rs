@@ -40,6 +40,7 @@ pub struct MvmArgs {
 }
 
 pub fn run(a: MvmArgs) -> Result<()> {
+    super::args::out_folder("--out", &a.out)?;
     let spec = a.sel.load()?;
     let noise = a.noise.spec(a.read_mu)?;
     let w = read_int_matrix(&a.weights)?;

@@ -12,6 +12,9 @@ pub fn run(a: RunArgs) -> Result<()> {
         let noise = a.noise.spec(0.0)?;
         return super::cim_generic::run(a, spec, noise);
     }
+    if let Some(p) = &a.out {
+        super::args::out_folder("--out", p)?;
+    }
     let stream = a.frames.stream.unwrap_or(StreamId::Source);
     let cfg = RunConfig {
         frames: a.frames.held_out(stream, 16)?,

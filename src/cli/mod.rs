@@ -101,8 +101,18 @@ enum Command {
 }
 
 /// Runs the CLI; errors print as one clear message and exit non-zero, never a panic trace.
+/// `--mu -0.5` reaches `--mu` as `--mu=-0.5` does (without this clap takes `-0.5` for a flag
+/// and says nothing of the value), so a negative value meets its own check, which says what is
+/// allowed.
+fn allow_negative(c: clap::Command) -> clap::Command {
+    c.allow_negative_numbers(true)
+        .mut_subcommands(allow_negative)
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = allow_negative(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Info(a) => info::run(a),
         Command::Cim(c) => cim::run(c),

@@ -449,3 +449,84 @@ mod torch_side {
         assert!(m.contains("LibTorch"), "{m}");
     }
 }
+
+/// A .npy of int32 with `shape`, zeros, written by hand (format 1.0).
+fn int32_npy(path: &str, shape: &[usize]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut h = format!(
+        "{{'descr': '<i4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((h.len() as u16).to_le_bytes());
+    b.extend(h.as_bytes());
+    b.extend(vec![0u8; 4 * shape.iter().product::<usize>()]);
+    std::fs::write(path, b).unwrap();
+}
+
+/// A negative value reaches its flag (`--mu -1` as `--mu=-1`) and meets that flag's check; an
+/// output file in a folder that does not exist is refused before any work; a .npy of the wrong
+/// rank is described; a device-sweep value the law refuses is named by its flag.
+#[test]
+fn values_and_outputs_are_checked_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (w, x, w3) = (
+        format!("{d}/w.npy"),
+        format!("{d}/x.npy"),
+        format!("{d}/w3.npy"),
+    );
+    int32_npy(&w, &[4, 3]);
+    int32_npy(&x, &[2, 4]);
+    int32_npy(&w3, &[2, 3, 4]);
+    let mvm = |extra: &[&str], out: &str, needles: &[&str]| {
+        let mut args = vec!["cim", "mvm", "--weights", &w, "--inputs", &x, "--out", out];
+        args.extend(extra);
+        one_clear_line(&args, needles);
+    };
+    let out = format!("{d}/y.npy");
+    mvm(
+        &["--noise", "cell", "--mu", "-1"],
+        &out,
+        &["mu", "-1", "0 <= mu <= 1"],
+    );
+    let missing = format!("{d}/no/such/y.npy");
+    mvm(&[], &missing, &["--out", "no/such", "does not exist"]);
+    assert!(!Path::new(&missing).exists());
+    one_clear_line(
+        &[
+            "cim",
+            "mvm",
+            "--weights",
+            &w3,
+            "--inputs",
+            &x,
+            "--out",
+            &out,
+        ],
+        &["w3.npy", "3-D array of int32", "[2, 3, 4]", "allowed"],
+    );
+    let sweep = |flag: &str, value: &str, needles: &[&str]| {
+        one_clear_line(
+            &[
+                "bench",
+                "device-sweep",
+                "--checkpoint",
+                &format!("{d}/none.safetensors"),
+                flag,
+                value,
+                "--out",
+                &format!("{d}/s.csv"),
+            ],
+            needles,
+        )
+    };
+    sweep("--times", "-1", &["--times -1", "time_s", "a number >= 0"]);
+    sweep("--rates", "2", &["--rates 2", "off_rate", "from 0 to 1"]);
+    sweep("--drift", "t0_s=0", &["--drift t0_s=0", "a number > 0"]);
+    assert!(!Path::new(&format!("{d}/s.csv")).exists());
+}

@@ -38,18 +38,73 @@ pub fn read_int_matrix(path: &Path) -> Result<Array2<i64>, DataError> {
             Err(e) => nestevo_core::invalid!("{}: {e}", path.display()),
         }
     }
-    // Say why the most general reader refused it.
-    let why = std::fs::File::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| {
-            ndarray::Array2::<i64>::read_npy(std::io::BufReader::new(f)).map_err(|e| e.to_string())
-        })
-        .err()
-        .unwrap_or_default();
+    // Say what the file holds, or else why the most general reader refused it.
+    let why = match describe(path) {
+        Some(what) => what,
+        None => std::fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                ndarray::Array2::<i64>::read_npy(std::io::BufReader::new(f))
+                    .map_err(|e| e.to_string())
+            })
+            .err()
+            .unwrap_or_default(),
+    };
     nestevo_core::invalid!(
         "{}: not a 2-D integer .npy ({why}); allowed: a 2-D array of int8..int64 or uint8..uint64",
         path.display()
     )
+}
+
+/// "a 3-D array of int32, shape [2, 3, 4]" from a .npy header (format versions 1 to 3), or None
+/// where the header cannot be read.
+fn describe(path: &Path) -> Option<String> {
+    let mut head = vec![0u8; 4096];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).ok()?, &mut head).ok()?;
+    let head = &head[..n];
+    if !head.starts_with(b"\x93NUMPY") || head.len() < 12 {
+        return None;
+    }
+    let (len, start) = match head[6] {
+        1 => (u16::from_le_bytes([head[8], head[9]]) as usize, 10),
+        _ => (
+            u32::from_le_bytes(head[8..12].try_into().ok()?) as usize,
+            12,
+        ),
+    };
+    let text = std::str::from_utf8(head.get(start..start + len)?).ok()?;
+    let field = |key: &str| {
+        let at = text.find(&format!("'{key}'"))? + key.len() + 2;
+        Some(text[at..].trim_start_matches([':', ' ']))
+    };
+    let descr = field("descr")?.strip_prefix('\'')?.split('\'').next()?;
+    let shape: Vec<&str> = field("shape")?
+        .strip_prefix('(')?
+        .split(')')
+        .next()?
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let kind = match descr.trim_start_matches(['<', '>', '|', '=']) {
+        "b1" => "bool".to_string(),
+        k => {
+            let (c, bytes) = k.split_at(1);
+            let bits = bytes.parse::<u32>().ok()? * 8;
+            match c {
+                "i" => format!("int{bits}"),
+                "u" => format!("uint{bits}"),
+                "f" => format!("float{bits}"),
+                "c" => format!("complex{bits}"),
+                _ => descr.to_string(),
+            }
+        }
+    };
+    Some(format!(
+        "a {}-D array of {kind}, shape [{}]",
+        shape.len(),
+        shape.join(", ")
+    ))
 }
 
 /// Writes an int64 matrix as .npy, atomically.

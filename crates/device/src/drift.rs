@@ -19,8 +19,8 @@ pub const INFO: LawInfo = LawInfo {
     name: "drift",
     summary:
         "g(t) = g(t0) ((t + t0)/t0)^-nu per cell, nu ~ N(nu, nu_sd^2); optional global compensation",
-    params: "time_s (>= 0, required), t0_s (> 0, default 20), nu (>= 0, default 0.049), \
-             nu_sd (>= 0, default 0.008), compensate (default false)",
+    params: "time_s (>= 0, required), t0_s (> 0, default 20), nu (0 to 1, default 0.049), \
+             nu_sd (0 to 1, default 0.008), compensate (default false)",
     build: |p| {
         Ok(Arc::new(Drift::new(
             p.num("time_s", None, 0.0, f64::INFINITY)?,

@@ -121,13 +121,10 @@ impl<'a> Params<'a> {
         hi: f64,
     ) -> Result<f64, DeviceError> {
         self.asked.borrow_mut().insert(key);
-        let allowed = || {
-            let hi = if hi.is_infinite() {
-                "".to_string()
-            } else {
-                format!(" <= {hi}")
-            };
-            format!("allowed: a number {lo} <={hi}")
+        let allowed = || match (lo == f64::MIN_POSITIVE, hi.is_infinite()) {
+            (true, true) => "allowed: a number > 0".to_string(),
+            (false, true) => format!("allowed: a number >= {lo}"),
+            _ => format!("allowed: a number from {lo} to {hi}"),
         };
         match (self.map.get(key), default) {
             (Some(Value::Num(x)), _) if x.is_finite() && (lo..=hi).contains(x) => Ok(*x),

@@ -101,6 +101,13 @@ pub fn device_sweep(
     let mut file = PointsFile::open(out, &COLUMNS, 4)?
         .bound_to(&identity)?
         .numeric(&COLUMNS[5..])?;
+    // Every point's laws against the description before any point runs.
+    for p in &s.points {
+        let mut spec = s.arch.clone();
+        spec.device.laws.extend(p.laws.iter().cloned());
+        spec.device_laws(&spec.name)
+            .map_err(|e| CoupleError::Invalid(format!("point {} x {}: {e}", p.group, p.x)))?;
+    }
     let mut todo = Vec::new();
     for p in &s.points {
         // The ideal chip draws nothing: one draw.
