@@ -5,34 +5,25 @@ float reference against the exact result").
 
   python scripts/exact_torchvision.py DIR NESTEVO resnet101 resnet152 ...
 
-Rebuilds NAME exactly as scripts/export_torchvision.py made DIR/NAME.onnx (seed 0, batch-norm
-statistics from 8 random images), runs it in float64 on DIR/NAME_x.npy, and prints the largest
-difference over max |y| of onnxruntime's output (DIR/NAME_y.npy), PyTorch's float32 output and
+Rebuilds NAME with scripts/export_torchvision.py's `build` (seed 0, batch-norm statistics from 8
+random images), as it made DIR/NAME.onnx, runs it in float64 on DIR/NAME_x.npy, and prints the
+largest difference over max |y| of onnxruntime's output (DIR/NAME_y.npy), PyTorch's float32 output and
 `NESTEVO cim run`'s float reference and crossbars, against the exact result and against
 onnxruntime. Needs torch, torchvision and numpy; no weights are downloaded.
 """
 import os, subprocess, sys, tempfile
 import numpy as np
-import torch, torchvision
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_torchvision import build  # noqa: E402
 
 d, nestevo = sys.argv[1], os.path.realpath(sys.argv[2])
 print("| network | onnxruntime vs exact | PyTorch f32 vs exact | nestevo float vs exact | "
       "PyTorch f32 vs onnxruntime | nestevo float vs onnxruntime | crossbars vs exact |")
 print("|---|---|---|---|---|---|---|")
 for name in sys.argv[3:]:
-    torch.manual_seed(0)
-    m = getattr(torchvision.models, name)(weights=None).eval()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.momentum = None
-            mod.reset_running_stats()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.Linear) and not mod.weight.any():
-            torch.nn.init.normal_(mod.weight, std=0.02)
-    m.train()
-    with torch.no_grad():
-        m(torch.randn(8, 3, 224, 224))
-    m.eval()
+    m, _ = build(name)
     x = np.load(f"{d}/{name}_x.npy")
     ort = np.load(f"{d}/{name}_y.npy")
     with torch.no_grad():

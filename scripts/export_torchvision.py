@@ -9,9 +9,11 @@ Writes OUT_DIR/NAME.onnx (opset 17, the legacy TorchScript exporter), NAME_x.npy
 torch, torchvision, onnx and onnxruntime; no weights are downloaded (weights=None).
 """
 import sys, os, time, torch, torchvision, numpy as np
-import onnxruntime as ort
-out = sys.argv[1]; names = sys.argv[2:]
-for name in names:
+
+
+def build(name):
+    """The seeded network NAME in eval mode and its input size (scripts/exact_torchvision.py
+    rebuilds the same one)."""
     torch.manual_seed(0)
     kw = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
     m = getattr(torchvision.models, name)(weights=None, **kw).eval()
@@ -30,13 +32,19 @@ for name in names:
     m.train()
     with torch.no_grad():
         m(torch.randn(8, 3, size, size))
-    m.eval()
-    size = 299 if name == "inception_v3" else 224
-    x = torch.randn(1, 3, size, size)
-    p = os.path.join(out, f"{name}.onnx")
-    t = time.time()
-    torch.onnx.export(m, (x,), p, opset_version=17, dynamo=False, input_names=["x"], output_names=["y"])
-    xs = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
-    y = ort.InferenceSession(p, providers=["CPUExecutionProvider"]).run(None, {"x": xs})[0]
-    np.save(os.path.join(out, f"{name}_x.npy"), xs); np.save(os.path.join(out, f"{name}_y.npy"), y)
-    print(name, "exported", round(time.time() - t, 1), "s", os.path.getsize(p) // 1_000_000, "MB", flush=True)
+    return m.eval(), size
+
+
+if __name__ == "__main__":
+    import onnxruntime as ort
+    out = sys.argv[1]; names = sys.argv[2:]
+    for name in names:
+        m, size = build(name)
+        x = torch.randn(1, 3, size, size)
+        p = os.path.join(out, f"{name}.onnx")
+        t = time.time()
+        torch.onnx.export(m, (x,), p, opset_version=17, dynamo=False, input_names=["x"], output_names=["y"])
+        xs = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+        y = ort.InferenceSession(p, providers=["CPUExecutionProvider"]).run(None, {"x": xs})[0]
+        np.save(os.path.join(out, f"{name}_x.npy"), xs); np.save(os.path.join(out, f"{name}_y.npy"), y)
+        print(name, "exported", round(time.time() - t, 1), "s", os.path.getsize(p) // 1_000_000, "MB", flush=True)
