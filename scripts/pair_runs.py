@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Paired differences of two sets of evolution runs over replicates (95 % t intervals).
+"""Paired differences of two sets of evolution runs over replicates (95 % t intervals, or at
+level L, e.g. 0.978 for a third look under Pocock's boundary).
 
-    python3 scripts/pair_runs.py A_ROOT A_METHOD B_ROOT B_METHOD REPS...
+    python3 scripts/pair_runs.py [--level L] A_ROOT A_METHOD B_ROOT B_METHOD REPS...
 
 Each side is ROOT/rep<R>/<METHOD>/summary.json as `nestevo evolve compare` writes it; the two
 may be different folders (the same method under two settings) or one folder (two methods).
@@ -22,10 +23,14 @@ def load(root, method, r):
 
 
 def main():
-    if len(sys.argv) < 6:
+    args = sys.argv[1:]
+    level = 0.95
+    if args[:1] == ["--level"] and len(args) > 1:
+        level, args = float(args[1]), args[2:]
+    if len(args) < 5:
         sys.exit(__doc__)
-    ar, am, br, bm = sys.argv[1:5]
-    reps = [int(r) for r in sys.argv[5:]]
+    ar, am, br, bm = args[:4]
+    reps = [int(r) for r in args[4:]]
     rows = []
     for r in reps:
         (ta, ga), (tb, gb) = load(ar, am, r), load(br, bm, r)
@@ -53,12 +58,13 @@ def main():
     print("| replicate | final A | final B | A - B |\n|---|---:|---:|---:|")
     for x in rows:
         print(f"| {x['rep']} | {x['final A']:.4f} | {x['final B']:.4f} | {x['A - B']:+.4f} |")
-    print("\n| paired over replicates | mean [95 % t interval] | above 0 | verdict |\n|---|---|---:|---|")
+    pct = f"{100 * level:g} %"
+    print(f"\n| paired over replicates | mean [{pct} t interval] | above 0 | verdict |\n|---|---|---:|---|")
     for k in rows[0]:
         if k in ("rep",):
             continue
         xs = [x[k] for x in rows]
-        m, lo, hi = interval(xs)
+        m, lo, hi = interval(xs, level)
         above = sum(1 for v in xs if v > 0)
         verdict = "above 0" if lo > 0 else ("below 0" if hi < 0 else "within noise")
         if k in ("final A", "final B"):
