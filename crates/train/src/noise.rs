@@ -24,9 +24,10 @@
 //!   it (max-abs, `weight_bits` per group, or per output channel with `column_scales`), stored
 //!   offset-binary u = q + 2^(bits-1) in slices of `bits_per_cell`; every slice's level l gets
 //!   l' = clamp(l + mu * cell_max * N(0, 1), 0, cell_max) (sigma = mu (g_max - g_min) in
-//!   conductance is mu * cell_max in levels), and the weight the cells hold is sum_s l'_s 2^(s bits_per_cell) - 2^(bits-1). The most significant
-//!   slice dominates (sigma about 0.75 mu of the group's range at 16 bits, 2-bit cells), and
-//!   cells at level 0 or cell_max can only move one way, which biases small weights. Column
+//!   conductance is mu * cell_max in levels), and the weight the cells hold is
+//!   sum_s l'_s 2^(s bits_per_cell) - 2^(bits-1). The most significant slice dominates (sigma
+//!   about 0.75 mu of the group's range at 16 bits, 2-bit cells), and cells at level 0 or
+//!   cell_max can only move one way, which biases small weights. Column
 //!   flipping stores cell_max - l instead, which gives the same distribution (the noise is
 //!   symmetric), so the law ignores it. What it leaves out: the ADC rounding each column's sum
 //!   of up to 128 such cells, which absorbs small errors (at mu 0.01 the chip loses nothing).
