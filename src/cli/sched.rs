@@ -151,6 +151,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<()> {
             p.budget_mb,
             p.value
         );
+        println!("{}", a.models.describe());
     }
     Ok(())
 }

@@ -23,12 +23,37 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The predictor file the models come from: `--predictor`, else the default where it exists.
+    pub fn predictor_file(&self) -> Option<PathBuf> {
+        self.predictor
+            .clone()
+            .or_else(|| Some(PathBuf::from(DEFAULT_PREDICTOR)).filter(|p| p.exists()))
+    }
+
+    /// What sized the jobs, for a report: the predictor file (its memory model for every job,
+    /// its time model for the jobs without `seconds`), or the defaults.
+    pub fn describe(&self) -> String {
+        let ws = self
+            .workspace_mb
+            .map(|w| format!(", workspace {w} MB per job"))
+            .unwrap_or_default();
+        match self.predictor_file() {
+            Some(p) => format!(
+                "sized by {} ({} for jobs without `seconds`{ws})",
+                p.display(),
+                if self.baseline {
+                    "MACs baseline"
+                } else {
+                    "MLP"
+                }
+            ),
+            None => format!("sized by the default memory model{ws} and each job's `seconds`"),
+        }
+    }
+
     /// The memory and time models; `None` time model when no predictor file is found.
     pub fn load(&self) -> anyhow::Result<(MemoryModel, Option<TimeModel>)> {
-        let path = self
-            .predictor
-            .clone()
-            .or_else(|| Some(PathBuf::from(DEFAULT_PREDICTOR)).filter(|p| p.exists()));
+        let path = self.predictor_file();
         let mlp = path.map(|p| Mlp::load(&p)).transpose()?;
         let mut mem = MemoryModel::default();
         if let Some(m) = &mlp {

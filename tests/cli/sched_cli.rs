@@ -62,6 +62,23 @@ fn plan_command_prints_the_choice() {
         !ok && err.contains("policy") && err.contains("lifo") && err.contains("knapsack"),
         "{err}"
     );
+    // The text form says what sized the jobs.
+    let (ok, out, err) = nestevo(&[
+        "sched",
+        "plan",
+        "--jobs",
+        f,
+        "--memory-mb",
+        "700",
+        "--predictor",
+        "models/sched/predictor.json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("start 2 of 3 jobs: a, b")
+            && out.contains("sized by models/sched/predictor.json (MLP"),
+        "{out}"
+    );
     let (ok, _, err) = nestevo(&["sched", "plan", "--jobs", f, "--memory-mb", "0"]);
     assert!(
         !ok && err.contains("memory_mb") && err.contains("above 0"),
