@@ -7,7 +7,7 @@ use clap::Args;
 use nestevo_couple::load_checkpoint;
 use nestevo_data::StreamId;
 use nestevo_eval::heldout::{HeldOut, EVAL_SEED};
-use nestevo_experiments::device_sweep::{device_sweep, grid, summarise, DeviceSweep};
+use nestevo_experiments::device_sweep::{check_points, device_sweep, grid, summarise, DeviceSweep};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -69,14 +69,7 @@ pub fn run(a: DeviceSweepArgs) -> Result<()> {
     }
     let arch = a.sel.load()?;
     // Each value's laws against the description first, so that a bad one is named by its flag.
-    let check = |points: Vec<nestevo_experiments::device_sweep::Point>| -> Result<()> {
-        for p in points {
-            let mut spec = arch.clone();
-            spec.device.laws.extend(p.laws);
-            spec.device_laws(&spec.name)?;
-        }
-        Ok(())
-    };
+    let check = |points: Vec<_>| check_points(&arch, &points);
     check(grid(&[1.0], &[], &a.drift)?).with_context(|| format!("--drift {}", a.drift))?;
     for &t in &a.times {
         check(grid(&[t], &[], &a.drift)?).with_context(|| format!("--times {t}"))?;

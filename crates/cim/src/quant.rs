@@ -37,11 +37,6 @@ impl WeightQuant {
         }
     }
 
-    /// Column `n`'s scale.
-    pub fn column_scale(&self, n: usize) -> f32 {
-        self.columns.as_ref().map_or(self.scale, |c| c[n])
-    }
-
     pub fn max_abs(w: &[f32], bits: u32) -> Self {
         // The maximum does not depend on the order: over the threads (25 M weights in ResNet-50).
         let m = w
@@ -64,11 +59,12 @@ impl WeightQuant {
             return par_map(w, |x| f(x, self.scale));
         }
         let (k, n) = w.dim();
+        let scales = self.columns.clone().unwrap_or_else(|| vec![self.scale; n]);
         let mut out = vec![0i64; k * n];
         if n > 0 {
             out.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
-                for (c, (o, &x)) in row.iter_mut().zip(w.row(r)).enumerate() {
-                    *o = f(x, self.column_scale(c));
+                for ((o, &x), &s) in row.iter_mut().zip(w.row(r)).zip(&scales) {
+                    *o = f(x, s);
                 }
             });
         }

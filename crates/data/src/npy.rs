@@ -59,12 +59,12 @@ pub fn read_int_matrix(path: &Path) -> Result<Array2<i64>, DataError> {
 /// "a 3-D array of int32, shape [2, 3, 4]" from a .npy header (format versions 1 to 3), or None
 /// where the header cannot be read.
 fn describe(path: &Path) -> Option<String> {
+    use py_literal::Value;
     let mut head = vec![0u8; 4096];
     let n = std::io::Read::read(&mut std::fs::File::open(path).ok()?, &mut head).ok()?;
-    let head = &head[..n];
-    if !head.starts_with(b"\x93NUMPY") || head.len() < 12 {
-        return None;
-    }
+    let head = head
+        .get(..n)
+        .filter(|h| h.starts_with(b"\x93NUMPY") && h.len() >= 12)?;
     let (len, start) = match head[6] {
         1 => (u16::from_le_bytes([head[8], head[9]]) as usize, 10),
         _ => (
@@ -73,37 +73,38 @@ fn describe(path: &Path) -> Option<String> {
         ),
     };
     let text = std::str::from_utf8(head.get(start..start + len)?).ok()?;
-    let field = |key: &str| {
-        let at = text.find(&format!("'{key}'"))? + key.len() + 2;
-        Some(text[at..].trim_start_matches([':', ' ']))
+    let Value::Dict(fields) = text.trim().parse::<Value>().ok()? else {
+        return None;
     };
-    let descr = field("descr")?.strip_prefix('\'')?.split('\'').next()?;
-    let shape: Vec<&str> = field("shape")?
-        .strip_prefix('(')?
-        .split(')')
-        .next()?
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let kind = match descr.trim_start_matches(['<', '>', '|', '=']) {
-        "b1" => "bool".to_string(),
-        k => {
-            let (c, bytes) = k.split_at(1);
+    let field = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| *key == Value::String(k.into()))
+    };
+    let (Some((_, Value::String(descr))), Some((_, Value::Tuple(shape)))) =
+        (field("descr"), field("shape"))
+    else {
+        return None;
+    };
+    let code = descr.trim_start_matches(['<', '>', '|', '=']);
+    let kind = match code.split_at_checked(1)? {
+        ("b", "1") => "bool".to_string(),
+        (c, bytes) => {
             let bits = bytes.parse::<u32>().ok()? * 8;
             match c {
                 "i" => format!("int{bits}"),
                 "u" => format!("uint{bits}"),
                 "f" => format!("float{bits}"),
                 "c" => format!("complex{bits}"),
-                _ => descr.to_string(),
+                _ => descr.clone(),
             }
         }
     };
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     Some(format!(
         "a {}-D array of {kind}, shape [{}]",
-        shape.len(),
-        shape.join(", ")
+        dims.len(),
+        dims.join(", ")
     ))
 }
 

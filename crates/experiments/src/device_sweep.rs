@@ -87,6 +87,18 @@ pub const COLUMNS: [&str; 9] = [
     "seconds",
 ];
 
+/// Each point's laws checked against `arch` (the description with the laws it adds), naming
+/// the point of the first that the laws refuse.
+pub fn check_points(arch: &ArchSpec, points: &[Point]) -> Result<(), CoupleError> {
+    for p in points {
+        let mut spec = arch.clone();
+        spec.device.laws.extend(p.laws.iter().cloned());
+        spec.device_laws(&spec.name)
+            .map_err(|e| CoupleError::Invalid(format!("point {} x {}: {e}", p.group, p.x)))?;
+    }
+    Ok(())
+}
+
 /// Runs every (point, draw, stream) not yet in `out`, printing progress.
 pub fn device_sweep(
     desc: &ModelDesc,
@@ -102,12 +114,7 @@ pub fn device_sweep(
         .bound_to(&identity)?
         .numeric(&COLUMNS[5..])?;
     // Every point's laws against the description before any point runs.
-    for p in &s.points {
-        let mut spec = s.arch.clone();
-        spec.device.laws.extend(p.laws.iter().cloned());
-        spec.device_laws(&spec.name)
-            .map_err(|e| CoupleError::Invalid(format!("point {} x {}: {e}", p.group, p.x)))?;
-    }
+    check_points(&s.arch, &s.points)?;
     let mut todo = Vec::new();
     for p in &s.points {
         // The ideal chip draws nothing: one draw.
@@ -131,7 +138,6 @@ pub fn device_sweep(
         }
         let mut spec = s.arch.clone();
         spec.device.laws.extend(p.laws.iter().cloned());
-        spec.device_laws(&spec.name)?;
         let cfg = RunConfig {
             frames: *set,
             calib_frames: s.calib_frames,
