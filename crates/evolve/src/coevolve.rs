@@ -19,6 +19,7 @@
 //! Each pair is an independent training job (the scheduler can run them side by side).
 
 pub use super::config::PairLabels;
+use super::config::SampleLabels;
 use super::distill::teacher_outputs;
 use super::error::{EvolveError, Result};
 use super::feature_term::centre_latents;
@@ -127,6 +128,23 @@ pub fn class_prior(counts: &[Vec<usize>]) -> (Vec<f64>, usize) {
         .map(|&x| x as f64 / all.max(1) as f64)
         .collect();
     (prior, all)
+}
+
+/// Each pair's prior for its generated samples' classes (`generator.sample_labels`): the pooled
+/// shares of `class_prior`, or with `Own` the shares of that intermediate's own pseudo boxes
+/// (the pooled ones where it has none).
+pub fn pair_priors(counts: &[Vec<usize>], mode: SampleLabels) -> Vec<Vec<f64>> {
+    let (pooled, _) = class_prior(counts);
+    counts
+        .iter()
+        .map(|c| match mode {
+            SampleLabels::Own => match class_prior(std::slice::from_ref(c)) {
+                (own, m) if m > 0 => own,
+                _ => pooled.clone(),
+            },
+            SampleLabels::Pooled => pooled.clone(),
+        })
+        .collect()
 }
 
 /// The heat-map head of `d` as live (trainable) logits of latent vectors: [N, latent] ->

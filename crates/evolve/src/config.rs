@@ -353,6 +353,29 @@ pub struct GeneratorSpec {
     /// generator chooses directions only (`Generator::with_norm`). false: unbounded samples.
     #[serde(default)]
     pub match_norm: bool,
+    /// Where each pair's generated samples draw their classes from: the class shares of all
+    /// pseudo boxes (`pooled`, FedGen's prior) or of its own terminal's (`own`), the mix that
+    /// terminal is scored on. The generator itself is trained on the pooled shares either way.
+    #[serde(default, skip_serializing_if = "SampleLabels::is_pooled")]
+    pub sample_labels: SampleLabels,
+}
+
+/// The classes a pair's generated samples are drawn from (`generator.sample_labels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SampleLabels {
+    /// In proportion to every terminal's pseudo boxes together.
+    #[default]
+    Pooled,
+    /// In proportion to the pair's own terminal's pseudo boxes (the pooled shares where it has
+    /// none).
+    Own,
+}
+
+impl SampleLabels {
+    pub fn is_pooled(&self) -> bool {
+        *self == SampleLabels::Pooled
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,6 +402,7 @@ impl Config for Experiment {
                 .iter()
                 .find(|(k, _)| k == field)
                 .map(|(_, like)| like()),
+            ["generator", "sample_labels"] => Some(toml::Value::String("pooled".into())),
             _ => None,
         }
     }

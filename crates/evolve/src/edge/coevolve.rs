@@ -12,7 +12,7 @@
 use super::window::{Strategy, Window};
 use super::{distill_job, seed_of, Edge};
 use crate::coevolve::{
-    box_latent_norm, class_counts, class_prior, copy_model, relative_distance,
+    box_latent_norm, class_counts, class_prior, copy_model, pair_priors, relative_distance,
     train_pair_with_replay, PairConfig,
 };
 use crate::compress;
@@ -126,6 +126,8 @@ impl Strategy for CoEvolve {
         }
         let source: &[Frame] = edge.source.as_deref().unwrap_or(&[]);
         let mut pairs = Vec::with_capacity(n);
+        // Each pair's sample classes: the pooled shares, or its own terminal's.
+        let priors = pair_priors(&counts, e.generator.sample_labels);
         for j in 0..n {
             let k = win.ks[j];
             let d0 = relative_distance(&mids[j], &edge.global)?;
@@ -141,7 +143,7 @@ impl Strategy for CoEvolve {
                 &mut mids[j],
                 cf.as_deref().unwrap_or(&uploads[j].frames),
                 cl.as_deref().unwrap_or(&win.labels[j]),
-                gen.as_ref().map(|g| (g, prior.as_slice())),
+                gen.as_ref().map(|g| (g, priors[j].as_slice())),
                 source,
                 &PairConfig {
                     steps: e.mutual.steps,

@@ -1,7 +1,9 @@
 //! The experiment file: presets validate, overrides apply, and a bad file gives one clear
 //! error naming file, field, value and what is allowed, for each kind of field.
 
-use nestevo_evolve::config::{apply_overrides, differences, parse_experiment, preset, PRESETS};
+use nestevo_evolve::config::{
+    apply_overrides, differences, parse_experiment, preset, SampleLabels, PRESETS,
+};
 
 fn smoke_text() -> String {
     PRESETS
@@ -242,6 +244,17 @@ fn overrides_apply_and_are_checked() {
         &e,
         &["generator.terminal", "1", "0 while generator.samples = 0"],
     );
+    // The samples' classes: pooled unless set, not written out then (older files read back
+    // unchanged), `own` by --set and written; anything else refused naming the field.
+    assert_eq!(p.generator.sample_labels, SampleLabels::Pooled);
+    assert!(!p.to_toml().contains("sample_labels"));
+    let own = apply_overrides(&p, &["generator.sample_labels=own".into()], "p").unwrap();
+    assert_eq!(own.generator.sample_labels, SampleLabels::Own);
+    assert_eq!(parse_experiment(&own.to_toml(), "again").unwrap(), own);
+    let e = apply_overrides(&p, &["generator.sample_labels=mine".into()], "p")
+        .unwrap_err()
+        .to_string();
+    assert_names(&e, &["generator.sample_labels", "mine"]);
 }
 
 /// The co-evolution switches default to soft labels and frozen batch norm when a file leaves

@@ -196,3 +196,21 @@ fn methods_act_as_their_table_says() {
     let e = "a5".parse::<Method>().unwrap_err();
     assert!(e.contains("a5") && e.contains("always-coevolve"), "{e}");
 }
+
+/// Each pair's sample classes: pooled shares for every pair by default; with `own` a terminal's
+/// own shares, and the pooled ones for a terminal with no pseudo box.
+#[test]
+fn pair_priors_pooled_or_own() {
+    use nestevo_evolve::coevolve::{class_prior, pair_priors};
+    use nestevo_evolve::config::SampleLabels;
+    let counts = vec![vec![6, 2, 0, 0], vec![0, 0, 3, 1], vec![0, 0, 0, 0]];
+    let (pooled, all) = class_prior(&counts);
+    assert_eq!(all, 12);
+    assert_eq!(pooled, vec![0.5, 2.0 / 12.0, 0.25, 1.0 / 12.0]);
+    let p = pair_priors(&counts, SampleLabels::Pooled);
+    assert!(p.iter().all(|q| q == &pooled));
+    let o = pair_priors(&counts, SampleLabels::Own);
+    assert_eq!(o[0], vec![0.75, 0.25, 0.0, 0.0]);
+    assert_eq!(o[1], vec![0.0, 0.0, 0.75, 0.25]);
+    assert_eq!(o[2], pooled);
+}
