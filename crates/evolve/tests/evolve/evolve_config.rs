@@ -236,6 +236,7 @@ fn overrides_apply_and_are_checked() {
     assert_eq!(p.generator.terminal, 0.0);
     let paper = preset("paper").unwrap();
     assert_eq!(paper.generator.terminal, 1.0);
+    assert_eq!(paper.generator.sample_labels, SampleLabels::Own);
     // The terminals' weight with no samples drawn would do nothing: refused, naming both.
     let e = apply_overrides(&paper, &["generator.samples=0".into()], "p")
         .unwrap_err()
