@@ -12,7 +12,7 @@
 use super::window::{Strategy, Window};
 use super::{distill_job, seed_of, Edge};
 use crate::coevolve::{
-    box_latent_norm, class_counts, class_prior, copy_model, pair_priors, relative_distance,
+    box_latent_norm, class_counts, copy_model, pair_priors, relative_distance,
     train_pair_with_replay, PairConfig,
 };
 use crate::compress;
@@ -56,7 +56,7 @@ impl Strategy for CoEvolve {
             .iter()
             .map(|l| class_counts(l, CLASSES.len()))
             .collect();
-        let (prior, all) = class_prior(&counts);
+        let all: usize = counts.iter().flatten().sum();
         let gen = if self.generator && all > 0 {
             let t = Instant::now();
             let heads = mids.iter().map(Head::of).collect::<Result<Vec<_>>>()?;

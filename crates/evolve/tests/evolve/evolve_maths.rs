@@ -199,6 +199,7 @@ fn methods_act_as_their_table_says() {
 
 /// Each pair's sample classes: pooled shares for every pair by default; with `own` a terminal's
 /// own shares, and the pooled ones for a terminal with no pseudo box.
+#[cfg(feature = "torch")]
 #[test]
 fn pair_priors_pooled_or_own() {
     use nestevo_evolve::coevolve::{class_prior, pair_priors};
