@@ -242,6 +242,8 @@ pub struct AdaptedTable {
     pub runs: Vec<AdaptedGlobal>,
     /// Per method: after minus before, paired by replicate.
     pub after_minus_before: Vec<(String, Estimate)>,
+    /// NestEvo's final global model as it labels minus A2's, paired by replicate.
+    pub nestevo_minus_a2: Option<Estimate>,
 }
 
 /// The shipped and the run's final global model, each with its statistics re-estimated on
@@ -301,9 +303,25 @@ pub fn global_adapted(dir: &Path, device: tch::Device) -> Result<AdaptedTable> {
             )
         })
         .collect();
+    let both: Vec<(f64, f64)> = runs
+        .iter()
+        .filter(|x| x.method == "nestevo")
+        .filter_map(|x| {
+            runs.iter()
+                .find(|y| y.method == "a2" && y.replicate == x.replicate)
+                .map(|y| (x.after, y.after))
+        })
+        .collect();
+    let nestevo_minus_a2 = (!both.is_empty()).then(|| {
+        paired(
+            &both.iter().map(|p| p.0).collect::<Vec<_>>(),
+            &both.iter().map(|p| p.1).collect::<Vec<_>>(),
+        )
+    });
     let t = AdaptedTable {
         runs,
         after_minus_before,
+        nestevo_minus_a2,
     };
     let mut md = String::from(
         "The global model as it labels: its batch-norm statistics re-estimated on each \
@@ -320,6 +338,13 @@ pub fn global_adapted(dir: &Path, device: tch::Device) -> Result<AdaptedTable> {
     md.push_str("\nAfter minus before, paired by replicate (95 % t interval):\n\n");
     for (m, e) in &t.after_minus_before {
         md.push_str(&format!("- {m}: {} -> {}\n", e.signed(), e.verdict()));
+    }
+    if let Some(d) = &t.nestevo_minus_a2 {
+        md.push_str(&format!(
+            "- nestevo - a2, after (paired by replicate): {} -> {}\n",
+            d.signed(),
+            d.verdict()
+        ));
     }
     let w = |name: &str, text: &str| -> Result<()> {
         Ok(nestevo_core::error::write_atomic(

@@ -147,6 +147,13 @@ fn smoke_run_writes_its_outputs_and_resumes_exactly() {
     assert!((0.0..=1.0).contains(&x.before) && (0.0..=1.0).contains(&x.after));
     assert!(x.before != x.after, "the run changed the global model");
     assert!(cmp.path().join("global_adapted.md").is_file());
+    assert!(g.nestevo_minus_a2.is_none(), "no a2 run to pair with");
+    // The same run as the other method too: the paired difference is 0 exactly.
+    std::os::unix::fs::symlink(whole.path(), cmp.path().join("rep0/a2")).unwrap();
+    let g = nestevo_experiments::loop_aggregation::global_adapted(cmp.path(), tch::Device::Cpu)
+        .unwrap();
+    assert_eq!(g.runs.len(), 2);
+    assert_eq!(g.nestevo_minus_a2.as_ref().unwrap().mean, 0.0);
     assert_eq!(s.global_evolutions, 2, "both windows co-evolve");
     assert!(r
         .iter()
