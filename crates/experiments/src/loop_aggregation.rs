@@ -38,6 +38,20 @@ pub struct LoopTable {
     pub nestevo_minus_a2: Option<Estimate>,
 }
 
+/// `a - b` over the replicates both have, paired; None where they share none.
+fn paired_by_replicate(a: &[(usize, f64)], b: &[(usize, f64)]) -> Option<Estimate> {
+    let both: Vec<(f64, f64)> = a
+        .iter()
+        .filter_map(|(r, x)| b.iter().find(|(q, _)| q == r).map(|(_, y)| (*x, *y)))
+        .collect();
+    (!both.is_empty()).then(|| {
+        paired(
+            &both.iter().map(|p| p.0).collect::<Vec<_>>(),
+            &both.iter().map(|p| p.1).collect::<Vec<_>>(),
+        )
+    })
+}
+
 fn replicate_of(name: &str) -> Option<usize> {
     name.strip_prefix("rep")?.parse().ok()
 }
@@ -101,16 +115,7 @@ pub fn loop_aggregation(dir: &Path, device: tch::Device) -> Result<LoopTable> {
             mean_interval(&a.iter().map(|x| x.1).collect::<Vec<_>>()),
         ),
     ];
-    let both: Vec<(f64, f64)> = n
-        .iter()
-        .filter_map(|(r, x)| a.iter().find(|(q, _)| q == r).map(|(_, y)| (*x, *y)))
-        .collect();
-    let nestevo_minus_a2 = (!both.is_empty()).then(|| {
-        paired(
-            &both.iter().map(|p| p.0).collect::<Vec<_>>(),
-            &both.iter().map(|p| p.1).collect::<Vec<_>>(),
-        )
-    });
+    let nestevo_minus_a2 = paired_by_replicate(&n, &a);
     let table = LoopTable {
         windows,
         mean_loss,
@@ -303,21 +308,13 @@ pub fn global_adapted(dir: &Path, device: tch::Device) -> Result<AdaptedTable> {
             )
         })
         .collect();
-    let both: Vec<(f64, f64)> = runs
-        .iter()
-        .filter(|x| x.method == "nestevo")
-        .filter_map(|x| {
-            runs.iter()
-                .find(|y| y.method == "a2" && y.replicate == x.replicate)
-                .map(|y| (x.after, y.after))
-        })
-        .collect();
-    let nestevo_minus_a2 = (!both.is_empty()).then(|| {
-        paired(
-            &both.iter().map(|p| p.0).collect::<Vec<_>>(),
-            &both.iter().map(|p| p.1).collect::<Vec<_>>(),
-        )
-    });
+    let after = |m: &str| -> Vec<(usize, f64)> {
+        runs.iter()
+            .filter(|x| x.method == m)
+            .map(|x| (x.replicate, x.after))
+            .collect()
+    };
+    let nestevo_minus_a2 = paired_by_replicate(&after("nestevo"), &after("a2"));
     let t = AdaptedTable {
         runs,
         after_minus_before,
