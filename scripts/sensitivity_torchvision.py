@@ -7,7 +7,10 @@ quantisation step, in onnxruntime alone (docs/architects.md, "The deepest ResNet
 Reads DIR/NAME.onnx and DIR/NAME_x.npy (scripts/export_torchvision.py) and prints, for a uniform
 perturbation of +-rel * max|x| (rel = 1e-7, about float32 rounding, to 3e-5, about one step of a
 16-bit quantiser), the largest output change relative to max|y| and whether the top-1 class
-stays. Needs numpy and onnxruntime; seeded, so the figures repeat.
+stays; then the same for the input alone rounded to a B-bit code as the crossbars round every
+layer's input (max-abs scale, two's complement where the input has negatives, unsigned
+otherwise; B = 16, ISAAC's, and 18, 20, 24). Needs numpy and onnxruntime; seeded, so the
+figures repeat.
 """
 import sys
 import numpy as np
@@ -27,3 +30,12 @@ for name in sys.argv[2:]:
         same = "same" if yp.argmax() == y.argmax() else "differs"
         cells.append(f"{rel:.0e}: {np.abs(yp - y).max() / m:.2e} (top-1 {same})")
     print(f"{name}: " + " | ".join(cells))
+    codes = []
+    for bits in [16, 18, 20, 24]:
+        q = (2 ** (bits - 1) - 1) if x.min() < 0 else (2 ** bits - 1)
+        scale = np.abs(x).max() / q
+        xq = (np.round(x / scale) * scale).astype(np.float32)
+        yq = s.run(None, {"x": xq})[0]
+        same = "same" if yq.argmax() == y.argmax() else "differs"
+        codes.append(f"{bits} bits: {np.abs(yq - y).max() / m:.2e} (top-1 {same})")
+    print(f"{name}, input rounded: " + " | ".join(codes))

@@ -3,6 +3,10 @@
 use crate::adc::AdcMode;
 use std::fmt;
 
+/// The widest input the kernels take: the applied patterns are u32, every partial sum an i64,
+/// and the engines that keep integer codes in f32 hold them exactly below 2^24.
+pub const MAX_INPUT_BITS: u32 = 24;
+
 /// Everything the arithmetic depends on. `nestevo::cim` builds this from an `ArchSpec`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XbarConfig {
@@ -65,7 +69,7 @@ impl XbarConfig {
             && self.cols > 0
             && (1..=8).contains(&self.bits_per_cell)
             && (2..=16).contains(&self.weight_bits)
-            && (1..=16).contains(&self.input_bits)
+            && (1..=MAX_INPUT_BITS).contains(&self.input_bits)
             && (1..=8).contains(&self.dac_bits)
             && self.dac_bits <= self.input_bits
             && self.input_bits.is_multiple_of(self.dac_bits)

@@ -32,7 +32,7 @@ mod program;
 mod simd;
 
 pub use adc::AdcMode;
-pub use config::{KernelError, XbarConfig};
+pub use config::{KernelError, XbarConfig, MAX_INPUT_BITS};
 pub use counts::Counts;
 pub use inputs::InputMode;
 pub use product::exact_product_holds;

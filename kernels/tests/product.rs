@@ -106,7 +106,7 @@ proptest! {
         bpc in prop::sample::select(vec![1u32, 2, 4]),
         wmul in 1u32..4,
         dac in prop::sample::select(vec![1u32, 2, 4]),
-        icyc in 1u32..5,
+        icyc in 1u32..7,
         adc in 3u32..12,
         flip: bool,
         scale in 0u32..4,
@@ -115,7 +115,7 @@ proptest! {
     ) {
         let wb = (bpc * wmul * 2).clamp(2, 16);
         let wb = wb - wb % bpc;
-        let ib = (dac * icyc).min(16);
+        let ib = (dac * icyc).min(24);
         let ib = ib - ib % dac;
         let cfg = XbarConfig {
             rows,

@@ -16,7 +16,8 @@ pub(super) fn validate(s: &ArchSpec, file: &str) -> Result<(), ArchError> {
     in_range("crossbar.cols", s.crossbar.cols, 1, 4096)?;
     in_range("crossbar.bits_per_cell", s.crossbar.bits_per_cell, 1, 8)?;
     in_range("data.weight_bits", s.data.weight_bits, 2, 16)?;
-    in_range("data.input_bits", s.data.input_bits, 1, 16)?;
+    // The kernels take up to 24 input bits (`nestevo_kernels::MAX_INPUT_BITS`).
+    in_range("data.input_bits", s.data.input_bits, 1, 24)?;
     in_range("dac.bits", s.dac.bits, 1, 8)?;
     in_range("adc.bits", s.adc.bits, 1, 16)?;
     if !s.data.weight_bits.is_multiple_of(s.crossbar.bits_per_cell) {

@@ -64,6 +64,11 @@ fn bad_fields_name_field_value_and_allowed() {
         m.contains("adc.bits") && m.contains("17") && m.contains("1..=16"),
         "{m}"
     );
+    let m = load_with("input_bits = 16", "input_bits = 25");
+    assert!(
+        m.contains("data.input_bits") && m.contains("25") && m.contains("1..=24"),
+        "{m}"
+    );
     let m = load_with("weight_bits = 16", "weight_bits = 15");
     assert!(
         m.contains("data.weight_bits") && m.contains("15") && m.contains("multiple"),

@@ -128,7 +128,7 @@ proptest! {
         rows in 16u32..=256,
         bpc in prop::sample::select(vec![1u32, 2, 4]),
         wbits in prop::sample::select(vec![4u32, 8, 16]),
-        ibits in prop::sample::select(vec![4u32, 8, 16]),
+        ibits in prop::sample::select(vec![4u32, 8, 16, 24]),
         extra_cols in 0u32..100,
         flip in any::<bool>(),
         signed in any::<bool>(),

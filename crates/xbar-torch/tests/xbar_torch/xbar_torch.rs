@@ -85,7 +85,7 @@ proptest! {
         cols in prop::sample::select(vec![16usize, 64, 128, 256]),
         bpc in prop::sample::select(vec![1u32, 2, 4]),
         wb in prop::sample::select(vec![4u32, 8, 16]),
-        ib in prop::sample::select(vec![4u32, 8, 16]),
+        ib in prop::sample::select(vec![4u32, 8, 16, 24]),
         dac in prop::sample::select(vec![1u32, 2, 4]),
         adc_bits in 3u32..=12,
         calibrate in prop::option::of(0.25f64..1.5),
