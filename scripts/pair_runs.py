@@ -8,7 +8,7 @@ Each side is ROOT/rep<R>/<METHOD>/summary.json as `nestevo evolve compare` write
 may be different folders (the same method under two settings) or one folder (two methods).
 Prints, per replicate and paired over them, A - B on the final terminal mean, on each
 terminal's final model, on the global model after co-evolution (pooled and mean over
-terminals, from ROOT/rep<R>/table4.json), and each side's final - start per terminal.
+terminals, from the same summary.json), and each side's final - start per terminal.
 """
 import json
 import sys
