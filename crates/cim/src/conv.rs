@@ -102,6 +102,27 @@ pub fn im2col(
     let xs = x.as_standard_layout();
     let xs = xs.as_slice().expect("standard layout");
     let cin = x.dim().1;
+    if (kh, kw) == (1, 1) && sh.stride == (1, 1) && sh.padding == (0, 0) && k > 0 {
+        // A 1x1 kernel: frame n's [Cin/g, H*W] block transposed. In blocks of rows, each
+        // channel's pixels are read in order (a row at a time would read Cin/g planes apart).
+        const ROWS: usize = 64;
+        let hw = h * w;
+        cols.as_slice_mut()
+            .expect("fresh array")
+            .par_chunks_mut(ROWS * k)
+            .enumerate()
+            .for_each(|(ci, chunk)| {
+                let base: Vec<usize> = (ci * ROWS..ci * ROWS + chunk.len() / k)
+                    .map(|r| (r / hw * cin + g * cin_g) * hw + r % hw)
+                    .collect();
+                for c in 0..cin_g {
+                    for (i, &o) in base.iter().enumerate() {
+                        chunk[i * k + c] = xs[o + c * hw];
+                    }
+                }
+            });
+        return cols;
+    }
     // One output position a row, in parallel; each row writes only its own values.
     cols.as_slice_mut()
         .expect("fresh array")

@@ -56,7 +56,7 @@ impl WeightQuant {
     /// read row by row over the threads: no copy of the floats first).
     pub fn quantize(&self, w: ArrayView2<f32>) -> Array2<i64> {
         let (lo, hi) = (-(1i64 << (self.bits - 1)), (1i64 << (self.bits - 1)) - 1);
-        let f = |x: f32, s: f32| ((x / s).round() as i64).clamp(lo, hi);
+        let f = |x: f32, s: f32| round_i64(x / s).clamp(lo, hi);
         if w.is_standard_layout() && self.columns.is_none() {
             return par_map(w, |x| f(x, self.scale));
         }
@@ -135,8 +135,17 @@ impl ActQuant {
     /// Values outside the calibrated range clamp to it.
     pub fn quantize(&self, x: ArrayView2<f32>) -> Array2<i64> {
         let (lo, hi) = self.range();
-        par_map(x, |v| ((v / self.scale).round() as i64).clamp(lo, hi))
+        par_map(x, |v| round_i64(v / self.scale).clamp(lo, hi))
     }
+}
+
+/// `v.round() as i64` (half away from zero) without the libm call `round` compiles to on a
+/// baseline x86-64 target, which was a twentieth of a ResNet-50 run: adding the largest f32
+/// below 0.5, with v's sign, then truncating is exact for every f32 (LLVM's own lowering of
+/// `round` where SSE4.1 has it). NaN gives 0 and the infinities saturate, as with `round`.
+#[inline]
+pub fn round_i64(v: f32) -> i64 {
+    (v + f32::from_bits(0x3EFF_FFFF).copysign(v)) as i64
 }
 
 /// `x.mapv(f)` over the threads where `x` is contiguous (whole layers' activations).

@@ -6,6 +6,7 @@ use crate::conv::{im2col, Conv2dShape};
 use crate::error::Result;
 use ndarray::{s, Array1, Array2, Array4, ArrayView4, Axis};
 use nestevo_core::invalid;
+use rayon::prelude::*;
 
 /// PyTorch's `BatchNorm2d` default epsilon, which the trainer uses.
 pub const BN_EPS: f32 = 1e-5;
@@ -33,6 +34,12 @@ impl BatchNorm {
 }
 
 /// x [B, Cin, H, W], weight [Cout, Cin/groups, kh, kw] -> [B, Cout, Ho, Wo].
+///
+/// Each group's output is computed as W [Cout/g, K] . patches^T [K, B*Ho*Wo], whose rows are
+/// the output planes, so the result is copied out plane by plane; a 1x1 kernel at stride 1
+/// without padding needs no patches at all (frame n's [Cin/g, H*W] block is its own). Each
+/// output is the same sum over K in the same order as patches . W^T, so the values are those
+/// of that product.
 pub fn conv2d(
     x: ArrayView4<f32>,
     w: &Array4<f32>,
@@ -46,24 +53,44 @@ pub fn conv2d(
         invalid!("convolution input has {cin} channels, the weight takes {cin_g} x {g} groups");
     }
     let (ho, wo) = sh.output(h, wd, kh, kw)?;
-    let cout_g = cout / g;
+    let (cout_g, hw) = (cout / g, ho * wo);
+    let k = cin_g * kh * kw;
+    let pointwise = (kh, kw) == (1, 1) && sh.stride == (1, 1) && sh.padding == (0, 0);
+    let xs = x.as_standard_layout();
+    let w = w.as_standard_layout();
     let mut y = Array4::<f32>::zeros((bs, cout, ho, wo));
+    let ys = y.as_slice_mut().expect("fresh array");
     for gi in 0..g {
-        let cols = im2col(x, gi, cin_g, (kh, kw), sh, (ho, wo));
+        // A slice along the outermost axis of a standard-layout array is contiguous.
         let wg = w
             .slice(s![gi * cout_g..(gi + 1) * cout_g, .., .., ..])
-            .to_owned()
-            .into_shape_with_order((cout_g, cin_g * kh * kw))?;
-        let out = cols.dot(&wg.t());
-        for n in 0..bs {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let r = (n * ho + oy) * wo + ox;
-                    for o in 0..cout_g {
-                        let oc = gi * cout_g + o;
-                        y[[n, oc, oy, ox]] = out[[r, o]] + b.map_or(0.0, |b| b[oc]);
+            .into_shape_with_order((cout_g, k))?;
+        let bias = |o: usize| b.map_or(0.0, |b| b[gi * cout_g + o]);
+        // Writes frame n's planes of this group from `planes` [cout_g, hw].
+        let put = |frame: &mut [f32], planes: ndarray::ArrayView2<f32>| {
+            let group = &mut frame[gi * cout_g * hw..(gi + 1) * cout_g * hw];
+            group
+                .par_chunks_mut(hw.max(1))
+                .enumerate()
+                .for_each(|(o, dst)| {
+                    let bo = bias(o);
+                    for (d, &v) in dst.iter_mut().zip(planes.row(o)) {
+                        *d = v + bo;
                     }
-                }
+                });
+        };
+        if pointwise {
+            for (n, frame) in ys.chunks_mut(cout * hw).enumerate() {
+                let xn = xs
+                    .slice(s![n, gi * cin_g..(gi + 1) * cin_g, .., ..])
+                    .into_shape_with_order((cin_g, hw))?;
+                put(frame, wg.dot(&xn).view());
+            }
+        } else {
+            let cols = im2col(x, gi, cin_g, (kh, kw), sh, (ho, wo));
+            let out = wg.dot(&cols.t());
+            for (n, frame) in ys.chunks_mut(cout * hw).enumerate() {
+                put(frame, out.slice(s![.., n * hw..(n + 1) * hw]));
             }
         }
     }

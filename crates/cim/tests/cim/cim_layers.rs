@@ -224,3 +224,124 @@ fn column_scales_keep_each_columns_levels() {
     assert_eq!(zq.columns.as_deref(), Some(&[0.5 / 32767.0, 1.0][..]));
     assert!(zq.quantize(z.view()).column(1).iter().all(|&v| v == 0));
 }
+
+/// im2col against a direct gather, and the float reference's convolution against the plain
+/// one and, value for value, against patches . W^T (what it computes in another layout), over
+/// the 1x1 shortcut (stride 1, no padding; 216 rows cross its 64-row blocks and the frames) and
+/// the general path.
+#[test]
+fn im2col_and_float_conv_over_shapes() {
+    use nestevo_cim::network::float::conv2d;
+    let mut r = ChaCha8Rng::seed_from_u64(5);
+    let x = Array4::from_shape_fn((3, 6, 9, 8), |_| r.gen_range(-1f32..1.0));
+    let one = Conv2dShape::default();
+    let cases = [
+        ((1, 1), one, 1),
+        ((1, 1), Conv2dShape { groups: 2, ..one }, 2),
+        (
+            (1, 1),
+            Conv2dShape {
+                stride: (2, 2),
+                ..one
+            },
+            1,
+        ),
+        (
+            (3, 3),
+            Conv2dShape {
+                padding: (1, 1),
+                groups: 3,
+                ..one
+            },
+            3,
+        ),
+        (
+            (3, 2),
+            Conv2dShape {
+                stride: (2, 1),
+                padding: (1, 0),
+                dilation: (1, 2),
+                groups: 1,
+            },
+            1,
+        ),
+    ];
+    for ((kh, kw), sh, g) in cases {
+        let cin_g = 6 / g;
+        let (ho, wo) = sh.output(9, 8, kh, kw).unwrap();
+        for gi in 0..g {
+            let cols = im2col(x.view(), gi, cin_g, (kh, kw), &sh, (ho, wo));
+            assert_eq!(cols.dim(), (3 * ho * wo, cin_g * kh * kw));
+            for ((row, col), &v) in cols.indexed_iter() {
+                let (n, oy, ox) = (row / (ho * wo), row / wo % ho, row % wo);
+                let (c, i, j) = (col / (kh * kw), col / kw % kh, col % kw);
+                let y = (oy * sh.stride.0 + i * sh.dilation.0) as isize - sh.padding.0 as isize;
+                let xx = (ox * sh.stride.1 + j * sh.dilation.1) as isize - sh.padding.1 as isize;
+                let want = if (0..9).contains(&y) && (0..8).contains(&xx) {
+                    x[[n, gi * cin_g + c, y as usize, xx as usize]]
+                } else {
+                    0.0
+                };
+                assert_eq!(v, want, "{kh}x{kw} {sh:?} group {gi} row {row} col {col}");
+            }
+        }
+        let w = Array4::from_shape_fn((4 * g, cin_g, kh, kw), |_| r.gen_range(-0.5f32..0.5));
+        let b = Array1::from_shape_fn(4 * g, |_| r.gen_range(-1f32..1.0));
+        let y = conv2d(x.view(), &w, Some(&b), &sh).unwrap();
+        let want = conv_ref(&x, &w, &b, &sh);
+        assert_eq!(y.dim(), want.dim());
+        assert!(rel_err(y.as_slice().unwrap(), want.as_slice().unwrap()) < 1e-6);
+        for gi in 0..g {
+            let cols = im2col(x.view(), gi, cin_g, (kh, kw), &sh, (ho, wo));
+            let wg = w
+                .slice(ndarray::s![gi * 4..(gi + 1) * 4, .., .., ..])
+                .to_owned()
+                .into_shape_with_order((4, cin_g * kh * kw))
+                .unwrap();
+            let out = cols.dot(&wg.t());
+            for ((row, o), &v) in out.indexed_iter() {
+                let (n, oy, ox) = (row / (ho * wo), row / wo % ho, row % wo);
+                assert_eq!(y[[n, gi * 4 + o, oy, ox]], v + b[gi * 4 + o], "{sh:?}");
+            }
+        }
+    }
+}
+
+/// `round_i64` is `round() as i64` for every f32 kind: a stride through all bit patterns,
+/// every half-integer (and its neighbours) up to 2^16 and where f32's step reaches 1/2 and 1,
+/// the signed zeros, NaN and the infinities.
+#[test]
+fn quantiser_rounding_equals_round() {
+    use nestevo_cim::quant::round_i64;
+    let check = |v: f32| assert_eq!(round_i64(v), v.round() as i64, "{v:e} ({:#x})", v.to_bits());
+    for bits in (0..=u32::MAX).step_by(4099) {
+        check(f32::from_bits(bits));
+    }
+    let near = |v: f32| {
+        for u in [v, -v] {
+            check(u);
+            check(f32::from_bits(u.to_bits() + 1));
+            check(f32::from_bits(u.to_bits() - 1));
+        }
+    };
+    for k in 0..=65536u32 {
+        near(k as f32 + 0.5);
+    }
+    for k in [1u32 << 22, 1 << 23, 1 << 24] {
+        for d in 0..64 {
+            near((k - 32 + d) as f32 + 0.5);
+            near((k - 32 + d) as f32);
+        }
+    }
+    for v in [
+        0.0,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+    ] {
+        check(v);
+    }
+}
