@@ -4,20 +4,26 @@ level L, e.g. 0.978 for a third look under Pocock's boundary).
 
     python3 scripts/pair_runs.py [--level L] A_ROOT A_METHOD B_ROOT B_METHOD REPS...
 
-Each side is ROOT/rep<R>/<METHOD>/summary.json as `nestevo evolve compare` writes it; the two
+Each side is ROOT/rep<R>/<METHOD>/summary.json as `nestevo evolve compare` writes it (or
+ROOT/rep<R>/summary-<METHOD>.json, as the copies under docs/results are kept); the two
 may be different folders (the same method under two settings) or one folder (two methods).
 Prints, per replicate and paired over them, A - B on the final terminal mean, on each
 terminal's final model, on the global model after co-evolution (pooled and mean over
 terminals, from the same summary.json), and each side's final - start per terminal.
 """
 import json
+import os
 import sys
 
 from tstats import interval
 
 
 def load(root, method, r):
-    s = json.load(open(f"{root}/rep{r}/{method}/summary.json"))
+    # A run's folder as `compare` writes it, or the copy kept under docs/results.
+    path = f"{root}/rep{r}/{method}/summary.json"
+    if not os.path.exists(path):
+        path = f"{root}/rep{r}/summary-{method}.json"
+    s = json.load(open(path))
     terms = {x["id"]: (x["final_map50"], x["start_map50"]) for x in s["terminals"]}
     return terms, s
 
