@@ -34,6 +34,12 @@ impl Default for Conv2dShape {
 }
 
 impl Conv2dShape {
+    /// A 1x1 kernel at stride 1 without padding: each output position is one input pixel, so a
+    /// frame's patches are its [Cin, H*W] block transposed.
+    pub fn pointwise(&self, kh: usize, kw: usize) -> bool {
+        (kh, kw) == (1, 1) && self.stride == (1, 1) && self.padding == (0, 0)
+    }
+
     /// Output height and width for an input of h x w and a kernel of kh x kw.
     pub fn output(&self, h: usize, w: usize, kh: usize, kw: usize) -> Result<(usize, usize)> {
         let span = |n: usize, p: usize, d: usize, k: usize, s: usize| -> Option<usize> {
@@ -102,7 +108,7 @@ pub fn im2col(
     let xs = x.as_standard_layout();
     let xs = xs.as_slice().expect("standard layout");
     let cin = x.dim().1;
-    if (kh, kw) == (1, 1) && sh.stride == (1, 1) && sh.padding == (0, 0) && k > 0 {
+    if sh.pointwise(kh, kw) && k > 0 {
         // A 1x1 kernel: frame n's [Cin/g, H*W] block transposed. In blocks of rows, each
         // channel's pixels are read in order (a row at a time would read Cin/g planes apart).
         const ROWS: usize = 64;

@@ -55,7 +55,6 @@ pub fn conv2d(
     let (ho, wo) = sh.output(h, wd, kh, kw)?;
     let (cout_g, hw) = (cout / g, ho * wo);
     let k = cin_g * kh * kw;
-    let pointwise = (kh, kw) == (1, 1) && sh.stride == (1, 1) && sh.padding == (0, 0);
     let xs = x.as_standard_layout();
     let w = w.as_standard_layout();
     let mut y = Array4::<f32>::zeros((bs, cout, ho, wo));
@@ -79,7 +78,7 @@ pub fn conv2d(
                     }
                 });
         };
-        if pointwise {
+        if sh.pointwise(kh, kw) {
             for (n, frame) in ys.chunks_mut(cout * hw).enumerate() {
                 let xn = xs
                     .slice(s![n, gi * cin_g..(gi + 1) * cin_g, .., ..])
