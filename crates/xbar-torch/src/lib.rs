@@ -52,6 +52,9 @@
 //!   their rounding differs from the kernels' (another summation order), so a code can differ
 //!   where a column's value lies within f32 rounding (about 1e-5 cell steps) of a code
 //!   boundary: outputs agree with the CPU backend's except at such rare conversions.
+//!   Each cycle's ADC runs in place on its currents, and the shift-and-add is one
+//!   `addcmul_` into an f32 accumulator where sum_b |w_b| * max_code < 2^24 (ISAAC), f64
+//!   otherwise: codes times +-2^k are exact, so every partial sum is an exact integer.
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
 //!   LibTorch's global generator, tch having no private ones), with the kernels'

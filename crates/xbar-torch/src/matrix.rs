@@ -262,7 +262,8 @@ impl TorchMatrix {
         let (ns, rows, cyc) = (self.n * self.cfg.slices(), self.cfg.rows, self.cfg.cycles());
         let per_vec = self.row_tiles
             * if self.analog {
-                // Cycle by cycle: f32 currents, steps, noise, codes; i64 copies, accumulators.
+                // Cycle by cycle: f32 currents (the ADC in place), noise, a float
+                // accumulator; then the i64 codes, the flip fold and the slice weighting.
                 (ns + self.col_tiles) * 48 + rows * 12
             } else {
                 // All cycles at once: f32 sums and codes (i64 indices of the calibrated
@@ -402,6 +403,13 @@ impl TorchMatrix {
     /// levels with the conductances, g_min offset removed, read noise, the kernels' `FloatAdc`.
     /// Returns the accumulator [T, bv, N*slices], the unit columns' F [T, bv, C] and the
     /// saturations.
+    ///
+    /// Each cycle's [T, bv, N*slices + C] tensor is the whole memory traffic (the product is
+    /// small beside it), so the ADC runs in place on the currents and the shift-and-add is one
+    /// `addcmul_` into a float accumulator. That sum is exact: every code times its cycle
+    /// weight (+-2^k) is exact, and every partial sum is an integer within sum |w_b| * max_code,
+    /// which picks f32 (below 2^24) or f64 (below 2^53: 24 input bits and 16-bit codes are
+    /// 2^40).
     fn analog_cycles(
         &self,
         st: &State,
@@ -422,8 +430,17 @@ impl TorchMatrix {
         );
         let max = cfg.max_code() as f64;
         let flip = cfg.flip;
-        let mut acc = Tensor::f_zeros([ti, bvi, nsi], (Kind::Int64, dev))?;
-        let mut fsum = Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?;
+        let bound = cycle_weight
+            .iter()
+            .map(|w| w.unsigned_abs() as f64)
+            .sum::<f64>()
+            * max;
+        let acc_kind = if bound < (1u64 << 24) as f64 {
+            Kind::Float
+        } else {
+            Kind::Double
+        };
+        let mut acc = Tensor::f_zeros([ti, bvi, nsi + units], (acc_kind, dev))?;
         let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
         let row_sum = |x: &Tensor| x.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
         // The analogue ADC (`FloatAdc`): f32 scalars exactly as the kernels round them.
@@ -433,38 +450,41 @@ impl TorchMatrix {
         };
         let gmin = cfg.g_min as f32;
         let inv_step = (cfg.cell_max() as f64 / (cfg.g_max - cfg.g_min)) as f32;
-        let count = |m: Tensor| m.f_sum(Kind::Int64);
+        // Without flipping the unit columns are converted but never read: not counted.
+        let counted = if flip { nsi + units } else { nsi };
         for (b, &wb) in cycle_weight.iter().enumerate() {
             let xb = xa
                 .f_bitwise_right_shift_tensor_scalar(b as i64 * d)?
                 .f_bitwise_and(dmax)?
                 .f_to_kind(Kind::Float)?;
-            let cur = xb.f_bmm(&st.cells)?;
+            let mut steps = xb.f_bmm(&st.cells)?;
             let off = row_sum(&xb)?.f_mul_scalar(gmin as f64)?;
-            let mut steps = cur.f_sub(&off)?.f_mul_scalar(inv_step as f64)?;
+            // In place: the tensor returned aliases `steps`.
+            let _ = steps.f_sub_(&off)?.f_mul_scalar_(inv_step as f64)?;
             if let Some(sd) = read_sd {
                 let sd = row_sum(&xb.f_square()?)?
                     .f_sqrt()?
                     .f_mul_scalar(sd as f64)?;
-                let z = Tensor::f_randn([ti, bvi, nsi + units], (Kind::Float, dev))?;
-                steps = steps.f_add(&z.f_mul(&sd)?)?;
+                let mut z = Tensor::f_randn([ti, bvi, nsi + units], (Kind::Float, dev))?;
+                let _ = steps.f_add_(&z.f_mul_(&sd)?)?;
             }
-            let code = steps
-                .f_mul_scalar(inv_lsb as f64)?
-                .f_add_scalar(0.5)?
-                .f_floor()?
-                .f_clamp(0.0, max)?;
-            let over = steps.f_gt(sat_above as f64)?;
-            sat = sat.f_add(&count(over.f_narrow(2, 0, nsi)?)?)?;
-            let codes = code.f_narrow(2, 0, nsi)?;
-            acc = acc.f_add(&codes.f_to_kind(Kind::Int64)?.f_mul_scalar(wb)?)?;
-            if flip {
-                sat = sat.f_add(&count(over.f_narrow(2, nsi, units)?)?)?;
-                let u = code.f_narrow(2, nsi, units)?;
-                fsum = fsum.f_add(&u.f_to_kind(Kind::Int64)?.f_mul_scalar(wb * cmax)?)?;
+            let over = steps.f_narrow(2, 0, counted)?.f_gt(sat_above as f64)?;
+            let _ = sat.f_add_(&over.f_sum(Kind::Int64)?)?;
+            // x * 1.0 is x: the exact ADC skips the pass.
+            if inv_lsb != 1.0 {
+                let _ = steps.f_mul_scalar_(inv_lsb as f64)?;
             }
+            let _ = steps.f_add_scalar_(0.5)?.f_floor_()?.f_clamp_(0.0, max)?;
+            let w = Tensor::f_scalar_tensor(wb as f64, (acc_kind, dev))?;
+            let _ = acc.f_addcmul_(&steps, &w)?;
         }
-        Ok((acc, fsum, sat))
+        let codes = acc.f_to_kind(Kind::Int64)?;
+        let fsum = if flip {
+            codes.f_narrow(2, nsi, units)?.f_mul_scalar(cmax)?
+        } else {
+            Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?
+        };
+        Ok((codes.f_narrow(2, 0, nsi)?, fsum, sat))
     }
 
     /// y [bv, N] before the tail (i64, on the device), and the saturated conversions (an i64
