@@ -81,6 +81,16 @@ pub(crate) fn run(
             .unwrap_or(0.0),
     };
     let fast = simd >= Simd::Avx2;
+    // The shift-and-add's accumulator: codes times +-2^k are exact, so every partial sum is an
+    // integer within sum_b |w_b| * max_code. f32 holds that exactly below 2^24 (16-bit inputs,
+    // 8-bit ADC: 255 * (2^16 - 1)) at twice f64's lanes; f64 holds it for every configuration.
+    let bound = prep
+        .cycle_weight
+        .iter()
+        .map(|w| w.unsigned_abs() as f64)
+        .sum::<f64>()
+        * cfg.max_code() as f64;
+    let narrow = bound < (1u64 << 24) as f64;
     let parts: Vec<_> = p
         // Column currents of one task: at most about 1 Mi floats.
         .tasks(prep.batch, (1 << 20) / ((cfg.cols + 1) * cycles), 1)
@@ -89,12 +99,13 @@ pub(crate) fn run(
             let outs = p.xbars[task.0].outs;
             let mut block = vec![0i64; (task.2 - task.1) * outs];
             let mut cnt = Counts::default();
-            if fast {
+            match (fast, narrow) {
                 // SAFETY: `simd::decide` names Avx2 or above only when the CPU reports AVX2, FMA
                 // and F16C.
-                unsafe { task_fast(&ctx, task, &mut block, &mut cnt) }
-            } else {
-                task_body(&ctx, task, &mut block, &mut cnt)
+                (true, true) => unsafe { task_fast::<f32>(&ctx, task, &mut block, &mut cnt) },
+                (true, false) => unsafe { task_fast::<f64>(&ctx, task, &mut block, &mut cnt) },
+                (false, true) => task_body::<f32>(&ctx, task, &mut block, &mut cnt),
+                (false, false) => task_body::<f64>(&ctx, task, &mut block, &mut cnt),
             }
             (task, block, cnt)
         })
@@ -102,20 +113,63 @@ pub(crate) fn run(
     Ok(p.gather(prep.batch, parts))
 }
 
+/// The shift-and-add accumulator of one column: f32 or f64, chosen by the exactness bound.
+trait Acc: Copy + Default + std::ops::AddAssign + Into<f64> {
+    /// A cycle weight +-2^k, exact in either type.
+    fn weight(w: i64) -> Self;
+    /// w * code, exact: code is an integer and w a power of two.
+    fn term(w: Self, code: f32) -> Self;
+}
+impl Acc for f32 {
+    #[inline(always)]
+    fn weight(w: i64) -> f32 {
+        w as f32
+    }
+    #[inline(always)]
+    fn term(w: f32, code: f32) -> f32 {
+        w * code
+    }
+}
+impl Acc for f64 {
+    #[inline(always)]
+    fn weight(w: i64) -> f64 {
+        w as f64
+    }
+    #[inline(always)]
+    fn term(w: f64, code: f32) -> f64 {
+        w * code as f64
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn task_fast(ctx: &Ctx, task: (usize, usize, usize), block: &mut [i64], cnt: &mut Counts) {
-    task_body(ctx, task, block, cnt)
+unsafe fn task_fast<A: Acc>(
+    ctx: &Ctx,
+    task: (usize, usize, usize),
+    block: &mut [i64],
+    cnt: &mut Counts,
+) {
+    task_body::<A>(ctx, task, block, cnt)
 }
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn task_fast(ctx: &Ctx, task: (usize, usize, usize), block: &mut [i64], cnt: &mut Counts) {
-    task_body(ctx, task, block, cnt)
+unsafe fn task_fast<A: Acc>(
+    ctx: &Ctx,
+    task: (usize, usize, usize),
+    block: &mut [i64],
+    cnt: &mut Counts,
+) {
+    task_body::<A>(ctx, task, block, cnt)
 }
 
 /// One column tile for vectors v0..v1: per row tile one GEMM [vectors*cycles, rows] x
 /// [rows, cols+1], then per read: offset removal, read noise, ADC, flip, shift-and-add.
 #[inline(always)]
-fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], cnt: &mut Counts) {
+fn task_body<A: Acc>(
+    ctx: &Ctx,
+    (ci, v0, v1): (usize, usize, usize),
+    block: &mut [i64],
+    cnt: &mut Counts,
+) {
     let p = ctx.p;
     let cfg = &p.cfg;
     let (k, cycles, tiles) = (p.k, cfg.cycles(), p.row_tiles);
@@ -130,8 +184,8 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
     if cur.len() < m * (cfg.cols + 1) {
         cur.resize(m * (cfg.cols + 1), 0.0);
     }
-    // Shift-and-add in f64: codes times powers of two stay exact far below 2^53.
-    let mut colacc = vec![0f64; cfg.cols];
+    // Shift-and-add in `A`, exact (see `run`); the unit column's total in f64.
+    let mut colacc = vec![A::default(); cfg.cols];
     let mut noise = vec![0f32; cfg.cols + 1];
     let mut sat = 0u64;
     for t in 0..tiles {
@@ -170,7 +224,7 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
         }
         for v in v0..v1 {
             let ca = &mut colacc[..nc];
-            ca.fill(0.0);
+            ca.fill(A::default());
             let mut f_sum = 0f64;
             // Read noise of crossbar i, vector v: its own stream, whatever the thread count.
             let mut rng = ctx.read.map(|r| {
@@ -192,6 +246,7 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
                 }
                 let steps = |c: usize| (row[c] - off) * ctx.inv_step + nz[c];
                 let wb = ctx.prep.cycle_weight[b] as f64;
+                let wa = A::weight(ctx.prep.cycle_weight[b]);
                 // A flipped column reports cell_max * code(U) - code(S'); shift-and-add is
                 // linear, so the unit-column part is summed once and applied at the fold.
                 if flip {
@@ -204,13 +259,13 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
                     for ((&i, &z), a) in row[..nc].iter().zip(&nz[..nc]).zip(ca.iter_mut()) {
                         let s = (i - off) * ctx.inv_step + z;
                         sat_b += (s > adc.sat_above) as u32;
-                        *a += wb * adc.code(s) as f64;
+                        *a += A::term(wa, adc.code(s));
                     }
                 } else {
                     for (&i, a) in row[..nc].iter().zip(ca.iter_mut()) {
                         let s = (i - off) * ctx.inv_step;
                         sat_b += (s > adc.sat_above) as u32;
-                        *a += wb * adc.code(s) as f64;
+                        *a += A::term(wa, adc.code(s));
                     }
                 }
                 sat += sat_b as u64;
@@ -224,6 +279,7 @@ fn task_body(ctx: &Ctx, (ci, v0, v1): (usize, usize, usize), block: &mut [i64], 
                     .zip(fl)
                     .enumerate()
                     .map(|(k, (&x, &f))| {
+                        let x: f64 = x.into();
                         let val = if f != 0.0 { f_sum - x } else { x };
                         (val as i64) << (k * bpc)
                     })
