@@ -58,3 +58,27 @@ fn analogue_path_on_other_crossbar_heights() {
         assert_eq!(c, c2);
     }
 }
+
+/// 24-bit inputs put the analogue shift-and-add past f32's exact integers (192 * 2^23 per
+/// column alone), so it must take its f64 accumulator: still the integer product.
+#[test]
+fn analogue_path_with_24_bit_inputs() {
+    let (b, k, n) = (4, 300, 19);
+    let mut s = 13u64;
+    let w = signed16(k * n, &mut s);
+    let x: Vec<i64> = (0..b * k)
+        .map(|_| common::lcg(&mut s) as i64 & ((1 << 24) - 1))
+        .collect();
+    let want = reference(&w, &x, b, k, n);
+    let cfg = nestevo_kernels::XbarConfig {
+        input_bits: 24,
+        ..isaac()
+    };
+    let p = Programmed::new(&cfg, &w, k, n)
+        .unwrap()
+        .program_conductances(0.0, 1)
+        .unwrap();
+    let (y, c) = p.run(&x, b, InputMode::Unsigned, None).unwrap();
+    assert_eq!(y, want);
+    assert_eq!(c.adc_saturations, 0);
+}
