@@ -141,17 +141,7 @@ impl Acc for f64 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn task_fast<A: Acc>(
-    ctx: &Ctx,
-    task: (usize, usize, usize),
-    block: &mut [i64],
-    cnt: &mut Counts,
-) {
-    task_body::<A>(ctx, task, block, cnt)
-}
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma,f16c"))]
 unsafe fn task_fast<A: Acc>(
     ctx: &Ctx,
     task: (usize, usize, usize),
