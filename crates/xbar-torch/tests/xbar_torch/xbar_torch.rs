@@ -226,6 +226,28 @@ fn noiseless_conductances_are_exact() {
     }
 }
 
+/// 24-bit inputs take the analogue shift-and-add past f32's exact integers (192 * 2^23 per
+/// column alone), so it must accumulate in f64: noiseless conductances still give the product.
+#[test]
+fn wide_inputs_take_the_f64_accumulator() {
+    let c = XbarConfig {
+        input_bits: 24,
+        ..isaac()
+    };
+    let (b, k, n) = (4, 260, 24);
+    let (w, x) = data(&c, (b, k, n), false, true, 17);
+    let cells = Some(CellNoise::programming(0.0, 3));
+    let tm = torch().program(&c, &w, k, n, cells).unwrap();
+    let (yt, _) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
+    let exact: Vec<i64> = (0..b)
+        .flat_map(|v| {
+            let (x, w) = (&x, &w);
+            (0..n).map(move |o| (0..k).map(|r| x[v * k + r] * w[r * n + o]).sum::<i64>())
+        })
+        .collect();
+    assert_eq!(yt, exact);
+}
+
 /// Cell noise and device laws: the conductances are the kernels' draws, so outputs equal the
 /// CPU analogue path's except where f32 rounding of a column current (another summation order)
 /// crosses a code boundary; all counts but saturations are equal, saturations nearly so.
