@@ -216,14 +216,15 @@ fn noiseless_conductances_are_exact() {
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
         assert_eq!(ct, ce, "dac {dac}");
         assert_eq!(yt, ye, "dac {dac}");
-        let exact: Vec<i64> = (0..b)
-            .flat_map(|v| {
-                let (x, w) = (&x, &w);
-                (0..n).map(move |o| (0..k).map(|r| x[v * k + r] * w[r * n + o]).sum::<i64>())
-            })
-            .collect();
-        assert_eq!(yt, exact, "dac {dac}");
+        assert_eq!(yt, product(&x, &w, (b, k, n)), "dac {dac}");
     }
+}
+
+/// The integer product x w of a [b, k] batch with [k, n] weights.
+fn product(x: &[i64], w: &[i64], (b, k, n): (usize, usize, usize)) -> Vec<i64> {
+    (0..b)
+        .flat_map(|v| (0..n).map(move |o| (0..k).map(|r| x[v * k + r] * w[r * n + o]).sum()))
+        .collect()
 }
 
 /// 24-bit inputs take the analogue shift-and-add past f32's exact integers (192 * 2^23 per
@@ -239,13 +240,7 @@ fn wide_inputs_take_the_f64_accumulator() {
     let cells = Some(CellNoise::programming(0.0, 3));
     let tm = torch().program(&c, &w, k, n, cells).unwrap();
     let (yt, _) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
-    let exact: Vec<i64> = (0..b)
-        .flat_map(|v| {
-            let (x, w) = (&x, &w);
-            (0..n).map(move |o| (0..k).map(|r| x[v * k + r] * w[r * n + o]).sum::<i64>())
-        })
-        .collect();
-    assert_eq!(yt, exact);
+    assert_eq!(yt, product(&x, &w, (b, k, n)));
 }
 
 /// Cell noise and device laws: the conductances are the kernels' draws, so outputs equal the
