@@ -81,16 +81,8 @@ pub(crate) fn run(
             .unwrap_or(0.0),
     };
     let fast = simd >= Simd::Avx2;
-    // The shift-and-add's accumulator: codes times +-2^k are exact, so every partial sum is an
-    // integer within sum_b |w_b| * max_code. f32 holds that exactly below 2^24 (16-bit inputs,
-    // 8-bit ADC: 255 * (2^16 - 1)) at twice f64's lanes; f64 holds it for every configuration.
-    let bound = prep
-        .cycle_weight
-        .iter()
-        .map(|w| w.unsigned_abs() as f64)
-        .sum::<f64>()
-        * cfg.max_code() as f64;
-    let narrow = bound < (1u64 << 24) as f64;
+    // f32 has twice f64's lanes; f64 holds the sums for every configuration.
+    let narrow = shift_add_exact_in_f32(&prep.cycle_weight, cfg.max_code());
     let parts: Vec<_> = p
         // Column currents of one task: at most about 1 Mi floats.
         .tasks(prep.batch, (1 << 20) / ((cfg.cols + 1) * cycles), 1)
@@ -111,6 +103,19 @@ pub(crate) fn run(
         })
         .collect();
     Ok(p.gather(prep.batch, parts))
+}
+
+/// Whether the shift-and-add of ADC codes (0..=max_code) over cycles weighted `cycle_weight`
+/// (+-2^k) is exact in f32: every code times its weight is exact, so every partial sum is an
+/// integer within sum_b |w_b| * max_code, which f32 holds exactly below 2^24 (ISAAC: 255 *
+/// (2^16 - 1)). f64 holds it for every configuration (below 2^53).
+pub fn shift_add_exact_in_f32(cycle_weight: &[i64], max_code: u32) -> bool {
+    let bound = cycle_weight
+        .iter()
+        .map(|w| w.unsigned_abs() as f64)
+        .sum::<f64>()
+        * max_code as f64;
+    bound < (1u64 << 24) as f64
 }
 
 /// The shift-and-add accumulator of one column: f32 or f64, chosen by the exactness bound.

@@ -4,7 +4,8 @@
 use super::{engine_err, TorchEngine};
 use nestevo_cim::{BackendError, CellNoise, XbarMatrix};
 use nestevo_kernels::{
-    exact_product_holds, AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig,
+    exact_product_holds, shift_add_exact_in_f32, AdcMode, Counts, InputMode, KernelError,
+    Programmed, ReadNoise, XbarConfig,
 };
 use std::sync::Mutex;
 use tch::{Device, Kind, TchError, Tensor};
@@ -406,10 +407,8 @@ impl TorchMatrix {
     ///
     /// Each cycle's [T, bv, N*slices + C] tensor is the whole memory traffic (the product is
     /// small beside it), so the ADC runs in place on the currents and the shift-and-add is one
-    /// `addcmul_` into a float accumulator. That sum is exact: every code times its cycle
-    /// weight (+-2^k) is exact, and every partial sum is an integer within sum |w_b| * max_code,
-    /// which picks f32 (below 2^24) or f64 (below 2^53: 24 input bits and 16-bit codes are
-    /// 2^40).
+    /// `addcmul_` into a float accumulator, exact in f32 or f64 as the kernels'
+    /// `shift_add_exact_in_f32` decides.
     fn analog_cycles(
         &self,
         st: &State,
@@ -430,12 +429,7 @@ impl TorchMatrix {
         );
         let max = cfg.max_code() as f64;
         let flip = cfg.flip;
-        let bound = cycle_weight
-            .iter()
-            .map(|w| w.unsigned_abs() as f64)
-            .sum::<f64>()
-            * max;
-        let acc_kind = if bound < (1u64 << 24) as f64 {
+        let acc_kind = if shift_add_exact_in_f32(cycle_weight, cfg.max_code()) {
             Kind::Float
         } else {
             Kind::Double
