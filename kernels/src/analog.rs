@@ -1,13 +1,14 @@
 //! The analogue path: column currents as float products of input slice levels with per-cell
 //! conductances, the g_min offset removed, then the ADC. With 1-bit DACs a read's currents are
-//! the sum of the conductance rows whose input bit is on, added row by row in ascending order
-//! (the same f32 result on every CPU); wider DACs take one small GEMM per crossbar and task.
+//! the sum of the conductance rows whose input bit is on, taken four rows at a time from tables
+//! of their subset sums (`add_rows`; the same f32 result on every CPU); wider DACs take one
+//! small GEMM per crossbar and task.
 
 use crate::adc::{float_adc, FloatAdc};
 use crate::config::KernelError;
 use crate::counts::Counts;
 use crate::inputs::Prepared;
-use crate::program::{Crossbar, Programmed, ReadNoise, Strip};
+use crate::program::{Crossbar, Programmed, ReadNoise};
 use crate::simd::Simd;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -296,10 +297,22 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// 16 floats, one cache line: one entry of a crossbar's subset-sum tables.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// Rows per table group: the 2^4 subset sums of four rows' conductances.
+const GROUP: usize = 4;
+
 /// 1-bit DACs: each read's column currents, the sum over the rows whose input bit is on of
-/// their conductance rows. The rows on are taken in ascending order into four partial sums in
-/// turn (so four adds are in flight), combined as (p0 + p1) + (p2 + p3); every code path keeps
-/// that order, so all give the same f32 numbers. `planes` is laid out as
+/// their conductance rows, by the method of four Russians. Rows go in groups of four; for each
+/// group and 16-column half-strip a table holds the 16 sums of its subsets (built in
+/// `build_tables`), so a read adds one table line per group whose nibble of the mask is not
+/// zero, where adding row by row took one line per row on (about twice as many at half the bits
+/// on, and never fewer). The groups on are taken in ascending order into four partial sums in
+/// turn (four adds in flight), combined as (p0 + p1) + (p2 + p3); every code path keeps that
+/// order and builds the same tables, so all give the same f32 numbers. `planes` is laid out as
 /// `inputs::input_planes` makes it.
 #[inline(always)]
 fn add_rows(
@@ -311,12 +324,15 @@ fn add_rows(
     cur: &mut [f32],
 ) {
     let cw = xb.cols + 1;
-    let rows = xb.rows;
-    // Reads in blocks, their row lists made once; then 32 columns at a time over the block,
-    // so that the crossbar's 32-column strip of conductances stays in L1.
+    let groups = xb.rows.div_ceil(GROUP);
+    let halves = cw.div_ceil(16);
+    let mut tab = TABLES.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    build_tables(xb, groups, halves, &mut tab);
+    // Reads in blocks, their group lists made once; then 16 columns at a time over the block,
+    // so that the half-strip's table (32 KiB for 128 rows) stays in L1.
     const BLOCK: usize = 64;
-    // 8 entries of slack after the last list: a byte's eight positions are stored whole.
-    let mut lists = vec![0u16; BLOCK * rows + 8];
+    // A list has at most `groups` entries and one of slack: `group_list` stores before it counts.
+    let mut lists = vec![0u16; BLOCK * (groups + 1)];
     let mut lens = [0usize; BLOCK];
     let reads: Vec<(usize, usize)> = (v0..v1)
         .flat_map(|v| (0..cycles).map(move |b| (v, b)))
@@ -324,85 +340,106 @@ fn add_rows(
     for (bi, block) in reads.chunks(BLOCK).enumerate() {
         for (j, &(v, b)) in block.iter().enumerate() {
             let m = &planes[((v * tiles + t) * cycles + b) * words..][..words];
-            let l = &mut lists[j * rows..][..rows + 8];
-            let n = row_list(m, l);
-            // The strips below are read unchecked at these rows: `input_planes` sets bits only
-            // for a tile's rows, so the last (largest) is below `rows`; checked once per read.
+            let l = &mut lists[j * (groups + 1)..][..groups + 1];
+            let n = group_list(m, l);
+            // The tables below are read unchecked at these entries: `input_planes` sets bits
+            // only for a tile's rows, so the last (largest) is within the crossbar's groups;
+            // checked once per read.
             assert!(
-                n == 0 || usize::from(l[n - 1]) < rows,
+                n == 0 || usize::from(l[n - 1]) < groups * 16,
                 "a mask bit past the crossbar"
             );
             lens[j] = n;
         }
         let out0 = bi * BLOCK * cw;
-        for c0 in (0..cw).step_by(32) {
-            let n = (cw - c0).min(32);
+        for h in 0..halves {
+            let c0 = 16 * h;
+            let n = (cw - c0).min(16);
+            let th = &tab[h * groups * 16..][..groups * 16];
             for j in 0..block.len() {
-                let l = &lists[j * rows..][..lens[j]];
+                let l = &lists[j * (groups + 1)..][..lens[j]];
                 let o = &mut cur[out0 + j * cw + c0..][..n];
-                let st = &xb.strips[(c0 / 32) * rows..][..rows];
                 #[cfg(target_arch = "x86_64")]
                 match simd {
                     // SAFETY: the tier is Avx512 (resp. Avx2), so the CPU reported AVX-512F
-                    // (resp. AVX2); every listed row is below xb.rows, the length of `st` (the
-                    // lists ascend and their last entry was checked above).
-                    Simd::Avx512 => unsafe { strip_avx512(l, st, o) },
-                    Simd::Avx2 => unsafe { strip_avx2(l, st, o) },
-                    Simd::Plain => strip(l, st, o),
+                    // (resp. AVX2); every listed entry is below groups * 16, the length of `th`
+                    // (the lists ascend and their last entry was checked above).
+                    Simd::Avx512 => unsafe { lines_avx512(l, th, o) },
+                    Simd::Avx2 => unsafe { lines_avx2(l, th, o) },
+                    Simd::Plain => lines(l, th, o),
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {
                     let _ = simd;
-                    strip(l, st, o);
+                    lines(l, th, o);
+                }
+            }
+        }
+    }
+    TABLES.with(|c| *c.borrow_mut() = tab);
+}
+
+thread_local! {
+    /// `add_rows`' subset-sum tables, kept between the crossbars of a thread.
+    static TABLES: std::cell::RefCell<Vec<Line>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The subset-sum tables of a crossbar: for half-strip h (columns 16h..16h+16), group g (rows
+/// 4g..4g+4) and nibble p, line (h * groups + g) * 16 + p holds the sum of the conductance rows
+/// 4g + i for the bits i set in p, made as line(p without its lowest bit) + row(lowest bit), so
+/// every entry has one fixed order of adds. Rows past the crossbar count as zero (no mask bit
+/// names them). Inlined, so that it is compiled for the caller's vector tier.
+#[inline(always)]
+fn build_tables(xb: &Crossbar, groups: usize, halves: usize, tab: &mut Vec<Line>) {
+    let zero = [0f32; 16];
+    tab.clear();
+    tab.resize(halves * groups * 16, Line(zero));
+    for h in 0..halves {
+        for g in 0..groups {
+            let e = &mut tab[(h * groups + g) * 16..][..16];
+            for p in 1..16usize {
+                let r = GROUP * g + p.trailing_zeros() as usize;
+                let src = match xb.strips.get((h / 2) * xb.rows + r) {
+                    Some(s) if r < xb.rows => &s.0[16 * (h % 2)..][..16],
+                    _ => &zero[..],
+                };
+                let prev = e[p & (p - 1)].0;
+                for ((d, &a), &b) in e[p].0.iter_mut().zip(&prev).zip(src) {
+                    *d = a + b;
                 }
             }
         }
     }
 }
 
-/// The rows whose bit is on in mask `m`, ascending, written to the front of `l`; returns how
-/// many. A byte of the mask at a time: its set bits' positions from a table, all eight stored
-/// (one vector store) and the count advanced by its popcount, so the cost is per byte, not per
-/// row on. What lands past the count is overwritten by the next byte or the next list and never
-/// read; `l` needs 8 entries of slack past the number of bits on.
-fn row_list(m: &[u64], l: &mut [u16]) -> usize {
+/// The table entries (group * 16 + nibble) of the groups whose nibble of mask `m` is not zero,
+/// ascending, written to the front of `l`; returns how many. Branch-free within a word: every
+/// nibble is stored and the count advanced only past the nonzero ones, so `l` needs one entry of
+/// slack past that count.
+fn group_list(m: &[u64], l: &mut [u16]) -> usize {
     let mut n = 0;
     for (w, &mw) in m.iter().enumerate() {
-        for (i, byte) in mw.to_le_bytes().into_iter().enumerate() {
-            let base = (w * 64 + i * 8) as u16;
-            let pos = &BYTE_ROWS[byte as usize];
-            for (d, &p) in l[n..n + 8].iter_mut().zip(pos) {
-                *d = base + p as u16;
-            }
-            n += byte.count_ones() as usize;
+        // ReLU activations' high bit-planes leave whole words empty.
+        if mw == 0 {
+            continue;
+        }
+        let mut x = mw;
+        for i in 0..64 / GROUP {
+            let nib = (x & 15) as u16;
+            l[n] = ((w * 64 / GROUP + i) as u16) * 16 + nib;
+            n += (nib != 0) as usize;
+            x >>= GROUP;
         }
     }
     n
 }
 
-/// For each byte, the positions of its set bits in ascending order (then zeros).
-static BYTE_ROWS: [[u8; 8]; 256] = {
-    let mut t = [[0u8; 8]; 256];
-    let mut b = 0;
-    while b < 256 {
-        let (mut n, mut i) = (0, 0);
-        while i < 8 {
-            if b & (1 << i) != 0 {
-                t[b][n] = i as u8;
-                n += 1;
-            }
-            i += 1;
-        }
-        b += 1;
-    }
-    t
-};
-
-/// The first out.len() columns of a strip, over the listed rows, summed in `add_rows`' order.
-fn strip(list: &[u16], st: &[Strip], out: &mut [f32]) {
-    let mut p = [[0f32; 32]; 4];
-    for (i, &r) in list.iter().enumerate() {
-        for (a, &x) in p[i % 4].iter_mut().zip(&st[r as usize].0) {
+/// The first out.len() columns of a half-strip, over the listed lines, summed in `add_rows'`
+/// order.
+fn lines(list: &[u16], tab: &[Line], out: &mut [f32]) {
+    let mut p = [[0f32; 16]; 4];
+    for (i, &e) in list.iter().enumerate() {
+        for (a, &x) in p[i % 4].iter_mut().zip(&tab[e as usize].0) {
             *a += x;
         }
     }
@@ -411,137 +448,207 @@ fn strip(list: &[u16], st: &[Strip], out: &mut [f32]) {
     }
 }
 
-/// `strip` with the 32 columns' four partial sums in eight registers.
+/// `lines` with the four partial sums in four registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn strip_avx512(list: &[u16], st: &[Strip], out: &mut [f32]) {
+unsafe fn lines_avx512(list: &[u16], tab: &[Line], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    debug_assert!(list.iter().all(|&r| (r as usize) < st.len()));
-    let n = out.len();
-    let base = st.as_ptr() as *const f32;
-    // Strips are 64-byte aligned, 32 floats a row.
-    let ld = |r: u16, h: usize| _mm512_load_ps(base.add(r as usize * 32 + 16 * h));
-    let z = _mm512_setzero_ps();
+    debug_assert!(list.iter().all(|&e| (e as usize) < tab.len()));
+    let base = tab.as_ptr() as *const f32;
+    // Lines are 64-byte aligned.
+    let ld = |e: u16| _mm512_load_ps(base.add(e as usize * 16));
+    let mut p = [_mm512_setzero_ps(); 4];
+    let mut quads = list.chunks_exact(4);
+    for q in &mut quads {
+        for (pi, &e) in p.iter_mut().zip(q) {
+            *pi = _mm512_add_ps(*pi, ld(e));
+        }
+    }
+    for (pi, &e) in p.iter_mut().zip(quads.remainder()) {
+        *pi = _mm512_add_ps(*pi, ld(e));
+    }
+    let s = _mm512_add_ps(_mm512_add_ps(p[0], p[1]), _mm512_add_ps(p[2], p[3]));
+    let m = out.len().min(16);
+    _mm512_mask_storeu_ps(out.as_mut_ptr(), ((1u32 << m) - 1) as u16, s);
+}
+
+/// `lines` on 256-bit registers: each partial sum in two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn lines_avx2(list: &[u16], tab: &[Line], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    debug_assert!(list.iter().all(|&e| (e as usize) < tab.len()));
+    let base = tab.as_ptr() as *const f32;
+    // Lines are 64-byte aligned: each 8-float load is aligned.
+    let ld = |e: u16, q: usize| _mm256_load_ps(base.add(e as usize * 16 + 8 * q));
+    let z = _mm256_setzero_ps();
     let mut p = [[z; 2]; 4];
     let mut quads = list.chunks_exact(4);
     for q in &mut quads {
-        for (pi, &r) in p.iter_mut().zip(q) {
-            pi[0] = _mm512_add_ps(pi[0], ld(r, 0));
-            pi[1] = _mm512_add_ps(pi[1], ld(r, 1));
+        for (pi, &e) in p.iter_mut().zip(q) {
+            pi[0] = _mm256_add_ps(pi[0], ld(e, 0));
+            pi[1] = _mm256_add_ps(pi[1], ld(e, 1));
         }
     }
-    for (pi, &r) in p.iter_mut().zip(quads.remainder()) {
-        pi[0] = _mm512_add_ps(pi[0], ld(r, 0));
-        pi[1] = _mm512_add_ps(pi[1], ld(r, 1));
+    for (pi, &e) in p.iter_mut().zip(quads.remainder()) {
+        pi[0] = _mm256_add_ps(pi[0], ld(e, 0));
+        pi[1] = _mm256_add_ps(pi[1], ld(e, 1));
     }
-    let o = out.as_mut_ptr();
     let [p0, p1, p2, p3] = p;
-    for (h, ((a, b), (c, d))) in p0.iter().zip(&p1).zip(p2.iter().zip(&p3)).enumerate() {
-        let s = _mm512_add_ps(_mm512_add_ps(*a, *b), _mm512_add_ps(*c, *d));
-        let m = (n.saturating_sub(16 * h)).min(16);
-        _mm512_mask_storeu_ps(o.add(16 * h), ((1u32 << m) - 1) as u16, s);
-    }
-}
-
-/// `strip` on 256-bit registers: the 32 columns as two halves of 16, each half's four partial
-/// sums in eight registers (the sixteen of AVX2 could not hold all 32 columns' and a load).
-/// Each column is still summed over the same rows in the same order.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn strip_avx2(list: &[u16], st: &[Strip], out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    debug_assert!(list.iter().all(|&r| (r as usize) < st.len()));
-    let n = out.len();
-    let base = st.as_ptr() as *const f32;
-    for half in 0..2 {
-        if n <= 16 * half {
+    // Masked stores: a copy of a variable length would be a call to memmove per read.
+    let n = out.len() as i32;
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let o = out.as_mut_ptr();
+    for q in 0..2 {
+        // The second half only where it holds columns, so the pointer stays inside `out`.
+        if n <= 8 * q as i32 {
             break;
         }
-        // Strips are 64-byte aligned, 32 floats a row: each 8-float load is aligned.
-        let ld = |r: u16, q: usize| _mm256_load_ps(base.add(r as usize * 32 + 16 * half + 8 * q));
-        let z = _mm256_setzero_ps();
-        let mut p = [[z; 2]; 4];
-        // A half with at most 8 columns left (the unit column alone, often) loads one register.
-        let two = n > 16 * half + 8;
-        let mut quads = list.chunks_exact(4);
-        for q in &mut quads {
-            for (pi, &r) in p.iter_mut().zip(q) {
-                pi[0] = _mm256_add_ps(pi[0], ld(r, 0));
-                if two {
-                    pi[1] = _mm256_add_ps(pi[1], ld(r, 1));
-                }
-            }
-        }
-        for (pi, &r) in p.iter_mut().zip(quads.remainder()) {
-            pi[0] = _mm256_add_ps(pi[0], ld(r, 0));
-            if two {
-                pi[1] = _mm256_add_ps(pi[1], ld(r, 1));
-            }
-        }
-        let [p0, p1, p2, p3] = p;
-        for q in 0..2 {
-            let s = _mm256_add_ps(_mm256_add_ps(p0[q], p1[q]), _mm256_add_ps(p2[q], p3[q]));
-            let mut tmp = [0f32; 8];
-            _mm256_storeu_ps(tmp.as_mut_ptr(), s);
-            let c0 = 16 * half + 8 * q;
-            let m = n.saturating_sub(c0).min(8);
-            if m == 0 {
-                break;
-            }
-            out[c0..c0 + m].copy_from_slice(&tmp[..m]);
-        }
+        let s = _mm256_add_ps(_mm256_add_ps(p0[q], p1[q]), _mm256_add_ps(p2[q], p3[q]));
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8 * q as i32), lane);
+        _mm256_maskstore_ps(o.add(8 * q), mask, s);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::row_list;
+    use super::*;
     use rand::{Rng, SeedableRng};
 
-    /// The bit-by-bit list the table replaced.
-    fn by_bits(m: &[u64]) -> Vec<u16> {
-        let mut out = Vec::new();
-        for (w, &mw) in m.iter().enumerate() {
-            let mut x = mw;
-            while x != 0 {
-                out.push((w * 64 + x.trailing_zeros() as usize) as u16);
-                x &= x - 1;
-            }
+    /// Random, empty, full and top-bit-only masks of crossbars of 1 to 200 rows (bits only
+    /// below the row count, as `input_planes` sets them).
+    fn masks(rows: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<u64>> {
+        let words = rows.div_ceil(64);
+        let keep = |w: usize| match rows - w * 64 {
+            r if r >= 64 => u64::MAX,
+            r => (1u64 << r) - 1,
+        };
+        let mut out: Vec<Vec<u64>> = vec![
+            vec![0; words],
+            (0..words).map(keep).collect(),
+            (0..words)
+                .map(|w| {
+                    if w == words - 1 {
+                        1 << ((rows - 1) % 64)
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
+        ];
+        for i in 0..200 {
+            // Sparse as well as dense masks, as ReLU activations' high bit-planes are.
+            let sparse = i % 2 == 0;
+            out.push(
+                (0..words)
+                    .map(|w| {
+                        let x = rng.gen::<u64>();
+                        (if sparse {
+                            x & rng.gen::<u64>() & rng.gen::<u64>()
+                        } else {
+                            x
+                        }) & keep(w)
+                    })
+                    .collect(),
+            );
         }
         out
     }
 
-    /// Random, empty, full and top-bit-only masks of crossbars of 1 to 200 rows (bits only
-    /// below the row count, as `input_planes` sets them): the same rows in the same order.
+    /// The lists name exactly the nonzero nibbles, ascending, each with its value.
     #[test]
-    fn row_lists_equal_the_bit_by_bit_lists() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        for rows in [1usize, 3, 7, 8, 9, 63, 64, 65, 127, 128, 200] {
-            let words = rows.div_ceil(64);
-            let keep = |w: usize| match rows - w * 64 {
-                r if r >= 64 => u64::MAX,
-                r => (1u64 << r) - 1,
-            };
-            let mut masks: Vec<Vec<u64>> = vec![
-                vec![0; words],
-                (0..words).map(keep).collect(),
-                (0..words)
-                    .map(|w| {
-                        if w == words - 1 {
-                            1 << ((rows - 1) % 64)
-                        } else {
-                            0
-                        }
+    fn group_lists_name_the_nonzero_nibbles() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for rows in [1usize, 3, 4, 5, 7, 8, 9, 63, 64, 65, 127, 128, 200] {
+            let groups = rows.div_ceil(GROUP);
+            for m in masks(rows, &mut rng) {
+                let want: Vec<u16> = (0..m.len() * 16)
+                    .filter_map(|g| {
+                        let nib = (m[g / 16] >> (4 * (g % 16))) & 15;
+                        (nib != 0).then_some((g * 16) as u16 + nib as u16)
                     })
-                    .collect(),
-            ];
-            for _ in 0..200 {
-                masks.push((0..words).map(|w| rng.gen::<u64>() & keep(w)).collect());
+                    .collect();
+                let mut l = vec![0u16; groups + 1];
+                let n = group_list(&m, &mut l);
+                assert_eq!(l[..n], want[..], "rows {rows}, mask {m:x?}");
             }
-            for m in masks {
-                let mut l = vec![0u16; rows + 8];
-                let n = row_list(&m, &mut l);
-                assert_eq!(l[..n], by_bits(&m)[..], "rows {rows}, mask {m:x?}");
+        }
+    }
+
+    /// Each table line is its subset's sum of conductance rows; every tier's read sums equal
+    /// the portable code's bit for bit and the f64 sum of the rows on to f32 rounding, for
+    /// crossbars whose rows are not a multiple of four and whose columns end mid-strip.
+    #[test]
+    fn read_sums_are_the_rows_on() {
+        let cfg = crate::config::XbarConfig {
+            rows: 128,
+            cols: 128,
+            bits_per_cell: 2,
+            weight_bits: 16,
+            input_bits: 16,
+            dac_bits: 1,
+            adc_bits: 8,
+            adc_mode: crate::AdcMode::Exact,
+            flip: true,
+            g_min: 1.0,
+            g_max: 100.0,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for (k, n) in [(128usize, 16usize), (130, 20), (61, 3)] {
+            let w: Vec<i64> = (0..k * n).map(|_| rng.gen_range(-30000..30000)).collect();
+            let p = Programmed::new(&cfg, &w, k, n)
+                .unwrap()
+                .program_conductances(0.05, 11)
+                .unwrap();
+            for xb in &p.xbars {
+                let (cw, rows) = (xb.cols + 1, xb.rows);
+                let g = |r: usize, c: usize| xb.strips[(c / 32) * rows + r].0[c % 32];
+                let ms = masks(rows, &mut rng);
+                let words = cfg.words();
+                let planes: Vec<u64> = ms
+                    .iter()
+                    .flat_map(|m| (0..words).map(|w| m.get(w).copied().unwrap_or(0)))
+                    .collect();
+                let reads = ms.len();
+                let mut want = vec![0f32; reads * cw];
+                let mut tiers = vec![Simd::Plain];
+                let best = crate::simd::decide().unwrap();
+                if best >= Simd::Avx2 {
+                    tiers.push(Simd::Avx2);
+                }
+                if best >= Simd::Avx512 {
+                    tiers.push(Simd::Avx512);
+                }
+                for (ti, &simd) in tiers.iter().enumerate() {
+                    let mut cur = vec![f32::NAN; reads * cw];
+                    // One vector of `reads` cycles, one row tile.
+                    add_rows(
+                        &planes,
+                        (xb, words),
+                        (0, 1),
+                        (0, 1),
+                        (reads, simd),
+                        &mut cur,
+                    );
+                    if ti == 0 {
+                        want = cur;
+                        for (j, m) in ms.iter().enumerate() {
+                            for c in 0..cw {
+                                let exact: f64 = (0..rows)
+                                    .filter(|&r| m[r / 64] >> (r % 64) & 1 == 1)
+                                    .map(|r| g(r, c) as f64)
+                                    .sum();
+                                let got = want[j * cw + c] as f64;
+                                assert!(
+                                    (got - exact).abs() <= 1e-5 * exact.abs().max(1e-3),
+                                    "k {k}, read {j}, column {c}: {got} vs {exact}"
+                                );
+                            }
+                        }
+                    } else {
+                        assert_eq!(cur, want, "{simd:?} against the portable code");
+                    }
+                }
             }
         }
     }
