@@ -22,6 +22,8 @@ struct Ctx<'a> {
     levels: &'a [f32],
     /// Input bit-planes (1-bit DACs only), as the exact path uses them.
     planes: Option<&'a [u64]>,
+    /// Every read's group list, made once for all column tiles where that fits `LIST_BYTES`.
+    lists: Option<Lists>,
     /// The product's `Simd` tier, for the strip sums.
     simd: Simd,
     /// Per (vector, tile, cycle): sum of applied levels and of their squares.
@@ -66,11 +68,13 @@ pub(crate) fn run(
                 }
             }
         });
+    let lists = planes.and_then(|pl| Lists::new(p, pl, prep.batch));
     let ctx = Ctx {
         p,
         prep,
         levels,
         planes,
+        lists,
         simd,
         sums,
         adc: float_adc(cfg.adc_mode, cfg.max_code()),
@@ -189,7 +193,7 @@ fn task_body<A: Acc>(
         let (nc, cw) = (xb.cols, xb.cols + 1);
         if let Some(planes) = ctx.planes {
             add_rows(
-                planes,
+                (planes, ctx.lists.as_ref()),
                 (xb, cfg.words()),
                 (t, tiles),
                 (v0, v1),
@@ -316,7 +320,7 @@ const GROUP: usize = 4;
 /// `inputs::input_planes` makes it.
 #[inline(always)]
 fn add_rows(
-    planes: &[u64],
+    (planes, pre): (&[u64], Option<&Lists>),
     (xb, words): (&Crossbar, usize),
     (t, tiles): (usize, usize),
     (v0, v1): (usize, usize),
@@ -328,8 +332,8 @@ fn add_rows(
     let halves = cw.div_ceil(16);
     let mut tab = TABLES.with(|c| std::mem::take(&mut *c.borrow_mut()));
     build_tables(xb, groups, halves, &mut tab);
-    // Reads in blocks, their group lists made once; then 16 columns at a time over the block,
-    // so that the half-strip's table (32 KiB for 128 rows) stays in L1.
+    // Reads in blocks, their group lists made once (or taken from `pre`); then 16 columns at a
+    // time over the block, so that the half-strip's table (32 KiB for 128 rows) stays in L1.
     const BLOCK: usize = 64;
     // A list has at most `groups` entries and one of slack: `group_list` stores before it counts.
     let mut lists = vec![0u16; BLOCK * (groups + 1)];
@@ -338,32 +342,33 @@ fn add_rows(
         .flat_map(|v| (0..cycles).map(move |b| (v, b)))
         .collect();
     for (bi, block) in reads.chunks(BLOCK).enumerate() {
-        for (j, &(v, b)) in block.iter().enumerate() {
-            let m = &planes[((v * tiles + t) * cycles + b) * words..][..words];
-            let l = &mut lists[j * (groups + 1)..][..groups + 1];
-            let n = group_list(m, l);
-            // The tables below are read unchecked at these entries: `input_planes` sets bits
-            // only for a tile's rows, so the last (largest) is within the crossbar's groups;
-            // checked once per read.
-            assert!(
-                n == 0 || usize::from(l[n - 1]) < groups * 16,
-                "a mask bit past the crossbar"
-            );
-            lens[j] = n;
+        let mut ls: [&[u16]; BLOCK] = [&[]; BLOCK];
+        if let Some(pre) = pre {
+            for (j, &(v, b)) in block.iter().enumerate() {
+                ls[j] = pre.get((v * tiles + t) * cycles + b);
+            }
+        } else {
+            for (j, &(v, b)) in block.iter().enumerate() {
+                let m = &planes[((v * tiles + t) * cycles + b) * words..][..words];
+                let l = &mut lists[j * (groups + 1)..][..groups + 1];
+                lens[j] = checked_list(m, l, groups);
+            }
+            for (j, l) in ls.iter_mut().enumerate().take(block.len()) {
+                *l = &lists[j * (groups + 1)..][..lens[j]];
+            }
         }
         let out0 = bi * BLOCK * cw;
         for h in 0..halves {
             let c0 = 16 * h;
             let n = (cw - c0).min(16);
             let th = &tab[h * groups * 16..][..groups * 16];
-            for j in 0..block.len() {
-                let l = &lists[j * (groups + 1)..][..lens[j]];
+            for (j, &l) in ls.iter().enumerate().take(block.len()) {
                 let o = &mut cur[out0 + j * cw + c0..][..n];
                 #[cfg(target_arch = "x86_64")]
                 match simd {
                     // SAFETY: the tier is Avx512 (resp. Avx2), so the CPU reported AVX-512F
                     // (resp. AVX2); every listed entry is below groups * 16, the length of `th`
-                    // (the lists ascend and their last entry was checked above).
+                    // (the lists ascend and their last entry was checked by `checked_list`).
                     Simd::Avx512 => unsafe { lines_avx512(l, th, o) },
                     Simd::Avx2 => unsafe { lines_avx2(l, th, o) },
                     Simd::Plain => lines(l, th, o),
@@ -410,6 +415,64 @@ fn build_tables(xb: &Crossbar, groups: usize, halves: usize, tab: &mut Vec<Line>
             }
         }
     }
+}
+
+/// Every read's group list of a layer run, [(vector * tiles + tile) * cycles + cycle], made once
+/// where a crossbar row has more than one column tile (each tile's task would make it again).
+struct Lists {
+    entries: Vec<u16>,
+    lens: Vec<u16>,
+    /// Entries per read: the groups of a full crossbar and one of slack.
+    stride: usize,
+}
+
+/// At most this much memory for `Lists` (a layer of 3136 vectors, five row tiles and 16 cycles
+/// takes 17 MB); past it each task makes its own lists, which gives the same lists.
+const LIST_BYTES: usize = 64 << 20;
+
+impl Lists {
+    fn new(p: &Programmed, planes: &[u64], batch: usize) -> Option<Lists> {
+        let (tiles, cycles, words) = (p.row_tiles, p.cfg.cycles(), p.cfg.words());
+        let stride = p.cfg.rows.div_ceil(GROUP) + 1;
+        let per_vector = tiles * cycles;
+        if p.col_tiles < 2 || batch * per_vector * (stride + 1) * 2 > LIST_BYTES {
+            return None;
+        }
+        let mut entries = vec![0u16; batch * per_vector * stride];
+        let mut lens = vec![0u16; batch * per_vector];
+        entries
+            .par_chunks_mut(per_vector * stride)
+            .zip(lens.par_chunks_mut(per_vector))
+            .enumerate()
+            .for_each(|(v, (e, ln))| {
+                for (i, n) in ln.iter_mut().enumerate() {
+                    let groups = p.xbars[(i / cycles) * p.col_tiles].rows.div_ceil(GROUP);
+                    let m = &planes[(v * per_vector + i) * words..][..words];
+                    *n = checked_list(m, &mut e[i * stride..][..stride], groups) as u16;
+                }
+            });
+        Some(Lists {
+            entries,
+            lens,
+            stride,
+        })
+    }
+
+    fn get(&self, read: usize) -> &[u16] {
+        &self.entries[read * self.stride..][..usize::from(self.lens[read])]
+    }
+}
+
+/// `group_list`, checked: the tables are read unchecked at these entries, and `input_planes`
+/// sets bits only for a tile's rows, so the last (largest) entry is within the crossbar's
+/// `groups`; checked once per read.
+fn checked_list(m: &[u64], l: &mut [u16], groups: usize) -> usize {
+    let n = group_list(m, l);
+    assert!(
+        n == 0 || usize::from(l[n - 1]) < groups * 16,
+        "a mask bit past the crossbar"
+    );
+    n
 }
 
 /// The table entries (group * 16 + nibble) of the groups whose nibble of mask `m` is not zero,
@@ -575,8 +638,9 @@ mod tests {
         }
     }
 
-    /// Each table line is its subset's sum of conductance rows; every tier's read sums equal
-    /// the portable code's bit for bit and the f64 sum of the rows on to f32 rounding, for
+    /// Each table line is its subset's sum of conductance rows; every tier's read sums, with the
+    /// lists made per task or beforehand, equal the portable code's bit for bit and the f64 sum
+    /// of the rows on to f32 rounding, for
     /// crossbars whose rows are not a multiple of four and whose columns end mid-strip.
     #[test]
     fn read_sums_are_the_rows_on() {
@@ -623,13 +687,34 @@ mod tests {
                     let mut cur = vec![f32::NAN; reads * cw];
                     // One vector of `reads` cycles, one row tile.
                     add_rows(
-                        &planes,
+                        (&planes, None),
                         (xb, words),
                         (0, 1),
                         (0, 1),
                         (reads, simd),
                         &mut cur,
                     );
+                    // The same with the lists made beforehand, as `Lists::new` makes them.
+                    let stride = cfg.rows.div_ceil(GROUP) + 1;
+                    let mut pre = Lists {
+                        entries: vec![0; reads * stride],
+                        lens: vec![0; reads],
+                        stride,
+                    };
+                    for (j, m) in planes.chunks(words).enumerate() {
+                        let l = &mut pre.entries[j * stride..][..stride];
+                        pre.lens[j] = checked_list(m, l, rows.div_ceil(GROUP)) as u16;
+                    }
+                    let mut cur2 = vec![f32::NAN; reads * cw];
+                    add_rows(
+                        (&planes, Some(&pre)),
+                        (xb, words),
+                        (0, 1),
+                        (0, 1),
+                        (reads, simd),
+                        &mut cur2,
+                    );
+                    assert_eq!(cur, cur2, "lists made beforehand");
                     if ti == 0 {
                         want = cur;
                         for (j, m) in ms.iter().enumerate() {
