@@ -13,7 +13,7 @@
 //!   cargo run --release -p nestevo-kernels --example layer [ROUNDS] [--json]
 //!
 //! `NESTEVO_SIMD=avx2` runs the kernels as on a CPU without AVX-512.
-use nestevo_kernels::{AdcMode, ExactKernel, InputMode, Programmed, XbarConfig};
+use nestevo_kernels::{ExactKernel, InputMode, Programmed, XbarConfig};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -25,19 +25,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     let json = args.iter().any(|a| a == "--json");
-    let cfg = XbarConfig {
-        rows: 128,
-        cols: 128,
-        bits_per_cell: 2,
-        weight_bits: 16,
-        input_bits: 16,
-        dac_bits: 1,
-        adc_bits: 8,
-        adc_mode: AdcMode::Exact,
-        flip: true,
-        g_min: 1.0,
-        g_max: 100.0,
-    };
+    let cfg = XbarConfig::isaac();
     let noflip = XbarConfig {
         flip: false,
         ..cfg.clone()

@@ -2,7 +2,7 @@
 //! round by round and reported as the fastest and the median round (this machine's speed drifts
 //! by 2x between seconds; the criterion bench is the reference).
 //!   RAYON_NUM_THREADS=1 cargo run --release -p nestevo-kernels --example timing [flip|noflip] [ROUNDS]
-use nestevo_kernels::{AdcMode, ExactKernel, InputMode, Programmed, XbarConfig};
+use nestevo_kernels::{ExactKernel, InputMode, Programmed, XbarConfig};
 use std::time::Instant;
 
 fn main() {
@@ -10,17 +10,8 @@ fn main() {
     let flip = args.get(1).map(|a| a != "noflip").unwrap_or(true);
     let rounds: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(9);
     let cfg = XbarConfig {
-        rows: 128,
-        cols: 128,
-        bits_per_cell: 2,
-        weight_bits: 16,
-        input_bits: 16,
-        dac_bits: 1,
-        adc_bits: 8,
-        adc_mode: AdcMode::Exact,
         flip,
-        g_min: 1.0,
-        g_max: 100.0,
+        ..XbarConfig::isaac()
     };
     let (b, k, n) = (256, 1024, 1024);
     let mut s = 1u64;

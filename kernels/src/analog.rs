@@ -24,7 +24,7 @@ struct Ctx<'a> {
     planes: Option<&'a [u64]>,
     /// Every read's group list, made once for all column tiles where that fits `LIST_BYTES`.
     lists: Option<Lists>,
-    /// The product's `Simd` tier, for the strip sums.
+    /// The product's `Simd` tier, for the table sums.
     simd: Simd,
     /// Per (vector, tile, cycle): sum of applied levels and of their squares.
     sums: Vec<(f32, f32)>,
@@ -644,19 +644,7 @@ mod tests {
     /// crossbars whose rows are not a multiple of four and whose columns end mid-strip.
     #[test]
     fn read_sums_are_the_rows_on() {
-        let cfg = crate::config::XbarConfig {
-            rows: 128,
-            cols: 128,
-            bits_per_cell: 2,
-            weight_bits: 16,
-            input_bits: 16,
-            dac_bits: 1,
-            adc_bits: 8,
-            adc_mode: crate::AdcMode::Exact,
-            flip: true,
-            g_min: 1.0,
-            g_max: 100.0,
-        };
+        let cfg = crate::config::XbarConfig::isaac();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for (k, n) in [(128usize, 16usize), (130, 20), (61, 3)] {
             let w: Vec<i64> = (0..k * n).map(|_| rng.gen_range(-30000..30000)).collect();

@@ -41,6 +41,24 @@ pub(crate) fn fail<T>(msg: impl Into<String>) -> Result<T, KernelError> {
 }
 
 impl XbarConfig {
+    /// ISAAC's crossbar as the kernels see it: 128 x 128 cells of 2 bits, 16-bit weights and
+    /// inputs, 1-bit DACs, an exact 8-bit ADC with column flipping, conductances 1 to 100 (the
+    /// `arch` crate's `isaac` preset gives the same; the kernels' tests and examples start here).
+    pub fn isaac() -> Self {
+        XbarConfig {
+            rows: 128,
+            cols: 128,
+            bits_per_cell: 2,
+            weight_bits: 16,
+            input_bits: 16,
+            dac_bits: 1,
+            adc_bits: 8,
+            adc_mode: AdcMode::Exact,
+            flip: true,
+            g_min: 1.0,
+            g_max: 100.0,
+        }
+    }
     pub fn slices(&self) -> usize {
         (self.weight_bits / self.bits_per_cell) as usize
     }

@@ -2,22 +2,10 @@
 //! and the comparison of the two noiseless kernels.
 #![allow(dead_code)]
 
-use nestevo_kernels::{AdcMode, ExactKernel, InputMode, Programmed, XbarConfig};
+use nestevo_kernels::{ExactKernel, InputMode, Programmed, XbarConfig};
 
 pub fn isaac() -> XbarConfig {
-    XbarConfig {
-        rows: 128,
-        cols: 128,
-        bits_per_cell: 2,
-        weight_bits: 16,
-        input_bits: 16,
-        dac_bits: 1,
-        adc_bits: 8,
-        adc_mode: AdcMode::Exact,
-        flip: true,
-        g_min: 1.0,
-        g_max: 100.0,
-    }
+    XbarConfig::isaac()
 }
 
 pub fn lcg(seed: &mut u64) -> u64 {
