@@ -336,7 +336,12 @@ fn add_rows(
     // time over the block, so that the half-strip's table (32 KiB for 128 rows) stays in L1.
     const BLOCK: usize = 64;
     // A list has at most `groups` entries and one of slack: `group_list` stores before it counts.
-    let mut lists = vec![0u16; BLOCK * (groups + 1)];
+    // Only where the lists were not made beforehand.
+    let mut lists = if pre.is_none() {
+        vec![0u16; BLOCK * (groups + 1)]
+    } else {
+        Vec::new()
+    };
     let mut lens = [0usize; BLOCK];
     let reads: Vec<(usize, usize)> = (v0..v1)
         .flat_map(|v| (0..cycles).map(move |b| (v, b)))

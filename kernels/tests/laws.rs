@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::isaac;
 use nestevo_device::{build, CellLaw};
-use nestevo_kernels::{InputMode, Programmed};
+use nestevo_kernels::{InputMode, Programmed, XbarConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -27,7 +26,7 @@ fn law(s: &str) -> Arc<dyn CellLaw> {
 /// ChaCha8 stream of its index, row by row, the unit column last, clipped.
 #[test]
 fn the_programming_law_draws_what_the_kernels_always_drew() {
-    let c = isaac();
+    let c = XbarConfig::isaac();
     let (k, n) = (300, 40);
     let (w, _) = data(k, n, 1);
     let (mu, seed) = (0.02, 11);
@@ -71,7 +70,7 @@ fn the_programming_law_draws_what_the_kernels_always_drew() {
 
 #[test]
 fn laws_that_change_nothing_leave_the_outputs_alone() {
-    let c = isaac();
+    let c = XbarConfig::isaac();
     let (k, n, b) = (256, 32, 8);
     let (w, x) = data(k, n, b);
     let run = |laws: &[Arc<dyn CellLaw>]| {
@@ -101,7 +100,7 @@ fn laws_that_change_nothing_leave_the_outputs_alone() {
 
 #[test]
 fn stuck_cells_and_drift_move_the_outputs_reproducibly() {
-    let c = isaac();
+    let c = XbarConfig::isaac();
     let (k, n, b) = (256, 32, 8);
     let (w, x) = data(k, n, b);
     let run = |l: &str, seed: u64| {
@@ -150,7 +149,7 @@ fn a_table_that_does_not_fit_the_cells_is_refused() {
     let f = dir.join("two-levels.csv");
     std::fs::write(&f, "level,mean_us,sd_us\n0,1,0\n1,100,0\n").unwrap();
     let t = build(&format!("table:file={}", f.display()).parse().unwrap()).unwrap();
-    let c = isaac();
+    let c = XbarConfig::isaac();
     let (w, _) = data(128, 8, 1);
     let e = Programmed::new(&c, &w, 128, 8)
         .unwrap()

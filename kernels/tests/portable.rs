@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{isaac, signed16, unsigned16};
-use nestevo_kernels::{InputMode, Programmed, ReadNoise};
+use common::{signed16, unsigned16};
+use nestevo_kernels::{InputMode, Programmed, ReadNoise, XbarConfig};
 
 #[test]
 fn portable_kernels_agree() {
@@ -20,7 +20,7 @@ fn portable_kernels_agree() {
     let mut s = 5u64;
     let w = signed16(k * n, &mut s);
     let x = unsigned16(b * k, &mut s);
-    let p = Programmed::new(&isaac(), &w, k, n)
+    let p = Programmed::new(&XbarConfig::isaac(), &w, k, n)
         .unwrap()
         .program_conductances(0.02, 9)
         .unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{isaac, lcg, reference};
+use common::{lcg, reference};
 use nestevo_kernels::{AdcMode, ExactKernel, InputMode, Programmed, XbarConfig};
 use proptest::prelude::*;
 
@@ -59,7 +59,7 @@ fn isaac_takes_the_product() {
             .collect();
         for m in [InputMode::Unsigned, InputMode::Signed] {
             let x = inputs(&mut s, b * k, 16, m);
-            assert!(agree(&isaac(), &w, &x, (b, k, n), m).0);
+            assert!(agree(&XbarConfig::isaac(), &w, &x, (b, k, n), m).0);
         }
     }
 }
@@ -71,7 +71,7 @@ fn isaac_takes_the_product() {
 fn saturation_boundary() {
     let cfg = XbarConfig {
         flip: false,
-        ..isaac()
+        ..XbarConfig::isaac()
     };
     let n = 3;
     for (k, applies) in [(85, true), (86, false)] {
@@ -85,12 +85,12 @@ fn saturation_boundary() {
     // A calibrated ADC rounds each conversion: never the product.
     let cal = XbarConfig {
         adc_mode: AdcMode::Calibrated { full_scale: 255.0 },
-        ..isaac()
+        ..XbarConfig::isaac()
     };
     let p = Programmed::new(&cal, &[1, 2, 3, 4], 2, 2).unwrap();
     assert!(!p.exact_product());
     // Conductances programmed: the analogue path, never the product.
-    let p = Programmed::new(&isaac(), &[1, 2, 3, 4], 2, 2).unwrap();
+    let p = Programmed::new(&XbarConfig::isaac(), &[1, 2, 3, 4], 2, 2).unwrap();
     assert!(p.exact_product());
     assert!(!p.program_conductances(0.0, 1).unwrap().exact_product());
 }
@@ -126,7 +126,7 @@ proptest! {
             dac_bits: dac,
             adc_bits: adc,
             flip,
-            ..isaac()
+            ..XbarConfig::isaac()
         };
         let mut s = seed | 1;
         let (b, k, n) = (1 + lcg(&mut s) as usize % 40, 1 + lcg(&mut s) as usize % 300, 1 + lcg(&mut s) as usize % 30);

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{isaac, reference, signed16, unsigned16};
-use nestevo_kernels::{InputMode, Programmed};
+use common::{reference, signed16, unsigned16};
+use nestevo_kernels::{InputMode, Programmed, XbarConfig};
 
 /// A bad `NESTEVO_SIMD` is refused when programming and when multiplying; every allowed value
 /// gives the exact product.
@@ -17,7 +17,7 @@ fn unknown_simd_tier_is_refused() {
     let w = signed16(k * n, &mut s);
     let x = unsigned16(b * k, &mut s);
     std::env::remove_var("NESTEVO_SIMD");
-    let p = Programmed::new(&isaac(), &w, k, n).unwrap();
+    let p = Programmed::new(&XbarConfig::isaac(), &w, k, n).unwrap();
 
     std::env::set_var("NESTEVO_SIMD", "bogus");
     let check = |e: String| {
@@ -26,7 +26,7 @@ fn unknown_simd_tier_is_refused() {
         assert!(e.contains("auto, avx512, avx2, plain"), "{e}");
     };
     check(
-        Programmed::new(&isaac(), &w, k, n)
+        Programmed::new(&XbarConfig::isaac(), &w, k, n)
             .err()
             .unwrap()
             .to_string(),
@@ -40,7 +40,7 @@ fn unknown_simd_tier_is_refused() {
     let exact = reference(&w, &x, b, k, n);
     for ok in ["plain", "avx2", "avx512", "auto", ""] {
         std::env::set_var("NESTEVO_SIMD", ok);
-        let q = Programmed::new(&isaac(), &w, k, n).unwrap();
+        let q = Programmed::new(&XbarConfig::isaac(), &w, k, n).unwrap();
         assert_eq!(
             q.run(&x, b, InputMode::Unsigned, None).unwrap().0,
             exact,

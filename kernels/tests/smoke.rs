@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{isaac, reference, signed16, unsigned16};
-use nestevo_kernels::{InputMode, Programmed};
+use common::{reference, signed16, unsigned16};
+use nestevo_kernels::{InputMode, Programmed, XbarConfig};
 
 #[test]
 fn isaac_exact_and_analogue_match_integer_product() {
@@ -16,7 +16,7 @@ fn isaac_exact_and_analogue_match_integer_product() {
             InputMode::Signed => signed16(b * k, &mut s),
         };
         let want = reference(&w, &x, b, k, n);
-        let p = Programmed::new(&isaac(), &w, k, n).unwrap();
+        let p = Programmed::new(&XbarConfig::isaac(), &w, k, n).unwrap();
         let (y, c) = p.run(&x, b, mode, None).unwrap();
         assert_eq!(y, want);
         assert_eq!(c.adc_saturations, 0);
@@ -46,7 +46,7 @@ fn analogue_path_on_other_crossbar_heights() {
         let cfg = nestevo_kernels::XbarConfig {
             rows,
             adc_bits: 10,
-            ..isaac()
+            ..XbarConfig::isaac()
         };
         let p = Programmed::new(&cfg, &w, k, n).unwrap();
         let (y, c) = p.run(&x, b, InputMode::Unsigned, None).unwrap();
@@ -72,7 +72,7 @@ fn analogue_path_with_24_bit_inputs() {
     let want = reference(&w, &x, b, k, n);
     let cfg = nestevo_kernels::XbarConfig {
         input_bits: 24,
-        ..isaac()
+        ..XbarConfig::isaac()
     };
     let p = Programmed::new(&cfg, &w, k, n)
         .unwrap()

@@ -1,12 +1,8 @@
-//! Shared by the kernel tests: the ISAAC configuration, a tiny generator, the integer product
+//! Shared by the kernel tests: a tiny generator, the integer product
 //! and the comparison of the two noiseless kernels.
 #![allow(dead_code)]
 
 use nestevo_kernels::{ExactKernel, InputMode, Programmed, XbarConfig};
-
-pub fn isaac() -> XbarConfig {
-    XbarConfig::isaac()
-}
 
 pub fn lcg(seed: &mut u64) -> u64 {
     *seed = seed
@@ -64,7 +60,7 @@ pub fn compare_kernels() {
             input_bits: ib,
             adc_bits: adc,
             flip,
-            ..isaac()
+            ..XbarConfig::isaac()
         };
         for mode in [InputMode::Unsigned, InputMode::Signed] {
             let (k, n, b) = (

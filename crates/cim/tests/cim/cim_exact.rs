@@ -299,3 +299,13 @@ fn bad_shapes_and_ranges_are_refused() {
         .unwrap();
     assert!(e.to_string().contains("unsigned"), "{e}");
 }
+
+/// The kernels' `XbarConfig::isaac()`, which their tests and examples start from, is what the
+/// `isaac` preset gives the kernels.
+#[test]
+fn isaac_preset_is_the_kernels_isaac() {
+    assert_eq!(
+        nestevo_cim::xbar_config(&preset("isaac").unwrap()),
+        nestevo_kernels::XbarConfig::isaac()
+    );
+}
