@@ -76,36 +76,41 @@ pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Stored], w: &[i64], k: usize) -
 /// y = x w (batch x N) and the counts of the bit-plane kernels on the same inputs.
 pub(crate) fn run(l: &Linear, x: &[i64], batch: usize, k: usize, n: usize) -> (Vec<i64>, Counts) {
     let xf: Vec<f64> = x.par_iter().map(|&v| v as f64).collect();
-    let mut yf = vec![0f64; batch * n];
-    // Row blocks of the product over the threads; each is one dgemm.
-    let per = batch
-        .div_ceil(rayon::current_num_threads().max(1) * 2)
-        .max(8);
-    yf.par_chunks_mut(per * n)
-        .zip(xf.par_chunks(per * k))
-        .for_each(|(yb, xb)| {
-            let m = xb.len() / k;
-            // SAFETY: xb is m x K, l.w is K x N and yb is m x N, all row-major and in bounds.
-            unsafe {
-                matrixmultiply::dgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    xb.as_ptr(),
-                    k as isize,
-                    1,
-                    l.w.as_ptr(),
-                    n as isize,
-                    1,
-                    0.0,
-                    yb.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
+    let parts = (rayon::current_num_threads().max(1) * 2).max(1);
+    // Each dgemm packs all of its share of w (K x N, 8 bytes a weight) before it multiplies:
+    // blocks of rows would pack the whole of w once per block, blocks of columns pack each
+    // weight once and x (batch x K) once per block. Split along whichever packs less; with few
+    // vectors (the last layers of a network on one image) w is the larger.
+    let y = if batch >= n {
+        let per = batch.div_ceil(parts).max(8);
+        let mut yf = vec![0f64; batch * n];
+        yf.par_chunks_mut(per * n)
+            .zip(xf.par_chunks(per * k))
+            .for_each(|(yb, xb)| dgemm(xb.len() / k, k, n, xb, k, &l.w, n, yb, n));
+        yf.par_iter().map(|&v| v as i64).collect()
+    } else {
+        // Column blocks of a multiple of 16 (the f64 kernels' widest register block).
+        let per = n.div_ceil(parts).div_ceil(16) * 16;
+        let blocks: Vec<(usize, Vec<f64>)> = (0..n.div_ceil(per))
+            .into_par_iter()
+            .map(|b| {
+                let (c0, c1) = (b * per, ((b + 1) * per).min(n));
+                let mut yb = vec![0f64; batch * (c1 - c0)];
+                dgemm(batch, k, c1 - c0, &xf, k, &l.w[c0..], n, &mut yb, c1 - c0);
+                (c0, yb)
+            })
+            .collect();
+        let mut y = vec![0i64; batch * n];
+        for (c0, yb) in &blocks {
+            let w = yb.len() / batch;
+            for (yr, br) in y.chunks_exact_mut(n).zip(yb.chunks_exact(w)) {
+                for (d, &v) in yr[*c0..][..w].iter_mut().zip(br) {
+                    *d = v as i64;
+                }
             }
-        });
-    let y = yf.par_iter().map(|&v| v as i64).collect();
+        }
+        y
+    };
     let b = batch as u64;
     let [reads, pulses, conv, adds] = l.per_vector;
     let counts = Counts {
@@ -116,4 +121,43 @@ pub(crate) fn run(l: &Linear, x: &[i64], batch: usize, k: usize, n: usize) -> (V
         ..Counts::default()
     };
     (y, counts)
+}
+
+/// c = a b for row-major a (m x k, row stride lda), b (k x n, row stride ldb), c (m x n, row
+/// stride ldc).
+#[allow(clippy::too_many_arguments)]
+fn dgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    lda: usize,
+    b: &[f64],
+    ldb: usize,
+    c: &mut [f64],
+    ldc: usize,
+) {
+    // The bounds every element the product touches lies within.
+    assert!(m == 0 || a.len() >= (m - 1) * lda + k);
+    assert!(k == 0 || b.len() >= (k - 1) * ldb + n);
+    assert!(m == 0 || c.len() >= (m - 1) * ldc + n);
+    // SAFETY: the asserts above keep every index of a, b and c in bounds.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            lda as isize,
+            1,
+            b.as_ptr(),
+            ldb as isize,
+            1,
+            0.0,
+            c.as_mut_ptr(),
+            ldc as isize,
+            1,
+        );
+    }
 }

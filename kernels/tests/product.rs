@@ -42,11 +42,15 @@ fn agree(
 }
 
 /// ISAAC with flipping always takes the product: a flipped column holds at most 192 < 255.
+/// Fewer vectors than outputs and more: the product splits its work by columns and by rows.
 #[test]
 fn isaac_takes_the_product() {
     let mut s = 3u64;
-    let (b, k, n) = (9, 300, 40);
-    for lean in [false, true] {
+    for (b, k, n, lean) in [
+        (9, 300, 40, false),
+        (9, 300, 40, true),
+        (70, 300, 40, false),
+    ] {
         let w: Vec<i64> = (0..k * n)
             .map(|_| {
                 let v = lcg(&mut s) as i64 % 65536 - 32768;
@@ -156,4 +160,20 @@ proptest! {
         }
         prop_assert_eq!(linear, fits);
     }
+}
+
+/// A weight outside the signed range is refused, the first one in row-major order named by row,
+/// column and value, wherever in the matrix (here past the first block of the parallel scan).
+#[test]
+fn out_of_range_weight_is_named() {
+    let (k, n) = (300, 400);
+    let mut w = vec![5i64; k * n];
+    w[201 * n + 7] = 40000;
+    w[250 * n + 3] = -40000;
+    let err = Programmed::new(&XbarConfig::isaac(), &w, k, n)
+        .err()
+        .expect("a 17-bit weight was accepted")
+        .to_string();
+    assert!(err.contains("weight [201, 7] = 40000"), "{err}");
+    assert!(err.contains("-32768..=32767"), "{err}");
 }
