@@ -255,11 +255,21 @@ impl Programmed {
         }
         let bits = cfg.weight_bits;
         let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
-        if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| **v < lo || **v > hi) {
+        // Blocks over the threads, each a fold without early exit (it vectorises); the first
+        // weight out of range is looked for only when there is one.
+        let out_of_range = |v: i64| v < lo || v > hi;
+        let any_out = w
+            .par_chunks(1 << 16)
+            .any(|c| c.iter().fold(false, |a, &v| a | out_of_range(v)));
+        if let Some(i) = any_out
+            .then(|| w.iter().position(|&v| out_of_range(v)))
+            .flatten()
+        {
             return fail(format!(
-                "weight [{}, {}] = {v} is outside the signed {bits}-bit range {lo}..={hi}",
+                "weight [{}, {}] = {} is outside the signed {bits}-bit range {lo}..={hi}",
                 i / n,
-                i % n
+                i % n,
+                w[i]
             ));
         }
         let (rows, slices, bpc) = (cfg.rows, cfg.slices(), cfg.bits_per_cell);
@@ -285,14 +295,20 @@ impl Programmed {
                 // Per slice, then output (contiguous, so the loop vectorises); at most
                 // rows * cell_max per sum.
                 let mut by_slice = vec![0u32; slices * outs];
+                // A row's offset-binary weights, below 2^16 (`weight_bits` <= 16): the slices
+                // are then 32-bit lane operations.
+                let mut u = vec![0u32; outs];
                 for r in 0..nr {
                     let wr = &w[(row0 + r) * n + out0..][..outs];
                     // In the signed weight range (checked above), so within i16.
                     tile.extend(wr.iter().map(|&v| v as i16));
+                    for (u, &wv) in u.iter_mut().zip(wr) {
+                        *u = (wv + bias) as u32;
+                    }
                     for (s, so) in by_slice.chunks_exact_mut(outs).enumerate() {
                         let shift = s as u32 * bpc;
-                        for (sum, &wv) in so.iter_mut().zip(wr) {
-                            *sum += (((wv + bias) as u64 >> shift) & cmax as u64) as u32;
+                        for (sum, &uv) in so.iter_mut().zip(&u) {
+                            *sum += (uv >> shift) & cmax;
                         }
                     }
                 }
@@ -341,13 +357,18 @@ impl Programmed {
                 }
             })
             .collect();
-        // Row by row: a column-strided walk would miss the cache on every weight.
-        let wsum = w.chunks_exact(n).fold(vec![0i64; n], |mut a, row| {
+        // Row by row (a column-strided walk would miss the cache on every weight), blocks of
+        // rows over the threads; integer sums, so the order does not matter.
+        let add = |mut a: Vec<i64>, row: &[i64]| {
             for (s, &v) in a.iter_mut().zip(row) {
                 *s += v;
             }
             a
-        });
+        };
+        let wsum = w
+            .par_chunks(n * 64)
+            .map(|block| block.chunks_exact(n).fold(vec![0i64; n], add))
+            .reduce(|| vec![0i64; n], |a, b| add(a, &b));
         let stored: Vec<_> = xbars
             .iter()
             .map(|x| (x.rows, x.cols, x.max_col_sum))

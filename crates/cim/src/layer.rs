@@ -10,7 +10,6 @@ use super::stats::LayerStats;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use nestevo_arch::{ArchSpec, WeightScale};
 use nestevo_core::invalid;
-use rayon::prelude::*;
 
 /// A float K x N weight matrix, quantised and programmed.
 pub struct QuantMatrix {
@@ -54,7 +53,7 @@ impl QuantMatrix {
                 owned.as_slice().expect("owned")
             }
         };
-        if flat.par_iter().any(|x| !x.is_finite()) {
+        if crate::quant::abs_max_bits(flat) >= f32::INFINITY.to_bits() {
             invalid!("weights hold a non-finite value");
         }
         let wq = match spec.data.weight_scale {

@@ -39,12 +39,9 @@ impl WeightQuant {
         }
     }
 
+    /// The max-abs scale of finite weights `w` (`abs_max_bits` tells whether they are).
     pub fn max_abs(w: &[f32], bits: u32) -> Self {
-        // The maximum does not depend on the order: over the threads (25 M weights in ResNet-50).
-        let m = w
-            .par_iter()
-            .fold(|| 0f32, |a, &x| a.max(x.abs()))
-            .reduce(|| 0f32, f32::max);
+        let m = f32::from_bits(abs_max_bits(w));
         let q = ((1i64 << (bits - 1)) - 1) as f32;
         WeightQuant {
             scale: if m > 0.0 { m / q } else { 1.0 },
@@ -63,7 +60,37 @@ impl WeightQuant {
         let (k, n) = w.dim();
         let scales = self.columns.clone().unwrap_or_else(|| vec![self.scale; n]);
         let mut out = vec![0i64; k * n];
-        if n > 0 {
+        if n > 0 && w.strides()[0] == 1 {
+            // A transposed view (a conv's weights): its columns lie contiguous. Blocks of rows,
+            // each read column by column, so that every float is read in its memory order and
+            // the block's rows of `out` stay in cache while they fill; row by row, each value
+            // was a strided read, and quantising was a third of programming ResNet-50.
+            // Tiles of 32 rows by 16 columns: 16 columns read in their order, and each row of
+            // the tile written as one run (a whole row of the block per column would be 32
+            // writes a row apart, 4 KiB for 512 outputs, all in one set of the L1 cache).
+            const ROWS: usize = 32;
+            const COLS: usize = 16;
+            out.par_chunks_mut(ROWS * n)
+                .enumerate()
+                .for_each(|(b, block)| {
+                    let r0 = b * ROWS;
+                    let rows = block.len() / n;
+                    let tile = w.slice(ndarray::s![r0..r0 + rows, ..]);
+                    for c0 in (0..n).step_by(COLS) {
+                        let c1 = (c0 + COLS).min(n);
+                        let mut t = [[0i64; COLS]; ROWS];
+                        for c in c0..c1 {
+                            let s = scales[c];
+                            for (tr, &x) in t.iter_mut().zip(tile.column(c)) {
+                                tr[c - c0] = f(x, s);
+                            }
+                        }
+                        for (i, tr) in t[..rows].iter().enumerate() {
+                            block[i * n + c0..i * n + c1].copy_from_slice(&tr[..c1 - c0]);
+                        }
+                    }
+                });
+        } else if n > 0 {
             out.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
                 for ((o, &x), &s) in row.iter_mut().zip(w.row(r)).zip(&scales) {
                     *o = f(x, s);
@@ -146,6 +173,19 @@ impl ActQuant {
 #[inline]
 pub fn round_i64(v: f32) -> i64 {
     (v + f32::from_bits(0x3EFF_FFFF).copysign(v)) as i64
+}
+
+/// The bits of the largest |x| of `w`: at least 0x7f80_0000 when some x is infinite or NaN.
+/// Non-negative floats order as their bits do, so this is an integer maximum over the threads,
+/// which vectorises (a float maximum must order NaNs and does not; 25 M weights in ResNet-50).
+pub fn abs_max_bits(w: &[f32]) -> u32 {
+    w.par_chunks(1 << 16)
+        .map(|c| {
+            c.iter()
+                .fold(0u32, |a, &x| a.max(x.to_bits() & 0x7fff_ffff))
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// `x.mapv(f)` over the threads where `x` is contiguous (whole layers' activations).

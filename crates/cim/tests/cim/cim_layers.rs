@@ -147,8 +147,9 @@ fn digital_layers() {
 #[test]
 fn weights_quantise_the_same_from_any_layout() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    // A conv's weights reach the crossbars as a transposed view [K, N] of [N, K].
-    let w = Array2::from_shape_fn((7, 13), |_| rng.gen_range(-2.0f32..2.0));
+    // A conv's weights reach the crossbars as a transposed view [K, N] of [N, K]; 77 rows are
+    // two whole blocks of the transposed path and a partial one.
+    let w = Array2::from_shape_fn((7, 77), |_| rng.gen_range(-2.0f32..2.0));
     let view = w.view().reversed_axes();
     assert!(!view.is_standard_layout());
     let q = nestevo_cim::WeightQuant::max_abs(w.as_slice().unwrap(), 16);
@@ -156,19 +157,41 @@ fn weights_quantise_the_same_from_any_layout() {
     let from_copy = q.quantize(view.as_standard_layout().view());
     assert!(from_view.is_standard_layout());
     assert_eq!(from_view, from_copy);
-    assert_eq!(from_view.dim(), (13, 7));
+    assert_eq!(from_view.dim(), (77, 7));
     // Round to nearest with the max-abs scale: the largest weight maps to the top code.
     let (i, m) = w
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
         .unwrap();
-    assert_eq!(from_view[[i % 13, i / 13]].abs(), 32767, "max |w| = {m}");
+    assert_eq!(from_view[[i % 77, i / 77]].abs(), 32767, "max |w| = {m}");
 }
 
 /// `data.weight_scale = "column"`: each output column gets its own max-abs scale, so a column
 /// of small weights keeps all 2^15 - 1 levels where one layer scale leaves it a handful; the
 /// integers and the rescale are exactly the hand computation.
+/// The layer's max-abs scale is the largest |w| wherever it lies (over blocks of the threads), and
+/// a layer holding an infinite or NaN weight anywhere is refused.
+#[test]
+fn max_abs_scale_and_non_finite_weights() {
+    let spec = preset("isaac").unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(12);
+    // 300 x 400 = 120 000 weights: two blocks of the scan.
+    let mut w = Array2::from_shape_fn((300, 400), |_| r.gen_range(-0.5f32..0.5));
+    w[[217, 301]] = -0.75;
+    let q = nestevo_cim::WeightQuant::max_abs(w.as_slice().unwrap(), 16);
+    assert_eq!(q.scale, 0.75 / 32767.0);
+    assert!(CimLinear::new(&spec, w.view(), None, &NoiseSpec::default()).is_ok());
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut wb = w.clone();
+        wb[[299, 399]] = bad;
+        let err = CimLinear::new(&spec, wb.view(), None, &NoiseSpec::default())
+            .err()
+            .unwrap_or_else(|| panic!("a weight {bad} was accepted"));
+        assert!(err.to_string().contains("non-finite"), "{err}");
+    }
+}
+
 #[test]
 fn column_scales_keep_each_columns_levels() {
     let layer = preset("isaac").unwrap();
