@@ -39,7 +39,6 @@ mod terminal;
 mod train;
 
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -109,7 +108,8 @@ fn allow_negative(c: clap::Command) -> clap::Command {
         .mut_subcommands(allow_negative)
 }
 
-pub fn main() -> ExitCode {
+/// Runs the command line; whether it succeeded (a failure is said on standard error).
+pub fn main() -> bool {
     use clap::{CommandFactory, FromArgMatches};
     let matches = allow_negative(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -129,10 +129,10 @@ pub fn main() -> ExitCode {
         Command::ServeLoad(a) => serve::load(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => true,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            false
         }
     }
 }
