@@ -255,14 +255,10 @@ impl Programmed {
         }
         let bits = cfg.weight_bits;
         let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
-        // Blocks over the threads, each a fold without early exit (it vectorises); the first
-        // weight out of range is looked for only when there is one.
-        let out_of_range = |v: i64| v < lo || v > hi;
-        let any_out = w
-            .par_chunks(1 << 16)
-            .any(|c| c.iter().fold(false, |a, &v| a | out_of_range(v)));
+        // The first weight out of range is looked for only when there is one.
+        let any_out = crate::inputs::any_outside(w, lo, hi);
         if let Some(i) = any_out
-            .then(|| w.iter().position(|&v| out_of_range(v)))
+            .then(|| w.iter().position(|&v| v < lo || v > hi))
             .flatten()
         {
             return fail(format!(

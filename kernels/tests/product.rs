@@ -177,3 +177,24 @@ fn out_of_range_weight_is_named() {
     assert!(err.contains("weight [201, 7] = 40000"), "{err}");
     assert!(err.contains("-32768..=32767"), "{err}");
 }
+
+/// So is an input outside its range, the first one named, past the first block of the scan.
+#[test]
+fn out_of_range_input_is_named() {
+    let (b, k, n) = (300, 300, 4);
+    let p = Programmed::new(&XbarConfig::isaac(), &vec![3i64; k * n], k, n).unwrap();
+    let mut x = vec![7i64; b * k];
+    x[250 * k + 7] = 70000;
+    x[260 * k] = -1;
+    let err = p
+        .run(&x, b, InputMode::Unsigned, None)
+        .err()
+        .expect("a 17-bit input was accepted")
+        .to_string();
+    assert!(err.contains("input [250, 7] = 70000"), "{err}");
+    assert!(err.contains("unsigned 16-bit range 0..=65535"), "{err}");
+    x[250 * k + 7] = 7;
+    assert!(p.run(&x, b, InputMode::Unsigned, None).is_err());
+    x[260 * k] = 0;
+    assert!(p.run(&x, b, InputMode::Unsigned, None).is_ok());
+}
