@@ -59,44 +59,61 @@ impl WeightQuant {
         }
         let (k, n) = w.dim();
         let scales = self.columns.clone().unwrap_or_else(|| vec![self.scale; n]);
-        let mut out = vec![0i64; k * n];
         if n > 0 && w.strides()[0] == 1 {
-            // A transposed view (a conv's weights): its columns lie contiguous. Blocks of rows,
-            // each read column by column, so that every float is read in its memory order and
-            // the block's rows of `out` stay in cache while they fill; row by row, each value
-            // was a strided read, and quantising was a third of programming ResNet-50.
-            // Tiles of 32 rows by 16 columns: 16 columns read in their order, and each row of
-            // the tile written as one run (a whole row of the block per column would be 32
-            // writes a row apart, 4 KiB for 512 outputs, all in one set of the L1 cache).
-            const ROWS: usize = 32;
-            const COLS: usize = 16;
-            out.par_chunks_mut(ROWS * n)
-                .enumerate()
-                .for_each(|(b, block)| {
-                    let r0 = b * ROWS;
-                    let rows = block.len() / n;
-                    let tile = w.slice(ndarray::s![r0..r0 + rows, ..]);
-                    for c0 in (0..n).step_by(COLS) {
-                        let c1 = (c0 + COLS).min(n);
-                        let mut t = [[0i64; COLS]; ROWS];
-                        for c in c0..c1 {
-                            let s = scales[c];
-                            for (tr, &x) in t.iter_mut().zip(tile.column(c)) {
-                                tr[c - c0] = f(x, s);
-                            }
-                        }
-                        for (i, tr) in t[..rows].iter().enumerate() {
-                            block[i * n + c0..i * n + c1].copy_from_slice(&tr[..c1 - c0]);
-                        }
-                    }
-                });
-        } else if n > 0 {
+            return Self::quantize_transposed(w, &scales, f);
+        }
+        let mut out = vec![0i64; k * n];
+        if n > 0 {
             out.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
                 for ((o, &x), &s) in row.iter_mut().zip(w.row(r)).zip(&scales) {
                     *o = f(x, s);
                 }
             });
         }
+        Array2::from_shape_vec((k, n), out).expect("k x n values")
+    }
+
+    /// `quantize` of a view whose columns lie contiguous (a conv's weights, transposed): blocks of
+    /// rows over the threads, each in tiles of 32 rows by 16 columns, so that the floats are read
+    /// in their memory order and each row of a tile is written as one run. Row by row, every
+    /// value was a strided read (a third of programming ResNet-50); a whole block row per column
+    /// wrote 32 values a row apart, 4 KiB for 512 outputs, all in one set of the L1 cache.
+    fn quantize_transposed(
+        w: ArrayView2<f32>,
+        scales: &[f32],
+        f: impl Fn(f32, f32) -> i64 + Sync,
+    ) -> Array2<i64> {
+        let (k, n) = w.dim();
+        // Every value is written below, once: no zeroing pass over the layer first.
+        let mut out: Vec<i64> = Vec::with_capacity(k * n);
+        const ROWS: usize = 32;
+        const COLS: usize = 16;
+        out.spare_capacity_mut()[..k * n]
+            .par_chunks_mut(ROWS * n)
+            .enumerate()
+            .for_each(|(b, block)| {
+                let r0 = b * ROWS;
+                let rows = block.len() / n;
+                let tile = w.slice(ndarray::s![r0..r0 + rows, ..]);
+                for c0 in (0..n).step_by(COLS) {
+                    let c1 = (c0 + COLS).min(n);
+                    let mut t = [[0i64; COLS]; ROWS];
+                    for c in c0..c1 {
+                        let s = scales[c];
+                        for (tr, &x) in t.iter_mut().zip(tile.column(c)) {
+                            tr[c - c0] = f(x, s);
+                        }
+                    }
+                    for (i, tr) in t[..rows].iter().enumerate() {
+                        for (o, &v) in block[i * n + c0..i * n + c1].iter_mut().zip(tr) {
+                            o.write(v);
+                        }
+                    }
+                }
+            });
+        // SAFETY: the blocks cover rows 0..k, their tiles columns 0..n: all k * n values were
+        // written above.
+        unsafe { out.set_len(k * n) };
         Array2::from_shape_vec((k, n), out).expect("k x n values")
     }
 
