@@ -203,3 +203,50 @@ fn new_ops_name_their_fields() {
         "not a field of op `sigmoid`",
     );
 }
+
+/// A checkpoint tensor of the wrong shape or holding an infinite or NaN value anywhere is refused
+/// with its name, in a contiguous layout, a transposed one and a strided one.
+#[test]
+fn checkpoint_tensor_shape_and_non_finite() {
+    use ndarray::{s, Array2};
+    use nestevo_model::Tensors;
+    let mut t = Tensors {
+        source: "ck.safetensors".into(),
+        map: Default::default(),
+    };
+    let w = Array2::from_shape_fn((40, 30), |(i, j)| (i as f32 - j as f32) * 0.1);
+    let layouts = |w: &Array2<f32>| {
+        let tall = ndarray::concatenate![ndarray::Axis(0), *w, *w];
+        let every_other = tall.slice_move(s![..;2, ..]);
+        assert!(every_other.as_slice_memory_order().is_none());
+        [
+            ("w", w.clone()),
+            ("wt", w.clone().reversed_axes()),
+            ("ws", every_other),
+        ]
+    };
+    for (name, a) in layouts(&w) {
+        let shape = a.shape().to_vec();
+        t.insert(name, a.into_dyn());
+        assert!(t.get(name, &shape).is_ok(), "{name}");
+    }
+    let e = t.get("w", &[30, 40]).unwrap_err().to_string();
+    assert!(
+        e.contains("`w` has shape [40, 30], expected [30, 40]"),
+        "{e}"
+    );
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut wb = w.clone();
+        wb[[38, 29]] = bad;
+        for (name, a) in layouts(&wb) {
+            let shape = a.shape().to_vec();
+            t.insert(name, a.into_dyn());
+            let e = t.get(name, &shape).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("`{name}` holds a non-finite value")),
+                "{e}"
+            );
+            assert!(e.contains("ck.safetensors"), "{e}");
+        }
+    }
+}
