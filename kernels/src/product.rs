@@ -76,7 +76,7 @@ pub(crate) fn prepare(cfg: &XbarConfig, xbars: &[Stored], w: &[i64], k: usize) -
 /// y = x w (batch x N) and the counts of the bit-plane kernels on the same inputs.
 pub(crate) fn run(l: &Linear, x: &[i64], batch: usize, k: usize, n: usize) -> (Vec<i64>, Counts) {
     let xf: Vec<f64> = x.par_iter().map(|&v| v as f64).collect();
-    let parts = (rayon::current_num_threads().max(1) * 2).max(1);
+    let parts = rayon::current_num_threads().max(1) * 2;
     // Each dgemm packs all of its share of w (K x N, 8 bytes a weight) before it multiplies:
     // blocks of rows would pack the whole of w once per block, blocks of columns pack each
     // weight once and x (batch x K) once per block. Split along whichever packs less; with few

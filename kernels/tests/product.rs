@@ -188,8 +188,7 @@ fn out_of_range_input_is_named() {
     x[260 * k] = -1;
     let err = p
         .run(&x, b, InputMode::Unsigned, None)
-        .err()
-        .expect("a 17-bit input was accepted")
+        .expect_err("a 17-bit input was accepted")
         .to_string();
     assert!(err.contains("input [250, 7] = 70000"), "{err}");
     assert!(err.contains("unsigned 16-bit range 0..=65535"), "{err}");

@@ -76,8 +76,8 @@ impl WeightQuant {
     /// `quantize` of a view whose columns lie contiguous (a conv's weights, transposed): blocks of
     /// rows over the threads, each in tiles of 32 rows by 16 columns, so that the floats are read
     /// in their memory order and each row of a tile is written as one run. Row by row, every
-    /// value was a strided read (a third of programming ResNet-50); a whole block row per column
-    /// wrote 32 values a row apart, 4 KiB for 512 outputs, all in one set of the L1 cache.
+    /// value would be a strided read (a third of programming ResNet-50); a whole block row per
+    /// column would write 32 values a row apart, 4 KiB for 512 outputs, all in one L1 set.
     fn quantize_transposed(
         w: ArrayView2<f32>,
         scales: &[f32],

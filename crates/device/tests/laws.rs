@@ -303,7 +303,7 @@ fn a_law_written_outside_the_crate_runs_through_the_same_interface() {
 #[test]
 fn a_law_added_to_a_list_leaves_the_draws_before_it_unchanged() {
     let p = law("programming:mu=0.02");
-    let alone = run(&[p.clone()], 7, 3).1;
+    let alone = run(std::slice::from_ref(&p), 7, 3).1;
     // A read law (no effect at programming) after it: the same conductances.
     assert_eq!(run(&[p.clone(), law("read:mu=0.1")], 7, 3).1, alone);
     // Stuck cells after it: every cell that is not stuck keeps its programmed value.

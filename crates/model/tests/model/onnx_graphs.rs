@@ -134,7 +134,7 @@ fn import(bytes: &[u8]) -> Result<nestevo_model::onnx::Imported, String> {
 }
 
 fn refused(bytes: &[u8], needles: &[&str]) {
-    let m = import(bytes).err().expect("refused");
+    let m = import(bytes).expect_err("refused");
     for n in needles {
         assert!(m.contains(n), "`{n}` missing from: {m}");
     }

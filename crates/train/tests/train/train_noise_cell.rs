@@ -146,7 +146,7 @@ fn cell_law_moments_by_hand() {
     let low = [-1.0f32, 1.0];
     for seed in 0..20 {
         let d = trainer_delta(&low, &law, seed);
-        assert!(d[0] >= -(step * 1.0001) as f64, "{}", d[0]);
+        assert!(d[0] >= -(step * 1.0001), "{}", d[0]);
     }
 }
 
