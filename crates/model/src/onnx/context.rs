@@ -217,6 +217,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `konst`, owned: taken out of the table where this node is the constant's only reader (a
+    /// layer's weights, read once: ResNet-50's 100 MB are not copied again), else a copy.
+    pub fn konst_owned(&mut self, node: &Node, k: usize, what: &str) -> Result<Const, OnnxError> {
+        let c = self.konst(node, k, what)?;
+        let name = &node.proto.input[k];
+        if self.readers.get(name) != Some(&1) {
+            return Ok(c.clone());
+        }
+        match self.vals.remove(name) {
+            Some(Val::Const(c)) => Ok(c),
+            _ => unreachable!("`konst` found constant `{name}`"),
+        }
+    }
+
     /// Integers given as the constant input `k` (newer opsets: axes, pads, starts) or, where
     /// that input is absent, as the attribute `name` (older opsets); `None` where neither is.
     pub fn ints_arg(

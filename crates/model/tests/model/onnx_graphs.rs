@@ -310,3 +310,76 @@ fn softmax_before_opset_13() {
         imp.desc.layers
     );
 }
+
+/// A weight read by one node is taken, not copied; one read by two nodes (two convolutions
+/// sharing their kernel, a Gemm and a MatMul sharing a matrix) is given to both, each the same
+/// values; a bad initializer after good ones is the one named.
+#[test]
+fn shared_and_single_weights_reach_every_layer() {
+    let w: Vec<f32> = (0..2 * 2 * 3 * 3).map(|i| i as f32 * 0.25 - 4.0).collect();
+    let m: Vec<f32> = (0..8 * 3).map(|i| 1.0 - i as f32 * 0.125).collect();
+    let b = G::new(&[1, 2, 4, 4], 17)
+        .floats("w", &[2, 2, 3, 3], &w)
+        .floats("w1", &[2, 2, 3, 3], &w)
+        .floats("m", &[8, 3], &m)
+        .ints("flat", &[2], &[1, 8])
+        .node(
+            "Conv",
+            &["x", "w"],
+            "a",
+            vec![attr_ints("pads", &[1, 1, 1, 1])],
+        )
+        .node(
+            "Conv",
+            &["a", "w"],
+            "b",
+            vec![attr_ints("pads", &[1, 1, 1, 1])],
+        )
+        .node("Conv", &["b", "w1"], "c", vec![])
+        .node("Reshape", &["c", "flat"], "r", vec![])
+        .node("Gemm", &["r", "m"], "g", vec![])
+        .node("MatMul", &["r", "m"], "h", vec![])
+        .node("Add", &["g", "h"], "y", vec![])
+        .bytes("y");
+    let imp = import(&b).expect("imports");
+    let convs: Vec<_> = imp
+        .desc
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, Op::Conv { .. }))
+        .map(|l| l.name.clone())
+        .collect();
+    assert_eq!(convs.len(), 3);
+    for name in &convs {
+        let t = &imp.weights[&format!("{name}.weight")];
+        assert_eq!(t.shape(), &[2, 2, 3, 3]);
+        assert_eq!(t.as_slice().unwrap(), &w[..], "{name}");
+    }
+    let mats: Vec<_> = imp
+        .weights
+        .iter()
+        .filter(|(k, v)| k.ends_with(".weight") && v.shape() == [3, 8])
+        .collect();
+    assert_eq!(
+        mats.len(),
+        2,
+        "{:?}",
+        imp.weights.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in mats {
+        for o in 0..3 {
+            for i in 0..8 {
+                assert_eq!(v[[o, i]], m[i * 3 + o], "{k} [{o}, {i}]");
+            }
+        }
+    }
+    // A first initializer that is fine and a second whose data does not fit its shape.
+    let bad = G::new(&[1, 2, 4, 4], 17)
+        .floats("ok", &[2, 2, 3, 3], &w)
+        .floats("short", &[2, 2, 3, 3], &w[..30])
+        .node("Conv", &["x", "ok"], "a", vec![])
+        .node("Conv", &["a", "short"], "y", vec![])
+        .bytes("y");
+    let e = import(&bad).expect_err("refused");
+    assert!(e.contains("initializer") && e.contains("short"), "{e}");
+}

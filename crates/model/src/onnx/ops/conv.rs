@@ -18,7 +18,7 @@ impl OnnxOp for Conv {
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         let x = cx.data(node, 0)?;
-        let w = cx.konst(node, 1, "weight W")?.clone();
+        let w = cx.konst_owned(node, 1, "weight W")?;
         let [o, cg, kh, kw] = match w.dims.as_slice() {
             [a, b, c, d] => [*a, *b, *c, *d],
             d => {
@@ -28,7 +28,7 @@ impl OnnxOp for Conv {
             }
         };
         let b = if node.has_input(2) {
-            let b = cx.konst(node, 2, "bias B")?.clone();
+            let b = cx.konst_owned(node, 2, "bias B")?;
             if b.f.len() != o {
                 return Err(node.err(format!("bias of shape {:?}; expected [{o}]", b.dims)));
             }

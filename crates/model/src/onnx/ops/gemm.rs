@@ -23,9 +23,9 @@ impl OnnxOp for Gemm {
         let trans_b = node.int("transB", 0)? != 0;
         let alpha = node.float("alpha")?.unwrap_or(1.0);
         let beta = node.float("beta")?.unwrap_or(1.0);
-        let b = cx.konst(node, 1, "weight B")?.clone();
+        let b = cx.konst_owned(node, 1, "weight B")?;
         let c = if node.has_input(2) {
-            Some(cx.konst(node, 2, "bias C")?.clone())
+            Some(cx.konst_owned(node, 2, "bias C")?)
         } else {
             None
         };

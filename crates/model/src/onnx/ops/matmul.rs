@@ -22,7 +22,7 @@ impl OnnxOp for MatMul {
 
     fn convert(&self, cx: &mut Ctx, node: &Node) -> Result<(), OnnxError> {
         if matches!(cx.lookup(node, 1)?, Val::Const(_)) {
-            let b = cx.konst(node, 1, "weight (second operand)")?.clone();
+            let b = cx.konst_owned(node, 1, "weight (second operand)")?;
             return linear(cx, node, &b, false, 1.0, None, 1.0);
         }
         let x = cx.data(node, 0)?;
