@@ -256,11 +256,11 @@ impl Programmed {
         let bits = cfg.weight_bits;
         let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
         // The first weight out of range is looked for only when there is one.
-        let any_out = crate::inputs::any_outside(w, lo, hi);
-        if let Some(i) = any_out
-            .then(|| w.iter().position(|&v| v < lo || v > hi))
-            .flatten()
-        {
+        if crate::inputs::any_outside(w, lo, hi) {
+            let i = w
+                .iter()
+                .position(|&v| v < lo || v > hi)
+                .expect("a weight is out of range");
             return fail(format!(
                 "weight [{}, {}] = {} is outside the signed {bits}-bit range {lo}..={hi}",
                 i / n,

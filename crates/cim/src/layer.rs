@@ -53,11 +53,15 @@ impl QuantMatrix {
                 owned.as_slice().expect("owned")
             }
         };
-        if crate::quant::abs_max_bits(flat) >= f32::INFINITY.to_bits() {
+        // One pass gives both the finiteness and the layer's max-abs.
+        let top = nestevo_model::abs_max_bits(flat);
+        if top >= f32::INFINITY.to_bits() {
             invalid!("weights hold a non-finite value");
         }
         let wq = match spec.data.weight_scale {
-            WeightScale::Layer => WeightQuant::max_abs(flat, spec.data.weight_bits),
+            WeightScale::Layer => {
+                WeightQuant::from_max_abs(f32::from_bits(top), spec.data.weight_bits)
+            }
             WeightScale::Column => WeightQuant::per_column(w, spec.data.weight_bits),
         };
         let mat = CimMatrix::program_on(backend, spec, wq.quantize(w).view(), &prog_noise)?;

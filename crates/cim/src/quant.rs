@@ -8,6 +8,7 @@
 //! of the exact one at 16 bits, within half a step at 24 (`data.input_bits` allows 1..=24).
 
 use ndarray::{Array2, ArrayView2};
+use nestevo_model::abs_max_bits;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -39,9 +40,14 @@ impl WeightQuant {
         }
     }
 
-    /// The max-abs scale of finite weights `w` (`abs_max_bits` tells whether they are).
+    /// The max-abs scale of finite weights `w` (`nestevo_model::abs_max_bits` tells whether
+    /// they are).
     pub fn max_abs(w: &[f32], bits: u32) -> Self {
-        let m = f32::from_bits(abs_max_bits(w));
+        Self::from_max_abs(f32::from_bits(abs_max_bits(w)), bits)
+    }
+
+    /// The max-abs scale of weights whose largest |w| is `m`.
+    pub fn from_max_abs(m: f32, bits: u32) -> Self {
         let q = ((1i64 << (bits - 1)) - 1) as f32;
         WeightQuant {
             scale: if m > 0.0 { m / q } else { 1.0 },
@@ -190,19 +196,6 @@ impl ActQuant {
 #[inline]
 pub fn round_i64(v: f32) -> i64 {
     (v + f32::from_bits(0x3EFF_FFFF).copysign(v)) as i64
-}
-
-/// The bits of the largest |x| of `w`: at least 0x7f80_0000 when some x is infinite or NaN.
-/// Non-negative floats order as their bits do, so this is an integer maximum over the threads,
-/// which vectorises (a float maximum must order NaNs and does not; 25 M weights in ResNet-50).
-pub fn abs_max_bits(w: &[f32]) -> u32 {
-    w.par_chunks(1 << 16)
-        .map(|c| {
-            c.iter()
-                .fold(0u32, |a, &x| a.max(x.to_bits() & 0x7fff_ffff))
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// `x.mapv(f)` over the threads where `x` is contiguous (whole layers' activations).

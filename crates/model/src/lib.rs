@@ -17,5 +17,5 @@ pub use desc::{Act, LayerDesc, ModelDesc, Op, Src};
 pub use error::ModelError;
 pub use parse::{load_model, parse_model};
 pub use shape::LayerMatrix;
-pub use tensors::Tensors;
+pub use tensors::{abs_max_bits, Tensors};
 pub use walk::Step;

@@ -85,12 +85,9 @@ impl Tensors {
                 a.shape()
             )));
         }
-        // |v|'s bits are at least infinity's for an infinite or NaN v: an integer maximum, which
-        // vectorises (a short-circuiting test per value does not; 25 M weights in ResNet-50).
-        let top = |m: u32, v: &f32| m.max(v.to_bits() & 0x7fff_ffff);
         let bits = match a.as_slice_memory_order() {
-            Some(s) => s.iter().fold(0, top),
-            None => a.iter().fold(0, top),
+            Some(s) => abs_max_bits(s),
+            None => a.iter().fold(0, |m, &v| m.max(abs_bits(v))),
         };
         if bits >= f32::INFINITY.to_bits() {
             return Err(err(format!("tensor `{name}` holds a non-finite value")));
@@ -101,4 +98,22 @@ impl Tensors {
     pub fn insert(&mut self, name: &str, a: ArrayD<f32>) {
         self.map.insert(name.to_string(), a);
     }
+}
+
+/// The bits of |v|. Non-negative floats order as their bits do, and infinity's bits are the
+/// smallest of any non-finite value's.
+fn abs_bits(v: f32) -> u32 {
+    v.to_bits() & 0x7fff_ffff
+}
+
+/// The bits of the largest |v| of `w`: `f32::from_bits` of it is the max-abs of finite values,
+/// and it is at least `f32::INFINITY.to_bits()` when some v is infinite or NaN. An integer
+/// maximum over blocks of the threads, which vectorises (a float maximum must order NaNs, a
+/// short-circuiting test stops per value, and neither does; 25 M weights in ResNet-50).
+pub fn abs_max_bits(w: &[f32]) -> u32 {
+    use rayon::prelude::*;
+    w.par_chunks(1 << 16)
+        .map(|c| c.iter().fold(0, |m, &v| m.max(abs_bits(v))))
+        .max()
+        .unwrap_or(0)
 }
