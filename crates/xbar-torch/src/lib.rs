@@ -21,7 +21,8 @@
 //! flipped column's total is F - A with F = sum_b w_b cell_max code(U_b), slices are merged
 //! with 2^(s*bpc), row tiles summed, and the weight bias (and the offset of offset-binary
 //! signed inputs) removed on the host in i64, exactly as the kernels do it (calibrated ADC:
-//! the merged total times the LSB, rounded once). The analogue path goes cycle by cycle.
+//! the merged total times the LSB, rounded once). The analogue path takes every cycle of a
+//! chunk at once too (below).
 //!
 //! Where the kernels take their exact product (`nestevo_kernels::exact_product_holds`, the one
 //! rule both engines apply), a noiseless run here is the same: one f64 product x w on the
@@ -48,13 +49,19 @@
 //! - Weight-level noise is applied by `cim` before programming: the same for every engine.
 //! - Cell-level programming noise: the conductances are drawn by the kernels' own code
 //!   (ChaCha8, crossbar i on stream i) and uploaded, so they equal the CPU backend's bit for
-//!   bit. Currents are then f32 batched products of input levels with those conductances;
-//!   their rounding differs from the kernels' (another summation order), so a code can differ
-//!   where a column's value lies within f32 rounding (about 1e-5 cell steps) of a code
-//!   boundary: outputs agree with the CPU backend's except at such rare conversions.
-//!   Each cycle's ADC runs in place on its currents, and the shift-and-add is one
-//!   `addcmul_` into an f32 accumulator where sum_b |w_b| * max_code < 2^24 (ISAAC), f64
-//!   otherwise: codes times +-2^k are exact, so every partial sum is an exact integer.
+//!   bit. They are uploaded as the ADC's inputs per unit of input, (g - g_min) * inv_step *
+//!   inv_lsb, with a row of 0.5 under the cells that an input of 1 reads, so that one f32
+//!   batched product over all cycles gives v = (I - g_min sum_r x_r) * inv_step * inv_lsb + 0.5
+//!   for every conversion, and the kernels' `FloatAdc` is floor(v) clamped to 0..=max. The
+//!   kernels subtract the offset from the f32 current and scale after; both that and the
+//!   summation order change only f32 rounding, so a code can differ where a column's value
+//!   lies within it (about 1e-5 cell steps) of a code boundary: outputs agree with the CPU
+//!   backend's except at such rare conversions, and on nominal conductances equal them. The
+//!   clamp and the saturation count are skipped where each column's sums of its positive and
+//!   negative cells prove that no input can leave the range (flipped ISAAC tiles with
+//!   programming noise), never with read noise. The shift-and-add is the exact path's
+//!   (`cycle_sum`). The tensor of ADC inputs, [T, cycles * B, N*slices + C], is thus written
+//!   once, floored in place and read once: the path is bound by that traffic on a GPU.
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
 //!   LibTorch's global generator, tch having no private ones), with the kernels'
@@ -65,7 +72,8 @@
 //! A batch is cut into chunks of B_c vectors so that one chunk's working set, estimated from
 //! the shapes (`TorchMatrix::chunk`: on the exact path, which takes all cycles at once, about
 //! T * (cycles * (N*slices * 16 + R * 12) + N*slices * 32) bytes per vector; on the analogue
-//! path, cycle by cycle, T * ((N*slices + C) * 48 + R * 12)), stays within the engine's budget
+//! path T * (cycles * ((N*slices + C) * 8 + R' * 24) + (N*slices + C) * 48), R' the cell rows
+//! and the 0.5 row rounded up to a multiple of 8), stays within the engine's budget
 //! (`TorchEngine::memory`, default 2 GiB on CUDA, 512 MiB on the CPU). The programmed levels
 //! stay resident
 //! (T * R * N * slices * 4 bytes; 34 MB for a 1024 x 1024 ISAAC layer).

@@ -4,17 +4,22 @@
 use super::{engine_err, TorchEngine};
 use nestevo_cim::{BackendError, CellNoise, XbarMatrix};
 use nestevo_kernels::{
-    exact_product_holds, shift_add_exact_in_f32, AdcMode, Counts, InputMode, KernelError,
-    Programmed, ReadNoise, XbarConfig,
+    exact_product_holds, AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig,
 };
 use std::sync::Mutex;
 use tch::{Device, Kind, TchError, Tensor};
 
 /// The programmed state on the device.
 struct State {
-    /// Exact path: levels after flipping, [T, R, N*slices] f32. Analogue path: conductances in
-    /// uS, [T, R, N*slices + C], the last C columns the unit columns of the C column tiles.
+    /// Exact path: levels after flipping, [T, R, N*slices] f32. Analogue path: the
+    /// conductances as ADC inputs, (g - g_min) * inv_step * inv_lsb, [T, R', N*slices + C] f32
+    /// (the last C columns the unit columns of the C column tiles), and below the R cell rows
+    /// one row of 0.5 (the ADC's rounding offset, read by an input of 1) and zero rows up to R'
+    /// (a multiple of 8).
     cells: Tensor,
+    /// Analogue path: whether some conversion may fall below 0 (before the floor) and whether
+    /// some may exceed the ADC's range, as the programmed conductances bound them for any input.
+    analog_bounds: (bool, bool),
     /// Flip flags, bool [T, 1, N*slices].
     flip: Tensor,
     /// The column tile of every data column, i64 [N*slices] (analogue unit columns).
@@ -136,6 +141,7 @@ impl TorchMatrix {
                 slice_w: Tensor::new(),
                 max_sum: 0,
                 linear: None,
+                analog_bounds: (true, true),
             }),
         };
         let st = m
@@ -208,27 +214,15 @@ impl TorchMatrix {
                         .f_to_kind(Kind::Double)
                 })
                 .transpose()?;
-        let cells = match cpu {
-            None => levels.f_to_kind(Kind::Float)?.f_contiguous()?,
+        let (cells, analog_bounds) = match cpu {
+            None => (levels.f_to_kind(Kind::Float)?.f_contiguous()?, (true, true)),
             Some(p) => {
-                let cw_all = ns + c;
-                let mut g = vec![0f32; t * rows * cw_all];
-                let opx = cfg.outputs_per_xbar();
-                for i in 0..t * c {
-                    let (tt, cc) = (i / c, i % c);
-                    let (cond, cw) = p.conductances(i);
-                    let nr = cond.len() / cw;
-                    let col0 = cc * opx * slices;
-                    for r in 0..nr {
-                        let dst = &mut g[(tt * rows + r) * cw_all..][..cw_all];
-                        let src = &cond[r * cw..][..cw];
-                        dst[col0..col0 + cw - 1].copy_from_slice(&src[..cw - 1]);
-                        dst[ns + cc] = src[cw - 1];
-                    }
-                }
-                Tensor::f_from_slice(&g)?
-                    .f_reshape([ti, ri, cw_all as i64])?
-                    .f_to_device(dev)?
+                let (g, bounds) = analog_cells(cfg, p, (t, c, n));
+                let rp = analog_rows(rows) as i64;
+                let g = Tensor::f_from_slice(&g)?
+                    .f_reshape([ti, rp, (ns + c) as i64])?
+                    .f_to_device(dev)?;
+                (g, bounds)
             }
         };
         let opx = cfg.outputs_per_xbar();
@@ -255,6 +249,7 @@ impl TorchMatrix {
             slice_w: Tensor::f_from_slice(&slice_w)?.f_to_device(dev)?,
             max_sum,
             linear,
+            analog_bounds,
         })
     }
 
@@ -263,9 +258,10 @@ impl TorchMatrix {
         let (ns, rows, cyc) = (self.n * self.cfg.slices(), self.cfg.rows, self.cfg.cycles());
         let per_vec = self.row_tiles
             * if self.analog {
-                // Cycle by cycle: f32 currents (the ADC in place), noise, a float
-                // accumulator; then the i64 codes, the flip fold and the slice weighting.
-                (ns + self.col_tiles) * 48 + rows * 12
+                // All cycles at once: the f32 ADC inputs (and read noise's draws), the levels
+                // (i64 shifts, f32 copies); then the f32 and i64 sums, the flip fold.
+                let rp = analog_rows(rows);
+                cyc * ((ns + self.col_tiles) * 8 + rp * 24) + (ns + self.col_tiles) * 48
             } else {
                 // All cycles at once: f32 sums and codes (i64 indices of the calibrated
                 // table); then the i64 accumulator, its copies and the flip fold.
@@ -400,15 +396,19 @@ impl TorchMatrix {
         Ok((acc, fsum, sat))
     }
 
-    /// The analogue path of one chunk, cycle by cycle: currents as f32 products of the input
-    /// levels with the conductances, g_min offset removed, read noise, the kernels' `FloatAdc`.
-    /// Returns the accumulator [T, bv, N*slices], the unit columns' F [T, bv, C] and the
-    /// saturations.
+    /// The analogue path of one chunk, every cycle at once: one batched product
+    /// [T, cycles * bv, R'] x cells gives every conversion's ADC input
+    /// v = (I - g_min sum_r x_r) * inv_step * inv_lsb + 0.5 (offset, scalings and the rounding's
+    /// half are in the programmed tensor: see `analog_cells`), read noise is added, and the
+    /// kernels' `FloatAdc` is floor(v) clamped to 0..=max; the clamp and the saturation count
+    /// are skipped where the programmed conductances prove that no conversion can leave the
+    /// range (`analog_bounds`; never with read noise). The shift-and-add over the cycles is
+    /// `cycle_sum`'s exact f32 products. Returns the accumulator [T, bv, N*slices], the unit
+    /// columns' F [T, bv, C] and the saturations.
     ///
-    /// Each cycle's [T, bv, N*slices + C] tensor is the whole memory traffic (the product is
-    /// small beside it), so the ADC runs in place on the currents and the shift-and-add is one
-    /// `addcmul_` into a float accumulator, exact in f32 or f64 as the kernels'
-    /// `shift_add_exact_in_f32` decides.
+    /// The tensor of ADC inputs is the whole memory traffic (the product's operands are small
+    /// beside it): it is written once by the product, floored in place and read once by the
+    /// shift-and-add, where a cycle-by-cycle ADC and accumulator passed over it about 15 times.
     fn analog_cycles(
         &self,
         st: &State,
@@ -422,63 +422,62 @@ impl TorchMatrix {
         let (ti, bvi) = (self.row_tiles as i64, bv as i64);
         let nsi = (self.n * cfg.slices()) as i64;
         let units = self.col_tiles as i64;
-        let (d, dmax, cmax) = (
-            cfg.dac_bits as i64,
-            cfg.dac_max() as i64,
-            cfg.cell_max() as i64,
-        );
+        let cols = nsi + units;
+        let (rows, rp) = (cfg.rows as i64, analog_rows(cfg.rows) as i64);
+        let cyc = cycle_weight.len() as i64;
         let max = cfg.max_code() as f64;
-        let flip = cfg.flip;
-        let acc_kind = if shift_add_exact_in_f32(cycle_weight, cfg.max_code()) {
-            Kind::Float
-        } else {
-            Kind::Double
+        let adc = AnalogAdc::of(cfg);
+        let (below, above) = match read_sd {
+            Some(_) => (true, true),
+            None => st.analog_bounds,
         };
-        let mut acc = Tensor::f_zeros([ti, bvi, nsi + units], (acc_kind, dev))?;
-        let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
-        let row_sum = |x: &Tensor| x.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Float);
-        // The analogue ADC (`FloatAdc`): f32 scalars exactly as the kernels round them.
-        let (inv_lsb, sat_above) = match cfg.adc_mode {
-            AdcMode::Exact => (1f32, max as f32 + 0.5),
-            AdcMode::Calibrated { full_scale } => ((max / full_scale) as f32, full_scale as f32),
-        };
-        let gmin = cfg.g_min as f32;
-        let inv_step = (cfg.cell_max() as f64 / (cfg.g_max - cfg.g_min)) as f32;
-        // Without flipping the unit columns are converted but never read: not counted.
-        let counted = if flip { nsi + units } else { nsi };
-        for (b, &wb) in cycle_weight.iter().enumerate() {
-            let xb = xa
-                .f_bitwise_right_shift_tensor_scalar(b as i64 * d)?
-                .f_bitwise_and(dmax)?
-                .f_to_kind(Kind::Float)?;
-            let mut steps = xb.f_bmm(&st.cells)?;
-            let off = row_sum(&xb)?.f_mul_scalar(gmin as f64)?;
-            // In place: the tensor returned aliases `steps`.
-            let _ = steps.f_sub_(&off)?.f_mul_scalar_(inv_step as f64)?;
-            if let Some(sd) = read_sd {
-                let sd = row_sum(&xb.f_square()?)?
-                    .f_sqrt()?
-                    .f_mul_scalar(sd as f64)?;
-                let mut z = Tensor::f_randn([ti, bvi, nsi + units], (Kind::Float, dev))?;
-                let _ = steps.f_add_(&z.f_mul_(&sd)?)?;
-            }
-            let over = steps.f_narrow(2, 0, counted)?.f_gt(sat_above as f64)?;
-            let _ = sat.f_add_(&over.f_sum(Kind::Int64)?)?;
-            // x * 1.0 is x: the exact ADC skips the pass.
-            if inv_lsb != 1.0 {
-                let _ = steps.f_mul_scalar_(inv_lsb as f64)?;
-            }
-            let _ = steps.f_add_scalar_(0.5)?.f_floor_()?.f_clamp_(0.0, max)?;
-            let w = Tensor::f_scalar_tensor(wb as f64, (acc_kind, dev))?;
-            let _ = acc.f_addcmul_(&steps, &w)?;
+        let shifts = Tensor::f_arange(cyc, (Kind::Int64, dev))?
+            .f_mul_scalar(cfg.dac_bits as i64)?
+            .f_reshape([1, cyc, 1, 1])?;
+        // [T, cycles * bv, R]: the levels every cycle applies.
+        let lv = xa
+            .f_unsqueeze(1)?
+            .f_bitwise_right_shift(&shifts)?
+            .f_bitwise_and(cfg.dac_max() as i64)?
+            .f_to_kind(Kind::Float)?
+            .f_reshape([ti, cyc * bvi, rows])?;
+        // Then the input of 1 that reads the 0.5 row, and zeros to R'.
+        let x = lv.f_constant_pad_nd([0, rp - rows])?;
+        let _ = x.f_narrow(2, rows, 1)?.f_fill_(1.0)?;
+        let mut v = x.f_bmm(&st.cells)?;
+        if let Some(sd) = read_sd {
+            // The kernels' law: a column total N(0, (mu cell_max)^2 sum_r x_r^2) cell steps.
+            let sd = lv
+                .f_square()?
+                .f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Float)?
+                .f_sqrt()?
+                .f_mul_scalar(sd as f64 * adc.inv_lsb)?;
+            let mut z = Tensor::f_randn([ti, cyc * bvi, cols], (Kind::Float, dev))?;
+            let _ = v.f_add_(&z.f_mul_(&sd)?)?;
         }
-        let codes = acc.f_to_kind(Kind::Int64)?;
-        let fsum = if flip {
-            codes.f_narrow(2, nsi, units)?.f_mul_scalar(cmax)?
+        let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
+        if above {
+            // Without flipping the unit columns are converted but never read: not counted.
+            let counted = if cfg.flip { cols } else { nsi };
+            sat = v
+                .f_narrow(2, 0, counted)?
+                .f_gt(adc.sat_v)?
+                .f_sum(Kind::Int64)?
+                .f_reshape([1])?;
+        }
+        let _ = v.f_floor_()?;
+        if below || above {
+            let _ = v.f_clamp_(0.0, max)?;
+        }
+        let acc = cycle_sum(&v.f_reshape([ti, cyc, bvi * cols])?, cycle_weight, max)?
+            .f_reshape([ti, bvi, cols])?;
+        let fsum = if cfg.flip {
+            acc.f_narrow(2, nsi, units)?
+                .f_mul_scalar(cfg.cell_max() as i64)?
         } else {
             Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?
         };
-        Ok((codes.f_narrow(2, 0, nsi)?, fsum, sat))
+        Ok((acc.f_narrow(2, 0, nsi)?, fsum, sat))
     }
 
     /// y [bv, N] before the tail (i64, on the device), and the saturated conversions (an i64
@@ -721,6 +720,96 @@ pub fn round_half_away(v: &Tensor) -> Result<Tensor, TchError> {
     let t = v.f_trunc()?;
     let up = v.f_sub(&t)?.f_abs()?.f_ge(0.5)?.f_to_kind(v.kind())?;
     t.f_add(&v.f_sign()?.f_mul(&up)?)
+}
+
+/// Rows of the analogue cells tensor: R cell rows, the 0.5 row, zero rows to a multiple of 8.
+fn analog_rows(rows: usize) -> usize {
+    (rows + 1).next_multiple_of(8)
+}
+
+/// The kernels' `FloatAdc` in the analogue tensors' units (LSBs).
+struct AnalogAdc {
+    /// Cell steps to LSBs: 1 in the exact range, max / FS calibrated.
+    inv_lsb: f64,
+    /// A conversion saturates where v = steps * inv_lsb + 0.5 exceeds this (the kernels:
+    /// steps > max + 0.5 in the exact range, steps > FS calibrated).
+    sat_v: f64,
+}
+
+impl AnalogAdc {
+    fn of(cfg: &XbarConfig) -> Self {
+        let max = cfg.max_code() as f64;
+        let (inv_lsb, sat_above) = match cfg.adc_mode {
+            AdcMode::Exact => (1.0, max + 0.5),
+            AdcMode::Calibrated { full_scale } => (max / full_scale, full_scale),
+        };
+        AnalogAdc {
+            inv_lsb,
+            sat_v: sat_above * inv_lsb + 0.5,
+        }
+    }
+}
+
+/// The analogue path's programmed tensor [T, R', N*slices + C] (row-major, as a flat vector)
+/// from the kernels' conductance draws: each cell's (g - g_min) * inv_step * inv_lsb (computed
+/// in f64, stored in f32), so that one product of the input levels gives the ADC's input in
+/// LSBs with the g_min offset removed, and a row of 0.5 under the cells (which an input of one
+/// reads) for the rounding floor(v + 0.5). The kernels subtract g_min sum_r x_r from the f32
+/// column current and scale after; the two differ by f32 rounding (about 1e-5 cell steps), as
+/// the summation orders already do.
+///
+/// Also whether, for some input, a conversion may fall below 0 before the floor, and whether it
+/// may reach the saturation threshold or the code above the top one: from each column's sums of
+/// its positive and negative cells times dac_max, widened by a bound on f32's rounding.
+fn analog_cells(
+    cfg: &XbarConfig,
+    p: &Programmed,
+    (t, c, n): (usize, usize, usize),
+) -> (Vec<f32>, (bool, bool)) {
+    let (rows, slices, rp) = (cfg.rows, cfg.slices(), analog_rows(cfg.rows));
+    let ns = n * slices;
+    let cw_all = ns + c;
+    let adc = AnalogAdc::of(cfg);
+    let scale = cfg.cell_max() as f64 / (cfg.g_max - cfg.g_min) * adc.inv_lsb;
+    let gmin = cfg.g_min;
+    let f = |g: f32| ((g as f64 - gmin) * scale) as f32;
+    let opx = cfg.outputs_per_xbar();
+    let mut g = vec![0f32; t * rp * cw_all];
+    for i in 0..t * c {
+        let (tt, cc) = (i / c, i % c);
+        let (cond, cw) = p.conductances(i);
+        let col0 = cc * opx * slices;
+        for (r, src) in cond.chunks_exact(cw).enumerate() {
+            let dst = &mut g[(tt * rp + r) * cw_all..][..cw_all];
+            for (d, &s) in dst[col0..col0 + cw - 1].iter_mut().zip(&src[..cw - 1]) {
+                *d = f(s);
+            }
+            dst[ns + cc] = f(src[cw - 1]);
+        }
+    }
+    let dmax = cfg.dac_max() as f64;
+    let (mut below, mut above) = (false, false);
+    let top = adc.sat_v.min(cfg.max_code() as f64 + 1.0);
+    for tile in g.chunks_exact_mut(rp * cw_all) {
+        let (mut pos, mut neg) = (vec![0f64; cw_all], vec![0f64; cw_all]);
+        for row in tile[..rows * cw_all].chunks_exact(cw_all) {
+            for ((p, q), &v) in pos.iter_mut().zip(neg.iter_mut()).zip(row) {
+                if v > 0.0 {
+                    *p += v as f64;
+                } else {
+                    *q += v as f64;
+                }
+            }
+        }
+        for (&p, &q) in pos.iter().zip(&neg) {
+            // f32 sums of at most R' terms: each partial sum within R' ulps of the exact one.
+            let err = (rp as f64 + 2.0) * f64::from(f32::EPSILON) * dmax * (p - q + 1.0);
+            below |= 0.5 + dmax * q - err < 0.0;
+            above |= 0.5 + dmax * p + err >= top;
+        }
+        tile[rows * cw_all..(rows + 1) * cw_all].fill(0.5);
+    }
+    (g, (below, above))
 }
 
 /// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as i64 [T, 1, M]. The

@@ -123,6 +123,99 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// The analogue path on nominal conductances (exact ADC): every code is the integer sum's,
+    /// so outputs and every count, saturations included, equal the kernels' analogue path,
+    /// whether the programmed bounds let the ADC skip its clamp and count (flipped ISAAC-like
+    /// tiles) or not (saturating widths, flip off, high weights and inputs), in any chunking.
+    #[test]
+    fn analog_nominal_equals_kernels(
+        rows in 16usize..=128,
+        cols in prop::sample::select(vec![16usize, 64, 128]),
+        bpc in prop::sample::select(vec![1u32, 2]),
+        wb in prop::sample::select(vec![4u32, 8]),
+        ib in prop::sample::select(vec![4u32, 8, 16]),
+        dac in prop::sample::select(vec![1u32, 2]),
+        adc_bits in 3u32..=9,
+        flip in any::<bool>(),
+        signed in any::<bool>(),
+        high in any::<bool>(),
+        k in 1usize..=300,
+        n in 1usize..=80,
+        b in 1usize..=12,
+        seed in any::<u64>(),
+        memory in prop::option::of(1usize..(4 << 20)),
+    ) {
+        let slices = (wb / bpc) as usize;
+        prop_assume!(cols >= slices);
+        let c = cfg((rows, cols, bpc), (wb, ib, dac, adc_bits), None, flip);
+        let (w, x) = data(&c, (b, k, n), signed, high, seed);
+        let nominal = CellNoise::programming(0.0, 1);
+        let cpu = Programmed::new(&c, &w, k, n).unwrap().program_cells(&nominal.laws, 1).unwrap();
+        let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
+        let mut eng = torch();
+        if let Some(m) = memory {
+            eng = eng.with_memory(m);
+        }
+        let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(nominal)).unwrap();
+        let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
+        prop_assert_eq!(ct, ce);
+        prop_assert!(yt == ye, "outputs differ for {:?}", c);
+    }
+}
+
+/// Cell noise where the ADC must clamp at both ends: conductances below g_min (a measured
+/// table whose level 0 sits under it, and columns of level 0 only, whose currents fall below
+/// the offset) and above the
+/// ADC's range (flip off, a 6-bit ADC, high weights and inputs; then a calibrated ADC whose
+/// full scale is a third of the largest sum, 64 of 192). Outputs and saturations agree with the kernels'
+/// but for f32 rounding at code boundaries.
+#[test]
+fn cell_noise_clamps_as_the_kernels() {
+    let table = nestevo_device::table::Table {
+        file: "test".into(),
+        levels: vec![(0.1, 0.4), (3.7, 0.3), (6.8, 0.3), (10.0, 0.2)],
+    };
+    let laws: Vec<std::sync::Arc<dyn nestevo_device::CellLaw>> = vec![std::sync::Arc::new(table)];
+    let (b, k, n) = (16, 200, 24);
+    // (ADC bits, calibrated full scale, signed inputs): the first cannot saturate (1023 codes
+    // against sums up to 192) but still clamps at 0.
+    for (adc, calibrated, signed) in [(10, None, false), (6, None, false), (6, Some(64.0), true)] {
+        let c = cfg((64, 64, 2), (8, 8, 1, adc), calibrated, false);
+        let (mut w, x) = data(&c, (b, k, n), signed, true, 21);
+        // Every third output's weights at the bottom of the range: all its cells at level 0,
+        // whose currents fall below the offset.
+        for row in w.chunks_mut(n) {
+            row.iter_mut().step_by(3).for_each(|v| *v = -128);
+        }
+        let cells = CellNoise {
+            laws: laws.clone(),
+            seed: 4,
+        };
+        let tm = torch().program(&c, &w, k, n, Some(cells.clone())).unwrap();
+        let cpu = Programmed::new(&c, &w, k, n)
+            .unwrap()
+            .program_cells(&cells.laws, cells.seed)
+            .unwrap();
+        let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
+        let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
+        assert!((ce.adc_saturations > 1000) == (adc == 6), "{ce:?}");
+        let (st, se) = (ct.adc_saturations as f64, ce.adc_saturations as f64);
+        assert!(
+            (st - se).abs() <= 0.01 * se.max(100.0),
+            "saturations {st} vs {se}"
+        );
+        let diff = yt.iter().zip(&ye).filter(|(a, b)| a != b).count();
+        assert!(
+            diff * 100 <= yt.len(),
+            "{diff} of {} outputs differ from the kernels'",
+            yt.len()
+        );
+    }
+}
+
 /// Refusals are the kernels': out-of-range weights and inputs, inconsistent knobs, read noise
 /// without conductances.
 #[test]
