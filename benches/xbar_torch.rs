@@ -1,6 +1,7 @@
 //! The LibTorch crossbar engine next to the CPU kernels and plain products, in the same run:
 //! (1) the ISAAC 1024x1024 layer on B input vectors, noiseless and with cell noise (mu 0.01);
-//! (noiseless: the exact product, and the bit-serial tensors that run where it does not apply);
+//! (noiseless: the exact product, and the bit-serial tensors that run where it does not apply;
+//! cell noise: also the analogue path's f32 products alone, at its chunks' shape);
 //! (2) the global detector (models/global.toml, random weights) on F stream frames,
 //! bit-faithfully, noiseless and with cell noise. Prints Markdown tables (median of R runs
 //! after one warm-up; every torch time includes the host -> device -> host copies).
@@ -128,6 +129,26 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
             td,
             plain_dev,
         );
+        if noise.mode == NoiseMode::Cell {
+            // The analogue path's f32 products alone, in the engine's chunks: how much of its
+            // time is the product and how much the passes over the ADC inputs.
+            let per = tm.chunk(b);
+            let (t, rp, cols) = (8i64, 136i64, (N * 8 + 64) as i64);
+            let cyc = 16 * per as i64;
+            let xs = Tensor::randint(2, [t, cyc, rp], (Kind::Float, dev));
+            let g = Tensor::rand([t, rp, cols], (Kind::Float, dev));
+            let tp = time(reps, || {
+                for _ in (0..b).step_by(per) {
+                    let _ = xs.bmm(&g);
+                }
+                sync(dev);
+            });
+            row(
+                &format!("(its f32 products alone, chunks of {per} vectors: [8, 16 x {per}, 136] x [8, 136, 8256])"),
+                tp,
+                plain_dev,
+            );
+        }
         let (yd, _) = tm.run_tensor(&xi, InputMode::Unsigned, read).unwrap();
         let yd = Vec::<i64>::try_from(yd.to_device(Device::Cpu).reshape([-1])).unwrap();
         let (yh, _) = mt.mvm(x.view(), false).unwrap();
