@@ -138,16 +138,20 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
             let xs = Tensor::randint(2, [t, cyc, rp], (Kind::Float, dev));
             let g = Tensor::rand([t, rp, cols], (Kind::Float, dev));
             let tp = time(reps, || {
-                for _ in (0..b).step_by(per) {
-                    let _ = xs.bmm(&g);
+                for v0 in (0..b).step_by(per) {
+                    let bv = per.min(b - v0) as i64;
+                    let _ = xs.narrow(1, 0, 16 * bv).bmm(&g);
                 }
                 sync(dev);
             });
             row(
-                &format!("(its f32 products alone, chunks of {per} vectors: [8, 16 x {per}, 136] x [8, 136, 8256])"),
+                &format!("(its f32 products alone, in chunks of up to {per} vectors: [8, 16 x {per}, 136] x [8, 136, 8256])"),
                 tp,
                 plain_dev,
             );
+            split_products(&spec, &w, &xi, tm, reps, dev, |name, s| {
+                row(name, s, plain_dev)
+            });
         }
         let (yd, _) = tm.run_tensor(&xi, InputMode::Unsigned, read).unwrap();
         let yd = Vec::<i64>::try_from(yd.to_device(Device::Cpu).reshape([-1])).unwrap();
@@ -176,6 +180,68 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
                 yc.len(),
                 if sc == st { "equal" } else { "DIFFER" },
                 tt / tc
+            );
+        }
+    }
+}
+
+/// The cell-noise layer with the analogue products from bf16 parts of the cells
+/// (`TorchEngine::with_split_products`; tensor cores on CUDA), resident, beside the f32 path
+/// `f32m`: its time, and how many outputs differ from the f32 path's. A failure is printed as a
+/// row, not a panic, so that the rest of a device run still reports.
+fn split_products(
+    spec: &nestevo_arch::ArchSpec,
+    w: &Array2<i64>,
+    xi: &Tensor,
+    f32m: &TorchMatrix,
+    reps: usize,
+    dev: Device,
+    row: impl Fn(&str, f64),
+) {
+    let cell = NoiseSpec {
+        mode: NoiseMode::Cell,
+        mu: 0.01,
+        read_mu: 0.0,
+        seed: 1,
+    };
+    let eng = TorchEngine::on(dev).with_split_products(true).backend();
+    let m = match CimMatrix::program_on(&eng, spec, w.view(), &cell) {
+        Ok(m) => m,
+        Err(e) => {
+            return println!(
+                "| torch engine, cell noise, bf16-part products: programming failed: {e} | | | |"
+            )
+        }
+    };
+    let tm = m
+        .engine_matrix()
+        .as_any()
+        .and_then(|a| a.downcast_ref::<TorchMatrix>())
+        .expect("a torch matrix");
+    let run = |t: &TorchMatrix| -> Result<Vec<i64>, String> {
+        let (y, _) = t
+            .run_tensor(xi, InputMode::Unsigned, None)
+            .map_err(|e| e.to_string())?;
+        sync(dev);
+        Vec::<i64>::try_from(y.to_device(Device::Cpu).reshape([-1])).map_err(|e| e.to_string())
+    };
+    match run(tm) {
+        Err(e) => println!("| torch engine, cell noise, bf16-part products: failed: {e} | | | |"),
+        Ok(ys) => {
+            let td = time(reps, || {
+                let y = tm.run_tensor(xi, InputMode::Unsigned, None).unwrap();
+                sync(dev);
+                y
+            });
+            row(
+                "torch engine, cell noise mu 0.01, bf16-part products, resident",
+                td,
+            );
+            let yf = run(f32m).expect("the f32 path ran above");
+            let diff = ys.iter().zip(&yf).filter(|(a, b)| a != b).count();
+            println!(
+                "| (check: {diff} of {} outputs differ from the f32 products') | | | |",
+                ys.len()
             );
         }
     }

@@ -97,6 +97,10 @@ pub struct TorchEngine {
     /// Noiseless runs take the exact product where the programmed crossbars provably cannot
     /// saturate (the kernels' rule); `false` keeps the bit-serial tensors (for tests).
     pub exact_product: bool,
+    /// The analogue path's products from three bf16 parts of every programmed value (exactly
+    /// its f32 value) with f32 accumulation: tensor-core products on CUDA (`bmm` with an f32
+    /// output), f32 products of the same parts on the CPU (for tests). Off by default.
+    pub split_products: bool,
 }
 
 impl TorchEngine {
@@ -111,11 +115,17 @@ impl TorchEngine {
             device,
             memory,
             exact_product: true,
+            split_products: false,
         }
     }
 
     pub fn with_exact_product(mut self, on: bool) -> Self {
         self.exact_product = on;
+        self
+    }
+
+    pub fn with_split_products(mut self, on: bool) -> Self {
+        self.split_products = on;
         self
     }
 

@@ -45,6 +45,8 @@ pub struct TorchMatrix {
     device: Device,
     memory: usize,
     analog: bool,
+    /// The analogue products from three bf16 parts (`TorchEngine::split_products`).
+    split: bool,
     /// Sum over K of each output's signed weights (offset-binary inputs).
     wsum: Vec<i64>,
     state: Mutex<State>,
@@ -132,6 +134,7 @@ impl TorchMatrix {
             device: e.device,
             memory: e.memory,
             analog: cpu.is_some(),
+            split: e.split_products && cpu.is_some(),
             wsum,
             state: Mutex::new(State {
                 cells: Tensor::new(),
@@ -217,11 +220,19 @@ impl TorchMatrix {
         let (cells, analog_bounds) = match cpu {
             None => (levels.f_to_kind(Kind::Float)?.f_contiguous()?, (true, true)),
             Some(p) => {
-                let (g, bounds) = analog_cells(cfg, p, (t, c, n));
-                let rp = analog_rows(rows) as i64;
-                let g = Tensor::f_from_slice(&g)?
+                let (mut g, bounds) = analog_cells(cfg, p, (t, c, n));
+                let mut rp = analog_rows(rows) as i64;
+                if self.split {
+                    g = split_parts(&g, rp as usize * (ns + c));
+                    rp *= 3;
+                }
+                let mut g = Tensor::f_from_slice(&g)?
                     .f_reshape([ti, rp, (ns + c) as i64])?
                     .f_to_device(dev)?;
+                if self.split && dev.is_cuda() {
+                    // Every part is a bf16 value: the conversion is exact.
+                    g = g.f_to_kind(Kind::BFloat16)?;
+                }
                 (g, bounds)
             }
         };
@@ -260,7 +271,7 @@ impl TorchMatrix {
             * if self.analog {
                 // All cycles at once: the f32 ADC inputs (and read noise's draws), the levels
                 // (i64 shifts, f32 copies); then the f32 and i64 sums, the flip fold.
-                let rp = analog_rows(rows);
+                let rp = analog_rows(rows) * if self.split { 3 } else { 1 };
                 cyc * ((ns + self.col_tiles) * 8 + rp * 24) + (ns + self.col_tiles) * 48
             } else {
                 // All cycles at once: f32 sums and codes (i64 indices of the calibrated
@@ -444,7 +455,18 @@ impl TorchMatrix {
         // Then the input of 1 that reads the 0.5 row, and zeros to R'.
         let x = lv.f_constant_pad_nd([0, rp - rows])?;
         let _ = x.f_narrow(2, rows, 1)?.f_fill_(1.0)?;
-        let mut v = x.f_bmm(&st.cells)?;
+        let mut v = if self.split {
+            // The levels once for each part of the cells (see `split_parts`).
+            let x3 = Tensor::f_cat(&[&x, &x, &x], 2)?;
+            if dev.is_cuda() {
+                x3.f_to_kind(Kind::BFloat16)?
+                    .f_bmm_dtype(&st.cells, Kind::Float)?
+            } else {
+                x3.f_bmm(&st.cells)?
+            }
+        } else {
+            x.f_bmm(&st.cells)?
+        };
         if let Some(sd) = read_sd {
             // The kernels' law: a column total N(0, (mu cell_max)^2 sum_r x_r^2) cell steps.
             let sd = lv
@@ -812,6 +834,28 @@ fn analog_cells(
     (g, (below, above))
 }
 
+/// Each row block of `block` values of the analogue cells split into three row blocks of bf16
+/// values whose sum is exactly the f32 value: hi = bf16(v), mid = bf16(v - hi), lo = v - hi -
+/// mid. Rounding to bf16's 8 significant bits leaves a remainder exact in f32 with at most 16
+/// of them, so two roundings leave at most 8: lo is a bf16 value too. A product of levels
+/// (small integers, exact in bf16) with the three blocks, accumulated in f32, is then the f32
+/// product of the cells up to the accumulation's rounding.
+fn split_parts(g: &[f32], block: usize) -> Vec<f32> {
+    let b16 = |v: f32| half::bf16::from_f32(v).to_f32();
+    let mut out = vec![0f32; g.len() * 3];
+    for (src, dst) in g.chunks_exact(block).zip(out.chunks_exact_mut(3 * block)) {
+        let (hi, rest) = dst.split_at_mut(block);
+        let (mid, lo) = rest.split_at_mut(block);
+        for (i, &v) in src.iter().enumerate() {
+            hi[i] = b16(v);
+            mid[i] = b16(v - hi[i]);
+            lo[i] = v - hi[i] - mid[i];
+            debug_assert_eq!(b16(lo[i]), lo[i], "{v} leaves more than bf16 holds");
+        }
+    }
+    out
+}
+
 /// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as i64 [T, 1, M]. The
 /// cycles go in groups whose weights relative to the group's first, times vmax, sum below
 /// 2^24: each group is one f32 product with its relative weights, every partial sum an
@@ -922,5 +966,39 @@ impl XbarMatrix for TorchMatrix {
             }
         }
         Ok((acc, self.counts(batch, sat)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_parts;
+
+    /// The three parts are bf16 values and sum to the value exactly, over f32's magnitudes.
+    #[test]
+    fn split_parts_are_bf16_and_exact() {
+        let mut v = Vec::new();
+        let mut x = 0x1234_5678u32;
+        for _ in 0..100_000 {
+            // xorshift32: f32 bit patterns of both signs, exponents 2^-40..2^40.
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let e = 87 + (x >> 24) % 80;
+            v.push(f32::from_bits((x & 0x807f_ffff) | (e << 23)));
+        }
+        v.extend([0.0, 0.5, 1.0, 3.0, -0.125, f32::MIN_POSITIVE]);
+        let parts = split_parts(&v, v.len());
+        let n = v.len();
+        for (i, &g) in v.iter().enumerate() {
+            let p = [parts[i], parts[n + i], parts[2 * n + i]];
+            for q in p {
+                assert_eq!(half::bf16::from_f32(q).to_f32(), q, "{g}: part {q}");
+            }
+            assert_eq!(
+                p[0] as f64 + p[1] as f64 + p[2] as f64,
+                g as f64,
+                "{g}: {p:?}"
+            );
+        }
     }
 }

@@ -147,6 +147,8 @@ proptest! {
         b in 1usize..=12,
         seed in any::<u64>(),
         memory in prop::option::of(1usize..(4 << 20)),
+        // The products from bf16 parts of the cells (f32 products of them on the CPU).
+        split in any::<bool>(),
     ) {
         let slices = (wb / bpc) as usize;
         prop_assume!(cols >= slices);
@@ -155,7 +157,7 @@ proptest! {
         let nominal = CellNoise::programming(0.0, 1);
         let cpu = Programmed::new(&c, &w, k, n).unwrap().program_cells(&nominal.laws, 1).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
-        let mut eng = torch();
+        let mut eng = torch().with_split_products(split);
         if let Some(m) = memory {
             eng = eng.with_memory(m);
         }
@@ -354,29 +356,35 @@ fn cell_noise_matches_kernels_draws() {
         laws: laws.to_vec(),
         seed: 9,
     };
-    let tm = torch().program(&c, &w, k, n, Some(cells.clone())).unwrap();
     let cpu = Programmed::new(&c, &w, k, n)
         .unwrap()
         .program_cells(&cells.laws, cells.seed)
         .unwrap();
-    let (yt, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
     let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
-    let same = |a: Counts| Counts {
-        adc_saturations: 0,
-        ..a
-    };
-    assert_eq!(same(ct), same(ce));
-    let diff = yt.iter().zip(&ye).filter(|(a, b)| a != b).count();
-    assert!(
-        diff * 100 <= yt.len(),
-        "{diff} of {} outputs differ from the kernels'",
-        yt.len()
-    );
-    let (st, se) = (ct.adc_saturations as f64, ce.adc_saturations as f64);
-    assert!(
-        (st - se).abs() <= 0.01 * se.max(100.0),
-        "saturations {st} vs {se}"
-    );
+    let mut yt = Vec::new();
+    // The f32 cells, and their bf16 parts (`split_products`).
+    for split in [false, true] {
+        let eng = torch().with_split_products(split);
+        let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(cells.clone())).unwrap();
+        let ct;
+        (yt, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
+        let same = |a: Counts| Counts {
+            adc_saturations: 0,
+            ..a
+        };
+        assert_eq!(same(ct), same(ce));
+        let diff = yt.iter().zip(&ye).filter(|(a, b)| a != b).count();
+        assert!(
+            diff * 100 <= yt.len(),
+            "split {split}: {diff} of {} outputs differ from the kernels'",
+            yt.len()
+        );
+        let (st, se) = (ct.adc_saturations as f64, ce.adc_saturations as f64);
+        assert!(
+            (st - se).abs() <= 0.01 * se.max(100.0),
+            "split {split}: saturations {st} vs {se}"
+        );
+    }
     // And the noise is really there: far from the exact product.
     let exact = Programmed::new(&c, &w, k, n).unwrap();
     let (y0, _) = exact.run(&x, b, InputMode::Unsigned, None).unwrap();
