@@ -220,7 +220,7 @@ impl TorchMatrix {
         let (cells, analog_bounds) = match cpu {
             None => (levels.f_to_kind(Kind::Float)?.f_contiguous()?, (true, true)),
             Some(p) => {
-                let (mut g, bounds) = analog_cells(cfg, p, (t, c, n));
+                let (mut g, bounds) = analog_cells(cfg, p, (t, c, n), self.split);
                 let mut rp = analog_rows(rows) as i64;
                 if self.split {
                     g = split_parts(&g, rp as usize * (ns + c));
@@ -292,6 +292,15 @@ impl TorchMatrix {
             .lock()
             .map(|s| s.linear.is_some())
             .unwrap_or(false)
+    }
+
+    /// Analogue path: whether its ADC must clamp at 0, and whether it must count saturations
+    /// and clamp at the top, for some input without read noise (the programmed bounds).
+    pub fn analog_bounds(&self) -> (bool, bool) {
+        self.state
+            .lock()
+            .map(|s| s.analog_bounds)
+            .unwrap_or((true, true))
     }
 
     /// y = x w of a checked batch [batch, K] in f64 on the device, in chunks within the budget.
@@ -782,11 +791,13 @@ impl AnalogAdc {
 ///
 /// Also whether, for some input, a conversion may fall below 0 before the floor, and whether it
 /// may reach the saturation threshold or the code above the top one: from each column's sums of
-/// its positive and negative cells times dac_max, widened by a bound on f32's rounding.
+/// its positive and negative cells times dac_max, widened by a bound on the rounding of an f32
+/// accumulation of R' terms (3 R' where the product takes the cells' three bf16 parts).
 fn analog_cells(
     cfg: &XbarConfig,
     p: &Programmed,
     (t, c, n): (usize, usize, usize),
+    split: bool,
 ) -> (Vec<f32>, (bool, bool)) {
     let (rows, slices, rp) = (cfg.rows, cfg.slices(), analog_rows(cfg.rows));
     let ns = n * slices;
@@ -812,6 +823,7 @@ fn analog_cells(
     let dmax = cfg.dac_max() as f64;
     let (mut below, mut above) = (false, false);
     let top = adc.sat_v.min(cfg.max_code() as f64 + 1.0);
+    let terms = (rp * if split { 3 } else { 1 }) as f64;
     for tile in g.chunks_exact_mut(rp * cw_all) {
         let (mut pos, mut neg) = (vec![0f64; cw_all], vec![0f64; cw_all]);
         for row in tile[..rows * cw_all].chunks_exact(cw_all) {
@@ -824,8 +836,10 @@ fn analog_cells(
             }
         }
         for (&p, &q) in pos.iter().zip(&neg) {
-            // f32 sums of at most R' terms: each partial sum within R' ulps of the exact one.
-            let err = (rp as f64 + 2.0) * f64::from(f32::EPSILON) * dmax * (p - q + 1.0);
+            // An f32 sum of n terms lies within n units of rounding (2^-24, relative) of the
+            // sum of their magnitudes of the exact one; four times that, for accumulators that
+            // truncate (tensor cores) and for slack.
+            let err = (terms + 2.0) * 2f64.powi(-22) * dmax * (p - q + 1.0);
             below |= 0.5 + dmax * q - err < 0.0;
             above |= 0.5 + dmax * p + err >= top;
         }

@@ -385,6 +385,17 @@ fn cell_noise_matches_kernels_draws() {
             "split {split}: saturations {st} vs {se}"
         );
     }
+    // Flipped ISAAC tiles, conductances within [g_min, g_max]: no input can take a conversion
+    // out of range, so the ADC needs neither its clamp nor its count (the fast path).
+    let tm = TorchMatrix::program(
+        &torch(),
+        &c,
+        &w,
+        k,
+        n,
+        Some(CellNoise::programming(0.01, 2)),
+    );
+    assert_eq!(tm.unwrap().analog_bounds(), (false, false));
     // And the noise is really there: far from the exact product.
     let exact = Programmed::new(&c, &w, k, n).unwrap();
     let (y0, _) = exact.run(&x, b, InputMode::Unsigned, None).unwrap();
