@@ -346,6 +346,20 @@ impl TorchMatrix {
         Ok(out)
     }
 
+    /// [T, cycles * bv, R] f32: the levels every cycle applies to the rows of `bv` applied
+    /// patterns [T, bv, R] (i64), cycle-major.
+    fn cycle_levels(&self, xa: &Tensor, bv: usize, cyc: i64) -> Result<Tensor, TchError> {
+        let cfg = &self.cfg;
+        let shifts = Tensor::f_arange(cyc, (Kind::Int64, self.device))?
+            .f_mul_scalar(cfg.dac_bits as i64)?
+            .f_reshape([1, cyc, 1, 1])?;
+        xa.f_unsqueeze(1)?
+            .f_bitwise_right_shift(&shifts)?
+            .f_bitwise_and(cfg.dac_max() as i64)?
+            .f_to_kind(Kind::Float)?
+            .f_reshape([self.row_tiles as i64, cyc * bv as i64, cfg.rows as i64])
+    }
+
     /// The exact path of one chunk: every cycle's column sums in one batched product
     /// [T, cycles*bv, R] x [T, R, N*slices], the ADC on every sum (its clamp and saturation
     /// count skipped only where `max_sum` proves no conversion can leave the range), and the
@@ -362,7 +376,7 @@ impl TorchMatrix {
         let dev = self.device;
         let (t, c) = (self.row_tiles as i64, self.col_tiles as i64);
         let ns = (self.n * cfg.slices()) as i64;
-        let (rows, bvi, cyc) = (cfg.rows as i64, bv as i64, cycle_weight.len() as i64);
+        let (bvi, cyc) = (bv as i64, cycle_weight.len() as i64);
         let max = cfg.max_code() as f64;
         // Saturation threshold for integer sums: S > max, or S > FS i.e. S > floor(FS).
         let thr = match cfg.adc_mode {
@@ -382,16 +396,7 @@ impl TorchMatrix {
             Some(_) => max,
             None => max.min(st.max_sum as f64),
         };
-        let shifts = Tensor::f_arange(cyc, (Kind::Int64, dev))?
-            .f_mul_scalar(cfg.dac_bits as i64)?
-            .f_reshape([1, cyc, 1, 1])?;
-        // [T, cycles * bv, R]: the levels every cycle applies.
-        let x = xa
-            .f_unsqueeze(1)?
-            .f_bitwise_right_shift(&shifts)?
-            .f_bitwise_and(cfg.dac_max() as i64)?
-            .f_to_kind(Kind::Float)?
-            .f_reshape([t, cyc * bvi, rows])?;
+        let x = self.cycle_levels(xa, bv, cyc)?;
         let s = x.f_bmm(&st.cells)?;
         let mut sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
         if may_sat {
@@ -451,16 +456,7 @@ impl TorchMatrix {
             Some(_) => (true, true),
             None => st.analog_bounds,
         };
-        let shifts = Tensor::f_arange(cyc, (Kind::Int64, dev))?
-            .f_mul_scalar(cfg.dac_bits as i64)?
-            .f_reshape([1, cyc, 1, 1])?;
-        // [T, cycles * bv, R]: the levels every cycle applies.
-        let lv = xa
-            .f_unsqueeze(1)?
-            .f_bitwise_right_shift(&shifts)?
-            .f_bitwise_and(cfg.dac_max() as i64)?
-            .f_to_kind(Kind::Float)?
-            .f_reshape([ti, cyc * bvi, rows])?;
+        let lv = self.cycle_levels(xa, bv, cyc)?;
         // Then the input of 1 that reads the 0.5 row, and zeros to R'.
         let x = lv.f_constant_pad_nd([0, rp - rows])?;
         let _ = x.f_narrow(2, rows, 1)?.f_fill_(1.0)?;
