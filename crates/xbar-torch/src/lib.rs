@@ -56,8 +56,8 @@
 //!   kernels subtract the offset from the f32 current and scale after; both that and the
 //!   summation order change only f32 rounding, so a code can differ where a column's value
 //!   lies within it (about 1e-5 cell steps) of a code boundary: outputs agree with the CPU
-//!   backend's except at such rare conversions (on nominal conductances and the exact ADC
-//!   range, where every value is within that of an integer, they equal them). The
+//!   backend's except at such rare conversions (with nominal conductances and the exact ADC
+//!   range every value lies that close to an integer, far from a boundary: they are equal). The
 //!   clamp and the saturation count are skipped where each column's sums of its positive and
 //!   negative cells prove that no input can leave the range (flipped ISAAC tiles with
 //!   programming noise), never with read noise. The shift-and-add is the exact path's
