@@ -890,10 +890,13 @@ fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, 
         let w = Tensor::f_from_slice(&w)?
             .f_to_device(dev)?
             .f_reshape([1, (b1 - b0) as i64])?;
-        let part = w
+        let mut part = w
             .f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?
-            .f_to_kind(Kind::Int64)?
-            .f_mul_scalar(base)?;
+            .f_to_kind(Kind::Int64)?;
+        // The first group's base is 1 wherever one group holds every cycle (ISAAC): no pass.
+        if base != 1 {
+            part = part.f_mul_scalar(base)?;
+        }
         acc = Some(match acc {
             None => part,
             Some(a) => a.f_add(&part)?,
