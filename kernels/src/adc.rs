@@ -47,8 +47,8 @@ impl IntAdc for CalAdc {
 }
 
 /// Float sums (analogue path): the same law on a real-valued input, clamped at 0 below.
-#[derive(Clone, Copy)]
-pub(crate) struct FloatAdc {
+#[derive(Debug, Clone, Copy)]
+pub struct FloatAdc {
     /// Multiplier from cell steps to LSBs (1 in the exact range).
     pub inv_lsb: f32,
     pub max: f32,
@@ -70,7 +70,8 @@ pub(crate) fn lsb(mode: AdcMode, max_code: u32) -> f64 {
     }
 }
 
-pub(crate) fn float_adc(mode: AdcMode, max_code: u32) -> FloatAdc {
+/// The analogue ADC of a configuration: the one law every engine's analogue path applies.
+pub fn float_adc(mode: AdcMode, max_code: u32) -> FloatAdc {
     match mode {
         AdcMode::Exact => FloatAdc {
             inv_lsb: 1.0,

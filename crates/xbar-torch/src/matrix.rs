@@ -4,7 +4,8 @@
 use super::{engine_err, TorchEngine};
 use nestevo_cim::{BackendError, CellNoise, XbarMatrix};
 use nestevo_kernels::{
-    exact_product_holds, AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise, XbarConfig,
+    exact_product_holds, float_adc, AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise,
+    XbarConfig,
 };
 use std::sync::Mutex;
 use tch::{Device, Kind, TchError, Tensor};
@@ -756,23 +757,20 @@ fn analog_rows(rows: usize) -> usize {
 
 /// The kernels' `FloatAdc` in the analogue tensors' units (LSBs).
 struct AnalogAdc {
-    /// Cell steps to LSBs: 1 in the exact range, max / FS calibrated.
+    /// Cell steps to LSBs: 1 in the exact range, max / FS calibrated (the kernels' f32).
     inv_lsb: f64,
     /// A conversion saturates where v = steps * inv_lsb + 0.5 exceeds this (the kernels:
-    /// steps > max + 0.5 in the exact range, steps > FS calibrated).
+    /// steps > sat_above).
     sat_v: f64,
 }
 
 impl AnalogAdc {
     fn of(cfg: &XbarConfig) -> Self {
-        let max = cfg.max_code() as f64;
-        let (inv_lsb, sat_above) = match cfg.adc_mode {
-            AdcMode::Exact => (1.0, max + 0.5),
-            AdcMode::Calibrated { full_scale } => (max / full_scale, full_scale),
-        };
+        let adc = float_adc(cfg.adc_mode, cfg.max_code());
+        let inv_lsb = f64::from(adc.inv_lsb);
         AnalogAdc {
             inv_lsb,
-            sat_v: sat_above * inv_lsb + 0.5,
+            sat_v: f64::from(adc.sat_above) * inv_lsb + 0.5,
         }
     }
 }
