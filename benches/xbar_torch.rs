@@ -149,7 +149,7 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
                 tp,
                 plain_dev,
             );
-            split_products(&spec, &w, &xi, tm, reps, dev, |name, s| {
+            split_products((&spec, &w, noise), &xi, tm, reps, dev, |name, s| {
                 row(name, s, plain_dev)
             });
         }
@@ -185,27 +185,20 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
     }
 }
 
-/// The cell-noise layer with the analogue products from bf16 parts of the cells
+/// The layer with cell noise `noise`, its analogue products from bf16 parts of the cells
 /// (`TorchEngine::with_split_products`; tensor cores on CUDA), resident, beside the f32 path
 /// `f32m`: its time, and how many outputs differ from the f32 path's. A failure is printed as a
 /// row, not a panic, so that the rest of a device run still reports.
 fn split_products(
-    spec: &nestevo_arch::ArchSpec,
-    w: &Array2<i64>,
+    (spec, w, noise): (&nestevo_arch::ArchSpec, &Array2<i64>, &NoiseSpec),
     xi: &Tensor,
     f32m: &TorchMatrix,
     reps: usize,
     dev: Device,
     row: impl Fn(&str, f64),
 ) {
-    let cell = NoiseSpec {
-        mode: NoiseMode::Cell,
-        mu: 0.01,
-        read_mu: 0.0,
-        seed: 1,
-    };
     let eng = TorchEngine::on(dev).with_split_products(true).backend();
-    let m = match CimMatrix::program_on(&eng, spec, w.view(), &cell) {
+    let m = match CimMatrix::program_on(&eng, spec, w.view(), noise) {
         Ok(m) => m,
         Err(e) => {
             return println!(
