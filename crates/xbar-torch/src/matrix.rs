@@ -29,6 +29,11 @@ struct State {
     lut: Option<Tensor>,
     /// 2^(s*bits_per_cell), i64 [slices].
     slice_w: Tensor,
+    /// The merge in floats (`merge`): each column's weight with its flip's sign,
+    /// +-2^(s*bits_per_cell), f32 [T, 1, N, slices]; and the unit columns' weight per output,
+    /// sum_s 2^(s*bits_per_cell) over its flipped slices, f64 [T*F, N] (F = C on the analogue
+    /// path, one column tile each, else 1). None where the sums could leave f64's integers.
+    merge_w: Option<(Tensor, Tensor)>,
     /// The largest sum any conversion of the exact path can see: max over data columns of the
     /// stored column sum times dac_max, and, with flipping, used rows times dac_max.
     max_sum: i64,
@@ -143,6 +148,7 @@ impl TorchMatrix {
                 col_tile: Tensor::new(),
                 lut: None,
                 slice_w: Tensor::new(),
+                merge_w: None,
                 max_sum: 0,
                 linear: None,
                 analog_bounds: (true, true),
@@ -253,12 +259,14 @@ impl TorchMatrix {
             }
         };
         let slice_w: Vec<i64> = (0..slices).map(|s| 1i64 << (s as i64 * bpc)).collect();
+        let merge_w = self.merge_weights(&flip, &slice_w)?;
         Ok(State {
             cells,
             flip,
             col_tile: Tensor::f_from_slice(&col_tile)?.f_to_device(dev)?,
             lut,
             slice_w: Tensor::f_from_slice(&slice_w)?.f_to_device(dev)?,
+            merge_w,
             max_sum,
             linear,
             analog_bounds,
@@ -414,6 +422,7 @@ impl TorchMatrix {
             }
             let uc = code(u)?.f_reshape([t, cyc, bvi])?;
             cycle_sum(&uc, cycle_weight, vmax)?
+                .f_to_kind(Kind::Int64)?
                 .f_mul_scalar(cfg.cell_max() as i64)?
                 .f_reshape([t, bvi, 1])?
         } else {
@@ -501,6 +510,7 @@ impl TorchMatrix {
             .f_reshape([ti, bvi, cols])?;
         let fsum = if cfg.flip {
             acc.f_narrow(2, nsi, units)?
+                .f_to_kind(Kind::Int64)?
                 .f_mul_scalar(cfg.cell_max() as i64)?
         } else {
             Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?
@@ -519,25 +529,54 @@ impl TorchMatrix {
         read_sd: Option<f32>,
     ) -> Result<(Tensor, Tensor), TchError> {
         let cfg = &self.cfg;
-        let (k, n, t) = (self.k, self.n, self.row_tiles);
-        let (rows, slices) = (cfg.rows, cfg.slices());
-        let ns = n * slices;
-        let (ti, bvi, nsi) = (t as i64, bv as i64, ns as i64);
-        let flip = cfg.flip;
+        let (k, t, rows) = (self.k, self.row_tiles, cfg.rows);
+        let (ti, bvi) = (t as i64, bv as i64);
         // [T, bv, R] applied patterns, rows past K zero.
         let xa = applied
             .f_constant_pad_nd([0, (t * rows - k) as i64])?
             .f_reshape([bvi, ti, rows as i64])?
             .f_permute([1, 0, 2])?
             .f_contiguous()?;
-        let (mut acc, fsum, sat) = if self.analog {
+        let (acc, fsum, sat) = if self.analog {
             self.analog_cycles(st, &xa, bv, cycle_weight, read_sd)?
         } else {
             self.exact_cycles(st, &xa, bv, cycle_weight)?
         };
-        if flip {
-            // A flipped column reports cell_max * code(U) - code(S'); summed over the cycles
-            // that is F - A.
+        Ok((self.merge(st, acc, fsum, bv)?, sat))
+    }
+
+    /// y [bv, N] i64 from the shift-and-added columns `acc` [T, bv, N*slices] (f32 or i64) and
+    /// the unit columns' F [T, bv, F] i64 (F = C on the analogue path, else 1). A flipped
+    /// column reports cell_max * code(U) - code(S'), summed over the cycles F - A, so
+    /// y = sum_{t,s} 2^(s*bits) (flipped ? -A : A) + sum_t F[t, tile(n)] * G[t, n], where G is
+    /// the sum of 2^(s*bits) over the output's flipped slices (`State::merge_w`).
+    ///
+    /// Where `acc` is f32 (|A| < 2^24, `cycle_sum`) each A * +-2^(s*bits) is exact in f32, the
+    /// sum over tiles and slices runs in f64 and the unit term is one f64 product: every
+    /// partial sum an integer below 2^53 (the bound `merge_weights` checks), so exact in any
+    /// order. That is two passes over the chunk's columns where the i64 fold and merge take
+    /// about eight. Otherwise the same sums in i64.
+    fn merge(&self, st: &State, acc: Tensor, fsum: Tensor, bv: usize) -> Result<Tensor, TchError> {
+        let cfg = &self.cfg;
+        let (n, slices) = (self.n as i64, cfg.slices() as i64);
+        let (ti, bvi, nsi) = (self.row_tiles as i64, bv as i64, n * slices);
+        if let (Kind::Float, Some((coef, g))) = (acc.kind(), &st.merge_w) {
+            let mut a = acc.f_reshape([ti, bvi, n, slices])?;
+            let _ = a.f_mul_(coef)?;
+            let y = a.f_sum_dim_intlist([0i64, 3].as_slice(), false, Kind::Double)?;
+            let y = if cfg.flip {
+                let f = fsum
+                    .f_to_kind(Kind::Double)?
+                    .f_permute([1, 0, 2])?
+                    .f_reshape([bvi, -1])?;
+                y.f_add(&f.f_mm(g)?)?
+            } else {
+                y
+            };
+            return y.f_to_kind(Kind::Int64);
+        }
+        let mut acc = acc.f_to_kind(Kind::Int64)?;
+        if cfg.flip {
             let fcol = if self.analog {
                 fsum.f_index_select(2, &st.col_tile)?
             } else {
@@ -545,11 +584,55 @@ impl TorchMatrix {
             };
             acc = fcol.f_sub(&acc)?.f_where_self(&st.flip, &acc)?;
         }
-        let y = acc
-            .f_reshape([ti, bvi, n as i64, slices as i64])?
+        acc.f_reshape([ti, bvi, n, slices])?
             .f_mul(&st.slice_w)?
-            .f_sum_dim_intlist([0i64, 3].as_slice(), false, Kind::Int64)?;
-        Ok((y, sat))
+            .f_sum_dim_intlist([0i64, 3].as_slice(), false, Kind::Int64)
+    }
+
+    /// `State::merge_w` from the flip flags [T, 1, N*slices] and the slice weights, or None
+    /// where some partial sum of `merge` could reach 2^53: T * sum_s 2^(s*bits) *
+    /// (1 + cell_max) * 2^24 bounds them all.
+    fn merge_weights(
+        &self,
+        flip: &Tensor,
+        slice_w: &[i64],
+    ) -> Result<Option<(Tensor, Tensor)>, TchError> {
+        let cfg = &self.cfg;
+        let dev = self.device;
+        let (t, n, slices) = (self.row_tiles as i64, self.n as i64, cfg.slices() as i64);
+        let sw_sum: f64 = slice_w.iter().map(|&w| w as f64).sum();
+        let bound = t as f64 * sw_sum * (1.0 + cfg.cell_max() as f64) * (1u64 << 24) as f64;
+        if bound >= (1u64 << 53) as f64 {
+            return Ok(None);
+        }
+        let sw = Tensor::f_from_slice(slice_w)?
+            .f_to_device(dev)?
+            .f_to_kind(Kind::Double)?;
+        let f = flip.f_reshape([t, 1, n, slices])?.f_to_kind(Kind::Double)?;
+        // sw * (1 - 2 flip): a power of two with its sign, exact in f32.
+        let coef = f
+            .f_mul_scalar(-2.0)?
+            .f_add_scalar(1.0)?
+            .f_mul(&sw)?
+            .f_to_kind(Kind::Float)?;
+        let g = f
+            .f_mul(&sw)?
+            .f_sum_dim_intlist([1i64, 3].as_slice(), false, Kind::Double)?;
+        let g = if self.analog {
+            // [T, C, N]: each output's G in the row of its column tile, zero elsewhere.
+            let c = self.col_tiles as i64;
+            let opx = cfg.outputs_per_xbar();
+            let onehot: Vec<f64> = (0..c as usize)
+                .flat_map(|ct| (0..self.n).map(move |o| (o / opx == ct) as u8 as f64))
+                .collect();
+            let onehot = Tensor::f_from_slice(&onehot)?
+                .f_to_device(dev)?
+                .f_reshape([1, c, n])?;
+            g.f_unsqueeze(1)?.f_mul(&onehot)?.f_reshape([t * c, n])?
+        } else {
+            g
+        };
+        Ok(Some((coef, g)))
     }
 
     /// The counts of a run of `batch` vectors with `sat` saturated conversions: every other
@@ -864,10 +947,12 @@ fn split_parts(g: &[f32], block: usize) -> Vec<f32> {
     out
 }
 
-/// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as i64 [T, 1, M]. The
+/// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as [T, 1, M]. The
 /// cycles go in groups whose weights relative to the group's first, times vmax, sum below
 /// 2^24: each group is one f32 product with its relative weights, every partial sum an
-/// integer below 2^24 (exact in any order), then scaled in i64.
+/// integer below 2^24 (exact in any order). Where one group of base weight 1 holds every cycle
+/// (ISAAC) that product is the result, f32 with |sum| < 2^24; otherwise the groups are scaled
+/// and added in i64.
 fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, TchError> {
     let dev = codes.device();
     let mut acc: Option<Tensor> = None;
@@ -888,10 +973,11 @@ fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, 
         let w = Tensor::f_from_slice(&w)?
             .f_to_device(dev)?
             .f_reshape([1, (b1 - b0) as i64])?;
-        let mut part = w
-            .f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?
-            .f_to_kind(Kind::Int64)?;
-        // The first group's base is 1 wherever one group holds every cycle (ISAAC): no pass.
+        let part = w.f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?;
+        if b0 == 0 && b1 == cycle_weight.len() && base == 1 {
+            return Ok(part);
+        }
+        let mut part = part.f_to_kind(Kind::Int64)?;
         if base != 1 {
             part = part.f_mul_scalar(base)?;
         }
