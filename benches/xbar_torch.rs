@@ -364,6 +364,9 @@ fn network(frames: usize, per: usize, with_cpu: bool, dev: Device) {
 
 fn main() {
     // `cargo bench` passes --bench; nothing else is read from the command line.
+    // The binary's heap policy for LibTorch's CPU tensors, so that CPU-tensor rows time what
+    // `nestevo` runs.
+    nestevo_xbar_torch::keep_freed_heap();
     let dev = Device::cuda_if_available();
     let part = std::env::var("XBAR_PART").unwrap_or_else(|_| "all".into());
     let with_cpu = env("XBAR_CPU", 1) != 0;

@@ -14,29 +14,13 @@ mod info;
 
 fn main() {
     #[cfg(feature = "torch")]
-    keep_freed_heap();
+    nestevo_xbar_torch::keep_freed_heap();
     #[cfg(feature = "torch")]
     if let Err(e) = cuda::init() {
         eprintln!("error: {e}");
         leave(false);
     }
     leave(cli::main())
-}
-
-/// LibTorch's CPU tensors come from glibc's malloc, which maps every block over 32 MB afresh
-/// and unmaps it when it is freed, so each chunk of the torch engine's crossbars paid for
-/// zeroed pages again (a third of a detector run's time on CPU tensors). From the heap and never
-/// trimmed, a freed block is reused by the next chunk; the process keeps its peak, as it does
-/// with mimalloc on the Rust side.
-#[cfg(feature = "torch")]
-fn keep_freed_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only changes glibc's allocation policy, for blocks allocated later;
-    // it is thread-safe and may be called at any time.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
 }
 
 /// Ends the process once the command has returned, without the C++ static destructors:

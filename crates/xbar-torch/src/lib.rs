@@ -177,3 +177,19 @@ pub(crate) fn engine_err(e: tch::TchError) -> BackendError {
         msg: e.to_string(),
     }
 }
+
+/// LibTorch's CPU tensors come from glibc's malloc, which maps every block over 32 MB afresh
+/// and unmaps it when it is freed, so each chunk of this engine's crossbars pays for zeroed
+/// pages again (a third of a detector run's time on CPU tensors). With this, called once at
+/// the start of a process (the `nestevo` binary, the bench), a freed block stays in the heap,
+/// never trimmed, and the next chunk reuses it; the process keeps its peak. It changes glibc's
+/// policy for the whole process and for blocks allocated later only; elsewhere it does nothing.
+pub fn keep_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes glibc's allocation policy, for blocks allocated later;
+    // it is thread-safe and may be called at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
