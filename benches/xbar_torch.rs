@@ -1,7 +1,8 @@
 //! The LibTorch crossbar engine next to the CPU kernels and plain products, in the same run:
 //! (1) the ISAAC 1024x1024 layer on B input vectors, noiseless and with cell noise (mu 0.01);
 //! (noiseless: the exact product, and the bit-serial tensors that run where it does not apply;
-//! cell noise: also the analogue path's f32 products alone, at its chunks' shape);
+//! cell noise: also the analogue path's f32 products alone, at its chunks' shape, and its
+//! variants: products from bf16 parts, the ADC in the products' epilogue);
 //! (2) the global detector (models/global.toml, random weights) on F stream frames,
 //! bit-faithfully, noiseless and with cell noise. Prints Markdown tables (median of R runs
 //! after one warm-up; every torch time includes the host -> device -> host copies).
@@ -22,6 +23,7 @@ use nestevo_model::{load_model, ModelDesc, Op, Tensors};
 use nestevo_xbar_torch::{TorchEngine, TorchMatrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::cell::OnceCell;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -149,7 +151,7 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
                 tp,
                 plain_dev,
             );
-            split_products((&spec, &w, noise), &xi, tm, reps, dev, |name, s| {
+            variants((&spec, &w, noise), &xi, tm, reps, dev, |name, s| {
                 row(name, s, plain_dev)
             });
         }
@@ -185,11 +187,10 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
     }
 }
 
-/// The layer with cell noise `noise`, its analogue products from bf16 parts of the cells
-/// (`TorchEngine::with_split_products`; tensor cores on CUDA), resident, beside the f32 path
-/// `f32m`: its time, and how many outputs differ from the f32 path's. A failure is printed as a
-/// row, not a panic, so that the rest of a device run still reports.
-fn split_products(
+/// The analogue path's variants beside the f32 one (`f32m`), each timed resident and checked
+/// against it: products from bf16 parts (tensor cores on CUDA), and the ADC in the f32
+/// products' epilogue. A failure (an operation CUDA lacks) is printed as a row.
+fn variants(
     (spec, w, noise): (&nestevo_arch::ArchSpec, &Array2<i64>, &NoiseSpec),
     xi: &Tensor,
     f32m: &TorchMatrix,
@@ -197,45 +198,59 @@ fn split_products(
     dev: Device,
     row: impl Fn(&str, f64),
 ) {
-    let eng = TorchEngine::on(dev).with_split_products(true).backend();
-    let m = match CimMatrix::program_on(&eng, spec, w.view(), noise) {
-        Ok(m) => m,
-        Err(e) => {
-            return println!(
-                "| torch engine, cell noise, bf16-part products: programming failed: {e} | | | |"
-            )
-        }
-    };
-    let tm = m
-        .engine_matrix()
-        .as_any()
-        .and_then(|a| a.downcast_ref::<TorchMatrix>())
-        .expect("a torch matrix");
-    let run = |t: &TorchMatrix| -> Result<Vec<i64>, String> {
-        let (y, _) = t
-            .run_tensor(xi, InputMode::Unsigned, None)
-            .map_err(|e| e.to_string())?;
-        sync(dev);
-        Vec::<i64>::try_from(y.to_device(Device::Cpu).reshape([-1])).map_err(|e| e.to_string())
-    };
-    match run(tm) {
-        Err(e) => println!("| torch engine, cell noise, bf16-part products: failed: {e} | | | |"),
-        Ok(ys) => {
-            let td = time(reps, || {
-                let y = tm.run_tensor(xi, InputMode::Unsigned, None).unwrap();
-                sync(dev);
-                y
-            });
-            row(
-                "torch engine, cell noise mu 0.01, bf16-part products, resident",
-                td,
-            );
-            let yf = run(f32m).expect("the f32 path ran above");
-            let diff = ys.iter().zip(&yf).filter(|(a, b)| a != b).count();
+    let yf = OnceCell::new();
+    for (name, split, epilogue) in [
+        ("bf16-part products", true, false),
+        ("ADC in the products' epilogue", false, true),
+    ] {
+        let eng = TorchEngine::on(dev)
+            .with_split_products(split)
+            .with_rounding_epilogue(epilogue)
+            .backend();
+        let m = match CimMatrix::program_on(&eng, spec, w.view(), noise) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("| torch engine, cell noise, {name}: programming failed: {e} | | | |");
+                continue;
+            }
+        };
+        let tm = m
+            .engine_matrix()
+            .as_any()
+            .and_then(|a| a.downcast_ref::<TorchMatrix>())
+            .expect("a torch matrix");
+        if epilogue && !tm.rounding_epilogue() {
             println!(
-                "| (check: {diff} of {} outputs differ from the f32 products') | | | |",
-                ys.len()
+                "| torch engine, cell noise, {name}: not taken (the bounds need the clamp) | | | |"
             );
+            continue;
+        }
+        let run = |t: &TorchMatrix| -> Result<Vec<i64>, String> {
+            let (y, _) = t
+                .run_tensor(xi, InputMode::Unsigned, None)
+                .map_err(|e| e.to_string())?;
+            sync(dev);
+            Vec::<i64>::try_from(y.to_device(Device::Cpu).reshape([-1])).map_err(|e| e.to_string())
+        };
+        match run(tm) {
+            Err(e) => println!("| torch engine, cell noise, {name}: failed: {e} | | | |"),
+            Ok(ys) => {
+                let td = time(reps, || {
+                    let y = tm.run_tensor(xi, InputMode::Unsigned, None).unwrap();
+                    sync(dev);
+                    y
+                });
+                row(
+                    &format!("torch engine, cell noise mu 0.01, {name}, resident"),
+                    td,
+                );
+                let yf = yf.get_or_init(|| run(f32m).expect("the f32 path ran above"));
+                let diff = ys.iter().zip(yf).filter(|(a, b)| a != b).count();
+                println!(
+                    "| (check: {diff} of {} outputs differ from the f32 path's) | | | |",
+                    ys.len()
+                );
+            }
         }
     }
 }

@@ -2,8 +2,8 @@
 # On a lent GPU machine, one prepared call (about 8 minutes): the LibTorch crossbar engine on
 # CUDA next to the CPU kernels on that machine's cores (benches/xbar_torch.rs): the ISAAC
 # 1024x1024 layer at a batch of 4096 vectors (noiseless: the exact product and the bit-serial
-# tensors; cell noise, its f32 products alone and the bf16-part products; outputs and counts
-# checked against the kernels); then, with
+# tensors; cell noise, its f32 products alone, the bf16-part products and the ADC in the f32
+# products' epilogue; outputs and counts checked against the kernels); then, with
 # target/release/nestevo carried too, the shipped global detector on 1200 frames of stream D
 # (noiseless and cell noise), ResNet-50 (224x224, 8 images, exported there by scripts/export_resnet50_plain.py
 # with its torch) on the torch engine, noiseless and with cell noise, the evolution demo on the

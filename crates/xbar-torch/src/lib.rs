@@ -109,6 +109,13 @@ pub struct TorchEngine {
     /// its f32 value) with f32 accumulation: tensor-core products on CUDA (`bmm` with an f32
     /// output), f32 products of the same parts on the CPU (for tests). Off by default.
     pub split_products: bool,
+    /// The analogue path's ADC in its products' epilogue where the programmed conductances
+    /// prove that no conversion needs the clamp or the saturation count, with f32 products
+    /// (not with `split_products`: LibTorch's bf16 products take no f32 bias): a bias added to
+    /// the f32 accumulator rounds each conversion, and the shift-and-add reads the codes from
+    /// the results' low halves as f16 (`TorchMatrix`'s `epilogue_codes`). Half the ADC's
+    /// memory traffic on a GPU; slower on the CPU (for tests there). Off by default.
+    pub rounding_epilogue: bool,
 }
 
 impl TorchEngine {
@@ -124,6 +131,7 @@ impl TorchEngine {
             memory,
             exact_product: true,
             split_products: false,
+            rounding_epilogue: false,
         }
     }
 
@@ -134,6 +142,11 @@ impl TorchEngine {
 
     pub fn with_split_products(mut self, on: bool) -> Self {
         self.split_products = on;
+        self
+    }
+
+    pub fn with_rounding_epilogue(mut self, on: bool) -> Self {
+        self.rounding_epilogue = on;
         self
     }
 

@@ -53,6 +53,8 @@ pub struct TorchMatrix {
     analog: bool,
     /// The analogue products from three bf16 parts (`TorchEngine::split_products`).
     split: bool,
+    /// The analogue ADC in the products' epilogue (`TorchEngine::rounding_epilogue`).
+    epilogue: bool,
     /// Sum over K of each output's signed weights (offset-binary inputs).
     wsum: Vec<i64>,
     state: Mutex<State>,
@@ -141,6 +143,7 @@ impl TorchMatrix {
             memory: e.memory,
             analog: cpu.is_some(),
             split: e.split_products && cpu.is_some(),
+            epilogue: e.rounding_epilogue && cpu.is_some(),
             wsum,
             state: Mutex::new(State {
                 cells: Tensor::new(),
@@ -301,6 +304,20 @@ impl TorchMatrix {
             .lock()
             .map(|s| s.linear.is_some())
             .unwrap_or(false)
+    }
+
+    /// Analogue path: whether a run without read noise takes its ADC in the products'
+    /// epilogue (`TorchEngine::rounding_epilogue`, with f32 products, where the bounds need
+    /// neither clamp nor count and codes stay below 1024).
+    pub fn rounding_epilogue(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| self.takes_epilogue(s.analog_bounds))
+            .unwrap_or(false)
+    }
+
+    fn takes_epilogue(&self, (below, above): (bool, bool)) -> bool {
+        self.epilogue && !self.split && !below && !above && self.cfg.max_code() < EPILOGUE_CODES
     }
 
     /// Analogue path: whether its ADC must clamp at 0, and whether it must count saturations
@@ -467,8 +484,18 @@ impl TorchMatrix {
             None => st.analog_bounds,
         };
         let lv = self.cycle_levels(xa, bv, cyc)?;
-        // Then the input of 1 that reads the 0.5 row, and zeros to R'.
+        // Then zeros to R' (the 0.5 row unread).
         let x = lv.f_constant_pad_nd([0, rp - rows])?;
+        if read_sd.is_none() && self.takes_epilogue(st.analog_bounds) {
+            let codes = self
+                .epilogue_codes(st, &x, cols)?
+                .f_reshape([ti, cyc, bvi * cols * 2])?;
+            let acc = cycle_sum_halves(&codes, cycle_weight, max)?.f_reshape([ti, bvi, cols])?;
+            let fsum = self.unit_sums(&acc, nsi, units, bvi)?;
+            let sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
+            return Ok((acc.f_narrow(2, 0, nsi)?, fsum, sat));
+        }
+        // The input of 1 that reads the 0.5 row.
         let _ = x.f_narrow(2, rows, 1)?.f_fill_(1.0)?;
         let mut v = if self.split {
             // The levels once for each part of the cells (see `split_parts`).
@@ -508,14 +535,60 @@ impl TorchMatrix {
         }
         let acc = cycle_sum(&v.f_reshape([ti, cyc, bvi * cols])?, cycle_weight, max)?
             .f_reshape([ti, bvi, cols])?;
-        let fsum = if cfg.flip {
+        let fsum = self.unit_sums(&acc, nsi, units, bvi)?;
+        Ok((acc.f_narrow(2, 0, nsi)?, fsum, sat))
+    }
+
+    /// The unit columns' F [T, bv, C] i64 from the shift-and-added analogue columns (zeros
+    /// without flipping: those columns are converted but never read).
+    fn unit_sums(&self, acc: &Tensor, nsi: i64, units: i64, bvi: i64) -> Result<Tensor, TchError> {
+        if self.cfg.flip {
             acc.f_narrow(2, nsi, units)?
                 .f_to_kind(Kind::Int64)?
-                .f_mul_scalar(cfg.cell_max() as i64)?
+                .f_mul_scalar(self.cfg.cell_max() as i64)
         } else {
-            Tensor::f_zeros([ti, bvi, units], (Kind::Int64, dev))?
+            Tensor::f_zeros(
+                [self.row_tiles as i64, bvi, units],
+                (Kind::Int64, self.device),
+            )
+        }
+    }
+
+    /// The analogue path's codes from the products' epilogue (f32 products only), where the
+    /// programmed bounds prove that no conversion leaves the ADC's range (no clamp, no
+    /// saturation count) and codes stay below 1024. Each row tile's product
+    /// [cycles * bv, R'] x cells (the 0.5 row unread) plus a bias of `EPILOGUE_BIAS`, rounded
+    /// to f32, is that bias plus the code round(v - 0.5) (f32's ulp is 1 there), whose low 16
+    /// bits are 0x3C00 + code: as f16, 1 + code/1024. Returns the results viewed as f16,
+    /// [T, cycles * bv, cols * 2]: the even entries those low halves, the odd ones the high
+    /// halves (14.5, unused). On CUDA the bias is a 1-D `addmm` bias, which cuBLASLt adds to
+    /// the f32 accumulator in the product's epilogue (one rounding): the ADC inputs are then
+    /// written once by the product and read once by the shift-and-add (`cycle_sum_halves`),
+    /// without the floor pass, half the f32 path's traffic. On the CPU (for tests) MKL adds
+    /// blocks of the inner dimension into its output one after another, which would round each
+    /// block's partial sum, so the bias is added after the product: two roundings, as the floor
+    /// path's 0.5 row and floor.
+    ///
+    /// round() takes ties to even where the kernels' floor(v) takes them up: a code differs
+    /// only where v - 0.5 is a half-integer in f32, no commoner than the summation orders'
+    /// differences (nominal conductances give integer sums: equal).
+    fn epilogue_codes(&self, st: &State, x: &Tensor, cols: i64) -> Result<Tensor, TchError> {
+        let dev = self.device;
+        let out = if dev.is_cuda() {
+            let (ti, reads) = (self.row_tiles as i64, x.size()[1]);
+            let out = Tensor::f_empty([ti, reads, cols], (Kind::Float, dev))?;
+            let bias = Tensor::f_full([cols], EPILOGUE_BIAS, (Kind::Float, dev))?;
+            for t in 0..ti {
+                let ot = out.f_select(0, t)?;
+                let _ = bias.f_addmm_out(&ot, &x.f_select(0, t)?, &st.cells.f_select(0, t)?)?;
+            }
+            out
+        } else {
+            let mut v = x.f_bmm(&st.cells)?;
+            let _ = v.f_add_scalar_(EPILOGUE_BIAS)?;
+            v
         };
-        Ok((acc.f_narrow(2, 0, nsi)?, fsum, sat))
+        out.f_view_dtype(Kind::Half)
     }
 
     /// y [bv, N] before the tail (i64, on the device), and the saturated conversions (an i64
@@ -947,6 +1020,48 @@ fn split_parts(g: &[f32], block: usize) -> Vec<f32> {
     out
 }
 
+/// The analogue epilogue's bias: 1.5 * 2^23 (f32's ulp is 1 from 2^23 to 2^24, so adding it
+/// rounds to an integer) plus 0x3C00, so that the low 16 bits of bias + code read as the f16
+/// 1 + code/1024 for every code below `EPILOGUE_CODES`.
+const EPILOGUE_BIAS: f64 = (3u64 << 22) as f64 + 15360.0;
+/// Codes below this (ADCs of at most 10 bits) keep their f16 low halves in [1, 2).
+const EPILOGUE_CODES: u32 = 1024;
+
+/// The cycles [b0, b1) of each group of `cycle_sum`, with its base weight |w_b0|: as many as
+/// keep sum_b |w_b| / base * per_code below `limit`.
+fn cycle_groups(cycle_weight: &[i64], per_code: f64, limit: f64) -> Vec<(usize, usize, i64)> {
+    let mut groups = Vec::new();
+    let mut b0 = 0;
+    while b0 < cycle_weight.len() {
+        let base = cycle_weight[b0].abs();
+        let rel = |b: usize| (cycle_weight[b].abs() / base) as f64;
+        let mut b1 = b0 + 1;
+        let mut bound = rel(b0) * per_code;
+        while b1 < cycle_weight.len() && bound + rel(b1) * per_code < limit {
+            bound += rel(b1) * per_code;
+            b1 += 1;
+        }
+        groups.push((b0, b1, base));
+        b0 = b1;
+    }
+    groups
+}
+
+/// A group's weights relative to its base, [1, b1 - b0] on `dev`.
+fn group_weights(
+    cycle_weight: &[i64],
+    (b0, b1, base): (usize, usize, i64),
+    dev: Device,
+) -> Result<Tensor, TchError> {
+    let w: Vec<f32> = cycle_weight[b0..b1]
+        .iter()
+        .map(|&w| (w / base) as f32)
+        .collect();
+    Tensor::f_from_slice(&w)?
+        .f_to_device(dev)?
+        .f_reshape([1, (b1 - b0) as i64])
+}
+
 /// sum_b w_b codes[:, b, :] ([T, cycles, M] f32 integer codes <= vmax) as [T, 1, M]. The
 /// cycles go in groups whose weights relative to the group's first, times vmax, sum below
 /// 2^24: each group is one f32 product with its relative weights, every partial sum an
@@ -955,29 +1070,17 @@ fn split_parts(g: &[f32], block: usize) -> Vec<f32> {
 /// and added in i64.
 fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, TchError> {
     let dev = codes.device();
+    let groups = cycle_groups(cycle_weight, vmax, (1u64 << 24) as f64);
+    if let [(0, b1, 1)] = groups[..] {
+        let w = group_weights(cycle_weight, (0, b1, 1), dev)?;
+        return w.f_matmul(codes);
+    }
     let mut acc: Option<Tensor> = None;
-    let mut b0 = 0;
-    while b0 < cycle_weight.len() {
-        let base = cycle_weight[b0].abs();
-        let mut b1 = b0 + 1;
-        let rel = |b: usize| (cycle_weight[b].abs() / base) as f64;
-        let mut bound = rel(b0) * vmax;
-        while b1 < cycle_weight.len() && bound + rel(b1) * vmax < (1u64 << 24) as f64 {
-            bound += rel(b1) * vmax;
-            b1 += 1;
-        }
-        let w: Vec<f32> = cycle_weight[b0..b1]
-            .iter()
-            .map(|&w| (w / base) as f32)
-            .collect();
-        let w = Tensor::f_from_slice(&w)?
-            .f_to_device(dev)?
-            .f_reshape([1, (b1 - b0) as i64])?;
-        let part = w.f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?;
-        if b0 == 0 && b1 == cycle_weight.len() && base == 1 {
-            return Ok(part);
-        }
-        let mut part = part.f_to_kind(Kind::Int64)?;
+    for (b0, b1, base) in groups {
+        let w = group_weights(cycle_weight, (b0, b1, base), dev)?;
+        let mut part = w
+            .f_matmul(&codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?)?
+            .f_to_kind(Kind::Int64)?;
         if base != 1 {
             part = part.f_mul_scalar(base)?;
         }
@@ -985,7 +1088,54 @@ fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, 
             None => part,
             Some(a) => a.f_add(&part)?,
         });
-        b0 = b1;
+    }
+    Ok(acc.expect("at least one cycle"))
+}
+
+/// `cycle_sum` of the epilogue's codes (`TorchMatrix::epilogue_codes`, viewed as f16
+/// [T, cycles, 2M], code c at even entries as 1 + c/1024). Per group, one product of the f16
+/// values with the relative weights (f16 integers, powers of two) with an f32 output (tensor
+/// cores on CUDA; on the CPU the f16 values widened to f32 first, exactly) gives
+/// W + S/1024, W the weights' sum and S the group's sum of codes: every partial sum a multiple
+/// of 2^-10 below 2^12 in magnitude (the groups keep (1024 + vmax) sum |w| below 2^22: two bits
+/// to spare for accumulators that align and truncate), so exact; then S = (x - W) * 1024.
+/// Groups are added in f32 where vmax sum_b |w_b| < 2^24 (exact: integers below 2^24 times
+/// powers of two), else in i64.
+fn cycle_sum_halves(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, TchError> {
+    let dev = codes.device();
+    let m2 = codes.size()[2];
+    let groups = cycle_groups(cycle_weight, 1024.0 + vmax, (1u64 << 22) as f64);
+    let total: f64 = cycle_weight.iter().map(|&w| w.unsigned_abs() as f64).sum();
+    let in_f32 = total * vmax < (1u64 << 24) as f64
+        && groups
+            .iter()
+            .all(|&(_, _, base)| base.unsigned_abs().is_power_of_two());
+    let mut acc: Option<Tensor> = None;
+    for (b0, b1, base) in groups {
+        let w = group_weights(cycle_weight, (b0, b1, base), dev)?;
+        let wsum = w.f_sum(Kind::Float)?;
+        let c = codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?;
+        let x = if dev.is_cuda() {
+            let t = c.size()[0];
+            w.f_to_kind(Kind::Half)?
+                .f_unsqueeze(0)?
+                .f_expand([t, 1, (b1 - b0) as i64], false)?
+                .f_contiguous()?
+                .f_bmm_dtype(&c, Kind::Float)?
+        } else {
+            w.f_matmul(&c.f_to_kind(Kind::Float)?)?
+        };
+        // The codes' entries only; the high halves' columns are dropped.
+        let s = x.f_slice(2, 0, m2, 2)?.f_sub(&wsum)?.f_mul_scalar(1024.0)?;
+        let part = if in_f32 {
+            s.f_mul_scalar(base as f64)?
+        } else {
+            s.f_to_kind(Kind::Int64)?.f_mul_scalar(base)?
+        };
+        acc = Some(match acc {
+            None => part,
+            Some(a) => a.f_add(&part)?,
+        });
     }
     Ok(acc.expect("at least one cycle"))
 }

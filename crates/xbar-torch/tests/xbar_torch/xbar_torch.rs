@@ -149,6 +149,8 @@ proptest! {
         memory in prop::option::of(1usize..(4 << 20)),
         // The products from bf16 parts of the cells (f32 products of them on the CPU).
         split in any::<bool>(),
+        // The ADC in the products' epilogue, where the bounds let it.
+        epilogue in any::<bool>(),
     ) {
         let slices = (wb / bpc) as usize;
         prop_assume!(cols >= slices);
@@ -157,11 +159,15 @@ proptest! {
         let nominal = CellNoise::programming(0.0, 1);
         let cpu = Programmed::new(&c, &w, k, n).unwrap().program_cells(&nominal.laws, 1).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
-        let mut eng = torch().with_split_products(split);
+        let mut eng = torch().with_split_products(split).with_rounding_epilogue(epilogue);
         if let Some(m) = memory {
             eng = eng.with_memory(m);
         }
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(nominal)).unwrap();
+        prop_assert_eq!(
+            tm.rounding_epilogue(),
+            epilogue && !split && tm.analog_bounds() == (false, false) && c.max_code() < 1024
+        );
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         prop_assert_eq!(ct, ce);
         prop_assert!(yt == ye, "outputs differ for {:?}", c);
@@ -315,6 +321,33 @@ fn noiseless_conductances_are_exact() {
     }
 }
 
+/// The ADC in the products' epilogue with a 10-bit ADC (codes up to 1023, the most its f16
+/// low halves hold) and 16-bit inputs: the shift-and-add of its codes needs several groups and
+/// adds them in i64 (1023 (2^16 - 1) >= 2^24), with signed inputs' negative top cycle too.
+/// Nominal conductances: the exact product, as the kernels give it.
+#[test]
+fn epilogue_codes_in_several_groups() {
+    for (dac, signed) in [(1u32, false), (1, true), (2, true)] {
+        let c = XbarConfig {
+            dac_bits: dac,
+            adc_bits: 10,
+            ..isaac()
+        };
+        let (b, k, n) = (5, 300, 40);
+        let (w, x) = data(&c, (b, k, n), signed, false, 12);
+        let eng = torch().with_rounding_epilogue(true);
+        let tm =
+            TorchMatrix::program(&eng, &c, &w, k, n, Some(CellNoise::programming(0.0, 3))).unwrap();
+        assert!(tm.rounding_epilogue(), "dac {dac}");
+        let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
+        let cpu = Programmed::new(&c, &w, k, n).unwrap();
+        let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
+        assert_eq!(ct, ce, "dac {dac}");
+        assert_eq!(yt, ye, "dac {dac}");
+        assert_eq!(yt, product(&x, &w, (b, k, n)), "dac {dac}");
+    }
+}
+
 /// The integer product x w of a [b, k] batch with [k, n] weights.
 fn product(x: &[i64], w: &[i64], (b, k, n): (usize, usize, usize)) -> Vec<i64> {
     (0..b)
@@ -362,10 +395,17 @@ fn cell_noise_matches_kernels_draws() {
         .unwrap();
     let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
     let mut yt = Vec::new();
-    // The f32 cells, and their bf16 parts (`split_products`).
-    for split in [false, true] {
-        let eng = torch().with_split_products(split);
+    // The f32 cells, and their bf16 parts (`split_products`); the ADC after the product and
+    // in its epilogue (`rounding_epilogue`).
+    for (split, epilogue) in [(false, false), (true, false), (false, true), (true, true)] {
+        let eng = torch()
+            .with_split_products(split)
+            .with_rounding_epilogue(epilogue);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(cells.clone())).unwrap();
+        assert_eq!(
+            tm.rounding_epilogue(),
+            epilogue && !split && tm.analog_bounds() == (false, false)
+        );
         let ct;
         (yt, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
         let same = |a: Counts| Counts {
@@ -386,16 +426,34 @@ fn cell_noise_matches_kernels_draws() {
         );
     }
     // Flipped ISAAC tiles, conductances within [g_min, g_max]: no input can take a conversion
-    // out of range, so the ADC needs neither its clamp nor its count (the fast path).
-    let tm = TorchMatrix::program(
-        &torch(),
-        &c,
-        &w,
-        k,
-        n,
-        Some(CellNoise::programming(0.01, 2)),
+    // out of range, so the ADC needs neither its clamp nor its count (the fast path), and the
+    // epilogue can take it. Its codes round ties to even where the floor takes them up: the
+    // outputs equal the floor's but where a conversion is a tie in f32.
+    let prog = CellNoise::programming(0.01, 2);
+    let cpu = Programmed::new(&c, &w, k, n)
+        .unwrap()
+        .program_cells(&prog.laws, prog.seed)
+        .unwrap();
+    let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
+    let mut runs = Vec::new();
+    for epilogue in [false, true] {
+        let eng = torch().with_rounding_epilogue(epilogue);
+        let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(prog.clone())).unwrap();
+        assert_eq!(tm.analog_bounds(), (false, false));
+        assert_eq!(tm.rounding_epilogue(), epilogue);
+        let (y, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
+        assert_eq!(ct, ce);
+        runs.push(y);
+    }
+    let diff = |a: &[i64], b: &[i64]| a.iter().zip(b).filter(|(a, b)| a != b).count();
+    assert!(
+        diff(&runs[0], &runs[1]) * 200 <= ye.len(),
+        "epilogue against floor"
     );
-    assert_eq!(tm.unwrap().analog_bounds(), (false, false));
+    assert!(
+        diff(&runs[1], &ye) * 100 <= ye.len(),
+        "epilogue against the kernels"
+    );
     // And the noise is really there: far from the exact product.
     let exact = Programmed::new(&c, &w, k, n).unwrap();
     let (y0, _) = exact.run(&x, b, InputMode::Unsigned, None).unwrap();
