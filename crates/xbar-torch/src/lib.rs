@@ -70,6 +70,9 @@
 //!   programming noise), never with read noise. The shift-and-add is the exact path's
 //!   (`cycle_sum`). The tensor of ADC inputs, [T, cycles * B, N*slices + C], is thus written
 //!   once, floored in place and read once: the path is bound by that traffic on a GPU.
+//!   `TorchEngine::rounding_epilogue` drops the floor pass where the bounds allow: a bias in
+//!   the f32 product's epilogue rounds every conversion to an integer whose low 16 bits the
+//!   shift-and-add reads as f16 (`TorchMatrix`'s `epilogue_codes`, `cycle_sum_halves`).
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
 //!   LibTorch's global generator, tch having no private ones), with the kernels'
