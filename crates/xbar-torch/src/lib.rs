@@ -45,7 +45,7 @@
 //!   for ISAAC: 255 * (2^16 - 1) < 2^24), so every partial sum is an exact integer; several
 //!   groups are then scaled and added in i64.
 //! - Flip, slice merge and tile sums (`merge`): y = sum_{t,s} 2^(s*bpc) (flipped ? -A : A) +
-//!   sum_t F[t] G[t, n], G the sum of 2^(s*bpc) over the output's flipped slices. Where one
+//!   sum_t F_t G(t, n), G the sum of 2^(s*bpc) over the output's flipped slices. Where one
 //!   group held every cycle, A is an f32 integer below 2^24, so A * +-2^(s*bpc) is exact in
 //!   f32; the sums over tiles and slices run in f64 and the unit term is one f64 product, every
 //!   partial sum an integer below T * sum_s 2^(s*bpc) * (1 + cell_max) * 2^24, which the
