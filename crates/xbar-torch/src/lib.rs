@@ -14,7 +14,7 @@
 //! A run (`run`) feeds the inputs bit-serially: cycle b applies level
 //! x_b = (x_applied >> b*dac_bits) & dac_max per row. The exact path takes every cycle of a
 //! chunk at once: one batched product per row tile, [cycles * B, R] x L_t, gives every
-//! column's sum S_b of every cycle; the unit column's sum is U_b = sum_r x_b[r]. The ADC turns
+//! column's sum S_b of every cycle; the unit column's sum is U_b = sum_r x_b(r). The ADC turns
 //! each sum into a code and counts saturations (its clamp and count are skipped only where the
 //! programmed column sums prove that no sum can exceed the range: the ADC is then the
 //! identity). The codes are shifted and added over the cycles (sign_b 2^(b*dac_bits)), a
@@ -76,7 +76,7 @@
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
 //!   LibTorch's global generator, tch having no private ones), with the kernels'
-//!   law (a column total N(0, (mu*cell_max)^2 * sum_r x_b[r]^2) cell steps per read). Equal to
+//!   law (a column total N(0, (mu*cell_max)^2 * sum_r x_b(r)^2) cell steps per read). Equal to
 //!   the CPU backend's only in distribution; `tests/xbar_torch.rs` tests the same law.
 //!
 //! # Memory
