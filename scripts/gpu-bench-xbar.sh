@@ -5,15 +5,18 @@
 # tensors; cell noise, its f32 products alone, the bf16-part products and the ADC in the f32
 # products' epilogue; outputs and counts checked against the kernels); then, with
 # target/release/nestevo carried too, the shipped global detector on 1200 frames of stream D
-# (noiseless and cell noise), ResNet-50 (224x224, 8 images, exported there by scripts/export_resnet50_plain.py
-# with its torch) on the torch engine, noiseless and with cell noise, the evolution demo on the
-# GPU, and last the global detector (random weights) on 64 frames on both engines, heads compared.
+# (noiseless and cell noise, and cell noise on the torch engine's two variants), ResNet-50
+# (224x224, 8 images, exported there by scripts/export_resnet50_plain.py with its torch) on the
+# torch engine, noiseless and with cell noise, the evolution demo on the GPU, and last the
+# global detector (random weights) on 64 frames on both engines, heads compared.
 #   here:        cargo bench --bench xbar_torch --no-run && cargo build --release
 #                mkdir -p target/xbar-bench && cp "$(ls -t target/release/deps/xbar_torch-* | grep -v '\.d$' | head -n 1)" target/xbar-bench/xbar_torch
 #                and .gpulib as scripts/gpu-env.sh says
 #   device run:  carry ["target/xbar-bench", "target/release/nestevo", ".gpulib"], command: scripts/gpu-bench-xbar.sh,
 #                timeout_s 590 (SKIP_BENCH=1: only the nestevo commands; SKIP_CELL=1: only noiseless
-#                nestevo commands; SKIP_CHECK=1: not the 64-frame check; PAPER=1: also one run of the paper preset, PAPER_TIMEOUT s at most)
+#                nestevo commands; SKIP_VARIANTS=1: not the detector's cell-noise runs on --backend
+#                torch:bf16 and torch:epilogue; SKIP_CHECK=1: not the 64-frame check; PAPER=1: also
+#                one run of the paper preset, PAPER_TIMEOUT s at most)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-bench-xbar}; mkdir -p "$out"
@@ -35,6 +38,16 @@ if [ -x target/release/nestevo ]; then
       > "$out/global-1200-$noise.log" 2>&1
     echo "global 1200 frames of D, $noise: rc $? command $((SECONDS - s0)) s" | tee -a "$out/global-1200-$noise.log"
   done
+  if [ "${SKIP_CELL:-0}" != 1 ] && [ "${SKIP_VARIANTS:-0}" != 1 ]; then
+    # The analogue path's variants on the same run (the report's crossbars row times them).
+    for variant in bf16 epilogue; do
+      s0=$SECONDS
+      timeout 100 target/release/nestevo cim run --arch isaac --checkpoint models/pretrained/global.safetensors \
+        --stream D --frames 1200 --backend "torch:$variant" --noise cell --mu 0.01 --out "/tmp/global-cell-$variant.json" \
+        > "$out/global-1200-cell-$variant.log" 2>&1
+      echo "global 1200 frames of D, cell, torch:$variant: rc $? command $((SECONDS - s0)) s" | tee -a "$out/global-1200-cell-$variant.log"
+    done
+  fi
   py=${PYTHON:-$venv/bin/python}
   r50=/tmp/r50
   timeout 60 "$py" scripts/export_resnet50_plain.py "$r50" 8 2>&1 | tail -n 1 | tee "$out/resnet50.txt"

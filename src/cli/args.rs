@@ -86,11 +86,14 @@ impl HeldOutArgs {
     }
 }
 
-/// `--backend cpu|torch`: the engine of the crossbars, for every command that runs them.
+/// `--backend cpu|torch[:OPTIONS]`: the engine of the crossbars, for every command that runs
+/// them.
 #[derive(Args, Clone)]
 pub struct BackendArg {
     /// Engine of the crossbars: the CPU kernels, or LibTorch tensors (CUDA when present, else
-    /// the CPU); both compute the same products and counts. Allowed: cpu, torch.
+    /// the CPU); both compute the same products and counts. Allowed: cpu, torch, or torch:
+    /// with a comma-separated list of the analogue path's variants: bf16 (products from bf16
+    /// parts, tensor cores on CUDA), epilogue (the ADC in the f32 products' epilogue).
     #[arg(long, default_value = "cpu")]
     pub backend: EngineKind,
 }

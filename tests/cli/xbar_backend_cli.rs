@@ -1,5 +1,6 @@
-//! `--backend cpu|torch` on `nestevo cim mvm`: the torch engine writes the kernels' product and
-//! counts; a build without LibTorch refuses `torch` with one clear message.
+//! `--backend cpu|torch[:OPTIONS]` on `nestevo cim mvm`: the torch engine writes the kernels'
+//! product and counts with each of its variants; a build without LibTorch refuses `torch` with
+//! one clear message, and an unknown option is refused naming what is allowed.
 
 use ndarray::Array2;
 #[cfg(feature = "torch")]
@@ -40,27 +41,44 @@ fn files() -> tempfile::TempDir {
     d
 }
 
-/// Both engines, the analogue path without noise: the same int64 file and the same counts.
+/// Both engines, the analogue path without noise: the same int64 file and the same counts,
+/// for the torch engine's default path and each of its variants.
 #[cfg(feature = "torch")]
 #[test]
 fn torch_backend_writes_the_kernels_product() {
     let d = files();
     let (ok, cpu, err) = mvm(d.path(), "cpu", "yc.npy");
     assert!(ok, "{err}");
-    let (ok, tor, err) = mvm(d.path(), "torch", "yt.npy");
-    assert!(ok, "{err}");
     let yc: Array2<i64> = read_npy(d.path().join("yc.npy")).unwrap();
-    let yt: Array2<i64> = read_npy(d.path().join("yt.npy")).unwrap();
-    assert_eq!(yc, yt);
-    let (jc, jt): (serde_json::Value, serde_json::Value) = (
-        serde_json::from_str(&cpu).unwrap(),
-        serde_json::from_str(&tor).unwrap(),
+    let jc: serde_json::Value = serde_json::from_str(&cpu).unwrap();
+    assert_eq!(jc["backend"].as_str(), Some("cpu"));
+    for backend in [
+        "torch",
+        "torch:bf16",
+        "torch:epilogue",
+        "torch:bf16,epilogue",
+    ] {
+        let (ok, tor, err) = mvm(d.path(), backend, "yt.npy");
+        assert!(ok, "{backend}: {err}");
+        let yt: Array2<i64> = read_npy(d.path().join("yt.npy")).unwrap();
+        assert_eq!(yc, yt, "{backend}");
+        let jt: serde_json::Value = serde_json::from_str(&tor).unwrap();
+        assert_eq!(jc["stats"], jt["stats"], "{backend}");
+        assert_eq!(jt["backend"].as_str(), Some(backend));
+    }
+}
+
+/// An unknown engine option fails naming the flag, the value and what is allowed.
+#[test]
+fn unknown_backend_option_is_refused() {
+    let d = files();
+    let (ok, _, err) = mvm(d.path(), "torch:fp8", "y.npy");
+    assert!(!ok);
+    assert!(
+        err.contains("backend") && err.contains("torch:fp8") && err.contains("bf16"),
+        "{err}"
     );
-    assert_eq!(jc["stats"], jt["stats"]);
-    assert_eq!(
-        (jc["backend"].as_str(), jt["backend"].as_str()),
-        (Some("cpu"), Some("torch"))
-    );
+    assert!(!d.path().join("y.npy").exists());
 }
 
 /// Without LibTorch, `--backend torch` fails naming the missing feature and the way out.

@@ -4,7 +4,7 @@
 use crate::support::random_tensors;
 
 /// `nestevo cim run --backend torch` end to end (a random-weight terminal checkpoint, one
-/// frame): the report names the engine and its counts equal `--backend cpu`'s.
+/// frame): the report names the engine (and a variant) and its counts equal `--backend cpu`'s.
 #[test]
 fn cim_run_takes_the_torch_backend() {
     let dir = tempfile::tempdir().unwrap();
@@ -24,11 +24,12 @@ fn cim_run_takes_the_torch_backend() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
-    let (c, t) = (run("cpu"), run("torch"));
-    assert_eq!(
-        (c["backend"].as_str(), t["backend"].as_str()),
-        (Some("cpu"), Some("torch"))
-    );
-    assert_eq!(c["total"], t["total"]);
-    assert_eq!(c["max_abs_diff"], t["max_abs_diff"]);
+    let c = run("cpu");
+    assert_eq!(c["backend"].as_str(), Some("cpu"));
+    for backend in ["torch", "torch:epilogue"] {
+        let t = run(backend);
+        assert_eq!(t["backend"].as_str(), Some(backend));
+        assert_eq!(c["total"], t["total"], "{backend}");
+        assert_eq!(c["max_abs_diff"], t["max_abs_diff"], "{backend}");
+    }
 }

@@ -165,8 +165,14 @@ impl TorchEngine {
 }
 
 impl XbarEngine for TorchEngine {
+    /// As `--backend` names it: the variants after a colon.
     fn name(&self) -> &'static str {
-        "torch"
+        match (self.split_products, self.rounding_epilogue) {
+            (false, false) => "torch",
+            (true, false) => "torch:bf16",
+            (false, true) => "torch:epilogue",
+            (true, true) => "torch:bf16,epilogue",
+        }
     }
 
     fn program(
