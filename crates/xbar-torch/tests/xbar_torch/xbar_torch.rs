@@ -298,53 +298,34 @@ fn isaac() -> XbarConfig {
 }
 
 /// Analogue path without noise (conductances g_min + level * step): the exact product, as the
-/// kernels' analogue path gives it, with the same counts.
+/// kernels' analogue path gives it, with the same counts. With an ADC wide enough for every
+/// column sum (128 rows x 3 x 15 < 2^16: lossless); and with a 10-bit ADC on the ADC in the
+/// products' epilogue (codes up to 1023, the most its f16 low halves hold), whose shift-and-add
+/// of 16-bit inputs needs several groups added in i64 (1023 (2^16 - 1) >= 2^24), signed
+/// inputs' negative top cycle included.
 #[test]
 fn noiseless_conductances_are_exact() {
-    for (dac, signed) in [(1u32, false), (1, true), (2, true), (4, false)] {
-        // An ADC wide enough for every column sum (128 rows x 3 x 15 < 2^16): lossless.
+    let floor = [(1u32, false), (1, true), (2, true), (4, false)].map(|d| (d, 16, false));
+    let epilogue = [(1u32, false), (1, true), (2, true)].map(|d| (d, 10, true));
+    for ((dac, signed), adc_bits, epilogue) in floor.into_iter().chain(epilogue) {
         let c = XbarConfig {
             dac_bits: dac,
-            adc_bits: 16,
+            adc_bits,
             ..isaac()
         };
         let (b, k, n) = (6, 300, 40);
         let (w, x) = data(&c, (b, k, n), signed, false, 11);
         let cells = Some(CellNoise::programming(0.0, 3));
-        let tm = torch().program(&c, &w, k, n, cells).unwrap();
+        let eng = torch().with_rounding_epilogue(epilogue);
+        let tm = TorchMatrix::program(&eng, &c, &w, k, n, cells).unwrap();
+        assert_eq!(tm.rounding_epilogue(), epilogue);
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         let cpu = Programmed::new(&c, &w, k, n).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
-        assert_eq!(ct, ce, "dac {dac}");
-        assert_eq!(yt, ye, "dac {dac}");
-        assert_eq!(yt, product(&x, &w, (b, k, n)), "dac {dac}");
-    }
-}
-
-/// The ADC in the products' epilogue with a 10-bit ADC (codes up to 1023, the most its f16
-/// low halves hold) and 16-bit inputs: the shift-and-add of its codes needs several groups and
-/// adds them in i64 (1023 (2^16 - 1) >= 2^24), with signed inputs' negative top cycle too.
-/// Nominal conductances: the exact product, as the kernels give it.
-#[test]
-fn epilogue_codes_in_several_groups() {
-    for (dac, signed) in [(1u32, false), (1, true), (2, true)] {
-        let c = XbarConfig {
-            dac_bits: dac,
-            adc_bits: 10,
-            ..isaac()
-        };
-        let (b, k, n) = (5, 300, 40);
-        let (w, x) = data(&c, (b, k, n), signed, false, 12);
-        let eng = torch().with_rounding_epilogue(true);
-        let tm =
-            TorchMatrix::program(&eng, &c, &w, k, n, Some(CellNoise::programming(0.0, 3))).unwrap();
-        assert!(tm.rounding_epilogue(), "dac {dac}");
-        let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
-        let cpu = Programmed::new(&c, &w, k, n).unwrap();
-        let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
-        assert_eq!(ct, ce, "dac {dac}");
-        assert_eq!(yt, ye, "dac {dac}");
-        assert_eq!(yt, product(&x, &w, (b, k, n)), "dac {dac}");
+        let case = format!("dac {dac}, adc {adc_bits}");
+        assert_eq!(ct, ce, "{case}");
+        assert_eq!(yt, ye, "{case}");
+        assert_eq!(yt, product(&x, &w, (b, k, n)), "{case}");
     }
 }
 
