@@ -45,12 +45,12 @@
 //!   for ISAAC: 255 * (2^16 - 1) < 2^24), so every partial sum is an exact integer; several
 //!   groups are then scaled and added in i64.
 //! - Flip, slice merge and tile sums (`merge`): y = sum_{t,s} 2^(s*bpc) (flipped ? -A : A) +
-//!   sum_t F_t G(t, n), G the sum of 2^(s*bpc) over the output's flipped slices. Where one
-//!   group held every cycle, A is an f32 integer below 2^24, so A * +-2^(s*bpc) is exact in
-//!   f32; the sums over tiles and slices run in f64 and the unit term is one f64 product, every
-//!   partial sum an integer below T * sum_s 2^(s*bpc) * (1 + cell_max) * 2^24, which the
-//!   programming checks is below 2^53 (2^45 for ISAAC's 1024-row layers): exact in any order.
-//!   Otherwise (several groups, or that bound) the same sums in i64 (below 2^50).
+//!   sum_t F(t, tile(n)) G(t, n), G the sum of 2^(s*bpc) over the output's flipped slices.
+//!   Where one group held every cycle, A is an f32 integer below 2^24, so A * +-2^(s*bpc) is
+//!   exact in f32; the sums over tiles and slices run in f64 and the unit term is one f64
+//!   product, every partial sum an integer below T * sum_s 2^(s*bpc) * (1 + cell_max) * 2^24,
+//!   which the programming checks is below 2^53 (2^45 for ISAAC's 1024-row layers): exact in
+//!   any order. Otherwise (several groups, or that bound) the same sums in i64 (below 2^50).
 //!
 //! # Noise (the analogue path)
 //! - Weight-level noise is applied by `cim` before programming: the same for every engine.
