@@ -72,7 +72,9 @@
 //!   once, floored in place and read once: the path is bound by that traffic on a GPU.
 //!   `TorchEngine::rounding_epilogue` drops the floor pass where the bounds allow: a bias in
 //!   the f32 product's epilogue rounds every conversion to an integer whose low 16 bits the
-//!   shift-and-add reads as f16 (`TorchMatrix`'s `epilogue_codes`, `cycle_sum_halves`).
+//!   shift-and-add reads as f16 (`TorchMatrix`'s `epilogue_codes`, `cycle_sum_f16`);
+//!   `TorchEngine::f16_products` takes the products from f16 parts and stores each code,
+//!   rounded by a bias in the epilogue, as an f16 (`half_codes`).
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
 //!   LibTorch's global generator, tch having no private ones), with the kernels'
@@ -119,6 +121,13 @@ pub struct TorchEngine {
     /// the results' low halves as f16 (`TorchMatrix`'s `epilogue_codes`). Half the ADC's
     /// memory traffic on a GPU; slower on the CPU (for tests there). Off by default.
     pub rounding_epilogue: bool,
+    /// The analogue path's products from three f16 parts of every programmed value (tensor
+    /// cores on CUDA, f32 accumulation), and where the bounds need neither clamp nor count
+    /// and codes stay below 512, each code rounded by a bias of 1536 in the epilogue and
+    /// stored as an f16, which the shift-and-add reads (`TorchMatrix`'s `half_codes`): an
+    /// eighth of the f32 path's memory traffic. Takes precedence over `split_products` and
+    /// `rounding_epilogue`; slower on the CPU (for tests there). Off by default.
+    pub f16_products: bool,
 }
 
 impl TorchEngine {
@@ -135,6 +144,7 @@ impl TorchEngine {
             exact_product: true,
             split_products: false,
             rounding_epilogue: false,
+            f16_products: false,
         }
     }
 
@@ -153,6 +163,11 @@ impl TorchEngine {
         self
     }
 
+    pub fn with_f16_products(mut self, on: bool) -> Self {
+        self.f16_products = on;
+        self
+    }
+
     pub fn with_memory(mut self, bytes: usize) -> Self {
         self.memory = bytes.max(1);
         self
@@ -167,11 +182,16 @@ impl TorchEngine {
 impl XbarEngine for TorchEngine {
     /// As `--backend` names it: the variants after a colon.
     fn name(&self) -> &'static str {
-        match (self.split_products, self.rounding_epilogue) {
-            (false, false) => "torch",
-            (true, false) => "torch:bf16",
-            (false, true) => "torch:epilogue",
-            (true, true) => "torch:bf16,epilogue",
+        match (
+            self.f16_products,
+            self.split_products,
+            self.rounding_epilogue,
+        ) {
+            (true, _, _) => "torch:f16",
+            (false, false, false) => "torch",
+            (false, true, false) => "torch:bf16",
+            (false, false, true) => "torch:epilogue",
+            (false, true, true) => "torch:bf16,epilogue",
         }
     }
 

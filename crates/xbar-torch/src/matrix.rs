@@ -55,6 +55,9 @@ pub struct TorchMatrix {
     split: bool,
     /// The analogue ADC in the products' epilogue (`TorchEngine::rounding_epilogue`).
     epilogue: bool,
+    /// The analogue products from three f16 parts, codes rounded into f16 in their epilogue
+    /// (`TorchEngine::f16_products`).
+    half: bool,
     /// Sum over K of each output's signed weights (offset-binary inputs).
     wsum: Vec<i64>,
     state: Mutex<State>,
@@ -144,6 +147,7 @@ impl TorchMatrix {
             analog: cpu.is_some(),
             split: e.split_products && cpu.is_some(),
             epilogue: e.rounding_epilogue && cpu.is_some(),
+            half: e.f16_products && cpu.is_some(),
             wsum,
             state: Mutex::new(State {
                 cells: Tensor::new(),
@@ -230,18 +234,19 @@ impl TorchMatrix {
         let (cells, analog_bounds) = match cpu {
             None => (levels.f_to_kind(Kind::Float)?.f_contiguous()?, (true, true)),
             Some(p) => {
-                let (mut g, bounds) = analog_cells(cfg, p, (t, c, n), self.split);
+                let parts = self.parts();
+                let (mut g, bounds) = analog_cells(cfg, p, (t, c, n), parts.is_some());
                 let mut rp = analog_rows(rows) as i64;
-                if self.split {
-                    g = split_parts(&g, rp as usize * (ns + c));
+                if let Some(kind) = parts {
+                    g = split_parts(&g, rp as usize * (ns + c), kind);
                     rp *= 3;
                 }
                 let mut g = Tensor::f_from_slice(&g)?
                     .f_reshape([ti, rp, (ns + c) as i64])?
                     .f_to_device(dev)?;
-                if self.split && dev.is_cuda() {
-                    // Every part is a bf16 value: the conversion is exact.
-                    g = g.f_to_kind(Kind::BFloat16)?;
+                if let (Some(kind), true) = (parts, dev.is_cuda()) {
+                    // Every part is a value of that kind: the conversion is exact.
+                    g = g.f_to_kind(kind)?;
                 }
                 (g, bounds)
             }
@@ -283,7 +288,7 @@ impl TorchMatrix {
             * if self.analog {
                 // All cycles at once: the f32 ADC inputs (and read noise's draws), the levels
                 // (i64 shifts, f32 copies); then the f32 and i64 sums, the flip fold.
-                let rp = analog_rows(rows) * if self.split { 3 } else { 1 };
+                let rp = analog_rows(rows) * if self.parts().is_some() { 3 } else { 1 };
                 cyc * ((ns + self.col_tiles) * 8 + rp * 24) + (ns + self.col_tiles) * 48
             } else {
                 // All cycles at once: f32 sums and codes (i64 indices of the calibrated
@@ -317,7 +322,35 @@ impl TorchMatrix {
     }
 
     fn takes_epilogue(&self, (below, above): (bool, bool)) -> bool {
-        self.epilogue && !self.split && !below && !above && self.cfg.max_code() < EPILOGUE_CODES
+        self.epilogue
+            && self.parts().is_none()
+            && !below
+            && !above
+            && self.cfg.max_code() < EPILOGUE_CODES
+    }
+
+    /// Analogue path: whether a run without read noise takes the f16 products with their codes
+    /// rounded in the epilogue (`TorchEngine::f16_products`, where the bounds need neither
+    /// clamp nor count and codes stay below 512).
+    pub fn f16_codes(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| self.takes_half(s.analog_bounds))
+            .unwrap_or(false)
+    }
+
+    fn takes_half(&self, (below, above): (bool, bool)) -> bool {
+        self.half && !below && !above && self.cfg.max_code() < HALF_CODES
+    }
+
+    /// The dtype of the analogue cells' three parts, if split (`split_parts`): f16 before
+    /// bf16.
+    fn parts(&self) -> Option<Kind> {
+        match (self.half, self.split) {
+            (true, _) => Some(Kind::Half),
+            (false, true) => Some(Kind::BFloat16),
+            (false, false) => None,
+        }
     }
 
     /// Analogue path: whether its ADC must clamp at 0, and whether it must count saturations
@@ -486,28 +519,36 @@ impl TorchMatrix {
         let lv = self.cycle_levels(xa, bv, cyc)?;
         // Then zeros to R' (the 0.5 row unread).
         let x = lv.f_constant_pad_nd([0, rp - rows])?;
-        if read_sd.is_none() && self.takes_epilogue(st.analog_bounds) {
-            let codes = self
-                .epilogue_codes(st, &x, cols)?
-                .f_reshape([ti, cyc, bvi * cols * 2])?;
-            let acc = cycle_sum_halves(&codes, cycle_weight, max)?.f_reshape([ti, bvi, cols])?;
+        let f16_codes = if read_sd.is_some() {
+            None
+        } else if self.takes_half(st.analog_bounds) {
+            let codes = self.half_codes(st, &x, cols)?;
+            Some((codes.f_reshape([ti, cyc, bvi * cols])?, HALF_CODES_F16))
+        } else if self.takes_epilogue(st.analog_bounds) {
+            let codes = self.epilogue_codes(st, &x, cols)?;
+            Some((codes.f_reshape([ti, cyc, bvi * cols * 2])?, EPILOGUE_F16))
+        } else {
+            None
+        };
+        if let Some((codes, enc)) = f16_codes {
+            let acc = cycle_sum_f16(&codes, cycle_weight, max, enc)?.f_reshape([ti, bvi, cols])?;
             let fsum = self.unit_sums(&acc, nsi, units, bvi)?;
             let sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
             return Ok((acc.f_narrow(2, 0, nsi)?, fsum, sat));
         }
         // The input of 1 that reads the 0.5 row.
         let _ = x.f_narrow(2, rows, 1)?.f_fill_(1.0)?;
-        let mut v = if self.split {
+        let mut v = match self.parts() {
             // The levels once for each part of the cells (see `split_parts`).
-            let x3 = Tensor::f_cat(&[&x, &x, &x], 2)?;
-            if dev.is_cuda() {
-                x3.f_to_kind(Kind::BFloat16)?
-                    .f_bmm_dtype(&st.cells, Kind::Float)?
-            } else {
-                x3.f_bmm(&st.cells)?
+            Some(kind) => {
+                let x3 = Tensor::f_cat(&[&x, &x, &x], 2)?;
+                if dev.is_cuda() {
+                    x3.f_to_kind(kind)?.f_bmm_dtype(&st.cells, Kind::Float)?
+                } else {
+                    x3.f_bmm(&st.cells)?
+                }
             }
-        } else {
-            x.f_bmm(&st.cells)?
+            None => x.f_bmm(&st.cells)?,
         };
         if let Some(sd) = read_sd {
             // The kernels' law: a column total N(0, (mu cell_max)^2 sum_r x_r^2) cell steps.
@@ -563,7 +604,7 @@ impl TorchMatrix {
     /// [T, cycles * bv, cols * 2]: the even entries those low halves, the odd ones the high
     /// halves (14.5, unused). On CUDA the bias is a 1-D `addmm` bias, which cuBLASLt adds to
     /// the f32 accumulator in the product's epilogue (one rounding): the ADC inputs are then
-    /// written once by the product and read once by the shift-and-add (`cycle_sum_halves`),
+    /// written once by the product and read once by the shift-and-add (`cycle_sum_f16`),
     /// without the floor pass, half the f32 path's traffic. On the CPU (for tests) MKL adds
     /// blocks of the inner dimension into its output one after another, which would round each
     /// block's partial sum, so the bias is added after the product: two roundings, as the floor
@@ -589,6 +630,42 @@ impl TorchMatrix {
             v
         };
         out.f_view_dtype(Kind::Half)
+    }
+
+    /// The analogue path's codes as f16 (`TorchEngine::f16_products`), where the programmed
+    /// bounds prove that no conversion leaves the ADC's range and codes stay below 512: the
+    /// product of the levels with the cells' three f16 parts (`split_parts`), accumulated in
+    /// f32, plus a bias of 1536 added in the epilogue and the result stored as f16, whose ulp
+    /// is 1 from 1024 to 2048: 1536 + round(v - 0.5) (the 0.5 row unread), the code. Returns
+    /// f16 [T, cycles * bv, cols]. On CUDA a 1-D `addmm` bias of the operands' dtype, which
+    /// cuBLASLt adds to the f32 accumulator before the f16 store: the ADC inputs are written
+    /// once, 2 bytes each, and read once by the shift-and-add (`cycle_sum_f16`), an eighth of
+    /// the f32 floor path's traffic, with the products on tensor cores. On the CPU (for tests)
+    /// the same sums in f32 products, the bias added after, then stored as f16.
+    ///
+    /// The sum with the bias is rounded to f32 (resolution 2^-13 there) before the f16 store
+    /// rounds it to an integer: a code can differ from one rounding of v where v - 0.5 lies
+    /// within 2^-14 of a half-integer, besides ties; and the parts' sum can differ from the f32
+    /// value by 2^-25 where the smallest part is subnormal. Both are below f32's own rounding
+    /// of a product's terms; the nominal conductances' sums are integers (equal).
+    fn half_codes(&self, st: &State, x: &Tensor, cols: i64) -> Result<Tensor, TchError> {
+        let dev = self.device;
+        let x3 = Tensor::f_cat(&[x, x, x], 2)?;
+        if dev.is_cuda() {
+            let x3 = x3.f_to_kind(Kind::Half)?;
+            let (ti, reads) = (self.row_tiles as i64, x3.size()[1]);
+            let out = Tensor::f_empty([ti, reads, cols], (Kind::Half, dev))?;
+            let bias = Tensor::f_full([cols], HALF_BIAS, (Kind::Half, dev))?;
+            for t in 0..ti {
+                let ot = out.f_select(0, t)?;
+                let _ = bias.f_addmm_out(&ot, &x3.f_select(0, t)?, &st.cells.f_select(0, t)?)?;
+            }
+            Ok(out)
+        } else {
+            let mut v = x3.f_bmm(&st.cells)?;
+            let _ = v.f_add_scalar_(HALF_BIAS)?;
+            v.f_to_kind(Kind::Half)
+        }
     }
 
     /// y [bv, N] before the tail (i64, on the device), and the saturated conversions (an i64
@@ -947,7 +1024,7 @@ fn analog_cells(
     cfg: &XbarConfig,
     p: &Programmed,
     (t, c, n): (usize, usize, usize),
-    split: bool,
+    parts: bool,
 ) -> (Vec<f32>, (bool, bool)) {
     let (rows, slices, rp) = (cfg.rows, cfg.slices(), analog_rows(cfg.rows));
     let ns = n * slices;
@@ -973,7 +1050,7 @@ fn analog_cells(
     let dmax = cfg.dac_max() as f64;
     let (mut below, mut above) = (false, false);
     let top = adc.sat_v.min(cfg.max_code() as f64 + 1.0);
-    let terms = (rp * if split { 3 } else { 1 }) as f64;
+    let terms = (rp * if parts { 3 } else { 1 }) as f64;
     for tile in g.chunks_exact_mut(rp * cw_all) {
         let (mut pos, mut neg) = (vec![0f64; cw_all], vec![0f64; cw_all]);
         for row in tile[..rows * cw_all].chunks_exact(cw_all) {
@@ -998,23 +1075,29 @@ fn analog_cells(
     (g, (below, above))
 }
 
-/// Each row block of `block` values of the analogue cells split into three row blocks of bf16
-/// values whose sum is exactly the f32 value: hi = bf16(v), mid = bf16(v - hi), lo = v - hi -
-/// mid. Rounding to bf16's 8 significant bits leaves a remainder exact in f32 with at most 16
-/// of them, so two roundings leave at most 8: lo is a bf16 value too. A product of levels
-/// (small integers, exact in bf16) with the three blocks, accumulated in f32, is then the f32
-/// product of the cells up to the accumulation's rounding.
-fn split_parts(g: &[f32], block: usize) -> Vec<f32> {
-    let b16 = |v: f32| half::bf16::from_f32(v).to_f32();
+/// Each row block of `block` values of the analogue cells split into three row blocks of
+/// `kind` values: hi = round(v), mid = round(v - hi), lo = round(v - hi - mid).
+///
+/// bf16: rounding to 8 significant bits leaves a remainder exact in f32 with at most 16 of
+/// them, so two roundings leave at most 8: lo is exact, and the parts' sum is exactly the f32
+/// value. f16 (11 bits, but no exponent below 2^-24): three parts hold f32's 24 bits wherever
+/// the last one is a normal f16; where it is subnormal it is rounded to a multiple of 2^-24, at
+/// most 2^-25 off. A product of levels (small integers, exact in both) with the three blocks,
+/// accumulated in f32, is then the f32 product of the cells up to the accumulation's rounding
+/// (and, for f16, those 2^-25).
+fn split_parts(g: &[f32], block: usize, kind: Kind) -> Vec<f32> {
+    let round = match kind {
+        Kind::Half => |v: f32| half::f16::from_f32(v).to_f32(),
+        _ => |v: f32| half::bf16::from_f32(v).to_f32(),
+    };
     let mut out = vec![0f32; g.len() * 3];
     for (src, dst) in g.chunks_exact(block).zip(out.chunks_exact_mut(3 * block)) {
         let (hi, rest) = dst.split_at_mut(block);
         let (mid, lo) = rest.split_at_mut(block);
         for (i, &v) in src.iter().enumerate() {
-            hi[i] = b16(v);
-            mid[i] = b16(v - hi[i]);
-            lo[i] = v - hi[i] - mid[i];
-            debug_assert_eq!(b16(lo[i]), lo[i], "{v} leaves more than bf16 holds");
+            hi[i] = round(v);
+            mid[i] = round(v - hi[i]);
+            lo[i] = round(v - hi[i] - mid[i]);
         }
     }
     out
@@ -1026,6 +1109,30 @@ fn split_parts(g: &[f32], block: usize) -> Vec<f32> {
 const EPILOGUE_BIAS: f64 = (3u64 << 22) as f64 + 15360.0;
 /// Codes below this (ADCs of at most 10 bits) keep their f16 low halves in [1, 2).
 const EPILOGUE_CODES: u32 = 1024;
+/// The f16 codes' bias: f16's ulp is 1 from 1024 to 2048.
+const HALF_BIAS: f64 = 1536.0;
+/// Codes below this (ADCs of at most 9 bits) stay below 2048 with the bias.
+const HALF_CODES: u32 = 512;
+
+/// How codes are held in an f16 tensor: code c at every `stride`-th entry as offset + c * step.
+#[derive(Clone, Copy)]
+struct F16Codes {
+    offset: f64,
+    step: f64,
+    stride: i64,
+}
+/// The epilogue's low halves: 1 + c/1024 at even entries.
+const EPILOGUE_F16: F16Codes = F16Codes {
+    offset: 1.0,
+    step: 1.0 / 1024.0,
+    stride: 2,
+};
+/// The f16 products' codes: 1536 + c.
+const HALF_CODES_F16: F16Codes = F16Codes {
+    offset: HALF_BIAS,
+    step: 1.0,
+    stride: 1,
+};
 
 /// The cycles [b0, b1) of each group of `cycle_sum`, with its base weight |w_b0|: as many as
 /// keep sum_b |w_b| / base * per_code below `limit`.
@@ -1092,19 +1199,28 @@ fn cycle_sum(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, 
     Ok(acc.expect("at least one cycle"))
 }
 
-/// `cycle_sum` of the epilogue's codes (`TorchMatrix::epilogue_codes`, viewed as f16
-/// [T, cycles, 2M], code c at even entries as 1 + c/1024). Per group, one product of the f16
-/// values with the relative weights (f16 integers, powers of two) with an f32 output (tensor
-/// cores on CUDA; on the CPU the f16 values widened to f32 first, exactly) gives
-/// W + S/1024, W the weights' sum and S the group's sum of codes: every partial sum a multiple
-/// of 2^-10 below 2^12 in magnitude (the groups keep (1024 + vmax) sum |w| below 2^22: two bits
-/// to spare for accumulators that align and truncate), so exact; then S = (x - W) * 1024.
-/// Groups are added in f32 where vmax sum_b |w_b| < 2^24 (exact: integers below 2^24 times
-/// powers of two), else in i64.
-fn cycle_sum_halves(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<Tensor, TchError> {
+/// `cycle_sum` of codes held in f16 (`F16Codes`: the epilogue's low halves, the f16 products'
+/// codes; [T, cycles, M * stride]). Per group, one product of the f16 values with the relative
+/// weights (f16 integers, powers of two) with an f32 output (tensor cores on CUDA; on the CPU
+/// the f16 values widened to f32 first, exactly) gives offset W + step S, W the weights' sum
+/// and S the group's sum of codes: every partial sum a multiple of step below 2^22 steps in
+/// magnitude (the groups keep (offset/step + vmax) sum |w| below 2^22: two bits to spare for
+/// accumulators that align and truncate), so exact; then S = (x - offset W) / step. Groups are
+/// added in f32 where vmax sum_b |w_b| < 2^24 (exact: integers below 2^24 times powers of two),
+/// else in i64.
+fn cycle_sum_f16(
+    codes: &Tensor,
+    cycle_weight: &[i64],
+    vmax: f64,
+    enc: F16Codes,
+) -> Result<Tensor, TchError> {
     let dev = codes.device();
-    let m2 = codes.size()[2];
-    let groups = cycle_groups(cycle_weight, 1024.0 + vmax, (1u64 << 22) as f64);
+    let width = codes.size()[2];
+    let groups = cycle_groups(
+        cycle_weight,
+        enc.offset / enc.step + vmax,
+        (1u64 << 22) as f64,
+    );
     let total: f64 = cycle_weight.iter().map(|&w| w.unsigned_abs() as f64).sum();
     let in_f32 = total * vmax < (1u64 << 24) as f64
         && groups
@@ -1113,7 +1229,7 @@ fn cycle_sum_halves(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<T
     let mut acc: Option<Tensor> = None;
     for (b0, b1, base) in groups {
         let w = group_weights(cycle_weight, (b0, b1, base), dev)?;
-        let wsum = w.f_sum(Kind::Float)?;
+        let wsum = w.f_sum(Kind::Float)?.f_mul_scalar(enc.offset)?;
         let c = codes.f_narrow(1, b0 as i64, (b1 - b0) as i64)?;
         let x = if dev.is_cuda() {
             let t = c.size()[0];
@@ -1125,8 +1241,12 @@ fn cycle_sum_halves(codes: &Tensor, cycle_weight: &[i64], vmax: f64) -> Result<T
         } else {
             w.f_matmul(&c.f_to_kind(Kind::Float)?)?
         };
-        // The codes' entries only; the high halves' columns are dropped.
-        let s = x.f_slice(2, 0, m2, 2)?.f_sub(&wsum)?.f_mul_scalar(1024.0)?;
+        // The codes' entries only (the epilogue's high halves dropped).
+        let x = match enc.stride {
+            1 => x,
+            st => x.f_slice(2, 0, width, st)?,
+        };
+        let s = x.f_sub(&wsum)?.f_mul_scalar(1.0 / enc.step)?;
         let part = if in_f32 {
             s.f_mul_scalar(base as f64)?
         } else {
@@ -1219,6 +1339,7 @@ impl XbarMatrix for TorchMatrix {
 #[cfg(test)]
 mod tests {
     use super::split_parts;
+    use tch::Kind;
 
     /// The three parts are bf16 values and sum to the value exactly, over f32's magnitudes.
     #[test]
@@ -1234,7 +1355,7 @@ mod tests {
             v.push(f32::from_bits((x & 0x807f_ffff) | (e << 23)));
         }
         v.extend([0.0, 0.5, 1.0, 3.0, -0.125, f32::MIN_POSITIVE]);
-        let parts = split_parts(&v, v.len());
+        let parts = split_parts(&v, v.len(), Kind::BFloat16);
         let n = v.len();
         for (i, &g) in v.iter().enumerate() {
             let p = [parts[i], parts[n + i], parts[2 * n + i]];
@@ -1247,5 +1368,38 @@ mod tests {
                 "{g}: {p:?}"
             );
         }
+    }
+
+    /// f16 parts over the analogue cells' range (0 to a few hundred LSBs, either sign):
+    /// f16 values whose sum is the f32 value, or within 2^-25 of it where the last part is
+    /// subnormal (values below 0.5).
+    #[test]
+    fn split_parts_f16_within_two_to_minus_25() {
+        let mut v = Vec::new();
+        let mut x = 0x9e37_79b9u32;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            // Exponents 2^-30..2^9.
+            let e = 97 + (x >> 24) % 40;
+            v.push(f32::from_bits((x & 0x807f_ffff) | (e << 23)));
+        }
+        v.extend([0.0, 0.5, 1.0, 3.0, 765.0, -0.125]);
+        let parts = split_parts(&v, v.len(), Kind::Half);
+        let n = v.len();
+        let mut inexact = 0;
+        for (i, &g) in v.iter().enumerate() {
+            let p = [parts[i], parts[n + i], parts[2 * n + i]];
+            for q in p {
+                assert_eq!(half::f16::from_f32(q).to_f32(), q, "{g}: part {q}");
+            }
+            let err = (p[0] as f64 + p[1] as f64 + p[2] as f64 - g as f64).abs();
+            assert!(err <= 2f64.powi(-25), "{g}: {p:?} off by {err}");
+            // From 0.5 up the last part's lowest bit, f32's, is at least 2^-24: exact.
+            assert!(err == 0.0 || g.abs() < 0.5, "{g}: {p:?} off by {err}");
+            inexact += (err > 0.0) as usize;
+        }
+        assert!(inexact > 0, "the subnormal case was drawn");
     }
 }

@@ -151,6 +151,8 @@ proptest! {
         split in any::<bool>(),
         // The ADC in the products' epilogue, where the bounds let it.
         epilogue in any::<bool>(),
+        // The products from f16 parts, their codes in f16 where the bounds let it.
+        f16 in any::<bool>(),
     ) {
         let slices = (wb / bpc) as usize;
         prop_assume!(cols >= slices);
@@ -159,14 +161,19 @@ proptest! {
         let nominal = CellNoise::programming(0.0, 1);
         let cpu = Programmed::new(&c, &w, k, n).unwrap().program_cells(&nominal.laws, 1).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
-        let mut eng = torch().with_split_products(split).with_rounding_epilogue(epilogue);
+        let mut eng = torch()
+            .with_split_products(split)
+            .with_rounding_epilogue(epilogue)
+            .with_f16_products(f16);
         if let Some(m) = memory {
             eng = eng.with_memory(m);
         }
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(nominal)).unwrap();
+        let free = tm.analog_bounds() == (false, false);
+        prop_assert_eq!(tm.f16_codes(), f16 && free && c.max_code() < 512);
         prop_assert_eq!(
             tm.rounding_epilogue(),
-            epilogue && !split && tm.analog_bounds() == (false, false) && c.max_code() < 1024
+            epilogue && !split && !f16 && free && c.max_code() < 1024
         );
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         prop_assert_eq!(ct, ce);
@@ -299,15 +306,18 @@ fn isaac() -> XbarConfig {
 
 /// Analogue path without noise (conductances g_min + level * step): the exact product, as the
 /// kernels' analogue path gives it, with the same counts. With an ADC wide enough for every
-/// column sum (128 rows x 3 x 15 < 2^16: lossless); and with a 10-bit ADC on the ADC in the
-/// products' epilogue (codes up to 1023, the most its f16 low halves hold), whose shift-and-add
-/// of 16-bit inputs needs several groups added in i64 (1023 (2^16 - 1) >= 2^24), signed
-/// inputs' negative top cycle included.
+/// column sum (128 rows x 3 x 15 < 2^16: lossless); with a 10-bit ADC on the ADC in the
+/// products' epilogue (codes up to 1023, the most its f16 low halves hold), and a 9-bit one on
+/// the f16 products (codes up to 511, the most 1536 + code holds), whose shift-and-adds of
+/// 16-bit inputs need several groups added in i64 (511 (2^16 - 1) >= 2^24), signed inputs'
+/// negative top cycle included.
 #[test]
 fn noiseless_conductances_are_exact() {
-    let floor = [(1u32, false), (1, true), (2, true), (4, false)].map(|d| (d, 16, false));
-    let epilogue = [(1u32, false), (1, true), (2, true)].map(|d| (d, 10, true));
-    for ((dac, signed), adc_bits, epilogue) in floor.into_iter().chain(epilogue) {
+    let floor = [(1u32, false), (1, true), (2, true), (4, false)].map(|d| (d, 16, 0));
+    let epilogue = [(1u32, false), (1, true), (2, true)].map(|d| (d, 10, 1));
+    let f16 = [(1u32, false), (1, true)].map(|d| (d, 9, 2));
+    let cases = floor.into_iter().chain(epilogue).chain(f16);
+    for ((dac, signed), adc_bits, variant) in cases {
         let c = XbarConfig {
             dac_bits: dac,
             adc_bits,
@@ -316,9 +326,14 @@ fn noiseless_conductances_are_exact() {
         let (b, k, n) = (6, 300, 40);
         let (w, x) = data(&c, (b, k, n), signed, false, 11);
         let cells = Some(CellNoise::programming(0.0, 3));
-        let eng = torch().with_rounding_epilogue(epilogue);
+        let eng = torch()
+            .with_rounding_epilogue(variant == 1)
+            .with_f16_products(variant == 2);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, cells).unwrap();
-        assert_eq!(tm.rounding_epilogue(), epilogue);
+        assert_eq!(
+            (tm.rounding_epilogue(), tm.f16_codes()),
+            (variant == 1, variant == 2)
+        );
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         let cpu = Programmed::new(&c, &w, k, n).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
@@ -387,6 +402,7 @@ fn cell_noise_matches_kernels_draws() {
             tm.rounding_epilogue(),
             epilogue && !split && tm.analog_bounds() == (false, false)
         );
+        assert!(!tm.f16_codes());
         let ct;
         (yt, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
         let same = |a: Counts| Counts {
@@ -417,23 +433,39 @@ fn cell_noise_matches_kernels_draws() {
         .unwrap();
     let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
     let mut runs = Vec::new();
-    for epilogue in [false, true] {
-        let eng = torch().with_rounding_epilogue(epilogue);
+    for (epilogue, f16) in [(false, false), (true, false), (false, true)] {
+        let eng = torch()
+            .with_rounding_epilogue(epilogue)
+            .with_f16_products(f16);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(prog.clone())).unwrap();
         assert_eq!(tm.analog_bounds(), (false, false));
-        assert_eq!(tm.rounding_epilogue(), epilogue);
+        assert_eq!((tm.rounding_epilogue(), tm.f16_codes()), (epilogue, f16));
         let (y, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
         assert_eq!(ct, ce);
         runs.push(y);
     }
     let diff = |a: &[i64], b: &[i64]| a.iter().zip(b).filter(|(a, b)| a != b).count();
+    let n_out = ye.len();
+    eprintln!(
+        "outputs differing of {n_out}: floor {}, epilogue {}, f16 {} from the kernels'; \
+         epilogue {}, f16 {} from the floor path's",
+        diff(&runs[0], &ye),
+        diff(&runs[1], &ye),
+        diff(&runs[2], &ye),
+        diff(&runs[0], &runs[1]),
+        diff(&runs[0], &runs[2])
+    );
     assert!(
-        diff(&runs[0], &runs[1]) * 200 <= ye.len(),
+        diff(&runs[0], &runs[1]) * 200 <= n_out,
         "epilogue against floor"
     );
     assert!(
-        diff(&runs[1], &ye) * 100 <= ye.len(),
+        diff(&runs[1], &ye) * 100 <= n_out,
         "epilogue against the kernels"
+    );
+    assert!(
+        diff(&runs[2], &ye) * 100 <= n_out,
+        "f16 against the kernels"
     );
     // And the noise is really there: far from the exact product.
     let exact = Programmed::new(&c, &w, k, n).unwrap();
