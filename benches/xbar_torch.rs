@@ -2,7 +2,7 @@
 //! (1) the ISAAC 1024x1024 layer on B input vectors, noiseless and with cell noise (mu 0.01);
 //! (noiseless: the exact product, and the bit-serial tensors that run where it does not apply;
 //! cell noise: also the analogue path's f32 products alone, at its chunks' shape, and its
-//! variants: products from bf16 parts, the ADC in the products' epilogue);
+//! variants: products from bf16 parts, the ADC in the products' epilogue, f16 parts and codes);
 //! (2) the global detector (models/global.toml, random weights) on F stream frames,
 //! bit-faithfully, noiseless and with cell noise. Prints Markdown tables (median of R runs
 //! after one warm-up; every torch time includes the host -> device -> host copies).
@@ -188,8 +188,9 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
 }
 
 /// The analogue path's variants beside the f32 one (`f32m`), each timed resident and checked
-/// against it: products from bf16 parts (tensor cores on CUDA), and the ADC in the f32
-/// products' epilogue. A failure (an operation CUDA lacks) is printed as a row.
+/// against it: products from bf16 parts (tensor cores on CUDA), the ADC in the f32 products'
+/// epilogue, and products from f16 parts with f16 codes. A failure (an operation CUDA lacks)
+/// is printed as a row.
 fn variants(
     (spec, w, noise): (&nestevo_arch::ArchSpec, &Array2<i64>, &NoiseSpec),
     xi: &Tensor,
@@ -199,13 +200,15 @@ fn variants(
     row: impl Fn(&str, f64),
 ) {
     let yf = OnceCell::new();
-    for (name, split, epilogue) in [
-        ("bf16-part products", true, false),
-        ("ADC in the products' epilogue", false, true),
+    for (name, split, epilogue, f16) in [
+        ("bf16-part products", true, false, false),
+        ("ADC in the products' epilogue", false, true, false),
+        ("f16-part products, f16 codes", false, false, true),
     ] {
         let eng = TorchEngine::on(dev)
             .with_split_products(split)
             .with_rounding_epilogue(epilogue)
+            .with_f16_products(f16)
             .backend();
         let m = match CimMatrix::program_on(&eng, spec, w.view(), noise) {
             Ok(m) => m,
@@ -219,7 +222,7 @@ fn variants(
             .as_any()
             .and_then(|a| a.downcast_ref::<TorchMatrix>())
             .expect("a torch matrix");
-        if epilogue && !tm.rounding_epilogue() {
+        if (epilogue && !tm.rounding_epilogue()) || (f16 && !tm.f16_codes()) {
             println!(
                 "| torch engine, cell noise, {name}: not taken (the bounds need the clamp) | | | |"
             );

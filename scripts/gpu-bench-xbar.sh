@@ -2,10 +2,11 @@
 # On a lent GPU machine, one prepared call (about 8 minutes): the LibTorch crossbar engine on
 # CUDA next to the CPU kernels on that machine's cores (benches/xbar_torch.rs): the ISAAC
 # 1024x1024 layer at a batch of 4096 vectors (noiseless: the exact product and the bit-serial
-# tensors; cell noise, its f32 products alone, the bf16-part products and the ADC in the f32
-# products' epilogue; outputs and counts checked against the kernels); then, with
+# tensors; cell noise, its f32 products alone and its variants: bf16-part products, the ADC in
+# the f32 products' epilogue, f16-part products with f16 codes; outputs and counts checked
+# against the kernels); then, with
 # target/release/nestevo carried too, the shipped global detector on 1200 frames of stream D
-# (noiseless and cell noise, and cell noise on the torch engine's two variants), ResNet-50
+# (noiseless and cell noise, and cell noise on the torch engine's three variants), ResNet-50
 # (224x224, 8 images, exported there by scripts/export_resnet50_plain.py with its torch) on the
 # torch engine, noiseless and with cell noise, the evolution demo on the GPU, and last the
 # global detector (random weights) on 64 frames on both engines, heads compared.
@@ -15,8 +16,8 @@
 #   device run:  carry ["target/xbar-bench", "target/release/nestevo", ".gpulib"], command: scripts/gpu-bench-xbar.sh,
 #                timeout_s 590 (SKIP_BENCH=1: only the nestevo commands; SKIP_CELL=1: only noiseless
 #                nestevo commands; SKIP_VARIANTS=1: not the detector's cell-noise runs on --backend
-#                torch:bf16 and torch:epilogue; SKIP_CHECK=1: not the 64-frame check; PAPER=1: also
-#                one run of the paper preset, PAPER_TIMEOUT s at most)
+#                torch:bf16, torch:epilogue and torch:f16; SKIP_CHECK=1: not the 64-frame check;
+#                PAPER=1: also one run of the paper preset, PAPER_TIMEOUT s at most)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-bench-xbar}; mkdir -p "$out"
@@ -40,7 +41,7 @@ if [ -x target/release/nestevo ]; then
   done
   if [ "${SKIP_CELL:-0}" != 1 ] && [ "${SKIP_VARIANTS:-0}" != 1 ]; then
     # The analogue path's variants on the same run (the report's crossbars row times them).
-    for variant in bf16 epilogue; do
+    for variant in bf16 epilogue f16; do
       s0=$SECONDS
       timeout 100 target/release/nestevo cim run --arch isaac --checkpoint models/pretrained/global.safetensors \
         --stream D --frames 1200 --backend "torch:$variant" --noise cell --mu 0.01 --out "/tmp/global-cell-$variant.json" \

@@ -10,7 +10,8 @@ use std::fmt;
 
 const ALLOWED: &str = "allowed: cpu, torch, or torch: followed by a comma-separated list of \
                        bf16 (analogue products from bf16 parts: tensor cores on CUDA), \
-                       epilogue (the analogue ADC in the f32 products' epilogue)";
+                       epilogue (the analogue ADC in the f32 products' epilogue); or torch:f16 \
+                       alone (products from f16 parts, codes rounded and stored as f16)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineKind {
@@ -21,12 +22,14 @@ pub enum EngineKind {
     Torch(TorchOptions),
 }
 
-/// The torch engine's analogue variants (`TorchEngine::split_products`, `rounding_epilogue`);
-/// both off is the default path. Every variant computes the same law.
+/// The torch engine's analogue variants (`TorchEngine::split_products`, `rounding_epilogue`,
+/// `f16_products`); all off is the default path. Every variant computes the same law.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TorchOptions {
     pub bf16: bool,
     pub epilogue: bool,
+    /// Takes its own products and ADC: never with the other two.
+    pub f16: bool,
 }
 
 impl std::str::FromStr for EngineKind {
@@ -47,8 +50,12 @@ impl std::str::FromStr for EngineKind {
                     match opt.trim() {
                         "bf16" => o.bf16 = true,
                         "epilogue" => o.epilogue = true,
+                        "f16" => o.f16 = true,
                         _ => return Err(bad()),
                     }
+                }
+                if o.f16 && (o.bf16 || o.epilogue) {
+                    return Err(bad());
                 }
                 Ok(EngineKind::Torch(o))
             }
@@ -62,7 +69,7 @@ impl fmt::Display for EngineKind {
         match self {
             EngineKind::Cpu => write!(f, "cpu"),
             EngineKind::Torch(o) => {
-                let opts: Vec<&str> = [(o.bf16, "bf16"), (o.epilogue, "epilogue")]
+                let opts: Vec<&str> = [(o.bf16, "bf16"), (o.epilogue, "epilogue"), (o.f16, "f16")]
                     .iter()
                     .filter(|(on, _)| *on)
                     .map(|(_, n)| *n)
@@ -92,6 +99,7 @@ impl EngineKind {
             EngineKind::Torch(o) => Ok(nestevo_xbar_torch::TorchEngine::auto()
                 .with_split_products(o.bf16)
                 .with_rounding_epilogue(o.epilogue)
+                .with_f16_products(o.f16)
                 .backend()),
             #[cfg(not(feature = "torch"))]
             EngineKind::Torch(_) => Err(BackendError::Unavailable {
@@ -125,17 +133,26 @@ mod tests {
     #[test]
     fn backend_names_and_options() {
         let ok = |s: &str| s.parse::<EngineKind>().unwrap();
-        let torch = |bf16, epilogue| EngineKind::Torch(TorchOptions { bf16, epilogue });
+        let torch = |bf16, epilogue, f16| {
+            EngineKind::Torch(TorchOptions {
+                bf16,
+                epilogue,
+                f16,
+            })
+        };
         assert_eq!(ok("cpu"), EngineKind::Cpu);
-        assert_eq!(ok("Torch"), torch(false, false));
-        assert_eq!(ok("torch:bf16"), torch(true, false));
-        assert_eq!(ok("torch:epilogue, bf16"), torch(true, true));
-        for k in [
-            torch(false, false),
-            torch(true, false),
-            torch(false, true),
-            torch(true, true),
-        ] {
+        assert_eq!(ok("Torch"), torch(false, false, false));
+        assert_eq!(ok("torch:bf16"), torch(true, false, false));
+        assert_eq!(ok("torch:epilogue, bf16"), torch(true, true, false));
+        assert_eq!(ok("torch:f16"), torch(false, false, true));
+        let all = [
+            torch(false, false, false),
+            torch(true, false, false),
+            torch(false, true, false),
+            torch(true, true, false),
+            torch(false, false, true),
+        ];
+        for k in all {
             assert_eq!(ok(&k.to_string()), k, "{k}");
             assert_eq!(serde_json::to_value(k).unwrap(), k.to_string());
         }
@@ -145,6 +162,8 @@ mod tests {
             "torch:",
             "torch:fp8",
             "torch:bf16,,epilogue",
+            "torch:f16,bf16",
+            "torch:epilogue,f16",
         ] {
             let e = bad.parse::<EngineKind>().unwrap_err().to_string();
             assert!(

@@ -93,7 +93,8 @@ pub struct BackendArg {
     /// Engine of the crossbars: the CPU kernels, or LibTorch tensors (CUDA when present, else
     /// the CPU); both compute the same products and counts. Allowed: cpu, torch, or torch:
     /// with a comma-separated list of the analogue path's variants: bf16 (products from bf16
-    /// parts, tensor cores on CUDA), epilogue (the ADC in the f32 products' epilogue).
+    /// parts, tensor cores on CUDA), epilogue (the ADC in the f32 products' epilogue); or
+    /// torch:f16 (products from f16 parts, codes rounded and stored as f16).
     #[arg(long, default_value = "cpu")]
     pub backend: EngineKind,
 }

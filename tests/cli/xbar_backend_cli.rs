@@ -57,6 +57,7 @@ fn torch_backend_writes_the_kernels_product() {
         "torch:bf16",
         "torch:epilogue",
         "torch:bf16,epilogue",
+        "torch:f16",
     ] {
         let (ok, tor, err) = mvm(d.path(), backend, "yt.npy");
         assert!(ok, "{backend}: {err}");
