@@ -124,8 +124,8 @@ pub struct TorchEngine {
     /// The analogue path's products from three f16 parts of every programmed value (tensor
     /// cores on CUDA, f32 accumulation), and where the bounds need neither clamp nor count
     /// and codes stay below 512, each code rounded by a bias of 1536 in the epilogue and
-    /// stored as an f16, which the shift-and-add reads (`TorchMatrix`'s `half_codes`): an
-    /// eighth of the f32 path's memory traffic. Takes precedence over `split_products` and
+    /// stored as an f16, which the shift-and-add reads (`TorchMatrix`'s `half_codes`): a
+    /// quarter of the f32 path's memory traffic. Takes precedence over `split_products` and
     /// `rounding_epilogue`; slower on the CPU (for tests there). Off by default.
     pub f16_products: bool,
 }

@@ -639,7 +639,7 @@ impl TorchMatrix {
     /// is 1 from 1024 to 2048: 1536 + round(v - 0.5) (the 0.5 row unread), the code. Returns
     /// f16 [T, cycles * bv, cols]. On CUDA a 1-D `addmm` bias of the operands' dtype, which
     /// cuBLASLt adds to the f32 accumulator before the f16 store: the ADC inputs are written
-    /// once, 2 bytes each, and read once by the shift-and-add (`cycle_sum_f16`), an eighth of
+    /// once, 2 bytes each, and read once by the shift-and-add (`cycle_sum_f16`), a quarter of
     /// the f32 floor path's traffic, with the products on tensor cores. On the CPU (for tests)
     /// the same sums in f32 products, the bias added after, then stored as f16.
     ///
