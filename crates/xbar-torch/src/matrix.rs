@@ -1065,7 +1065,7 @@ fn analog_cells(
         for (&p, &q) in pos.iter().zip(&neg) {
             // An f32 sum of n terms lies within n units of rounding (2^-24, relative) of the
             // sum of their magnitudes of the exact one; four times that, for accumulators that
-            // truncate (tensor cores) and for slack.
+            // truncate (tensor cores) and for slack (which also covers f16 parts' 2^-25 a term).
             let err = (terms + 2.0) * 2f64.powi(-22) * dmax * (p - q + 1.0);
             below |= 0.5 + dmax * q - err < 0.0;
             above |= 0.5 + dmax * p + err >= top;
