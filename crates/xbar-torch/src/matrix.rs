@@ -1341,19 +1341,26 @@ mod tests {
     use super::split_parts;
     use tch::Kind;
 
+    /// 100 000 f32 values of both signs (xorshift32 bit patterns), biased exponents
+    /// e0..e0 + span.
+    fn draws(seed: u32, e0: u32, span: u32) -> Vec<f32> {
+        let mut x = seed;
+        (0..100_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let e = e0 + (x >> 24) % span;
+                f32::from_bits((x & 0x807f_ffff) | (e << 23))
+            })
+            .collect()
+    }
+
     /// The three parts are bf16 values and sum to the value exactly, over f32's magnitudes.
     #[test]
     fn split_parts_are_bf16_and_exact() {
-        let mut v = Vec::new();
-        let mut x = 0x1234_5678u32;
-        for _ in 0..100_000 {
-            // xorshift32: f32 bit patterns of both signs, exponents 2^-40..2^40.
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let e = 87 + (x >> 24) % 80;
-            v.push(f32::from_bits((x & 0x807f_ffff) | (e << 23)));
-        }
+        // Exponents 2^-40..2^40.
+        let mut v = draws(0x1234_5678, 87, 80);
         v.extend([0.0, 0.5, 1.0, 3.0, -0.125, f32::MIN_POSITIVE]);
         let parts = split_parts(&v, v.len(), Kind::BFloat16);
         let n = v.len();
@@ -1375,16 +1382,8 @@ mod tests {
     /// subnormal (values below 0.5).
     #[test]
     fn split_parts_f16_within_two_to_minus_25() {
-        let mut v = Vec::new();
-        let mut x = 0x9e37_79b9u32;
-        for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            // Exponents 2^-30..2^9.
-            let e = 97 + (x >> 24) % 40;
-            v.push(f32::from_bits((x & 0x807f_ffff) | (e << 23)));
-        }
+        // Exponents 2^-30..2^9.
+        let mut v = draws(0x9e37_79b9, 97, 40);
         v.extend([0.0, 0.5, 1.0, 3.0, 765.0, -0.125]);
         let parts = split_parts(&v, v.len(), Kind::Half);
         let n = v.len();
