@@ -1241,20 +1241,37 @@ fn cycle_sum_f16(
         } else {
             w.f_matmul(&c.f_to_kind(Kind::Float)?)?
         };
-        // The codes' entries only (the epilogue's high halves dropped).
-        let x = match enc.stride {
+        // The codes' entries only (the epilogue's high halves dropped), less the offsets:
+        // step S, exactly. These passes are over [T, 1, M], a cycle's share of the codes, so
+        // they go in place and the groups' scaling rides on the accumulation.
+        let mut x = match enc.stride {
             1 => x,
             st => x.f_slice(2, 0, width, st)?,
         };
-        let s = x.f_sub(&wsum)?.f_mul_scalar(1.0 / enc.step)?;
-        let part = if in_f32 {
-            s.f_mul_scalar(base as f64)?
-        } else {
-            s.f_to_kind(Kind::Int64)?.f_mul_scalar(base)?
-        };
-        acc = Some(match acc {
-            None => part,
-            Some(a) => a.f_add(&part)?,
+        let _ = x.f_sub_(&wsum)?;
+        let k = base as f64 / enc.step;
+        acc = Some(match (acc, in_f32) {
+            (None, true) => {
+                if k != 1.0 {
+                    let _ = x.f_mul_scalar_(k)?;
+                }
+                x
+            }
+            // a + x k: S base is an integer below 2^24, and so is the sum.
+            (Some(mut a), true) => {
+                let _ = a.f_addcmul_(&x, &Tensor::from(k as f32))?;
+                a
+            }
+            (a, false) => {
+                let part = x
+                    .f_mul_scalar(1.0 / enc.step)?
+                    .f_to_kind(Kind::Int64)?
+                    .f_mul_scalar(base)?;
+                match a {
+                    None => part,
+                    Some(a) => a.f_add(&part)?,
+                }
+            }
         });
     }
     Ok(acc.expect("at least one cycle"))
