@@ -1259,7 +1259,8 @@ fn cycle_sum_f16(
             }
             // a + x k: S base is an integer below 2^24, and so is the sum.
             (Some(mut a), true) => {
-                let _ = a.f_addcmul_(&x, &Tensor::from(k as f32))?;
+                let k = Tensor::from(k as f32).f_to_device(dev)?;
+                let _ = a.f_addcmul_(&x, &k)?;
                 a
             }
             (a, false) => {
