@@ -80,3 +80,10 @@ if [ "${SKIP_BENCH:-0}" != 1 ] && [ "${SKIP_CHECK:-0}" != 1 ]; then
   echo "network-64 rc ${PIPESTATUS[0]} at ${SECONDS} s" | tee -a "$out/network-64-check.txt"
 fi
 nvidia-smi --query-gpu=memory.used --format=csv,noheader || true
+# The figures the goals need, last, where the call's output tail keeps them.
+echo "== summary at ${SECONDS} s"
+grep -hE "cell noise|CPU kernels|check:" "$out/layer-4096.txt" 2>/dev/null | cut -c1-200
+for f in "$out"/global-1200-*.log; do
+  [ -f "$f" ] && echo "$(basename "$f"): $(grep -E 'wall time|mAP@0.5 \(|rc ' "$f" | tr -s ' ' | tr '\n' ' ')"
+done
+cat "$out/resnet50.txt" 2>/dev/null
