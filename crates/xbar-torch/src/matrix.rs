@@ -494,6 +494,9 @@ impl TorchMatrix {
     /// The tensor of ADC inputs is the whole memory traffic (the product's operands are small
     /// beside it): it is written once by the product, floored in place and read once by the
     /// shift-and-add, where a cycle-by-cycle ADC and accumulator passed over it about 15 times.
+    /// Where that floor is not needed (no clamp, no count, no read noise) the opt-in variants
+    /// round in the product's epilogue instead and the shift-and-add reads f16 codes:
+    /// `half_codes` (f16 products) before `epilogue_codes` (f32 products), then `cycle_sum_f16`.
     fn analog_cycles(
         &self,
         st: &State,
