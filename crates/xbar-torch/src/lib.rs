@@ -72,9 +72,9 @@
 //!   once, floored in place and read once: the path is bound by that traffic on a GPU.
 //!   `TorchEngine::rounding_epilogue` drops the floor pass where the bounds allow: a bias in
 //!   the f32 product's epilogue rounds every conversion to an integer whose low 16 bits the
-//!   shift-and-add reads as f16 (`TorchMatrix`'s `epilogue_codes`, `cycle_sum_f16`);
+//!   shift-and-add reads as f16 (`TorchMatrix`'s `coded_products`, `cycle_sum_f16`);
 //!   `TorchEngine::f16_products` takes the products from f16 parts and stores each code,
-//!   rounded by a bias in the epilogue, as an f16 (`half_codes`).
+//!   rounded by a bias in the epilogue, as an f16 (the same functions).
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
 //!   LibTorch's global generator, tch having no private ones), with the kernels'
@@ -118,13 +118,13 @@ pub struct TorchEngine {
     /// prove that no conversion needs the clamp or the saturation count, with f32 products
     /// (not with `split_products`: LibTorch's bf16 products take no f32 bias): a bias added to
     /// the f32 accumulator rounds each conversion, and the shift-and-add reads the codes from
-    /// the results' low halves as f16 (`TorchMatrix`'s `epilogue_codes`). Half the ADC's
+    /// the results' low halves as f16 (`TorchMatrix`'s `coded_products`). Half the ADC's
     /// memory traffic on a GPU; slower on the CPU (for tests there). Off by default.
     pub rounding_epilogue: bool,
     /// The analogue path's products from three f16 parts of every programmed value (tensor
     /// cores on CUDA, f32 accumulation), and where the bounds need neither clamp nor count
     /// and codes stay below 512, each code rounded by a bias of 1536 in the epilogue and
-    /// stored as an f16, which the shift-and-add reads (`TorchMatrix`'s `half_codes`): a
+    /// stored as an f16, which the shift-and-add reads (`TorchMatrix`'s `coded_products`): a
     /// quarter of the f32 path's memory traffic. Takes precedence over `split_products` and
     /// `rounding_epilogue`; slower on the CPU (for tests there). Off by default.
     pub f16_products: bool,

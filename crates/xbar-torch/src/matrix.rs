@@ -315,32 +315,32 @@ impl TorchMatrix {
     /// epilogue (`TorchEngine::rounding_epilogue`, with f32 products, where the bounds need
     /// neither clamp nor count and codes stay below 1024).
     pub fn rounding_epilogue(&self) -> bool {
-        self.state
-            .lock()
-            .map(|s| self.takes_epilogue(s.analog_bounds))
-            .unwrap_or(false)
-    }
-
-    fn takes_epilogue(&self, (below, above): (bool, bool)) -> bool {
-        self.epilogue
-            && self.parts().is_none()
-            && !below
-            && !above
-            && self.cfg.max_code() < EPILOGUE_CODES
+        self.coded_now().is_some_and(|c| std::ptr::eq(c, &EPILOGUE))
     }
 
     /// Analogue path: whether a run without read noise takes the f16 products with their codes
     /// rounded in the epilogue (`TorchEngine::f16_products`, where the bounds need neither
     /// clamp nor count and codes stay below 512).
     pub fn f16_codes(&self) -> bool {
-        self.state
-            .lock()
-            .map(|s| self.takes_half(s.analog_bounds))
-            .unwrap_or(false)
+        self.coded_now().is_some_and(|c| std::ptr::eq(c, &HALF))
     }
 
-    fn takes_half(&self, (below, above): (bool, bool)) -> bool {
-        self.half && !below && !above && self.cfg.max_code() < HALF_CODES
+    fn coded_now(&self) -> Option<&'static CodedAdc> {
+        let bounds = self.state.lock().map(|s| s.analog_bounds).ok()?;
+        self.coded(bounds)
+    }
+
+    /// The ADC in the products' epilogue a run without read noise takes, given the programmed
+    /// bounds: none where they need the clamp or the count; f16 products before f32 ones.
+    fn coded(&self, (below, above): (bool, bool)) -> Option<&'static CodedAdc> {
+        let candidate = if self.half {
+            &HALF
+        } else if self.epilogue && !self.split {
+            &EPILOGUE
+        } else {
+            return None;
+        };
+        (!below && !above && self.cfg.max_code() < candidate.codes_below).then_some(candidate)
     }
 
     /// The dtype of the analogue cells' three parts, if split (`split_parts`): f16 before
@@ -495,8 +495,8 @@ impl TorchMatrix {
     /// beside it): it is written once by the product, floored in place and read once by the
     /// shift-and-add, where a cycle-by-cycle ADC and accumulator passed over it about 15 times.
     /// Where that floor is not needed (no clamp, no count, no read noise) the opt-in variants
-    /// round in the product's epilogue instead and the shift-and-add reads f16 codes:
-    /// `half_codes` (f16 products) before `epilogue_codes` (f32 products), then `cycle_sum_f16`.
+    /// round in the product's epilogue instead and the shift-and-add reads f16 codes
+    /// (`coded_products`, then `cycle_sum_f16`).
     fn analog_cycles(
         &self,
         st: &State,
@@ -522,19 +522,16 @@ impl TorchMatrix {
         let lv = self.cycle_levels(xa, bv, cyc)?;
         // Then zeros to R' (the 0.5 row unread).
         let x = lv.f_constant_pad_nd([0, rp - rows])?;
-        let f16_codes = if read_sd.is_some() {
-            None
-        } else if self.takes_half(st.analog_bounds) {
-            let codes = self.half_codes(st, &x, cols)?;
-            Some((codes.f_reshape([ti, cyc, bvi * cols])?, HALF_CODES_F16))
-        } else if self.takes_epilogue(st.analog_bounds) {
-            let codes = self.epilogue_codes(st, &x, cols)?;
-            Some((codes.f_reshape([ti, cyc, bvi * cols * 2])?, EPILOGUE_F16))
-        } else {
-            None
+        let coded = match read_sd {
+            Some(_) => None,
+            None => self.coded(st.analog_bounds),
         };
-        if let Some((codes, enc)) = f16_codes {
-            let acc = cycle_sum_f16(&codes, cycle_weight, max, enc)?.f_reshape([ti, bvi, cols])?;
+        if let Some(c) = coded {
+            let codes = self
+                .coded_products(st, &x, cols, c)?
+                .f_reshape([ti, cyc, -1])?;
+            let acc =
+                cycle_sum_f16(&codes, cycle_weight, max, c.read)?.f_reshape([ti, bvi, cols])?;
             let fsum = self.unit_sums(&acc, nsi, units, bvi)?;
             let sat = Tensor::f_zeros([1], (Kind::Int64, dev))?;
             return Ok((acc.f_narrow(2, 0, nsi)?, fsum, sat));
@@ -598,30 +595,44 @@ impl TorchMatrix {
         }
     }
 
-    /// The analogue path's codes from the products' epilogue (f32 products only), where the
+    /// The analogue path's codes from the products' epilogue (`CodedAdc`), where the
     /// programmed bounds prove that no conversion leaves the ADC's range (no clamp, no
-    /// saturation count) and codes stay below 1024. Each row tile's product
-    /// [cycles * bv, R'] x cells (the 0.5 row unread) plus a bias of `EPILOGUE_BIAS`, rounded
-    /// to f32, is that bias plus the code round(v - 0.5) (f32's ulp is 1 there), whose low 16
-    /// bits are 0x3C00 + code: as f16, 1 + code/1024. Returns the results viewed as f16,
-    /// [T, cycles * bv, cols * 2]: the even entries those low halves, the odd ones the high
-    /// halves (14.5, unused). On CUDA the bias is a 1-D `addmm` bias, which cuBLASLt adds to
-    /// the f32 accumulator in the product's epilogue (one rounding): the ADC inputs are then
-    /// written once by the product and read once by the shift-and-add (`cycle_sum_f16`),
-    /// without the floor pass, half the f32 path's traffic. On the CPU (for tests) MKL adds
-    /// blocks of the inner dimension into its output one after another, which would round each
-    /// block's partial sum, so the bias is added after the product: two roundings, as the floor
-    /// path's 0.5 row and floor.
+    /// saturation count). Each row tile's product [cycles * bv, R'] x cells (the 0.5 row
+    /// unread; for f16, the levels against the cells' three parts) plus the bias, stored in the
+    /// product's dtype, is the bias plus the code round(v - 0.5). Returns the results viewed as
+    /// f16, [T, cycles * bv, cols * (4 / 2 bytes)], as `CodedAdc::read` describes them.
     ///
-    /// round() takes ties to even where the kernels' floor(v) takes them up: a code differs
-    /// only where v - 0.5 is a half-integer in f32, no commoner than the summation orders'
-    /// differences (nominal conductances give integer sums: equal).
-    fn epilogue_codes(&self, st: &State, x: &Tensor, cols: i64) -> Result<Tensor, TchError> {
+    /// On CUDA the bias is a 1-D `addmm` bias, which cuBLASLt adds to the f32 accumulator in the
+    /// product's epilogue: the ADC inputs are written once by the product and read once by the
+    /// shift-and-add (`cycle_sum_f16`), without the floor pass; f32: 8 bytes a conversion where
+    /// the floor path moves 16, f16: 4, with the products on tensor cores. On the CPU (for
+    /// tests) MKL adds blocks of the inner dimension into its output one after another, which
+    /// would round each block's partial sum, so the bias is added after an f32 product, then
+    /// stored in the dtype: as on CUDA for f16, one rounding more for f32.
+    ///
+    /// round() takes ties to even where the kernels' floor(v) takes them up. For f32 a code
+    /// thus differs only where v - 0.5 is a half-integer in f32. For f16 the sum with the bias
+    /// is an f32 (resolution 2^-13 near 1536) before the f16 store rounds it to an integer, so
+    /// a code can also differ where v - 0.5 lies within 2^-14 of a half-integer, and the parts'
+    /// sum can differ from the f32 value by 2^-25 where the smallest part is subnormal. The
+    /// nominal conductances' sums are integers: equal.
+    fn coded_products(
+        &self,
+        st: &State,
+        x: &Tensor,
+        cols: i64,
+        c: &CodedAdc,
+    ) -> Result<Tensor, TchError> {
         let dev = self.device;
+        let x = match self.parts() {
+            Some(_) => Tensor::f_cat(&[x, x, x], 2)?,
+            None => x.shallow_clone(),
+        };
         let out = if dev.is_cuda() {
+            let x = x.f_to_kind(c.kind)?;
             let (ti, reads) = (self.row_tiles as i64, x.size()[1]);
-            let out = Tensor::f_empty([ti, reads, cols], (Kind::Float, dev))?;
-            let bias = Tensor::f_full([cols], EPILOGUE_BIAS, (Kind::Float, dev))?;
+            let out = Tensor::f_empty([ti, reads, cols], (c.kind, dev))?;
+            let bias = Tensor::f_full([cols], c.bias, (c.kind, dev))?;
             for t in 0..ti {
                 let ot = out.f_select(0, t)?;
                 let _ = bias.f_addmm_out(&ot, &x.f_select(0, t)?, &st.cells.f_select(0, t)?)?;
@@ -629,46 +640,10 @@ impl TorchMatrix {
             out
         } else {
             let mut v = x.f_bmm(&st.cells)?;
-            let _ = v.f_add_scalar_(EPILOGUE_BIAS)?;
-            v
+            let _ = v.f_add_scalar_(c.bias)?;
+            v.f_to_kind(c.kind)?
         };
         out.f_view_dtype(Kind::Half)
-    }
-
-    /// The analogue path's codes as f16 (`TorchEngine::f16_products`), where the programmed
-    /// bounds prove that no conversion leaves the ADC's range and codes stay below 512: the
-    /// product of the levels with the cells' three f16 parts (`split_parts`), accumulated in
-    /// f32, plus a bias of 1536 added in the epilogue and the result stored as f16, whose ulp
-    /// is 1 from 1024 to 2048: 1536 + round(v - 0.5) (the 0.5 row unread), the code. Returns
-    /// f16 [T, cycles * bv, cols]. On CUDA a 1-D `addmm` bias of the operands' dtype, which
-    /// cuBLASLt adds to the f32 accumulator before the f16 store: the ADC inputs are written
-    /// once, 2 bytes each, and read once by the shift-and-add (`cycle_sum_f16`), a quarter of
-    /// the f32 floor path's traffic, with the products on tensor cores. On the CPU (for tests)
-    /// the same sums in f32 products, the bias added after, then stored as f16.
-    ///
-    /// The sum with the bias is rounded to f32 (resolution 2^-13 there) before the f16 store
-    /// rounds it to an integer: a code can differ from one rounding of v where v - 0.5 lies
-    /// within 2^-14 of a half-integer, besides ties; and the parts' sum can differ from the f32
-    /// value by 2^-25 where the smallest part is subnormal. Both are below f32's own rounding
-    /// of a product's terms; the nominal conductances' sums are integers (equal).
-    fn half_codes(&self, st: &State, x: &Tensor, cols: i64) -> Result<Tensor, TchError> {
-        let dev = self.device;
-        let x3 = Tensor::f_cat(&[x, x, x], 2)?;
-        if dev.is_cuda() {
-            let x3 = x3.f_to_kind(Kind::Half)?;
-            let (ti, reads) = (self.row_tiles as i64, x3.size()[1]);
-            let out = Tensor::f_empty([ti, reads, cols], (Kind::Half, dev))?;
-            let bias = Tensor::f_full([cols], HALF_BIAS, (Kind::Half, dev))?;
-            for t in 0..ti {
-                let ot = out.f_select(0, t)?;
-                let _ = bias.f_addmm_out(&ot, &x3.f_select(0, t)?, &st.cells.f_select(0, t)?)?;
-            }
-            Ok(out)
-        } else {
-            let mut v = x3.f_bmm(&st.cells)?;
-            let _ = v.f_add_scalar_(HALF_BIAS)?;
-            v.f_to_kind(Kind::Half)
-        }
     }
 
     /// y [bv, N] before the tail (i64, on the device), and the saturated conversions (an i64
@@ -1106,17 +1081,6 @@ fn split_parts(g: &[f32], block: usize, kind: Kind) -> Vec<f32> {
     out
 }
 
-/// The analogue epilogue's bias: 1.5 * 2^23 (f32's ulp is 1 from 2^23 to 2^24, so adding it
-/// rounds to an integer) plus 0x3C00, so that the low 16 bits of bias + code read as the f16
-/// 1 + code/1024 for every code below `EPILOGUE_CODES`.
-const EPILOGUE_BIAS: f64 = (3u64 << 22) as f64 + 15360.0;
-/// Codes below this (ADCs of at most 10 bits) keep their f16 low halves in [1, 2).
-const EPILOGUE_CODES: u32 = 1024;
-/// The f16 codes' bias: f16's ulp is 1 from 1024 to 2048.
-const HALF_BIAS: f64 = 1536.0;
-/// Codes below this (ADCs of at most 9 bits) stay below 2048 with the bias.
-const HALF_CODES: u32 = 512;
-
 /// How codes are held in an f16 tensor: code c at every `stride`-th entry as offset + c * step.
 #[derive(Clone, Copy)]
 struct F16Codes {
@@ -1124,17 +1088,42 @@ struct F16Codes {
     step: f64,
     stride: i64,
 }
-/// The epilogue's low halves: 1 + c/1024 at even entries.
-const EPILOGUE_F16: F16Codes = F16Codes {
-    offset: 1.0,
-    step: 1.0 / 1024.0,
-    stride: 2,
+
+/// An analogue ADC taken in the products' epilogue (`TorchMatrix::coded_products`): the bias
+/// that rounds each conversion to an integer, the dtype of the product's operands and output,
+/// the codes it holds (all below `codes_below`) and how `cycle_sum_f16` reads them.
+struct CodedAdc {
+    bias: f64,
+    kind: Kind,
+    codes_below: u32,
+    read: F16Codes,
+}
+
+/// f32 products (`TorchEngine::rounding_epilogue`): a bias of 1.5 * 2^23 (f32's ulp is 1 from
+/// 2^23 to 2^24) plus 0x3C00, so that the low 16 bits of bias + code, read as f16, are
+/// 1 + code/1024 for codes below 1024 (ADCs of at most 10 bits); those halves at even entries.
+const EPILOGUE: CodedAdc = CodedAdc {
+    bias: (3u64 << 22) as f64 + 15360.0,
+    kind: Kind::Float,
+    codes_below: 1024,
+    read: F16Codes {
+        offset: 1.0,
+        step: 1.0 / 1024.0,
+        stride: 2,
+    },
 };
-/// The f16 products' codes: 1536 + c.
-const HALF_CODES_F16: F16Codes = F16Codes {
-    offset: HALF_BIAS,
-    step: 1.0,
-    stride: 1,
+
+/// f16 products (`TorchEngine::f16_products`): a bias of 1536 (f16's ulp is 1 from 1024 to
+/// 2048), so that the stored f16 is 1536 + code for codes below 512 (at most 9 bits).
+const HALF: CodedAdc = CodedAdc {
+    bias: 1536.0,
+    kind: Kind::Half,
+    codes_below: 512,
+    read: F16Codes {
+        offset: 1536.0,
+        step: 1.0,
+        stride: 1,
+    },
 };
 
 /// The cycles [b0, b1) of each group of `cycle_sum`, with its base weight |w_b0|: as many as
