@@ -124,7 +124,7 @@ mod torch_side {
     use super::*;
     use nestevo_couple::batch_from_frames;
     use nestevo_data::StreamId;
-    use nestevo_eval::HeldOut;
+    use nestevo_eval::{Detection, HeldOut};
     use nestevo_train::{checkpoint, decode as tdecode, detector::Detector, loss::HeadOut};
     use tch::{Device, Kind, Tensor};
 
@@ -194,17 +194,25 @@ mod torch_side {
         let b = tdecode::decode(&out, &ids, (96, 96), &Default::default());
         assert!(!a.is_empty());
         assert_eq!(a.len(), b.len());
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!((x.image_id, x.class), (y.image_id, y.class));
-            for (p, q) in [
-                (x.score, y.score),
-                (x.x0, y.x0),
-                (x.y0, y.y0),
-                (x.x1, y.x1),
-                (x.y1, y.y1),
-            ] {
-                assert!((p - q).abs() < 1e-5, "{x:?} vs {y:?}");
-            }
+        // The same detections; among equal scores the two top-k's orders may differ, so each
+        // of ours is matched to one of theirs, not to the one at its index.
+        let same = |x: &Detection, y: &Detection| {
+            (x.image_id, x.class) == (y.image_id, y.class)
+                && [
+                    (x.score, y.score),
+                    (x.x0, y.x0),
+                    (x.y0, y.y0),
+                    (x.x1, y.x1),
+                    (x.y1, y.y1),
+                ]
+                .iter()
+                .all(|(p, q)| (p - q).abs() < 1e-5)
+        };
+        let mut unused = vec![true; b.len()];
+        for (i, x) in a.iter().enumerate() {
+            let j = (0..b.len()).find(|&j| unused[j] && same(x, &b[j]));
+            let j = j.unwrap_or_else(|| panic!("{x:?} not among theirs (near {:?})", b[i]));
+            unused[j] = false;
         }
     }
 }
