@@ -20,7 +20,7 @@ use nestevo_data::StreamId;
 use nestevo_eval::HeldOut;
 use nestevo_kernels::InputMode;
 use nestevo_model::{load_model, ModelDesc, Op, Tensors};
-use nestevo_xbar_torch::{TorchEngine, TorchMatrix};
+use nestevo_xbar_torch::{AnalogVariant, TorchEngine, TorchMatrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cell::OnceCell;
@@ -200,16 +200,12 @@ fn variants(
     row: impl Fn(&str, f64),
 ) {
     let yf = OnceCell::new();
-    for (name, split, epilogue, f16) in [
-        ("bf16-part products", true, false, false),
-        ("ADC in the products' epilogue", false, true, false),
-        ("f16-part products, f16 codes", false, false, true),
+    for (name, variant) in [
+        ("bf16-part products", AnalogVariant::Bf16),
+        ("ADC in the products' epilogue", AnalogVariant::Epilogue),
+        ("f16-part products, f16 codes", AnalogVariant::F16),
     ] {
-        let eng = TorchEngine::on(dev)
-            .with_split_products(split)
-            .with_rounding_epilogue(epilogue)
-            .with_f16_products(f16)
-            .backend();
+        let eng = TorchEngine::on(dev).with_analog(variant).backend();
         let m = match CimMatrix::program_on(&eng, spec, w.view(), noise) {
             Ok(m) => m,
             Err(e) => {
@@ -222,7 +218,9 @@ fn variants(
             .as_any()
             .and_then(|a| a.downcast_ref::<TorchMatrix>())
             .expect("a torch matrix");
-        if (epilogue && !tm.rounding_epilogue()) || (f16 && !tm.f16_codes()) {
+        if (variant == AnalogVariant::Epilogue && !tm.rounding_epilogue())
+            || (variant == AnalogVariant::F16 && !tm.f16_codes())
+        {
             println!(
                 "| torch engine, cell noise, {name}: not taken (the bounds need the clamp) | | | |"
             );

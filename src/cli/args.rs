@@ -86,15 +86,15 @@ impl HeldOutArgs {
     }
 }
 
-/// `--backend cpu|torch[:OPTIONS]`: the engine of the crossbars, for every command that runs
+/// `--backend cpu|torch[:VARIANT]`: the engine of the crossbars, for every command that runs
 /// them.
 #[derive(Args, Clone)]
 pub struct BackendArg {
     /// Engine of the crossbars: the CPU kernels, or LibTorch tensors (CUDA when present, else
     /// the CPU); both compute the same products and counts. Allowed: cpu, torch, or torch:
-    /// with a comma-separated list of the analogue path's variants: bf16 (products from bf16
-    /// parts, tensor cores on CUDA), epilogue (the ADC in the f32 products' epilogue); or
-    /// torch:f16 (products from f16 parts, codes rounded and stored as f16).
+    /// with one of the analogue path's variants: bf16 (products from bf16 parts, tensor cores
+    /// on CUDA), epilogue (the ADC in the f32 products' epilogue), f16 (products from f16
+    /// parts, codes rounded and stored as f16).
     #[arg(long, default_value = "cpu")]
     pub backend: EngineKind,
 }

@@ -174,6 +174,50 @@ impl XbarEngine for KernelEngine {
     }
 }
 
+/// How an engine computes the analogue path (cell noise) where it offers a choice (the LibTorch
+/// engine, for GPUs): every variant computes the same law and counts; they differ in the dtypes
+/// of the products and of the ADC's codes, so in which conversions lying within float rounding
+/// of a code boundary take the other code. One at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum AnalogVariant {
+    /// f32 products, then the ADC as passes over them.
+    #[default]
+    F32,
+    /// Products from three bf16 parts of every programmed value (exactly its f32 value) with
+    /// f32 accumulation: tensor cores on CUDA.
+    Bf16,
+    /// f32 products whose epilogue rounds each conversion (a bias), where the programmed bounds
+    /// need neither the ADC's clamp nor its count; else as `F32`.
+    Epilogue,
+    /// Products from three f16 parts, each code rounded in the epilogue and stored as an f16,
+    /// where the bounds allow (codes below 512); else as `Bf16` with f16 parts.
+    F16,
+}
+
+impl AnalogVariant {
+    pub const ALL: [AnalogVariant; 4] = [
+        AnalogVariant::F32,
+        AnalogVariant::Bf16,
+        AnalogVariant::Epilogue,
+        AnalogVariant::F16,
+    ];
+
+    /// Its name as an engine option (`--backend torch:NAME`); none for the default.
+    pub fn option(self) -> Option<&'static str> {
+        match self {
+            AnalogVariant::F32 => None,
+            AnalogVariant::Bf16 => Some("bf16"),
+            AnalogVariant::Epilogue => Some("epilogue"),
+            AnalogVariant::F16 => Some("f16"),
+        }
+    }
+
+    /// The variant an option names.
+    pub fn from_option(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.option() == Some(name))
+    }
+}
+
 /// The engine a layer is programmed on; the default is the CPU kernels. Cheap to clone.
 #[derive(Clone)]
 pub struct Backend(Arc<dyn XbarEngine>);

@@ -16,7 +16,7 @@ pub mod quant;
 pub mod stats;
 
 pub use backend::{
-    Backend, BackendError, CellNoise, NetRun, NetworkEngine, XbarEngine, XbarMatrix,
+    AnalogVariant, Backend, BackendError, CellNoise, NetRun, NetworkEngine, XbarEngine, XbarMatrix,
 };
 pub use conv::{fold_batch_norm, CimConv2d, Conv2dShape};
 pub use error::CimError;

@@ -70,10 +70,10 @@
 //!   programming noise), never with read noise. The shift-and-add is the exact path's
 //!   (`cycle_sum`). The tensor of ADC inputs, [T, cycles * B, N*slices + C], is thus written
 //!   once, floored in place and read once: the path is bound by that traffic on a GPU.
-//!   `TorchEngine::rounding_epilogue` drops the floor pass where the bounds allow: a bias in
+//!   `AnalogVariant::Epilogue` drops the floor pass where the bounds allow: a bias in
 //!   the f32 product's epilogue rounds every conversion to an integer whose low 16 bits the
 //!   shift-and-add reads as f16 (`TorchMatrix`'s `coded_products`, `cycle_sum_f16`);
-//!   `TorchEngine::f16_products` takes the products from f16 parts and stores each code,
+//!   `AnalogVariant::F16` takes the products from f16 parts and stores each code,
 //!   rounded by a bias in the epilogue, as an f16 (the same functions).
 //! - Per-read noise: drawn on the device from LibTorch's generator, seeded per run chunk from
 //!   the read seed (under a lock: reproducible run to run on one device and budget; it reseeds
@@ -95,6 +95,7 @@ mod matrix;
 mod net;
 
 pub use matrix::{round_half_away, TorchMatrix};
+pub use nestevo_cim::AnalogVariant;
 
 use nestevo_cim::{Backend, BackendError, CellNoise, NetworkEngine, XbarEngine, XbarMatrix};
 use nestevo_kernels::XbarConfig;
@@ -110,24 +111,16 @@ pub struct TorchEngine {
     /// Noiseless runs take the exact product where the programmed crossbars provably cannot
     /// saturate (the kernels' rule); `false` keeps the bit-serial tensors (for tests).
     pub exact_product: bool,
-    /// The analogue path's products from three bf16 parts of every programmed value (exactly
-    /// its f32 value) with f32 accumulation: tensor-core products on CUDA (`bmm` with an f32
-    /// output), f32 products of the same parts on the CPU (for tests). Off by default.
-    pub split_products: bool,
-    /// The analogue path's ADC in its products' epilogue where the programmed conductances
-    /// prove that no conversion needs the clamp or the saturation count, with f32 products
-    /// (not with `split_products`: LibTorch's bf16 products take no f32 bias): a bias added to
-    /// the f32 accumulator rounds each conversion, and the shift-and-add reads the codes from
-    /// the results' low halves as f16 (`TorchMatrix`'s `coded_products`). Half the ADC's
-    /// memory traffic on a GPU; slower on the CPU (for tests there). Off by default.
-    pub rounding_epilogue: bool,
-    /// The analogue path's products from three f16 parts of every programmed value (tensor
-    /// cores on CUDA, f32 accumulation), and where the bounds need neither clamp nor count
-    /// and codes stay below 512, each code rounded by a bias of 1536 in the epilogue and
-    /// stored as an f16, which the shift-and-add reads (`TorchMatrix`'s `coded_products`): a
-    /// quarter of the f32 path's memory traffic. Takes precedence over `split_products` and
-    /// `rounding_epilogue`; slower on the CPU (for tests there). Off by default.
-    pub f16_products: bool,
+    /// How the analogue path (cell noise) computes its products and ADC (`AnalogVariant`):
+    /// `Bf16`, products from three bf16 parts (tensor cores on CUDA: `bmm` with an f32
+    /// output); `Epilogue`, a bias added to the f32 accumulator in the products' epilogue
+    /// rounds each conversion and the shift-and-add reads the codes from the results' low
+    /// halves as f16, where the programmed conductances prove that no conversion needs the
+    /// clamp or the count (half the ADC's memory traffic on a GPU); `F16`, products from three
+    /// f16 parts whose codes a bias of 1536 rounds in the epilogue and the product stores as
+    /// f16 (a quarter of it). On the CPU the same arithmetic as f32 products of the parts (for
+    /// tests; slower there). `F32` by default.
+    pub analog: AnalogVariant,
 }
 
 impl TorchEngine {
@@ -142,9 +135,7 @@ impl TorchEngine {
             device,
             memory,
             exact_product: true,
-            split_products: false,
-            rounding_epilogue: false,
-            f16_products: false,
+            analog: AnalogVariant::F32,
         }
     }
 
@@ -153,18 +144,8 @@ impl TorchEngine {
         self
     }
 
-    pub fn with_split_products(mut self, on: bool) -> Self {
-        self.split_products = on;
-        self
-    }
-
-    pub fn with_rounding_epilogue(mut self, on: bool) -> Self {
-        self.rounding_epilogue = on;
-        self
-    }
-
-    pub fn with_f16_products(mut self, on: bool) -> Self {
-        self.f16_products = on;
+    pub fn with_analog(mut self, variant: AnalogVariant) -> Self {
+        self.analog = variant;
         self
     }
 
@@ -182,16 +163,11 @@ impl TorchEngine {
 impl XbarEngine for TorchEngine {
     /// As `--backend` names it: the variants after a colon.
     fn name(&self) -> &'static str {
-        match (
-            self.f16_products,
-            self.split_products,
-            self.rounding_epilogue,
-        ) {
-            (true, _, _) => "torch:f16",
-            (false, false, false) => "torch",
-            (false, true, false) => "torch:bf16",
-            (false, false, true) => "torch:epilogue",
-            (false, true, true) => "torch:bf16,epilogue",
+        match self.analog {
+            AnalogVariant::F32 => "torch",
+            AnalogVariant::Bf16 => "torch:bf16",
+            AnalogVariant::Epilogue => "torch:epilogue",
+            AnalogVariant::F16 => "torch:f16",
         }
     }
 

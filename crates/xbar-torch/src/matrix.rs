@@ -2,7 +2,7 @@
 //! the dtypes and why the noiseless result is exact are in the module doc (`super`).
 
 use super::{engine_err, TorchEngine};
-use nestevo_cim::{BackendError, CellNoise, XbarMatrix};
+use nestevo_cim::{AnalogVariant, BackendError, CellNoise, XbarMatrix};
 use nestevo_kernels::{
     exact_product_holds, float_adc, AdcMode, Counts, InputMode, KernelError, Programmed, ReadNoise,
     XbarConfig,
@@ -51,13 +51,8 @@ pub struct TorchMatrix {
     device: Device,
     memory: usize,
     analog: bool,
-    /// The analogue products from three bf16 parts (`TorchEngine::split_products`).
-    split: bool,
-    /// The analogue ADC in the products' epilogue (`TorchEngine::rounding_epilogue`).
-    epilogue: bool,
-    /// The analogue products from three f16 parts, codes rounded into f16 in their epilogue
-    /// (`TorchEngine::f16_products`).
-    half: bool,
+    /// How the analogue path computes (`TorchEngine::analog`; `F32` off it).
+    variant: AnalogVariant,
     /// Sum over K of each output's signed weights (offset-binary inputs).
     wsum: Vec<i64>,
     state: Mutex<State>,
@@ -145,9 +140,10 @@ impl TorchMatrix {
             device: e.device,
             memory: e.memory,
             analog: cpu.is_some(),
-            split: e.split_products && cpu.is_some(),
-            epilogue: e.rounding_epilogue && cpu.is_some(),
-            half: e.f16_products && cpu.is_some(),
+            variant: match cpu {
+                Some(_) => e.analog,
+                None => AnalogVariant::F32,
+            },
             wsum,
             state: Mutex::new(State {
                 cells: Tensor::new(),
@@ -312,14 +308,14 @@ impl TorchMatrix {
     }
 
     /// Analogue path: whether a run without read noise takes its ADC in the products'
-    /// epilogue (`TorchEngine::rounding_epilogue`, with f32 products, where the bounds need
+    /// epilogue (`AnalogVariant::Epilogue`, with f32 products, where the bounds need
     /// neither clamp nor count and codes stay below 1024).
     pub fn rounding_epilogue(&self) -> bool {
         self.coded_now().is_some_and(|c| std::ptr::eq(c, &EPILOGUE))
     }
 
     /// Analogue path: whether a run without read noise takes the f16 products with their codes
-    /// rounded in the epilogue (`TorchEngine::f16_products`, where the bounds need neither
+    /// rounded in the epilogue (`AnalogVariant::F16`, where the bounds need neither
     /// clamp nor count and codes stay below 512).
     pub fn f16_codes(&self) -> bool {
         self.coded_now().is_some_and(|c| std::ptr::eq(c, &HALF))
@@ -333,23 +329,20 @@ impl TorchMatrix {
     /// The ADC in the products' epilogue a run without read noise takes, given the programmed
     /// bounds: none where they need the clamp or the count; f16 products before f32 ones.
     fn coded(&self, (below, above): (bool, bool)) -> Option<&'static CodedAdc> {
-        let candidate = if self.half {
-            &HALF
-        } else if self.epilogue && !self.split {
-            &EPILOGUE
-        } else {
-            return None;
+        let candidate = match self.variant {
+            AnalogVariant::F16 => &HALF,
+            AnalogVariant::Epilogue => &EPILOGUE,
+            AnalogVariant::F32 | AnalogVariant::Bf16 => return None,
         };
         (!below && !above && self.cfg.max_code() < candidate.codes_below).then_some(candidate)
     }
 
-    /// The dtype of the analogue cells' three parts, if split (`split_parts`): f16 before
-    /// bf16.
+    /// The dtype of the analogue cells' three parts, if split (`split_parts`).
     fn parts(&self) -> Option<Kind> {
-        match (self.half, self.split) {
-            (true, _) => Some(Kind::Half),
-            (false, true) => Some(Kind::BFloat16),
-            (false, false) => None,
+        match self.variant {
+            AnalogVariant::F16 => Some(Kind::Half),
+            AnalogVariant::Bf16 => Some(Kind::BFloat16),
+            AnalogVariant::F32 | AnalogVariant::Epilogue => None,
         }
     }
 
@@ -1099,7 +1092,7 @@ struct CodedAdc {
     read: F16Codes,
 }
 
-/// f32 products (`TorchEngine::rounding_epilogue`): a bias of 1.5 * 2^23 (f32's ulp is 1 from
+/// f32 products (`AnalogVariant::Epilogue`): a bias of 1.5 * 2^23 (f32's ulp is 1 from
 /// 2^23 to 2^24) plus 0x3C00, so that the low 16 bits of bias + code, read as f16, are
 /// 1 + code/1024 for codes below 1024 (ADCs of at most 10 bits); those halves at even entries.
 const EPILOGUE: CodedAdc = CodedAdc {
@@ -1113,7 +1106,7 @@ const EPILOGUE: CodedAdc = CodedAdc {
     },
 };
 
-/// f16 products (`TorchEngine::f16_products`): a bias of 1536 (f16's ulp is 1 from 1024 to
+/// f16 products (`AnalogVariant::F16`): a bias of 1536 (f16's ulp is 1 from 1024 to
 /// 2048), so that the stored f16 is 1536 + code for codes below 512 (at most 9 bits).
 const HALF: CodedAdc = CodedAdc {
     bias: 1536.0,

@@ -4,7 +4,7 @@
 
 use nestevo_cim::{CellNoise, XbarEngine, XbarMatrix};
 use nestevo_kernels::{AdcMode, Counts, InputMode, Programmed, ReadNoise, XbarConfig};
-use nestevo_xbar_torch::{TorchEngine, TorchMatrix};
+use nestevo_xbar_torch::{AnalogVariant, TorchEngine, TorchMatrix};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -147,12 +147,10 @@ proptest! {
         b in 1usize..=12,
         seed in any::<u64>(),
         memory in prop::option::of(1usize..(4 << 20)),
-        // The products from bf16 parts of the cells (f32 products of them on the CPU).
-        split in any::<bool>(),
-        // The ADC in the products' epilogue, where the bounds let it.
-        epilogue in any::<bool>(),
-        // The products from f16 parts, their codes in f16 where the bounds let it.
-        f16 in any::<bool>(),
+        // The default f32 products, the products from bf16 parts of the cells (f32 products
+        // of them on the CPU), the ADC in the products' epilogue where the bounds let it, the
+        // products from f16 parts with their codes in f16 where the bounds let it.
+        variant in prop::sample::select(AnalogVariant::ALL.to_vec()),
     ) {
         let slices = (wb / bpc) as usize;
         prop_assume!(cols >= slices);
@@ -161,19 +159,19 @@ proptest! {
         let nominal = CellNoise::programming(0.0, 1);
         let cpu = Programmed::new(&c, &w, k, n).unwrap().program_cells(&nominal.laws, 1).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
-        let mut eng = torch()
-            .with_split_products(split)
-            .with_rounding_epilogue(epilogue)
-            .with_f16_products(f16);
+        let mut eng = torch().with_analog(variant);
         if let Some(m) = memory {
             eng = eng.with_memory(m);
         }
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(nominal)).unwrap();
         let free = tm.analog_bounds() == (false, false);
-        prop_assert_eq!(tm.f16_codes(), f16 && free && c.max_code() < 512);
+        prop_assert_eq!(
+            tm.f16_codes(),
+            variant == AnalogVariant::F16 && free && c.max_code() < 512
+        );
         prop_assert_eq!(
             tm.rounding_epilogue(),
-            epilogue && !split && !f16 && free && c.max_code() < 1024
+            variant == AnalogVariant::Epilogue && free && c.max_code() < 1024
         );
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         prop_assert_eq!(ct, ce);
@@ -313,9 +311,10 @@ fn isaac() -> XbarConfig {
 /// negative top cycle included.
 #[test]
 fn noiseless_conductances_are_exact() {
-    let floor = [(1u32, false), (1, true), (2, true), (4, false)].map(|d| (d, 16, 0));
-    let epilogue = [(1u32, false), (1, true), (2, true)].map(|d| (d, 10, 1));
-    let f16 = [(1u32, false), (1, true)].map(|d| (d, 9, 2));
+    let floor =
+        [(1u32, false), (1, true), (2, true), (4, false)].map(|d| (d, 16, AnalogVariant::F32));
+    let epilogue = [(1u32, false), (1, true), (2, true)].map(|d| (d, 10, AnalogVariant::Epilogue));
+    let f16 = [(1u32, false), (1, true)].map(|d| (d, 9, AnalogVariant::F16));
     let cases = floor.into_iter().chain(epilogue).chain(f16);
     for ((dac, signed), adc_bits, variant) in cases {
         let c = XbarConfig {
@@ -326,13 +325,13 @@ fn noiseless_conductances_are_exact() {
         let (b, k, n) = (6, 300, 40);
         let (w, x) = data(&c, (b, k, n), signed, false, 11);
         let cells = Some(CellNoise::programming(0.0, 3));
-        let eng = torch()
-            .with_rounding_epilogue(variant == 1)
-            .with_f16_products(variant == 2);
-        let tm = TorchMatrix::program(&eng, &c, &w, k, n, cells).unwrap();
+        let tm = TorchMatrix::program(&torch().with_analog(variant), &c, &w, k, n, cells).unwrap();
         assert_eq!(
             (tm.rounding_epilogue(), tm.f16_codes()),
-            (variant == 1, variant == 2)
+            (
+                variant == AnalogVariant::Epilogue,
+                variant == AnalogVariant::F16
+            )
         );
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         let cpu = Programmed::new(&c, &w, k, n).unwrap();
@@ -391,16 +390,17 @@ fn cell_noise_matches_kernels_draws() {
         .unwrap();
     let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
     let mut yt = Vec::new();
-    // The f32 cells, and their bf16 parts (`split_products`); the ADC after the product and
-    // in its epilogue (`rounding_epilogue`).
-    for (split, epilogue) in [(false, false), (true, false), (false, true), (true, true)] {
-        let eng = torch()
-            .with_split_products(split)
-            .with_rounding_epilogue(epilogue);
+    // The f32 cells, and their bf16 parts; the ADC after the product and in its epilogue.
+    for variant in [
+        AnalogVariant::F32,
+        AnalogVariant::Bf16,
+        AnalogVariant::Epilogue,
+    ] {
+        let eng = torch().with_analog(variant);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(cells.clone())).unwrap();
         assert_eq!(
             tm.rounding_epilogue(),
-            epilogue && !split && tm.analog_bounds() == (false, false)
+            variant == AnalogVariant::Epilogue && tm.analog_bounds() == (false, false)
         );
         assert!(!tm.f16_codes());
         let ct;
@@ -413,13 +413,13 @@ fn cell_noise_matches_kernels_draws() {
         let diff = yt.iter().zip(&ye).filter(|(a, b)| a != b).count();
         assert!(
             diff * 100 <= yt.len(),
-            "split {split}: {diff} of {} outputs differ from the kernels'",
+            "{variant:?}: {diff} of {} outputs differ from the kernels'",
             yt.len()
         );
         let (st, se) = (ct.adc_saturations as f64, ce.adc_saturations as f64);
         assert!(
             (st - se).abs() <= 0.01 * se.max(100.0),
-            "split {split}: saturations {st} vs {se}"
+            "{variant:?}: saturations {st} vs {se}"
         );
     }
     // Flipped ISAAC tiles, conductances within [g_min, g_max]: no input can take a conversion
@@ -433,13 +433,21 @@ fn cell_noise_matches_kernels_draws() {
         .unwrap();
     let (ye, ce) = cpu.run(&x, b, InputMode::Unsigned, None).unwrap();
     let mut runs = Vec::new();
-    for (epilogue, f16) in [(false, false), (true, false), (false, true)] {
-        let eng = torch()
-            .with_rounding_epilogue(epilogue)
-            .with_f16_products(f16);
+    for variant in [
+        AnalogVariant::F32,
+        AnalogVariant::Epilogue,
+        AnalogVariant::F16,
+    ] {
+        let eng = torch().with_analog(variant);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(prog.clone())).unwrap();
         assert_eq!(tm.analog_bounds(), (false, false));
-        assert_eq!((tm.rounding_epilogue(), tm.f16_codes()), (epilogue, f16));
+        assert_eq!(
+            (tm.rounding_epilogue(), tm.f16_codes()),
+            (
+                variant == AnalogVariant::Epilogue,
+                variant == AnalogVariant::F16
+            )
+        );
         let (y, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
         assert_eq!(ct, ce);
         runs.push(y);
