@@ -23,7 +23,7 @@ use nestevo_model::{load_model, ModelDesc, Op, Tensors};
 use nestevo_xbar_torch::{AnalogVariant, TorchEngine, TorchMatrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -101,6 +101,12 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
     row("plain f32 product, LibTorch (device)", plain_dev, plain_dev);
     let torch = TorchEngine::on(dev).backend();
     for (name, noise) in [("noiseless", &none), ("cell noise mu 0.01", &cell)] {
+        // The torch engine's times, for the goal's ratios against the CPU kernels at the end.
+        let timed = RefCell::new(Vec::<(String, f64)>::new());
+        let row = |name: &str, s: f64, base: f64| {
+            timed.borrow_mut().push((name.to_string(), s));
+            row(name, s, base)
+        };
         let t0 = Instant::now();
         let mt = CimMatrix::program_on(&torch, &spec, w.view(), noise).unwrap();
         let prog_t = t0.elapsed().as_secs_f64();
@@ -183,6 +189,17 @@ fn layer(b: usize, reps: usize, with_cpu: bool, dev: Device) {
                 if sc == st { "equal" } else { "DIFFER" },
                 tt / tc
             );
+            // The goal's reading: each torch row against the CPU kernels of this machine.
+            for (what, t) in timed
+                .borrow()
+                .iter()
+                .filter(|(w, _)| w.starts_with("torch engine"))
+            {
+                println!(
+                    "| (goal: {what}: {:.1}x as fast as the CPU kernels) | | | |",
+                    tc / t
+                );
+            }
         }
     }
 }

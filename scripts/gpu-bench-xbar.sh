@@ -4,7 +4,7 @@
 # 1024x1024 layer at a batch of 4096 vectors (noiseless: the exact product and the bit-serial
 # tensors; cell noise, its f32 products alone and its variants: bf16-part products, the ADC in
 # the f32 products' epilogue, f16-part products with f16 codes; outputs and counts checked
-# against the kernels); then, with
+# against the kernels, and each torch row's speed against theirs, the goal's reading); then, with
 # target/release/nestevo carried too, the shipped global detector on 1200 frames of stream D
 # (noiseless and cell noise, and cell noise on the torch engine's three variants), ResNet-50
 # (224x224, 8 images, exported there by scripts/export_resnet50_plain.py with its torch) on the
