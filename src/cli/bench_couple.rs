@@ -112,6 +112,7 @@ pub fn gpu_vs_cim(a: GpuVsCimArgs) -> Result<()> {
         calib_frames: a.calib_frames,
         noise: a.noise.spec(0.0)?,
         backend: a.backend.get()?,
+        batch: nestevo_couple::FRAMES_PER_FORWARD,
     };
     let run = run_detector(&desc, &tensors, &spec, &cfg)?;
     let program = WriteCost::default().program(&spec, &desc)?;
@@ -206,6 +207,7 @@ pub fn adc(a: AdcSweepArgs) -> Result<()> {
         calib_frames: a.calib_frames,
         noise: Default::default(),
         backend: a.backend.get()?,
+        batch: nestevo_couple::FRAMES_PER_FORWARD,
     };
     let grid = AdcGrid {
         bits: a.bits,

@@ -7,7 +7,9 @@ use ndarray_npy::{read_npy, write_npy};
 use nestevo_arch::ArchSpec;
 use nestevo_cim::NoiseSpec;
 use nestevo_core::error::write_atomic;
-use nestevo_couple::generic::{as_frames, output_layout, render_generic, run_generic};
+use nestevo_couple::generic::{
+    as_frames, output_layout, render_generic, run_generic, GenericConfig,
+};
 use nestevo_model::onnx::load_network;
 use std::path::Path;
 
@@ -39,16 +41,12 @@ pub fn run(a: RunArgs, spec: ArchSpec, noise: NoiseSpec) -> Result<()> {
         )?,
         None => x.clone(),
     };
-    let backend = a.backend.get()?;
-    let r = run_generic(
-        &desc,
-        &tensors,
-        &spec,
-        x.view(),
-        calib.view(),
-        &noise,
-        &backend,
-    )?;
+    let run = GenericConfig {
+        noise,
+        backend: a.backend.get()?,
+        batch: a.batch,
+    };
+    let r = run_generic(&desc, &tensors, &spec, x.view(), calib.view(), &run)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let several = desc.outputs.len() > 1;
     for (k, name) in desc.outputs.iter().enumerate() {

@@ -21,6 +21,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         calib_frames: a.calib_frames,
         noise: a.noise.spec(0.0)?,
         backend: a.backend.get()?,
+        batch: a.batch,
     };
     let checkpoint = a
         .checkpoint

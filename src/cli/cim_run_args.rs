@@ -32,6 +32,10 @@ pub struct RunArgs {
     pub noise: NoiseArgs,
     #[command(flatten)]
     pub backend: BackendArg,
+    /// Frames (with --inputs, inputs) per forward: more take more memory (im2col, the bit
+    /// planes); an engine on a GPU runs the small detector faster with more.
+    #[arg(long, default_value_t = nestevo_couple::FRAMES_PER_FORWARD)]
+    pub batch: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

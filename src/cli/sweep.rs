@@ -222,6 +222,7 @@ fn detector_score(r: &RunArgs, n: usize) -> Result<nestevo_couple::sweep_score::
             calib_frames: r.calib_frames,
             noise: r.noise.spec(0.0)?,
             backend: r.backend.get()?,
+            batch: nestevo_couple::FRAMES_PER_FORWARD,
         },
     })
 }

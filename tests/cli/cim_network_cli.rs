@@ -91,6 +91,36 @@ fn cli_runs_a_checkpoint_end_to_end() {
     );
 }
 
+/// Frames per forward change no figure of the report but the timings (the kernels compute each
+/// frame alone; cell noise drawn at programming), and the report says how many.
+#[test]
+fn frames_per_forward_change_no_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = terminal_checkpoint(dir.path());
+    let run = |batch: &[&str]| -> serde_json::Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_nestevo"))
+            .args(["cim", "run", "--checkpoint"])
+            .arg(&w)
+            .args(["--frames", "5", "--calib-frames", "1", "--json"])
+            .args(["--noise", "cell", "--mu", "0.01"])
+            .args(batch)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let m = j.as_object_mut().unwrap();
+        m.retain(|k, _| !k.ends_with("_seconds"));
+        j
+    };
+    let mut whole = run(&[]);
+    let mut two = run(&["--batch", "2"]);
+    assert_eq!(whole["batch"], 8);
+    assert_eq!(two["batch"], 2);
+    whole["batch"] = 0.into();
+    two["batch"] = 0.into();
+    assert_eq!(whole, two);
+}
+
 #[test]
 fn cli_refuses_bad_input_clearly() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,6 +146,8 @@ fn cli_refuses_bad_input_clearly() {
     assert!(e.contains("--noise none"), "{e}");
     let e = run(&["--checkpoint", w.to_str().unwrap(), "--stream", "Z"]);
     assert!(e.contains("allowed are source, A, B, C, D, E"), "{e}");
+    let e = run(&["--checkpoint", w.to_str().unwrap(), "--batch", "0"]);
+    assert!(e.contains("--batch 0") && e.contains("1 or more"), "{e}");
 }
 
 /// The ndarray runner against the trainer's own network and decoder.

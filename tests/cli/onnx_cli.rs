@@ -86,6 +86,26 @@ fn cim_run_inputs_writes_outputs_and_report() {
     assert_eq!(j["layers"].as_array().unwrap().len(), 2);
     assert!(j["energy_total_uj"].as_f64().unwrap() > 0.0);
     assert!(j["pipeline_time_us"].as_f64().unwrap() > 0.0);
+    assert_eq!(j["batch"], 8);
+    // Two inputs per forward (2 + 1): the same outputs and counts.
+    let d2 = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_nestevo"))
+        .args(["cim", "run", "--model"])
+        .arg(data("mlp.onnx"))
+        .arg("--inputs")
+        .arg(data("mlp_x.npy"))
+        .args(["--batch", "2", "--out"])
+        .arg(d2.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c2: ArrayD<f32> = read_npy(d2.path().join("cim.npy")).unwrap();
+    assert_eq!(c, c2);
+    let j2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d2.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(j2["batch"], 2);
+    assert_eq!(j["total"], j2["total"]);
 }
 
 /// Several outputs give one float/cim pair each, named after the output layer; inputs of the

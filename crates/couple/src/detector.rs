@@ -20,8 +20,9 @@ use nestevo_model::{ModelDesc, Tensors};
 use serde::Serialize;
 use std::time::Instant;
 
-/// Frames per forward: bounds the memory of im2col and the bit planes.
-const BATCH: usize = 8;
+/// Frames per forward unless a run says otherwise (`RunConfig::batch`, `--batch`): bounds the
+/// memory of im2col and the bit planes on the CPU kernels.
+pub const FRAMES_PER_FORWARD: usize = 8;
 
 /// Float detections at or above this score are the reference the crossbar detections are
 /// scored against (the evolution presets' pseudo-label threshold).
@@ -57,6 +58,9 @@ pub struct RunConfig {
     pub noise: NoiseSpec,
     /// Engine of the crossbars.
     pub backend: Backend,
+    /// Frames per forward (`FRAMES_PER_FORWARD` by default): more take more memory; an engine
+    /// on a GPU runs the small detector faster with more.
+    pub batch: usize,
 }
 
 /// Largest |float - crossbar| of each head over all frames.
@@ -80,6 +84,8 @@ pub struct RunReport {
     pub noise: NoiseSpec,
     /// Engine of the crossbars (`cpu` or `torch`).
     pub backend: String,
+    /// Frames per forward.
+    pub batch: usize,
     pub folded_batch_norms: usize,
     pub float: MapReport,
     pub cim: MapReport,
@@ -111,6 +117,11 @@ pub fn run_detector(
 ) -> Result<RunReport, CoupleError> {
     nestevo_core::check!(cfg.frames.frames >= 1, "--frames must be at least 1");
     nestevo_core::check!(cfg.calib_frames >= 1, "--calib-frames must be at least 1");
+    nestevo_core::check!(
+        cfg.batch >= 1,
+        "--batch {}: allowed is 1 or more",
+        cfg.batch
+    );
     let t0 = Instant::now();
     let mut net = CimNetwork::new_on(desc, tensors, spec, &cfg.noise, &cfg.backend)
         .map_err(CoupleError::from)
@@ -126,7 +137,7 @@ pub fn run_detector(
     let mut runs = Vec::new();
     let (mut float_s, mut cim_s) = (0.0, 0.0);
     let mut dcfg = DecodeConfig::default();
-    for chunk in frames.chunks(BATCH) {
+    for chunk in frames.chunks(cfg.batch) {
         let x = batch_from_frames(chunk, &desc.name, desc.input)?;
         let ids: Vec<u64> = chunk.iter().map(|f| f.index).collect();
         let ta = Instant::now();
@@ -162,6 +173,7 @@ pub fn run_detector(
         frame_rule: cfg.frames.describe(),
         noise: cfg.noise,
         backend: cfg.backend.name().to_string(),
+        batch: cfg.batch,
         folded_batch_norms: net.folded_layers().len(),
         float: evaluate_with_ci(&gt, &dets_f),
         cim: evaluate_with_ci(&gt, &dets_c),
@@ -182,8 +194,8 @@ pub fn run_detector(
 pub fn render(r: &RunReport) -> String {
     let n = &r.noise;
     let mut s = format!(
-        "model {} on {} | {} (calibrated on {} frames of the next seed) | noise {:?} mu {} seed {}\n\n",
-        r.model, r.arch, r.frame_rule, r.calib_frames, n.mode, n.mu, n.seed
+        "model {} on {} ({} engine, {} frames per forward) | {} (calibrated on {} frames of the next seed) | noise {:?} mu {} seed {}\n\n",
+        r.model, r.arch, r.backend, r.batch, r.frame_rule, r.calib_frames, n.mode, n.mu, n.seed
     );
     s += "| quantity | float | crossbars |\n|---|---|---|\n";
     s += &format!(

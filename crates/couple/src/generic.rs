@@ -19,9 +19,6 @@ use std::time::Instant;
 
 type Result<T, E = CoupleError> = std::result::Result<T, E>;
 
-/// Frames per forward: bounds the memory of im2col and the bit planes.
-const BATCH: usize = 8;
-
 /// `x` as [B, C, H, W]: given so (dimensions of size 1 may be left out or added, so [B, F]
 /// feeds a network whose description input is [F, 1, 1]), or flat as [B, C*H*W]. Any other
 /// shape with the right count (channels last, say) is refused: reinterpreting it would
@@ -100,6 +97,8 @@ pub struct GenericReport {
     pub noise: NoiseSpec,
     /// Engine of the crossbars (`cpu` or `torch`).
     pub backend: String,
+    /// Inputs per forward.
+    pub batch: usize,
     pub folded_batch_norms: usize,
     pub outputs: Vec<OutputDiff>,
     pub layers: Vec<LayerEnergy>,
@@ -133,17 +132,27 @@ pub struct GenericRun {
     pub cim: Vec<Array4<f32>>,
 }
 
-/// Programs the network on the engine `backend`, calibrates on `calib`, runs `x` in float and
-/// on the crossbars.
+/// How a network runs on the crossbars: its noise, the engine, and inputs per forward.
+#[derive(Debug, Clone)]
+pub struct GenericConfig {
+    pub noise: NoiseSpec,
+    pub backend: Backend,
+    /// Inputs per forward (`FRAMES_PER_FORWARD` by default): more take more memory.
+    pub batch: usize,
+}
+
+/// Programs the network on `run`'s engine, calibrates on `calib`, runs `x` in float and on the
+/// crossbars.
 pub fn run_generic(
     desc: &ModelDesc,
     tensors: &Tensors,
     spec: &ArchSpec,
     x: ArrayView4<f32>,
     calib: ArrayView4<f32>,
-    noise: &NoiseSpec,
-    backend: &Backend,
+    run: &GenericConfig,
 ) -> Result<GenericRun> {
+    let (noise, backend, batch) = (&run.noise, &run.backend, run.batch);
+    nestevo_core::check!(batch >= 1, "--batch {batch}: allowed is 1 or more");
     let t0 = Instant::now();
     let mut net = CimNetwork::new_on(desc, tensors, spec, noise, backend)
         .ctx(|| format!("model {} on accelerator {}", desc.source, spec.name))?;
@@ -157,8 +166,8 @@ pub fn run_generic(
     let mut runs: Vec<LayerRun> = Vec::new();
     let (mut float_s, mut cim_s) = (0.0, 0.0);
     let frames = x.dim().0;
-    for start in (0..frames).step_by(BATCH) {
-        let chunk = x.slice_axis(Axis(0), (start..(start + BATCH).min(frames)).into());
+    for start in (0..frames).step_by(batch) {
+        let chunk = x.slice_axis(Axis(0), (start..(start + batch).min(frames)).into());
         let ta = Instant::now();
         let f = match &reference {
             Some(all) => all
@@ -234,6 +243,7 @@ pub fn run_generic(
         calib_frames: calib.dim().0,
         noise: *noise,
         backend: backend.name().to_string(),
+        batch,
         folded_batch_norms: net.folded_layers().len(),
         outputs,
         layers,
@@ -260,8 +270,8 @@ pub fn run_generic(
 pub fn render_generic(r: &GenericReport) -> String {
     let n = &r.noise;
     let mut s = format!(
-        "model {} on {} ({} engine) | {} frames (calibrated on {}) | noise {:?} mu {} seed {}\n\n",
-        r.model, r.arch, r.backend, r.frames, r.calib_frames, n.mode, n.mu, n.seed
+        "model {} on {} ({} engine, {} per forward) | {} frames (calibrated on {}) | noise {:?} mu {} seed {}\n\n",
+        r.model, r.arch, r.backend, r.batch, r.frames, r.calib_frames, n.mode, n.mu, n.seed
     );
     s += "| output | shape | max abs diff | max abs float | relative | rms diff |\n|---|---|---|---|---|---|\n";
     for o in &r.outputs {

@@ -21,7 +21,7 @@ pub mod sweep_score;
 
 pub use checkpoint::load_checkpoint;
 pub use cim_label::{ChipSetup, CimLabeller, WriteCost};
-pub use detector::{render, run_detector, HeadDiff, RunConfig, RunReport};
+pub use detector::{render, run_detector, HeadDiff, RunConfig, RunReport, FRAMES_PER_FORWARD};
 pub use energy::{run_cost, RunCost};
 pub use error::CoupleError;
 pub use frames::batch_from_frames;

@@ -146,6 +146,7 @@ pub fn device_sweep(
                 ..Default::default()
             },
             backend: s.backend.clone(),
+            batch: nestevo_couple::FRAMES_PER_FORWARD,
         };
         let t = std::time::Instant::now();
         let r = run_detector(desc, tensors, &spec, &cfg)?;

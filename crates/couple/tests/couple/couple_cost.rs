@@ -35,6 +35,7 @@ fn one_run_energy_is_its_layers_and_counts_equal_ppa_for_the_whole_detector() {
         calib_frames: 1,
         noise: NoiseSpec::default(),
         backend: Backend::cpu(),
+        batch: nestevo_couple::FRAMES_PER_FORWARD,
     };
     let r = run_detector(&desc, &tensors, &spec, &cfg).unwrap();
     let c = &r.cost;

@@ -131,6 +131,7 @@ fn detector_map_scores_each_point() {
             calib_frames: 1,
             noise: NoiseSpec::default(),
             backend: Default::default(),
+            batch: nestevo_couple::FRAMES_PER_FORWARD,
         },
     };
     let cfg = SweepConfig {
