@@ -18,7 +18,7 @@ pub enum InputMode {
 /// encoding exist once).
 pub struct Prepared {
     pub batch: usize,
-    /// Bit patterns driven by the DACs, [batch][K].
+    /// Bit patterns driven by the DACs, `[batch][K]`.
     pub applied: Vec<u32>,
     /// Digital weight of each cycle (+-2^(b*dac_bits)).
     pub cycle_weight: Vec<i64>,

@@ -82,7 +82,7 @@ pub struct CrossbarSpec {
     pub rows: u32,
     pub cols: u32,
     pub bits_per_cell: u32,
-    /// A column of ones that reports sum_r x_b[r], needed to undo column flipping.
+    /// A column of ones that reports `sum_r x_b[r]`, needed to undo column flipping.
     #[serde(default = "yes")]
     pub unit_column: bool,
     /// Conductance of a cell at level 0, in uS (cell-level noise works in conductance).
@@ -114,7 +114,7 @@ pub enum WeightScale {
     /// own): one multiply per output after the shift-and-add, as ISAAC has it.
     #[default]
     Layer,
-    /// s_w[n] = max_k |W[k, n]| / (2^(bits-1) - 1) for each output column n: a column whose
+    /// `s_w[n] = max_k |W[k, n]| / (2^(bits-1) - 1)` for each output column n: a column whose
     /// weights are small keeps its full 2^(bits-1) - 1 levels. The rescale is still one multiply
     /// per output, by that column's scale.
     Column,

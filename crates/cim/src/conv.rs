@@ -158,7 +158,7 @@ pub fn im2col(
     cols
 }
 
-/// A 2-D convolution: weight [Cout, Cin/groups, kh, kw], bias [Cout].
+/// A 2-D convolution: weight `[Cout, Cin/groups, kh, kw]`, bias `[Cout]`.
 pub struct CimConv2d {
     shape: Conv2dShape,
     cin: usize,

@@ -181,7 +181,7 @@ pub fn layer_norm(
     y
 }
 
-/// [B, C, H, W] with C, H, W permuted (output axis i is input axis perm[i]).
+/// `[B, C, H, W]` with C, H, W permuted (output axis i is input axis `perm[i]`).
 pub fn transpose(x: ArrayView4<f32>, perm: [usize; 3]) -> Array4<f32> {
     let p = [0, perm[0] + 1, perm[1] + 1, perm[2] + 1];
     x.permuted_axes(p).as_standard_layout().into_owned()

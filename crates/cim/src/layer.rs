@@ -85,7 +85,7 @@ impl QuantMatrix {
     }
 }
 
-/// A fully connected layer: weight [out, in] (PyTorch layout), optional bias [out].
+/// A fully connected layer: weight `[out, in]` (PyTorch layout), optional bias `[out]`.
 pub struct CimLinear {
     qm: QuantMatrix,
     bias: Array1<f32>,

@@ -123,7 +123,7 @@ impl WeightQuant {
         Array2::from_shape_vec((k, n), out).expect("k x n values")
     }
 
-    /// The integer outputs y (B x N) back to floats: y[b, n] * s_w[n] * `act_scale`, in f64.
+    /// The integer outputs y (B x N) back to floats: `y[b, n] * s_w[n] * act_scale`, in f64.
     pub fn dequantize(&self, y: ArrayView2<i64>, act_scale: f32) -> Array2<f32> {
         match &self.columns {
             None => {

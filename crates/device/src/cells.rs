@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// One crossbar's cells while it is programmed: conductances in uS and stored levels, both
-/// row-major [rows][cols] (the last column is the unit column where the crossbar has one).
+/// row-major `[rows][cols]` (the last column is the unit column where the crossbar has one).
 pub struct Cells<'a> {
     pub g: &'a mut [f64],
     pub levels: &'a [u8],

@@ -1,5 +1,5 @@
 //! A measured device: a CSV table of programmed level to conductance mean and spread, as a
-//! characterisation run reports it. Each cell gets N(mean_us[level], sd_us[level]^2) once,
+//! characterisation run reports it. Each cell gets `N(mean_us[level], sd_us[level]^2)` once,
 //! clipped at 0 uS. The periphery still assumes the nominal levels (g_min + level * step), so a
 //! table whose means are off the nominal grid shows up as a systematic error.
 //!

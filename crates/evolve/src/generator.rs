@@ -27,9 +27,9 @@ use tch::{Device, Kind, Tensor};
 
 /// A detector's heat-map head as a linear classifier of latent vectors: logits = W z + b.
 pub struct Head {
-    /// [classes, latent].
+    /// `[classes, latent]`.
     pub w: Tensor,
-    /// [classes].
+    /// `[classes]`.
     pub b: Tensor,
 }
 
@@ -169,7 +169,7 @@ impl Generator {
         Ok(self)
     }
 
-    /// z = G(eps, y) for [N, noise_dim] noise and [N] class indices.
+    /// z = G(eps, y) for `[N, noise_dim]` noise and `[N]` class indices.
     pub fn forward(&self, eps: &Tensor, y: &Tensor, train: bool) -> Tensor {
         let onehot = y.one_hot(self.classes as i64).to_kind(Kind::Float);
         let h = self.l1.forward(&Tensor::cat(&[eps, &onehot], 1));
@@ -201,7 +201,7 @@ impl Generator {
     }
 }
 
-/// The L2 norm of each row of a [N, latent] tensor, as [N].
+/// The L2 norm of each row of a `[N, latent]` tensor, as `[N]`.
 pub fn row_norms(t: &Tensor) -> Tensor {
     t.square()
         .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)

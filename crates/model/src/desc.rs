@@ -100,7 +100,7 @@ pub enum Op {
     LayerNorm {
         eps: f32,
     },
-    /// Axes of [C, H, W] permuted: output axis i is input axis perm[i].
+    /// Axes of `[C, H, W]` permuted: output axis i is input axis `perm[i]`.
     Transpose {
         perm: [usize; 3],
     },

@@ -254,7 +254,7 @@ impl Detector {
         self.fold_into.get(i).copied().flatten()
     }
 
-    /// gamma / sqrt(running_var + eps) [O] of batch-norm layer `k` (eps as the simulator's
+    /// gamma / sqrt(running_var + eps) `[O]` of batch-norm layer `k` (eps as the simulator's
     /// fold, `cim::network::float::BN_EPS`): the factor folding multiplies a conv's output
     /// channel by.
     pub fn bn_scale(&self, k: usize) -> Option<Tensor> {

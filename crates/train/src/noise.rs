@@ -148,7 +148,7 @@ impl WeightNoise {
     }
 
     /// The law on the weight the chip holds, as the change of that weight (detached):
-    /// `scale` [O] is the folded batch-norm's gamma / sqrt(running_var + eps) (None: nothing
+    /// `scale` `[O]` is the folded batch-norm's gamma / sqrt(running_var + eps) (None: nothing
     /// folded, the chip holds `w`), `groups` the conv's groups (each group its own range and
     /// quantisation scale, as the simulator programs one matrix per group). The caller adds
     /// its effect where the chip has it: after the batch-norm for a folded conv
