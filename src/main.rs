@@ -1,4 +1,7 @@
 //! `nestevo`: parses the command line, calls one library function, prints.
+// The argument structs' doc comments are clap's help text, written for a terminal (`[sched]`,
+// `OUT/rep<R>/`), not rustdoc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 // The simulator allocates and frees buffers of hundreds of MB layer after layer; glibc maps
 // and unmaps each, and the kernel zeroes every page on its first touch again (a third of a
