@@ -33,7 +33,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub backend: BackendArg,
     /// Frames (with --inputs, inputs) per forward: more take more memory (im2col, the bit
-    /// planes); an engine on a GPU runs the small detector faster with more.
+    /// planes) and make fewer, larger calls into the engine (what a GPU's launch overhead
+    /// favours).
     #[arg(long, default_value_t = nestevo_couple::FRAMES_PER_FORWARD)]
     pub batch: usize,
     /// Print the report as JSON.

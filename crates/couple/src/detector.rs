@@ -58,8 +58,8 @@ pub struct RunConfig {
     pub noise: NoiseSpec,
     /// Engine of the crossbars.
     pub backend: Backend,
-    /// Frames per forward (`FRAMES_PER_FORWARD` by default): more take more memory; an engine
-    /// on a GPU runs the small detector faster with more.
+    /// Frames per forward (`FRAMES_PER_FORWARD` by default): more take more memory and make
+    /// fewer, larger calls into the engine (what a GPU's launch overhead favours).
     pub batch: usize,
 }
 
@@ -82,7 +82,7 @@ pub struct RunReport {
     /// The scored frames in words (the held-out rule).
     pub frame_rule: String,
     pub noise: NoiseSpec,
-    /// Engine of the crossbars (`cpu` or `torch`).
+    /// Engine of the crossbars (`cpu`, `torch` or `torch:VARIANT`).
     pub backend: String,
     /// Frames per forward.
     pub batch: usize,

@@ -95,7 +95,7 @@ pub struct GenericReport {
     pub frames: usize,
     pub calib_frames: usize,
     pub noise: NoiseSpec,
-    /// Engine of the crossbars (`cpu` or `torch`).
+    /// Engine of the crossbars (`cpu`, `torch` or `torch:VARIANT`).
     pub backend: String,
     /// Inputs per forward.
     pub batch: usize,
