@@ -2,6 +2,7 @@
 //! One test binary for the crate; each module was once a file of its own.
 
 mod cim_network;
+mod couple_batch;
 mod couple_checkpoint;
 mod couple_cost;
 mod onnx_import;
