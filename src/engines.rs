@@ -1,7 +1,7 @@
 //! Choosing the crossbars' engine by name (`--backend cpu|torch[:VARIANT]`): the CPU kernels,
 //! or the LibTorch tensors of `xbar_torch` (CUDA when LibTorch sees a GPU, else the CPU), with
-//! the analogue path's variant (`nestevo_cim::AnalogVariant`) as an option. The one place that knows both; `cim` sees only its
-//! `Backend` interface.
+//! the analogue path's variant (`nestevo_cim::AnalogVariant`) as an option. The one place
+//! that knows both; `cim` sees only its `Backend` interface.
 
 use nestevo_cim::{AnalogVariant, Backend, BackendError};
 use nestevo_core::error::Invalid;

@@ -1,6 +1,6 @@
-//! `--backend cpu|torch[:OPTIONS]` on `nestevo cim mvm`: the torch engine writes the kernels'
+//! `--backend cpu|torch[:VARIANT]` on `nestevo cim mvm`: the torch engine writes the kernels'
 //! product and counts with each of its variants; a build without LibTorch refuses `torch` with
-//! one clear message, and an unknown option is refused naming what is allowed.
+//! one clear message, and an unknown or combined variant is refused naming what is allowed.
 
 use ndarray::Array2;
 #[cfg(feature = "torch")]
@@ -63,7 +63,7 @@ fn torch_backend_writes_the_kernels_product() {
     }
 }
 
-/// An unknown engine option, or two, fails naming the flag, the value and what is allowed.
+/// An unknown variant, or two at once, fails naming the flag, the value and what is allowed.
 #[test]
 fn unknown_backend_option_is_refused() {
     let d = files();

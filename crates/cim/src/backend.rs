@@ -187,10 +187,12 @@ pub enum AnalogVariant {
     /// f32 accumulation: tensor cores on CUDA.
     Bf16,
     /// f32 products whose epilogue rounds each conversion (a bias), where the programmed bounds
-    /// need neither the ADC's clamp nor its count; else as `F32`.
+    /// need neither the ADC's clamp nor its count and codes stay below 1024 (ADCs of at most
+    /// 10 bits); else as `F32`.
     Epilogue,
     /// Products from three f16 parts, each code rounded in the epilogue and stored as an f16,
-    /// where the bounds allow (codes below 512); else as `Bf16` with f16 parts.
+    /// where the bounds need neither clamp nor count and codes stay below 512 (ADCs of at most
+    /// 9 bits); else the f16 parts' products with the ADC as passes over them.
     F16,
 }
 

@@ -116,10 +116,12 @@ pub struct TorchEngine {
     /// output); `Epilogue`, a bias added to the f32 accumulator in the products' epilogue
     /// rounds each conversion and the shift-and-add reads the codes from the results' low
     /// halves as f16, where the programmed conductances prove that no conversion needs the
-    /// clamp or the count (half the ADC's memory traffic on a GPU); `F16`, products from three
-    /// f16 parts whose codes a bias of 1536 rounds in the epilogue and the product stores as
-    /// f16 (a quarter of it). On the CPU the same arithmetic as f32 products of the parts (for
-    /// tests; slower there). `F32` by default.
+    /// clamp or the count and codes stay below 1024 (half the ADC's memory traffic on a GPU);
+    /// `F16`, products from three f16 parts whose codes a bias of 1536 rounds in the epilogue
+    /// and the product stores as f16, where the bounds allow it and codes stay below 512 (a
+    /// quarter of it), else those products with the ADC as passes. On the CPU (for tests;
+    /// slower there) the parts' products are f32 products and the bias is added after them.
+    /// `F32` by default.
     pub analog: AnalogVariant,
 }
 
