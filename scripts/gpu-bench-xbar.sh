@@ -13,9 +13,7 @@
 # the global detector (random weights) on 64 frames on both engines, heads compared, and last
 # the evolution demo on the GPU. A step whose time limit would pass BUDGET is skipped (said
 # so), so that the summary at the end always prints.
-#   here:        cargo bench --bench xbar_torch --no-run && cargo build --release -p nestevo
-#                mkdir -p target/xbar-bench && cp "$(ls -t target/release/deps/xbar_torch-* | grep -v '\.d$' | head -n 1)" target/xbar-bench/xbar_torch
-#                and .gpulib as scripts/gpu-env.sh says
+#   here:        scripts/gpu-prepare.sh (builds and checks the three carried paths, prints the call)
 #   device run:  carry ["target/xbar-bench", "target/release/nestevo", ".gpulib"], command: scripts/gpu-bench-xbar.sh,
 #                timeout_s 590 (SKIP_BENCH=1: only the nestevo commands; SKIP_CELL=1: only noiseless
 #                nestevo commands; SKIP_VARIANTS=1: not the detector's cell-noise runs on --backend

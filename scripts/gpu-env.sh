@@ -1,9 +1,7 @@
 # Sourced by the GPU scripts on a lent machine: that machine's torch 2.11 libraries on
 # LD_LIBRARY_PATH ($venv names its virtualenv), and, where .gpulib was carried, the binary's
-# font libraries and the plots' fonts, which that image lacks. Make .gpulib here, once:
-#   mkdir -p .gpulib/dejavu .gpulib/etc-fonts && echo /.gpulib/ >> .git/info/exclude
-#   cp -L $(ldd target/release/nestevo | grep -E 'font|freetype|expat|png|brotli|libz' | awk '{print $3}') .gpulib
-#   cp -rL /etc/fonts/. .gpulib/etc-fonts/ && cp /usr/share/fonts/truetype/dejavu/DejaVuSans*.ttf .gpulib/dejavu/
+# font libraries and the plots' fonts, which that image lacks. scripts/gpu-prepare.sh makes
+# .gpulib here.
 venv=$(ls -d /opt/torch/.venv 2>/dev/null || true)
 lib=${TORCH_LIB:-$(ls -d "$venv"/lib/python3*/site-packages/torch/lib 2>/dev/null | head -n 1)}
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
