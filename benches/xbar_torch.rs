@@ -235,9 +235,7 @@ fn variants(
             .as_any()
             .and_then(|a| a.downcast_ref::<TorchMatrix>())
             .expect("a torch matrix");
-        if (variant == AnalogVariant::Epilogue && !tm.rounding_epilogue())
-            || (variant == AnalogVariant::F16 && !tm.f16_codes())
-        {
+        if variant != AnalogVariant::Bf16 && tm.epilogue_adc() != Some(variant) {
             println!(
                 "| torch engine, cell noise, {name}: not taken (the bounds need the clamp) | | | |"
             );

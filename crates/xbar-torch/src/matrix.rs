@@ -307,23 +307,12 @@ impl TorchMatrix {
             .unwrap_or(false)
     }
 
-    /// Analogue path: whether a run without read noise takes its ADC in the products'
-    /// epilogue (`AnalogVariant::Epilogue`, with f32 products, where the bounds need
-    /// neither clamp nor count and codes stay below 1024).
-    pub fn rounding_epilogue(&self) -> bool {
-        self.coded_now().is_some_and(|c| std::ptr::eq(c, &EPILOGUE))
-    }
-
-    /// Analogue path: whether a run without read noise takes the f16 products with their codes
-    /// rounded in the epilogue (`AnalogVariant::F16`, where the bounds need neither
-    /// clamp nor count and codes stay below 512).
-    pub fn f16_codes(&self) -> bool {
-        self.coded_now().is_some_and(|c| std::ptr::eq(c, &HALF))
-    }
-
-    fn coded_now(&self) -> Option<&'static CodedAdc> {
-        let bounds = self.state.lock().map(|s| s.analog_bounds).ok()?;
-        self.coded(bounds)
+    /// Analogue path: the variant whose ADC a run without read noise takes in the products'
+    /// epilogue, where the programmed bounds need neither clamp nor count: `Epilogue` (f32
+    /// products, codes below 1024) or `F16` (f16 products and codes, codes below 512); None
+    /// where the ADC runs as passes after the products.
+    pub fn epilogue_adc(&self) -> Option<AnalogVariant> {
+        self.coded(self.analog_bounds()).map(|_| self.variant)
     }
 
     /// The ADC in the products' epilogue a run without read noise takes, given the programmed
@@ -343,6 +332,15 @@ impl TorchMatrix {
             AnalogVariant::F16 => Some(Kind::Half),
             AnalogVariant::Bf16 => Some(Kind::BFloat16),
             AnalogVariant::F32 | AnalogVariant::Epilogue => None,
+        }
+    }
+
+    /// The levels [T, reads, R'] against the cells: once for each of their three parts where
+    /// they are split (`split_parts`), else as they are.
+    fn levels_per_part(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        match self.parts() {
+            Some(_) => Tensor::f_cat(&[x, x, x], 2),
+            None => Ok(x.shallow_clone()),
         }
     }
 
@@ -531,17 +529,11 @@ impl TorchMatrix {
         }
         // The input of 1 that reads the 0.5 row.
         let _ = x.f_narrow(2, rows, 1)?.f_fill_(1.0)?;
-        let mut v = match self.parts() {
-            // The levels once for each part of the cells (see `split_parts`).
-            Some(kind) => {
-                let x3 = Tensor::f_cat(&[&x, &x, &x], 2)?;
-                if dev.is_cuda() {
-                    x3.f_to_kind(kind)?.f_bmm_dtype(&st.cells, Kind::Float)?
-                } else {
-                    x3.f_bmm(&st.cells)?
-                }
-            }
-            None => x.f_bmm(&st.cells)?,
+        let x = self.levels_per_part(&x)?;
+        let mut v = match (self.parts(), dev.is_cuda()) {
+            // The parts' own dtype on the device (tensor cores), their f32 values on the CPU.
+            (Some(kind), true) => x.f_to_kind(kind)?.f_bmm_dtype(&st.cells, Kind::Float)?,
+            _ => x.f_bmm(&st.cells)?,
         };
         if let Some(sd) = read_sd {
             // The kernels' law: a column total N(0, (mu cell_max)^2 sum_r x_r^2) cell steps.
@@ -617,10 +609,7 @@ impl TorchMatrix {
         c: &CodedAdc,
     ) -> Result<Tensor, TchError> {
         let dev = self.device;
-        let x = match self.parts() {
-            Some(_) => Tensor::f_cat(&[x, x, x], 2)?,
-            None => x.shallow_clone(),
-        };
+        let x = self.levels_per_part(x)?;
         let out = if dev.is_cuda() {
             let x = x.f_to_kind(c.kind)?;
             let (ti, reads) = (self.row_tiles as i64, x.size()[1]);

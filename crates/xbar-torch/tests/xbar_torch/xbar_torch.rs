@@ -165,13 +165,14 @@ proptest! {
         }
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(nominal)).unwrap();
         let free = tm.analog_bounds() == (false, false);
+        let codes_below = match variant {
+            AnalogVariant::F16 => 512,
+            AnalogVariant::Epilogue => 1024,
+            AnalogVariant::F32 | AnalogVariant::Bf16 => 0,
+        };
         prop_assert_eq!(
-            tm.f16_codes(),
-            variant == AnalogVariant::F16 && free && c.max_code() < 512
-        );
-        prop_assert_eq!(
-            tm.rounding_epilogue(),
-            variant == AnalogVariant::Epilogue && free && c.max_code() < 1024
+            tm.epilogue_adc(),
+            (free && c.max_code() < codes_below).then_some(variant)
         );
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         prop_assert_eq!(ct, ce);
@@ -326,13 +327,8 @@ fn noiseless_conductances_are_exact() {
         let (w, x) = data(&c, (b, k, n), signed, false, 11);
         let cells = Some(CellNoise::programming(0.0, 3));
         let tm = TorchMatrix::program(&torch().with_analog(variant), &c, &w, k, n, cells).unwrap();
-        assert_eq!(
-            (tm.rounding_epilogue(), tm.f16_codes()),
-            (
-                variant == AnalogVariant::Epilogue,
-                variant == AnalogVariant::F16
-            )
-        );
+        let coded = variant != AnalogVariant::F32;
+        assert_eq!(tm.epilogue_adc(), coded.then_some(variant));
         let (yt, ct) = tm.run(&x, b, mode(signed), None).unwrap();
         let cpu = Programmed::new(&c, &w, k, n).unwrap();
         let (ye, ce) = cpu.run(&x, b, mode(signed), None).unwrap();
@@ -398,11 +394,9 @@ fn cell_noise_matches_kernels_draws() {
     ] {
         let eng = torch().with_analog(variant);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(cells.clone())).unwrap();
-        assert_eq!(
-            tm.rounding_epilogue(),
-            variant == AnalogVariant::Epilogue && tm.analog_bounds() == (false, false)
-        );
-        assert!(!tm.f16_codes());
+        let free = tm.analog_bounds() == (false, false);
+        let coded = variant == AnalogVariant::Epilogue && free;
+        assert_eq!(tm.epilogue_adc(), coded.then_some(variant));
         let ct;
         (yt, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
         let same = |a: Counts| Counts {
@@ -441,13 +435,8 @@ fn cell_noise_matches_kernels_draws() {
         let eng = torch().with_analog(variant);
         let tm = TorchMatrix::program(&eng, &c, &w, k, n, Some(prog.clone())).unwrap();
         assert_eq!(tm.analog_bounds(), (false, false));
-        assert_eq!(
-            (tm.rounding_epilogue(), tm.f16_codes()),
-            (
-                variant == AnalogVariant::Epilogue,
-                variant == AnalogVariant::F16
-            )
-        );
+        let coded = variant != AnalogVariant::F32;
+        assert_eq!(tm.epilogue_adc(), coded.then_some(variant));
         let (y, ct) = tm.run(&x, b, InputMode::Unsigned, None).unwrap();
         assert_eq!(ct, ce);
         runs.push(y);
