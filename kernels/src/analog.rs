@@ -114,7 +114,7 @@ pub(crate) fn run(
 /// (+-2^k) is exact in f32: every code times its weight is exact, so every partial sum is an
 /// integer within sum_b |w_b| * max_code, which f32 holds exactly below 2^24 (ISAAC: 255 *
 /// (2^16 - 1)). f64 holds it for every configuration (below 2^53).
-pub fn shift_add_exact_in_f32(cycle_weight: &[i64], max_code: u32) -> bool {
+pub(crate) fn shift_add_exact_in_f32(cycle_weight: &[i64], max_code: u32) -> bool {
     let bound = cycle_weight
         .iter()
         .map(|w| w.unsigned_abs() as f64)

@@ -32,7 +32,6 @@ mod program;
 mod simd;
 
 pub use adc::{float_adc, AdcMode, FloatAdc};
-pub use analog::shift_add_exact_in_f32;
 pub use config::{KernelError, XbarConfig, MAX_INPUT_BITS};
 pub use counts::Counts;
 pub use inputs::InputMode;
